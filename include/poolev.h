@@ -1,0 +1,23 @@
+/*
+ * poolev.h - umbrella header: pool-bound event bus and runtime for APR daemons.
+ *
+ * Include this, link with `pkg-config --cflags --libs poolev`. Call
+ * apr_initialize() (or apr_app_initialize()) before using any poolev function.
+ *
+ * Components:
+ *   poolev/status.h  status codes and pev_strerror()
+ *   poolev/bus.h     the named-event bus with modules and pool-bound listeners
+ */
+#ifndef POOLEV_H
+#define POOLEV_H
+
+#include "poolev/status.h"
+#include "poolev/bus.h"
+
+/** poolev's version, as numbers and as a string. */
+#define POOLEV_MAJOR 0
+#define POOLEV_MINOR 1
+#define POOLEV_PATCH 0
+#define POOLEV_VERSION_STRING "0.1.0"
+
+#endif /* POOLEV_H */

@@ -1,0 +1,54 @@
+/*
+ * poolev/status.h - poolev's own status codes.
+ *
+ * poolev functions return apr_status_t: an APR code (APR_SUCCESS, APR_EINVAL,
+ * APR_EEXIST, APR_ENOENT, APR_ENOMEM, ...) or one of the codes below. poolev's
+ * codes live in APR's user-error range, at PEV_START_ERROR and up, so they never
+ * collide with APR's or the operating system's. pev_strerror() describes both.
+ */
+#ifndef POOLEV_STATUS_H
+#define POOLEV_STATUS_H
+
+#include <apr_errno.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** First poolev status code (APR_OS_START_USERERR + 400000). */
+#define PEV_START_ERROR (APR_OS_START_USERERR + 400000)
+/** Size of the range reserved for poolev's codes. */
+#define PEV_ERRSPACE_SIZE 1000
+
+/** pev_event_generate(): the bus's nesting limit was reached; nothing was
+ *  dispatched. See pev_bus_set_max_depth(). */
+#define PEV_ENESTING   (PEV_START_ERROR + 1)
+/** The bus was destroyed (its pool cleared or destroyed) by a callback while
+ *  the call was running. The caller must not touch the bus again. */
+#define PEV_EDESTROYED (PEV_START_ERROR + 2)
+/** The module was removed with pev_module_remove(); it takes no new
+ *  listeners. */
+#define PEV_EREMOVED   (PEV_START_ERROR + 3)
+
+/** True when @a s is one of poolev's own codes. */
+#define PEV_STATUS_IS_POOLEV(s) \
+    ((s) >= PEV_START_ERROR && (s) < PEV_START_ERROR + PEV_ERRSPACE_SIZE)
+
+/**
+ * Describe a status code, poolev's or APR's.
+ *
+ * Writes a NUL-terminated message of at most @a bufsize bytes into @a buf and
+ * returns @a buf. poolev codes get poolev's text; every other code is passed to
+ * apr_strerror(). Thread-safe; may be called from any callback.
+ *
+ * @param statcode the status to describe
+ * @param buf      where to write (must not be NULL unless bufsize is 0)
+ * @param bufsize  size of @a buf in bytes
+ */
+char *pev_strerror(apr_status_t statcode, char *buf, apr_size_t bufsize);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POOLEV_STATUS_H */

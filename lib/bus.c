@@ -1,0 +1,918 @@
+/*
+ * bus.c - the named-event bus.
+ *
+ * Data layout (doc/design.md has the picture):
+ *  - events: an open-addressing table (linear probing, <= 50% load) of
+ *    malloc'd pev_event records, each holding its name and a doubly linked
+ *    list of listeners in dispatch order. Events without listeners that were
+ *    not interned are reclaimed in batches when no dispatch runs.
+ *  - listeners: records carved from the bus pool in slabs and recycled
+ *    through a free list, so register/unregister churn does not grow memory.
+ *    Each listener is also on its binding's list and in the duplicate table.
+ *  - bindings: one per (lifetime pool, bus), allocated from the lifetime pool
+ *    and registered there as a single pre-cleanup; it lists its listeners so
+ *    the cleanup unregisters them in O(1) each.
+ *  - dispatch frames: on the C stack, linked from the bus, so that a bus
+ *    destroyed from inside a callback can tell every running dispatch to stop
+ *    without touching freed memory.
+ *
+ * Removal during a dispatch: a listener removed while its event is being
+ * dispatched becomes a "zombie" (fn == NULL) and stays linked until the
+ * outermost dispatch of that event returns, so no running iteration ever
+ * follows a pointer into a recycled record.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "poolev/bus.h"
+#include "hash.h"
+
+#define LISTENER_SLAB 64
+#define ORDER_CORE UINT32_MAX
+#define TABLE_MIN 16
+#define COMPACT_MIN 64
+
+const char pev_module_core_tag = 0;
+
+typedef struct pev_binding pev_binding_t;
+typedef struct pev_frame pev_frame_t;
+
+struct pev_listener {
+    /* dispatch reads these: keep them together at the front */
+    pev_listener_t *next;
+    pev_event_fn *fn;               /* NULL once unregistered */
+    void *user_data;
+    apr_uint64_t seq;               /* registration sequence number */
+    unsigned running;               /* being called right now */
+    int priority;
+    /* bookkeeping */
+    apr_uint32_t order;             /* module load order; ORDER_CORE for core */
+    pev_listener_t *prev;
+    pev_event_t *event;
+    pev_module_t *mod;
+    pev_binding_t *binding;
+    pev_listener_t *bnext, *bprev;  /* binding list; bnext links the free list */
+    apr_uint64_t dup_hash;
+};
+
+struct pev_event {
+    pev_listener_t *head, *tail;
+    pev_bus_t *bus;
+    apr_uint64_t hash;
+    apr_size_t len;
+    unsigned nlisteners;            /* live listeners */
+    unsigned dispatching;           /* dispatches of this event running */
+    unsigned zombies;               /* unregistered but still linked */
+    int pinned;                     /* interned: kept while the bus lives */
+    char name[];
+};
+
+struct pev_module {
+    pev_bus_t *bus;
+    const char *name;
+    apr_uint32_t order;
+    int removed;
+};
+
+struct pev_binding {
+    pev_bus_t *bus;                 /* NULL once the bus is gone */
+    apr_pool_t *pool;
+    pev_listener_t *head;
+};
+
+struct pev_frame {
+    pev_frame_t *up;
+    int gone;                       /* set by the bus cleanup */
+};
+
+struct pev_bus {
+    apr_pool_t *pool;
+
+    pev_event_t **slots;            /* event table */
+    apr_size_t mask;
+    apr_size_t nevents;
+    apr_size_t nempty;              /* unpinned events without listeners */
+    apr_size_t npinned;
+
+    pev_listener_t **dups;          /* duplicate-registration table */
+    apr_size_t dmask;
+    apr_size_t ndups;
+
+    pev_listener_t *free_nodes;
+    apr_size_t nnodes;
+    apr_size_t nlisteners;
+
+    apr_hash_t *modules;            /* name -> current module */
+    apr_uint32_t next_order;
+
+    apr_hash_t *bindings;           /* lifetime pool -> binding */
+    pev_binding_t *last_binding;
+    apr_size_t cleanups_registered;
+
+    apr_uint64_t seq;
+    int depth, max_depth;
+    unsigned dumping;
+    pev_frame_t *frames;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Event table                                                               */
+
+static pev_event_t *table_find(const pev_bus_t *bus, const char *name,
+                               apr_size_t len, apr_uint64_t h)
+{
+    apr_size_t i = (apr_size_t) h & bus->mask;
+    pev_event_t *ev;
+
+    while ((ev = bus->slots[i]) != NULL) {
+        if (ev->hash == h && ev->len == len && memcmp(ev->name, name, len) == 0)
+            return ev;
+        i = (i + 1) & bus->mask;
+    }
+    return NULL;
+}
+
+static void table_put(pev_event_t **slots, apr_size_t mask, pev_event_t *ev)
+{
+    apr_size_t i = (apr_size_t) ev->hash & mask;
+
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = ev;
+}
+
+/* Rebuild the table with @a nslots slots, keeping events that are pinned,
+ * have listeners (live or zombie) or are being dispatched, and freeing the
+ * others. It may run inside a dispatch or a dump (a callback registers a new
+ * name and the table grows): the events a running dispatch holds, and every
+ * event while a dump's snapshot points at names, are kept. */
+static apr_status_t table_rebuild(pev_bus_t *bus, apr_size_t nslots)
+{
+    pev_event_t **slots = calloc(nslots, sizeof *slots);
+    apr_size_t i, kept = 0, empty = 0;
+
+    if (!slots)
+        return APR_ENOMEM;
+    for (i = 0; i <= bus->mask; i++) {
+        pev_event_t *ev = bus->slots[i];
+        if (!ev)
+            continue;
+        /* an event being dispatched still has its (zombie) listeners linked,
+         * so ev->head keeps it; dispatching is checked for clarity */
+        if (ev->pinned || ev->head || ev->dispatching || bus->dumping) {
+            table_put(slots, nslots - 1, ev);
+            kept++;
+            if (!ev->pinned && ev->nlisteners == 0)
+                empty++;
+        }
+        else {
+            free(ev);
+        }
+    }
+    free(bus->slots);
+    bus->slots = slots;
+    bus->mask = nslots - 1;
+    bus->nevents = kept;
+    bus->nempty = empty;
+    return APR_SUCCESS;
+}
+
+static apr_size_t slots_for(apr_size_t n)
+{
+    apr_size_t s = TABLE_MIN;
+
+    while (s < 2 * n)
+        s <<= 1;
+    return s;
+}
+
+/* Reclaim events that lost their last listener, in one batch, once they are
+ * many. Amortised O(1) per event; never during a dispatch or dump. */
+static void maybe_compact(pev_bus_t *bus)
+{
+    if (bus->depth || bus->dumping)
+        return;
+    if (bus->nempty < COMPACT_MIN || bus->nempty * 2 < bus->nevents)
+        return;
+    /* on ENOMEM the empty events simply stay until the next attempt */
+    (void) table_rebuild(bus, slots_for(bus->nevents - bus->nempty));
+}
+
+static apr_status_t event_get(pev_event_t **out, pev_bus_t *bus, const char *name,
+                              int create)
+{
+    apr_size_t len = strlen(name);
+    apr_uint64_t h = pev_hash_bytes(name, len);
+    pev_event_t *ev = table_find(bus, name, len, h);
+
+    if (ev || !create) {
+        *out = ev;
+        return APR_SUCCESS;
+    }
+    if (2 * (bus->nevents + 1) > bus->mask + 1) {
+        apr_status_t st = table_rebuild(bus, slots_for(bus->nevents + 1));
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    ev = malloc(sizeof *ev + len + 1);
+    if (!ev)
+        return APR_ENOMEM;
+    memset(ev, 0, sizeof *ev);
+    ev->bus = bus;
+    ev->hash = h;
+    ev->len = len;
+    memcpy(ev->name, name, len + 1);
+    table_put(bus->slots, bus->mask, ev);
+    bus->nevents++;
+    bus->nempty++;              /* until a listener or a pin arrives */
+    *out = ev;
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Duplicate table: (event, module, fn, user_data) -> listener               */
+
+static apr_uint64_t dup_key(const pev_event_t *ev, const pev_module_t *mod,
+                            pev_event_fn *fn, const void *user_data)
+{
+    apr_uint64_t h = pev_hash_word(0, &ev, sizeof ev);
+
+    h = pev_hash_word(h, &mod, sizeof mod);
+    h = pev_hash_word(h, &fn, sizeof fn);
+    return pev_hash_word(h, &user_data, sizeof user_data);
+}
+
+static pev_listener_t *dup_find(const pev_bus_t *bus, apr_uint64_t h,
+                                const pev_event_t *ev, const pev_module_t *mod,
+                                pev_event_fn *fn, const void *user_data)
+{
+    apr_size_t i;
+    pev_listener_t *l;
+
+    if (!bus->dups)
+        return NULL;
+    for (i = (apr_size_t) h & bus->dmask; (l = bus->dups[i]) != NULL;
+         i = (i + 1) & bus->dmask) {
+        if (l->dup_hash == h && l->event == ev && l->mod == mod && l->fn == fn
+            && l->user_data == user_data)
+            return l;
+    }
+    return NULL;
+}
+
+static apr_status_t dup_insert(pev_bus_t *bus, pev_listener_t *l)
+{
+    apr_size_t i;
+
+    if (2 * (bus->ndups + 1) > (bus->dups ? bus->dmask + 1 : 0)) {
+        apr_size_t n = slots_for(bus->ndups + 1), j;
+        pev_listener_t **d = calloc(n, sizeof *d);
+
+        if (!d)
+            return APR_ENOMEM;
+        for (j = 0; bus->dups && j <= bus->dmask; j++) {
+            pev_listener_t *o = bus->dups[j];
+            if (o) {
+                for (i = (apr_size_t) o->dup_hash & (n - 1); d[i]; i = (i + 1) & (n - 1))
+                    ;
+                d[i] = o;
+            }
+        }
+        free(bus->dups);
+        bus->dups = d;
+        bus->dmask = n - 1;
+    }
+    for (i = (apr_size_t) l->dup_hash & bus->dmask; bus->dups[i]; i = (i + 1) & bus->dmask)
+        ;
+    bus->dups[i] = l;
+    bus->ndups++;
+    return APR_SUCCESS;
+}
+
+/* Backward-shift deletion keeps linear probing free of tombstones. */
+static void dup_remove(pev_bus_t *bus, const pev_listener_t *l)
+{
+    apr_size_t mask = bus->dmask, i, j;
+
+    for (i = (apr_size_t) l->dup_hash & mask; bus->dups[i] != l; i = (i + 1) & mask)
+        ;
+    bus->dups[i] = NULL;
+    for (j = (i + 1) & mask; bus->dups[j]; j = (j + 1) & mask) {
+        apr_size_t home = (apr_size_t) bus->dups[j]->dup_hash & mask;
+        /* move dups[j] into the hole at i unless its home lies in (i, j] */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            bus->dups[i] = bus->dups[j];
+            bus->dups[j] = NULL;
+            i = j;
+        }
+    }
+    bus->ndups--;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Listener records                                                          */
+
+static pev_listener_t *node_alloc(pev_bus_t *bus)
+{
+    pev_listener_t *l = bus->free_nodes;
+
+    if (!l) {
+        pev_listener_t *slab = apr_palloc(bus->pool, LISTENER_SLAB * sizeof *slab);
+        int i;
+
+        if (!slab)
+            return NULL;
+        for (i = 0; i < LISTENER_SLAB; i++) {
+            slab[i].fn = NULL;
+            slab[i].bnext = i + 1 < LISTENER_SLAB ? &slab[i + 1] : NULL;
+        }
+        bus->nnodes += LISTENER_SLAB;
+        l = slab;
+    }
+    bus->free_nodes = l->bnext;
+    return l;
+}
+
+static void node_free(pev_bus_t *bus, pev_listener_t *l)
+{
+    l->fn = NULL;               /* stale handles see "unregistered" */
+    l->bnext = bus->free_nodes;
+    bus->free_nodes = l;
+}
+
+static void event_unlink(pev_event_t *ev, pev_listener_t *l)
+{
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        ev->head = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    else
+        ev->tail = l->prev;
+}
+
+/* Unregister a live listener. Never calls user code. */
+static void listener_remove(pev_bus_t *bus, pev_listener_t *l)
+{
+    pev_event_t *ev = l->event;
+    pev_binding_t *b = l->binding;
+
+    dup_remove(bus, l);
+    l->fn = NULL;
+    if (b) {
+        if (l->bprev)
+            l->bprev->bnext = l->bnext;
+        else
+            b->head = l->bnext;
+        if (l->bnext)
+            l->bnext->bprev = l->bprev;
+        l->binding = NULL;
+    }
+    bus->nlisteners--;
+    if (--ev->nlisteners == 0 && !ev->pinned)
+        bus->nempty++;
+    if (ev->dispatching) {
+        ev->zombies++;          /* a running dispatch may hold it */
+    }
+    else {
+        event_unlink(ev, l);
+        node_free(bus, l);
+    }
+}
+
+static void sweep_zombies(pev_bus_t *bus, pev_event_t *ev)
+{
+    pev_listener_t *l = ev->head, *next;
+
+    for (; l && ev->zombies; l = next) {
+        next = l->next;
+        if (!l->fn) {
+            event_unlink(ev, l);
+            node_free(bus, l);
+            ev->zombies--;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bindings                                                                  */
+
+static apr_status_t binding_cleanup(void *data)
+{
+    pev_binding_t *b = data;
+    pev_bus_t *bus = b->bus;
+
+    if (!bus)
+        return APR_SUCCESS;     /* the bus went first */
+    while (b->head)
+        listener_remove(bus, b->head);
+    apr_hash_set(bus->bindings, &b->pool, sizeof b->pool, NULL);
+    if (bus->last_binding == b)
+        bus->last_binding = NULL;
+    b->bus = NULL;
+    maybe_compact(bus);
+    return APR_SUCCESS;
+}
+
+static pev_binding_t *binding_get(pev_bus_t *bus, apr_pool_t *pool)
+{
+    pev_binding_t *b = bus->last_binding;
+
+    if (b && b->pool == pool)
+        return b;
+    b = apr_hash_get(bus->bindings, &pool, sizeof pool);
+    if (!b) {
+        b = apr_palloc(pool, sizeof *b);
+        if (!b)
+            return NULL;
+        b->bus = bus;
+        b->pool = pool;
+        b->head = NULL;
+        /* A pre-cleanup: it runs before the pool's subpools are destroyed and
+         * before its other cleanups, so no listener of a dying pool runs. */
+        apr_pool_pre_cleanup_register(pool, b, binding_cleanup);
+        apr_hash_set(bus->bindings, &b->pool, sizeof b->pool, b);
+        bus->cleanups_registered++;
+    }
+    bus->last_binding = b;
+    return b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bus                                                                       */
+
+static apr_status_t bus_cleanup(void *data)
+{
+    pev_bus_t *bus = data;
+    pev_frame_t *f;
+    apr_hash_index_t *hi;
+    apr_size_t i;
+
+    for (f = bus->frames; f; f = f->up)
+        f->gone = 1;
+    for (hi = apr_hash_first(NULL, bus->bindings); hi; hi = apr_hash_next(hi)) {
+        pev_binding_t *b = apr_hash_this_val(hi);
+        b->bus = NULL;
+        /* Removes the pre-cleanup on APR >= 1.7; on older APR it stays and
+         * finds b->bus == NULL. */
+        apr_pool_cleanup_kill(b->pool, b, binding_cleanup);
+    }
+    for (i = 0; i <= bus->mask; i++)
+        free(bus->slots[i]);
+    free(bus->slots);
+    free(bus->dups);
+    bus->slots = NULL;
+    bus->dups = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_bus_create(pev_bus_t **out, apr_pool_t *pool)
+{
+    pev_bus_t *bus;
+
+    if (!out || !pool)
+        return APR_EINVAL;
+    bus = apr_pcalloc(pool, sizeof *bus);
+    bus->pool = pool;
+    bus->slots = calloc(TABLE_MIN, sizeof *bus->slots);
+    if (!bus->slots)
+        return APR_ENOMEM;
+    bus->mask = TABLE_MIN - 1;
+    bus->modules = apr_hash_make(pool);
+    bus->bindings = apr_hash_make(pool);
+    bus->max_depth = PEV_DEFAULT_MAX_DEPTH;
+    apr_pool_cleanup_register(pool, bus, bus_cleanup, apr_pool_cleanup_null);
+    *out = bus;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_bus_set_max_depth(pev_bus_t *bus, int depth)
+{
+    if (!bus || depth < 1)
+        return APR_EINVAL;
+    bus->max_depth = depth;
+    return APR_SUCCESS;
+}
+
+int pev_bus_max_depth(const pev_bus_t *bus)
+{
+    return bus ? bus->max_depth : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Modules                                                                   */
+
+apr_status_t pev_module_add(pev_bus_t *bus, const char *name, pev_module_t **out)
+{
+    pev_module_t *mod;
+
+    if (!bus || !name || !*name)
+        return APR_EINVAL;
+    if (apr_hash_get(bus->modules, name, APR_HASH_KEY_STRING))
+        return APR_EEXIST;
+    mod = apr_palloc(bus->pool, sizeof *mod);
+    mod->bus = bus;
+    mod->name = apr_pstrdup(bus->pool, name);
+    mod->order = bus->next_order++;
+    mod->removed = 0;
+    apr_hash_set(bus->modules, mod->name, APR_HASH_KEY_STRING, mod);
+    if (out)
+        *out = mod;
+    return APR_SUCCESS;
+}
+
+pev_module_t *pev_module_find(pev_bus_t *bus, const char *name)
+{
+    if (!bus || !name)
+        return NULL;
+    return apr_hash_get(bus->modules, name, APR_HASH_KEY_STRING);
+}
+
+const char *pev_module_name(const pev_module_t *mod)
+{
+    return mod ? mod->name : NULL;
+}
+
+/* Remove every live listener of @a ev that matches. Returns how many. */
+static apr_size_t remove_matching(pev_bus_t *bus, pev_event_t *ev,
+                                  const pev_module_t *mod, pev_event_fn *fn)
+{
+    pev_listener_t *l, *next;
+    apr_size_t n = 0;
+
+    for (l = ev->head; l; l = next) {
+        next = l->next;         /* l may be recycled by listener_remove */
+        if (!l->fn)
+            continue;
+        if (mod == PEV_MODULE_CORE ? l->mod != NULL : (mod && l->mod != mod))
+            continue;
+        if (fn && l->fn != fn)
+            continue;
+        listener_remove(bus, l);
+        n++;
+    }
+    return n;
+}
+
+static apr_size_t remove_matching_all(pev_bus_t *bus, const pev_module_t *mod,
+                                      pev_event_fn *fn)
+{
+    apr_size_t i, n = 0;
+
+    /* listener_remove never changes the table, so the walk is stable */
+    for (i = 0; i <= bus->mask; i++)
+        if (bus->slots[i])
+            n += remove_matching(bus, bus->slots[i], mod, fn);
+    return n;
+}
+
+apr_status_t pev_module_remove(pev_module_t *mod)
+{
+    pev_bus_t *bus;
+    apr_status_t st;
+
+    if (!mod)
+        return APR_EINVAL;
+    if (mod->removed)
+        return PEV_EREMOVED;
+    bus = mod->bus;
+    mod->removed = 1;           /* no new listeners from here on */
+    apr_hash_set(bus->modules, mod->name, APR_HASH_KEY_STRING, NULL);
+    st = pev_event_generate(bus, PEV_EVENT_MODULE_UNLOAD, mod->name);
+    if (st == PEV_EDESTROYED)
+        return st;
+    remove_matching_all(bus, mod, NULL);
+    maybe_compact(bus);
+    return st == PEV_ENESTING ? st : APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registration                                                              */
+
+apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const char *event,
+                                pev_event_fn *fn, void *user_data,
+                                apr_pool_t *lifetime, pev_listener_t **listener)
+{
+    return pev_event_register_ordered(bus, mod, event, fn, user_data,
+                                      PEV_PRIORITY_DEFAULT, lifetime, listener);
+}
+
+/* Does a sort strictly after b? (registration order is implied: l is newest) */
+static int sorts_after(const pev_listener_t *a, const pev_listener_t *b)
+{
+    if (a->priority != b->priority)
+        return a->priority > b->priority;
+    return a->order >= b->order;
+}
+
+apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
+                                        const char *event, pev_event_fn *fn,
+                                        void *user_data, int priority,
+                                        apr_pool_t *lifetime,
+                                        pev_listener_t **out)
+{
+    pev_event_t *ev;
+    pev_binding_t *b = NULL;
+    pev_listener_t *l, *p;
+    apr_uint64_t h;
+    apr_status_t st;
+
+    if (!bus || !event || !*event || !fn || (mod && mod->bus != bus))
+        return APR_EINVAL;
+    if (mod && mod->removed)
+        return PEV_EREMOVED;
+    st = event_get(&ev, bus, event, 1);
+    if (st != APR_SUCCESS)
+        return st;
+    h = dup_key(ev, mod, fn, user_data);
+    if (dup_find(bus, h, ev, mod, fn, user_data))
+        return APR_EEXIST;
+    if (lifetime && !(b = binding_get(bus, lifetime)))
+        return APR_ENOMEM;
+    if (!(l = node_alloc(bus)))
+        return APR_ENOMEM;
+
+    l->fn = fn;
+    l->user_data = user_data;
+    l->seq = ++bus->seq;
+    l->running = 0;
+    l->priority = priority;
+    l->order = mod ? mod->order : ORDER_CORE;
+    l->event = ev;
+    l->mod = mod;
+    l->dup_hash = h;
+    if (dup_insert(bus, l) != APR_SUCCESS) {
+        node_free(bus, l);
+        return APR_ENOMEM;
+    }
+
+    /* place it after the last listener it does not sort before */
+    for (p = ev->tail; p && !sorts_after(l, p); p = p->prev)
+        ;
+    l->prev = p;
+    l->next = p ? p->next : ev->head;
+    if (l->next)
+        l->next->prev = l;
+    else
+        ev->tail = l;
+    if (p)
+        p->next = l;
+    else
+        ev->head = l;
+
+    l->binding = b;
+    l->bprev = NULL;
+    if (b) {
+        l->bnext = b->head;
+        if (b->head)
+            b->head->bprev = l;
+        b->head = l;
+    }
+    else {
+        l->bnext = NULL;
+    }
+
+    if (ev->nlisteners++ == 0 && !ev->pinned)
+        bus->nempty--;
+    bus->nlisteners++;
+    if (out)
+        *out = l;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_listener_unregister(pev_listener_t *l)
+{
+    pev_bus_t *bus;
+
+    if (!l)
+        return APR_EINVAL;
+    if (!l->fn)
+        return APR_ENOENT;
+    bus = l->event->bus;
+    listener_remove(bus, l);
+    maybe_compact(bus);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_event_unregister(pev_bus_t *bus, const pev_module_t *mod,
+                                  const char *event, pev_event_fn *fn)
+{
+    apr_size_t n = 0;
+
+    if (!bus)
+        return APR_EINVAL;
+    if (event) {
+        pev_event_t *ev;
+        event_get(&ev, bus, event, 0);
+        if (ev)
+            n = remove_matching(bus, ev, mod, fn);
+    }
+    else {
+        n = remove_matching_all(bus, mod, fn);
+    }
+    maybe_compact(bus);
+    return n ? APR_SUCCESS : APR_ENOENT;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch                                                                  */
+
+static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
+{
+    pev_frame_t frame;
+    pev_listener_t *l;
+    apr_uint64_t limit;
+
+    if (bus->depth >= bus->max_depth)
+        return PEV_ENESTING;
+    if (!ev || !ev->head)
+        return APR_SUCCESS;
+
+    limit = bus->seq;           /* later registrations are not called */
+    frame.gone = 0;
+    frame.up = bus->frames;
+    bus->frames = &frame;
+    bus->depth++;
+    ev->dispatching++;
+
+    for (l = ev->head; l; l = l->next) {
+        pev_event_fn *fn = l->fn;
+
+        if (!fn || l->running || l->seq > limit)
+            continue;
+        l->running = 1;
+        fn(data, l->user_data);
+        if (frame.gone)
+            return PEV_EDESTROYED;  /* bus, events and l are freed memory */
+        l->running = 0;
+    }
+
+    bus->frames = frame.up;
+    bus->depth--;
+    if (--ev->dispatching == 0 && ev->zombies)
+        sweep_zombies(bus, ev);
+    if (bus->depth == 0 && bus->nempty >= COMPACT_MIN)
+        maybe_compact(bus);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
+                                const void *event_data)
+{
+    pev_event_t *ev;
+
+    if (!bus || !event)
+        return APR_EINVAL;
+    event_get(&ev, bus, event, 0);
+    return dispatch(bus, ev, event_data);
+}
+
+apr_status_t pev_event_intern(pev_event_t **out, pev_bus_t *bus, const char *name)
+{
+    pev_event_t *ev;
+    apr_status_t st;
+
+    if (!out || !bus || !name || !*name)
+        return APR_EINVAL;
+    st = event_get(&ev, bus, name, 1);
+    if (st != APR_SUCCESS)
+        return st;
+    if (!ev->pinned) {
+        ev->pinned = 1;
+        bus->npinned++;
+        if (ev->nlisteners == 0)
+            bus->nempty--;
+    }
+    *out = ev;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_event_generate_handle(pev_event_t *ev, const void *event_data)
+{
+    if (!ev)
+        return APR_EINVAL;
+    return dispatch(ev->bus, ev, event_data);
+}
+
+const char *pev_event_name(const pev_event_t *ev)
+{
+    return ev ? ev->name : NULL;
+}
+
+int pev_event_listening(pev_bus_t *bus, const char *event)
+{
+    pev_event_t *ev;
+
+    if (!bus || !event)
+        return -1;
+    event_get(&ev, bus, event, 0);
+    return ev ? (int) ev->nlisteners : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                             */
+
+static int cmp_event_name(const void *a, const void *b)
+{
+    const pev_event_t *x = *(pev_event_t *const *) a;
+    const pev_event_t *y = *(pev_event_t *const *) b;
+
+    return strcmp(x->name, y->name);    /* names are unique: a total order */
+}
+
+apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton)
+{
+    pev_event_t **evs;
+    pev_listener_info_t *infos;
+    apr_size_t nev = 0, n = 0, i;
+    pev_frame_t frame;
+    apr_status_t st = APR_SUCCESS;
+
+    if (!bus || !fn)
+        return APR_EINVAL;
+    evs = malloc((bus->nevents + 1) * sizeof *evs);
+    infos = malloc((bus->nlisteners + 1) * sizeof *infos);
+    if (!evs || !infos) {
+        free(evs);
+        free(infos);
+        return APR_ENOMEM;
+    }
+    for (i = 0; i <= bus->mask; i++)
+        if (bus->slots[i] && bus->slots[i]->nlisteners)
+            evs[nev++] = bus->slots[i];
+    qsort(evs, nev, sizeof *evs, cmp_event_name);
+    for (i = 0; i < nev; i++) {
+        const pev_listener_t *l;
+        unsigned pos = 0;
+
+        for (l = evs[i]->head; l; l = l->next) {
+            if (!l->fn)
+                continue;
+            infos[n].event = evs[i]->name;
+            infos[n].module = l->mod ? l->mod->name : NULL;
+            infos[n].priority = l->priority;
+            infos[n].position = pos++;
+            infos[n].count = evs[i]->nlisteners;
+            infos[n].fn = l->fn;
+            infos[n].user_data = l->user_data;
+            n++;
+        }
+    }
+    free(evs);
+
+    /* names stay valid: no compaction while dumping, modules live as long
+     * as the bus, and a destroyed bus is noticed through the frame */
+    frame.gone = 0;
+    frame.up = bus->frames;
+    bus->frames = &frame;
+    bus->dumping++;
+    for (i = 0; i < n; i++) {
+        int stop = fn(baton, &infos[i]);
+        if (frame.gone) {
+            st = PEV_EDESTROYED;
+            break;
+        }
+        if (stop)
+            break;
+    }
+    free(infos);
+    if (st == PEV_EDESTROYED)
+        return st;
+    bus->frames = frame.up;
+    bus->dumping--;
+    maybe_compact(bus);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_bus_stats(const pev_bus_t *bus, pev_bus_stats_t *stats)
+{
+    apr_size_t i, maxp = 0;
+
+    if (!bus || !stats)
+        return APR_EINVAL;
+    for (i = 0; i <= bus->mask; i++) {
+        const pev_event_t *ev = bus->slots[i];
+        if (ev) {
+            apr_size_t d = (i - (apr_size_t) ev->hash) & bus->mask;
+            if (d + 1 > maxp)
+                maxp = d + 1;
+        }
+    }
+    stats->events = bus->nevents;
+    stats->pinned_events = bus->npinned;
+    stats->listeners = bus->nlisteners;
+    stats->listener_nodes = bus->nnodes;
+    stats->modules = (apr_size_t) apr_hash_count(bus->modules);
+    stats->bindings = (apr_size_t) apr_hash_count(bus->bindings);
+    stats->cleanups_registered = bus->cleanups_registered;
+    stats->table_slots = bus->mask + 1;
+    stats->max_probe = maxp;
+    return APR_SUCCESS;
+}

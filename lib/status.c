@@ -1,0 +1,38 @@
+/*
+ * status.c - poolev's status codes and their messages.
+ */
+#include "config.h"
+
+#include <apr_strings.h>
+
+#include "poolev/status.h"
+
+static const char *pev_message(apr_status_t st)
+{
+    switch (st) {
+    case PEV_ENESTING:
+        return "poolev: event nesting limit reached, nothing dispatched";
+    case PEV_EDESTROYED:
+        return "poolev: the bus was destroyed by a callback during the call";
+    case PEV_EREMOVED:
+        return "poolev: the module was removed";
+    default:
+        return NULL;
+    }
+}
+
+char *pev_strerror(apr_status_t statcode, char *buf, apr_size_t bufsize)
+{
+    const char *msg;
+
+    if (!buf || bufsize == 0)
+        return buf;
+    if (!PEV_STATUS_IS_POOLEV(statcode))
+        return apr_strerror(statcode, buf, bufsize);
+    msg = pev_message(statcode);
+    if (msg)
+        apr_cpystrn(buf, msg, bufsize);
+    else
+        apr_snprintf(buf, bufsize, "poolev: unknown status %d", (int) statcode);
+    return buf;
+}

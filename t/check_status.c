@@ -1,0 +1,56 @@
+/*
+ * check_status.c - poolev status codes and pev_strerror().
+ */
+#include <string.h>
+
+#include <poolev.h>
+#include "testutil.h"
+
+START_TEST(test_codes_in_user_range)
+{
+    ck_assert(PEV_START_ERROR >= APR_OS_START_USERERR);
+    ck_assert(PEV_START_ERROR + PEV_ERRSPACE_SIZE <= APR_OS_START_USERERR + APR_OS_ERRSPACE_SIZE * 10);
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_ENESTING));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_EDESTROYED));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_EREMOVED));
+    ck_assert(!PEV_STATUS_IS_POOLEV(APR_EINVAL));
+    ck_assert(!PEV_STATUS_IS_POOLEV(APR_SUCCESS));
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    char buf[128];
+
+    ck_assert_ptr_eq(pev_strerror(PEV_ENESTING, buf, sizeof buf), buf);
+    ck_assert_msg(strstr(buf, "nesting") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_EDESTROYED, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "destroyed") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_EREMOVED, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "removed") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_START_ERROR + 999, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "unknown") != NULL, "got '%s'", buf);
+    /* APR's own codes go through apr_strerror */
+    {
+        char want[128];
+        apr_strerror(APR_ENOENT, want, sizeof want);
+        pev_strerror(APR_ENOENT, buf, sizeof buf);
+        ck_assert_str_eq(buf, want);
+    }
+    /* truncation is NUL-terminated */
+    pev_strerror(PEV_ENESTING, buf, 8);
+    ck_assert_uint_eq(strlen(buf), 7);
+    ck_assert_ptr_eq(pev_strerror(PEV_ENESTING, NULL, 0), NULL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("status");
+    TCase *tc = tcase_create("status");
+
+    tcase_add_test(tc, test_codes_in_user_range);
+    tcase_add_test(tc, test_strerror);
+    suite_add_tcase(s, tc);
+    return pt_run(s);
+}
