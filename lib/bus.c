@@ -193,7 +193,8 @@ static apr_size_t slots_for(apr_size_t n)
 }
 
 /* Reclaim events that lost their last listener, in one batch, once they are
- * many. Amortised O(1) per event; never during a dispatch or dump. */
+ * many. Amortised O(1) per event; never during a dispatch or dump, and only
+ * from the unregistering paths (never from generate). */
 static void maybe_compact(pev_bus_t *bus)
 {
     if (bus->depth || bus->dumping)
@@ -404,13 +405,11 @@ static void sweep_zombies(pev_bus_t *bus, pev_event_t *ev)
 /* ------------------------------------------------------------------------ */
 /* Bindings                                                                  */
 
-static apr_status_t binding_cleanup(void *data)
+/* Unregister the binding's listeners and forget it. */
+static void binding_detach(pev_binding_t *b)
 {
-    pev_binding_t *b = data;
     pev_bus_t *bus = b->bus;
 
-    if (!bus)
-        return APR_SUCCESS;     /* the bus went first */
     while (b->head)
         listener_remove(bus, b->head);
     apr_hash_set(bus->bindings, &b->pool, sizeof b->pool, NULL);
@@ -418,6 +417,35 @@ static apr_status_t binding_cleanup(void *data)
         bus->last_binding = NULL;
     b->bus = NULL;
     maybe_compact(bus);
+}
+
+static apr_status_t binding_plain_cleanup(void *data);
+
+/* The pre-cleanup: runs before the pool's subpools and other cleanups. */
+static apr_status_t binding_pre_cleanup(void *data)
+{
+    pev_binding_t *b = data;
+
+    if (b->bus)                 /* NULL: the bus went first */
+        binding_detach(b);
+    return APR_SUCCESS;
+}
+
+/* The backstop: a binding made while its pool is already being torn down
+ * (a listener registered on the pool from one of its subpools' or its own
+ * cleanups) gets a pre-cleanup that APR no longer runs. APR does run a plain
+ * cleanup registered in that phase, so this one detaches such a binding and
+ * unlinks the stale pre-cleanup record (which apr_pool_clear would otherwise
+ * keep into the pool's next life). For every other binding it finds b->bus
+ * NULL and does nothing. */
+static apr_status_t binding_plain_cleanup(void *data)
+{
+    pev_binding_t *b = data;
+
+    if (b->bus) {
+        binding_detach(b);
+        apr_pool_cleanup_kill(b->pool, b, binding_pre_cleanup);
+    }
     return APR_SUCCESS;
 }
 
@@ -436,10 +464,12 @@ static pev_binding_t *binding_get(pev_bus_t *bus, apr_pool_t *pool)
         b->pool = pool;
         b->head = NULL;
         /* A pre-cleanup: it runs before the pool's subpools are destroyed and
-         * before its other cleanups, so no listener of a dying pool runs. */
-        apr_pool_pre_cleanup_register(pool, b, binding_cleanup);
+         * before its other cleanups, so no listener of a dying pool runs.
+         * The plain cleanup is the backstop described above. */
+        apr_pool_pre_cleanup_register(pool, b, binding_pre_cleanup);
+        apr_pool_cleanup_register(pool, b, binding_plain_cleanup, apr_pool_cleanup_null);
         apr_hash_set(bus->bindings, &b->pool, sizeof b->pool, b);
-        bus->cleanups_registered++;
+        bus->cleanups_registered += 2;
     }
     bus->last_binding = b;
     return b;
@@ -460,9 +490,10 @@ static apr_status_t bus_cleanup(void *data)
     for (hi = apr_hash_first(NULL, bus->bindings); hi; hi = apr_hash_next(hi)) {
         pev_binding_t *b = apr_hash_this_val(hi);
         b->bus = NULL;
-        /* Removes the pre-cleanup on APR >= 1.7; on older APR it stays and
-         * finds b->bus == NULL. */
-        apr_pool_cleanup_kill(b->pool, b, binding_cleanup);
+        /* Kill removes pre-cleanups too on APR >= 1.7; on older APR the
+         * pre-cleanup stays and finds b->bus == NULL. */
+        apr_pool_cleanup_kill(b->pool, b, binding_pre_cleanup);
+        apr_pool_cleanup_kill(b->pool, b, binding_plain_cleanup);
     }
     for (i = 0; i <= bus->mask; i++)
         free(bus->slots[i]);
@@ -584,11 +615,12 @@ apr_status_t pev_module_remove(pev_module_t *mod)
         return PEV_EREMOVED;
     bus = mod->bus;
     mod->removed = 1;           /* no new listeners from here on */
-    apr_hash_set(bus->modules, mod->name, APR_HASH_KEY_STRING, NULL);
     st = pev_event_generate(bus, PEV_EVENT_MODULE_UNLOAD, mod->name);
     if (st == PEV_EDESTROYED)
         return st;
     remove_matching_all(bus, mod, NULL);
+    /* the name is taken until the module is gone */
+    apr_hash_set(bus->modules, mod->name, APR_HASH_KEY_STRING, NULL);
     maybe_compact(bus);
     return st == PEV_ENESTING ? st : APR_SUCCESS;
 }
@@ -758,8 +790,8 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
     bus->depth--;
     if (--ev->dispatching == 0 && ev->zombies)
         sweep_zombies(bus, ev);
-    if (bus->depth == 0 && bus->nempty >= COMPACT_MIN)
-        maybe_compact(bus);
+    /* events emptied during the dispatch are reclaimed by the next
+     * unregistration outside a dispatch: generate never allocates */
     return APR_SUCCESS;
 }
 

@@ -309,7 +309,7 @@ START_TEST(r3_one_cleanup_per_pool_and_bus)
     pev_bus_stats(BUS, &st);
     ck_assert_uint_eq(st.listeners, 1000);
     ck_assert_uint_eq(st.bindings, 1);
-    ck_assert_uint_eq(st.cleanups_registered, 1);
+    ck_assert_uint_eq(st.cleanups_registered, 2);     /* pre-cleanup + backstop */
     pev_bus_stats(bus2, &st);
     ck_assert_uint_eq(st.bindings, 1);
     apr_pool_destroy(p);
@@ -319,6 +319,50 @@ START_TEST(r3_one_cleanup_per_pool_and_bus)
     pev_bus_stats(bus2, &st);
     ck_assert_uint_eq(st.listeners, 0);
     ck_assert_uint_eq(st.bindings, 0);
+}
+END_TEST
+
+/* Registering on a pool while that pool is being torn down (from a cleanup of
+ * one of its subpools, or one of its own plain cleanups): the listener must
+ * still go with the pool. Regression: the binding's pre-cleanup was
+ * registered too late to run, and the listener outlived its pool. */
+static apr_pool_t *LATE_POOL;
+static apr_status_t register_late(void *data)
+{
+    ck_assert_int_eq(pev_event_register(BUS, NULL, data, on_other, actor(LATE_POOL, 77),
+                                        LATE_POOL, NULL), APR_SUCCESS);
+    return APR_SUCCESS;
+}
+
+START_TEST(r3_registered_while_pool_dies)
+{
+    pev_bus_stats_t st;
+    int round;
+
+    for (round = 0; round < 4; round++) {
+        apr_pool_t *p = subpool(pt_pool), *child = subpool(p);
+
+        LATE_POOL = p;
+        if (round % 2)
+            apr_pool_cleanup_register(p, "late", register_late, apr_pool_cleanup_null);
+        else
+            apr_pool_cleanup_register(child, "late", register_late, apr_pool_cleanup_null);
+        if (round < 2) {
+            apr_pool_destroy(p);
+        }
+        else {
+            apr_pool_clear(p);                  /* p lives on, reused */
+            actor(p, 1);
+            reg(NULL, "other", actor(p, 2), p);
+            apr_pool_destroy(p);
+        }
+        ck_assert_int_eq(pev_event_listening(BUS, "late"), 0);
+        ck_assert_int_eq(pev_event_listening(BUS, "other"), 0);
+        pev_bus_stats(BUS, &st);
+        ck_assert_uint_eq(st.bindings, 0);
+        ck_assert_int_eq(pev_event_generate(BUS, "late", NULL), APR_SUCCESS);
+        ck_assert_int_eq(LOG.n, 0);
+    }
 }
 END_TEST
 
@@ -1057,6 +1101,9 @@ static void on_unload(const void *event_data, void *user_data)
 
     a->calls++;
     a->last_data = event_data;
+    /* the name stays taken while the module is being removed */
+    ck_assert_ptr_nonnull(pev_module_find(BUS, event_data));
+    ck_assert_int_eq(pev_module_add(BUS, event_data, NULL), APR_EEXIST);
     /* the module's listeners are still registered when unload is heard */
     a->n = pev_event_listening(BUS, "e");
     pt_log_add(&LOG, a->id);
@@ -1116,6 +1163,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, r3_destroy_and_clear_unregister);
     tcase_add_test(tc, r3_unregistered_before_pool_teardown);
     tcase_add_test(tc, r3_one_cleanup_per_pool_and_bus);
+    tcase_add_test(tc, r3_registered_while_pool_dies);
     tcase_add_test(tc, r4_unregister_by_handle);
     tcase_add_test(tc, r4_unregister_by_filter);
     tcase_add_test(tc, r4_unregister_is_final_inside_dispatch);

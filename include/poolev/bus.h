@@ -131,9 +131,13 @@ const char *pev_module_name(const pev_module_t *mod);
 
 /**
  * Remove a module: generate PEV_EVENT_MODULE_UNLOAD with the module's name as
- * event_data (the module's own listeners still hear it), then unregister every
- * listener of the module and drop its name from the bus. The module handle
- * stays valid memory until the bus dies, but takes no listeners (PEV_EREMOVED).
+ * event_data, then unregister every listener of the module and drop its name
+ * from the bus (until then pev_module_find() finds it and the name cannot be
+ * added again). The module's own unload listeners hear the event too, unless
+ * they are running already (a removal from inside an unload listener: no
+ * re-entry) or the nesting limit is reached. From the first moment of the
+ * call the module takes no new listeners (PEV_EREMOVED). The module handle
+ * stays valid memory until the bus dies.
  *
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_EREMOVED if already removed;
  *         PEV_ENESTING if the unload event could not be generated because the
@@ -246,7 +250,8 @@ extern const char pev_module_core_tag;
  *         event; PEV_ENESTING; PEV_EDESTROYED if a listener destroyed the bus
  *         (the remaining listeners were not called).
  * Cost: one hash lookup (O(1) expected, independent of the number of event
- * names), no allocation.
+ * names) and the calls; no allocation. Events emptied during the dispatch are
+ * reclaimed by a later unregistration, never by generate.
  */
 apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
                                 const void *event_data);
@@ -315,8 +320,10 @@ typedef struct pev_bus_stats {
     apr_size_t listeners;       /**< current listeners */
     apr_size_t listener_nodes;  /**< listener records allocated (current + reusable) */
     apr_size_t modules;         /**< current modules */
-    apr_size_t bindings;        /**< (lifetime pool, bus) pairs with a cleanup */
-    apr_size_t cleanups_registered; /**< pool cleanups ever registered by the bus */
+    apr_size_t bindings;        /**< (lifetime pool, bus) pairs */
+    apr_size_t cleanups_registered; /**< pool cleanups ever registered by the bus
+                                         (two per binding: a pre-cleanup and a
+                                         plain backstop) */
     apr_size_t table_slots;     /**< slots of the event-name hash table */
     apr_size_t max_probe;       /**< longest probe sequence in that table */
 } pev_bus_stats_t;
