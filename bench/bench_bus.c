@@ -1,1 +1,498 @@
-int main(void){return 0;}
+/*
+ * bench_bus.c - how fast is the poolev event bus?
+ *
+ * Measures dispatch (by name and by interned handle, 1/4/16 listeners),
+ * lookup cost against the number of event names, register+unregister churn
+ * next to a per-item APR pool-cleanup baseline, and destroying a lifetime
+ * pool full of listeners. Each figure is the median of R runs
+ * (POOLEV_BENCH_RUNS, default 7), each run calibrated to >= MIN_RUN_NS.
+ * Targets are reported, never enforced: the exit status is 0 either way.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+
+#include "poolev.h"
+#include "benchutil.h"
+
+#define DEFAULT_RUNS 7
+#define MIN_RUN_NS (UINT64_C(50) * 1000000)  /* 50 ms per timed loop */
+
+#define MANY_NAMES 100000u      /* row 4: the big bus */
+#define FEW_NAMES 10u           /* row 4: the small bus, also the hot set */
+#define CHURN_HELD 10000u       /* row 5: listeners / cleanups already held */
+#define CHURN_NAMES 100u
+#define DESTROY_LISTENERS 100000u   /* row 6 */
+#define DESTROY_NAMES 1000u
+#define DESTROY_REPS 4          /* pool destroys timed per run */
+
+/* Abort with a message when a call returned anything but APR_SUCCESS. */
+#define CHECK(call)                                                         \
+    do {                                                                    \
+        apr_status_t check_st_ = (call);                                    \
+        if (check_st_ != APR_SUCCESS)                                       \
+            fail(check_st_, #call, __LINE__);                               \
+    } while (0)
+
+/* Report a failed call and abort. Kept out of line: only the hot loops'
+ * branch to it is on the measured path. */
+_Noreturn static void fail(apr_status_t st, const char *what, int line)
+{
+    char buf[256];
+
+    fprintf(stderr, "bench_bus.c:%d: %s failed: %s (status %d)\n", line, what,
+            pev_strerror(st, buf, sizeof buf), st);
+    abort();
+}
+
+/* Abort with @a msg unless @a ok: for sanity checks of the measured state. */
+static void expect(int ok, const char *msg)
+{
+    if (!ok) {
+        fprintf(stderr, "bench_bus: sanity check failed: %s\n", msg);
+        abort();
+    }
+}
+
+/* Listener callback: add one to the counter @a user_data points at. */
+static void count_call(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    ++*(uint64_t *) user_data;
+}
+
+/* Pool cleanup of the APR baseline: does nothing. */
+static apr_status_t noop_cleanup(void *data)
+{
+    (void) data;
+    return APR_SUCCESS;
+}
+
+/* Next pseudo-random number in [0, n): a xorshift32 step, then a
+ * multiply-shift range reduction (no division on the measured path). */
+static inline uint32_t rand_below(uint32_t *state, uint32_t n)
+{
+    uint32_t x = *state;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return (uint32_t) (((uint64_t) x * n) >> 32);
+}
+
+/* @a count names "<prefix>NNNNNN" of equal length, allocated from @a pool. */
+static const char **make_names(apr_pool_t *pool, const char *prefix, unsigned count)
+{
+    const char **names = apr_palloc(pool, count * sizeof *names);
+    unsigned i;
+
+    for (i = 0; i < count; i++)
+        names[i] = apr_psprintf(pool, "%s%06u", prefix, i);
+    return names;
+}
+
+/* A fresh child pool of @a parent; aborts on failure. */
+static apr_pool_t *new_pool(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+
+    CHECK(apr_pool_create(&p, parent));
+    return p;
+}
+
+/* Current listener count of @a bus (pev_bus_stats). */
+static apr_size_t bus_listeners(const pev_bus_t *bus)
+{
+    pev_bus_stats_t s;
+
+    CHECK(pev_bus_stats(bus, &s));
+    return s.listeners;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Generate loops (rows 1, 2 and 4)                                          */
+
+typedef struct gen_ctx {
+    pev_bus_t *bus;
+    const char *const *names;   /* generated round-robin */
+    unsigned nnames;
+    pev_event_t *ev;            /* for the handle loop */
+    uint64_t calls;             /* generate calls made, for the sanity check */
+} gen_ctx_t;
+
+/* Loop body: generate the context's names by name, round-robin. */
+static void loop_generate_name(void *p, uint64_t iters)
+{
+    gen_ctx_t *g = p;
+    unsigned j = 0;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        CHECK(pev_event_generate(g->bus, g->names[j], NULL));
+        if (++j == g->nnames)
+            j = 0;
+    }
+    g->calls += iters;
+}
+
+/* Loop body: generate the context's interned event by handle. */
+static void loop_generate_handle(void *p, uint64_t iters)
+{
+    gen_ctx_t *g = p;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++)
+        CHECK(pev_event_generate_handle(g->ev, NULL));
+    g->calls += iters;
+}
+
+/* Sum of @a n counters. */
+static uint64_t sum_counters(const uint64_t *c, unsigned n)
+{
+    uint64_t s = 0;
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        s += c[i];
+    return s;
+}
+
+/* Median ns per generate by name of one event with @a nl core listeners
+ * (by handle instead when @a by_handle). Builds and destroys its own bus. */
+static double bench_listeners(apr_pool_t *root, int runs, unsigned nl, int by_handle)
+{
+    apr_pool_t *pool = new_pool(root);
+    pev_bus_t *bus;
+    uint64_t counters[16] = { 0 };
+    const char *name = "bench.generate";
+    gen_ctx_t g = { 0 };
+    double ns;
+    unsigned i;
+
+    expect(nl <= 16, "at most 16 listeners");
+    CHECK(pev_bus_create(&bus, pool));
+    for (i = 0; i < nl; i++)
+        CHECK(pev_event_register(bus, NULL, name, count_call, &counters[i], NULL, NULL));
+    g.bus = bus;
+    g.names = &name;
+    g.nnames = 1;
+    if (by_handle) {
+        CHECK(pev_event_intern(&g.ev, bus, name));
+        ns = bench_median_loop(loop_generate_handle, &g, runs, MIN_RUN_NS);
+    }
+    else {
+        ns = bench_median_loop(loop_generate_name, &g, runs, MIN_RUN_NS);
+    }
+    expect(sum_counters(counters, nl) == g.calls * nl,
+           "every generate called every listener once");
+    apr_pool_destroy(pool);
+    return ns;
+}
+
+/* Median ns per generate by name on a bus holding the first @a nnames of
+ * @a names (one listener each), generating @a hot[0..nhot) round-robin. */
+static double bench_names(apr_pool_t *root, int runs, const char **names,
+                          unsigned nnames, const char *const *hot, unsigned nhot)
+{
+    apr_pool_t *pool = new_pool(root);
+    pev_bus_t *bus;
+    uint64_t counter = 0;
+    gen_ctx_t g = { 0 };
+    double ns;
+    unsigned i;
+
+    CHECK(pev_bus_create(&bus, pool));
+    for (i = 0; i < nnames; i++)
+        CHECK(pev_event_register(bus, NULL, names[i], count_call, &counter, NULL, NULL));
+    g.bus = bus;
+    g.names = hot;
+    g.nnames = nhot;
+    ns = bench_median_loop(loop_generate_name, &g, runs, MIN_RUN_NS);
+    expect(counter == g.calls, "every generate found its one listener");
+    apr_pool_destroy(pool);
+    return ns;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Register/unregister churn against the APR cleanup baseline (row 5)        */
+
+typedef struct churn_ctx {
+    pev_bus_t *bus;
+    apr_pool_t *life;           /* lifetime pool of every listener */
+    const char **names;         /* CHURN_NAMES names */
+    pev_listener_t **held;      /* CHURN_HELD handles */
+    uint64_t *ud;               /* user_data of held[i] is &ud[i] */
+    uint64_t spare;             /* user_data of the "newest" pattern */
+    uint32_t rng;
+} churn_ctx_t;
+
+typedef struct cleanup_ctx {
+    apr_pool_t *pool;           /* holds CHURN_HELD cleanups */
+    uint64_t *data;             /* cleanup i has data &data[i] */
+    uint64_t spare;
+    uint32_t rng;
+} cleanup_ctx_t;
+
+/* Loop body, poolev, arbitrary order: unregister a random held listener and
+ * register its replacement (same name, user_data and lifetime pool). */
+static void loop_churn_random(void *p, uint64_t iters)
+{
+    churn_ctx_t *c = p;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        uint32_t k = rand_below(&c->rng, CHURN_HELD);
+
+        CHECK(pev_listener_unregister(c->held[k]));
+        CHECK(pev_event_register(c->bus, NULL, c->names[k % CHURN_NAMES], count_call,
+                                 &c->ud[k], c->life, &c->held[k]));
+    }
+}
+
+/* Loop body, poolev, newest: register a listener and unregister it again. */
+static void loop_churn_newest(void *p, uint64_t iters)
+{
+    churn_ctx_t *c = p;
+    pev_listener_t *l;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        CHECK(pev_event_register(c->bus, NULL, c->names[0], count_call, &c->spare,
+                                 c->life, &l));
+        CHECK(pev_listener_unregister(l));
+    }
+}
+
+/* Loop body, APR baseline, arbitrary order: kill a random held cleanup and
+ * register its replacement, as a one-cleanup-per-listener design would. */
+static void loop_cleanup_random(void *p, uint64_t iters)
+{
+    cleanup_ctx_t *c = p;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        uint32_t k = rand_below(&c->rng, CHURN_HELD);
+
+        apr_pool_cleanup_kill(c->pool, &c->data[k], noop_cleanup);
+        apr_pool_cleanup_register(c->pool, &c->data[k], noop_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+}
+
+/* Loop body, APR baseline, newest: register a cleanup and kill it again. */
+static void loop_cleanup_newest(void *p, uint64_t iters)
+{
+    cleanup_ctx_t *c = p;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        apr_pool_cleanup_register(c->pool, &c->spare, noop_cleanup,
+                                  apr_pool_cleanup_null);
+        apr_pool_cleanup_kill(c->pool, &c->spare, noop_cleanup);
+    }
+}
+
+/* Median ns per pair of poolev (@a pev_loop) and the APR baseline
+ * (@a apr_loop), the two timed alternately within each run. */
+static void bench_pairs(int runs, bench_loop_fn *pev_loop, churn_ctx_t *pc,
+                        bench_loop_fn *apr_loop, cleanup_ctx_t *ac,
+                        double *pev_ns, double *apr_ns)
+{
+    double pv[BENCH_MAX_RUNS], av[BENCH_MAX_RUNS];
+    uint64_t pn = bench_calibrate(pev_loop, pc, MIN_RUN_NS);
+    uint64_t an = bench_calibrate(apr_loop, ac, MIN_RUN_NS);
+    int r;
+
+    for (r = 0; r < runs; r++) {
+        pv[r] = bench_time_loop(pev_loop, pc, pn);
+        av[r] = bench_time_loop(apr_loop, ac, an);
+    }
+    *pev_ns = bench_median_of(pv, runs);
+    *apr_ns = bench_median_of(av, runs);
+}
+
+/* Row 5: print the churn rows (poolev, APR baseline, speedup) for the
+ * arbitrary-order and the newest-item patterns. */
+static void bench_churn(apr_pool_t *root, int runs, bench_table_t *t)
+{
+    apr_pool_t *bpool = new_pool(root), *life = new_pool(root), *cpool = new_pool(root);
+    churn_ctx_t pc = { 0 };
+    cleanup_ctx_t ac = { 0 };
+    pev_bus_stats_t s;
+    double pev_ns, apr_ns;
+    unsigned i;
+
+    /* poolev: 10,000 listeners on one lifetime pool, over 100 names */
+    CHECK(pev_bus_create(&pc.bus, bpool));
+    pc.life = life;
+    pc.names = make_names(bpool, "bench.churn.", CHURN_NAMES);
+    pc.held = apr_palloc(life, CHURN_HELD * sizeof *pc.held);
+    pc.ud = apr_pcalloc(life, CHURN_HELD * sizeof *pc.ud);
+    pc.rng = 0x9e3779b9u;
+    for (i = 0; i < CHURN_HELD; i++)
+        CHECK(pev_event_register(pc.bus, NULL, pc.names[i % CHURN_NAMES], count_call,
+                                 &pc.ud[i], life, &pc.held[i]));
+
+    /* baseline: 10,000 plain cleanups on one pool */
+    ac.pool = cpool;
+    ac.data = apr_pcalloc(cpool, CHURN_HELD * sizeof *ac.data);
+    ac.rng = 0x9e3779b9u;
+    for (i = 0; i < CHURN_HELD; i++)
+        apr_pool_cleanup_register(cpool, &ac.data[i], noop_cleanup, apr_pool_cleanup_null);
+
+    bench_pairs(runs, loop_churn_random, &pc, loop_cleanup_random, &ac, &pev_ns, &apr_ns);
+    bench_table_row(t, "register+unregister, 10k held, arbitrary order: poolev",
+                    pev_ns, "ns", BENCH_AT_MOST, 100);
+    bench_table_row(t, "  same churn, APR cleanup per item (baseline)",
+                    apr_ns, "ns", BENCH_INFO, 0);
+    bench_table_row(t, "  speedup baseline / poolev", apr_ns / pev_ns, "x",
+                    BENCH_AT_LEAST, 20);
+
+    bench_pairs(runs, loop_churn_newest, &pc, loop_cleanup_newest, &ac, &pev_ns, &apr_ns);
+    bench_table_row(t, "register, then unregister it (newest item): poolev",
+                    pev_ns, "ns", BENCH_INFO, 0);
+    bench_table_row(t, "  same, APR cleanup register+kill (baseline)",
+                    apr_ns, "ns", BENCH_INFO, 0);
+    bench_table_row(t, "  speedup baseline / poolev", apr_ns / pev_ns, "x",
+                    BENCH_INFO, 0);
+
+    /* the churn left the bus as it found it: one binding, one cleanup */
+    CHECK(pev_bus_stats(pc.bus, &s));
+    expect(s.listeners == CHURN_HELD, "churn keeps 10,000 listeners");
+    expect(s.bindings == 1 && s.cleanups_registered == 2,
+           "one binding (two pool cleanups) for all listeners of the lifetime pool");
+    apr_pool_destroy(life);
+    apr_pool_destroy(cpool);
+    apr_pool_destroy(bpool);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Destroying a pool full of listeners (row 6)                               */
+
+typedef struct destroy_ctx {
+    apr_pool_t *root;
+    const char **names;         /* DESTROY_NAMES names */
+} destroy_ctx_t;
+
+/* One run: DESTROY_REPS times, build a bus with DESTROY_LISTENERS listeners on
+ * one lifetime pool (untimed), then time apr_pool_destroy() of that pool.
+ * Returns ns per listener destroyed. */
+static double run_destroy(void *p)
+{
+    const destroy_ctx_t *d = p;
+    uint64_t total = 0;
+    int rep;
+
+    for (rep = 0; rep < DESTROY_REPS; rep++) {
+        apr_pool_t *bpool = new_pool(d->root), *life = new_pool(d->root);
+        uint64_t *ud = apr_pcalloc(life, DESTROY_LISTENERS * sizeof *ud);
+        pev_bus_t *bus;
+        uint64_t t0, t1;
+        unsigned i;
+
+        CHECK(pev_bus_create(&bus, bpool));
+        for (i = 0; i < DESTROY_LISTENERS; i++)
+            CHECK(pev_event_register(bus, NULL, d->names[i % DESTROY_NAMES], count_call,
+                                     &ud[i], life, NULL));
+        expect(bus_listeners(bus) == DESTROY_LISTENERS, "100,000 listeners registered");
+        bench_barrier();
+        t0 = bench_now_ns();
+        apr_pool_destroy(life);
+        t1 = bench_now_ns();
+        bench_barrier();
+        total += t1 - t0;
+        expect(bus_listeners(bus) == 0, "pool destroy unregistered every listener");
+        apr_pool_destroy(bpool);
+    }
+    return (double) total / ((double) DESTROY_REPS * DESTROY_LISTENERS);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Shuffle @a v[0..n) in place (Fisher-Yates with rand_below). */
+static void shuffle(const char **v, unsigned n, uint32_t seed)
+{
+    unsigned i;
+
+    for (i = n; i > 1; i--) {
+        unsigned j = rand_below(&seed, i);
+        const char *tmp = v[i - 1];
+
+        v[i - 1] = v[j];
+        v[j] = tmp;
+    }
+}
+
+/* Run every benchmark and print the table; exit status 0 whatever the verdicts. */
+int main(void)
+{
+    apr_pool_t *root;
+    bench_table_t t;
+    int runs;
+    double l1, l4, l16, few, many, cold;
+    const char **names, **cold_order;
+    destroy_ctx_t d;
+
+    CHECK(apr_initialize());
+    atexit(apr_terminate);
+    CHECK(apr_pool_create(&root, NULL));
+    runs = bench_runs_from_env("POOLEV_BENCH_RUNS", DEFAULT_RUNS);
+
+    printf("poolev %s event bus benchmark\n", POOLEV_VERSION_STRING);
+    bench_print_machine();
+    printf("figures are medians of %d runs (POOLEV_BENCH_RUNS); each run >= %" PRIu64
+           " ms, after a warm-up\n\n", runs, MIN_RUN_NS / 1000000);
+
+    bench_table_header(&t);
+
+    /* 1-3: dispatch cost against the number of listeners */
+    l1 = bench_listeners(root, runs, 1, 0);
+    bench_table_row(&t, "generate by name, 1 listener", l1, "ns", BENCH_AT_MOST, 25);
+    l4 = bench_listeners(root, runs, 4, 0);
+    bench_table_row(&t, "generate by name, 4 listeners", l4, "ns", BENCH_INFO, 0);
+    l16 = bench_listeners(root, runs, 16, 0);
+    bench_table_row(&t, "generate by name, 16 listeners", l16, "ns", BENCH_INFO, 0);
+    bench_table_row(&t, "generate by handle (interned), 1 listener",
+                    bench_listeners(root, runs, 1, 1), "ns", BENCH_AT_MOST, 10);
+    bench_table_row(&t, "per extra listener: (16 listeners - 1) / 15",
+                    (l16 - l1) / 15.0, "ns", BENCH_AT_MOST, 3);
+
+    /* 4: lookup cost against the number of names; the hot set is the same
+     * 10 names (the small bus's whole set) in both buses */
+    names = make_names(root, "bench.name.", MANY_NAMES);
+    few = bench_names(root, runs, names, FEW_NAMES, names, FEW_NAMES);
+    bench_table_row(&t, "generate by name, 10 names in bus (10 hot names)",
+                    few, "ns", BENCH_INFO, 0);
+    many = bench_names(root, runs, names, MANY_NAMES, names, FEW_NAMES);
+    bench_table_row(&t, "generate by name, 100,000 names in bus (same hot names)",
+                    many, "ns", BENCH_INFO, 0);
+    bench_table_row(&t, "  ratio 100,000 names / 10 names", many / few, "x",
+                    BENCH_AT_MOST, 1.5);
+    cold_order = apr_pmemdup(root, names, MANY_NAMES * sizeof *names);
+    shuffle(cold_order, MANY_NAMES, 12345u);
+    cold = bench_names(root, runs, names, MANY_NAMES, cold_order, MANY_NAMES);
+    bench_table_row(&t, "generate by name, cycling all 100,000 names (cold)",
+                    cold, "ns", BENCH_INFO, 0);
+
+    /* 5: register+unregister churn */
+    bench_churn(root, runs, &t);
+
+    /* 6: destroying a lifetime pool with 100,000 listeners */
+    d.root = root;
+    d.names = make_names(root, "bench.destroy.", DESTROY_NAMES);
+    bench_table_row(&t, "pool destroy, 100,000 listeners: per listener",
+                    bench_median(run_destroy, &d, runs), "ns", BENCH_AT_MOST, 50);
+
+    printf("\nbaseline: one apr_pool_cleanup_register + apr_pool_cleanup_kill per item on a\n"
+           "pool holding 10,000 cleanups. APR searches cleanups newest first, so killing\n"
+           "an arbitrary item walks ~5,000 entries while killing the newest is O(1).\n");
+    bench_table_footer(&t);
+    apr_pool_destroy(root);
+    return 0;
+}

@@ -1,0 +1,289 @@
+/*
+ * benchutil.h - small header-only helpers shared by poolev's benchmarks.
+ *
+ *  - bench_now_ns():       monotonic clock in nanoseconds
+ *  - bench_barrier(), bench_sink(), bench_sink_ptr(): keep the optimiser honest
+ *  - bench_median(), bench_median_loop(): median of R runs, in ns per op
+ *  - bench_table_*():      a result table with targets and ok/MISS verdicts
+ *  - bench_print_machine(): CPU, nproc, compiler and APR version
+ *  - bench_runs_from_env(): the run count, overridable from the environment
+ *
+ * Everything is static inline, so a benchmark includes only what it uses and
+ * unused helpers cost nothing (and warn nothing). clock_gettime() needs POSIX
+ * declarations: compile with APR's CPPFLAGS (they define _GNU_SOURCE).
+ */
+#ifndef POOLEV_BENCHUTIL_H
+#define POOLEV_BENCHUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_version.h>
+
+/** Upper bound on the number of runs a median is taken over. */
+#define BENCH_MAX_RUNS 999
+
+#if defined(__clang__)
+#define BENCH_COMPILER __VERSION__          /* "Debian Clang 14.0.6" */
+#elif defined(__GNUC__)
+#define BENCH_COMPILER "gcc " __VERSION__   /* "12.2.0" alone says little */
+#else
+#define BENCH_COMPILER "unknown compiler"
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Time and the optimiser                                                    */
+
+/* Current CLOCK_MONOTONIC time in nanoseconds; aborts if the clock fails. */
+static inline uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        perror("clock_gettime(CLOCK_MONOTONIC)");
+        abort();
+    }
+    return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* Compiler barrier: no memory access is moved or cached across it. */
+static inline void bench_barrier(void)
+{
+    __asm__ __volatile__("" : : : "memory");
+}
+
+/* Pretend to use @a v, so the computation that produced it is kept. */
+static inline void bench_sink(uint64_t v)
+{
+    __asm__ __volatile__("" : : "g"(v) : "memory");
+}
+
+/* Pretend to use (and possibly read through) @a p. */
+static inline void bench_sink_ptr(const void *p)
+{
+    __asm__ __volatile__("" : : "g"(p) : "memory");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Medians                                                                   */
+
+/** One measurement run: returns its result, normally ns per operation. */
+typedef double bench_run_fn(void *ctx);
+
+/** A timed loop body: performs @a iters operations. */
+typedef void bench_loop_fn(void *ctx, uint64_t iters);
+
+/* qsort comparator for doubles, ascending. */
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+/* Median of @a n values (n >= 1); sorts @a v in place. */
+static inline double bench_median_of(double *v, int n)
+{
+    qsort(v, (size_t) n, sizeof *v, bench_cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+/* Call @a fn once as a warm-up, then @a runs times; return the median. */
+static inline double bench_median(bench_run_fn *fn, void *ctx, int runs)
+{
+    double v[BENCH_MAX_RUNS];
+    int i;
+
+    if (runs < 1 || runs > BENCH_MAX_RUNS) {
+        fprintf(stderr, "bench_median: %d runs is out of range\n", runs);
+        abort();
+    }
+    (void) fn(ctx);
+    for (i = 0; i < runs; i++)
+        v[i] = fn(ctx);
+    return bench_median_of(v, runs);
+}
+
+/* Time one call of @a fn(ctx, iters); return ns per iteration. */
+static inline double bench_time_loop(bench_loop_fn *fn, void *ctx, uint64_t iters)
+{
+    uint64_t t0, t1;
+
+    bench_barrier();
+    t0 = bench_now_ns();
+    fn(ctx, iters);
+    t1 = bench_now_ns();
+    bench_barrier();
+    return (double) (t1 - t0) / (double) iters;
+}
+
+/* Find an iteration count for which one loop takes at least @a min_ns. */
+static inline uint64_t bench_calibrate(bench_loop_fn *fn, void *ctx, uint64_t min_ns)
+{
+    uint64_t iters = 1;
+
+    for (;;) {
+        double per_op = bench_time_loop(fn, ctx, iters);
+        double total = per_op * (double) iters, grow;
+
+        if (total >= (double) min_ns)
+            return iters;
+        /* aim 25% past the goal, growing between 2x and 100x a step */
+        grow = total > 0 ? 1.25 * (double) min_ns / total : 100.0;
+        grow = grow < 2.0 ? 2.0 : grow > 100.0 ? 100.0 : grow;
+        iters = (uint64_t) ((double) iters * grow);
+    }
+}
+
+/** What bench_loop_run() needs: a loop body and its fixed iteration count. */
+typedef struct bench_loop {
+    bench_loop_fn *fn;
+    void *ctx;
+    uint64_t iters;
+} bench_loop_t;
+
+/* bench_run_fn adapter: one timed loop of a bench_loop_t, ns per op. */
+static inline double bench_loop_run(void *p)
+{
+    const bench_loop_t *l = p;
+
+    return bench_time_loop(l->fn, l->ctx, l->iters);
+}
+
+/* Calibrate @a fn to >= @a min_ns per run, then return the median ns/op of
+ * @a runs runs (after one warm-up run). */
+static inline double bench_median_loop(bench_loop_fn *fn, void *ctx, int runs,
+                                       uint64_t min_ns)
+{
+    bench_loop_t l;
+
+    l.fn = fn;
+    l.ctx = ctx;
+    l.iters = bench_calibrate(fn, ctx, min_ns);
+    return bench_median(bench_loop_run, &l, runs);
+}
+
+/* Run count: the integer in environment variable @a var (1..BENCH_MAX_RUNS),
+ * or @a dflt when it is unset or empty. Exits with status 2 if it is invalid. */
+static inline int bench_runs_from_env(const char *var, int dflt)
+{
+    const char *s = getenv(var);
+    char *end;
+    long n;
+
+    if (!s || !*s)
+        return dflt;
+    n = strtol(s, &end, 10);
+    if (*end || n < 1 || n > BENCH_MAX_RUNS) {
+        fprintf(stderr, "%s=\"%s\": expected an integer from 1 to %d\n",
+                var, s, BENCH_MAX_RUNS);
+        exit(2);
+    }
+    return (int) n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Result table                                                              */
+
+/** How a row's value is judged. */
+typedef enum bench_goal {
+    BENCH_INFO,         /**< informational: no target, verdict "-" */
+    BENCH_AT_MOST,      /**< ok when value <= target */
+    BENCH_AT_LEAST      /**< ok when value >= target */
+} bench_goal_t;
+
+/** Verdict tally for the final "targets met" line. */
+typedef struct bench_table {
+    int met;
+    int total;
+} bench_table_t;
+
+#define BENCH_NAME_WIDTH 60
+
+/* Print the table's column headings and rule; reset the tally. */
+static inline void bench_table_header(bench_table_t *t)
+{
+    t->met = t->total = 0;
+    printf("%-*s %12s   %-12s %s\n", BENCH_NAME_WIDTH, "benchmark", "median",
+           "target", "verdict");
+    printf("%-*.*s %12.12s   %-12.12s %.7s\n", BENCH_NAME_WIDTH, BENCH_NAME_WIDTH,
+           "----------------------------------------------------------------------",
+           "------------", "------------", "-------");
+}
+
+/* Print one row: name, value with its unit ("ns", "x"), target and verdict;
+ * count the verdict in @a t unless the row is BENCH_INFO. */
+static inline void bench_table_row(bench_table_t *t, const char *name, double value,
+                                   const char *unit, bench_goal_t goal, double target)
+{
+    char tgt[32] = "-";
+    const char *verdict = "-";
+
+    if (goal != BENCH_INFO) {
+        int ok = goal == BENCH_AT_MOST ? value <= target : value >= target;
+
+        snprintf(tgt, sizeof tgt, "%s %g %s", goal == BENCH_AT_MOST ? "<=" : ">=",
+                 target, unit);
+        verdict = ok ? "ok" : "MISS";
+        t->total++;
+        t->met += ok;
+    }
+    printf("%-*s %9.2f %-2s   %-12s %s\n", BENCH_NAME_WIDTH, name, value, unit, tgt,
+           verdict);
+    fflush(stdout);
+}
+
+/* Print the final "targets met: N of M" line. */
+static inline void bench_table_footer(const bench_table_t *t)
+{
+    printf("targets met: %d of %d\n", t->met, t->total);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Machine description                                                       */
+
+/* Copy the value of the first "key : value" line of /proc/cpuinfo whose key
+ * starts with @a key into @a out; return 1 if found. */
+static inline int bench_cpuinfo(const char *key, char *out, size_t outsize)
+{
+    char line[512];
+    int found = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+
+    if (!f)
+        return 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':'), *v;
+
+        if (strncmp(line, key, strlen(key)) != 0 || !colon)
+            continue;
+        for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+            ;
+        v[strcspn(v, "\n")] = '\0';
+        snprintf(out, outsize, "%s", v);
+        found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Print the CPU model, online CPU count, compiler and APR version. */
+static inline void bench_print_machine(void)
+{
+    char cpu[256] = "unknown";
+
+    if (!bench_cpuinfo("model name", cpu, sizeof cpu))      /* x86 */
+        (void) (bench_cpuinfo("Hardware", cpu, sizeof cpu)  /* older ARM */
+                || bench_cpuinfo("cpu model", cpu, sizeof cpu));
+    printf("cpu:      %s\n", cpu);
+    printf("nproc:    %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    printf("compiler: %s\n", BENCH_COMPILER);
+    printf("apr:      %s\n", apr_version_string());
+}
+
+#endif /* POOLEV_BENCHUTIL_H */

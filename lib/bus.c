@@ -43,13 +43,19 @@ const char pev_module_core_tag = 0;
 typedef struct pev_binding pev_binding_t;
 typedef struct pev_frame pev_frame_t;
 
+/* A slot of the duplicate table. The hash is kept in the slot so that probing
+ * and deletion never touch other listeners' records (cache misses). */
+typedef struct dup_slot {
+    apr_uint64_t hash;
+    pev_listener_t *l;          /* NULL: empty */
+} dup_slot_t;
+
 struct pev_listener {
     /* dispatch reads these: keep them together at the front */
     pev_listener_t *next;
     pev_event_fn *fn;               /* NULL once unregistered */
     void *user_data;
     apr_uint64_t seq;               /* registration sequence number */
-    unsigned running;               /* being called right now */
     int priority;
     /* bookkeeping */
     apr_uint32_t order;             /* module load order; ORDER_CORE for core */
@@ -86,8 +92,11 @@ struct pev_binding {
     pev_listener_t *head;
 };
 
+/* A running dispatch (or dump: ev NULL), on the C stack. */
 struct pev_frame {
     pev_frame_t *up;
+    pev_event_t *ev;
+    pev_listener_t *current;        /* the listener being called */
     int gone;                       /* set by the bus cleanup */
 };
 
@@ -100,7 +109,7 @@ struct pev_bus {
     apr_size_t nempty;              /* unpinned events without listeners */
     apr_size_t npinned;
 
-    pev_listener_t **dups;          /* duplicate-registration table */
+    dup_slot_t *dups;               /* duplicate-registration table */
     apr_size_t dmask;
     apr_size_t ndups;
 
@@ -131,7 +140,7 @@ static pev_event_t *table_find(const pev_bus_t *bus, const char *name,
     pev_event_t *ev;
 
     while ((ev = bus->slots[i]) != NULL) {
-        if (ev->hash == h && ev->len == len && memcmp(ev->name, name, len) == 0)
+        if (ev->hash == h && ev->len == len && pev_mem_eq(ev->name, name, len))
             return ev;
         i = (i + 1) & bus->mask;
     }
@@ -242,11 +251,15 @@ static apr_status_t event_get(pev_event_t **out, pev_bus_t *bus, const char *nam
 static apr_uint64_t dup_key(const pev_event_t *ev, const pev_module_t *mod,
                             pev_event_fn *fn, const void *user_data)
 {
-    apr_uint64_t h = pev_hash_word(0, &ev, sizeof ev);
+    uint64_t a = 0, b = 0, c = 0, d = 0;
 
-    h = pev_hash_word(h, &mod, sizeof mod);
-    h = pev_hash_word(h, &fn, sizeof fn);
-    return pev_hash_word(h, &user_data, sizeof user_data);
+    memcpy(&a, &ev, sizeof ev);
+    memcpy(&b, &mod, sizeof mod);
+    memcpy(&c, &fn, sizeof fn < 8 ? sizeof fn : 8);
+    memcpy(&d, &user_data, sizeof user_data);
+    /* two independent multiplies, then one avalanche */
+    return pev_hash_mix((a ^ (b << 17 | b >> 47)) * UINT64_C(0x9e3779b97f4a7c15)
+                        + (c ^ (d << 31 | d >> 33)) * UINT64_C(0xc2b2ae3d27d4eb4f));
 }
 
 static pev_listener_t *dup_find(const pev_bus_t *bus, apr_uint64_t h,
@@ -254,44 +267,46 @@ static pev_listener_t *dup_find(const pev_bus_t *bus, apr_uint64_t h,
                                 pev_event_fn *fn, const void *user_data)
 {
     apr_size_t i;
-    pev_listener_t *l;
+    const dup_slot_t *d;
 
     if (!bus->dups)
         return NULL;
-    for (i = (apr_size_t) h & bus->dmask; (l = bus->dups[i]) != NULL;
+    for (i = (apr_size_t) h & bus->dmask; (d = &bus->dups[i])->l != NULL;
          i = (i + 1) & bus->dmask) {
-        if (l->dup_hash == h && l->event == ev && l->mod == mod && l->fn == fn
+        const pev_listener_t *l = d->l;
+        if (d->hash == h && l->event == ev && l->mod == mod && l->fn == fn
             && l->user_data == user_data)
-            return l;
+            return d->l;
     }
     return NULL;
 }
 
-static apr_status_t dup_insert(pev_bus_t *bus, pev_listener_t *l)
+static void dup_put(dup_slot_t *dups, apr_size_t mask, apr_uint64_t h, pev_listener_t *l)
 {
     apr_size_t i;
 
+    for (i = (apr_size_t) h & mask; dups[i].l; i = (i + 1) & mask)
+        ;
+    dups[i].hash = h;
+    dups[i].l = l;
+}
+
+static apr_status_t dup_insert(pev_bus_t *bus, pev_listener_t *l)
+{
     if (2 * (bus->ndups + 1) > (bus->dups ? bus->dmask + 1 : 0)) {
         apr_size_t n = slots_for(bus->ndups + 1), j;
-        pev_listener_t **d = calloc(n, sizeof *d);
+        dup_slot_t *d = calloc(n, sizeof *d);
 
         if (!d)
             return APR_ENOMEM;
-        for (j = 0; bus->dups && j <= bus->dmask; j++) {
-            pev_listener_t *o = bus->dups[j];
-            if (o) {
-                for (i = (apr_size_t) o->dup_hash & (n - 1); d[i]; i = (i + 1) & (n - 1))
-                    ;
-                d[i] = o;
-            }
-        }
+        for (j = 0; bus->dups && j <= bus->dmask; j++)
+            if (bus->dups[j].l)
+                dup_put(d, n - 1, bus->dups[j].hash, bus->dups[j].l);
         free(bus->dups);
         bus->dups = d;
         bus->dmask = n - 1;
     }
-    for (i = (apr_size_t) l->dup_hash & bus->dmask; bus->dups[i]; i = (i + 1) & bus->dmask)
-        ;
-    bus->dups[i] = l;
+    dup_put(bus->dups, bus->dmask, l->dup_hash, l);
     bus->ndups++;
     return APR_SUCCESS;
 }
@@ -299,17 +314,18 @@ static apr_status_t dup_insert(pev_bus_t *bus, pev_listener_t *l)
 /* Backward-shift deletion keeps linear probing free of tombstones. */
 static void dup_remove(pev_bus_t *bus, const pev_listener_t *l)
 {
+    dup_slot_t *d = bus->dups;
     apr_size_t mask = bus->dmask, i, j;
 
-    for (i = (apr_size_t) l->dup_hash & mask; bus->dups[i] != l; i = (i + 1) & mask)
+    for (i = (apr_size_t) l->dup_hash & mask; d[i].l != l; i = (i + 1) & mask)
         ;
-    bus->dups[i] = NULL;
-    for (j = (i + 1) & mask; bus->dups[j]; j = (j + 1) & mask) {
-        apr_size_t home = (apr_size_t) bus->dups[j]->dup_hash & mask;
-        /* move dups[j] into the hole at i unless its home lies in (i, j] */
+    d[i].l = NULL;
+    for (j = (i + 1) & mask; d[j].l; j = (j + 1) & mask) {
+        apr_size_t home = (apr_size_t) d[j].hash & mask;
+        /* move d[j] into the hole at i unless its home lies in (i, j] */
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            bus->dups[i] = bus->dups[j];
-            bus->dups[j] = NULL;
+            d[i] = d[j];
+            d[j].l = NULL;
             i = j;
         }
     }
@@ -674,7 +690,6 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
     l->fn = fn;
     l->user_data = user_data;
     l->seq = ++bus->seq;
-    l->running = 0;
     l->priority = priority;
     l->order = mod ? mod->order : ORDER_CORE;
     l->event = ev;
@@ -756,6 +771,15 @@ apr_status_t pev_event_unregister(pev_bus_t *bus, const pev_module_t *mod,
 /* ------------------------------------------------------------------------ */
 /* Dispatch                                                                  */
 
+/* Is @a l being called by a dispatch of its event further up the stack? */
+static int running_above(const pev_frame_t *f, const pev_listener_t *l)
+{
+    for (f = f->up; f; f = f->up)
+        if (f->current == l)
+            return 1;
+    return 0;
+}
+
 static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
 {
     pev_frame_t frame;
@@ -769,6 +793,8 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
 
     limit = bus->seq;           /* later registrations are not called */
     frame.gone = 0;
+    frame.ev = ev;
+    frame.current = NULL;
     frame.up = bus->frames;
     bus->frames = &frame;
     bus->depth++;
@@ -777,13 +803,16 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
     for (l = ev->head; l; l = l->next) {
         pev_event_fn *fn = l->fn;
 
-        if (!fn || l->running || l->seq > limit)
+        if (!fn || l->seq > limit)
             continue;
-        l->running = 1;
+        /* no re-entry: only a nested dispatch of the same event can be
+         * running l, and then the frames above tell (at most max_depth) */
+        if (ev->dispatching > 1 && running_above(&frame, l))
+            continue;
+        frame.current = l;
         fn(data, l->user_data);
         if (frame.gone)
             return PEV_EDESTROYED;  /* bus, events and l are freed memory */
-        l->running = 0;
     }
 
     bus->frames = frame.up;
@@ -902,6 +931,8 @@ apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton)
     /* names stay valid: no compaction while dumping, modules live as long
      * as the bus, and a destroyed bus is noticed through the frame */
     frame.gone = 0;
+    frame.ev = NULL;
+    frame.current = NULL;
     frame.up = bus->frames;
     bus->frames = &frame;
     bus->dumping++;

@@ -913,6 +913,39 @@ START_TEST(r9_many_names_constant_lookup)
 }
 END_TEST
 
+/* Names of every length from 1 to 40 that differ in a single byte are
+ * distinct events (the lookup compares and hashes whole words, with
+ * overlapping loads for the tail). */
+START_TEST(r9_names_differing_in_one_byte)
+{
+    char name[41];
+    int len, pos;
+
+    for (len = 1; len <= 40; len++) {
+        memset(name, 'a', (size_t) len);
+        name[len] = 0;
+        ck_assert_int_eq(pev_event_register(BUS, NULL, name, on_event, actor(pt_pool, len),
+                                            NULL, NULL), APR_SUCCESS);
+    }
+    for (len = 1; len <= 40; len++) {
+        memset(name, 'a', (size_t) len);
+        name[len] = 0;
+        ck_assert_int_eq(pev_event_listening(BUS, name), 1);
+        for (pos = 0; pos < len; pos++) {
+            name[pos] = 'b';
+            ck_assert_msg(pev_event_listening(BUS, name) == 0, "len %d pos %d", len, pos);
+            name[pos] = 'a';
+        }
+        name[len - 1] = 0;          /* a prefix is another event */
+        if (len > 1)
+            ck_assert_int_eq(pev_event_listening(BUS, name), 1);
+    }
+    pev_event_generate(BUS, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
+    pev_event_generate(BUS, "aaa", NULL);
+    ck_assert_log(&LOG, 40, 3);
+}
+END_TEST
+
 START_TEST(r9_handles_survive_table_growth)
 {
     pev_event_t *ev, *ev2;
@@ -1184,6 +1217,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, r8_bus_destroyed_during_dispatch);
     tcase_add_test(tc, r8_bus_destroyed_during_dump);
     tcase_add_test(tc, r9_many_names_constant_lookup);
+    tcase_add_test(tc, r9_names_differing_in_one_byte);
     tcase_add_test(tc, r9_handles_survive_table_growth);
     tcase_add_test(tc, r10_churn_bounded);
     tcase_add_test(tc, r11_listening_counts);
