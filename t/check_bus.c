@@ -567,6 +567,35 @@ START_TEST(r6_remove_next_and_all)
 }
 END_TEST
 
+static void replace_self(actor_t *self, const void *data)
+{
+    (void) data;
+    if (self->n++)
+        return;
+    ck_assert_int_eq(pev_listener_unregister(self->p1), APR_SUCCESS);
+    reg(NULL, "e", self->p2, NULL);
+}
+
+/* A callback unregisters itself, then registers a new listener: the record it
+ * runs from must not be recycled for the newcomer while the dispatch still
+ * walks from it (else the rest of the list is skipped). */
+START_TEST(r6_remove_self_then_register)
+{
+    actor_t *a = actor(pt_pool, 1);
+
+    a->action = replace_self;
+    a->p2 = actor(pt_pool, 9);
+    a->p1 = reg(NULL, "e", a, NULL);
+    reg(NULL, "e", actor(pt_pool, 2), NULL);
+    reg(NULL, "e", actor(pt_pool, 3), NULL);
+    pev_event_generate(BUS, "e", NULL);
+    ck_assert_log(&LOG, 1, 2, 3);
+    pt_log_reset(&LOG);
+    pev_event_generate(BUS, "e", NULL);
+    ck_assert_log(&LOG, 2, 3, 9);
+}
+END_TEST
+
 static void destroy_pool(actor_t *self, const void *data)
 {
     (void) data;
@@ -1205,6 +1234,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, r5_module_added_later_runs_later);
     tcase_add_test(tc, r6_registered_during_dispatch_not_called);
     tcase_add_test(tc, r6_remove_next_and_all);
+    tcase_add_test(tc, r6_remove_self_then_register);
     tcase_add_test(tc, r6_pools_destroyed_from_callbacks);
     tcase_add_test(tc, r6_callback_destroys_its_own_pool);
     tcase_add_test(tc, r6_module_removed_during_dispatch);
