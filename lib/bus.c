@@ -381,6 +381,7 @@ static void listener_remove(pev_bus_t *bus, pev_listener_t *l)
     pev_event_t *ev = l->event;
     pev_binding_t *b = l->binding;
 
+
     dup_remove(bus, l);
     l->fn = NULL;
     if (b) {
@@ -785,6 +786,7 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
     pev_frame_t frame;
     pev_listener_t *l;
     apr_uint64_t limit;
+    int nested;
 
     if (bus->depth >= bus->max_depth)
         return PEV_ENESTING;
@@ -798,16 +800,17 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
     frame.up = bus->frames;
     bus->frames = &frame;
     bus->depth++;
-    ev->dispatching++;
+    /* only a dispatch of the same event further up can be running one of
+     * its listeners; the count cannot change while this frame lives (nested
+     * dispatches restore it before returning) */
+    nested = ev->dispatching++ > 0;
 
     for (l = ev->head; l; l = l->next) {
         pev_event_fn *fn = l->fn;
 
         if (!fn || l->seq > limit)
             continue;
-        /* no re-entry: only a nested dispatch of the same event can be
-         * running l, and then the frames above tell (at most max_depth) */
-        if (ev->dispatching > 1 && running_above(&frame, l))
+        if (nested && running_above(&frame, l))     /* no re-entry */
             continue;
         frame.current = l;
         fn(data, l->user_data);
