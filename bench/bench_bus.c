@@ -195,24 +195,68 @@ static double bench_listeners(apr_pool_t *root, int runs, unsigned nl, int by_ha
     return ns;
 }
 
-/* Median ns per generate by name on a bus holding the first @a nnames of
- * @a names (one listener each), generating @a hot[0..nhot) round-robin. */
-static double bench_names(apr_pool_t *root, int runs, const char **names,
-                          unsigned nnames, const char *const *hot, unsigned nhot)
+/* Median ns per op of two loops (@a pev_loop on @a pc, @a apr_loop on
+ * @a ac), timed alternately within each run so that a disturbance of the
+ * machine hits both sides of a comparison alike. */
+static void bench_pairs(int runs, bench_loop_fn *pev_loop, void *pc,
+                        bench_loop_fn *apr_loop, void *ac,
+                        double *pev_ns, double *apr_ns)
+{
+    double pv[BENCH_MAX_RUNS], av[BENCH_MAX_RUNS];
+    uint64_t pn = bench_calibrate(pev_loop, pc, MIN_RUN_NS);
+    uint64_t an = bench_calibrate(apr_loop, ac, MIN_RUN_NS);
+    int r;
+
+    for (r = 0; r < runs; r++) {
+        pv[r] = bench_time_loop(pev_loop, pc, pn);
+        av[r] = bench_time_loop(apr_loop, ac, an);
+    }
+    *pev_ns = bench_median_of(pv, runs);
+    *apr_ns = bench_median_of(av, runs);
+}
+
+/* Build a bus in @a pool holding the first @a nnames of @a names (one
+ * listener each, counting into @a counter) and aim @a g at @a hot[0..nhot). */
+static void names_bus(apr_pool_t *pool, gen_ctx_t *g, uint64_t *counter,
+                      const char **names, unsigned nnames,
+                      const char *const *hot, unsigned nhot)
+{
+    unsigned i;
+
+    CHECK(pev_bus_create(&g->bus, pool));
+    for (i = 0; i < nnames; i++)
+        CHECK(pev_event_register(g->bus, NULL, names[i], count_call, counter, NULL, NULL));
+    g->names = hot;
+    g->nnames = nhot;
+}
+
+/* Median ns per generate by name of the same hot names on a bus with
+ * @a nfew names and one with @a nmany, measured alternately. */
+static void bench_names(apr_pool_t *root, int runs, const char **names,
+                        unsigned nfew, unsigned nmany, double *few, double *many)
 {
     apr_pool_t *pool = new_pool(root);
-    pev_bus_t *bus;
+    uint64_t cf = 0, cm = 0;
+    gen_ctx_t gf = { 0 }, gm = { 0 };
+
+    names_bus(pool, &gf, &cf, names, nfew, names, nfew);
+    names_bus(pool, &gm, &cm, names, nmany, names, nfew);
+    bench_pairs(runs, loop_generate_name, &gf, loop_generate_name, &gm, few, many);
+    expect(cf == gf.calls && cm == gm.calls, "every generate found its one listener");
+    apr_pool_destroy(pool);
+}
+
+/* Median ns per generate by name on a bus holding all @a nnames of @a names,
+ * generating them in the order of @a order (cold lookups). */
+static double bench_cold(apr_pool_t *root, int runs, const char **names,
+                         unsigned nnames, const char *const *order)
+{
+    apr_pool_t *pool = new_pool(root);
     uint64_t counter = 0;
     gen_ctx_t g = { 0 };
     double ns;
-    unsigned i;
 
-    CHECK(pev_bus_create(&bus, pool));
-    for (i = 0; i < nnames; i++)
-        CHECK(pev_event_register(bus, NULL, names[i], count_call, &counter, NULL, NULL));
-    g.bus = bus;
-    g.names = hot;
-    g.nnames = nhot;
+    names_bus(pool, &g, &counter, names, nnames, order, nnames);
     ns = bench_median_loop(loop_generate_name, &g, runs, MIN_RUN_NS);
     expect(counter == g.calls, "every generate found its one listener");
     apr_pool_destroy(pool);
@@ -296,25 +340,6 @@ static void loop_cleanup_newest(void *p, uint64_t iters)
                                   apr_pool_cleanup_null);
         apr_pool_cleanup_kill(c->pool, &c->spare, noop_cleanup);
     }
-}
-
-/* Median ns per pair of poolev (@a pev_loop) and the APR baseline
- * (@a apr_loop), the two timed alternately within each run. */
-static void bench_pairs(int runs, bench_loop_fn *pev_loop, churn_ctx_t *pc,
-                        bench_loop_fn *apr_loop, cleanup_ctx_t *ac,
-                        double *pev_ns, double *apr_ns)
-{
-    double pv[BENCH_MAX_RUNS], av[BENCH_MAX_RUNS];
-    uint64_t pn = bench_calibrate(pev_loop, pc, MIN_RUN_NS);
-    uint64_t an = bench_calibrate(apr_loop, ac, MIN_RUN_NS);
-    int r;
-
-    for (r = 0; r < runs; r++) {
-        pv[r] = bench_time_loop(pev_loop, pc, pn);
-        av[r] = bench_time_loop(apr_loop, ac, an);
-    }
-    *pev_ns = bench_median_of(pv, runs);
-    *apr_ns = bench_median_of(av, runs);
 }
 
 /* Row 5: print the churn rows (poolev, APR baseline, speedup) for the
@@ -466,17 +491,16 @@ int main(void)
     /* 4: lookup cost against the number of names; the hot set is the same
      * 10 names (the small bus's whole set) in both buses */
     names = make_names(root, "bench.name.", MANY_NAMES);
-    few = bench_names(root, runs, names, FEW_NAMES, names, FEW_NAMES);
+    bench_names(root, runs, names, FEW_NAMES, MANY_NAMES, &few, &many);
     bench_table_row(&t, "generate by name, 10 names in bus (10 hot names)",
                     few, "ns", BENCH_INFO, 0);
-    many = bench_names(root, runs, names, MANY_NAMES, names, FEW_NAMES);
     bench_table_row(&t, "generate by name, 100,000 names in bus (same hot names)",
                     many, "ns", BENCH_INFO, 0);
     bench_table_row(&t, "  ratio 100,000 names / 10 names", many / few, "x",
                     BENCH_AT_MOST, 1.5);
     cold_order = apr_pmemdup(root, names, MANY_NAMES * sizeof *names);
     shuffle(cold_order, MANY_NAMES, 12345u);
-    cold = bench_names(root, runs, names, MANY_NAMES, cold_order, MANY_NAMES);
+    cold = bench_cold(root, runs, names, MANY_NAMES, cold_order);
     bench_table_row(&t, "generate by name, cycling all 100,000 names (cold)",
                     cold, "ns", BENCH_INFO, 0);
 
