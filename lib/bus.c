@@ -8,10 +8,11 @@
  *    not interned are reclaimed in batches when no dispatch runs.
  *  - listeners: records carved from the bus pool in slabs and recycled
  *    through a free list, so register/unregister churn does not grow memory.
- *    Each listener is also on its binding's list and in the duplicate table.
- *  - bindings: one per (lifetime pool, bus), allocated from the lifetime pool
- *    and registered there as a single pre-cleanup; it lists its listeners so
- *    the cleanup unregisters them in O(1) each.
+ *    Each listener is also on its lifetime pool's owner list and in the
+ *    duplicate table.
+ *  - lifetime pools: through owner.h, one owner record per (pool, bus) with
+ *    a pre-cleanup (and a plain backstop) and an intrusive list of its
+ *    listeners, so the pool's teardown unregisters them in O(1) each.
  *  - dispatch frames: on the C stack, linked from the bus, so that a bus
  *    destroyed from inside a callback can tell every running dispatch to stop
  *    without touching freed memory.
@@ -32,6 +33,7 @@
 
 #include "poolev/bus.h"
 #include "hash.h"
+#include "owner.h"
 
 #define LISTENER_SLAB 64
 #define ORDER_CORE UINT32_MAX
@@ -40,7 +42,6 @@
 
 const char pev_module_core_tag = 0;
 
-typedef struct pev_binding pev_binding_t;
 typedef struct pev_frame pev_frame_t;
 
 /* A slot of the duplicate table. The hash is kept in the slot so that probing
@@ -62,8 +63,7 @@ struct pev_listener {
     pev_listener_t *prev;
     pev_event_t *event;
     pev_module_t *mod;
-    pev_binding_t *binding;
-    pev_listener_t *bnext, *bprev;  /* binding list; bnext links the free list */
+    pevi_link_t owned;              /* on its lifetime pool's owner list */
     apr_uint64_t dup_hash;
 };
 
@@ -84,12 +84,6 @@ struct pev_module {
     const char *name;
     apr_uint32_t order;
     int removed;
-};
-
-struct pev_binding {
-    pev_bus_t *bus;                 /* NULL once the bus is gone */
-    apr_pool_t *pool;
-    pev_listener_t *head;
 };
 
 /* A running dispatch (or dump: ev NULL), on the C stack. */
@@ -113,16 +107,14 @@ struct pev_bus {
     apr_size_t dmask;
     apr_size_t ndups;
 
-    pev_listener_t *free_nodes;
+    pev_listener_t *free_nodes;     /* linked through next */
     apr_size_t nnodes;
     apr_size_t nlisteners;
 
     apr_hash_t *modules;            /* name -> current module */
     apr_uint32_t next_order;
 
-    apr_hash_t *bindings;           /* lifetime pool -> binding */
-    pev_binding_t *last_binding;
-    apr_size_t cleanups_registered;
+    pevi_owners_t owners;           /* lifetime pools */
 
     apr_uint64_t seq;
     int depth, max_depth;
@@ -347,19 +339,19 @@ static pev_listener_t *node_alloc(pev_bus_t *bus)
             return NULL;
         for (i = 0; i < LISTENER_SLAB; i++) {
             slab[i].fn = NULL;
-            slab[i].bnext = i + 1 < LISTENER_SLAB ? &slab[i + 1] : NULL;
+            slab[i].next = i + 1 < LISTENER_SLAB ? &slab[i + 1] : NULL;
         }
         bus->nnodes += LISTENER_SLAB;
         l = slab;
     }
-    bus->free_nodes = l->bnext;
+    bus->free_nodes = l->next;
     return l;
 }
 
 static void node_free(pev_bus_t *bus, pev_listener_t *l)
 {
     l->fn = NULL;               /* stale handles see "unregistered" */
-    l->bnext = bus->free_nodes;
+    l->next = bus->free_nodes;
     bus->free_nodes = l;
 }
 
@@ -379,20 +371,11 @@ static void event_unlink(pev_event_t *ev, pev_listener_t *l)
 static void listener_remove(pev_bus_t *bus, pev_listener_t *l)
 {
     pev_event_t *ev = l->event;
-    pev_binding_t *b = l->binding;
-
 
     dup_remove(bus, l);
     l->fn = NULL;
-    if (b) {
-        if (l->bprev)
-            l->bprev->bnext = l->bnext;
-        else
-            b->head = l->bnext;
-        if (l->bnext)
-            l->bnext->bprev = l->bprev;
-        l->binding = NULL;
-    }
+    if (pevi_link_linked(&l->owned))
+        pevi_link_remove(&l->owned);
     bus->nlisteners--;
     if (--ev->nlisteners == 0 && !ev->pinned)
         bus->nempty++;
@@ -420,76 +403,18 @@ static void sweep_zombies(pev_bus_t *bus, pev_event_t *ev)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Bindings                                                                  */
+/* Lifetime pools (owner.h)                                                  */
 
-/* Unregister the binding's listeners and forget it. */
-static void binding_detach(pev_binding_t *b)
+/* A lifetime pool is going: unregister one of its listeners. */
+static void bus_release(void *container, pevi_link_t *item)
 {
-    pev_bus_t *bus = b->bus;
-
-    while (b->head)
-        listener_remove(bus, b->head);
-    apr_hash_set(bus->bindings, &b->pool, sizeof b->pool, NULL);
-    if (bus->last_binding == b)
-        bus->last_binding = NULL;
-    b->bus = NULL;
-    maybe_compact(bus);
+    listener_remove(container, PEVI_CONTAINER(item, pev_listener_t, owned));
 }
 
-static apr_status_t binding_plain_cleanup(void *data);
-
-/* The pre-cleanup: runs before the pool's subpools and other cleanups. */
-static apr_status_t binding_pre_cleanup(void *data)
+/* ... and once all of them are gone, reclaim emptied events. */
+static void bus_settle(void *container)
 {
-    pev_binding_t *b = data;
-
-    if (b->bus)                 /* NULL: the bus went first */
-        binding_detach(b);
-    return APR_SUCCESS;
-}
-
-/* The backstop: a binding made while its pool is already being torn down
- * (a listener registered on the pool from one of its subpools' or its own
- * cleanups) gets a pre-cleanup that APR no longer runs. APR does run a plain
- * cleanup registered in that phase, so this one detaches such a binding and
- * unlinks the stale pre-cleanup record (which apr_pool_clear would otherwise
- * keep into the pool's next life). For every other binding it finds b->bus
- * NULL and does nothing. */
-static apr_status_t binding_plain_cleanup(void *data)
-{
-    pev_binding_t *b = data;
-
-    if (b->bus) {
-        binding_detach(b);
-        apr_pool_cleanup_kill(b->pool, b, binding_pre_cleanup);
-    }
-    return APR_SUCCESS;
-}
-
-static pev_binding_t *binding_get(pev_bus_t *bus, apr_pool_t *pool)
-{
-    pev_binding_t *b = bus->last_binding;
-
-    if (b && b->pool == pool)
-        return b;
-    b = apr_hash_get(bus->bindings, &pool, sizeof pool);
-    if (!b) {
-        b = apr_palloc(pool, sizeof *b);
-        if (!b)
-            return NULL;
-        b->bus = bus;
-        b->pool = pool;
-        b->head = NULL;
-        /* A pre-cleanup: it runs before the pool's subpools are destroyed and
-         * before its other cleanups, so no listener of a dying pool runs.
-         * The plain cleanup is the backstop described above. */
-        apr_pool_pre_cleanup_register(pool, b, binding_pre_cleanup);
-        apr_pool_cleanup_register(pool, b, binding_plain_cleanup, apr_pool_cleanup_null);
-        apr_hash_set(bus->bindings, &b->pool, sizeof b->pool, b);
-        bus->cleanups_registered += 2;
-    }
-    bus->last_binding = b;
-    return b;
+    maybe_compact(container);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -499,19 +424,11 @@ static apr_status_t bus_cleanup(void *data)
 {
     pev_bus_t *bus = data;
     pev_frame_t *f;
-    apr_hash_index_t *hi;
     apr_size_t i;
 
     for (f = bus->frames; f; f = f->up)
         f->gone = 1;
-    for (hi = apr_hash_first(NULL, bus->bindings); hi; hi = apr_hash_next(hi)) {
-        pev_binding_t *b = apr_hash_this_val(hi);
-        b->bus = NULL;
-        /* Kill removes pre-cleanups too on APR >= 1.7; on older APR the
-         * pre-cleanup stays and finds b->bus == NULL. */
-        apr_pool_cleanup_kill(b->pool, b, binding_pre_cleanup);
-        apr_pool_cleanup_kill(b->pool, b, binding_plain_cleanup);
-    }
+    pevi_owners_detach_all(&bus->owners);
     for (i = 0; i <= bus->mask; i++)
         free(bus->slots[i]);
     free(bus->slots);
@@ -534,7 +451,7 @@ apr_status_t pev_bus_create(pev_bus_t **out, apr_pool_t *pool)
         return APR_ENOMEM;
     bus->mask = TABLE_MIN - 1;
     bus->modules = apr_hash_make(pool);
-    bus->bindings = apr_hash_make(pool);
+    pevi_owners_init(&bus->owners, bus, bus_release, bus_settle, pool);
     bus->max_depth = PEV_DEFAULT_MAX_DEPTH;
     apr_pool_cleanup_register(pool, bus, bus_cleanup, apr_pool_cleanup_null);
     *out = bus;
@@ -668,7 +585,6 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
                                         pev_listener_t **out)
 {
     pev_event_t *ev;
-    pev_binding_t *b = NULL;
     pev_listener_t *l, *p;
     apr_uint64_t h;
     apr_status_t st;
@@ -683,10 +599,13 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
     h = dup_key(ev, mod, fn, user_data);
     if (dup_find(bus, h, ev, mod, fn, user_data))
         return APR_EEXIST;
-    if (lifetime && !(b = binding_get(bus, lifetime)))
-        return APR_ENOMEM;
     if (!(l = node_alloc(bus)))
         return APR_ENOMEM;
+    l->owned.next = l->owned.prev = NULL;
+    if (lifetime && pevi_owner_add(&bus->owners, lifetime, &l->owned) != APR_SUCCESS) {
+        node_free(bus, l);
+        return APR_ENOMEM;
+    }
 
     l->fn = fn;
     l->user_data = user_data;
@@ -697,6 +616,8 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
     l->mod = mod;
     l->dup_hash = h;
     if (dup_insert(bus, l) != APR_SUCCESS) {
+        if (pevi_link_linked(&l->owned))
+            pevi_link_remove(&l->owned);
         node_free(bus, l);
         return APR_ENOMEM;
     }
@@ -714,18 +635,6 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
         p->next = l;
     else
         ev->head = l;
-
-    l->binding = b;
-    l->bprev = NULL;
-    if (b) {
-        l->bnext = b->head;
-        if (b->head)
-            b->head->bprev = l;
-        b->head = l;
-    }
-    else {
-        l->bnext = NULL;
-    }
 
     if (ev->nlisteners++ == 0 && !ev->pinned)
         bus->nempty--;
@@ -976,8 +885,8 @@ apr_status_t pev_bus_stats(const pev_bus_t *bus, pev_bus_stats_t *stats)
     stats->listeners = bus->nlisteners;
     stats->listener_nodes = bus->nnodes;
     stats->modules = (apr_size_t) apr_hash_count(bus->modules);
-    stats->bindings = (apr_size_t) apr_hash_count(bus->bindings);
-    stats->cleanups_registered = bus->cleanups_registered;
+    stats->bindings = pevi_owners_count(&bus->owners);
+    stats->cleanups_registered = bus->owners.cleanups_registered;
     stats->table_slots = bus->mask + 1;
     stats->max_probe = maxp;
     return APR_SUCCESS;

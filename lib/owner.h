@@ -1,0 +1,83 @@
+/*
+ * owner.h - internal: items owned through APR pools, O(1) per item.
+ *
+ * A container (the bus, the loop) holds items (listeners, timers, signal
+ * handlers, streams) that each have a lifetime pool. For every (pool,
+ * container) pair there is one owner record, allocated from the pool, with
+ * one pre-cleanup and one plain backstop cleanup, and an intrusive list of the
+ * items. When the pool is cleared or destroyed, the owner releases each item
+ * through the container's release function, before anything else of the pool
+ * goes. When the container dies first, it detaches every owner, and the
+ * pool's later teardown does nothing.
+ *
+ * Why two cleanups: the pre-cleanup runs before the pool's subpools and other
+ * cleanups, so no item of a dying pool is used by anything the teardown runs.
+ * An owner created while its pool is already being torn down (an item added
+ * to the pool from one of its subpools' or its own cleanups) gets a
+ * pre-cleanup APR no longer runs; the plain cleanup catches that case.
+ */
+#ifndef POOLEV_OWNER_H
+#define POOLEV_OWNER_H
+
+#include <stddef.h>
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+
+/* The struct that holds @a ptr as its member @a member. */
+#define PEVI_CONTAINER(ptr, type, member) \
+    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+
+/* An intrusive list link; next == NULL when not on a list. */
+typedef struct pevi_link {
+    struct pevi_link *next, *prev;
+} pevi_link_t;
+
+static inline int pevi_link_linked(const pevi_link_t *l)
+{
+    return l->next != NULL;
+}
+
+static inline void pevi_link_remove(pevi_link_t *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->next = l->prev = NULL;
+}
+
+typedef struct pevi_owner pevi_owner_t;
+
+/* Release one item whose pool is going (already unlinked from its owner).
+ * Must not call user code that could clear or destroy pools. */
+typedef void pevi_release_fn(void *container, pevi_link_t *item);
+/* Called once after an owner released all its items (may be NULL). */
+typedef void pevi_settle_fn(void *container);
+
+/* Embedded in the container. */
+typedef struct pevi_owners {
+    void *container;
+    pevi_release_fn *release;
+    pevi_settle_fn *settle;
+    apr_hash_t *by_pool;            /* lifetime pool -> owner */
+    pevi_owner_t *last;             /* cache of the last owner used */
+    apr_size_t cleanups_registered;
+} pevi_owners_t;
+
+/* Set up @a o; the index lives in @a pool (the container's own pool). */
+void pevi_owners_init(pevi_owners_t *o, void *container, pevi_release_fn *release,
+                      pevi_settle_fn *settle, apr_pool_t *pool);
+
+/* Add @a item to the items owned through @a lifetime. O(1) when @a lifetime
+ * is the last pool used; else one hash lookup (and on first use an
+ * allocation from @a lifetime and two cleanup registrations).
+ * Returns APR_SUCCESS or APR_ENOMEM. */
+apr_status_t pevi_owner_add(pevi_owners_t *o, apr_pool_t *lifetime, pevi_link_t *item);
+
+/* The container dies: detach every owner (their pools' later teardown does
+ * nothing). Items are not released. */
+void pevi_owners_detach_all(pevi_owners_t *o);
+
+/* Number of (pool, container) owners. */
+apr_size_t pevi_owners_count(const pevi_owners_t *o);
+
+#endif /* POOLEV_OWNER_H */
