@@ -7,12 +7,14 @@
  * Components:
  *   poolev/status.h  status codes and pev_strerror()
  *   poolev/bus.h     the named-event bus with modules and pool-bound listeners
+ *   poolev/loop.h    the event loop: clock, timers, deferred calls, wakeups
  */
 #ifndef POOLEV_H
 #define POOLEV_H
 
 #include "poolev/status.h"
 #include "poolev/bus.h"
+#include "poolev/loop.h"
 
 /** poolev's version, as numbers and as a string. */
 #define POOLEV_MAJOR 0

@@ -451,7 +451,8 @@ apr_status_t pev_bus_create(pev_bus_t **out, apr_pool_t *pool)
         return APR_ENOMEM;
     bus->mask = TABLE_MIN - 1;
     bus->modules = apr_hash_make(pool);
-    pevi_owners_init(&bus->owners, bus, bus_release, bus_settle, pool);
+    /* no orphan step: listener records die with the bus */
+    pevi_owners_init(&bus->owners, bus, bus_release, bus_settle, NULL, pool);
     bus->max_depth = PEV_DEFAULT_MAX_DEPTH;
     apr_pool_cleanup_register(pool, bus, bus_cleanup, apr_pool_cleanup_null);
     *out = bus;

@@ -58,11 +58,13 @@ static apr_status_t owner_plain_cleanup(void *data)
 }
 
 void pevi_owners_init(pevi_owners_t *o, void *container, pevi_release_fn *release,
-                      pevi_settle_fn *settle, apr_pool_t *pool)
+                      pevi_settle_fn *settle, pevi_orphan_fn *orphan,
+                      apr_pool_t *pool)
 {
     o->container = container;
     o->release = release;
     o->settle = settle;
+    o->orphan = orphan;
     o->by_pool = apr_hash_make(pool);
     o->last = NULL;
     o->cleanups_registered = 0;
@@ -103,7 +105,11 @@ void pevi_owners_detach_all(pevi_owners_t *o)
 
     for (hi = apr_hash_first(NULL, o->by_pool); hi; hi = apr_hash_next(hi)) {
         pevi_owner_t *ow = apr_hash_this_val(hi);
+        pevi_link_t *item;
 
+        if (o->orphan)
+            for (item = ow->head.next; item != &ow->head; item = item->next)
+                o->orphan(o->container, item);
         ow->owners = NULL;
         /* kill reaches pre-cleanups on APR >= 1.7; on older APR the
          * pre-cleanup stays and finds ow->owners NULL */

@@ -52,12 +52,16 @@ typedef struct pevi_owner pevi_owner_t;
 typedef void pevi_release_fn(void *container, pevi_link_t *item);
 /* Called once after an owner released all its items (may be NULL). */
 typedef void pevi_settle_fn(void *container);
+/* The container dies while @a item's pool lives on: make the item inert
+ * (may be NULL when items die with the container anyway). */
+typedef void pevi_orphan_fn(void *container, pevi_link_t *item);
 
 /* Embedded in the container. */
 typedef struct pevi_owners {
     void *container;
     pevi_release_fn *release;
     pevi_settle_fn *settle;
+    pevi_orphan_fn *orphan;
     apr_hash_t *by_pool;            /* lifetime pool -> owner */
     pevi_owner_t *last;             /* cache of the last owner used */
     apr_size_t cleanups_registered;
@@ -65,7 +69,8 @@ typedef struct pevi_owners {
 
 /* Set up @a o; the index lives in @a pool (the container's own pool). */
 void pevi_owners_init(pevi_owners_t *o, void *container, pevi_release_fn *release,
-                      pevi_settle_fn *settle, apr_pool_t *pool);
+                      pevi_settle_fn *settle, pevi_orphan_fn *orphan,
+                      apr_pool_t *pool);
 
 /* Add @a item to the items owned through @a lifetime. O(1) when @a lifetime
  * is the last pool used; else one hash lookup (and on first use an
@@ -74,7 +79,8 @@ void pevi_owners_init(pevi_owners_t *o, void *container, pevi_release_fn *releas
 apr_status_t pevi_owner_add(pevi_owners_t *o, apr_pool_t *lifetime, pevi_link_t *item);
 
 /* The container dies: detach every owner (their pools' later teardown does
- * nothing). Items are not released. */
+ * nothing). Items are not released; each is passed to the orphan function,
+ * if there is one. */
 void pevi_owners_detach_all(pevi_owners_t *o);
 
 /* Number of (pool, container) owners. */

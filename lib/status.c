@@ -13,9 +13,13 @@ static const char *pev_message(apr_status_t st)
     case PEV_ENESTING:
         return "poolev: event nesting limit reached, nothing dispatched";
     case PEV_EDESTROYED:
-        return "poolev: the bus was destroyed by a callback during the call";
+        return "poolev: the bus or loop was destroyed";
     case PEV_EREMOVED:
         return "poolev: the module was removed";
+    case PEV_ENOTARMED:
+        return "poolev: the timer is not armed";
+    case PEV_EBUSY:
+        return "poolev: the loop is already running (it does not nest)";
     default:
         return NULL;
     }

@@ -13,6 +13,8 @@ START_TEST(test_codes_in_user_range)
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_ENESTING));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_EDESTROYED));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_EREMOVED));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_ENOTARMED));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_EBUSY));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_EINVAL));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_SUCCESS));
 }
@@ -28,6 +30,10 @@ START_TEST(test_strerror)
     ck_assert_msg(strstr(buf, "destroyed") != NULL, "got '%s'", buf);
     pev_strerror(PEV_EREMOVED, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "removed") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ENOTARMED, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "not armed") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_EBUSY, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "nest") != NULL, "got '%s'", buf);
     pev_strerror(PEV_START_ERROR + 999, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "unknown") != NULL, "got '%s'", buf);
     /* APR's own codes go through apr_strerror */

@@ -23,12 +23,18 @@ extern "C" {
 /** pev_event_generate(): the bus's nesting limit was reached; nothing was
  *  dispatched. See pev_bus_set_max_depth(). */
 #define PEV_ENESTING   (PEV_START_ERROR + 1)
-/** The bus was destroyed (its pool cleared or destroyed) by a callback while
- *  the call was running. The caller must not touch the bus again. */
+/** The bus or loop was destroyed (its pool cleared or destroyed), by a
+ *  callback while the call was running, or before a call on one of its
+ *  timers. The caller must not touch the bus or loop again. */
 #define PEV_EDESTROYED (PEV_START_ERROR + 2)
 /** The module was removed with pev_module_remove(); it takes no new
  *  listeners. */
 #define PEV_EREMOVED   (PEV_START_ERROR + 3)
+/** pev_timer_cancel(): the timer is not armed (it fired or was cancelled). */
+#define PEV_ENOTARMED  (PEV_START_ERROR + 4)
+/** The loop is running this call's caller: pev_loop_run() and
+ *  pev_loop_run_once() do not nest. */
+#define PEV_EBUSY      (PEV_START_ERROR + 5)
 
 /** True when @a s is one of poolev's own codes. */
 #define PEV_STATUS_IS_POOLEV(s) \

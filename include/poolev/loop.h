@@ -1,0 +1,195 @@
+/*
+ * poolev/loop.h - the event loop: poll, a monotonic clock, timers, deferred
+ * calls and cross-thread wakeups.
+ *
+ * Lifetimes (doc/loop.md has the details):
+ *  - The loop is owned by the pool given to pev_loop_create(). Clearing or
+ *    destroying that pool closes everything registered on it; if that happens
+ *    inside a callback, the running pev_loop_run()/pev_loop_run_once()
+ *    returns PEV_EDESTROYED without touching the loop again.
+ *  - Every timer is bound to a lifetime pool; its record is allocated from
+ *    that pool. Clearing or destroying the pool cancels the timer first (an
+ *    O(1) pre-cleanup per (pool, loop), never one cleanup per timer), also
+ *    from inside any timer callback, the timer's own included.
+ *  - A timer handle stays valid memory as long as its lifetime pool: cancel
+ *    or re-arm of a fired or cancelled timer returns a status, never crashes.
+ *    Each pev_timer_add() allocates a new record from the lifetime pool, so a
+ *    periodic or repeatedly-reset timer should be re-armed, not added again.
+ *
+ * Threads: a loop runs on one thread. pev_loop_wakeup() and pev_loop_stop()
+ * may be called from any thread while the loop exists; everything else
+ * belongs to the loop's thread.
+ */
+#ifndef POOLEV_LOOP_H
+#define POOLEV_LOOP_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#include "poolev/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An event loop (opaque). */
+typedef struct pev_loop pev_loop_t;
+/** A one-shot timer, re-armable (opaque). */
+typedef struct pev_timer pev_timer_t;
+
+/** A clock: returns microseconds, never going backwards. */
+typedef apr_time_t pev_clock_fn(void *baton);
+
+/**
+ * A timer callback. @a timer is idle (not armed) when called; the callback
+ * may re-arm it, cancel or add other timers, or clear or destroy any pool,
+ * including the timer's own lifetime pool (then it must not touch @a timer
+ * afterwards).
+ */
+typedef void pev_timer_fn(pev_timer_t *timer, void *baton);
+
+/** The monotonic system clock in microseconds (CLOCK_MONOTONIC): unaffected
+ *  by steps of the wall clock. Thread-safe. */
+apr_time_t pev_clock_monotonic(void);
+
+/* ------------------------------------------------------------------------ */
+/* Loop                                                                      */
+
+/**
+ * Create a loop owned by @a pool.
+ * @return APR_SUCCESS; APR_EINVAL for NULL arguments; an APR error if the
+ *         pollset or the wakeup pipe cannot be created.
+ */
+apr_status_t pev_loop_create(pev_loop_t **loop, apr_pool_t *pool);
+
+/**
+ * Run iterations until pev_loop_stop() or until nothing is registered (no
+ * armed timer and no other registration).
+ *
+ * @return APR_SUCCESS; PEV_EDESTROYED if a callback destroyed the loop;
+ *         PEV_EBUSY if called from inside one of this loop's callbacks (the
+ *         loop does not nest); an APR error from polling.
+ */
+apr_status_t pev_loop_run(pev_loop_t *loop);
+
+/**
+ * Run one iteration: wait for readiness at most @a timeout microseconds
+ * (shortened to the next timer's mark; 0: do not wait; negative: no limit),
+ * read the clock, take every timer whose mark has come, handle wakeups, then
+ * fire the timers taken, in (mark, arming order) order. The timers to fire
+ * are fixed before any callback runs: a timer armed during the iteration for
+ * a mark that has already passed fires in the next iteration, after the next
+ * poll.
+ *
+ * With a fake clock (pev_loop_set_clock()) the wait to a timer's mark is
+ * computed from that clock as if it ran in real time: tests pass 0.
+ *
+ * @return as pev_loop_run(), plus APR_TIMEUP never (an idle iteration is
+ *         APR_SUCCESS).
+ */
+apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout);
+
+/**
+ * Ask pev_loop_run() to return after the current iteration. Callable from
+ * any thread and from callbacks; wakes the loop if it is waiting.
+ * @return APR_SUCCESS; APR_EINVAL for NULL.
+ */
+apr_status_t pev_loop_stop(pev_loop_t *loop);
+
+/**
+ * Wake the loop from its wait. Callable from any thread and from signal
+ * handlers (async-signal-safe: an atomic flag and at most one write(2) until
+ * the loop has drained it). Never blocks, however often it is called: wakeups
+ * coalesce until the loop runs.
+ * @return APR_SUCCESS; APR_EINVAL for NULL.
+ */
+apr_status_t pev_loop_wakeup(pev_loop_t *loop);
+
+/** The loop's time in microseconds: the clock as read at the start of the
+ *  current iteration (after its poll). Marks use this clock. 0 for NULL. */
+apr_time_t pev_loop_now(const pev_loop_t *loop);
+
+/**
+ * Replace the loop's clock (default: pev_clock_monotonic). For tests: a fake
+ * clock makes timer tests exact and sleepless. The clock must never go
+ * backwards. The loop's time is read from it at once.
+ * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn.
+ */
+apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *baton);
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                    */
+
+/**
+ * Add a one-shot timer that fires when the loop's time reaches @a mark (never
+ * earlier). Timers with equal marks fire in the order they were armed.
+ *
+ * @param timer    out: the handle (may be NULL)
+ * @param loop     the loop
+ * @param mark     absolute time on the loop's clock, microseconds
+ * @param fn       the callback
+ * @param baton    passed to @a fn
+ * @param lifetime owning pool (NULL: the loop's pool); the record is
+ *                 allocated from it and the timer is cancelled before the
+ *                 pool is cleared or destroyed
+ * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn; APR_ENOMEM.
+ * Callable from any callback of the loop. O(log n).
+ */
+apr_status_t pev_timer_add(pev_timer_t **timer, pev_loop_t *loop, apr_time_t mark,
+                           pev_timer_fn *fn, void *baton, apr_pool_t *lifetime);
+
+/** pev_timer_add() at pev_loop_now(loop) + @a delay. */
+apr_status_t pev_timer_add_in(pev_timer_t **timer, pev_loop_t *loop,
+                              apr_interval_time_t delay, pev_timer_fn *fn,
+                              void *baton, apr_pool_t *lifetime);
+
+/**
+ * A deferred call: @a fn runs in the next iteration of the loop (after its
+ * poll), never inside the current callback. It is a timer armed at the
+ * loop's current time; the handle may be cancelled like any timer.
+ */
+apr_status_t pev_loop_defer(pev_timer_t **timer, pev_loop_t *loop, pev_timer_fn *fn,
+                            void *baton, apr_pool_t *lifetime);
+
+/**
+ * Arm @a timer again for @a mark, whatever its state (armed: moved; fired or
+ * cancelled: armed anew). Callable from its own callback: a mark that has
+ * already passed fires in the next iteration, after I/O was polled.
+ * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_EDESTROYED if the loop is
+ *         gone. O(log n).
+ */
+apr_status_t pev_timer_rearm(pev_timer_t *timer, apr_time_t mark);
+
+/** pev_timer_rearm() at pev_loop_now() + @a delay. */
+apr_status_t pev_timer_rearm_in(pev_timer_t *timer, apr_interval_time_t delay);
+
+/**
+ * Cancel an armed timer. O(log n).
+ * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ENOTARMED if the timer
+ *         already fired or was cancelled (nothing happens); PEV_EDESTROYED if
+ *         the loop is gone.
+ */
+apr_status_t pev_timer_cancel(pev_timer_t *timer);
+
+/** Non-zero when @a timer is armed (will fire unless cancelled). */
+int pev_timer_armed(const pev_timer_t *timer);
+
+/** The mark the timer was last armed for (0 for NULL). */
+apr_time_t pev_timer_mark(const pev_timer_t *timer);
+
+/** Counters for monitoring and tests. */
+typedef struct pev_loop_stats {
+    apr_size_t timers_armed;    /**< armed timers */
+    apr_size_t owners;          /**< (lifetime pool, loop) pairs */
+    apr_uint64_t iterations;    /**< iterations run */
+    apr_uint64_t wakeup_writes; /**< bytes written to the wakeup pipe */
+} pev_loop_stats_t;
+
+/** Fill @a stats. @return APR_SUCCESS; APR_EINVAL for NULL. */
+apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POOLEV_LOOP_H */

@@ -1,0 +1,96 @@
+/*
+ * heap.h - internal: an indexed 4-ary min-heap of caller-embedded nodes.
+ *
+ * The event loop keeps its timers (and stream wait events) here. A node lives
+ * inside the caller's struct; the heap array holds one entry per node with a
+ * copy of the node's key {mark, seq} and a pointer back to the node, so that
+ * sifting compares keys without touching the nodes. Whenever an entry moves,
+ * its node's index is rewritten, which makes remove and update O(log n).
+ *
+ * Order: by mark, then by seq. seq is a per-heap counter assigned on every
+ * push and update, so nodes with equal marks leave in FIFO order, and an
+ * updated node sorts after every node already holding the same mark.
+ *
+ * The array grows by doubling (malloc/realloc), starts at and never shrinks
+ * below PEVI_HEAP_MIN entries, and halves when less than a quarter is used.
+ * The heap knows nothing of APR pools and does no locking.
+ */
+#ifndef POOLEV_HEAP_H
+#define POOLEV_HEAP_H
+
+#include <stddef.h>
+
+#include <apr.h>
+#include <apr_errno.h>
+#include <apr_time.h>
+
+/* index of a node that is not in a heap */
+#define PEVI_HEAP_NONE ((apr_size_t) -1)
+
+/* smallest array the heap allocates; it never shrinks below this */
+#define PEVI_HEAP_MIN 64
+
+/* A heap item, embedded in the caller's struct. Callers only read it. */
+typedef struct pevi_heap_node {
+    apr_time_t mark;            /* deadline, microseconds (read-only) */
+    apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
+    apr_size_t index;           /* position in the heap; PEVI_HEAP_NONE if out */
+} pevi_heap_node_t;
+
+/* One array slot: the node's key inline, so comparisons stay in the array. */
+typedef struct pevi_heap_entry {
+    apr_time_t mark;
+    apr_uint64_t seq;
+    pevi_heap_node_t *node;
+} pevi_heap_entry_t;
+
+/* The heap. Fields are private to heap.c (tests may read them). */
+typedef struct pevi_heap {
+    pevi_heap_entry_t *a;       /* NULL until the first push */
+    apr_size_t size;            /* entries in use */
+    apr_size_t cap;             /* entries allocated */
+    apr_uint64_t next_seq;      /* seq for the next push or update */
+} pevi_heap_t;
+
+/* Initialize an empty heap; allocates nothing. */
+void pevi_heap_init(pevi_heap_t *h);
+
+/* Release the array and leave @a h empty (as after init). Nodes still in the
+ * heap are not touched: they belong to the caller and may already be gone. */
+void pevi_heap_free(pevi_heap_t *h);
+
+/* Initialize a node as not in any heap. */
+void pevi_heap_node_init(pevi_heap_node_t *n);
+
+/* Insert @a n (not in a heap) with deadline @a mark and the next sequence
+ * number. APR_ENOMEM if the array cannot grow; then nothing changed. */
+apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
+                            apr_time_t mark);
+
+/* Take @a n (in @a h) out of the heap; O(log n). Its index becomes NONE. */
+void pevi_heap_remove(pevi_heap_t *h, pevi_heap_node_t *n);
+
+/* Give @a n (in @a h) deadline @a mark and a new seq, as if removed and pushed
+ * again (it sorts after existing equal marks); O(log n), never allocates. */
+void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark);
+
+/* The minimum node by (mark, seq), or NULL if the heap is empty; O(1). */
+pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h);
+
+/* Remove and return the minimum node, or NULL if the heap is empty. */
+pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h);
+
+/* Number of nodes in the heap. */
+apr_size_t pevi_heap_size(const pevi_heap_t *h);
+
+/* Whether @a n is in a heap. */
+static inline int pevi_heap_contains(const pevi_heap_node_t *n)
+{
+    return n->index != PEVI_HEAP_NONE;
+}
+
+/* Testing only: the allocator behind push's growth and the shrinking, which
+ * is realloc unless a test swaps in one that fails. Process-wide. */
+extern void *(*pevi_heap_realloc)(void *ptr, size_t size);
+
+#endif

@@ -1,0 +1,468 @@
+/*
+ * loop.c - the event loop: pollset, clock, timers, deferred calls, wakeups.
+ *
+ * One iteration (pev_loop_run_once):
+ *   1. poll, at most until the heap's first mark;
+ *   2. read the clock: that is the loop's time for the whole iteration;
+ *   3. every timer whose mark <= now leaves the heap for the "due" list, in
+ *      (mark, sequence) order;
+ *   4. handle readiness (the wakeup pipe);
+ *   5. run the due list.
+ * The due set is fixed in step 3, before any callback of the iteration runs:
+ * a timer armed by a callback for a mark already passed waits in the heap for
+ * the next iteration, after a poll. Re-arming for a past mark never spins
+ * inside one iteration and never starves I/O; a deferred call (a timer at the
+ * current time) never runs in the iteration that deferred it.
+ *
+ * Timer records live in their lifetime pools and are released through
+ * owner.h before those pools go. A timer is in exactly one of: the heap, the
+ * due list, or nowhere (idle).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_poll.h>
+#include <apr_file_io.h>
+#include <apr_portable.h>
+
+#include "poolev/loop.h"
+#include "heap.h"
+#include "owner.h"
+
+enum timer_state { T_IDLE, T_HEAP, T_DUE };
+
+struct pev_timer {
+    pevi_heap_node_t node;          /* while T_HEAP */
+    pevi_link_t queue;              /* while T_DUE */
+    pevi_link_t owned;              /* on its lifetime pool's owner list */
+    pev_loop_t *loop;               /* NULL once the loop is gone */
+    pev_timer_fn *fn;
+    void *baton;
+    apr_time_t mark;
+    enum timer_state state;
+};
+
+/* A running iteration, on the C stack. */
+typedef struct loop_frame {
+    int gone;                       /* set by the loop's cleanup */
+} loop_frame_t;
+
+struct pev_loop {
+    apr_pool_t *pool;
+    apr_pollset_t *pollset;
+    apr_file_t *wake_r, *wake_w;
+    int wake_fd;                    /* write end, for write(2) */
+    atomic_int wake_pending;        /* a byte is in the pipe */
+    atomic_int stop;
+    atomic_ullong wakeup_writes;
+
+    pev_clock_fn *clock;
+    void *clock_baton;
+    apr_time_t now;
+
+    pevi_heap_t heap;
+    pevi_link_t due;                /* sentinel of a circular list */
+    apr_size_t armed;
+
+    pevi_owners_t owners;           /* lifetime pools of timers */
+    loop_frame_t *frame;            /* the running iteration, if any */
+    apr_uint64_t iterations;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Clock                                                                     */
+
+apr_time_t pev_clock_monotonic(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t) ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static apr_time_t monotonic_clock(void *baton)
+{
+    (void) baton;
+    return pev_clock_monotonic();
+}
+
+static apr_time_t read_clock(const pev_loop_t *loop)
+{
+    return loop->clock(loop->clock_baton);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lists                                                                     */
+
+static void list_init(pevi_link_t *head)
+{
+    head->next = head->prev = head;
+}
+
+static int list_empty(const pevi_link_t *head)
+{
+    return head->next == head;
+}
+
+static void list_append(pevi_link_t *head, pevi_link_t *item)
+{
+    item->prev = head->prev;
+    item->next = head;
+    head->prev->next = item;
+    head->prev = item;
+}
+
+#define QUEUE_TIMER(link) PEVI_CONTAINER(link, pev_timer_t, queue)
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                    */
+
+/* Take @a t out of wherever it is armed. */
+static void timer_disarm(pev_timer_t *t)
+{
+    switch (t->state) {
+    case T_HEAP:
+        pevi_heap_remove(&t->loop->heap, &t->node);
+        break;
+    case T_DUE:
+        pevi_link_remove(&t->queue);
+        break;
+    case T_IDLE:
+        return;
+    }
+    t->state = T_IDLE;
+    t->loop->armed--;
+}
+
+static apr_status_t timer_arm(pev_timer_t *t, apr_time_t mark)
+{
+    apr_status_t st;
+
+    timer_disarm(t);
+    t->mark = mark;
+    st = pevi_heap_push(&t->loop->heap, &t->node, mark);
+    if (st != APR_SUCCESS)
+        return st;
+    t->state = T_HEAP;
+    t->loop->armed++;
+    return APR_SUCCESS;
+}
+
+/* The timer's lifetime pool is going. */
+static void timer_release(void *container, pevi_link_t *item)
+{
+    (void) container;
+    timer_disarm(PEVI_CONTAINER(item, pev_timer_t, owned));
+}
+
+/* The loop is going while the timer's pool lives on. */
+static void timer_orphan(void *container, pevi_link_t *item)
+{
+    pev_timer_t *t = PEVI_CONTAINER(item, pev_timer_t, owned);
+
+    (void) container;
+    t->state = T_IDLE;
+    t->loop = NULL;
+}
+
+apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
+                           pev_timer_fn *fn, void *baton, apr_pool_t *lifetime)
+{
+    pev_timer_t *t;
+    apr_status_t st;
+
+    if (!loop || !fn)
+        return APR_EINVAL;
+    if (!lifetime)
+        lifetime = loop->pool;
+    t = apr_palloc(lifetime, sizeof *t);
+    if (!t)
+        return APR_ENOMEM;
+    pevi_heap_node_init(&t->node);
+    t->queue.next = t->queue.prev = NULL;
+    t->loop = loop;
+    t->fn = fn;
+    t->baton = baton;
+    t->mark = mark;
+    t->state = T_IDLE;
+    st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
+    if (st != APR_SUCCESS)
+        return st;
+    st = timer_arm(t, mark);
+    if (st != APR_SUCCESS) {
+        pevi_link_remove(&t->owned);
+        return st;
+    }
+    if (out)
+        *out = t;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_timer_add_in(pev_timer_t **out, pev_loop_t *loop,
+                              apr_interval_time_t delay, pev_timer_fn *fn,
+                              void *baton, apr_pool_t *lifetime)
+{
+    if (!loop)
+        return APR_EINVAL;
+    return pev_timer_add(out, loop, loop->now + delay, fn, baton, lifetime);
+}
+
+apr_status_t pev_loop_defer(pev_timer_t **out, pev_loop_t *loop, pev_timer_fn *fn,
+                            void *baton, apr_pool_t *lifetime)
+{
+    if (!loop)
+        return APR_EINVAL;
+    return pev_timer_add(out, loop, loop->now, fn, baton, lifetime);
+}
+
+apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
+{
+    if (!t)
+        return APR_EINVAL;
+    if (!t->loop)
+        return PEV_EDESTROYED;
+    return timer_arm(t, mark);
+}
+
+apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
+{
+    if (!t)
+        return APR_EINVAL;
+    if (!t->loop)
+        return PEV_EDESTROYED;
+    return timer_arm(t, t->loop->now + delay);
+}
+
+apr_status_t pev_timer_cancel(pev_timer_t *t)
+{
+    if (!t)
+        return APR_EINVAL;
+    if (!t->loop)
+        return PEV_EDESTROYED;
+    if (t->state == T_IDLE)
+        return PEV_ENOTARMED;
+    timer_disarm(t);
+    return APR_SUCCESS;
+}
+
+int pev_timer_armed(const pev_timer_t *t)
+{
+    return t && t->state != T_IDLE;
+}
+
+apr_time_t pev_timer_mark(const pev_timer_t *t)
+{
+    return t ? t->mark : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loop                                                                      */
+
+static apr_status_t loop_cleanup(void *data)
+{
+    pev_loop_t *loop = data;
+
+    if (loop->frame)
+        loop->frame->gone = 1;
+    /* timers of pools inside the loop's pool were released already (subpools
+     * go before plain cleanups); the others become inert */
+    pevi_owners_detach_all(&loop->owners);
+    pevi_heap_free(&loop->heap);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
+{
+    pev_loop_t *loop;
+    apr_pollfd_t pfd;
+    apr_os_file_t fd;
+    apr_status_t st;
+
+    if (!out || !pool)
+        return APR_EINVAL;
+    loop = apr_pcalloc(pool, sizeof *loop);
+    loop->pool = pool;
+    loop->clock = monotonic_clock;
+    loop->now = pev_clock_monotonic();
+    pevi_heap_init(&loop->heap);
+    list_init(&loop->due);
+    atomic_init(&loop->wake_pending, 0);
+    atomic_init(&loop->stop, 0);
+    atomic_init(&loop->wakeup_writes, 0);
+    pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
+
+    st = apr_pollset_create_ex(&loop->pollset, 64, pool, 0, APR_POLLSET_DEFAULT);
+    if (st != APR_SUCCESS)
+        return st;
+    st = apr_file_pipe_create_ex(&loop->wake_r, &loop->wake_w, APR_FULL_NONBLOCK, pool);
+    if (st != APR_SUCCESS)
+        return st;
+    apr_os_file_get(&fd, loop->wake_w);
+    loop->wake_fd = fd;
+    pfd.p = pool;
+    pfd.desc_type = APR_POLL_FILE;
+    pfd.reqevents = APR_POLLIN;
+    pfd.rtnevents = 0;
+    pfd.desc.f = loop->wake_r;
+    pfd.client_data = NULL;
+    st = apr_pollset_add(loop->pollset, &pfd);
+    if (st != APR_SUCCESS)
+        return st;
+    /* registered last: runs first, while the pollset and pipe still exist */
+    apr_pool_cleanup_register(pool, loop, loop_cleanup, apr_pool_cleanup_null);
+    *out = loop;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *baton)
+{
+    if (!loop || !fn)
+        return APR_EINVAL;
+    loop->clock = fn;
+    loop->clock_baton = baton;
+    loop->now = read_clock(loop);
+    return APR_SUCCESS;
+}
+
+apr_time_t pev_loop_now(const pev_loop_t *loop)
+{
+    return loop ? loop->now : 0;
+}
+
+apr_status_t pev_loop_wakeup(pev_loop_t *loop)
+{
+    if (!loop)
+        return APR_EINVAL;
+    /* one byte in the pipe at most, however many calls: never blocks */
+    if (!atomic_exchange(&loop->wake_pending, 1)) {
+        ssize_t n;
+        do
+            n = write(loop->wake_fd, "", 1);
+        while (n < 0 && errno == EINTR);
+        atomic_fetch_add_explicit(&loop->wakeup_writes, 1, memory_order_relaxed);
+    }
+    return APR_SUCCESS;
+}
+
+static void wakeup_drain(pev_loop_t *loop)
+{
+    char buf[64];
+    apr_size_t n;
+
+    /* clear first: a wakeup racing with the drain writes a new byte */
+    atomic_store(&loop->wake_pending, 0);
+    do
+        n = sizeof buf;
+    while (apr_file_read(loop->wake_r, buf, &n) == APR_SUCCESS && n == sizeof buf);
+}
+
+apr_status_t pev_loop_stop(pev_loop_t *loop)
+{
+    if (!loop)
+        return APR_EINVAL;
+    atomic_store(&loop->stop, 1);
+    return pev_loop_wakeup(loop);
+}
+
+/* One iteration (see the top of the file). */
+static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
+                            loop_frame_t *frame)
+{
+    const apr_pollfd_t *descs;
+    pevi_heap_node_t *top;
+    apr_int32_t n = 0, i;
+    apr_status_t st;
+
+    /* 1. wait, at most until the first mark (rounded up to the poll's
+     * millisecond resolution, so that we never wake just before it) */
+    if ((top = pevi_heap_top(&loop->heap)) != NULL) {
+        apr_interval_time_t d = top->mark - read_clock(loop);
+
+        d = d <= 0 ? 0 : (d + 999) / 1000 * 1000;
+        if (timeout < 0 || d < timeout)
+            timeout = d;
+    }
+    st = apr_pollset_poll(loop->pollset, timeout, &n, &descs);
+    if (st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(st) && !APR_STATUS_IS_EINTR(st))
+        return st;
+
+    /* 2. the iteration's time */
+    loop->now = read_clock(loop);
+    loop->iterations++;
+
+    /* 3. the due set, fixed before any callback runs */
+    while ((top = pevi_heap_top(&loop->heap)) != NULL && top->mark <= loop->now) {
+        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(&loop->heap), pev_timer_t, node);
+
+        list_append(&loop->due, &t->queue);
+        t->state = T_DUE;
+    }
+
+    /* 4. readiness */
+    for (i = 0; i < n; i++)
+        if (descs[i].client_data == NULL)
+            wakeup_drain(loop);
+
+    /* 5. the due timers, in order */
+    while (!list_empty(&loop->due)) {
+        pev_timer_t *t = QUEUE_TIMER(loop->due.next);
+
+        pevi_link_remove(&t->queue);
+        t->state = T_IDLE;
+        loop->armed--;
+        t->fn(t, t->baton);     /* may free t, other timers, or the loop */
+        if (frame->gone)
+            return PEV_EDESTROYED;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout)
+{
+    loop_frame_t frame = { 0 };
+    apr_status_t st;
+
+    if (!loop)
+        return APR_EINVAL;
+    if (loop->frame)
+        return PEV_EBUSY;
+    loop->frame = &frame;
+    st = iterate(loop, timeout, &frame);
+    if (frame.gone)
+        return PEV_EDESTROYED;
+    loop->frame = NULL;
+    return st;
+}
+
+apr_status_t pev_loop_run(pev_loop_t *loop)
+{
+    if (!loop)
+        return APR_EINVAL;
+    if (loop->frame)
+        return PEV_EBUSY;
+    while (!atomic_exchange(&loop->stop, 0)) {
+        apr_status_t st;
+
+        if (loop->armed == 0)
+            return APR_SUCCESS;         /* nothing registered */
+        st = pev_loop_run_once(loop, -1);
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
+{
+    if (!loop || !stats)
+        return APR_EINVAL;
+    stats->timers_armed = loop->armed;
+    stats->owners = pevi_owners_count(&loop->owners);
+    stats->iterations = loop->iterations;
+    stats->wakeup_writes = atomic_load(&loop->wakeup_writes);
+    return APR_SUCCESS;
+}

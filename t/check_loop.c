@@ -1,0 +1,632 @@
+/*
+ * check_loop.c - the event loop and its timers (doc/loop.md).
+ *
+ * Timer tests run on a fake clock: exact and sleepless. A few tests use the
+ * real clock or a second thread (wakeup, stop, run until idle).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <poolev.h>
+#include "testutil.h"
+
+static pt_log_t LOG;
+static pev_loop_t *LOOP;
+static apr_time_t FAKE;
+
+static apr_time_t fake_clock(void *baton)
+{
+    (void) baton;
+    return FAKE;
+}
+
+/* A timer's baton: logs its id, then an optional action. */
+typedef struct tact tact_t;
+struct tact {
+    int id;
+    int calls;
+    void (*action)(tact_t *self, pev_timer_t *t);
+    void *p1, *p2;
+    apr_time_t seen_now;
+    apr_uint64_t seen_iter;
+};
+
+static apr_uint64_t iterations(void)
+{
+    pev_loop_stats_t st;
+
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    return st.iterations;
+}
+
+static void on_timer(pev_timer_t *t, void *baton)
+{
+    tact_t *a = baton;
+
+    ck_assert(!pev_timer_armed(t));
+    a->calls++;
+    a->seen_now = pev_loop_now(LOOP);
+    a->seen_iter = iterations();
+    ck_assert_int_ge(a->seen_now, pev_timer_mark(t));      /* never early */
+    pt_log_add(&LOG, a->id);
+    if (a->action)
+        a->action(a, t);
+}
+
+static tact_t *tact(apr_pool_t *p, int id)
+{
+    tact_t *a = apr_pcalloc(p, sizeof *a);
+
+    a->id = id;
+    return a;
+}
+
+static pev_timer_t *at(apr_time_t mark, tact_t *a, apr_pool_t *lifetime)
+{
+    pev_timer_t *t = NULL;
+
+    ck_assert_int_eq(pev_timer_add(&t, LOOP, mark, on_timer, a, lifetime), APR_SUCCESS);
+    ck_assert(pev_timer_armed(t));
+    return t;
+}
+
+static apr_pool_t *subpool(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+
+    ck_assert_int_eq(apr_pool_create(&p, parent), APR_SUCCESS);
+    return p;
+}
+
+static apr_size_t armed(void)
+{
+    pev_loop_stats_t st;
+
+    pev_loop_stats(LOOP, &st);
+    return st.timers_armed;
+}
+
+static void tick(apr_time_t to)
+{
+    FAKE = to;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+}
+
+static void setup(void)
+{
+    pt_setup();
+    pt_log_reset(&LOG);
+    ck_assert_int_eq(pev_loop_create(&LOOP, pt_pool), APR_SUCCESS);
+    FAKE = 1000;
+    ck_assert_int_eq(pev_loop_set_clock(LOOP, fake_clock, NULL), APR_SUCCESS);
+}
+
+static void teardown(void)
+{
+    pt_teardown();
+    LOOP = NULL;
+}
+
+/* ======================================================================== */
+/* Loop basics                                                               */
+
+START_TEST(loop_arguments)
+{
+    pev_timer_t *t;
+
+    ck_assert_int_eq(pev_loop_create(NULL, pt_pool), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_create(&LOOP, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_run(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_run_once(NULL, 0), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_stop(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_wakeup(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_set_clock(LOOP, NULL, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_timer_add(&t, NULL, 1, on_timer, NULL, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_timer_add(&t, LOOP, 1, NULL, NULL, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_timer_cancel(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_timer_rearm(NULL, 1), APR_EINVAL);
+    ck_assert(!pev_timer_armed(NULL));
+    ck_assert_int_eq(pev_loop_now(NULL), 0);
+}
+END_TEST
+
+/* The loop's time is the clock read once per iteration, after the poll. */
+START_TEST(loop_time_cached_per_iteration)
+{
+    ck_assert_int_eq(pev_loop_now(LOOP), 1000);
+    FAKE = 5000;
+    ck_assert_int_eq(pev_loop_now(LOOP), 1000);
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_now(LOOP), 5000);
+}
+END_TEST
+
+START_TEST(loop_monotonic_clock)
+{
+    apr_time_t a = pev_clock_monotonic(), b;
+    pev_loop_t *real;
+
+    usleep(2000);
+    b = pev_clock_monotonic();
+    ck_assert_int_ge(b - a, 2000);
+    ck_assert_int_eq(pev_loop_create(&real, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_run_once(real, 0), APR_SUCCESS);
+    /* the default clock is the monotonic one, not the wall clock */
+    ck_assert_int_ge(pev_loop_now(real), b);
+    ck_assert_int_le(pev_loop_now(real), pev_clock_monotonic());
+    ck_assert_int_lt(pev_loop_now(real), apr_time_now() / 2);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Timers                                                                    */
+
+START_TEST(timer_never_early_in_mark_order)
+{
+    at(3000, tact(pt_pool, 3), NULL);
+    at(1500, tact(pt_pool, 1), NULL);
+    at(2000, tact(pt_pool, 2), NULL);
+    tick(1499);
+    ck_assert_int_eq(LOG.n, 0);
+    tick(2000);
+    ck_assert_log(&LOG, 1, 2);
+    tick(2999);
+    ck_assert_log(&LOG, 1, 2);
+    tick(1000000);
+    ck_assert_log(&LOG, 1, 2, 3);
+    ck_assert_uint_eq(armed(), 0);
+}
+END_TEST
+
+START_TEST(timer_equal_marks_fifo)
+{
+    int i;
+
+    for (i = 0; i < 500; i++)
+        at(5000, tact(pt_pool, i), NULL);
+    tick(5000);
+    ck_assert_int_eq(LOG.n, 500);
+    for (i = 0; i < 500; i++)
+        ck_assert_int_eq(LOG.v[i], i);
+}
+END_TEST
+
+START_TEST(timer_relative_and_cancel)
+{
+    pev_timer_t *t1, *t2;
+    tact_t *a = tact(pt_pool, 1);
+
+    ck_assert_int_eq(pev_timer_add_in(&t1, LOOP, 500, on_timer, a, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_mark(t1), 1500);
+    t2 = at(1200, tact(pt_pool, 2), NULL);
+    ck_assert_int_eq(pev_timer_cancel(t2), APR_SUCCESS);
+    ck_assert(!pev_timer_armed(t2));
+    ck_assert_int_eq(pev_timer_cancel(t2), PEV_ENOTARMED);     /* cancelled */
+    tick(2000);
+    ck_assert_log(&LOG, 1);
+    ck_assert_int_eq(pev_timer_cancel(t1), PEV_ENOTARMED);     /* fired */
+    ck_assert_uint_eq(armed(), 0);
+}
+END_TEST
+
+static void rearm_past(tact_t *self, pev_timer_t *t)
+{
+    if (self->calls < 3)
+        ck_assert_int_eq(pev_timer_rearm(t, 0), APR_SUCCESS);   /* long past */
+}
+
+/* Re-armed from its own callback for a mark already passed: fires again in the
+ * next iteration (after a poll), not in a loop inside this one. */
+START_TEST(timer_rearm_past_from_callback_next_iteration)
+{
+    tact_t *a = tact(pt_pool, 1);
+    apr_uint64_t first;
+
+    a->action = rearm_past;
+    at(1000, a, NULL);
+    tick(1000);
+    ck_assert_int_eq(a->calls, 1);
+    first = a->seen_iter;
+    tick(1000);
+    ck_assert_int_eq(a->calls, 2);
+    ck_assert_uint_eq(a->seen_iter, first + 1);
+    tick(1000);
+    ck_assert_int_eq(a->calls, 3);
+    tick(1000);
+    ck_assert_int_eq(a->calls, 3);
+}
+END_TEST
+
+static void rearm_later(tact_t *self, pev_timer_t *t)
+{
+    (void) self;
+    ck_assert_int_eq(pev_timer_rearm_in(t, 100), APR_SUCCESS);
+}
+
+START_TEST(timer_rearm_states)
+{
+    tact_t *a = tact(pt_pool, 1), *b = tact(pt_pool, 2);
+    pev_timer_t *ta, *tb;
+
+    a->action = rearm_later;                     /* periodic, every 100 us */
+    ta = at(1100, a, NULL);
+    tb = at(5000, b, NULL);
+    ck_assert_int_eq(pev_timer_rearm(tb, 1150), APR_SUCCESS); /* armed: moved */
+    tick(1100);
+    tick(1199);
+    tick(1200);
+    ck_assert_log(&LOG, 1, 2, 1);
+    ck_assert_int_eq(pev_timer_mark(ta), 1300);
+    ck_assert_int_eq(pev_timer_rearm(tb, 1250), APR_SUCCESS); /* fired: again */
+    ck_assert_int_eq(pev_timer_cancel(ta), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(ta, 1260), APR_SUCCESS); /* cancelled: again */
+    tick(1300);
+    ck_assert_log(&LOG, 1, 2, 1, 2, 1);
+    ck_assert_int_eq(pev_timer_cancel(ta), APR_SUCCESS);
+    ck_assert_uint_eq(armed(), 0);
+}
+END_TEST
+
+static void destroy_pool_action(tact_t *self, pev_timer_t *t)
+{
+    (void) t;
+    apr_pool_destroy(self->p1);
+}
+
+/* Destroying the lifetime pool cancels its timers: from outside, from another
+ * timer's callback (the victim is due in the same iteration), and from the
+ * timer's own callback (ASan/valgrind watch the freed record). */
+START_TEST(timer_pool_destroy_cancels)
+{
+    apr_pool_t *p1 = subpool(pt_pool), *p2 = subpool(pt_pool), *own = subpool(pt_pool);
+    apr_pool_t *p1child = subpool(p1);
+    tact_t *killer = tact(pt_pool, 1), *self = tact(own, 3);
+
+    at(2000, tact(p1, 9), p1);
+    at(2000, tact(p1child, 8), p1child);         /* goes with its parent */
+    ck_assert_uint_eq(armed(), 2);
+    apr_pool_destroy(p1);
+    ck_assert_uint_eq(armed(), 0);
+
+    killer->action = destroy_pool_action;
+    killer->p1 = p2;
+    at(3000, killer, NULL);
+    at(3000, tact(p2, 2), p2);                   /* due with the killer, after it */
+    self->action = destroy_pool_action;
+    self->p1 = own;
+    at(3000, self, own);
+    at(3000, tact(own, 4), own);
+    at(3000, tact(pt_pool, 5), NULL);
+    tick(3000);
+    ck_assert_log(&LOG, 1, 3, 5);
+    ck_assert_uint_eq(armed(), 0);
+}
+END_TEST
+
+static void destroy_loop_action(tact_t *self, pev_timer_t *t)
+{
+    (void) t;
+    apr_pool_destroy(self->p1);
+}
+
+/* The loop destroyed from a timer callback: the iteration stops at once and
+ * reports it; timers in pools that outlive the loop become inert. */
+START_TEST(timer_loop_destroyed_in_callback)
+{
+    apr_pool_t *lp = subpool(pt_pool);
+    pev_loop_t *loop;
+    pev_timer_t *survivor;
+    tact_t *killer = tact(pt_pool, 1);
+
+    ck_assert_int_eq(pev_loop_create(&loop, lp), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_set_clock(loop, fake_clock, NULL), APR_SUCCESS);
+    killer->action = destroy_loop_action;
+    killer->p1 = lp;
+    ck_assert_int_eq(pev_timer_add(NULL, loop, 2000, on_timer, killer, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_add(&survivor, loop, 2000, on_timer, tact(pt_pool, 2),
+                                   pt_pool), APR_SUCCESS);
+    FAKE = 2000;
+    LOOP = loop;
+    ck_assert_int_eq(pev_loop_run_once(loop, 0), PEV_EDESTROYED);
+    LOOP = NULL;
+    ck_assert_log(&LOG, 1);
+    ck_assert_int_eq(pev_timer_cancel(survivor), PEV_EDESTROYED);
+    ck_assert_int_eq(pev_timer_rearm(survivor, 5), PEV_EDESTROYED);
+    ck_assert(!pev_timer_armed(survivor));
+}
+END_TEST
+
+static void run_inside(tact_t *self, pev_timer_t *t)
+{
+    (void) t;
+    self->p1 = (void *) (long) pev_loop_run_once(LOOP, 0);
+    self->p2 = (void *) (long) pev_loop_run(LOOP);
+}
+
+START_TEST(loop_does_not_nest)
+{
+    tact_t *a = tact(pt_pool, 1);
+
+    a->action = run_inside;
+    at(1000, a, NULL);
+    tick(1000);
+    ck_assert_int_eq((long) a->p1, PEV_EBUSY);
+    ck_assert_int_eq((long) a->p2, PEV_EBUSY);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Deferred calls                                                            */
+
+static void defer_two(tact_t *self, pev_timer_t *t)
+{
+    (void) t;
+    ck_assert_int_eq(pev_loop_defer(NULL, LOOP, on_timer, self->p1, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_defer(NULL, LOOP, on_timer, self->p2, NULL), APR_SUCCESS);
+}
+
+START_TEST(defer_runs_next_iteration_fifo)
+{
+    tact_t *a = tact(pt_pool, 1), *d1 = tact(pt_pool, 2), *d2 = tact(pt_pool, 3);
+    pev_timer_t *cancelled;
+
+    a->action = defer_two;
+    a->p1 = d1;
+    a->p2 = d2;
+    at(1000, a, NULL);
+    ck_assert_int_eq(pev_loop_defer(&cancelled, LOOP, on_timer, tact(pt_pool, 9), NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(cancelled), APR_SUCCESS);
+    tick(1000);
+    ck_assert_log(&LOG, 1);                      /* not inside the callback's iteration */
+    tick(1000);                                  /* time stands still: still runs */
+    ck_assert_log(&LOG, 1, 2, 3);
+    ck_assert_uint_eq(d1->seen_iter, a->seen_iter + 1);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Wakeup, stop, run                                                         */
+
+/* APR's pollset wakeup blocks after 65,536 unconsumed calls; ours coalesces. */
+START_TEST(wakeup_never_blocks)
+{
+    pev_loop_stats_t st;
+    long i;
+
+    for (i = 0; i < 1000000; i++)
+        ck_assert(pev_loop_wakeup(LOOP) == APR_SUCCESS);
+    pev_loop_stats(LOOP, &st);
+    ck_assert_uint_eq(st.wakeup_writes, 1);
+    ck_assert_int_eq(pev_loop_run_once(LOOP, -1), APR_SUCCESS);   /* returns at once */
+    ck_assert_int_eq(pev_loop_wakeup(LOOP), APR_SUCCESS);
+    pev_loop_stats(LOOP, &st);
+    ck_assert_uint_eq(st.wakeup_writes, 2);
+}
+END_TEST
+
+static void *wake_later(void *arg)
+{
+    usleep(20000);
+    pev_loop_wakeup(arg);
+    return NULL;
+}
+
+static void *stop_later(void *arg)
+{
+    usleep(20000);
+    pev_loop_stop(arg);
+    return NULL;
+}
+
+START_TEST(wakeup_and_stop_from_another_thread)
+{
+    pev_loop_t *real;
+    pthread_t th;
+    apr_time_t t0;
+
+    ck_assert_int_eq(pev_loop_create(&real, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pthread_create(&th, NULL, wake_later, real), 0);
+    t0 = pev_clock_monotonic();
+    ck_assert_int_eq(pev_loop_run_once(real, -1), APR_SUCCESS);   /* blocks until woken */
+    ck_assert_int_ge(pev_clock_monotonic() - t0, 10000);
+    pthread_join(th, NULL);
+
+    /* a timer far away keeps run() busy until stopped */
+    ck_assert_int_eq(pev_timer_add_in(NULL, real, 3600 * APR_USEC_PER_SEC, on_timer,
+                                      tact(pt_pool, 1), NULL), APR_SUCCESS);
+    ck_assert_int_eq(pthread_create(&th, NULL, stop_later, real), 0);
+    ck_assert_int_eq(pev_loop_run(real), APR_SUCCESS);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(LOG.n, 0);
+}
+END_TEST
+
+static void stop_loop_action(tact_t *self, pev_timer_t *t)
+{
+    (void) t;
+    pev_loop_stop(self->p1);
+}
+
+START_TEST(run_until_idle_on_real_clock)
+{
+    pev_loop_t *real;
+    tact_t *a = tact(pt_pool, 1), *b = tact(pt_pool, 2), *s = tact(pt_pool, 3);
+    pev_timer_t *ta;
+    apr_time_t mark;
+
+    ck_assert_int_eq(pev_loop_create(&real, pt_pool), APR_SUCCESS);
+    LOOP = real;
+    ck_assert_int_eq(pev_timer_add_in(&ta, real, 15000, on_timer, a, NULL), APR_SUCCESS);
+    mark = pev_timer_mark(ta);
+    ck_assert_int_eq(pev_timer_add_in(NULL, real, 5000, on_timer, b, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_run(real), APR_SUCCESS);      /* returns when idle */
+    ck_assert_log(&LOG, 2, 1);
+    ck_assert_int_ge(a->seen_now, mark);                    /* never early */
+    ck_assert_int_ge(pev_clock_monotonic(), mark);
+
+    /* stop from a callback ends run() after that iteration */
+    s->action = stop_loop_action;
+    s->p1 = real;
+    ck_assert_int_eq(pev_timer_add_in(NULL, real, 1000, on_timer, s, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_add_in(NULL, real, 3600 * APR_USEC_PER_SEC, on_timer,
+                                      tact(pt_pool, 4), NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_run(real), APR_SUCCESS);
+    ck_assert_log(&LOG, 2, 1, 3);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Randomized: timers against a sorted-list model                            */
+
+#define MT 512
+
+typedef struct {
+    pev_timer_t *h;
+    int pool;               /* index into pools, -1: loop lifetime */
+    int armed;
+    apr_time_t mark;
+    apr_uint64_t order;     /* arming order: ties fire FIFO */
+    int id;
+} mtimer_t;
+
+static mtimer_t MTS[MT];
+static apr_uint64_t ORDER;
+static pt_log_t FIRED;
+
+static void model_fire(pev_timer_t *t, void *baton)
+{
+    mtimer_t *m = baton;
+
+    (void) t;
+    ck_assert_msg(m->armed, "timer %d fired while not armed", m->id);
+    ck_assert_msg(pev_loop_now(LOOP) >= m->mark, "timer %d fired early", m->id);
+    m->armed = 0;
+    pt_log_add(&FIRED, m->id);
+}
+
+static int cmp_due(const void *x, const void *y)
+{
+    const mtimer_t *a = *(mtimer_t *const *) x, *b = *(mtimer_t *const *) y;
+
+    if (a->mark != b->mark)
+        return a->mark < b->mark ? -1 : 1;
+    return a->order < b->order ? -1 : 1;
+}
+
+START_TEST(timer_model_random)
+{
+    long ops = pt_env_long("POOLEV_TIMER_OPS", 100000), op;
+    uint64_t seed = pt_seed("check_loop");
+    pt_rng_t rng = { seed };
+    apr_pool_t *pools[8];
+    long fired = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        pools[i] = subpool(pt_pool);
+    memset(MTS, 0, sizeof MTS);
+    ORDER = 0;
+    for (op = 0; op < ops; op++) {
+        unsigned r = pt_below(&rng, 100);
+        mtimer_t *m = &MTS[pt_below(&rng, MT)];
+
+        if (r < 40) {                                   /* add or re-arm */
+            apr_time_t mark = FAKE + (apr_time_t) pt_below(&rng, 2000) - 200;
+            if (!m->h) {
+                m->id = (int) (m - MTS);
+                m->pool = (int) pt_below(&rng, 9) - 1;
+                ck_assert_int_eq(pev_timer_add(&m->h, LOOP, mark, model_fire, m,
+                                               m->pool < 0 ? NULL : pools[m->pool]),
+                                 APR_SUCCESS);
+            }
+            else {
+                ck_assert_int_eq(pev_timer_rearm(m->h, mark), APR_SUCCESS);
+            }
+            /* a mark already passed fires in the next iteration, which reads
+             * the clock again: as if armed for that next reading */
+            m->mark = mark;
+            m->armed = 1;
+            m->order = ++ORDER;
+        }
+        else if (r < 55) {                              /* cancel */
+            if (m->h)
+                ck_assert_int_eq(pev_timer_cancel(m->h),
+                                 m->armed ? APR_SUCCESS : PEV_ENOTARMED);
+            m->armed = 0;
+        }
+        else if (r < 57) {                              /* destroy a pool */
+            int p = (int) pt_below(&rng, 8);
+            apr_pool_clear(pools[p]);
+            for (i = 0; i < MT; i++)
+                if (MTS[i].h && MTS[i].pool == p) {
+                    MTS[i].h = NULL;                    /* record is gone */
+                    MTS[i].armed = 0;
+                }
+        }
+        else {                                          /* advance and fire */
+            mtimer_t *due[MT];
+            int n = 0;
+
+            FAKE += pt_below(&rng, 400);
+            for (i = 0; i < MT; i++)
+                if (MTS[i].armed && MTS[i].mark <= FAKE)
+                    due[n++] = &MTS[i];
+            qsort(due, (size_t) n, sizeof *due, cmp_due);
+            pt_log_reset(&FIRED);
+            ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+            /* timers armed for a passed mark fire one iteration later: they
+             * were armed before this iteration, so they fire in it */
+            ck_assert_msg(FIRED.n == n, "seed %llu op %ld: %d fired, model %d",
+                          (unsigned long long) seed, op, FIRED.n, n);
+            for (i = 0; i < n; i++)
+                ck_assert_msg(FIRED.v[i] == due[i]->id,
+                              "seed %llu op %ld: position %d fired %d, model %d",
+                              (unsigned long long) seed, op, i, FIRED.v[i], due[i]->id);
+            fired += n;
+        }
+        {
+            apr_size_t model_armed = 0;
+            for (i = 0; i < MT; i++)
+                model_armed += MTS[i].armed;
+            ck_assert_uint_eq(armed(), model_armed);
+        }
+    }
+    printf("check_loop: %ld timer operations, %ld timers fired\n", ops, fired);
+}
+END_TEST
+
+static Suite *loop_suite(void)
+{
+    Suite *s = suite_create("loop");
+    TCase *tc = tcase_create("loop");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, loop_arguments);
+    tcase_add_test(tc, loop_time_cached_per_iteration);
+    tcase_add_test(tc, loop_monotonic_clock);
+    tcase_add_test(tc, timer_never_early_in_mark_order);
+    tcase_add_test(tc, timer_equal_marks_fifo);
+    tcase_add_test(tc, timer_relative_and_cancel);
+    tcase_add_test(tc, timer_rearm_past_from_callback_next_iteration);
+    tcase_add_test(tc, timer_rearm_states);
+    tcase_add_test(tc, timer_pool_destroy_cancels);
+    tcase_add_test(tc, timer_loop_destroyed_in_callback);
+    tcase_add_test(tc, loop_does_not_nest);
+    tcase_add_test(tc, defer_runs_next_iteration_fifo);
+    tcase_add_test(tc, wakeup_never_blocks);
+    tcase_add_test(tc, wakeup_and_stop_from_another_thread);
+    tcase_add_test(tc, run_until_idle_on_real_clock);
+    tcase_add_test(tc, timer_model_random);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return pt_run(loop_suite());
+}
