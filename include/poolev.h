@@ -8,6 +8,7 @@
  *   poolev/status.h  status codes and pev_strerror()
  *   poolev/bus.h     the named-event bus with modules and pool-bound listeners
  *   poolev/loop.h    the event loop: clock, timers, deferred calls, wakeups
+ *   poolev/signal.h  signal handlers that run in loop context
  */
 #ifndef POOLEV_H
 #define POOLEV_H
@@ -15,6 +16,7 @@
 #include "poolev/status.h"
 #include "poolev/bus.h"
 #include "poolev/loop.h"
+#include "poolev/signal.h"
 
 /** poolev's version, as numbers and as a string. */
 #define POOLEV_MAJOR 0

@@ -6,7 +6,8 @@
  *   2. read the clock: that is the loop's time for the whole iteration;
  *   3. every timer whose mark <= now leaves the heap for the "due" list, in
  *      (mark, sequence) order;
- *   4. handle readiness (the wakeup pipe);
+ *   4. handle readiness (the wakeup pipe) and run the handlers of signals
+ *      delivered since the last iteration (signal.c);
  *   5. run the due list.
  * The due set is fixed in step 3, before any callback of the iteration runs:
  * a timer armed by a callback for a mark already passed waits in the heap for
@@ -31,7 +32,9 @@
 
 #include "poolev/loop.h"
 #include "heap.h"
+#include "loop_int.h"
 #include "owner.h"
+#include "signal_int.h"
 
 enum timer_state { T_IDLE, T_HEAP, T_DUE };
 
@@ -69,6 +72,7 @@ struct pev_loop {
     apr_size_t armed;
 
     pevi_owners_t owners;           /* lifetime pools of timers */
+    pevi_signals_t signals;
     loop_frame_t *frame;            /* the running iteration, if any */
     apr_uint64_t iterations;
 };
@@ -271,8 +275,19 @@ static apr_status_t loop_cleanup(void *data)
     /* timers of pools inside the loop's pool were released already (subpools
      * go before plain cleanups); the others become inert */
     pevi_owners_detach_all(&loop->owners);
+    pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
     return APR_SUCCESS;
+}
+
+struct pevi_signals *pevi_loop_signals(pev_loop_t *loop)
+{
+    return &loop->signals;
+}
+
+apr_pool_t *pevi_loop_pool(pev_loop_t *loop)
+{
+    return loop->pool;
 }
 
 apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
@@ -294,6 +309,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->stop, 0);
     atomic_init(&loop->wakeup_writes, 0);
     pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
+    pevi_signals_init(&loop->signals, loop, pool);
 
     st = apr_pollset_create_ex(&loop->pollset, 64, pool, 0, APR_POLLSET_DEFAULT);
     if (st != APR_SUCCESS)
@@ -402,10 +418,12 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         t->state = T_DUE;
     }
 
-    /* 4. readiness */
+    /* 4. readiness; signals */
     for (i = 0; i < n; i++)
         if (descs[i].client_data == NULL)
             wakeup_drain(loop);
+    if (pevi_signals_dispatch(&loop->signals, &frame->gone))
+        return PEV_EDESTROYED;
 
     /* 5. the due timers, in order */
     while (!list_empty(&loop->due)) {
@@ -447,7 +465,7 @@ apr_status_t pev_loop_run(pev_loop_t *loop)
     while (!atomic_exchange(&loop->stop, 0)) {
         apr_status_t st;
 
-        if (loop->armed == 0)
+        if (loop->armed == 0 && pevi_signals_count(&loop->signals) == 0)
             return APR_SUCCESS;         /* nothing registered */
         st = pev_loop_run_once(loop, -1);
         if (st != APR_SUCCESS)
@@ -461,6 +479,7 @@ apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
     if (!loop || !stats)
         return APR_EINVAL;
     stats->timers_armed = loop->armed;
+    stats->signal_handlers = pevi_signals_count(&loop->signals);
     stats->owners = pevi_owners_count(&loop->owners);
     stats->iterations = loop->iterations;
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);

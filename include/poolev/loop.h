@@ -64,7 +64,7 @@ apr_status_t pev_loop_create(pev_loop_t **loop, apr_pool_t *pool);
 
 /**
  * Run iterations until pev_loop_stop() or until nothing is registered (no
- * armed timer and no other registration).
+ * armed timer and no signal handler).
  *
  * @return APR_SUCCESS; PEV_EDESTROYED if a callback destroyed the loop;
  *         PEV_EBUSY if called from inside one of this loop's callbacks (the
@@ -180,6 +180,7 @@ apr_time_t pev_timer_mark(const pev_timer_t *timer);
 /** Counters for monitoring and tests. */
 typedef struct pev_loop_stats {
     apr_size_t timers_armed;    /**< armed timers */
+    apr_size_t signal_handlers; /**< signal handlers (poolev/signal.h) */
     apr_size_t owners;          /**< (lifetime pool, loop) pairs */
     apr_uint64_t iterations;    /**< iterations run */
     apr_uint64_t wakeup_writes; /**< bytes written to the wakeup pipe */
