@@ -66,14 +66,6 @@ static pev_module_t *module(const char *name)
     return m;
 }
 
-static apr_pool_t *subpool(apr_pool_t *parent)
-{
-    apr_pool_t *p;
-
-    ck_assert_int_eq(apr_pool_create(&p, parent), APR_SUCCESS);
-    return p;
-}
-
 static void setup(void)
 {
     pt_setup();
@@ -114,7 +106,7 @@ END_TEST
 
 START_TEST(r1_null_lifetime_lives_as_long_as_bus)
 {
-    apr_pool_t *busp = subpool(pt_pool), *other = subpool(pt_pool);
+    apr_pool_t *busp = pt_subpool(pt_pool), *other = pt_subpool(pt_pool);
     pev_bus_t *bus;
     actor_t *a = actor(pt_pool, 7);
 
@@ -122,7 +114,7 @@ START_TEST(r1_null_lifetime_lives_as_long_as_bus)
     ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, a, NULL, NULL),
                      APR_SUCCESS);
     apr_pool_destroy(other);                /* unrelated pools come and go */
-    apr_pool_clear(subpool(pt_pool));
+    apr_pool_clear(pt_subpool(pt_pool));
     ck_assert_int_eq(pev_event_generate(bus, "e", NULL), APR_SUCCESS);
     ck_assert_int_eq(a->calls, 1);
     apr_pool_destroy(busp);         /* the listener goes with the bus */
@@ -234,8 +226,8 @@ END_TEST
 
 START_TEST(r3_destroy_and_clear_unregister)
 {
-    apr_pool_t *p1 = subpool(pt_pool), *p2 = subpool(pt_pool);
-    apr_pool_t *child = subpool(p2);
+    apr_pool_t *p1 = pt_subpool(pt_pool), *p2 = pt_subpool(pt_pool);
+    apr_pool_t *child = pt_subpool(p2);
 
     reg(NULL, "e", actor(pt_pool, 1), p1);
     reg(NULL, "e", actor(pt_pool, 2), p2);
@@ -273,7 +265,7 @@ static apr_status_t generate_on_cleanup(void *data)
  * subpools and after later-registered cleanups, and fail this test.) */
 START_TEST(r3_unregistered_before_pool_teardown)
 {
-    apr_pool_t *p = subpool(pt_pool), *child = subpool(p);
+    apr_pool_t *p = pt_subpool(pt_pool), *child = pt_subpool(p);
     actor_t *a = actor(p, 1);
 
     CLEANUP_BUS = BUS;
@@ -289,7 +281,7 @@ END_TEST
 /* One cleanup per (pool, bus), never one per listener. */
 START_TEST(r3_one_cleanup_per_pool_and_bus)
 {
-    apr_pool_t *p = subpool(pt_pool), *q = subpool(pt_pool);
+    apr_pool_t *p = pt_subpool(pt_pool), *q = pt_subpool(pt_pool);
     pev_bus_t *bus2;
     pev_bus_stats_t st;
     actor_t *a = actor(pt_pool, 1);
@@ -340,7 +332,7 @@ START_TEST(r3_registered_while_pool_dies)
     int round;
 
     for (round = 0; round < 4; round++) {
-        apr_pool_t *p = subpool(pt_pool), *child = subpool(p);
+        apr_pool_t *p = pt_subpool(pt_pool), *child = pt_subpool(p);
 
         LATE_POOL = p;
         if (round % 2)
@@ -612,7 +604,7 @@ static void clear_pool(actor_t *self, const void *data)
  * pool that holds its own user_data (ASan/valgrind see any use after free). */
 START_TEST(r6_pools_destroyed_from_callbacks)
 {
-    apr_pool_t *pn = subpool(pt_pool), *own = subpool(pt_pool);
+    apr_pool_t *pn = pt_subpool(pt_pool), *own = pt_subpool(pt_pool);
     actor_t *a = actor(pt_pool, 1);
     actor_t *self_owned = actor(own, 3);
 
@@ -642,7 +634,7 @@ static void destroy_own_pool(actor_t *self, const void *data)
 
 START_TEST(r6_callback_destroys_its_own_pool)
 {
-    apr_pool_t *own = subpool(pt_pool);
+    apr_pool_t *own = pt_subpool(pt_pool);
     actor_t *a = actor(own, 1);
 
     a->action = destroy_own_pool;
@@ -805,7 +797,7 @@ END_TEST
 
 START_TEST(r8_bus_first_then_listener_pools)
 {
-    apr_pool_t *busp = subpool(pt_pool), *lp = subpool(pt_pool), *lc = subpool(lp);
+    apr_pool_t *busp = pt_subpool(pt_pool), *lp = pt_subpool(pt_pool), *lc = pt_subpool(lp);
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
@@ -825,7 +817,7 @@ END_TEST
 
 START_TEST(r8_bus_pool_inside_listener_pool)
 {
-    apr_pool_t *outer = subpool(pt_pool), *busp = subpool(outer);
+    apr_pool_t *outer = pt_subpool(pt_pool), *busp = pt_subpool(outer);
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
@@ -840,7 +832,7 @@ END_TEST
 
 START_TEST(r8_listener_pools_inside_bus_pool)
 {
-    apr_pool_t *busp = subpool(pt_pool), *a = subpool(busp), *b = subpool(a);
+    apr_pool_t *busp = pt_subpool(pt_pool), *a = pt_subpool(busp), *b = pt_subpool(a);
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
@@ -869,7 +861,7 @@ static void nested_then_check(actor_t *self, const void *data)
 
 START_TEST(r8_bus_destroyed_during_dispatch)
 {
-    apr_pool_t *busp = subpool(pt_pool);
+    apr_pool_t *busp = pt_subpool(pt_pool);
     pev_bus_t *bus;
     actor_t *outer = actor(pt_pool, 1), *killer = actor(pt_pool, 2);
 
@@ -902,7 +894,7 @@ static int dump_destroys(void *baton, const pev_listener_info_t *info)
 
 START_TEST(r8_bus_destroyed_during_dump)
 {
-    apr_pool_t *busp = subpool(pt_pool);
+    apr_pool_t *busp = pt_subpool(pt_pool);
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
@@ -1007,7 +999,7 @@ END_TEST
 
 START_TEST(r10_churn_bounded)
 {
-    apr_pool_t *lp = subpool(pt_pool);
+    apr_pool_t *lp = pt_subpool(pt_pool);
     actor_t *a = actor(pt_pool, 1);
     pev_bus_stats_t st;
     pev_listener_t *l;
@@ -1036,7 +1028,7 @@ START_TEST(r10_churn_bounded)
 
     /* short-lived pools */
     for (i = 0; i < cycles / 10; i++) {
-        apr_pool_t *p = subpool(lp);
+        apr_pool_t *p = pt_subpool(lp);
         ck_assert(pev_event_register(BUS, NULL, "churn", on_event, a, p, NULL) == APR_SUCCESS);
         apr_pool_destroy(p);
     }

@@ -73,14 +73,6 @@ static pev_timer_t *at(apr_time_t mark, tact_t *a, apr_pool_t *lifetime)
     return t;
 }
 
-static apr_pool_t *subpool(apr_pool_t *parent)
-{
-    apr_pool_t *p;
-
-    ck_assert_int_eq(apr_pool_create(&p, parent), APR_SUCCESS);
-    return p;
-}
-
 static apr_size_t armed(void)
 {
     pev_loop_stats_t st;
@@ -281,8 +273,8 @@ static void destroy_pool_action(tact_t *self, pev_timer_t *t)
  * timer's own callback (ASan/valgrind watch the freed record). */
 START_TEST(timer_pool_destroy_cancels)
 {
-    apr_pool_t *p1 = subpool(pt_pool), *p2 = subpool(pt_pool), *own = subpool(pt_pool);
-    apr_pool_t *p1child = subpool(p1);
+    apr_pool_t *p1 = pt_subpool(pt_pool), *p2 = pt_subpool(pt_pool), *own = pt_subpool(pt_pool);
+    apr_pool_t *p1child = pt_subpool(p1);
     tact_t *killer = tact(pt_pool, 1), *self = tact(own, 3);
 
     at(2000, tact(p1, 9), p1);
@@ -316,7 +308,7 @@ static void destroy_loop_action(tact_t *self, pev_timer_t *t)
  * reports it; timers in pools that outlive the loop become inert. */
 START_TEST(timer_loop_destroyed_in_callback)
 {
-    apr_pool_t *lp = subpool(pt_pool);
+    apr_pool_t *lp = pt_subpool(pt_pool);
     pev_loop_t *loop;
     pev_timer_t *survivor;
     tact_t *killer = tact(pt_pool, 1);
@@ -527,7 +519,7 @@ START_TEST(timer_model_random)
     int i;
 
     for (i = 0; i < 8; i++)
-        pools[i] = subpool(pt_pool);
+        pools[i] = pt_subpool(pt_pool);
     memset(MTS, 0, sizeof MTS);
     ORDER = 0;
     for (op = 0; op < ops; op++) {

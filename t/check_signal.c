@@ -54,14 +54,6 @@ static pev_signal_t *add(int signo, sact_t *a, apr_pool_t *lifetime)
     return h;
 }
 
-static apr_pool_t *subpool(apr_pool_t *parent)
-{
-    apr_pool_t *p;
-
-    ck_assert_int_eq(apr_pool_create(&p, parent), APR_SUCCESS);
-    return p;
-}
-
 static void previous_handler(int signo)
 {
     (void) signo;
@@ -175,7 +167,7 @@ END_TEST
  * previous disposition; removal is final. */
 START_TEST(signal_last_removal_restores)
 {
-    apr_pool_t *p = subpool(pt_pool);
+    apr_pool_t *p = pt_subpool(pt_pool);
     pev_signal_t *h1, *h2;
 
     h1 = add(SIGUSR1, sact(pt_pool, 1), NULL);
@@ -205,7 +197,7 @@ END_TEST
  * outlive the loop report it. */
 START_TEST(signal_loop_destroyed_restores)
 {
-    apr_pool_t *lp = subpool(pt_pool);
+    apr_pool_t *lp = pt_subpool(pt_pool);
     pev_loop_t *loop;
     pev_signal_t *h;
 
@@ -260,7 +252,7 @@ static void add_another(sact_t *self)
  * watch), or add a handler, which does not hear the delivery being handled. */
 START_TEST(signal_safe_against_handlers)
 {
-    apr_pool_t *own = subpool(pt_pool), *nextp = subpool(pt_pool);
+    apr_pool_t *own = pt_subpool(pt_pool), *nextp = pt_subpool(pt_pool);
     sact_t *a = sact(pt_pool, 1), *self = sact(own, 3), *adder = sact(pt_pool, 5);
 
     adder->action = add_another;                         /* first: the walk */
@@ -291,7 +283,7 @@ static void destroy_loop(sact_t *self)
 
 START_TEST(signal_handler_destroys_loop)
 {
-    apr_pool_t *lp = subpool(pt_pool);
+    apr_pool_t *lp = pt_subpool(pt_pool);
     pev_loop_t *loop;
     sact_t *killer = sact(pt_pool, 1);
 

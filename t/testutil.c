@@ -47,6 +47,14 @@ void pt_teardown(void)
     pt_pool = NULL;
 }
 
+apr_pool_t *pt_subpool(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+
+    ck_assert_int_eq(apr_pool_create(&p, parent), APR_SUCCESS);
+    return p;
+}
+
 int pt_run(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -36,6 +36,9 @@ extern apr_pool_t *pt_pool;
 void pt_setup(void);
 void pt_teardown(void);
 
+/* A new subpool of @a parent (asserts success). */
+apr_pool_t *pt_subpool(apr_pool_t *parent);
+
 /* Run one suite; returns the process exit status. */
 int pt_run(Suite *s);
 
