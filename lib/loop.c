@@ -38,6 +38,15 @@
 
 enum timer_state { T_IDLE, T_HEAP, T_DUE };
 
+/* The longest single wait: a longer one comes back and waits again (APR's
+ * epoll backend converts the wait to milliseconds in an int). */
+#define MAX_WAIT (3600 * APR_USEC_PER_SEC)
+
+/* pev_loop_wakeup() runs in signal handlers: what it touches must be
+ * lock-free atomics. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_ullong must be lock-free");
+
 struct pev_timer {
     pevi_heap_node_t node;          /* while T_HEAP */
     pevi_link_t queue;              /* while T_DUE */
@@ -59,7 +68,7 @@ struct pev_loop {
     apr_pollset_t *pollset;
     apr_file_t *wake_r, *wake_w;
     int wake_fd;                    /* write end, for write(2) */
-    atomic_int wake_pending;        /* a byte is in the pipe */
+    atomic_int wake_pending;        /* a byte is in the pipe, or about to be */
     atomic_int stop;
     atomic_ullong wakeup_writes;
 
@@ -97,6 +106,16 @@ static apr_time_t monotonic_clock(void *baton)
 static apr_time_t read_clock(const pev_loop_t *loop)
 {
     return loop->clock(loop->clock_baton);
+}
+
+/* a + b, saturating at the ends of apr_time_t */
+static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
+{
+    if (b > 0 && a > APR_INT64_MAX - b)
+        return APR_INT64_MAX;
+    if (b < 0 && a < APR_INT64_MIN - b)
+        return APR_INT64_MIN;
+    return a + b;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -212,7 +231,7 @@ apr_status_t pev_timer_add_in(pev_timer_t **out, pev_loop_t *loop,
 {
     if (!loop)
         return APR_EINVAL;
-    return pev_timer_add(out, loop, loop->now + delay, fn, baton, lifetime);
+    return pev_timer_add(out, loop, time_add(loop->now, delay), fn, baton, lifetime);
 }
 
 apr_status_t pev_loop_defer(pev_timer_t **out, pev_loop_t *loop, pev_timer_fn *fn,
@@ -238,7 +257,7 @@ apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    return timer_arm(t, t->loop->now + delay);
+    return timer_arm(t, time_add(t->loop->now, delay));
 }
 
 apr_status_t pev_timer_cancel(pev_timer_t *t)
@@ -364,16 +383,18 @@ apr_status_t pev_loop_wakeup(pev_loop_t *loop)
     return APR_SUCCESS;
 }
 
-static void wakeup_drain(pev_loop_t *loop)
+/* The pipe is readable: consume the wakeup. The flag is cleared first and
+ * exactly one byte is read: the one written by the call that set the flag. A
+ * wakeup racing with this writes its own byte, which stays for the next
+ * iteration. (Reading the pipe empty could swallow that byte while the flag
+ * stays set, and no later wakeup would ever write again.) */
+static void wakeup_consume(pev_loop_t *loop)
 {
-    char buf[64];
-    apr_size_t n;
+    char byte;
+    apr_size_t n = 1;
 
-    /* clear first: a wakeup racing with the drain writes a new byte */
     atomic_store(&loop->wake_pending, 0);
-    do
-        n = sizeof buf;
-    while (apr_file_read(loop->wake_r, buf, &n) == APR_SUCCESS && n == sizeof buf);
+    (void) apr_file_read(loop->wake_r, &byte, &n);
 }
 
 apr_status_t pev_loop_stop(pev_loop_t *loop)
@@ -396,12 +417,16 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
     /* 1. wait, at most until the first mark (rounded up to the poll's
      * millisecond resolution, so that we never wake just before it) */
     if ((top = pevi_heap_top(&loop->heap)) != NULL) {
-        apr_interval_time_t d = top->mark - read_clock(loop);
+        apr_time_t clock = read_clock(loop);
+        apr_interval_time_t d = top->mark <= clock ? 0
+                              : top->mark - clock > MAX_WAIT ? MAX_WAIT
+                              : (top->mark - clock + 999) / 1000 * 1000;
 
-        d = d <= 0 ? 0 : (d + 999) / 1000 * 1000;
         if (timeout < 0 || d < timeout)
             timeout = d;
     }
+    if (timeout > MAX_WAIT)
+        timeout = MAX_WAIT;
     st = apr_pollset_poll(loop->pollset, timeout, &n, &descs);
     if (st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(st) && !APR_STATUS_IS_EINTR(st))
         return st;
@@ -421,7 +446,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
     /* 4. readiness; signals */
     for (i = 0; i < n; i++)
         if (descs[i].client_data == NULL)
-            wakeup_drain(loop);
+            wakeup_consume(loop);
     if (pevi_signals_dispatch(&loop->signals, &frame->gone))
         return PEV_EDESTROYED;
 
@@ -480,7 +505,8 @@ apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
         return APR_EINVAL;
     stats->timers_armed = loop->armed;
     stats->signal_handlers = pevi_signals_count(&loop->signals);
-    stats->owners = pevi_owners_count(&loop->owners);
+    stats->owners = pevi_owners_count(&loop->owners)
+                    + pevi_owners_count(&loop->signals.owners);
     stats->iterations = loop->iterations;
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);
     return APR_SUCCESS;

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 
 #include "signal_int.h"
 
@@ -28,25 +29,39 @@ struct pev_signal {
     int signo;
 };
 
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "atomic pointers must be lock-free");
+
 /* Which loop's handlers own each signal, for the C-level handler. */
 static pevi_signals_t *_Atomic sig_owner[PEVI_NSIG];
+/* C-level handlers running right now, on any thread. */
+static atomic_int sig_inflight;
 
 static void on_signal(int signo)
 {
     int saved = errno;
-    pevi_signals_t *s = atomic_load(&sig_owner[signo]);
+    pevi_signals_t *s;
 
+    atomic_fetch_add(&sig_inflight, 1);
+    s = atomic_load(&sig_owner[signo]);
     if (s) {
         atomic_fetch_or(&s->pending, 1ULL << (signo - 1));
         pev_loop_wakeup(s->loop);
     }
+    atomic_fetch_sub(&sig_inflight, 1);
     errno = saved;
 }
 
+/* Give @a signo back its previous disposition. A C-level handler running on
+ * another thread may have read the owner before it was cleared: wait for it
+ * to finish before the loop's memory can go. A delivery not yet handled is
+ * dropped with the last handler. */
 static void slot_restore(pevi_signals_t *s, int signo)
 {
     sigaction(signo, &s->slot[signo].old, NULL);
     atomic_store(&sig_owner[signo], NULL);
+    while (atomic_load(&sig_inflight) > 0)
+        sched_yield();
+    atomic_fetch_and(&s->pending, ~(1ULL << (signo - 1)));
 }
 
 /* Take @a h off its signal; restore the disposition after the last one. */
@@ -159,11 +174,11 @@ apr_status_t pev_signal_remove(pev_signal_t *h)
 int pevi_signals_dispatch(pevi_signals_t *s, const int *gone)
 {
     unsigned long long pending = atomic_exchange(&s->pending, 0);
+    apr_uint64_t limit = s->seq;    /* handlers added from here on: not now */
     int signo;
 
     for (signo = 1; pending && signo < PEVI_NSIG; signo++) {
         pevi_link_t *head = &s->slot[signo].handlers, *it;
-        apr_uint64_t limit = s->seq;
 
         if (!(pending & (1ULL << (signo - 1))))
             continue;

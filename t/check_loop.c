@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <poolev.h>
@@ -400,6 +401,65 @@ START_TEST(wakeup_never_blocks)
 }
 END_TEST
 
+static atomic_int HAMMER_STOP;
+
+static void *hammer_wakeups(void *arg)
+{
+    while (!atomic_load(&HAMMER_STOP))
+        pev_loop_wakeup(arg);
+    return NULL;
+}
+
+/* Regression: a wakeup racing with the loop's consumption of the previous
+ * one used to be swallowed while the flag stayed set; no wakeup ever woke
+ * the loop again. After a storm of concurrent wakeups, one more must still
+ * wake a loop that waits. */
+START_TEST(wakeup_survives_concurrent_storm)
+{
+    pev_loop_t *real;
+    pthread_t th;
+    apr_time_t t0;
+    int i;
+
+    ck_assert_int_eq(pev_loop_create(&real, pt_pool), APR_SUCCESS);
+    atomic_store(&HAMMER_STOP, 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, hammer_wakeups, real), 0);
+    for (i = 0; i < 20000; i++)
+        ck_assert(pev_loop_run_once(real, 1000) == APR_SUCCESS);
+    atomic_store(&HAMMER_STOP, 1);
+    pthread_join(th, NULL);
+    for (i = 0; i < 3; i++)                        /* consume what is left */
+        ck_assert_int_eq(pev_loop_run_once(real, 0), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_wakeup(real), APR_SUCCESS);
+    t0 = pev_clock_monotonic();
+    ck_assert_int_eq(pev_loop_run_once(real, 3 * APR_USEC_PER_SEC), APR_SUCCESS);
+    ck_assert_msg(pev_clock_monotonic() - t0 < APR_USEC_PER_SEC,
+                  "a wakeup did not wake the loop");
+}
+END_TEST
+
+/* Marks and delays at the ends of the clock saturate instead of overflowing
+ * (UBSan in CI checks the arithmetic), and such a timer simply waits. */
+START_TEST(timer_extreme_marks)
+{
+    pev_timer_t *t;
+    tact_t *a = tact(pt_pool, 1);
+
+    ck_assert_int_eq(pev_timer_add_in(&t, LOOP, APR_INT64_MAX, on_timer, a, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_mark(t), APR_INT64_MAX);
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm_in(t, APR_INT64_MAX - 1), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_mark(t), APR_INT64_MAX);
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 1000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(t, APR_INT64_MAX - 500), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm_in(t, APR_INT64_MIN), APR_SUCCESS);   /* long past */
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_log(&LOG, 1);
+}
+END_TEST
+
 static void *wake_later(void *arg)
 {
     usleep(20000);
@@ -611,6 +671,8 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, loop_does_not_nest);
     tcase_add_test(tc, defer_runs_next_iteration_fifo);
     tcase_add_test(tc, wakeup_never_blocks);
+    tcase_add_test(tc, wakeup_survives_concurrent_storm);
+    tcase_add_test(tc, timer_extreme_marks);
     tcase_add_test(tc, wakeup_and_stop_from_another_thread);
     tcase_add_test(tc, run_until_idle_on_real_clock);
     tcase_add_test(tc, timer_model_random);

@@ -276,6 +276,48 @@ START_TEST(signal_safe_against_handlers)
 }
 END_TEST
 
+static void add_for_usr2(sact_t *self)
+{
+    add(SIGUSR2, self->p1, NULL);
+}
+
+/* A handler added during a dispatch does not hear deliveries made before it
+ * was added, for any signal: here SIGUSR2 was pending while a SIGUSR1 handler
+ * added the first SIGUSR2 handler. */
+START_TEST(signal_added_handler_misses_earlier_delivery)
+{
+    sact_t *a = sact(pt_pool, 1);
+
+    a->action = add_for_usr2;
+    a->p1 = sact(pt_pool, 2);
+    add(SIGUSR1, a, NULL);
+    ck_assert_int_eq(pev_signal_add(NULL, LOOP, SIGUSR2, on_sig, sact(pt_pool, 3), NULL),
+                     APR_SUCCESS);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    iterate();
+    ck_assert_log(&LOG, 1, 3);
+}
+END_TEST
+
+/* A delivery not yet handled goes with the last handler of its signal. */
+START_TEST(signal_pending_dropped_with_last_handler)
+{
+    pev_signal_t *h = add(SIGUSR1, sact(pt_pool, 1), NULL);
+    pev_loop_stats_t st;
+
+    raise(SIGUSR1);
+    ck_assert_int_eq(pev_signal_remove(h), APR_SUCCESS);
+    add(SIGUSR1, sact(pt_pool, 2), NULL);
+    iterate();
+    ck_assert_int_eq(LOG.n, 0);
+    /* owners of handlers count among the loop's owners */
+    pev_loop_stats(LOOP, &st);
+    ck_assert_uint_eq(st.owners, 1);
+    ck_assert_uint_eq(st.signal_handlers, 1);
+}
+END_TEST
+
 static void destroy_loop(sact_t *self)
 {
     apr_pool_destroy(self->p1);
@@ -337,6 +379,8 @@ static Suite *signal_suite(void)
     tcase_add_test(tc, signal_one_loop_per_signal);
     tcase_add_test(tc, signal_safe_against_handlers);
     tcase_add_test(tc, signal_handler_destroys_loop);
+    tcase_add_test(tc, signal_added_handler_misses_earlier_delivery);
+    tcase_add_test(tc, signal_pending_dropped_with_last_handler);
     tcase_add_test(tc, signal_keeps_run_going);
     suite_add_tcase(s, tc);
     return s;

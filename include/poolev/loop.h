@@ -91,7 +91,9 @@ apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout);
 
 /**
  * Ask pev_loop_run() to return after the current iteration. Callable from
- * any thread and from callbacks; wakes the loop if it is waiting.
+ * any thread and from callbacks; wakes the loop if it is waiting. A stop
+ * requested while pev_loop_run() is not running is kept: the next
+ * pev_loop_run() returns at once.
  * @return APR_SUCCESS; APR_EINVAL for NULL.
  */
 apr_status_t pev_loop_stop(pev_loop_t *loop);
