@@ -7,6 +7,9 @@
  *  - bench_table_*():      a result table with targets and ok/MISS verdicts
  *  - bench_print_machine(): CPU, nproc, compiler and APR version
  *  - bench_runs_from_env(): the run count, overridable from the environment
+ *  - bench_rand_below(), bench_shuffle_u32(): a small seeded PRNG, permutations
+ *  - bench_sleep_ns():     sleep (untimed waits between measurements)
+ *  - bench_table_section(): a heading line inside a result table
  *
  * Everything is static inline, so a benchmark includes only what it uses and
  * unused helpers cost nothing (and warn nothing). clock_gettime() needs POSIX
@@ -15,6 +18,7 @@
 #ifndef POOLEV_BENCHUTIL_H
 #define POOLEV_BENCHUTIL_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +191,56 @@ static inline int bench_runs_from_env(const char *var, int dflt)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Random numbers and sleeping                                               */
+
+/* Next pseudo-random number in [0, n): a xorshift32 step on *@a state (which
+ * must start non-zero), then a multiply-shift range reduction (no division).
+ * Deterministic for a given seed, so every side of a comparison can replay
+ * the same sequence. */
+static inline uint32_t bench_rand_below(uint32_t *state, uint32_t n)
+{
+    uint32_t x = *state;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return (uint32_t) (((uint64_t) x * n) >> 32);
+}
+
+/* Fill @a v[0..n) with a random permutation of 0..n-1 (Fisher-Yates). */
+static inline void bench_shuffle_u32(uint32_t *v, uint32_t n, uint32_t seed)
+{
+    uint32_t i;
+
+    for (i = 0; i < n; i++)
+        v[i] = i;
+    for (i = n; i > 1; i--) {
+        uint32_t j = bench_rand_below(&seed, i), tmp = v[i - 1];
+
+        v[i - 1] = v[j];
+        v[j] = tmp;
+    }
+}
+
+/* Sleep at least @a ns nanoseconds (resumes after signals); aborts if
+ * nanosleep fails otherwise. */
+static inline void bench_sleep_ns(uint64_t ns)
+{
+    struct timespec req, rem;
+
+    req.tv_sec = (time_t) (ns / UINT64_C(1000000000));
+    req.tv_nsec = (long) (ns % UINT64_C(1000000000));
+    while (nanosleep(&req, &rem) != 0) {
+        if (errno != EINTR) {
+            perror("nanosleep");
+            abort();
+        }
+        req = rem;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Result table                                                              */
 
 /** How a row's value is judged. */
@@ -234,6 +288,13 @@ static inline void bench_table_row(bench_table_t *t, const char *name, double va
     }
     printf("%-*s %9.2f %-2s   %-12s %s\n", BENCH_NAME_WIDTH, name, value, unit, tgt,
            verdict);
+    fflush(stdout);
+}
+
+/* Print a heading line between rows, e.g. the parameter the rows below share. */
+static inline void bench_table_section(const char *title)
+{
+    printf("-- %s\n", title);
     fflush(stdout);
 }
 
