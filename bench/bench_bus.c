@@ -31,34 +31,6 @@
 #define DESTROY_NAMES 1000u
 #define DESTROY_REPS 4          /* pool destroys timed per run */
 
-/* Abort with a message when a call returned anything but APR_SUCCESS. */
-#define CHECK(call)                                                         \
-    do {                                                                    \
-        apr_status_t check_st_ = (call);                                    \
-        if (check_st_ != APR_SUCCESS)                                       \
-            fail(check_st_, #call, __LINE__);                               \
-    } while (0)
-
-/* Report a failed call and abort. Kept out of line: only the hot loops'
- * branch to it is on the measured path. */
-_Noreturn static void fail(apr_status_t st, const char *what, int line)
-{
-    char buf[256];
-
-    fprintf(stderr, "bench_bus.c:%d: %s failed: %s (status %d)\n", line, what,
-            pev_strerror(st, buf, sizeof buf), st);
-    abort();
-}
-
-/* Abort with @a msg unless @a ok: for sanity checks of the measured state. */
-static void expect(int ok, const char *msg)
-{
-    if (!ok) {
-        fprintf(stderr, "bench_bus: sanity check failed: %s\n", msg);
-        abort();
-    }
-}
-
 /* Listener callback: add one to the counter @a user_data points at. */
 static void count_call(const void *event_data, void *user_data)
 {
@@ -73,18 +45,6 @@ static apr_status_t noop_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* Next pseudo-random number in [0, n): a xorshift32 step, then a
- * multiply-shift range reduction (no division on the measured path). */
-static inline uint32_t rand_below(uint32_t *state, uint32_t n)
-{
-    uint32_t x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return (uint32_t) (((uint64_t) x * n) >> 32);
-}
 
 /* @a count names "<prefix>NNNNNN" of equal length, allocated from @a pool. */
 static const char **make_names(apr_pool_t *pool, const char *prefix, unsigned count)
@@ -97,14 +57,6 @@ static const char **make_names(apr_pool_t *pool, const char *prefix, unsigned co
     return names;
 }
 
-/* A fresh child pool of @a parent; aborts on failure. */
-static apr_pool_t *new_pool(apr_pool_t *parent)
-{
-    apr_pool_t *p;
-
-    CHECK(apr_pool_create(&p, parent));
-    return p;
-}
 
 /* Current listener count of @a bus (pev_bus_stats). */
 static apr_size_t bus_listeners(const pev_bus_t *bus)
@@ -291,7 +243,7 @@ static void loop_churn_random(void *p, uint64_t iters)
     uint64_t i;
 
     for (i = 0; i < iters; i++) {
-        uint32_t k = rand_below(&c->rng, CHURN_HELD);
+        uint32_t k = bench_rand_below(&c->rng, CHURN_HELD);
 
         CHECK(pev_listener_unregister(c->held[k]));
         CHECK(pev_event_register(c->bus, NULL, c->names[k % CHURN_NAMES], count_call,
@@ -321,7 +273,7 @@ static void loop_cleanup_random(void *p, uint64_t iters)
     uint64_t i;
 
     for (i = 0; i < iters; i++) {
-        uint32_t k = rand_below(&c->rng, CHURN_HELD);
+        uint32_t k = bench_rand_below(&c->rng, CHURN_HELD);
 
         apr_pool_cleanup_kill(c->pool, &c->data[k], noop_cleanup);
         apr_pool_cleanup_register(c->pool, &c->data[k], noop_cleanup,
@@ -446,7 +398,7 @@ static void shuffle(const char **v, unsigned n, uint32_t seed)
     unsigned i;
 
     for (i = n; i > 1; i--) {
-        unsigned j = rand_below(&seed, i);
+        unsigned j = bench_rand_below(&seed, i);
         const char *tmp = v[i - 1];
 
         v[i - 1] = v[j];

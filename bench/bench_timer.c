@@ -87,42 +87,7 @@
 #define ORDER_SEED 0x9e3779b9u
 #define PAIR_SEED 0x6a09e667u
 
-/* Abort with a message when a call returned anything but APR_SUCCESS. */
-#define CHECK(call)                                                         \
-    do {                                                                    \
-        apr_status_t check_st_ = (call);                                    \
-        if (check_st_ != APR_SUCCESS)                                       \
-            fail(check_st_, #call, __LINE__);                               \
-    } while (0)
 
-/* Report a failed call and abort. Kept out of line: only the hot loops'
- * branch to it is on the measured path. */
-_Noreturn static void fail(apr_status_t st, const char *what, int line)
-{
-    char buf[256];
-
-    fprintf(stderr, "bench_timer.c:%d: %s failed: %s (status %d)\n", line, what,
-            pev_strerror(st, buf, sizeof buf), st);
-    abort();
-}
-
-/* Abort with @a msg unless @a ok: for sanity checks of the measured state. */
-static void expect(int ok, const char *msg)
-{
-    if (!ok) {
-        fprintf(stderr, "bench_timer: sanity check failed: %s\n", msg);
-        abort();
-    }
-}
-
-/* A fresh child pool of @a parent; aborts on failure. */
-static apr_pool_t *new_pool(apr_pool_t *parent)
-{
-    apr_pool_t *p;
-
-    CHECK(apr_pool_create(&p, parent));
-    return p;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The workload, shared by both sides                                        */

@@ -28,6 +28,46 @@
 
 #include <apr_version.h>
 
+#include "poolev.h"
+
+/* Abort with a message when a call returned anything but APR_SUCCESS. */
+#define CHECK(call)                                                         \
+    do {                                                                    \
+        apr_status_t check_st_ = (call);                                    \
+        if (check_st_ != APR_SUCCESS)                                       \
+            bench_fail(check_st_, #call, __FILE__, __LINE__);               \
+    } while (0)
+
+/* Report a failed call and abort. Kept out of line: only the hot loops'
+ * branch to it is on the measured path. */
+_Noreturn static void bench_fail(apr_status_t st, const char *what, const char *file,
+                                 int line)
+{
+    char buf[256];
+
+    fprintf(stderr, "%s:%d: %s failed: %s (status %d)\n", file, line, what,
+            pev_strerror(st, buf, sizeof buf), st);
+    abort();
+}
+
+/* A fresh child pool of @a parent; aborts on failure. */
+static apr_pool_t *new_pool(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+
+    CHECK(apr_pool_create(&p, parent));
+    return p;
+}
+
+/* Abort with @a msg unless @a ok: for sanity checks of the measured state. */
+static void expect(int ok, const char *msg)
+{
+    if (!ok) {
+        fprintf(stderr, "sanity check failed: %s\n", msg);
+        abort();
+    }
+}
+
 /** Upper bound on the number of runs a median is taken over. */
 #define BENCH_MAX_RUNS 999
 
