@@ -416,15 +416,15 @@ static void *hammer_wakeups(void *arg)
  * wake a loop that waits. */
 START_TEST(wakeup_survives_concurrent_storm)
 {
+    long iters = pt_env_long("POOLEV_STORM_ITERS", 20000), i;
     pev_loop_t *real;
     pthread_t th;
     apr_time_t t0;
-    int i;
 
     ck_assert_int_eq(pev_loop_create(&real, pt_pool), APR_SUCCESS);
     atomic_store(&HAMMER_STOP, 0);
     ck_assert_int_eq(pthread_create(&th, NULL, hammer_wakeups, real), 0);
-    for (i = 0; i < 20000; i++)
+    for (i = 0; i < iters; i++)
         ck_assert(pev_loop_run_once(real, 1000) == APR_SUCCESS);
     atomic_store(&HAMMER_STOP, 1);
     pthread_join(th, NULL);
