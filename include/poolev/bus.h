@@ -15,7 +15,9 @@
  *    destroyed, its listeners are unregistered first (a pre-cleanup, before the
  *    pool's subpools, other cleanups and memory go), so a listener is never
  *    called with user_data from a dying pool. The cost is O(1) per listener:
- *    one pool cleanup per (pool, bus) pair, never one per listener.
+ *    one binding per (pool, bus) pair with a pre-cleanup (and a plain backstop
+ *    for registrations made while the pool is already being torn down), never
+ *    one cleanup per listener.
  *  - A lifetime pool may outlive the bus: destroying it afterwards is harmless.
  *
  * Threads: a bus is single-threaded. All calls on one bus, and the clearing or
