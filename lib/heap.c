@@ -245,6 +245,33 @@ pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
     return n;
 }
 
+void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *baton)
+{
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i, n = 0;
+
+    for (i = 0; i < h->size; i++) {
+        pevi_heap_entry_t e = a[i];
+
+        if (keep(e.node, baton)) {
+            a[n] = e;
+            e.node->index = n++;
+        } else {
+            e.node->index = PEVI_HEAP_NONE;
+        }
+    }
+    h->size = n;
+    /* Floyd's heap construction: sift down each parent, the last first */
+    if (n > 1)
+        for (i = (n - 2) / 4 + 1; i-- > 0;) {
+            pevi_heap_entry_t e = a[i];
+
+            sift_down(a, n, i, e.mark, e.seq, e.node);
+        }
+    while (h->cap > PEVI_HEAP_MIN && h->size < h->cap / 4)
+        shrink(h);
+}
+
 apr_size_t pevi_heap_size(const pevi_heap_t *h)
 {
     return h->size;

@@ -916,6 +916,62 @@ START_TEST(million_pushes_pop_in_order)
 }
 END_TEST
 
+static int keep_not_third(pevi_heap_node_t *n, void *baton)
+{
+    int *calls = baton;
+
+    ++*calls;
+    return item_of(n)->id % 3 != 0;
+}
+
+/* filter drops exactly the rejected nodes (index NONE), keeps the heap order
+ * and the FIFO order of equal marks among the kept ones */
+START_TEST(filter_drops_and_reheapifies)
+{
+    enum { N = 3000 };
+    pevi_heap_t h;
+    item_t *it = make_items(N);
+    apr_size_t cap_before;
+    int i, calls = 0, prev = -1;
+    apr_time_t prev_mark = -1;
+
+    pevi_heap_init(&h);
+    for (i = 0; i < N; i++)
+        push(&h, &it[i], (apr_time_t) ((i * 7919) % 17));
+    cap_before = h.cap;
+    pevi_heap_filter(&h, keep_not_third, &calls);
+    ck_assert_int_eq(calls, N);
+    ck_assert_uint_eq(pevi_heap_size(&h), N - (N + 2) / 3);
+    check_heap(&h);
+    for (i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            ck_assert_uint_eq(it[i].node.index, PEVI_HEAP_NONE);
+        else
+            ck_assert_ptr_eq(h.a[it[i].node.index].node, &it[i].node);
+    }
+    while (pevi_heap_size(&h)) {
+        item_t *x = item_of(pevi_heap_pop(&h));
+
+        ck_assert_int_ne(x->id % 3, 0);
+        ck_assert(x->node.mark >= prev_mark);
+        if (x->node.mark == prev_mark)
+            ck_assert_int_gt(x->id, prev);      /* pushed in id order */
+        prev_mark = x->node.mark;
+        prev = x->id;
+    }
+    ck_assert_uint_le(h.cap, cap_before);
+    /* filtering everything away leaves an empty, usable heap */
+    for (i = 0; i < 10; i++)
+        push(&h, &it[3 * i], (apr_time_t) i);
+    calls = 0;
+    pevi_heap_filter(&h, keep_not_third, &calls);
+    ck_assert_uint_eq(pevi_heap_size(&h), 0);
+    ck_assert_ptr_null(pevi_heap_top(&h));
+    pevi_heap_free(&h);
+    free(it);
+}
+END_TEST
+
 static Suite *heap_suite(void)
 {
     Suite *s = suite_create("heap");
@@ -935,6 +991,7 @@ static Suite *heap_suite(void)
     tcase_add_test(tc, grows_and_shrinks);
     tcase_add_test(tc, enomem_leaves_heap_unchanged);
     tcase_add_test(tc, two_heaps_own_sequences);
+    tcase_add_test(tc, filter_drops_and_reheapifies);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(tr, setup, teardown);
