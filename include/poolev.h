@@ -9,6 +9,7 @@
  *   poolev/bus.h     the named-event bus with modules and pool-bound listeners
  *   poolev/loop.h    the event loop: clock, timers, deferred calls, wakeups
  *   poolev/signal.h  signal handlers that run in loop context
+ *   poolev/stream.h  pool-owned buffered streams with timed wait events
  */
 #ifndef POOLEV_H
 #define POOLEV_H
@@ -17,6 +18,7 @@
 #include "poolev/bus.h"
 #include "poolev/loop.h"
 #include "poolev/signal.h"
+#include "poolev/stream.h"
 
 /** poolev's version, as numbers and as a string. */
 #define POOLEV_MAJOR 0

@@ -36,37 +36,35 @@
 #include "owner.h"
 #include "signal_int.h"
 
-enum timer_state { T_IDLE, T_HEAP, T_DUE };
-
 /* The longest single wait: a longer one comes back and waits again (APR's
  * epoll backend converts the wait to milliseconds in an int). */
 #define MAX_WAIT (3600 * APR_USEC_PER_SEC)
+
+/* Descriptors reported by one poll, at most. */
+#define POLL_BATCH 256
 
 /* pev_loop_wakeup() runs in signal handlers: what it touches must be
  * lock-free atomics. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_ullong must be lock-free");
 
-struct pev_timer {
-    pevi_heap_node_t node;          /* while T_HEAP */
-    pevi_link_t queue;              /* while T_DUE */
-    pevi_link_t owned;              /* on its lifetime pool's owner list */
-    pev_loop_t *loop;               /* NULL once the loop is gone */
-    pev_timer_fn *fn;
-    void *baton;
-    apr_time_t mark;
-    enum timer_state state;
-};
-
 /* A running iteration, on the C stack. */
 typedef struct loop_frame {
     int gone;                       /* set by the loop's cleanup */
 } loop_frame_t;
 
+/* One descriptor reported ready by the current poll. */
+typedef struct ready_entry {
+    void *tag;                      /* a pevi_io_t, the loop's wake_pfd, or
+                                     * NULL: taken out of the loop since */
+    apr_int16_t events;
+} ready_entry_t;
+
 struct pev_loop {
     apr_pool_t *pool;
     apr_pollset_t *pollset;
     apr_file_t *wake_r, *wake_w;
+    apr_pollfd_t wake_pfd;          /* the pollset refers to it (NOCOPY) */
     int wake_fd;                    /* write end, for write(2) */
     atomic_int wake_pending;        /* a byte is in the pipe, or about to be */
     atomic_int stop;
@@ -78,9 +76,15 @@ struct pev_loop {
 
     pevi_heap_t heap;
     pevi_link_t due;                /* sentinel of a circular list */
-    apr_size_t armed;
+    apr_size_t armed;               /* T_HEAP and T_DUE timers */
+    apr_size_t dead;                /* T_DEAD entries in the heap */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
+    pevi_owners_t io_owners;        /* lifetime pools of streams */
+    apr_size_t ios;                 /* open streams */
+    pevi_link_t tasks;              /* end-of-iteration work (sentinel) */
+    ready_entry_t ready[POLL_BATCH];/* what the current poll reported */
+    apr_int32_t nready, ready_pos;
     pevi_signals_t signals;
     loop_frame_t *frame;            /* the running iteration, if any */
     apr_uint64_t iterations;
@@ -144,52 +148,123 @@ static void list_append(pevi_link_t *head, pevi_link_t *item)
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
 
-/* Take @a t out of wherever it is armed. */
-static void timer_disarm(pev_timer_t *t)
+void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *baton)
+{
+    pevi_heap_node_init(&t->node);
+    t->queue.next = t->queue.prev = NULL;
+    t->owned.next = t->owned.prev = NULL;
+    t->loop = loop;
+    t->fn = fn;
+    t->baton = baton;
+    t->mark = 0;
+    t->state = T_IDLE;
+}
+
+/* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
+ * there are this many and more than live ones: O(1) amortized per cancel. */
+#define DEAD_SWEEP_MIN 1024
+
+/* Take @a t out of wherever it is armed (a cancelled entry too). */
+void pevi_timer_disarm(pev_timer_t *t)
 {
     switch (t->state) {
     case T_HEAP:
         pevi_heap_remove(&t->loop->heap, &t->node);
+        t->loop->armed--;
         break;
     case T_DUE:
         pevi_link_remove(&t->queue);
+        t->loop->armed--;
+        break;
+    case T_DEAD:
+        pevi_heap_remove(&t->loop->heap, &t->node);
+        t->loop->dead--;
         break;
     case T_IDLE:
         return;
     }
     t->state = T_IDLE;
-    t->loop->armed--;
 }
 
-static apr_status_t timer_arm(pev_timer_t *t, apr_time_t mark)
+apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
 {
+    pev_loop_t *loop = t->loop;
     apr_status_t st;
 
-    timer_disarm(t);
     t->mark = mark;
-    st = pevi_heap_push(&t->loop->heap, &t->node, mark);
-    if (st != APR_SUCCESS)
-        return st;
+    switch (t->state) {
+    case T_HEAP:                /* move the entry */
+        pevi_heap_update(&loop->heap, &t->node, mark);
+        return APR_SUCCESS;
+    case T_DEAD:                /* revive the entry */
+        pevi_heap_update(&loop->heap, &t->node, mark);
+        loop->dead--;
+        break;
+    case T_DUE:
+        pevi_link_remove(&t->queue);
+        loop->armed--;
+        /* fall through */
+    case T_IDLE:
+        st = pevi_heap_push(&loop->heap, &t->node, mark);
+        if (st != APR_SUCCESS) {
+            t->state = T_IDLE;
+            return st;
+        }
+        break;
+    }
     t->state = T_HEAP;
-    t->loop->armed++;
+    loop->armed++;
     return APR_SUCCESS;
+}
+
+/* pevi_heap_filter(): drop the cancelled entries. */
+static int keep_live(pevi_heap_node_t *n, void *baton)
+{
+    pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
+
+    (void) baton;
+    if (t->state != T_DEAD)
+        return 1;
+    t->state = T_IDLE;
+    return 0;
+}
+
+/* Cancel without touching the heap: the entry stays, marked dead, until it
+ * surfaces, the timer is re-armed or released, or a sweep drops it. */
+static void timer_cancel_lazy(pev_timer_t *t)
+{
+    pev_loop_t *loop = t->loop;
+
+    if (t->state != T_HEAP) {
+        pevi_timer_disarm(t);
+        return;
+    }
+    t->state = T_DEAD;
+    loop->armed--;
+    if (++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed) {
+        pevi_heap_filter(&loop->heap, keep_live, NULL);
+        loop->dead = 0;
+    }
 }
 
 /* The timer's lifetime pool is going. */
 static void timer_release(void *container, pevi_link_t *item)
 {
     (void) container;
-    timer_disarm(PEVI_CONTAINER(item, pev_timer_t, owned));
+    pevi_timer_disarm(PEVI_CONTAINER(item, pev_timer_t, owned));
+}
+
+void pevi_timer_orphan(pev_timer_t *t)
+{
+    t->state = T_IDLE;
+    t->loop = NULL;
 }
 
 /* The loop is going while the timer's pool lives on. */
 static void timer_orphan(void *container, pevi_link_t *item)
 {
-    pev_timer_t *t = PEVI_CONTAINER(item, pev_timer_t, owned);
-
     (void) container;
-    t->state = T_IDLE;
-    t->loop = NULL;
+    pevi_timer_orphan(PEVI_CONTAINER(item, pev_timer_t, owned));
 }
 
 apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
@@ -205,17 +280,12 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     t = apr_palloc(lifetime, sizeof *t);
     if (!t)
         return APR_ENOMEM;
-    pevi_heap_node_init(&t->node);
-    t->queue.next = t->queue.prev = NULL;
-    t->loop = loop;
-    t->fn = fn;
-    t->baton = baton;
+    pevi_timer_init(t, loop, fn, baton);
     t->mark = mark;
-    t->state = T_IDLE;
     st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
     if (st != APR_SUCCESS)
         return st;
-    st = timer_arm(t, mark);
+    st = pevi_timer_arm(t, mark);
     if (st != APR_SUCCESS) {
         pevi_link_remove(&t->owned);
         return st;
@@ -248,7 +318,7 @@ apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    return timer_arm(t, mark);
+    return pevi_timer_arm(t, mark);
 }
 
 apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
@@ -257,7 +327,7 @@ apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    return timer_arm(t, time_add(t->loop->now, delay));
+    return pevi_timer_arm(t, time_add(t->loop->now, delay));
 }
 
 apr_status_t pev_timer_cancel(pev_timer_t *t)
@@ -266,20 +336,120 @@ apr_status_t pev_timer_cancel(pev_timer_t *t)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    if (t->state == T_IDLE)
+    if (t->state == T_IDLE || t->state == T_DEAD)
         return PEV_ENOTARMED;
-    timer_disarm(t);
+    timer_cancel_lazy(t);
     return APR_SUCCESS;
 }
 
 int pev_timer_armed(const pev_timer_t *t)
 {
-    return t && t->state != T_IDLE;
+    return t && (t->state == T_HEAP || t->state == T_DUE);
 }
 
 apr_time_t pev_timer_mark(const pev_timer_t *t)
 {
     return t ? t->mark : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Descriptors                                                               */
+
+void pevi_io_init(pevi_io_t *io, apr_pool_t *pool, apr_socket_t *sock,
+                  apr_file_t *file, pevi_io_fn *ready)
+{
+    io->pfd.p = pool;
+    io->pfd.desc_type = sock ? APR_POLL_SOCKET : APR_POLL_FILE;
+    if (sock)
+        io->pfd.desc.s = sock;
+    else
+        io->pfd.desc.f = file;
+    io->pfd.reqevents = 0;
+    io->pfd.rtnevents = 0;
+    io->pfd.client_data = io;
+    io->ready = ready;
+    io->events = 0;
+}
+
+/* @a io is out of the pollset: drop what the current poll said about it. */
+static void io_forget(pev_loop_t *loop, const pevi_io_t *io)
+{
+    apr_int32_t i;
+
+    for (i = loop->ready_pos; i < loop->nready; i++)
+        if (loop->ready[i].tag == io)
+            loop->ready[i].tag = NULL;
+}
+
+apr_status_t pevi_io_set(pev_loop_t *loop, pevi_io_t *io, apr_int16_t events)
+{
+    apr_status_t st;
+
+    if (events == io->events)
+        return APR_SUCCESS;
+    /* apr_pollset has no "modify": remove, then add with the new interest */
+    if (io->events) {
+        st = apr_pollset_remove(loop->pollset, &io->pfd);
+        io->events = 0;
+        io_forget(loop, io);
+        if (st != APR_SUCCESS && !APR_STATUS_IS_NOTFOUND(st))
+            return st;
+    }
+    if (events) {
+        io->pfd.reqevents = events;
+        st = apr_pollset_add(loop->pollset, &io->pfd);
+        if (st != APR_SUCCESS)
+            return st;
+        io->events = events;
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* End-of-iteration tasks                                                    */
+
+void pevi_task_init(pevi_task_t *task, pevi_task_fn *run)
+{
+    task->link.next = task->link.prev = NULL;
+    task->run = run;
+}
+
+void pevi_task_post(pev_loop_t *loop, pevi_task_t *task)
+{
+    if (!pevi_link_linked(&task->link))
+        list_append(&loop->tasks, &task->link);
+}
+
+void pevi_task_cancel(pevi_task_t *task)
+{
+    if (pevi_link_linked(&task->link))
+        pevi_link_remove(&task->link);
+}
+
+/* Run the tasks posted so far; tasks they post wait for the next iteration.
+ * Returns non-zero when the loop was destroyed by one of them. */
+static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
+{
+    pevi_link_t batch;
+
+    if (list_empty(&loop->tasks))
+        return 0;
+    /* move the list to a local head: a task cancelled meanwhile unlinks
+     * itself from wherever it is */
+    batch.next = loop->tasks.next;
+    batch.prev = loop->tasks.prev;
+    batch.next->prev = &batch;
+    batch.prev->next = &batch;
+    list_init(&loop->tasks);
+    while (!list_empty(&batch)) {
+        pevi_task_t *task = PEVI_CONTAINER(batch.next, pevi_task_t, link);
+
+        pevi_link_remove(&task->link);
+        task->run(task);        /* may free the task, others, or the loop */
+        if (frame->gone)
+            return 1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -291,8 +461,9 @@ static apr_status_t loop_cleanup(void *data)
 
     if (loop->frame)
         loop->frame->gone = 1;
-    /* timers of pools inside the loop's pool were released already (subpools
-     * go before plain cleanups); the others become inert */
+    /* timers and streams of pools inside the loop's pool were released
+     * already (subpools go before plain cleanups); the others become inert */
+    pevi_owners_detach_all(&loop->io_owners);
     pevi_owners_detach_all(&loop->owners);
     pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
@@ -309,10 +480,29 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop)
     return loop->pool;
 }
 
+pevi_owners_t *pevi_loop_io_owners(pev_loop_t *loop)
+{
+    return &loop->io_owners;
+}
+
+void pevi_loop_ios_adjust(pev_loop_t *loop, int delta)
+{
+    loop->ios += delta;
+}
+
+apr_time_t pevi_loop_clock(const pev_loop_t *loop)
+{
+    return read_clock(loop);
+}
+
+int pevi_loop_running(const pev_loop_t *loop)
+{
+    return loop->frame != NULL;
+}
+
 apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
 {
     pev_loop_t *loop;
-    apr_pollfd_t pfd;
     apr_os_file_t fd;
     apr_status_t st;
 
@@ -324,13 +514,19 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     loop->now = pev_clock_monotonic();
     pevi_heap_init(&loop->heap);
     list_init(&loop->due);
+    list_init(&loop->tasks);
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
     atomic_init(&loop->wakeup_writes, 0);
     pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
+    pevi_owners_init(&loop->io_owners, loop, pevi_stream_release, NULL,
+                     pevi_stream_orphan, pool);
     pevi_signals_init(&loop->signals, loop, pool);
 
-    st = apr_pollset_create_ex(&loop->pollset, 64, pool, 0, APR_POLLSET_DEFAULT);
+    /* NOCOPY: the pollset keeps pointers to our apr_pollfd_t records instead
+     * of copies in a ring it manages itself */
+    st = apr_pollset_create_ex(&loop->pollset, POLL_BATCH, pool,
+                               APR_POLLSET_NOCOPY, APR_POLLSET_DEFAULT);
     if (st != APR_SUCCESS)
         return st;
     st = apr_file_pipe_create_ex(&loop->wake_r, &loop->wake_w, APR_FULL_NONBLOCK, pool);
@@ -338,13 +534,13 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
         return st;
     apr_os_file_get(&fd, loop->wake_w);
     loop->wake_fd = fd;
-    pfd.p = pool;
-    pfd.desc_type = APR_POLL_FILE;
-    pfd.reqevents = APR_POLLIN;
-    pfd.rtnevents = 0;
-    pfd.desc.f = loop->wake_r;
-    pfd.client_data = NULL;
-    st = apr_pollset_add(loop->pollset, &pfd);
+    loop->wake_pfd.p = pool;
+    loop->wake_pfd.desc_type = APR_POLL_FILE;
+    loop->wake_pfd.reqevents = APR_POLLIN;
+    loop->wake_pfd.rtnevents = 0;
+    loop->wake_pfd.desc.f = loop->wake_r;
+    loop->wake_pfd.client_data = &loop->wake_pfd;
+    st = apr_pollset_add(loop->pollset, &loop->wake_pfd);
     if (st != APR_SUCCESS)
         return st;
     /* registered last: runs first, while the pollset and pipe still exist */
@@ -405,6 +601,23 @@ apr_status_t pev_loop_stop(pev_loop_t *loop)
     return pev_loop_wakeup(loop);
 }
 
+/* The heap's first armed timer: cancelled entries on top are dropped. */
+static pevi_heap_node_t *first_live(pev_loop_t *loop)
+{
+    pevi_heap_node_t *top;
+
+    while ((top = pevi_heap_top(&loop->heap)) != NULL) {
+        pev_timer_t *t = PEVI_CONTAINER(top, pev_timer_t, node);
+
+        if (t->state != T_DEAD)
+            break;
+        pevi_heap_pop(&loop->heap);
+        t->state = T_IDLE;
+        loop->dead--;
+    }
+    return top;
+}
+
 /* One iteration (see the top of the file). */
 static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
                             loop_frame_t *frame)
@@ -416,7 +629,8 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
 
     /* 1. wait, at most until the first mark (rounded up to the poll's
      * millisecond resolution, so that we never wake just before it) */
-    if ((top = pevi_heap_top(&loop->heap)) != NULL) {
+    top = first_live(loop);
+    if (top != NULL) {
         apr_time_t clock = read_clock(loop);
         apr_interval_time_t d = top->mark <= clock ? 0
                               : top->mark - clock > MAX_WAIT ? MAX_WAIT
@@ -425,11 +639,24 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         if (timeout < 0 || d < timeout)
             timeout = d;
     }
+    if (!list_empty(&loop->tasks))
+        timeout = 0;            /* work is waiting: only look */
     if (timeout > MAX_WAIT)
         timeout = MAX_WAIT;
     st = apr_pollset_poll(loop->pollset, timeout, &n, &descs);
     if (st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(st) && !APR_STATUS_IS_EINTR(st))
         return st;
+    if (st != APR_SUCCESS)
+        n = 0;
+    /* copy what the poll reported: a descriptor taken out of the loop by a
+     * callback of this iteration is cleared from the copy (io_forget), so
+     * no later entry points at freed memory */
+    for (i = 0; i < n; i++) {
+        loop->ready[i].tag = descs[i].client_data;
+        loop->ready[i].events = descs[i].rtnevents;
+    }
+    loop->nready = n;
+    loop->ready_pos = 0;
 
     /* 2. the iteration's time */
     loop->now = read_clock(loop);
@@ -439,14 +666,33 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
     while ((top = pevi_heap_top(&loop->heap)) != NULL && top->mark <= loop->now) {
         pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(&loop->heap), pev_timer_t, node);
 
+        if (t->state == T_DEAD) {
+            t->state = T_IDLE;
+            loop->dead--;
+            continue;
+        }
         list_append(&loop->due, &t->queue);
         t->state = T_DUE;
     }
 
     /* 4. readiness; signals */
-    for (i = 0; i < n; i++)
-        if (descs[i].client_data == NULL)
+    while (loop->ready_pos < loop->nready) {
+        ready_entry_t *e = &loop->ready[loop->ready_pos++];
+
+        pevi_io_t *io;
+
+        if (e->tag == NULL)
+            continue;           /* taken out of the loop since the poll */
+        if (e->tag == &loop->wake_pfd) {
             wakeup_consume(loop);
+            continue;
+        }
+        io = e->tag;
+        io->ready(io, e->events);   /* may free io, others, or the loop */
+        if (frame->gone)
+            return PEV_EDESTROYED;
+    }
+    loop->nready = loop->ready_pos = 0;
     if (pevi_signals_dispatch(&loop->signals, &frame->gone))
         return PEV_EDESTROYED;
 
@@ -461,6 +707,10 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         if (frame->gone)
             return PEV_EDESTROYED;
     }
+
+    /* 6. end-of-iteration tasks: output flushes, closes */
+    if (run_tasks(loop, frame))
+        return PEV_EDESTROYED;
     return APR_SUCCESS;
 }
 
@@ -490,7 +740,8 @@ apr_status_t pev_loop_run(pev_loop_t *loop)
     while (!atomic_exchange(&loop->stop, 0)) {
         apr_status_t st;
 
-        if (loop->armed == 0 && pevi_signals_count(&loop->signals) == 0)
+        if (loop->armed == 0 && loop->ios == 0 && list_empty(&loop->tasks)
+            && pevi_signals_count(&loop->signals) == 0)
             return APR_SUCCESS;         /* nothing registered */
         st = pev_loop_run_once(loop, -1);
         if (st != APR_SUCCESS)
@@ -505,7 +756,9 @@ apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
         return APR_EINVAL;
     stats->timers_armed = loop->armed;
     stats->signal_handlers = pevi_signals_count(&loop->signals);
+    stats->streams = loop->ios;
     stats->owners = pevi_owners_count(&loop->owners)
+                    + pevi_owners_count(&loop->io_owners)
                     + pevi_owners_count(&loop->signals.owners);
     stats->iterations = loop->iterations;
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);

@@ -1,11 +1,15 @@
 /*
- * loop_int.h - internal: what the loop's other components (signals, later
- * streams) need from it.
+ * loop_int.h - internal: what the loop's other components (signals, streams)
+ * need from it.
  */
 #ifndef POOLEV_LOOP_INT_H
 #define POOLEV_LOOP_INT_H
 
+#include <apr_poll.h>
+
 #include "poolev/loop.h"
+#include "heap.h"
+#include "owner.h"
 
 struct pevi_signals;
 
@@ -14,5 +18,102 @@ struct pevi_signals *pevi_loop_signals(pev_loop_t *loop);
 
 /* The loop's own pool (the default lifetime). */
 apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
+
+/* ------------------------------------------------------------------------ */
+/* Timers, also embedded in other records (stream idle timers, wait events). */
+
+/* T_DEAD: cancelled, its entry still in the heap (pev_timer_cancel() is lazy:
+ * the entry goes when it surfaces, on re-arm or release, or in a sweep). */
+enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
+
+struct pev_timer {
+    pevi_heap_node_t node;          /* while T_HEAP or T_DEAD */
+    pevi_link_t queue;              /* while T_DUE */
+    pevi_link_t owned;              /* on its lifetime pool's owner list
+                                     * (unused for embedded timers) */
+    pev_loop_t *loop;               /* NULL once the loop is gone */
+    pev_timer_fn *fn;
+    void *baton;
+    apr_time_t mark;
+    enum pevi_timer_state state;
+};
+
+/* Set up an embedded timer, idle. Its owner keeps it from outliving the
+ * loop: pevi_timer_orphan() when the loop goes first. */
+void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *baton);
+
+/* Arm (or move) @a t for @a mark; O(log n). APR_ENOMEM only when the heap
+ * cannot grow (then the timer is idle). */
+apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark);
+
+/* Disarm @a t if armed. */
+void pevi_timer_disarm(pev_timer_t *t);
+
+/* The loop is gone: @a t becomes idle and inert. */
+void pevi_timer_orphan(pev_timer_t *t);
+
+/* ------------------------------------------------------------------------ */
+/* Descriptors                                                               */
+
+typedef struct pevi_io pevi_io_t;
+
+/* @a io was reported with @a events (APR_POLLIN, APR_POLLOUT, APR_POLLHUP,
+ * APR_POLLERR). It may run user code; the loop checks afterwards whether it
+ * is still alive. */
+typedef void pevi_io_fn(pevi_io_t *io, apr_int16_t events);
+
+/* Embedded in the record that owns a descriptor. */
+struct pevi_io {
+    apr_pollfd_t pfd;               /* the pollset points here (NOCOPY) */
+    pevi_io_fn *ready;
+    apr_int16_t events;             /* registered interest; 0: not polled */
+};
+
+/* Set up @a io for a socket (@a sock) or a file (@a file), not polled. */
+void pevi_io_init(pevi_io_t *io, apr_pool_t *pool, apr_socket_t *sock,
+                  apr_file_t *file, pevi_io_fn *ready);
+
+/* Poll @a io for @a events (0: stop polling). A descriptor taken out of the
+ * pollset is also forgotten by the current poll's results: it is not
+ * reported again in this iteration, even if the poll reported it. */
+apr_status_t pevi_io_set(pev_loop_t *loop, pevi_io_t *io, apr_int16_t events);
+
+/* ------------------------------------------------------------------------ */
+/* End-of-iteration tasks: run after the iteration's readiness, signals and
+ * timers, in the order posted (output is flushed there, once per iteration,
+ * and closes finish there). Posting while the tasks run queues for the next
+ * iteration. A loop with tasks posted does not wait in its poll. */
+
+typedef struct pevi_task pevi_task_t;
+typedef void pevi_task_fn(pevi_task_t *task);
+
+struct pevi_task {
+    pevi_link_t link;               /* next == NULL: not posted */
+    pevi_task_fn *run;
+};
+
+void pevi_task_init(pevi_task_t *task, pevi_task_fn *run);
+void pevi_task_post(pev_loop_t *loop, pevi_task_t *task);
+void pevi_task_cancel(pevi_task_t *task);
+
+/* ------------------------------------------------------------------------ */
+/* Streams (stream.c)                                                        */
+
+/* The owners of the loop's streams (their lifetime pools). */
+pevi_owners_t *pevi_loop_io_owners(pev_loop_t *loop);
+
+/* Open streams keep pev_loop_run() going: +1 on open, -1 on close. */
+void pevi_loop_ios_adjust(pev_loop_t *loop, int delta);
+
+/* Non-zero while one of the loop's iterations runs (a callback is the
+ * caller). */
+int pevi_loop_running(const pev_loop_t *loop);
+
+/* Read the loop's clock now (not the iteration's cached time). */
+apr_time_t pevi_loop_clock(const pev_loop_t *loop);
+
+/* The owners' release and orphan functions for streams. */
+void pevi_stream_release(void *loop, pevi_link_t *item);
+void pevi_stream_orphan(void *loop, pevi_link_t *item);
 
 #endif /* POOLEV_LOOP_INT_H */

@@ -20,6 +20,12 @@ static const char *pev_message(apr_status_t st)
         return "poolev: the timer is not armed";
     case PEV_EBUSY:
         return "poolev: the loop is already running (it does not nest)";
+    case PEV_ECLOSED:
+        return "poolev: the stream is closed";
+    case PEV_ELINE:
+        return "poolev: line too long";
+    case PEV_EFULL:
+        return "poolev: output buffer full";
     default:
         return NULL;
     }

@@ -651,6 +651,53 @@ START_TEST(timer_model_random)
 }
 END_TEST
 
+/* pev_timer_cancel() leaves a dead entry in the heap. Dead entries of a pool
+ * destroyed before any sweep must leave the heap with it (ASan/valgrind see
+ * a use-after-free otherwise); a sweep drops them without disturbing the
+ * order of the live ones; a swept timer re-arms. */
+START_TEST(timer_lazy_cancel_sweep)
+{
+    enum { N = 5000 };
+    apr_pool_t *a = pt_subpool(pt_pool), *b = pt_subpool(pt_pool);
+    pev_timer_t **h = calloc(N, sizeof *h);
+    int *expect = calloc(N + 1, sizeof *expect);
+    int i, n = 0, m;
+
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(expect);
+    for (i = 0; i < N; i++)
+        h[i] = at(FAKE + 1 + (i * 7) % 100, tact(pt_pool, i), i % 2 ? b : a);
+    for (i = 1; i < N; i += 4)                  /* 1250 dead, all in b */
+        ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(h[1]), PEV_ENOTARMED);
+    ck_assert_uint_eq(armed(), N - N / 4);
+    apr_pool_destroy(b);                        /* dead and live entries go */
+    ck_assert_uint_eq(armed(), N / 2);
+    for (i = 2; i < N; i += 4)
+        ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(h[0]), APR_SUCCESS);     /* sweeps */
+    ck_assert_uint_eq(armed(), N / 4 - 1);
+    for (i = 2; i < N; i += 8) {
+        ck_assert(!pev_timer_armed(h[i]));
+        ck_assert_int_eq(pev_timer_rearm(h[i], FAKE + 150), APR_SUCCESS);
+    }
+    /* expected: the live originals by (mark, id), then the re-armed by id */
+    for (m = 1; m <= 100; m++)
+        for (i = 4; i < N; i += 4)
+            if (1 + (i * 7) % 100 == m)
+                expect[n++] = i;
+    for (i = 2; i < N; i += 8)
+        expect[n++] = i;
+    expect[n] = -1;
+    ck_assert_int_lt(n, PT_LOG_MAX);
+    tick(FAKE + 300);
+    ck_assert_msg(pt_log_eq(&LOG, expect), "fired %d timers, expected %d", LOG.n, n);
+    ck_assert_uint_eq(armed(), 0);
+    free(h);
+    free(expect);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -676,6 +723,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, wakeup_and_stop_from_another_thread);
     tcase_add_test(tc, run_until_idle_on_real_clock);
     tcase_add_test(tc, timer_model_random);
+    tcase_add_test(tc, timer_lazy_cancel_sweep);
     suite_add_tcase(s, tc);
     return s;
 }

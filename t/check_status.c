@@ -15,6 +15,9 @@ START_TEST(test_codes_in_user_range)
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_EREMOVED));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_ENOTARMED));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_EBUSY));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_ECLOSED));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_ELINE));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_EFULL));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_EINVAL));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_SUCCESS));
 }
@@ -34,6 +37,12 @@ START_TEST(test_strerror)
     ck_assert_msg(strstr(buf, "not armed") != NULL, "got '%s'", buf);
     pev_strerror(PEV_EBUSY, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "nest") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ECLOSED, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "closed") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ELINE, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "line too long") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_EFULL, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "full") != NULL, "got '%s'", buf);
     pev_strerror(PEV_START_ERROR + 999, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "unknown") != NULL, "got '%s'", buf);
     /* APR's own codes go through apr_strerror */

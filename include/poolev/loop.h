@@ -64,7 +64,7 @@ apr_status_t pev_loop_create(pev_loop_t **loop, apr_pool_t *pool);
 
 /**
  * Run iterations until pev_loop_stop() or until nothing is registered (no
- * armed timer and no signal handler).
+ * armed timer, no signal handler, no open stream).
  *
  * @return APR_SUCCESS; PEV_EDESTROYED if a callback destroyed the loop;
  *         PEV_EBUSY if called from inside one of this loop's callbacks (the
@@ -75,11 +75,14 @@ apr_status_t pev_loop_run(pev_loop_t *loop);
 /**
  * Run one iteration: wait for readiness at most @a timeout microseconds
  * (shortened to the next timer's mark; 0: do not wait; negative: no limit),
- * read the clock, take every timer whose mark has come, handle wakeups, then
- * fire the timers taken, in (mark, arming order) order. The timers to fire
- * are fixed before any callback runs: a timer armed during the iteration for
- * a mark that has already passed fires in the next iteration, after the next
- * poll.
+ * read the clock, take every timer whose mark has come, handle readiness
+ * (streams, wakeups) and signals, then fire the timers taken, in (mark,
+ * arming order) order, and last send the output streams buffered during the
+ * iteration and finish their closes. The timers to fire are fixed before any
+ * callback runs: a timer armed during the iteration for a mark that has
+ * already passed fires in the next iteration, after the next poll. When
+ * output or a close is waiting from outside the loop, the poll does not
+ * wait.
  *
  * With a fake clock (pev_loop_set_clock()) the wait to a timer's mark is
  * computed from that clock as if it ran in real time: tests pass 0.
@@ -166,7 +169,10 @@ apr_status_t pev_timer_rearm(pev_timer_t *timer, apr_time_t mark);
 apr_status_t pev_timer_rearm_in(pev_timer_t *timer, apr_interval_time_t delay);
 
 /**
- * Cancel an armed timer. O(log n).
+ * Cancel an armed timer. O(1) amortized: the timer is marked, and its heap
+ * entry is dropped when it comes to the top, when the timer is re-armed or
+ * its pool goes, or in a sweep once cancelled entries outnumber armed timers
+ * (and are at least 1,024).
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ENOTARMED if the timer
  *         already fired or was cancelled (nothing happens); PEV_EDESTROYED if
  *         the loop is gone.
@@ -183,6 +189,7 @@ apr_time_t pev_timer_mark(const pev_timer_t *timer);
 typedef struct pev_loop_stats {
     apr_size_t timers_armed;    /**< armed timers */
     apr_size_t signal_handlers; /**< signal handlers (poolev/signal.h) */
+    apr_size_t streams;         /**< open streams (poolev/stream.h) */
     apr_size_t owners;          /**< (lifetime pool, loop) pairs */
     apr_uint64_t iterations;    /**< iterations run */
     apr_uint64_t wakeup_writes; /**< bytes written to the wakeup pipe */

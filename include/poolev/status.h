@@ -35,6 +35,14 @@ extern "C" {
 /** The loop is running this call's caller: pev_loop_run() and
  *  pev_loop_run_once() do not nest. */
 #define PEV_EBUSY      (PEV_START_ERROR + 5)
+/** The stream is closed or closing (poolev/stream.h); also the close reason
+ *  of a stream closed by pev_stream_close() or pev_stream_abort(). */
+#define PEV_ECLOSED    (PEV_START_ERROR + 6)
+/** A line longer than the stream's maximum arrived; the stream closes. */
+#define PEV_ELINE      (PEV_START_ERROR + 7)
+/** pev_stream_write(): the output limit would be exceeded; nothing was
+ *  written, and the drain callback runs when the output has drained. */
+#define PEV_EFULL      (PEV_START_ERROR + 8)
 
 /** True when @a s is one of poolev's own codes. */
 #define PEV_STATUS_IS_POOLEV(s) \

@@ -1,0 +1,334 @@
+/*
+ * poolev/stream.h - pool-owned buffered streams with timed wait events.
+ *
+ * A stream wraps a connected apr_socket_t or a pipe's apr_file_t, is created
+ * on a loop and owned by a pool. The loop reads into the stream's input
+ * buffer and flushes its output buffer; the stream calls back when data
+ * arrives, when its output drains below the limit, when it has been idle too
+ * long, and once when it closes. Wait events are timed callbacks attached to
+ * a stream (the Cyrus "prot_addwaitevent" contract, without its bugs).
+ *
+ * Lifetimes (doc/streams.md has the details):
+ *  - The stream record is allocated from its pool. Clearing or destroying
+ *    the pool removes the stream from the loop, cancels its idle timer and
+ *    wait events, frees its buffers and closes the descriptor, before any
+ *    other cleanup of the pool runs. No callback runs for that: the pool's
+ *    owner is the one tearing it down.
+ *  - The descriptor must belong to the stream's pool or to one of its
+ *    ancestors (APR closes a socket when its pool goes; the stream must go
+ *    first). From a successful create on, the stream owns it and closes it.
+ *  - A stream closes once: on end of input (APR_EOF), an I/O error (that
+ *    error), the idle timeout (APR_TIMEUP), a line longer than the maximum
+ *    (PEV_ELINE), or pev_stream_close()/pev_stream_abort() (PEV_ECLOSED).
+ *    Closing removes it from the loop, cancels its idle timer and wait
+ *    events, closes the descriptor and frees the output buffer; then the
+ *    close callback runs, exactly once, and no callback of the stream runs
+ *    after it. The record stays valid memory until the pool goes: calls on a
+ *    closed stream return PEV_ECLOSED (input the peer sent before its EOF
+ *    can still be taken).
+ *  - Callbacks run from the loop, never from inside a poolev call: a close
+ *    caused by a call (pev_stream_close(), a line too long found by
+ *    pev_stream_getline()) calls the close callback at the end of the
+ *    current loop iteration.
+ *  - Every callback may close the stream, clear or destroy its pool or any
+ *    other pool, or destroy the loop. After destroying the stream's pool it
+ *    must not touch the stream or its wait events again.
+ *  - If the loop goes first, its streams in pools that outlive it are closed
+ *    (descriptor and buffers released, no callback); calls on them then
+ *    return PEV_EDESTROYED.
+ *
+ * Threads: a stream belongs to its loop's thread.
+ *
+ * Writing to a pipe whose reader is gone raises SIGPIPE unless the process
+ * ignores it (sockets use MSG_NOSIGNAL and get an EPIPE status instead).
+ */
+#ifndef POOLEV_STREAM_H
+#define POOLEV_STREAM_H
+
+#include <stdarg.h>
+
+#include <apr_pools.h>
+#include <apr_file_io.h>
+#include <apr_network_io.h>
+#include <apr_time.h>
+
+#include "poolev/loop.h"
+#include "poolev/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A buffered stream over a socket or a pipe (opaque). */
+typedef struct pev_stream pev_stream_t;
+/** A timed event attached to a stream (opaque). */
+typedef struct pev_waitevent pev_waitevent_t;
+
+/** Default maximum line length (content, terminator excluded): 64 KiB. */
+#define PEV_STREAM_MAX_LINE_DEFAULT (64 * 1024)
+/** Default output limit: 1 MiB of unsent output. */
+#define PEV_STREAM_OUTPUT_LIMIT_DEFAULT (1024 * 1024)
+
+/** New input was buffered (or input ended: pev_stream_eof() is then true and
+ *  the last, unterminated line can be taken). The callback takes what it
+ *  wants; what it leaves stays buffered. */
+typedef void pev_stream_read_fn(pev_stream_t *s, void *baton);
+
+/** Output that was refused with PEV_EFULL has drained to half the output
+ *  limit or less: the writer may write again. */
+typedef void pev_stream_drain_fn(pev_stream_t *s, void *baton);
+
+/** The stream closed, for @a reason (APR_EOF, an I/O error, APR_TIMEUP,
+ *  PEV_ELINE or PEV_ECLOSED). Runs exactly once; the last callback. */
+typedef void pev_stream_close_fn(pev_stream_t *s, apr_status_t reason, void *baton);
+
+/** No input for the idle interval. Return non-zero to keep the stream open
+ *  (the idle clock restarts from now), zero to close it with APR_TIMEUP. */
+typedef int pev_stream_idle_fn(pev_stream_t *s, void *baton);
+
+/** A stream's callbacks; any member may be NULL. */
+typedef struct pev_stream_callbacks {
+    pev_stream_read_fn *on_read;
+    pev_stream_drain_fn *on_drain;
+    pev_stream_close_fn *on_close;
+    pev_stream_idle_fn *on_idle;
+} pev_stream_callbacks_t;
+
+/**
+ * A wait event callback: @a ev is due. Return @a ev to keep it, armed at its
+ * mark (which the callback may have moved with pev_waitevent_set_mark()); a
+ * mark not moved forward fires again in the next loop iteration, never in
+ * this one. Return NULL to drop it (it is removed if the callback has not
+ * removed it already). The callback may add and remove wait events of any
+ * stream (this one included, all of them), close the stream or destroy its
+ * pool; after removing @a ev or destroying the pool it must not touch @a ev
+ * again, and what it returns is then ignored.
+ */
+typedef pev_waitevent_t *pev_waitevent_fn(pev_stream_t *s, pev_waitevent_t *ev,
+                                          void *rock);
+
+/* ------------------------------------------------------------------------ */
+/* Streams                                                                   */
+
+/**
+ * Create a stream over a connected socket. The socket is made non-blocking
+ * and polled for input at once.
+ *
+ * @param s    out: the stream
+ * @param loop the loop that drives it
+ * @param sock a connected socket from @a pool or one of its ancestors; owned
+ *             by the stream on success (closed when the stream closes)
+ * @param cb   callbacks (copied; NULL: none)
+ * @param baton passed to every callback
+ * @param pool owning pool; the stream record is allocated from it
+ * @return APR_SUCCESS; APR_EINVAL for NULL arguments or a socket from an
+ *         unrelated pool; PEV_EDESTROYED if the loop is gone; an APR error
+ *         from the pollset (then the caller keeps the socket).
+ */
+apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop,
+                                      apr_socket_t *sock,
+                                      const pev_stream_callbacks_t *cb,
+                                      void *baton, apr_pool_t *pool);
+
+/** pev_stream_create_socket() for a pipe end (from apr_file_pipe_create()
+ *  or apr_os_pipe_put()). Regular files cannot be polled: the pollset's error
+ *  is returned. */
+apr_status_t pev_stream_create_file(pev_stream_t **s, pev_loop_t *loop,
+                                    apr_file_t *file,
+                                    const pev_stream_callbacks_t *cb,
+                                    void *baton, apr_pool_t *pool);
+
+/** Replace the callbacks and baton (NULL @a cb: none). Takes effect for the
+ *  next callback. @return APR_SUCCESS; APR_EINVAL for NULL @a s. */
+apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callbacks_t *cb,
+                                      void *baton);
+
+/**
+ * Set the maximum line length (content without LF or CRLF), at least 1. The
+ * input buffer never holds more than @a max + 2 bytes: a longer line closes
+ * the stream with PEV_ELINE. Raw reads (pev_stream_read()) share that bound.
+ * @return APR_SUCCESS; APR_EINVAL for NULL or 0, or when more than
+ *         @a max + 2 bytes of input are buffered; PEV_ECLOSED;
+ *         PEV_EDESTROYED.
+ */
+apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max);
+
+/** Set the output limit in bytes (at least 1): see pev_stream_write(). A
+ *  limit below the output already pending refuses writes until it drains.
+ *  @return APR_SUCCESS; APR_EINVAL for NULL or 0; PEV_ECLOSED;
+ *  PEV_EDESTROYED. */
+apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit);
+
+/**
+ * Close the stream when no input arrives for @a interval microseconds
+ * (0: never). The idle clock restarts now; the new deadline applies at once,
+ * also when called from a callback of the same iteration as the old one.
+ * With an on_idle callback, the callback decides (see pev_stream_idle_fn).
+ * @return APR_SUCCESS; APR_EINVAL for NULL or a negative interval;
+ *         PEV_ECLOSED; PEV_EDESTROYED.
+ */
+apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t interval);
+
+/** Restart the idle clock as if input had arrived now. O(1); takes effect at
+ *  once. @return APR_SUCCESS; APR_EINVAL; PEV_ECLOSED. */
+apr_status_t pev_stream_touch(pev_stream_t *s);
+
+/* Input ------------------------------------------------------------------- */
+
+/**
+ * Take the next complete line. On success *@a line points at its first byte
+ * inside the input buffer, the terminator (LF or CRLF) is replaced by NUL,
+ * and *@a len is the length without it. The line stays valid until the next
+ * input call on the stream or until the callback returns to the loop.
+ *
+ * @return APR_SUCCESS; APR_EAGAIN when no complete line is buffered yet;
+ *         APR_EOF when input ended and nothing is left (after EOF, a last
+ *         unterminated line is returned as a line); PEV_ELINE when the line
+ *         exceeds the maximum (the stream closes); PEV_ECLOSED when the
+ *         stream is closed and nothing is left; APR_EINVAL for NULL.
+ */
+apr_status_t pev_stream_getline(pev_stream_t *s, char **line, apr_size_t *len);
+
+/**
+ * Copy up to *@a len buffered input bytes into @a buf and consume them;
+ * *@a len is set to the number copied.
+ * @return APR_SUCCESS (at least one byte); APR_EAGAIN (nothing buffered);
+ *         APR_EOF (input ended, nothing left); PEV_ECLOSED; APR_EINVAL.
+ */
+apr_status_t pev_stream_read(pev_stream_t *s, void *buf, apr_size_t *len);
+
+/** Bytes of input buffered and not yet taken (0 for NULL). */
+apr_size_t pev_stream_input_pending(const pev_stream_t *s);
+
+/** Non-zero once the peer has ended its output (read returned 0). */
+int pev_stream_eof(const pev_stream_t *s);
+
+/**
+ * Wait for the next line while the loop keeps running every timer, wait
+ * event, signal handler and other stream: for sequential code outside the
+ * loop's callbacks. The stream's on_read callback is not called while it
+ * waits. @a timeout in microseconds (negative: no limit).
+ *
+ * @return as pev_stream_getline(), plus APR_TIMEUP when the timeout passed;
+ *         the close reason if the stream closed while waiting (its close
+ *         callback has run); PEV_EDESTROYED if the stream's pool or the loop
+ *         was destroyed while waiting (do not touch @a s); PEV_EBUSY when
+ *         called from one of the loop's callbacks (the loop does not nest).
+ */
+apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *len,
+                                     apr_interval_time_t timeout);
+
+/* Output ------------------------------------------------------------------ */
+
+/**
+ * Append @a len bytes to the output buffer. The loop sends them at the end of
+ * the current iteration (or as soon as the descriptor is writable). All or
+ * nothing: if the unsent output would exceed the output limit, nothing is
+ * appended, PEV_EFULL is returned and the drain callback runs once the
+ * unsent output falls to half the limit.
+ *
+ * @return APR_SUCCESS; PEV_EFULL; APR_ENOSPC when @a len alone exceeds the
+ *         output limit; APR_ENOMEM; PEV_ECLOSED (also after
+ *         pev_stream_close()); APR_EINVAL for NULL.
+ */
+apr_status_t pev_stream_write(pev_stream_t *s, const void *data, apr_size_t len);
+
+/** pev_stream_write() of formatted text (same all-or-nothing rule). */
+apr_status_t pev_stream_printf(pev_stream_t *s, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/** pev_stream_printf() with a va_list. */
+apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 0)))
+#endif
+    ;
+
+/**
+ * Try to send the buffered output now, without waiting.
+ * @return APR_SUCCESS when nothing is left; APR_EAGAIN when some is left
+ *         (the loop sends it when the descriptor is writable); the I/O
+ *         error (the stream closes); PEV_ECLOSED; APR_EINVAL.
+ */
+apr_status_t pev_stream_flush(pev_stream_t *s);
+
+/** Bytes of output not yet sent (0 for NULL). */
+apr_size_t pev_stream_output_pending(const pev_stream_t *s);
+
+/* Closing ----------------------------------------------------------------- */
+
+/**
+ * Close after the buffered output is sent: input stops at once, writes are
+ * refused, and once the output is sent (or fails, or the idle timeout
+ * passes) the descriptor is closed and the close callback runs with
+ * PEV_ECLOSED (or the error), from the loop.
+ * @return APR_SUCCESS; PEV_ECLOSED if already closing or closed; APR_EINVAL.
+ */
+apr_status_t pev_stream_close(pev_stream_t *s);
+
+/** Close now: unsent output is discarded, the descriptor is closed at once;
+ *  the close callback runs with PEV_ECLOSED from the loop. Also finishes a
+ *  pending pev_stream_close(). @return as pev_stream_close(), except that
+ *  aborting a closing stream succeeds. */
+apr_status_t pev_stream_abort(pev_stream_t *s);
+
+/** Non-zero while the stream is open (not closing or closed). */
+int pev_stream_is_open(const pev_stream_t *s);
+
+/** The close reason, or APR_SUCCESS while the stream has not closed. */
+apr_status_t pev_stream_close_reason(const pev_stream_t *s);
+
+/** The loop, the owning pool, and the socket (NULL for a pipe) or file (NULL
+ *  for a socket). The descriptor objects must not be closed by the caller. */
+pev_loop_t *pev_stream_loop(const pev_stream_t *s);
+apr_pool_t *pev_stream_pool(const pev_stream_t *s);
+apr_socket_t *pev_stream_socket(const pev_stream_t *s);
+apr_file_t *pev_stream_file(const pev_stream_t *s);
+
+/* ------------------------------------------------------------------------ */
+/* Wait events                                                               */
+
+/**
+ * Add a wait event: @a fn runs from the loop when the loop's time reaches
+ * @a mark (pev_loop_now() clock, microseconds), whether or not anybody reads
+ * the stream. Due events fire in mark order, in the order they were armed on
+ * equal marks. The event's memory comes from the stream's pool (reused after
+ * removal) and goes with it; O(log n).
+ *
+ * @return APR_SUCCESS; APR_EINVAL for a NULL stream or callback (no event is
+ *         created or returned); PEV_ECLOSED; PEV_EDESTROYED; APR_ENOMEM.
+ */
+apr_status_t pev_waitevent_add(pev_waitevent_t **ev, pev_stream_t *s, apr_time_t mark,
+                               pev_waitevent_fn *fn, void *rock);
+
+/**
+ * Remove @a ev from @a s; O(log n). The handle is dead afterwards (a later
+ * add may reuse its memory).
+ * @return APR_SUCCESS; PEV_ENOTARMED when @a ev is not a live wait event of
+ *         @a s (already removed, or another stream's); APR_EINVAL for NULL.
+ */
+apr_status_t pev_waitevent_remove(pev_stream_t *s, pev_waitevent_t *ev);
+
+/**
+ * Move @a ev's mark ("touch": push an idle deadline). From outside the
+ * event's own callback it takes effect at once, O(log n): an event due in
+ * the current iteration and not yet fired is moved too. Inside its own
+ * callback it sets the mark the event is kept at if the callback returns it.
+ * @return APR_SUCCESS; PEV_ENOTARMED when @a ev is not live; APR_EINVAL.
+ */
+apr_status_t pev_waitevent_set_mark(pev_waitevent_t *ev, apr_time_t mark);
+
+/** The event's mark (0 for NULL). */
+apr_time_t pev_waitevent_mark(const pev_waitevent_t *ev);
+
+/** Live wait events of @a s (0 for NULL). */
+apr_size_t pev_waitevent_count(const pev_stream_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POOLEV_STREAM_H */

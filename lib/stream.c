@@ -1,0 +1,1192 @@
+/*
+ * stream.c - pool-owned buffered streams and their wait events.
+ *
+ * A stream is OPEN, CLOSING (pev_stream_close() or end of input: input has
+ * stopped, the output is being sent) or CLOSED (out of the loop, descriptor
+ * closed; the close callback is owed until the end-of-iteration task
+ * delivers it). Every transition to CLOSED goes through stream_fail(), which
+ * takes the stream out of the loop at once, so nothing but the close
+ * callback can follow.
+ *
+ * Input: a malloc'd buffer, grown by doubling up to max_line + 2 bytes (plus
+ * one spare byte for a NUL). `iscan` remembers how far the buffer is known
+ * to hold no LF, so a long line arriving in pieces is scanned once. When the
+ * buffer is full: no LF in it means the line is too long; an LF means the
+ * user has not taken its lines yet, and input pauses until it does.
+ *
+ * Output: a malloc'd buffer bounded by the output limit. Writes append and
+ * post the stream's task; the task sends at the end of the iteration (one
+ * send per stream per iteration, however many writes). What the descriptor
+ * does not take is sent when the poll reports it writable.
+ *
+ * Idle timeout: an embedded timer armed at last_input + interval. Input only
+ * records the time (no heap operation); the timer, when it fires, re-arms
+ * itself for the real deadline if input arrived meanwhile.
+ *
+ * Wait events live in the loop's timer heap (embedded timers), on the
+ * stream's list of live events; removed ones go to a free list in the
+ * stream's pool and are reused. A generation count tells a callback's
+ * caller that its event was removed (and maybe reused) during the call.
+ *
+ * Callbacks run under a guard: a record on the C stack, linked from the
+ * stream, that release and orphan mark "gone"; after a callback the caller
+ * checks its guard before touching the stream again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <apr_portable.h>
+
+#include "poolev/stream.h"
+#include "loop_int.h"
+#include "owner.h"
+
+enum stream_state { S_OPEN, S_CLOSING, S_CLOSED };
+
+#define IBUF_INITIAL 4096
+#define OBUF_INITIAL 4096
+
+typedef struct guard {
+    struct guard *next;
+    int gone;
+} guard_t;
+
+struct pev_waitevent {
+    pev_timer_t timer;              /* in the loop's heap while armed */
+    pevi_link_t link;               /* on the stream's live or free list */
+    pev_stream_t *stream;
+    pev_waitevent_fn *fn;
+    void *rock;
+    apr_time_t mark;
+    apr_uint32_t gen;               /* bumped on removal */
+    unsigned live : 1;
+    unsigned firing : 1;
+};
+
+struct pev_stream {
+    pevi_io_t io;
+    pevi_task_t task;               /* flush; finish a close */
+    pevi_link_t owned;              /* on its pool's owner list */
+    pev_loop_t *loop;               /* NULL once the loop is gone */
+    apr_pool_t *pool;
+    apr_socket_t *sock;
+    apr_file_t *file;
+    int fd;
+    enum stream_state state;
+    apr_status_t reason;            /* why it closes (CLOSING, CLOSED) */
+    unsigned can_read : 1;
+    unsigned can_write : 1;
+    unsigned eof : 1;
+    unsigned input_paused : 1;      /* buffer full of untaken lines */
+    unsigned out_blocked : 1;       /* the descriptor took less than offered */
+    unsigned want_drain : 1;        /* a write was refused */
+    unsigned close_owed : 1;        /* the close callback has not run */
+    unsigned waiting;               /* pev_stream_getline_wait() calls */
+    pev_stream_callbacks_t cb;
+    void *baton;
+
+    char *ibuf;                     /* icap + 1 bytes */
+    apr_size_t ipos, ilen, icap, iscan;
+    apr_size_t max_line;
+
+    char *obuf;                     /* ocap + 1 bytes */
+    apr_size_t opos, olen, ocap;
+    apr_size_t out_limit;
+
+    pev_timer_t idle;
+    apr_interval_time_t idle_interval;
+    apr_time_t last_input;
+
+    pevi_link_t events;             /* live wait events (sentinel) */
+    pevi_link_t free_events;        /* removed ones, for reuse (sentinel) */
+    apr_size_t nevents;
+
+    guard_t *guards;
+};
+
+static void stream_fail(pev_stream_t *s, apr_status_t reason);
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+
+static void list_init(pevi_link_t *head)
+{
+    head->next = head->prev = head;
+}
+
+static void list_push(pevi_link_t *head, pevi_link_t *item)
+{
+    item->prev = head->prev;
+    item->next = head;
+    head->prev->next = item;
+    head->prev = item;
+}
+
+static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
+{
+    return b > 0 && a > APR_INT64_MAX - b ? APR_INT64_MAX : a + b;
+}
+
+static void guard_push(pev_stream_t *s, guard_t *g)
+{
+    g->gone = 0;
+    g->next = s->guards;
+    s->guards = g;
+}
+
+/* Only when !g->gone. Guards nest like calls, so @a g is normally first. */
+static void guard_pop(pev_stream_t *s, guard_t *g)
+{
+    guard_t **pp;
+
+    for (pp = &s->guards; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            return;
+        }
+}
+
+static void guards_kill(pev_stream_t *s)
+{
+    guard_t *g;
+
+    for (g = s->guards; g; g = g->next)
+        g->gone = 1;
+    s->guards = NULL;
+}
+
+/* The poll interest the stream's state asks for. */
+static void io_update(pev_stream_t *s)
+{
+    apr_int16_t want = 0;
+    apr_status_t st;
+
+    if (s->state == S_CLOSED)
+        return;
+    if (s->state == S_OPEN && s->can_read && !s->eof && !s->input_paused)
+        want |= APR_POLLIN;
+    if (s->out_blocked)
+        want |= APR_POLLOUT;
+    st = pevi_io_set(s->loop, &s->io, want);
+    if (st != APR_SUCCESS)
+        stream_fail(s, st);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Wait events                                                               */
+
+static void wait_fire(pev_timer_t *t, void *baton);
+
+/* Take @a ev out of its stream's live events (loop_alive: also out of the
+ * heap). Its memory goes to the free list. */
+static void wait_unlink(pev_stream_t *s, pev_waitevent_t *ev, int loop_alive)
+{
+    if (loop_alive)
+        pevi_timer_disarm(&ev->timer);
+    else
+        pevi_timer_orphan(&ev->timer);
+    pevi_link_remove(&ev->link);
+    list_push(&s->free_events, &ev->link);
+    ev->live = 0;
+    ev->firing = 0;
+    ev->gen++;
+    s->nevents--;
+}
+
+static void wait_unlink_all(pev_stream_t *s, int loop_alive)
+{
+    while (s->events.next != &s->events)
+        wait_unlink(s, PEVI_CONTAINER(s->events.next, pev_waitevent_t, link),
+                    loop_alive);
+}
+
+static void wait_fire(pev_timer_t *t, void *baton)
+{
+    pev_waitevent_t *ev = baton, *ret;
+    pev_stream_t *s = ev->stream;
+    apr_uint32_t gen = ev->gen;
+    guard_t g;
+
+    (void) t;
+    ev->firing = 1;
+    guard_push(s, &g);
+    ret = ev->fn(s, ev, ev->rock);
+    if (g.gone)
+        return;                 /* the stream's pool or the loop went */
+    guard_pop(s, &g);
+    if (ev->gen != gen)
+        return;                 /* removed during the call (maybe reused) */
+    ev->firing = 0;
+    if (ret == NULL || pevi_timer_arm(&ev->timer, ev->mark) != APR_SUCCESS)
+        wait_unlink(s, ev, 1);
+}
+
+apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_t mark,
+                               pev_waitevent_fn *fn, void *rock)
+{
+    pev_waitevent_t *ev;
+    apr_status_t st;
+
+    if (out)
+        *out = NULL;
+    if (!s || !fn)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    if (s->free_events.next != &s->free_events) {
+        ev = PEVI_CONTAINER(s->free_events.next, pev_waitevent_t, link);
+        pevi_link_remove(&ev->link);
+    } else {
+        ev = apr_palloc(s->pool, sizeof *ev);
+        if (!ev)
+            return APR_ENOMEM;
+        ev->gen = 0;
+    }
+    pevi_timer_init(&ev->timer, s->loop, wait_fire, ev);
+    ev->stream = s;
+    ev->fn = fn;
+    ev->rock = rock;
+    ev->mark = mark;
+    ev->live = 1;
+    ev->firing = 0;
+    st = pevi_timer_arm(&ev->timer, mark);
+    if (st != APR_SUCCESS) {
+        ev->live = 0;
+        list_push(&s->free_events, &ev->link);
+        return st;
+    }
+    list_push(&s->events, &ev->link);
+    s->nevents++;
+    if (out)
+        *out = ev;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_waitevent_remove(pev_stream_t *s, pev_waitevent_t *ev)
+{
+    if (!s || !ev)
+        return APR_EINVAL;
+    if (!ev->live || ev->stream != s)
+        return PEV_ENOTARMED;
+    wait_unlink(s, ev, s->loop != NULL);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_waitevent_set_mark(pev_waitevent_t *ev, apr_time_t mark)
+{
+    if (!ev)
+        return APR_EINVAL;
+    if (!ev->live)
+        return PEV_ENOTARMED;
+    ev->mark = mark;
+    if (ev->firing)
+        return APR_SUCCESS;     /* armed at this mark if the callback keeps it */
+    return pevi_timer_arm(&ev->timer, mark);
+}
+
+apr_time_t pev_waitevent_mark(const pev_waitevent_t *ev)
+{
+    return ev ? ev->mark : 0;
+}
+
+apr_size_t pev_waitevent_count(const pev_stream_t *s)
+{
+    return s ? s->nevents : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Closing                                                                   */
+
+/* Release the descriptor and the output; the stream is out of the loop. */
+static void stream_shut(pev_stream_t *s, int loop_alive)
+{
+    if (loop_alive) {
+        (void) pevi_io_set(s->loop, &s->io, 0);
+        pevi_timer_disarm(&s->idle);
+    } else {
+        pevi_timer_orphan(&s->idle);
+    }
+    wait_unlink_all(s, loop_alive);
+    if (s->sock)
+        (void) apr_socket_close(s->sock);
+    else
+        (void) apr_file_close(s->file);
+    s->fd = -1;
+    free(s->obuf);
+    s->obuf = NULL;
+    s->opos = s->olen = s->ocap = 0;
+    s->out_blocked = 0;
+    s->want_drain = 0;
+}
+
+static void free_input(pev_stream_t *s)
+{
+    free(s->ibuf);
+    s->ibuf = NULL;
+    s->ipos = s->ilen = s->icap = s->iscan = 0;
+}
+
+/* Close now for @a reason: out of the loop at once; the close callback runs
+ * from the stream's task at the end of the iteration. The input buffer stays
+ * until then (a callback may hold a line); after the peer's EOF it stays
+ * while lines are left to take. */
+static void stream_fail(pev_stream_t *s, apr_status_t reason)
+{
+    if (s->state == S_CLOSED)
+        return;
+    s->state = S_CLOSED;
+    s->reason = reason;
+    s->input_paused = 0;
+    stream_shut(s, 1);
+    s->close_owed = 1;
+    pevi_loop_ios_adjust(s->loop, -1);
+    pevi_task_post(s->loop, &s->task);
+}
+
+/* Stop input, send the output, then close with @a reason. */
+static void stream_begin_close(pev_stream_t *s, apr_status_t reason)
+{
+    s->state = S_CLOSING;
+    s->reason = reason;
+    io_update(s);
+    if (s->state == S_CLOSING)
+        pevi_task_post(s->loop, &s->task);
+}
+
+/* Most input a closing socket discards before close(2). */
+#define CLOSE_DISCARD_MAX (256 * 1024)
+
+/* CLOSING, and all output handed to the kernel: close. On a socket, first
+ * end our direction (FIN after the data) and discard input that arrived
+ * meanwhile: close(2) with unread input sends a reset instead, and a reset
+ * throws away what the kernel has not sent yet. */
+static void close_sent(pev_stream_t *s)
+{
+    if (s->sock && !s->eof) {
+        char sink[4096];
+        apr_size_t total = 0;
+        ssize_t n;
+
+        (void) shutdown(s->fd, SHUT_WR);
+        do
+            n = read(s->fd, sink, sizeof sink);
+        while ((n > 0 && (total += (apr_size_t) n) < CLOSE_DISCARD_MAX)
+               || (n < 0 && errno == EINTR));
+    }
+    stream_fail(s, s->reason);
+}
+
+/* Run the close callback (once). */
+static void deliver_close(pev_stream_t *s)
+{
+    guard_t g;
+
+    if (!s->close_owed)
+        return;
+    s->close_owed = 0;
+    pevi_task_cancel(&s->task);
+    /* no callback holds a line any more: the input goes, unless the peer
+     * ended it and lines are left to take */
+    if (!s->eof || s->ipos == s->ilen)
+        free_input(s);
+    if (!s->cb.on_close)
+        return;
+    guard_push(s, &g);
+    s->cb.on_close(s, s->reason, s->baton);
+    if (!g.gone)
+        guard_pop(s, &g);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output                                                                    */
+
+/* Send what the descriptor takes. APR_SUCCESS when all is sent, APR_EAGAIN
+ * when some is left (then the loop polls for POLLOUT), else the error (the
+ * stream has failed). */
+static apr_status_t out_send(pev_stream_t *s)
+{
+    while (s->opos < s->olen) {
+        ssize_t n;
+
+        if (s->sock)
+            n = send(s->fd, s->obuf + s->opos, s->olen - s->opos, MSG_NOSIGNAL);
+        else
+            n = write(s->fd, s->obuf + s->opos, s->olen - s->opos);
+        if (n > 0) {
+            s->opos += (apr_size_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!s->out_blocked) {
+                s->out_blocked = 1;
+                io_update(s);
+            }
+            return s->state == S_CLOSED ? PEV_ECLOSED : APR_EAGAIN;
+        }
+        {
+            apr_status_t st = n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
+
+            stream_fail(s, st);
+            return st;
+        }
+    }
+    /* all sent: an idle stream holds no output buffer */
+    free(s->obuf);
+    s->obuf = NULL;
+    s->opos = s->olen = s->ocap = 0;
+    if (s->out_blocked) {
+        s->out_blocked = 0;
+        io_update(s);
+    }
+    return APR_SUCCESS;
+}
+
+/* After output was sent: a refused writer may write again. Returns non-zero
+ * if the stream is gone. */
+static int maybe_drain(pev_stream_t *s)
+{
+    guard_t g;
+
+    if (!s->want_drain || s->state != S_OPEN
+        || s->olen - s->opos > s->out_limit / 2)
+        return 0;
+    s->want_drain = 0;
+    if (!s->cb.on_drain)
+        return 0;
+    guard_push(s, &g);
+    s->cb.on_drain(s, s->baton);
+    if (g.gone)
+        return 1;
+    guard_pop(s, &g);
+    return 0;
+}
+
+/* Room for @a len more bytes (plus a spare byte for a NUL) at obuf + olen,
+ * within the output limit. */
+static apr_status_t out_reserve(pev_stream_t *s, apr_size_t len)
+{
+    apr_size_t pending = s->olen - s->opos;
+
+    if (len > s->out_limit)
+        return APR_ENOSPC;
+    if (pending > s->out_limit || len > s->out_limit - pending) {
+        s->want_drain = 1;
+        return PEV_EFULL;
+    }
+    if (s->olen + len <= s->ocap)
+        return APR_SUCCESS;
+    if (s->opos > 0) {
+        memmove(s->obuf, s->obuf + s->opos, pending);
+        s->opos = 0;
+        s->olen = pending;
+        if (pending + len <= s->ocap)
+            return APR_SUCCESS;
+    }
+    {
+        apr_size_t cap = s->ocap ? s->ocap : OBUF_INITIAL;
+        char *nb;
+
+        while (cap < pending + len)
+            cap *= 2;
+        nb = realloc(s->obuf, cap + 1);
+        if (!nb)
+            return APR_ENOMEM;
+        s->obuf = nb;
+        s->ocap = cap;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t out_check(const pev_stream_t *s)
+{
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state != S_OPEN)
+        return PEV_ECLOSED;
+    if (!s->can_write)
+        return APR_EBADF;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_write(pev_stream_t *s, const void *data, apr_size_t len)
+{
+    apr_status_t st;
+
+    if (!s || (!data && len))
+        return APR_EINVAL;
+    if ((st = out_check(s)) != APR_SUCCESS)
+        return st;
+    if (len == 0)
+        return APR_SUCCESS;
+    if ((st = out_reserve(s, len)) != APR_SUCCESS)
+        return st;
+    memcpy(s->obuf + s->olen, data, len);
+    s->olen += len;
+    pevi_task_post(s->loop, &s->task);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
+{
+    apr_status_t st;
+    va_list ap2;
+    int n, fitted;
+
+    if (!s || !fmt)
+        return APR_EINVAL;
+    if ((st = out_check(s)) != APR_SUCCESS)
+        return st;
+    /* format into the spare room first; most messages fit */
+    va_copy(ap2, ap);
+    n = vsnprintf(s->obuf ? s->obuf + s->olen : NULL,
+                  s->obuf ? s->ocap - s->olen + 1 : 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return APR_EINVAL;
+    fitted = s->obuf && (apr_size_t) n <= s->ocap - s->olen;
+    if ((st = out_reserve(s, (apr_size_t) n)) != APR_SUCCESS)
+        return st;
+    /* out_reserve leaves a buffer that had the room alone; else the bytes
+     * are formatted again where the room is now */
+    if (!fitted)
+        vsnprintf(s->obuf + s->olen, (apr_size_t) n + 1, fmt, ap);
+    s->olen += (apr_size_t) n;
+    pevi_task_post(s->loop, &s->task);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_printf(pev_stream_t *s, const char *fmt, ...)
+{
+    apr_status_t st;
+    va_list ap;
+
+    va_start(ap, fmt);
+    st = pev_stream_vprintf(s, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+apr_status_t pev_stream_flush(pev_stream_t *s)
+{
+    if (!s)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    return out_send(s);
+}
+
+apr_size_t pev_stream_output_pending(const pev_stream_t *s)
+{
+    return s ? s->olen - s->opos : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input                                                                     */
+
+static void input_consumed(pev_stream_t *s)
+{
+    if (s->ipos == s->ilen)
+        s->ipos = s->ilen = s->iscan = 0;   /* bytes stay until the next fill */
+    if (s->input_paused) {
+        s->input_paused = 0;
+        io_update(s);
+    }
+}
+
+static apr_status_t in_check(const pev_stream_t *s)
+{
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (!s->can_read)
+        return APR_EBADF;
+    return APR_SUCCESS;
+}
+
+/* Nothing more to take: why. */
+static apr_status_t in_empty_status(const pev_stream_t *s)
+{
+    if (s->eof)
+        return APR_EOF;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    return APR_EAGAIN;
+}
+
+apr_status_t pev_stream_getline(pev_stream_t *s, char **line, apr_size_t *len)
+{
+    char *start, *lf, *end;
+    apr_status_t st;
+
+    if (!s || !line || !len)
+        return APR_EINVAL;
+    if ((st = in_check(s)) != APR_SUCCESS)
+        return st;
+    if (s->ipos == s->ilen)
+        return in_empty_status(s);
+    start = s->ibuf + s->ipos;
+    lf = memchr(s->ibuf + s->iscan, '\n', s->ilen - s->iscan);
+    if (!lf) {
+        s->iscan = s->ilen;
+        if (!s->eof)
+            return s->state == S_CLOSED ? PEV_ECLOSED : APR_EAGAIN;
+        /* the peer ended: its last line has no terminator */
+        end = s->ibuf + s->ilen;
+        s->ipos = s->ilen;
+    } else {
+        end = lf > start && lf[-1] == '\r' ? lf - 1 : lf;
+        s->ipos = (apr_size_t) (lf + 1 - s->ibuf);
+        s->iscan = s->ipos;
+    }
+    if ((apr_size_t) (end - start) > s->max_line) {
+        s->ipos = s->ilen = s->iscan = 0;
+        if (s->state != S_CLOSED)
+            stream_fail(s, PEV_ELINE);
+        return PEV_ELINE;
+    }
+    *end = '\0';                /* the spare byte covers an unterminated tail */
+    *line = start;
+    *len = (apr_size_t) (end - start);
+    input_consumed(s);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_read(pev_stream_t *s, void *buf, apr_size_t *len)
+{
+    apr_size_t n;
+    apr_status_t st;
+
+    if (!s || !buf || !len)
+        return APR_EINVAL;
+    if ((st = in_check(s)) != APR_SUCCESS)
+        return st;
+    n = s->ilen - s->ipos;
+    if (n == 0) {
+        *len = 0;
+        return in_empty_status(s);
+    }
+    if (n > *len)
+        n = *len;
+    memcpy(buf, s->ibuf + s->ipos, n);
+    s->ipos += n;
+    if (s->iscan < s->ipos)
+        s->iscan = s->ipos;
+    *len = n;
+    input_consumed(s);
+    return APR_SUCCESS;
+}
+
+apr_size_t pev_stream_input_pending(const pev_stream_t *s)
+{
+    return s ? s->ilen - s->ipos : 0;
+}
+
+int pev_stream_eof(const pev_stream_t *s)
+{
+    return s && s->eof;
+}
+
+/* Call on_read unless a blocking wait takes the input. Non-zero if the
+ * stream is gone. */
+static int notify_read(pev_stream_t *s)
+{
+    guard_t g;
+
+    if (!s->cb.on_read || s->waiting)
+        return 0;
+    guard_push(s, &g);
+    s->cb.on_read(s, s->baton);
+    if (g.gone)
+        return 1;
+    guard_pop(s, &g);
+    return 0;
+}
+
+/* Make room at the end of the input buffer. APR_SUCCESS with room;
+ * APR_EAGAIN when the buffer is at its bound and holds a complete line (input
+ * pauses); PEV_ELINE when it is at its bound without one. */
+static apr_status_t in_make_room(pev_stream_t *s)
+{
+    apr_size_t bound = s->max_line + 2, cap;
+    char *nb;
+
+    if (s->ilen < s->icap)
+        return APR_SUCCESS;
+    if (s->ipos > 0) {
+        memmove(s->ibuf, s->ibuf + s->ipos, s->ilen - s->ipos);
+        s->ilen -= s->ipos;
+        s->iscan -= s->ipos;
+        s->ipos = 0;
+        return APR_SUCCESS;
+    }
+    if (s->icap >= bound) {
+        if (memchr(s->ibuf, '\n', s->ilen))
+            return APR_EAGAIN;
+        return PEV_ELINE;
+    }
+    cap = s->icap ? s->icap * 2 : IBUF_INITIAL;
+    if (cap > bound)
+        cap = bound;
+    nb = realloc(s->ibuf, cap + 1);
+    if (!nb)
+        return APR_ENOMEM;
+    s->ibuf = nb;
+    s->icap = cap;
+    return APR_SUCCESS;
+}
+
+/* The descriptor is readable (or hung up, or failed). */
+static void stream_fill(pev_stream_t *s)
+{
+    apr_status_t st;
+    ssize_t n;
+
+    st = in_make_room(s);
+    if (st == APR_EAGAIN) {
+        s->input_paused = 1;
+        io_update(s);
+        return;
+    }
+    if (st != APR_SUCCESS) {
+        stream_fail(s, st);
+        return;
+    }
+    do
+        n = read(s->fd, s->ibuf + s->ilen, s->icap - s->ilen);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        s->ilen += (apr_size_t) n;
+        s->last_input = pev_loop_now(s->loop);
+        /* a full buffer without LF can never hold a whole line */
+        if (s->ilen - s->ipos > s->max_line + 1
+            && !memchr(s->ibuf + s->iscan, '\n', s->ilen - s->iscan)) {
+            s->ipos = s->ilen = s->iscan = 0;
+            stream_fail(s, PEV_ELINE);
+            return;
+        }
+        if (notify_read(s))
+            return;
+        /* all taken: an idle stream holds no input buffer (lines handed out
+         * were valid until the callback returned) */
+        if (s->ibuf && s->ipos == s->ilen && s->state != S_CLOSED)
+            free_input(s);
+        return;
+    }
+    if (n == 0) {
+        s->eof = 1;
+        io_update(s);
+        if (s->ipos < s->ilen && notify_read(s))
+            return;
+        if (s->state == S_OPEN)
+            stream_begin_close(s, APR_EOF);
+        return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+    stream_fail(s, APR_FROM_OS_ERROR(errno));
+}
+
+static void stream_ready(pevi_io_t *io, apr_int16_t events)
+{
+    pev_stream_t *s = PEVI_CONTAINER(io, pev_stream_t, io);
+
+    if (s->out_blocked && (events & (APR_POLLOUT | APR_POLLERR | APR_POLLHUP))) {
+        apr_status_t st = out_send(s);
+
+        if (st != APR_SUCCESS && st != APR_EAGAIN)
+            return;
+        if (s->state == S_CLOSING && s->opos == s->olen) {
+            close_sent(s);
+            return;
+        }
+        if (maybe_drain(s))
+            return;
+    }
+    if (s->state == S_OPEN && (s->io.events & APR_POLLIN)
+        && (events & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)))
+        stream_fill(s);
+}
+
+/* End of iteration: send the output; finish a close. */
+static void stream_task(pevi_task_t *task)
+{
+    pev_stream_t *s = PEVI_CONTAINER(task, pev_stream_t, task);
+
+    if (s->state != S_CLOSED && s->opos < s->olen)
+        (void) out_send(s);
+    if (s->state == S_CLOSING && s->opos == s->olen)
+        close_sent(s);
+    if (s->state == S_CLOSED) {
+        deliver_close(s);
+        return;
+    }
+    (void) maybe_drain(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Idle timeout                                                              */
+
+static void idle_fire(pev_timer_t *t, void *baton)
+{
+    pev_stream_t *s = baton;
+    apr_time_t now = pev_loop_now(s->loop);
+    apr_time_t deadline = time_add(s->last_input, s->idle_interval);
+    guard_t g;
+    int keep;
+
+    (void) t;
+    if (now < deadline) {       /* input or a touch since it was armed */
+        if (pevi_timer_arm(&s->idle, deadline) != APR_SUCCESS)
+            stream_fail(s, APR_ENOMEM);
+        return;
+    }
+    if (s->state == S_OPEN && s->cb.on_idle) {
+        guard_push(s, &g);
+        keep = s->cb.on_idle(s, s->baton);
+        if (g.gone)
+            return;
+        guard_pop(s, &g);
+        if (s->state != S_OPEN || s->idle_interval == 0)
+            return;
+        deadline = time_add(s->last_input, s->idle_interval);
+        if (keep || deadline > now) {
+            if (keep && deadline <= now) {
+                s->last_input = now;
+                deadline = time_add(now, s->idle_interval);
+            }
+            if (pevi_timer_arm(&s->idle, deadline) != APR_SUCCESS)
+                stream_fail(s, APR_ENOMEM);
+            return;
+        }
+    }
+    stream_fail(s, APR_TIMEUP);
+}
+
+apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t interval)
+{
+    if (!s || interval < 0)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    s->idle_interval = interval;
+    s->last_input = pev_loop_now(s->loop);
+    if (interval == 0) {
+        pevi_timer_disarm(&s->idle);
+        return APR_SUCCESS;
+    }
+    return pevi_timer_arm(&s->idle, time_add(s->last_input, interval));
+}
+
+apr_status_t pev_stream_touch(pev_stream_t *s)
+{
+    if (!s)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    s->last_input = pev_loop_now(s->loop);
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life                                                                      */
+
+void pevi_stream_release(void *loop, pevi_link_t *item)
+{
+    pev_stream_t *s = PEVI_CONTAINER(item, pev_stream_t, owned);
+
+    (void) loop;
+    if (s->state != S_CLOSED) {
+        s->state = S_CLOSED;
+        s->reason = PEV_EDESTROYED;
+        stream_shut(s, 1);
+        pevi_loop_ios_adjust(s->loop, -1);
+    }
+    s->close_owed = 0;
+    pevi_task_cancel(&s->task);
+    free_input(s);
+    guards_kill(s);
+}
+
+void pevi_stream_orphan(void *loop, pevi_link_t *item)
+{
+    pev_stream_t *s = PEVI_CONTAINER(item, pev_stream_t, owned);
+
+    (void) loop;
+    if (s->state != S_CLOSED) {
+        s->state = S_CLOSED;
+        s->reason = PEV_EDESTROYED;
+        stream_shut(s, 0);
+    }
+    s->close_owed = 0;
+    pevi_task_cancel(&s->task);
+    free_input(s);
+    guards_kill(s);
+    s->loop = NULL;
+}
+
+static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
+                                  apr_socket_t *sock, apr_file_t *file,
+                                  const pev_stream_callbacks_t *cb, void *baton,
+                                  apr_pool_t *pool)
+{
+    pev_stream_t *s;
+    apr_os_sock_t osd;
+    apr_os_file_t ofd;
+    apr_status_t st;
+    int fl;
+
+    if (!out || !loop || !pool || (!sock && !file))
+        return APR_EINVAL;
+    /* the descriptor's pool must outlive the stream */
+    if (!apr_pool_is_ancestor(sock ? apr_socket_pool_get(sock) : apr_file_pool_get(file),
+                              pool))
+        return APR_EINVAL;
+    s = apr_pcalloc(pool, sizeof *s);
+    if (!s)
+        return APR_ENOMEM;
+    if (sock) {
+        apr_os_sock_get(&osd, sock);
+        s->fd = osd;
+        s->can_read = s->can_write = 1;
+        st = apr_socket_opt_set(sock, APR_SO_NONBLOCK, 1);
+        if (st == APR_SUCCESS)
+            st = apr_socket_timeout_set(sock, 0);
+    } else {
+        apr_os_file_get(&ofd, file);
+        s->fd = ofd;
+        fl = fcntl(s->fd, F_GETFL);
+        if (fl < 0)
+            return APR_FROM_OS_ERROR(errno);
+        s->can_read = (fl & O_ACCMODE) != O_WRONLY;
+        s->can_write = (fl & O_ACCMODE) != O_RDONLY;
+        st = apr_file_pipe_timeout_set(file, 0);
+    }
+    if (st != APR_SUCCESS)
+        return st;
+    s->loop = loop;
+    s->pool = pool;
+    s->sock = sock;
+    s->file = file;
+    s->state = S_OPEN;
+    s->reason = APR_SUCCESS;
+    if (cb)
+        s->cb = *cb;
+    s->baton = baton;
+    s->max_line = PEV_STREAM_MAX_LINE_DEFAULT;
+    s->out_limit = PEV_STREAM_OUTPUT_LIMIT_DEFAULT;
+    list_init(&s->events);
+    list_init(&s->free_events);
+    pevi_io_init(&s->io, pool, sock, file, stream_ready);
+    pevi_task_init(&s->task, stream_task);
+    pevi_timer_init(&s->idle, loop, idle_fire, s);
+    s->last_input = pev_loop_now(loop);
+    if (s->can_read) {
+        st = pevi_io_set(loop, &s->io, APR_POLLIN);
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    st = pevi_owner_add(pevi_loop_io_owners(loop), pool, &s->owned);
+    if (st != APR_SUCCESS) {
+        (void) pevi_io_set(loop, &s->io, 0);
+        return st;
+    }
+    pevi_loop_ios_adjust(loop, 1);
+    *out = s;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_create_socket(pev_stream_t **out, pev_loop_t *loop,
+                                      apr_socket_t *sock,
+                                      const pev_stream_callbacks_t *cb,
+                                      void *baton, apr_pool_t *pool)
+{
+    if (!sock)
+        return APR_EINVAL;
+    return stream_create(out, loop, sock, NULL, cb, baton, pool);
+}
+
+apr_status_t pev_stream_create_file(pev_stream_t **out, pev_loop_t *loop,
+                                    apr_file_t *file,
+                                    const pev_stream_callbacks_t *cb,
+                                    void *baton, apr_pool_t *pool)
+{
+    if (!file)
+        return APR_EINVAL;
+    return stream_create(out, loop, NULL, file, cb, baton, pool);
+}
+
+apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callbacks_t *cb,
+                                      void *baton)
+{
+    static const pev_stream_callbacks_t none;
+
+    if (!s)
+        return APR_EINVAL;
+    s->cb = cb ? *cb : none;
+    s->baton = baton;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
+{
+    if (!s || max == 0 || max > APR_SIZE_MAX / 4)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    if (s->ilen - s->ipos > max + 2)
+        return APR_EINVAL;
+    if (s->icap > max + 2) {
+        /* shrink: move what is buffered to the front first */
+        char *nb;
+
+        memmove(s->ibuf, s->ibuf + s->ipos, s->ilen - s->ipos);
+        s->ilen -= s->ipos;
+        s->iscan -= s->ipos;
+        s->ipos = 0;
+        nb = realloc(s->ibuf, max + 3);
+        if (nb) {
+            s->ibuf = nb;
+            s->icap = max + 2;
+        }
+    }
+    s->max_line = max;
+    if (s->input_paused) {
+        s->input_paused = 0;
+        io_update(s);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit)
+{
+    if (!s || limit == 0)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    s->out_limit = limit;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_close(pev_stream_t *s)
+{
+    if (!s)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state != S_OPEN)
+        return PEV_ECLOSED;
+    stream_begin_close(s, PEV_ECLOSED);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_abort(pev_stream_t *s)
+{
+    if (!s)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    s->opos = s->olen = 0;
+    stream_fail(s, PEV_ECLOSED);
+    return APR_SUCCESS;
+}
+
+int pev_stream_is_open(const pev_stream_t *s)
+{
+    return s && s->state == S_OPEN;
+}
+
+apr_status_t pev_stream_close_reason(const pev_stream_t *s)
+{
+    return s && s->state == S_CLOSED ? s->reason : APR_SUCCESS;
+}
+
+pev_loop_t *pev_stream_loop(const pev_stream_t *s)
+{
+    return s ? s->loop : NULL;
+}
+
+apr_pool_t *pev_stream_pool(const pev_stream_t *s)
+{
+    return s ? s->pool : NULL;
+}
+
+apr_socket_t *pev_stream_socket(const pev_stream_t *s)
+{
+    return s ? s->sock : NULL;
+}
+
+apr_file_t *pev_stream_file(const pev_stream_t *s)
+{
+    return s ? s->file : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Blocking convenience                                                      */
+
+apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *len,
+                                     apr_interval_time_t timeout)
+{
+    pev_loop_t *loop;
+    apr_time_t deadline = 0;
+    apr_status_t st;
+    guard_t g;
+
+    if (!s || !line || !len)
+        return APR_EINVAL;
+    if (!(loop = s->loop))
+        return PEV_EDESTROYED;
+    if (pevi_loop_running(loop))
+        return PEV_EBUSY;
+    if (timeout >= 0)
+        deadline = time_add(pevi_loop_clock(loop), timeout);
+    guard_push(s, &g);
+    s->waiting++;
+    for (;;) {
+        apr_interval_time_t wait = -1;
+
+        st = pev_stream_getline(s, line, len);
+        if (st != APR_EAGAIN)
+            break;
+        if (timeout >= 0) {
+            apr_time_t now = pevi_loop_clock(loop);
+
+            if (now >= deadline) {
+                st = APR_TIMEUP;
+                break;
+            }
+            wait = deadline - now;
+        }
+        st = pev_loop_run_once(loop, wait);
+        if (g.gone)
+            return PEV_EDESTROYED;
+        if (st != APR_SUCCESS)
+            break;
+    }
+    s->waiting--;
+    guard_pop(s, &g);
+    if (st == PEV_ECLOSED && s->reason != APR_SUCCESS)
+        st = s->reason;
+    return st;
+}
