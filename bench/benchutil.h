@@ -10,6 +10,8 @@
  *  - bench_rand_below(), bench_shuffle_u32(): a small seeded PRNG, permutations
  *  - bench_sleep_ns():     sleep (untimed waits between measurements)
  *  - bench_table_section(): a heading line inside a result table
+ *  - bench_env_double():   a number from the environment, range-checked
+ *  - bench_rss_bytes():    the process's resident set size (Linux /proc)
  *
  * Everything is static inline, so a benchmark includes only what it uses and
  * unused helpers cost nothing (and warn nothing). clock_gettime() needs POSIX
@@ -19,6 +21,7 @@
 #define POOLEV_BENCHUTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +231,55 @@ static inline int bench_runs_from_env(const char *var, int dflt)
         exit(2);
     }
     return (int) n;
+}
+
+/* The number in environment variable @a var (a decimal, in [min, max]), or
+ * @a dflt when it is unset or empty. Exits with status 2 if it is invalid. */
+static inline double bench_env_double(const char *var, double dflt, double min,
+                                      double max)
+{
+    const char *s = getenv(var);
+    char *end;
+    double v;
+
+    if (!s || !*s)
+        return dflt;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= min && v <= max)) {
+        fprintf(stderr, "%s=\"%s\": expected a number from %g to %g\n", var, s, min,
+                max);
+        exit(2);
+    }
+    return v;
+}
+
+/* Resident set size of this process in bytes: the second field of
+ * /proc/self/statm times the page size. Reads without allocating (no stdio
+ * buffer), so sampling does not disturb the heap it measures. 0 if unavailable. */
+static inline uint64_t bench_rss_bytes(void)
+{
+    char buf[128];
+    char *p, *end;
+    unsigned long long pages;
+    ssize_t n;
+    long page = sysconf(_SC_PAGESIZE);
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0 || page <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strchr(buf, ' ');           /* skip the total program size */
+    if (!p)
+        return 0;
+    pages = strtoull(p + 1, &end, 10);
+    if (end == p + 1)
+        return 0;
+    return (uint64_t) pages * (uint64_t) page;
 }
 
 /* ------------------------------------------------------------------------ */
