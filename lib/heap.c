@@ -268,8 +268,22 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *baton)
 
             sift_down(a, n, i, e.mark, e.seq, e.node);
         }
-    while (h->cap > PEVI_HEAP_MIN && h->size < h->cap / 4)
-        shrink(h);
+    /* one reallocation to the size the shrinking rule ends at */
+    {
+        apr_size_t cap = h->cap;
+
+        while (cap > PEVI_HEAP_MIN && n < cap / 4)
+            cap /= 2;
+        if (cap < PEVI_HEAP_MIN)
+            cap = PEVI_HEAP_MIN;
+        if (cap < h->cap) {
+            a = pevi_heap_realloc(h->a, cap * sizeof *a);
+            if (a) {                /* else keep the larger array */
+                h->a = a;
+                h->cap = cap;
+            }
+        }
+    }
 }
 
 apr_size_t pevi_heap_size(const pevi_heap_t *h)

@@ -722,6 +722,18 @@ static apr_status_t in_make_room(pev_stream_t *s)
     apr_size_t bound = s->max_line + 2, cap;
     char *nb;
 
+    if (s->icap > bound) {
+        /* the maximum was lowered: bring what is buffered to the front and
+         * give the rest back (set_max_line made sure it fits) */
+        memmove(s->ibuf, s->ibuf + s->ipos, s->ilen - s->ipos);
+        s->ilen -= s->ipos;
+        s->iscan -= s->ipos;
+        s->ipos = 0;
+        nb = realloc(s->ibuf, bound + 1);
+        if (nb)
+            s->ibuf = nb;
+        s->icap = bound;
+    }
     if (s->ilen < s->icap)
         return APR_SUCCESS;
     if (s->ipos > 0) {
@@ -858,8 +870,14 @@ static void idle_fire(pev_timer_t *t, void *baton)
         if (g.gone)
             return;
         guard_pop(s, &g);
-        if (s->state != S_OPEN || s->idle_interval == 0)
+        if (s->state == S_CLOSED || s->idle_interval == 0)
             return;
+        if (s->state == S_CLOSING) {
+            /* closed by the callback: one more interval to send, then out */
+            if (pevi_timer_arm(&s->idle, time_add(now, s->idle_interval)) != APR_SUCCESS)
+                stream_fail(s, APR_ENOMEM);
+            return;
+        }
         deadline = time_add(s->last_input, s->idle_interval);
         if (keep || deadline > now) {
             if (keep && deadline <= now) {
@@ -923,6 +941,12 @@ void pevi_stream_release(void *loop, pevi_link_t *item)
     guards_kill(s);
 }
 
+static apr_status_t free_cleanup(void *data)
+{
+    free(data);
+    return APR_SUCCESS;
+}
+
 void pevi_stream_orphan(void *loop, pevi_link_t *item)
 {
     pev_stream_t *s = PEVI_CONTAINER(item, pev_stream_t, owned);
@@ -935,7 +959,13 @@ void pevi_stream_orphan(void *loop, pevi_link_t *item)
     }
     s->close_owed = 0;
     pevi_task_cancel(&s->task);
-    free_input(s);
+    /* a callback running now, or the caller of getline_wait, may hold a line
+     * in the input buffer: it goes with the stream's pool, which lives on */
+    if (s->ibuf)
+        apr_pool_cleanup_register(s->pool, s->ibuf, free_cleanup,
+                                  apr_pool_cleanup_null);
+    s->ibuf = NULL;
+    s->ipos = s->ilen = s->icap = s->iscan = 0;
     guards_kill(s);
     s->loop = NULL;
 }
@@ -1053,20 +1083,8 @@ apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
         return PEV_ECLOSED;
     if (s->ilen - s->ipos > max + 2)
         return APR_EINVAL;
-    if (s->icap > max + 2) {
-        /* shrink: move what is buffered to the front first */
-        char *nb;
-
-        memmove(s->ibuf, s->ibuf + s->ipos, s->ilen - s->ipos);
-        s->ilen -= s->ipos;
-        s->iscan -= s->ipos;
-        s->ipos = 0;
-        nb = realloc(s->ibuf, max + 3);
-        if (nb) {
-            s->ibuf = nb;
-            s->icap = max + 2;
-        }
-    }
+    /* the buffer is not moved here (a callback may hold a line in it): the
+     * next fill shrinks it */
     s->max_line = max;
     if (s->input_paused) {
         s->input_paused = 0;
@@ -1077,7 +1095,7 @@ apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
 
 apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit)
 {
-    if (!s || limit == 0)
+    if (!s || limit == 0 || limit > APR_SIZE_MAX / 4)
         return APR_EINVAL;
     if (!s->loop)
         return PEV_EDESTROYED;

@@ -972,6 +972,37 @@ START_TEST(filter_drops_and_reheapifies)
 }
 END_TEST
 
+/* A filter whose shrinking realloc fails keeps the larger array and
+ * returns (it must not retry forever). */
+START_TEST(filter_survives_failing_shrink)
+{
+    enum { N = 4096 };
+    pevi_heap_t h;
+    item_t *it = make_items(N);
+    apr_size_t cap;
+    int i, calls = 0;
+
+    pevi_heap_init(&h);
+    for (i = 0; i < N; i++)
+        push(&h, &it[i], (apr_time_t) i);
+    cap = h.cap;
+    pevi_heap_realloc = failing_realloc;
+    pevi_heap_filter(&h, keep_not_third, &calls);       /* keeps 2/3: no shrink */
+    for (i = 0; i < N; i++)
+        if (it[i].id % 3 != 0 && i % 8 != 1)
+            it[i].id = 3 * i;                           /* now rejected */
+    pevi_heap_filter(&h, keep_not_third, &calls);       /* shrink wanted, fails */
+    ck_assert_uint_eq(h.cap, cap);
+    check_heap(&h);
+    pevi_heap_realloc = realloc;
+    pevi_heap_filter(&h, keep_not_third, &calls);       /* shrinks now */
+    ck_assert_uint_lt(h.cap, cap);
+    check_heap(&h);
+    pevi_heap_free(&h);
+    free(it);
+}
+END_TEST
+
 static Suite *heap_suite(void)
 {
     Suite *s = suite_create("heap");
@@ -992,6 +1023,7 @@ static Suite *heap_suite(void)
     tcase_add_test(tc, enomem_leaves_heap_unchanged);
     tcase_add_test(tc, two_heaps_own_sequences);
     tcase_add_test(tc, filter_drops_and_reheapifies);
+    tcase_add_test(tc, filter_survives_failing_shrink);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(tr, setup, teardown);

@@ -831,6 +831,7 @@ START_TEST(stream_calls_null_arguments_einval)
     ck_assert_int_eq(pev_stream_set_max_line(s, 0), APR_EINVAL);
     ck_assert_int_eq(pev_stream_set_output_limit(NULL, 10), APR_EINVAL);
     ck_assert_int_eq(pev_stream_set_output_limit(s, 0), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_output_limit(s, (apr_size_t) -1), APR_EINVAL);
     ck_assert_int_eq(pev_stream_set_idle_timeout(NULL, 10), APR_EINVAL);
     ck_assert_int_eq(pev_stream_set_idle_timeout(s, -1), APR_EINVAL);
     ck_assert_int_eq(pev_stream_touch(NULL), APR_EINVAL);
@@ -1644,6 +1645,119 @@ START_TEST(line_valid_after_abort_in_callback)
     ck_assert_int_eq(c->st, APR_SUCCESS);
     PUMP_UNTIL(c->closes == 1);
     ck_assert_int_eq(c->reason, PEV_ECLOSED);
+}
+END_TEST
+
+/* Lowering the maximum from a callback does not move the buffer under a
+ * line the callback holds (the next fill shrinks it). */
+static void take_shrink_use(sctx_t *c)
+{
+    char *l, *l2;
+    apr_size_t n, n2;
+
+    ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_set_max_line(c->s, 25), APR_SUCCESS);
+    scribble();
+    ck_assert_msg(n == 11 && memcmp(l, "LOGIN alice", 12) == 0,
+                  "the line changed under the callback after pev_stream_set_max_line()");
+    ck_assert_int_eq(pev_stream_getline(c->s, &l2, &n2), APR_SUCCESS);
+    ck_assert_msg(n2 == 20 && memcmp(l2, "NEXT COMMAND IS HERE", 21) == 0,
+                  "the next line changed after pev_stream_set_max_line()");
+    c->st = APR_SUCCESS;
+}
+
+START_TEST(line_valid_after_set_max_line_in_callback)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    c->take_lines = 0;
+    c->st = -1;
+    c->read_action = take_shrink_use;
+    peer_puts(c->fd, "LOGIN alice\nNEXT COMMAND IS HERE\n");
+    PUMP_UNTIL(c->reads == 1);
+    ck_assert_int_eq(c->st, APR_SUCCESS);
+    /* the lowered maximum holds from the next read on */
+    c->read_action = NULL;
+    c->take_lines = 1;
+    peer_puts(c->fd, "0123456789012345678901234567890\n");
+    PUMP_UNTIL(c->closes == 1);
+    ck_assert_int_eq(c->reason, PEV_ELINE);
+}
+END_TEST
+
+/* A stream whose pool outlives the loop: a callback that destroys the loop
+ * still holds a valid line (the buffer goes with the stream's pool). */
+static apr_pool_t *ORPHAN_LOOP_POOL;
+static int ORPHAN_OK;
+
+static void orphan_read(pev_stream_t *s, void *baton)
+{
+    char *l;
+    apr_size_t n;
+
+    (void) baton;
+    ck_assert_int_eq(pev_stream_getline(s, &l, &n), APR_SUCCESS);
+    apr_pool_destroy(ORPHAN_LOOP_POOL);
+    scribble();
+    ck_assert_msg(n == 8 && memcmp(l, "SHUTDOWN", 9) == 0,
+                  "the line changed after the loop was destroyed");
+    ck_assert_int_eq(pev_stream_getline(s, &l, &n), PEV_EDESTROYED);
+    ORPHAN_OK = 1;
+}
+
+START_TEST(line_valid_after_loop_destroyed_in_callback)
+{
+    static const pev_stream_callbacks_t cb = { orphan_read, NULL, NULL, NULL };
+    apr_pool_t *sp = pt_subpool(pt_pool);
+    apr_socket_t *srv, *cli;
+    pev_loop_t *loop;
+    pev_stream_t *s;
+    int i;
+
+    ORPHAN_LOOP_POOL = pt_subpool(pt_pool);
+    ORPHAN_OK = 0;
+    ck_assert_int_eq(pev_loop_create(&loop, ORPHAN_LOOP_POOL), APR_SUCCESS);
+    tcp_pair(sp, pt_pool, 0, &srv, &cli);
+    ck_assert_int_eq(pev_stream_create_socket(&s, loop, srv, &cb, NULL, sp), APR_SUCCESS);
+    peer_puts(sock_fd(cli), "SHUTDOWN\nmore\n");
+    for (i = 0; i < PUMP_MAX && !ORPHAN_OK; i++) {
+        apr_status_t st = pev_loop_run_once(loop, 1000);
+
+        if (st == PEV_EDESTROYED)
+            break;
+        ck_assert_int_eq(st, APR_SUCCESS);
+    }
+    ck_assert(ORPHAN_OK);
+    ck_assert(!pev_stream_is_open(s));
+    apr_pool_destroy(sp);       /* frees the buffer */
+}
+END_TEST
+
+/* on_idle writes a goodbye and closes: the closing stream still ends at the
+ * idle timeout if the peer never reads. */
+static int idle_bye_close(sctx_t *c)
+{
+    ck_assert_int_eq(pev_stream_write(c->s, "bye\n", 4), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_close(c->s), APR_SUCCESS);
+    return 0;
+}
+
+START_TEST(close_from_on_idle_ends_at_timeout)
+{
+    sctx_t *c = sock_stream(1, NULL, FILL);
+
+    c->idle_action = idle_bye_close;
+    ck_assert_int_eq(pev_stream_set_idle_timeout(c->s, 1000), APR_SUCCESS);
+    tick(2000);
+    ck_assert_int_eq(c->idles, 1);
+    ck_assert_int_eq(c->closes, 0);
+    ck_assert_uint_gt(pev_stream_output_pending(c->s), 0);
+    tick(2999);
+    ck_assert_int_eq(c->closes, 0);
+    tick(3000);
+    ck_assert_int_eq(c->closes, 1);
+    ck_assert_int_eq(c->reason, APR_TIMEUP);
+    ck_assert_int_eq(c->idles, 1);
 }
 END_TEST
 
@@ -3426,6 +3540,9 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, closed_stream_calls_return_eclosed);
     tcase_add_test(tc, closed_stream_input_after_eof_can_be_taken);
     tcase_add_test(tc, line_valid_after_abort_in_callback);
+    tcase_add_test(tc, line_valid_after_set_max_line_in_callback);
+    tcase_add_test(tc, line_valid_after_loop_destroyed_in_callback);
+    tcase_add_test(tc, close_from_on_idle_ends_at_timeout);
     tcase_add_test(tc, set_callbacks_replaces_for_next_callback);
     tcase_add_test(tc, pool_destroy_closes_descriptor_silently);
     tcase_add_test(tc, stream_closes_descriptor_once);

@@ -153,9 +153,10 @@ apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callback
  */
 apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max);
 
-/** Set the output limit in bytes (at least 1): see pev_stream_write(). A
- *  limit below the output already pending refuses writes until it drains.
- *  @return APR_SUCCESS; APR_EINVAL for NULL or 0; PEV_ECLOSED;
+/** Set the output limit in bytes (at least 1, at most APR_SIZE_MAX / 4):
+ *  see pev_stream_write(). A limit below the output already pending refuses
+ *  writes until it drains.
+ *  @return APR_SUCCESS; APR_EINVAL for NULL, 0 or too large; PEV_ECLOSED;
  *  PEV_EDESTROYED. */
 apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit);
 
@@ -179,7 +180,10 @@ apr_status_t pev_stream_touch(pev_stream_t *s);
  * Take the next complete line. On success *@a line points at its first byte
  * inside the input buffer, the terminator (LF or CRLF) is replaced by NUL,
  * and *@a len is the length without it. The line stays valid until the next
- * input call on the stream or until the callback returns to the loop.
+ * input call on the stream, until the callback returns to the loop (any
+ * pev_loop_run_once(), pev_stream_getline_wait() on any stream included), or
+ * until the stream's pool goes. Settings (pev_stream_set_max_line()) and
+ * closing do not move it.
  *
  * @return APR_SUCCESS; APR_EAGAIN when no complete line is buffered yet;
  *         APR_EOF when input ended and nothing is left (after EOF, a last
@@ -210,8 +214,9 @@ int pev_stream_eof(const pev_stream_t *s);
  * waits. @a timeout in microseconds (negative: no limit).
  *
  * @return as pev_stream_getline(), plus APR_TIMEUP when the timeout passed;
- *         the close reason if the stream closed while waiting (its close
- *         callback has run); PEV_EDESTROYED if the stream's pool or the loop
+ *         the close reason if the stream closed (its close callback runs
+ *         from the loop, so it may not have run yet when the close came
+ *         from this call or happened before it); PEV_EDESTROYED if the stream's pool or the loop
  *         was destroyed while waiting (do not touch @a s); PEV_EBUSY when
  *         called from one of the loop's callbacks (the loop does not nest).
  */
