@@ -924,50 +924,49 @@ apr_status_t pev_stream_touch(pev_stream_t *s)
 /* ------------------------------------------------------------------------ */
 /* Life                                                                      */
 
-void pevi_stream_release(void *loop, pevi_link_t *item)
-{
-    pev_stream_t *s = PEVI_CONTAINER(item, pev_stream_t, owned);
-
-    (void) loop;
-    if (s->state != S_CLOSED) {
-        s->state = S_CLOSED;
-        s->reason = PEV_EDESTROYED;
-        stream_shut(s, 1);
-        pevi_loop_ios_adjust(s->loop, -1);
-    }
-    s->close_owed = 0;
-    pevi_task_cancel(&s->task);
-    free_input(s);
-    guards_kill(s);
-}
-
 static apr_status_t free_cleanup(void *data)
 {
     free(data);
     return APR_SUCCESS;
 }
 
-void pevi_stream_orphan(void *loop, pevi_link_t *item)
+/* The stream leaves its loop for good, with no callback: its pool is going
+ * (loop_alive) or the loop is (!loop_alive). */
+static void stream_detach(pev_stream_t *s, int loop_alive)
 {
-    pev_stream_t *s = PEVI_CONTAINER(item, pev_stream_t, owned);
-
-    (void) loop;
     if (s->state != S_CLOSED) {
         s->state = S_CLOSED;
         s->reason = PEV_EDESTROYED;
-        stream_shut(s, 0);
+        stream_shut(s, loop_alive);
+        if (loop_alive)
+            pevi_loop_ios_adjust(s->loop, -1);
     }
     s->close_owed = 0;
     pevi_task_cancel(&s->task);
-    /* a callback running now, or the caller of getline_wait, may hold a line
-     * in the input buffer: it goes with the stream's pool, which lives on */
-    if (s->ibuf)
+    if (!loop_alive && s->ibuf) {
+        /* a callback running now, or the caller of getline_wait, may hold a
+         * line in the input buffer: it goes with the stream's pool, which
+         * lives on */
         apr_pool_cleanup_register(s->pool, s->ibuf, free_cleanup,
                                   apr_pool_cleanup_null);
-    s->ibuf = NULL;
-    s->ipos = s->ilen = s->icap = s->iscan = 0;
+        s->ibuf = NULL;
+    }
+    free_input(s);
     guards_kill(s);
-    s->loop = NULL;
+    if (!loop_alive)
+        s->loop = NULL;
+}
+
+void pevi_stream_release(void *loop, pevi_link_t *item)
+{
+    (void) loop;
+    stream_detach(PEVI_CONTAINER(item, pev_stream_t, owned), 1);
+}
+
+void pevi_stream_orphan(void *loop, pevi_link_t *item)
+{
+    (void) loop;
+    stream_detach(PEVI_CONTAINER(item, pev_stream_t, owned), 0);
 }
 
 static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
