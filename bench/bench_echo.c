@@ -95,20 +95,6 @@
 #define JOIN_TIMEOUT_S 10       /* server thread must end this soon after EOF */
 #define READY_TIMEOUT_NS (UINT64_C(10) * 1000000000)
 
-/* Abort with a message (a failed sanity check of the echo or a system call). */
-#define FAIL(...)                                                           \
-    do {                                                                    \
-        fprintf(stderr, "bench_echo: " __VA_ARGS__);                        \
-        fputc('\n', stderr);                                                \
-        abort();                                                            \
-    } while (0)
-
-/* Abort with errno's text unless @a ok. */
-#define SYSCHECK(ok, what)                                                  \
-    do {                                                                    \
-        if (!(ok))                                                          \
-            FAIL("%s failed: %s (line %d)", what, strerror(errno), __LINE__); \
-    } while (0)
 
 /* ------------------------------------------------------------------------ */
 /* Servers                                                                   */
@@ -188,12 +174,6 @@ static void *pev_server_main(void *arg)
 
 #ifdef HAVE_LIBEVENT
 
-/* Abort with a message unless the libevent call's result @a ok holds. */
-#define LCHECK(ok, what)                                                    \
-    do {                                                                    \
-        if (!(ok))                                                          \
-            FAIL("libevent: %s failed (line %d)", what, __LINE__);          \
-    } while (0)
 
 /* libevent read callback: echo every complete line. */
 static void lev_echo_read(struct bufferevent *bev, void *arg)
@@ -225,20 +205,6 @@ static void lev_echo_event(struct bufferevent *bev, short events, void *arg)
     }
 }
 
-/* A base for one thread: EVENT_BASE_FLAG_NOLOCK. Aborts on failure. */
-static struct event_base *lev_new_base(void)
-{
-    struct event_config *cfg = event_config_new();
-    struct event_base *base;
-
-    LCHECK(cfg != NULL, "event_config_new");
-    LCHECK(event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) == 0,
-           "event_config_set_flag(EVENT_BASE_FLAG_NOLOCK)");
-    base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    LCHECK(base != NULL, "event_base_new_with_config");
-    return base;
-}
 
 /* The libevent server thread. */
 static void *lev_server_main(void *arg)

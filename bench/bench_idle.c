@@ -84,20 +84,6 @@
 #define MEMORY_TARGET 4096.0    /* bytes per connection */
 #define ORDER_SEED 0x9e3779b9u  /* the teardown order */
 
-/* Abort with a message (a failed system call or check). */
-#define FAIL(...)                                                           \
-    do {                                                                    \
-        fprintf(stderr, "bench_idle: " __VA_ARGS__);                        \
-        fputc('\n', stderr);                                                \
-        abort();                                                            \
-    } while (0)
-
-/* Abort with errno's text unless @a ok. */
-#define SYSCHECK(ok, what)                                                  \
-    do {                                                                    \
-        if (!(ok))                                                          \
-            FAIL("%s failed: %s (line %d)", what, strerror(errno), __LINE__); \
-    } while (0)
 
 /** One measuring process's figures. */
 typedef struct idle_result {

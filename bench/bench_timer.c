@@ -278,19 +278,6 @@ struct lev_side {
     int job_ran;
 };
 
-/* Report a failed libevent call and abort. */
-_Noreturn static void lev_fail(const char *what, int line)
-{
-    fprintf(stderr, "bench_timer.c:%d: libevent: %s failed\n", line, what);
-    abort();
-}
-
-/* Abort with a message unless the libevent call's result @a ok holds. */
-#define LCHECK(ok, what)                                                    \
-    do {                                                                    \
-        if (!(ok))                                                          \
-            lev_fail(what, __LINE__);                                       \
-    } while (0)
 
 /* Timer callback: count one firing. */
 static void lev_count(evutil_socket_t fd, short what, void *arg)
@@ -407,21 +394,6 @@ static void job_pairs(lev_side_t *s)
     s->timed_ns = t1 - t0;
 }
 
-/* A base configured as every run's: EVENT_BASE_FLAG_NOLOCK (no thread
- * locking; the benchmark is single-threaded). Aborts on failure. */
-static struct event_base *lev_new_base(void)
-{
-    struct event_config *cfg = event_config_new();
-    struct event_base *base;
-
-    LCHECK(cfg != NULL, "event_config_new");
-    LCHECK(event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) == 0,
-           "event_config_set_flag(EVENT_BASE_FLAG_NOLOCK)");
-    base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    LCHECK(base != NULL, "event_base_new_with_config");
-    return base;
-}
 
 /* Print libevent's version and the backend a base uses. */
 static void lev_describe(void)

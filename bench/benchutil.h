@@ -62,6 +62,49 @@ static apr_pool_t *new_pool(apr_pool_t *parent)
     return p;
 }
 
+/* Abort with a formatted message, prefixed with the program's name. */
+#define FAIL(...)                                                           \
+    do {                                                                    \
+        fprintf(stderr, "%s: ", program_invocation_short_name);             \
+        fprintf(stderr, __VA_ARGS__);                                       \
+        fputc('\n', stderr);                                                \
+        abort();                                                            \
+    } while (0)
+
+/* Abort with errno's text unless @a ok (a system call's result). */
+#define SYSCHECK(ok, what)                                                  \
+    do {                                                                    \
+        if (!(ok))                                                          \
+            FAIL("%s failed: %s (line %d)", what, strerror(errno), __LINE__); \
+    } while (0)
+
+#ifdef HAVE_LIBEVENT
+#include <event2/event.h>
+
+/* Abort unless the libevent call's result @a ok holds. */
+#define LCHECK(ok, what)                                                    \
+    do {                                                                    \
+        if (!(ok))                                                          \
+            FAIL("libevent: %s failed (line %d)", what, __LINE__);          \
+    } while (0)
+
+/* A base without thread locking (EVENT_BASE_FLAG_NOLOCK): each benchmark
+ * thread has its own. Aborts on failure. */
+static inline struct event_base *lev_new_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base;
+
+    LCHECK(cfg != NULL, "event_config_new");
+    LCHECK(event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) == 0,
+           "event_config_set_flag(EVENT_BASE_FLAG_NOLOCK)");
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    LCHECK(base != NULL, "event_base_new_with_config");
+    return base;
+}
+#endif
+
 /* Abort with @a msg unless @a ok: for sanity checks of the measured state. */
 static void expect(int ok, const char *msg)
 {
