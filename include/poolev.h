@@ -19,6 +19,7 @@
 #include "poolev/loop.h"
 #include "poolev/signal.h"
 #include "poolev/stream.h"
+#include "poolev/daemon.h"
 
 /** poolev's version, as numbers and as a string. */
 #define POOLEV_MAJOR 0

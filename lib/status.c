@@ -26,6 +26,8 @@ static const char *pev_message(apr_status_t st)
         return "poolev: line too long";
     case PEV_EFULL:
         return "poolev: output buffer full";
+    case PEV_ECONFIG:
+        return "poolev: configuration error";
     default:
         return NULL;
     }

@@ -18,6 +18,7 @@ START_TEST(test_codes_in_user_range)
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_ECLOSED));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_ELINE));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_EFULL));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_ECONFIG));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_EINVAL));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_SUCCESS));
 }
@@ -43,6 +44,8 @@ START_TEST(test_strerror)
     ck_assert_msg(strstr(buf, "line too long") != NULL, "got '%s'", buf);
     pev_strerror(PEV_EFULL, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "full") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ECONFIG, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "configuration") != NULL, "got '%s'", buf);
     pev_strerror(PEV_START_ERROR + 999, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "unknown") != NULL, "got '%s'", buf);
     /* APR's own codes go through apr_strerror */

@@ -43,6 +43,9 @@ extern "C" {
 /** pev_stream_write(): the output limit would be exceeded; nothing was
  *  written, and the drain callback runs when the output has drained. */
 #define PEV_EFULL      (PEV_START_ERROR + 8)
+/** A configuration file has an error (poolev/daemon.h: pev_daemon_error()
+ *  names the file and line). */
+#define PEV_ECONFIG    (PEV_START_ERROR + 9)
 
 /** True when @a s is one of poolev's own codes. */
 #define PEV_STATUS_IS_POOLEV(s) \

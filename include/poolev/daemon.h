@@ -1,0 +1,390 @@
+/*
+ * poolev/daemon.h - the daemon lifecycle: modules in load order, one
+ * configuration generation per start or restart, SIGHUP restart and
+ * SIGTERM/SIGINT shutdown, listening sockets kept across restarts, and
+ * connections with their own pool and stream.
+ *
+ * Objects and their pools (doc/daemon.md has the picture):
+ *
+ *   daemon       a subpool of the pool given to pev_daemon_create() (the
+ *                "process pool"); owns the bus, the loop, the listening
+ *                sockets, the connections and the generations.
+ *   generation   two pools, both subpools of the daemon's pool:
+ *                - the generation pool (pev_gen_pool()): module state and
+ *                  registrations (listeners, timers). Destroyed when the
+ *                  generation ends (restart or stop): everything bound to it
+ *                  unregisters itself at that moment.
+ *                - the configuration pool (pev_gen_conf_pool()): the values
+ *                  the directives stored. Connections accepted under the
+ *                  generation hold it, so it is destroyed when the
+ *                  generation has ended AND its last connection has closed.
+ *   connection   its own pool (a subpool of the daemon's pool) with the
+ *                accepted socket, the stream and whatever the modules
+ *                allocate for it; destroyed after the stream's close.
+ *
+ * Everything here is single-threaded: call it from the thread that runs the
+ * daemon, outside or inside the daemon's callbacks as each function says.
+ */
+#ifndef POOLEV_DAEMON_H
+#define POOLEV_DAEMON_H
+
+#include <stdarg.h>
+
+#include <apr_network_io.h>
+#include <apr_pools.h>
+
+#include "poolev/bus.h"
+#include "poolev/loop.h"
+#include "poolev/status.h"
+#include "poolev/stream.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A daemon (opaque). */
+typedef struct pev_daemon pev_daemon_t;
+/** A configuration generation (opaque). */
+typedef struct pev_gen pev_gen_t;
+/** An accepted connection (opaque). */
+typedef struct pev_conn pev_conn_t;
+
+/* ------------------------------------------------------------------------ */
+/* Events the daemon generates (on pev_daemon_bus())                         */
+
+/** Before a generation's configuration is parsed. event_data: the new
+ *  pev_gen_t (its module configurations hold their defaults). */
+#define PEV_EVENT_PREPARSE "core.preparse"
+/** After every module's init ran for a generation. event_data: the new
+ *  pev_gen_t, current from now on. */
+#define PEV_EVENT_POSTPARSE "core.postparse"
+/** Once, after the first generation's core.postparse. event_data: the
+ *  generation. */
+#define PEV_EVENT_STARTUP "core.startup"
+/** A restart is under way: the next configuration was read and checked, the
+ *  current generation is about to end. event_data: the ending generation. */
+#define PEV_EVENT_RESTART "core.restart"
+/** A stop is under way: nothing is accepted any more; connections are
+ *  closed after this event. event_data: the current generation. */
+#define PEV_EVENT_SHUTDOWN "core.shutdown"
+/** Last event: connections are closed, the generation is about to end.
+ *  event_data: the current generation. */
+#define PEV_EVENT_EXIT "core.exit"
+/** A connection was accepted. event_data: the pev_conn_t. A listener takes
+ *  it with pev_conn_set_handler(); a connection nobody takes is closed. */
+#define PEV_EVENT_CONN_OPEN "core.conn-open"
+/** A connection closed (after its handler's on_close), just before its
+ *  pool is destroyed. event_data: the pev_conn_t. */
+#define PEV_EVENT_CONN_CLOSE "core.conn-close"
+/** A log message. event_data: a const pev_log_record_t *. When nobody
+ *  listens, the daemon writes messages up to PEV_LOG_INFO to stderr. */
+#define PEV_EVENT_LOG "core.log"
+
+/** Log levels, most severe first. */
+typedef enum pev_log_level {
+    PEV_LOG_ERROR = 0,
+    PEV_LOG_WARN = 1,
+    PEV_LOG_INFO = 2,
+    PEV_LOG_DEBUG = 3
+} pev_log_level_t;
+
+/** event_data of PEV_EVENT_LOG; valid during the dispatch only. */
+typedef struct pev_log_record {
+    pev_daemon_t *daemon;
+    pev_log_level_t level;
+    const char *msg;        /* one line, no trailing newline */
+} pev_log_record_t;
+
+/* ------------------------------------------------------------------------ */
+/* Modules and directives                                                    */
+
+/**
+ * A directive handler: store the arguments in @a mconf (the module's
+ * configuration for @a gen). @a argv[0] is the directive's name as written,
+ * @a argv[1..argc-1] its arguments (their count was checked against the
+ * declaration); all strings live in the generation's configuration pool.
+ *
+ * Handlers store values and nothing else: a restart parses the new file
+ * twice (once to check it while the running generation goes on, once for
+ * real), so a handler must not register listeners or open resources; that
+ * is the module init's job.
+ *
+ * @return NULL when the value is accepted, else a message (static, or from
+ *         pev_gen_conf_pool()); the daemon reports "FILE:LINE: NAME: message".
+ */
+typedef const char *pev_directive_fn(pev_gen_t *gen, void *mconf, int argc,
+                                     char *argv[]);
+
+/** Unlimited arguments (pev_directive_t.max_args). */
+#define PEV_ARGS_ANY (-1)
+
+/** A directive a module accepts. Arrays of these end with a {NULL} entry. */
+typedef struct pev_directive {
+    const char *name;       /* matched case-insensitively; unique per daemon */
+    int min_args;           /* arguments after the name */
+    int max_args;           /* PEV_ARGS_ANY: no limit */
+    pev_directive_fn *fn;
+    const char *usage;      /* the arguments, e.g. "SECONDS", for messages */
+} pev_directive_t;
+
+/**
+ * A module's per-generation defaults: called with a zeroed @a mconf of
+ * conf_size bytes before the configuration is parsed.
+ * @return NULL or an error message (the generation fails).
+ */
+typedef const char *pev_module_defaults_fn(pev_gen_t *gen, void *mconf);
+
+/**
+ * A module's init, run for each generation in load order after the parse.
+ * Register listeners and timers bound to pev_gen_pool(@a gen) (they end with
+ * the generation) or to pev_daemon_pool() (they live as long as the daemon,
+ * so the module must not register them again on the next generation).
+ * @return APR_SUCCESS, or an error: the generation fails (the message given
+ *         with pev_gen_fail(), else the status's text, is reported).
+ */
+typedef apr_status_t pev_module_init_fn(pev_gen_t *gen, pev_module_t *mod, void *mconf);
+
+/** A module, declared statically by the application. */
+typedef struct pev_module_def {
+    const char *name;                   /* unique; also the bus module's name */
+    apr_size_t conf_size;               /* per-generation configuration; 0: none */
+    pev_module_defaults_fn *defaults;   /* NULL: the zeroed struct is the default */
+    const pev_directive_t *directives;  /* NULL: none */
+    pev_module_init_fn *init;           /* NULL: none */
+} pev_module_def_t;
+
+/* ------------------------------------------------------------------------ */
+/* The daemon                                                                */
+
+/** Do not install SIGHUP/SIGTERM/SIGINT handlers (embedding, tests). */
+#define PEV_DAEMON_NO_SIGNALS 0x1
+
+/** pev_daemon_create() options. */
+typedef struct pev_daemon_options {
+    const char *name;                   /* for messages; NULL: "poolev" */
+    const pev_module_def_t *const *modules; /* in load order; NULL-terminated */
+    const char *config_file;            /* read at each start and restart */
+    const char *default_config;         /* used when config_file is NULL */
+    apr_interval_time_t shutdown_grace; /* time for connections to close at a
+                                         * stop before they are aborted;
+                                         * 0: 2 seconds */
+    int flags;                          /* PEV_DAEMON_* */
+} pev_daemon_options_t;
+
+/**
+ * Create a daemon: its pool (a subpool of @a pool), bus, loop, and one bus
+ * module per module definition, in order. Nothing is parsed or opened yet.
+ * The daemon also declares the core directive "Listen [HOST:]PORT"
+ * (repeatable; PORT 0 takes an ephemeral port, see pev_daemon_port()).
+ *
+ * @param d    out: the daemon
+ * @param opts options (copied; the module definitions and strings must stay
+ *             valid as long as the daemon: usually static)
+ * @param pool the process pool. Destroying it destroys the daemon: the
+ *             generations, connections and listening sockets go first (their
+ *             registrations unregister from a live bus), then the bus and
+ *             the loop. Do not destroy it from a daemon callback.
+ * @return APR_SUCCESS; APR_EINVAL for NULL arguments, a module without a
+ *         name, neither config_file nor default_config; APR_EEXIST for two
+ *         modules or directives with the same name; APR errors from the loop.
+ */
+apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
+                               apr_pool_t *pool);
+
+/**
+ * Start the first generation: core.preparse, parse the configuration, open
+ * the listening sockets, the modules' init in load order, core.postparse,
+ * core.startup; then install the signal handlers (unless
+ * PEV_DAEMON_NO_SIGNALS).
+ *
+ * @return APR_SUCCESS; on failure nothing stays open and
+ *         pev_daemon_error() has one line naming the file and line, or the
+ *         address, and the cause: PEV_ECONFIG for a configuration error, the
+ *         APR error for a socket that cannot be opened or a failed init;
+ *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
+ *         a callback.
+ */
+apr_status_t pev_daemon_start(pev_daemon_t *d);
+
+/**
+ * Run the daemon until it stops: start it if needed, then run the loop;
+ * restarts and the stop run here, between loop iterations, never inside a
+ * callback. A stop: core.shutdown, the listening sockets close, every
+ * connection is closed (output sent, at most shutdown_grace, then aborted),
+ * core.exit, the generation ends.
+ *
+ * @return APR_SUCCESS after an orderly stop; the pev_daemon_start() error;
+ *         a loop error; a failed restart init (the daemon then stopped, see
+ *         pev_daemon_restart()). Not callable from a callback (PEV_EBUSY).
+ */
+apr_status_t pev_daemon_run(pev_daemon_t *d);
+
+/**
+ * One step of pev_daemon_run(): one loop iteration (waiting at most
+ * @a timeout, see pev_loop_run_once()), then a pending restart or stop.
+ * @return as pev_daemon_run(); PEV_ECLOSED once the daemon has stopped.
+ */
+apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout);
+
+/**
+ * Ask for a restart (what SIGHUP does). It runs after the current loop
+ * iteration, outside every callback:
+ *   1. the configuration is read and parsed into a scratch generation, and
+ *      new listening addresses are opened. On an error the running
+ *      generation stays, and the error is logged (PEV_LOG_ERROR);
+ *   2. core.restart (event_data: the ending generation);
+ *   3. the generation ends: its pool is destroyed, everything bound to it
+ *      unregisters; its configuration stays while its connections live;
+ *   4. the next generation: core.preparse, parse, listening sockets no
+ *      longer configured are closed (those that stay are kept open, so no
+ *      connection is refused), init in load order, core.postparse.
+ * If an init fails in step 4 there is no generation to go back to: the
+ * daemon logs it and stops, and pev_daemon_run() returns the error.
+ *
+ * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ECLOSED if stopping or
+ *         stopped; PEV_EBUSY if not started. Callable from callbacks.
+ */
+apr_status_t pev_daemon_restart(pev_daemon_t *d);
+
+/**
+ * Ask for a stop (what SIGTERM and SIGINT do); it runs after the current
+ * loop iteration, see pev_daemon_run(). A stop wins over a pending restart.
+ * @return APR_SUCCESS (also when already stopping); APR_EINVAL for NULL.
+ *         Callable from callbacks.
+ */
+apr_status_t pev_daemon_stop(pev_daemon_t *d);
+
+/** The daemon's bus. */
+pev_bus_t *pev_daemon_bus(const pev_daemon_t *d);
+/** The daemon's loop. */
+pev_loop_t *pev_daemon_loop(const pev_daemon_t *d);
+/** The daemon's pool: lives as long as the daemon (process lifetime). */
+apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
+/** The daemon's name (from its options). */
+const char *pev_daemon_name(const pev_daemon_t *d);
+/** The current generation, NULL before the start and after the stop. */
+pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
+/** The message of the last start, restart or reload failure ("" if none). */
+const char *pev_daemon_error(const pev_daemon_t *d);
+/** Number of open connections. */
+apr_size_t pev_daemon_connections(const pev_daemon_t *d);
+
+/**
+ * The port the @a index-th listening socket (in configuration order) is
+ * bound to: the actual port, also for "Listen HOST:0". 0 when there is no
+ * such socket.
+ */
+apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
+
+/**
+ * Read the configuration from @a path from the next restart on (copied;
+ * NULL: the default configuration). Callable from callbacks.
+ * @return APR_SUCCESS; APR_EINVAL for a NULL daemon, or a NULL path without
+ *         a default configuration.
+ */
+apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path);
+
+/**
+ * Log a message: generate PEV_EVENT_LOG, or write to stderr when nobody
+ * listens (levels up to PEV_LOG_INFO). The message is formatted into a
+ * bounded buffer (longer messages are cut) and newlines become spaces.
+ * Callable from callbacks; a message logged from a core.log listener goes to
+ * stderr (no recursion).
+ */
+void pev_daemon_log(pev_daemon_t *d, pev_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** pev_daemon_log() with a va_list. */
+void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* ------------------------------------------------------------------------ */
+/* Generations                                                               */
+
+/** The generation's number: 1 for the start, +1 per restart. */
+unsigned pev_gen_number(const pev_gen_t *gen);
+
+/** The generation pool: bind per-generation registrations and state here.
+ *  Destroyed when the generation ends (restart or stop). */
+apr_pool_t *pev_gen_pool(const pev_gen_t *gen);
+
+/** The generation's configuration pool: the values the directives stored.
+ *  Lives until the generation has ended and no connection holds it. */
+apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen);
+
+/** The configuration of module @a def in @a gen (NULL if the module has
+ *  none, or is not one of the daemon's). Valid as long as
+ *  pev_gen_conf_pool(). */
+void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def);
+
+/** The daemon. */
+pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen);
+
+/** Non-zero while @a gen is the daemon's current generation. */
+int pev_gen_is_current(const pev_gen_t *gen);
+
+/**
+ * From a module's init: set the message reported for its failure (copied).
+ * Returns @a status, so an init can say: return pev_gen_fail(gen, st, "...");
+ */
+apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                               */
+
+/**
+ * Handle connection @a c: its stream's callbacks (copied; NULL members
+ * allowed). on_close runs once when the stream closes; afterwards the daemon
+ * generates core.conn-close and destroys the connection's pool. Call it from
+ * a core.conn-open listener (or later, to hand the connection over).
+ * @return APR_SUCCESS; APR_EINVAL for NULL @a c; PEV_ECLOSED if it closed.
+ */
+apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
+                                  void *baton);
+
+/** The connection's stream (owned by the connection's pool). */
+pev_stream_t *pev_conn_stream(const pev_conn_t *c);
+
+/** The connection's pool: destroyed after its close. Bind per-connection
+ *  registrations here (a subscription, a timer). */
+apr_pool_t *pev_conn_pool(const pev_conn_t *c);
+
+/** The generation the connection was accepted under: its configuration
+ *  stays valid for the connection's life (its pool may be gone). */
+pev_gen_t *pev_conn_gen(const pev_conn_t *c);
+
+/** The daemon. */
+pev_daemon_t *pev_conn_daemon(const pev_conn_t *c);
+
+/** A number unique among the daemon's connections (1, 2, ...). */
+apr_uint64_t pev_conn_id(const pev_conn_t *c);
+
+/** The peer's address as "IP:PORT" (in the connection's pool). */
+const char *pev_conn_peer(const pev_conn_t *c);
+
+/** Close the connection gracefully (pev_stream_close()). */
+apr_status_t pev_conn_close(pev_conn_t *c);
+
+/* ------------------------------------------------------------------------ */
+/* Helpers for directive handlers                                            */
+
+/**
+ * Parse a whole decimal number in [@a min, @a max].
+ * @return NULL, or a static message ("expects a number", "out of range").
+ */
+const char *pev_parse_long(const char *arg, long min, long max, long *out);
+
+/**
+ * Parse a duration: a number with an optional unit, "ms", "s" (default),
+ * "m" or "h": "30", "1500ms", "5m". Negative values are refused; the result
+ * is at most a year.
+ * @return NULL, or a static message.
+ */
+const char *pev_parse_interval(const char *arg, apr_interval_time_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POOLEV_DAEMON_H */
