@@ -513,11 +513,20 @@ static const char *core_listen(pev_gen_t *gen, void *mconf, int argc, char *argv
 
     (void) mconf;
     (void) argc;
+    /* APR refuses port 0; it means "any free port" here */
+    if (strcmp(arg, "0") == 0)
+        arg = "1";
+    else if (n >= 2 && strcmp(arg + n - 2, ":0") == 0)
+        arg = apr_pstrcat(gen->conf_pool, apr_pstrndup(gen->conf_pool, arg, n - 1), "1", NULL);
+    else
+        n = 0;
     if (apr_parse_addr_port(&host, &scope, &port, arg, gen->conf_pool) != APR_SUCCESS
         || scope)
         return "expects [HOST:]PORT";
-    if (port == 0 && !(strcmp(arg, "0") == 0 || (n >= 2 && strcmp(arg + n - 2, ":0") == 0)))
+    if (port == 0)
         return "expects [HOST:]PORT (a port is missing)";
+    if (n)
+        port = 0;
     if (host && strchr(host, ':'))
         key = apr_psprintf(gen->conf_pool, "[%s]:%u", host, (unsigned) port);
     else
@@ -610,7 +619,7 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
     apr_pool_t *lp;
     lsock_t *l;
     apr_sockaddr_t *sa, *local;
-    char *host, *scope;
+    char *host;
     apr_port_t port;
     apr_status_t st;
     const char *what;
@@ -625,7 +634,20 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
     l->pool = lp;
     l->key = apr_pstrdup(lp, key);
     what = "resolve";
-    st = apr_parse_addr_port(&host, &scope, &port, key[0] == '*' ? key + 2 : key, lp);
+    /* the key was checked by core_listen(): [HOST:]PORT, HOST "*" for any */
+    {
+        char *copy = apr_pstrdup(lp, key);
+        char *colon = strrchr(copy, ':');
+
+        *colon = '\0';
+        host = strcmp(copy, "*") == 0 ? NULL : copy;
+        if (host && host[0] == '[') {
+            host++;
+            host[strlen(host) - 1] = '\0';
+        }
+        port = (apr_port_t) atoi(colon + 1);
+        st = APR_SUCCESS;
+    }
     if (st == APR_SUCCESS)
         st = apr_sockaddr_info_get(&sa, host, host ? APR_UNSPEC : APR_INET, port, 0, lp);
     if (st == APR_SUCCESS) {
@@ -1090,6 +1112,8 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
     d->busy = 1;
     st = start_first(d);
     d->busy = 0;
+    if (st != APR_SUCCESS)
+        d->state = D_STOPPED;
     return st;
 }
 

@@ -1,0 +1,1064 @@
+/*
+ * check_daemon.c - the daemon lifecycle: event sequence per generation,
+ * deferred restarts, bad reloads, shutdown order, configuration errors,
+ * listening sockets across restarts, connections across restarts, and
+ * 1,000 restarts with no stale callback and no memory growth.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <malloc.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <apr_strings.h>
+#include <poolev.h>
+
+#include "testutil.h"
+
+enum {
+    L_PREPARSE = 1, L_PARSE, L_INIT_A, L_INIT_B, L_POSTPARSE, L_STARTUP, L_RESTART,
+    L_SHUTDOWN, L_EXIT, L_CONN_OPEN, L_CONN_CLOSE, L_GENPOOL_GONE, L_PING_A, L_PING_B,
+    L_CONF_GONE
+};
+
+static pt_log_t tlog;
+
+/* ------------------------------------------------------------------------ */
+/* Two test modules                                                          */
+
+typedef struct {
+    const char *greeting;
+    long value;
+    int fail_init;
+    int restart_in_init;
+} alpha_conf_t;
+
+#define ALPHA_MAGIC 0x616c7068u
+
+typedef struct {
+    unsigned magic;
+    unsigned gen;
+    pev_daemon_t *d;
+    int calls;
+} alpha_state_t;
+
+static alpha_state_t *alpha_current;   /* state of the current generation */
+static long ping_calls, stale_calls;
+
+static const char *alpha_defaults(pev_gen_t *gen, void *mconf)
+{
+    alpha_conf_t *c = mconf;
+
+    (void) gen;
+    c->greeting = "hello";
+    c->value = 1;
+    return NULL;
+}
+
+static const char *alpha_greeting(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    alpha_conf_t *c = mconf;
+
+    (void) gen;
+    (void) argc;
+    c->greeting = argv[1];
+    pt_log_add(&tlog, L_PARSE);
+    return NULL;
+}
+
+static const char *alpha_value(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    alpha_conf_t *c = mconf;
+
+    (void) gen;
+    (void) argc;
+    return pev_parse_long(argv[1], 0, 1000, &c->value);
+}
+
+static const char *alpha_fail(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    (void) gen;
+    (void) argc;
+    (void) argv;
+    ((alpha_conf_t *) mconf)->fail_init = 1;
+    return NULL;
+}
+
+static const char *alpha_refuse(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    (void) gen;
+    (void) mconf;
+    (void) argc;
+    (void) argv;
+    return "never accepted";
+}
+
+static const char *alpha_words(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    alpha_conf_t *c = mconf;
+    int i;
+
+    c->greeting = "";
+    for (i = 1; i < argc; i++)
+        c->greeting = apr_pstrcat(pev_gen_conf_pool(gen), c->greeting, i > 1 ? "|" : "",
+                                  argv[i], NULL);
+    return NULL;
+}
+
+static const char *alpha_restart_in_init(pev_gen_t *gen, void *mconf, int argc,
+                                         char *argv[])
+{
+    (void) gen;
+    (void) argc;
+    (void) argv;
+    ((alpha_conf_t *) mconf)->restart_in_init = 1;
+    return NULL;
+}
+
+static const pev_directive_t alpha_directives[] = {
+    { "Greeting", 1, 1, alpha_greeting, "TEXT" },
+    { "Value", 1, 1, alpha_value, "N" },
+    { "FailInit", 0, 0, alpha_fail, NULL },
+    { "Refuse", 0, PEV_ARGS_ANY, alpha_refuse, NULL },
+    { "Words", 1, 3, alpha_words, "WORD..." },
+    { "RestartInInit", 0, 0, alpha_restart_in_init, NULL },
+    { NULL, 0, 0, NULL, NULL }
+};
+
+static void alpha_ping(const void *event_data, void *user_data)
+{
+    alpha_state_t *st = user_data;
+
+    (void) event_data;
+    /* a stale callback reads freed memory here: ASan and valgrind see it,
+     * and the checks below see a wrong generation */
+    if (st->magic != ALPHA_MAGIC || st != alpha_current
+        || st->gen != pev_gen_number(pev_daemon_gen(st->d)))
+        stale_calls++;
+    st->calls++;
+    ping_calls++;
+    pt_log_add(&tlog, L_PING_A);
+}
+
+static apr_status_t log_genpool_gone(void *data)
+{
+    (void) data;
+    pt_log_add(&tlog, L_GENPOOL_GONE);
+    return APR_SUCCESS;
+}
+
+static apr_status_t alpha_state_gone(void *data)
+{
+    alpha_state_t *st = data;
+
+    if (alpha_current == st)
+        alpha_current = NULL;
+    st->magic = 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t alpha_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    alpha_conf_t *c = mconf;
+    apr_pool_t *gp = pev_gen_pool(gen);
+    pev_daemon_t *d = pev_gen_daemon(gen);
+    alpha_state_t *st;
+
+    pt_log_add(&tlog, L_INIT_A);
+    if (c->fail_init)
+        return pev_gen_fail(gen, APR_EGENERAL, "FailInit was given");
+    if (c->restart_in_init)
+        pev_daemon_restart(d);
+    st = apr_pcalloc(gp, sizeof *st);
+    st->magic = ALPHA_MAGIC;
+    st->gen = pev_gen_number(gen);
+    st->d = d;
+    alpha_current = st;
+    apr_pool_cleanup_register(gp, st, alpha_state_gone, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(gp, NULL, log_genpool_gone, apr_pool_cleanup_null);
+    return pev_event_register(pev_daemon_bus(d), mod, "app.ping", alpha_ping, st, gp, NULL);
+}
+
+static const pev_module_def_t alpha_def = {
+    "alpha", sizeof(alpha_conf_t), alpha_defaults, alpha_directives, alpha_init
+};
+
+static void beta_ping(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+    pt_log_add(&tlog, L_PING_B);
+}
+
+static apr_status_t beta_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    (void) mconf;
+    pt_log_add(&tlog, L_INIT_B);
+    return pev_event_register(pev_daemon_bus(pev_gen_daemon(gen)), mod, "app.ping",
+                              beta_ping, NULL, pev_gen_pool(gen), NULL);
+}
+
+static const pev_module_def_t beta_def = { "beta", 0, NULL, NULL, beta_init };
+
+static const pev_module_def_t *const test_modules[] = { &alpha_def, &beta_def, NULL };
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+
+static char tmpdir[64];
+static char conf_path[128];
+
+static void write_conf(const char *text)
+{
+    FILE *f = fopen(conf_path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void setup(void)
+{
+    pt_setup();
+    pt_log_reset(&tlog);
+    alpha_current = NULL;
+    ping_calls = stale_calls = 0;
+    strcpy(tmpdir, "/tmp/poolev-daemon-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(conf_path, sizeof conf_path, "%s/test.conf", tmpdir);
+}
+
+static void teardown(void)
+{
+    pt_teardown();
+    unlink(conf_path);
+    rmdir(tmpdir);
+}
+
+static void log_event(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    pt_log_add(&tlog, (int) (intptr_t) user_data);
+}
+
+static void quiet_log(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+}
+
+/* A daemon on @a config (text) or the test file; no signals; lifecycle events
+ * logged by core listeners; log messages swallowed. */
+static pev_daemon_t *make_daemon(const char *config, int use_file, int flags)
+{
+    static const struct { const char *ev; int v; } evs[] = {
+        { PEV_EVENT_PREPARSE, L_PREPARSE }, { PEV_EVENT_POSTPARSE, L_POSTPARSE },
+        { PEV_EVENT_STARTUP, L_STARTUP }, { PEV_EVENT_RESTART, L_RESTART },
+        { PEV_EVENT_SHUTDOWN, L_SHUTDOWN }, { PEV_EVENT_EXIT, L_EXIT },
+        { PEV_EVENT_CONN_OPEN, L_CONN_OPEN }, { PEV_EVENT_CONN_CLOSE, L_CONN_CLOSE },
+    };
+    pev_daemon_options_t o;
+    pev_daemon_t *d;
+    pev_bus_t *bus;
+    unsigned i;
+
+    memset(&o, 0, sizeof o);
+    o.name = "testd";
+    o.modules = test_modules;
+    o.default_config = config;
+    o.config_file = use_file ? conf_path : NULL;
+    o.shutdown_grace = 200000;
+    o.flags = flags | PEV_DAEMON_NO_SIGNALS;
+    if (use_file)
+        write_conf(config);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_SUCCESS);
+    bus = pev_daemon_bus(d);
+    for (i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        ck_assert_int_eq(pev_event_register(bus, NULL, evs[i].ev, log_event,
+                                            (void *) (intptr_t) evs[i].v, NULL, NULL),
+                         APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(bus, NULL, PEV_EVENT_LOG, quiet_log, NULL, NULL,
+                                        NULL), APR_SUCCESS);
+    return d;
+}
+
+/* Run the daemon until @a cond holds (at most 5 s). */
+#define PUMP_UNTIL(d, cond) do {                                                \
+        int n_;                                                                 \
+        for (n_ = 0; n_ < 500 && !(cond); n_++)                                 \
+            ck_assert_int_eq(pev_daemon_run_once((d), 10000), APR_SUCCESS);     \
+        ck_assert_msg((cond), "timed out waiting for: %s", #cond);              \
+    } while (0)
+
+static int cli_connect(apr_port_t port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Read one line from @a fd while the daemon runs; "" on EOF. */
+static const char *cli_line(pev_daemon_t *d, int fd)
+{
+    static char buf[512];
+    apr_size_t n = 0;
+    int rounds;
+
+    for (rounds = 0; rounds < 500; rounds++) {
+        struct pollfd p = { fd, POLLIN, 0 };
+
+        if (poll(&p, 1, 0) == 1) {
+            ssize_t r = read(fd, buf + n, 1);
+
+            if (r <= 0) {
+                buf[n] = '\0';
+                return buf;
+            }
+            if (buf[n] == '\n') {
+                buf[n] = '\0';
+                return buf;
+            }
+            if (++n == sizeof buf - 1)
+                break;
+            continue;
+        }
+        ck_assert_int_eq(pev_daemon_run_once(d, 10000), APR_SUCCESS);
+    }
+    ck_abort_msg("no line from the daemon");
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                 */
+
+START_TEST(test_start_sequence)
+{
+    pev_daemon_t *d = make_daemon("# comment\nGreeting hi\n", 0, 0);
+    pev_gen_t *gen;
+    alpha_conf_t *c;
+
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_log(&tlog, L_PREPARSE, L_PARSE, L_INIT_A, L_INIT_B, L_POSTPARSE, L_STARTUP);
+    gen = pev_daemon_gen(d);
+    ck_assert_uint_eq(pev_gen_number(gen), 1);
+    ck_assert(pev_gen_is_current(gen));
+    c = pev_gen_module_conf(gen, &alpha_def);
+    ck_assert_str_eq(c->greeting, "hi");
+    ck_assert_int_eq(c->value, 1);
+    ck_assert_ptr_null(pev_gen_module_conf(gen, &beta_def));
+    ck_assert_int_eq(pev_daemon_start(d), PEV_EBUSY);
+    /* listeners run in module load order */
+    pt_log_reset(&tlog);
+    pev_event_generate(pev_daemon_bus(d), "app.ping", NULL);
+    ck_assert_log(&tlog, L_PING_A, L_PING_B);
+}
+END_TEST
+
+START_TEST(test_restart_sequence)
+{
+    pev_daemon_t *d = make_daemon("Greeting one\n", 1, 0);
+    pev_gen_t *g1;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    g1 = pev_daemon_gen(d);
+    apr_pool_cleanup_register(pev_gen_conf_pool(g1), NULL, log_genpool_gone,
+                              apr_pool_cleanup_null);
+    write_conf("Greeting two\n");
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    /* checked parse, restart, the old generation's pools go (its
+     * registrations first), then the next generation */
+    ck_assert_log(&tlog, L_PARSE, L_RESTART, L_GENPOOL_GONE, L_GENPOOL_GONE, L_PREPARSE,
+                  L_PARSE, L_INIT_A, L_INIT_B, L_POSTPARSE);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    ck_assert_str_eq(((alpha_conf_t *) pev_gen_module_conf(pev_daemon_gen(d), &alpha_def))
+                     ->greeting, "two");
+    pt_log_reset(&tlog);
+    pev_event_generate(pev_daemon_bus(d), "app.ping", NULL);
+    ck_assert_log(&tlog, L_PING_A, L_PING_B);
+    ck_assert_int_eq(stale_calls, 0);
+}
+END_TEST
+
+static pev_daemon_t *restart_daemon;
+static unsigned gen_seen_after_request;
+
+static void restart_from_listener(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+    ck_assert_int_eq(pev_daemon_restart(restart_daemon), APR_SUCCESS);
+    gen_seen_after_request = pev_gen_number(pev_daemon_gen(restart_daemon));
+}
+
+static void restart_from_timer(pev_timer_t *t, void *baton)
+{
+    (void) t;
+    restart_from_listener(NULL, baton);
+    /* the daemon's run functions do not nest */
+    ck_assert_int_eq(pev_daemon_run_once(restart_daemon, 0), PEV_EBUSY);
+    ck_assert_int_eq(pev_daemon_run(restart_daemon), PEV_EBUSY);
+}
+
+START_TEST(test_restart_deferred)
+{
+    pev_daemon_t *d = make_daemon("Greeting x\n", 0, 0);
+    pev_timer_t *t;
+
+    restart_daemon = d;
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, "app.restart",
+                                        restart_from_listener, NULL, NULL, NULL),
+                     APR_SUCCESS);
+    pt_log_reset(&tlog);
+    pev_event_generate(pev_daemon_bus(d), "app.restart", NULL);
+    /* requested from a listener: nothing happened yet */
+    ck_assert_uint_eq(gen_seen_after_request, 1);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 1);
+    ck_assert_int_eq(tlog.n, 0);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+
+    /* from a loop callback (a timer): runs after the iteration */
+    ck_assert_int_eq(pev_timer_add_in(&t, pev_daemon_loop(d), 0, restart_from_timer, NULL,
+                                      NULL), APR_SUCCESS);
+    PUMP_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 3);
+    ck_assert_uint_eq(gen_seen_after_request, 2);
+    ck_assert_int_eq(stale_calls, 0);
+}
+END_TEST
+
+START_TEST(test_restart_requested_in_init)
+{
+    pev_daemon_t *d = make_daemon("Greeting x\n", 1, 0);
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    /* a restart asked for inside a restart's init runs after it */
+    write_conf("RestartInInit\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    write_conf("Greeting y\n");
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 3);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 3);
+    ck_assert_int_eq(stale_calls, 0);
+}
+END_TEST
+
+START_TEST(test_bad_reload_keeps_generation)
+{
+    pev_daemon_t *d = make_daemon("Greeting one\n", 1, 0);
+    pev_gen_t *g1;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    g1 = pev_daemon_gen(d);
+    write_conf("Greeting two\nNoSuchThing 1\n");
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_ptr_eq(pev_daemon_gen(d), g1);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "test.conf:2: unknown directive 'NoSuchThing'"));
+    /* no restart event: the running generation never noticed */
+    ck_assert_log(&tlog, L_PARSE);
+    pt_log_reset(&tlog);
+    pev_event_generate(pev_daemon_bus(d), "app.ping", NULL);
+    ck_assert_log(&tlog, L_PING_A, L_PING_B);
+    ck_assert_str_eq(((alpha_conf_t *) pev_gen_module_conf(g1, &alpha_def))->greeting, "one");
+
+    /* a file that vanished is a failed reload too */
+    unlink(conf_path);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_ptr_eq(pev_daemon_gen(d), g1);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "cannot open"));
+
+    /* and a good file after that works */
+    write_conf("Greeting three\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+}
+END_TEST
+
+START_TEST(test_failed_init_on_restart_stops)
+{
+    pev_daemon_t *d = make_daemon("Greeting one\n", 1, 0);
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    write_conf("FailInit\n");
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_EGENERAL);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "module alpha: FailInit was given"));
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), PEV_ECLOSED);
+    ck_assert_int_eq(pev_daemon_restart(d), PEV_ECLOSED);
+}
+END_TEST
+
+START_TEST(test_shutdown_order)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    apr_port_t port;
+    int fd;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    port = pev_daemon_port(d, 0);
+    ck_assert_uint_ne(port, 0);
+    pt_log_reset(&tlog);
+    fd = cli_connect(port);
+    ck_assert_int_ge(fd, 0);
+    /* nobody took it: closed at once */
+    PUMP_UNTIL(d, pev_daemon_connections(d) == 0 && tlog.n == 2);
+    pt_log_reset(&tlog);
+    close(fd);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+    ck_assert_log(&tlog, L_SHUTDOWN, L_EXIT, L_GENPOOL_GONE);
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    ck_assert_int_eq(pev_daemon_run(d), PEV_ECLOSED);
+    ck_assert_int_eq(pev_daemon_restart(d), PEV_ECLOSED);
+    /* the listening socket is closed */
+    fd = cli_connect(port);
+    ck_assert_int_eq(fd, -1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Configuration errors at start                                             */
+
+static void expect_start_error(const char *config, apr_status_t want, const char *msg)
+{
+    pev_daemon_t *d = make_daemon(config, 1, 0);
+    apr_status_t st = pev_daemon_start(d);
+
+    ck_assert_msg(st == want, "start gave %d, want %d (%s)", st, want, pev_daemon_error(d));
+    ck_assert_msg(strstr(pev_daemon_error(d), msg) != NULL, "error '%s' lacks '%s'",
+                  pev_daemon_error(d), msg);
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), PEV_ECLOSED);
+}
+
+START_TEST(test_config_errors)
+{
+    expect_start_error("Greeting a\nBogus x\n", PEV_ECONFIG, "test.conf:2: unknown directive 'Bogus'");
+    expect_start_error("\n\nGreeting\n", PEV_ECONFIG,
+                       "test.conf:3: Greeting takes exactly 1 argument (TEXT), 0 given");
+    expect_start_error("Greeting a b\n", PEV_ECONFIG, "test.conf:1: Greeting takes exactly 1 argument");
+    expect_start_error("Words a b c d\n", PEV_ECONFIG, "Words takes 1 to 3 arguments (WORD...), 4 given");
+    expect_start_error("Value 1001\n", PEV_ECONFIG, "test.conf:1: Value: number out of range");
+    expect_start_error("Value x\n", PEV_ECONFIG, "Value: expects a whole number");
+    expect_start_error("Refuse\n", PEV_ECONFIG, "test.conf:1: Refuse: never accepted");
+    expect_start_error("Greeting \"open\n", PEV_ECONFIG, "test.conf:1: unterminated quoted string");
+    expect_start_error("Greeting a\"b\n", PEV_ECONFIG, "a quote inside a word");
+    expect_start_error("Listen nowhere\n", PEV_ECONFIG, "Listen: expects [HOST:]PORT");
+    expect_start_error("Listen 127.0.0.1:0\nListen 127.0.0.1:0\n", PEV_ECONFIG, "listed twice");
+    expect_start_error("FailInit\n", APR_EGENERAL, "module alpha: FailInit was given");
+    unlink(conf_path);
+    {
+        pev_daemon_t *d = make_daemon("", 0, 0);
+
+        ck_assert_int_eq(pev_daemon_set_config_file(d, conf_path), APR_SUCCESS);
+        ck_assert_int_ne(pev_daemon_start(d), APR_SUCCESS);
+        ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "test.conf: cannot open"));
+    }
+}
+END_TEST
+
+START_TEST(test_config_syntax)
+{
+    pev_daemon_t *d = make_daemon("  # indented comment\n\n\tgreeting \"a \\\"quoted\\\" \\\\ text\" # trailing\r\n"
+                                  "WORDS x \"y z\" w\nvalue 7\n", 0, 0);
+    alpha_conf_t *c;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    c = pev_gen_module_conf(pev_daemon_gen(d), &alpha_def);
+    /* Words came after Greeting and replaced it */
+    ck_assert_str_eq(c->greeting, "x|y z|w");
+    ck_assert_int_eq(c->value, 7);
+}
+END_TEST
+
+START_TEST(test_config_quotes)
+{
+    pev_daemon_t *d = make_daemon("Greeting \"a \\\"quoted\\\" \\\\ text\"", 0, 0);
+    alpha_conf_t *c;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    c = pev_gen_module_conf(pev_daemon_gen(d), &alpha_def);
+    ck_assert_str_eq(c->greeting, "a \"quoted\" \\ text");
+}
+END_TEST
+
+START_TEST(test_create_errors)
+{
+    static const pev_directive_t dup[] = { { "listen", 1, 1, alpha_greeting, NULL },
+                                           { NULL, 0, 0, NULL, NULL } };
+    static const pev_module_def_t dupdef = { "dup", 0, NULL, dup, NULL };
+    static const pev_module_def_t *const dupmods[] = { &dupdef, NULL };
+    static const pev_module_def_t *const twice[] = { &alpha_def, &alpha_def, NULL };
+    pev_daemon_options_t o;
+    pev_daemon_t *d;
+
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_EINVAL);
+    o.default_config = "";
+    ck_assert_int_eq(pev_daemon_create(NULL, &o, pt_pool), APR_EINVAL);
+    ck_assert_int_eq(pev_daemon_create(&d, NULL, pt_pool), APR_EINVAL);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, NULL), APR_EINVAL);
+    o.modules = dupmods;
+    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_EEXIST);
+    o.modules = twice;
+    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_EEXIST);
+    o.modules = NULL;
+    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_restart(d), PEV_EBUSY);
+    ck_assert_int_eq(pev_daemon_set_config_file(d, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_daemon_run(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_daemon_stop(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_daemon_restart(NULL), APR_EINVAL);
+    ck_assert_ptr_null(pev_daemon_bus(NULL));
+    ck_assert_uint_eq(pev_daemon_port(d, 0), 0);
+    ck_assert_uint_eq(pev_gen_number(NULL), 0);
+}
+END_TEST
+
+START_TEST(test_parse_helpers)
+{
+    long v;
+    apr_interval_time_t t;
+
+    ck_assert_ptr_null(pev_parse_long("42", 0, 100, &v));
+    ck_assert_int_eq(v, 42);
+    ck_assert_ptr_null(pev_parse_long("-5", -10, 0, &v));
+    ck_assert_int_eq(v, -5);
+    ck_assert_ptr_nonnull(pev_parse_long("101", 0, 100, &v));
+    ck_assert_ptr_nonnull(pev_parse_long("4x", 0, 100, &v));
+    ck_assert_ptr_nonnull(pev_parse_long("", 0, 100, &v));
+    ck_assert_ptr_nonnull(pev_parse_long(" 4", 0, 100, &v));
+    ck_assert_ptr_nonnull(pev_parse_long("99999999999999999999", 0, LONG_MAX, &v));
+    ck_assert_ptr_null(pev_parse_interval("30", &t));
+    ck_assert_int_eq(t, 30 * APR_USEC_PER_SEC);
+    ck_assert_ptr_null(pev_parse_interval("1500ms", &t));
+    ck_assert_int_eq(t, 1500000);
+    ck_assert_ptr_null(pev_parse_interval("0.5s", &t));
+    ck_assert_int_eq(t, 500000);
+    ck_assert_ptr_null(pev_parse_interval("5m", &t));
+    ck_assert_int_eq(t, 300 * APR_USEC_PER_SEC);
+    ck_assert_ptr_null(pev_parse_interval("2h", &t));
+    ck_assert_int_eq(t, 7200 * APR_USEC_PER_SEC);
+    ck_assert_ptr_nonnull(pev_parse_interval("-1", &t));
+    ck_assert_ptr_nonnull(pev_parse_interval("5d", &t));
+    ck_assert_ptr_nonnull(pev_parse_interval("", &t));
+    ck_assert_ptr_nonnull(pev_parse_interval("9000h", &t));
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Listening sockets and connections                                         */
+
+START_TEST(test_address_in_use)
+{
+    pev_daemon_t *a = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    pev_daemon_t *b;
+    char conf[64];
+    apr_port_t port;
+
+    ck_assert_int_eq(pev_daemon_start(a), APR_SUCCESS);
+    port = pev_daemon_port(a, 0);
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nListen 127.0.0.1:%u\n", (unsigned) port);
+    b = make_daemon(conf, 0, 0);
+    ck_assert_int_ne(pev_daemon_start(b), APR_SUCCESS);
+    snprintf(conf, sizeof conf, "cannot bind 127.0.0.1:%u: ", (unsigned) port);
+    ck_assert_msg(strstr(pev_daemon_error(b), conf) != NULL, "error: %s", pev_daemon_error(b));
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(b), "in use"));
+    /* nothing of b stays open */
+    ck_assert_uint_eq(pev_daemon_port(b, 0), 0);
+    ck_assert_uint_eq(pev_daemon_port(b, 1), 0);
+}
+END_TEST
+
+START_TEST(test_listeners_across_restart)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 1, 0);
+    apr_port_t p0, p1, p2;
+    char conf[128];
+    int fd;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    p0 = pev_daemon_port(d, 0);
+    /* take two free ports from another daemon, then give them back */
+    {
+        pev_daemon_t *o1 = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+        pev_daemon_t *o2 = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+
+        ck_assert_int_eq(pev_daemon_start(o1), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_start(o2), APR_SUCCESS);
+        p1 = pev_daemon_port(o1, 0);
+        p2 = pev_daemon_port(o2, 0);
+        ck_assert_int_eq(pev_daemon_stop(o1), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_run(o1), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_stop(o2), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_run(o2), APR_SUCCESS);
+    }
+    /* add two addresses; keep the first */
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\nListen 127.0.0.1:0\nListen 127.0.0.1:%u\n",
+             (unsigned) p1, (unsigned) p2);
+    write_conf(conf);
+    /* a client connects between the request and the restart: it waits in
+     * the kept socket's backlog and is served by the next generation */
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    fd = cli_connect(p0);
+    ck_assert_int_ge(fd, 0);
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    ck_assert_uint_eq(pev_daemon_port(d, 0), p1);
+    ck_assert_uint_eq(pev_daemon_port(d, 1), p0);
+    ck_assert_uint_eq(pev_daemon_port(d, 2), p2);
+    ck_assert_uint_eq(pev_daemon_port(d, 3), 0);
+    PUMP_UNTIL(d, tlog.n >= 1 && tlog.v[tlog.n - 1] == L_CONN_CLOSE);
+    close(fd);
+    /* remove two: their sockets close, the kept one stays */
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\n", (unsigned) p2);
+    write_conf(conf);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_daemon_port(d, 0), p2);
+    ck_assert_uint_eq(pev_daemon_port(d, 1), 0);
+    ck_assert_int_eq(cli_connect(p1), -1);
+    ck_assert_int_eq(cli_connect(p0), -1);
+    fd = cli_connect(p2);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_reload_with_address_in_use_keeps_generation)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 1, 0);
+    pev_daemon_t *o = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    char conf[128];
+    apr_port_t p0;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(o), APR_SUCCESS);
+    p0 = pev_daemon_port(d, 0);
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nListen 127.0.0.1:%u\n",
+             (unsigned) pev_daemon_port(o, 0));
+    write_conf(conf);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 1);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "cannot bind"));
+    ck_assert_uint_eq(pev_daemon_port(d, 0), p0);
+    ck_assert_uint_eq(pev_daemon_port(d, 1), 0);
+}
+END_TEST
+
+/* A connection handler that answers every line with the greeting of the
+ * generation the connection was accepted under. */
+static apr_status_t conn_conf_gone(void *data)
+{
+    (void) data;
+    pt_log_add(&tlog, L_CONF_GONE);
+    return APR_SUCCESS;
+}
+
+static void echo_read(pev_stream_t *s, void *baton)
+{
+    pev_conn_t *c = baton;
+    char *line;
+    apr_size_t len;
+
+    while (pev_stream_getline(s, &line, &len) == APR_SUCCESS) {
+        alpha_conf_t *conf = pev_gen_module_conf(pev_conn_gen(c), &alpha_def);
+
+        if (strcmp(line, "quit") == 0) {
+            pev_conn_close(c);
+            return;
+        }
+        pev_stream_printf(s, "%s %s\n", conf->greeting, line);
+    }
+}
+
+static void take_conn(const void *event_data, void *user_data)
+{
+    pev_conn_t *c = (pev_conn_t *) event_data;
+    static const pev_stream_callbacks_t cb = { echo_read, NULL, NULL, NULL };
+
+    (void) user_data;
+    ck_assert_int_eq(pev_conn_set_handler(c, &cb, c), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(pev_conn_peer(c), "127.0.0.1:"));
+    ck_assert_ptr_eq(pev_conn_daemon(c), restart_daemon);
+    ck_assert_ptr_eq(pev_conn_gen(c), pev_daemon_gen(restart_daemon));
+}
+
+START_TEST(test_connections_across_restart)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\nGreeting old\n", 1, 0);
+    apr_port_t port;
+    int a, b;
+
+    restart_daemon = d;
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
+                                        take_conn, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    apr_pool_cleanup_register(pev_gen_conf_pool(pev_daemon_gen(d)), NULL, conn_conf_gone,
+                              apr_pool_cleanup_null);
+    port = pev_daemon_port(d, 0);
+    a = cli_connect(port);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_eq(write(a, "1\n", 2), 2);
+    ck_assert_str_eq(cli_line(d, a), "old 1");
+
+    write_conf("Listen 127.0.0.1:0\nGreeting new\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    ck_assert_uint_eq(pev_daemon_port(d, 0), port);
+    /* generation 1 ended, its registrations are gone, its configuration
+     * stays while connection a uses it */
+    ck_assert_int_eq(ping_calls, 0);
+    pev_event_generate(pev_daemon_bus(d), "app.ping", NULL);
+    ck_assert_int_eq(ping_calls, 1);
+    ck_assert_int_eq(stale_calls, 0);
+    ck_assert_int_eq(write(a, "2\n", 2), 2);
+    ck_assert_str_eq(cli_line(d, a), "old 2");
+
+    b = cli_connect(port);
+    ck_assert_int_ge(b, 0);
+    ck_assert_int_eq(write(b, "3\n", 2), 2);
+    ck_assert_str_eq(cli_line(d, b), "new 3");
+    ck_assert_uint_eq(pev_daemon_connections(d), 2);
+
+    /* the last connection of generation 1 closes: its configuration goes */
+    {
+        int i, gone = 0;
+
+        for (i = 0; i < tlog.n; i++)
+            gone |= tlog.v[i] == L_CONF_GONE;
+        ck_assert(!gone);
+    }
+    ck_assert_int_eq(write(a, "quit\n", 5), 5);
+    ck_assert_str_eq(cli_line(d, a), "");
+    PUMP_UNTIL(d, pev_daemon_connections(d) == 1);
+    ck_assert_int_eq(tlog.v[tlog.n - 1], L_CONF_GONE);
+    close(a);
+
+    /* a stop closes b */
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+    ck_assert_uint_eq(pev_daemon_connections(d), 0);
+    ck_assert_str_eq(cli_line(d, b), "");
+    close(b);
+}
+END_TEST
+
+static void take_and_flood(const void *event_data, void *user_data)
+{
+    pev_conn_t *c = (pev_conn_t *) event_data;
+    pev_stream_t *s = pev_conn_stream(c);
+    static char junk[64 * 1024];
+    int i;
+
+    (void) user_data;
+    ck_assert_int_eq(pev_conn_set_handler(c, NULL, NULL), APR_SUCCESS);
+    pev_stream_set_output_limit(s, 64 * 1024 * 1024);
+    for (i = 0; i < 512; i++)
+        ck_assert_int_eq(pev_stream_write(s, junk, sizeof junk), APR_SUCCESS);
+}
+
+START_TEST(test_stop_aborts_stuck_connections)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    int fd, i;
+
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
+                                        take_and_flood, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    fd = cli_connect(pev_daemon_port(d, 0));
+    ck_assert_int_ge(fd, 0);
+    PUMP_UNTIL(d, pev_daemon_connections(d) == 1);
+    for (i = 0; i < 5; i++)
+        ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    /* 32 MiB the client never reads: the close cannot finish; after the
+     * grace (200 ms here) the stop aborts it */
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+    ck_assert_uint_eq(pev_daemon_connections(d), 0);
+    ck_assert_log(&tlog, L_SHUTDOWN, L_CONN_CLOSE, L_EXIT, L_GENPOOL_GONE);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_connection_nobody_takes)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    int fd;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    pt_log_reset(&tlog);
+    fd = cli_connect(pev_daemon_port(d, 0));
+    ck_assert_int_ge(fd, 0);
+    ck_assert_str_eq(cli_line(d, fd), "");
+    PUMP_UNTIL(d, tlog.n == 2);
+    ck_assert_log(&tlog, L_CONN_OPEN, L_CONN_CLOSE);
+    ck_assert_uint_eq(pev_daemon_connections(d), 0);
+    close(fd);
+}
+END_TEST
+
+static int hup_seen;
+
+START_TEST(test_signals)
+{
+    pev_daemon_options_t o;
+    pev_daemon_t *d;
+
+    memset(&o, 0, sizeof o);
+    o.name = "testd";
+    o.modules = test_modules;
+    o.default_config = "Greeting sig\n";
+    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_LOG, quiet_log,
+                                        NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    hup_seen = 0;
+    ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
+    PUMP_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 2);
+    ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    /* the handlers are gone with the stop: the default disposition is back,
+     * so this process would die of SIGTERM; a second daemon can take them */
+    {
+        pev_daemon_t *d2;
+
+        ck_assert_int_eq(pev_daemon_create(&d2, &o, pt_pool), APR_SUCCESS);
+        ck_assert_int_eq(pev_event_register(pev_daemon_bus(d2), NULL, PEV_EVENT_LOG,
+                                            quiet_log, NULL, NULL, NULL), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_start(d2), APR_SUCCESS);
+        ck_assert_int_eq(kill(getpid(), SIGINT), 0);
+        ck_assert_int_eq(pev_daemon_run(d2), APR_SUCCESS);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Restart safety                                                            */
+
+/* Memory the process holds: the heap (mallinfo2) plus its data mappings
+ * (VmData: APR's allocator maps its blocks with mmap on Linux). */
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    size_t vmdata = 0;
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f) {
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "VmData:", 7) == 0)
+                vmdata = (size_t) strtoul(line + 7, NULL, 10) * 1024;
+        fclose(f);
+    }
+    return mi.uordblks + mi.hblkhd + vmdata;
+}
+
+START_TEST(test_thousand_restarts)
+{
+    long restarts = pt_env_long("POOLEV_RESTARTS", 1000);
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\nGreeting g\n", 0, 0);
+    pev_bus_t *bus;
+    size_t before = 0, after;
+    long i;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    bus = pev_daemon_bus(d);
+    for (i = 0; i < restarts + 50; i++) {
+        long calls = ping_calls;
+
+        if (i == 50)
+            before = heap_in_use();
+        /* events between restarts reach exactly the current generation's
+         * listener, whose user_data lives in the generation pool */
+        pev_event_generate(bus, "app.ping", NULL);
+        pev_event_generate(bus, "app.ping", NULL);
+        if (ping_calls != calls + 2 || stale_calls)
+            ck_abort_msg("restart %ld: %ld calls, %ld stale", i, ping_calls - calls, stale_calls);
+        if (pev_daemon_restart(d) != APR_SUCCESS || pev_daemon_run_once(d, 0) != APR_SUCCESS)
+            ck_abort_msg("restart %ld failed: %s", i, pev_daemon_error(d));
+        if (!alpha_current || alpha_current->gen != (unsigned) i + 2)
+            ck_abort_msg("restart %ld: module state of the wrong generation", i);
+        pt_log_reset(&tlog);
+    }
+    after = heap_in_use();
+    printf("check_daemon: %ld restarts, memory in use %zu -> %zu bytes\n", restarts, before, after);
+    /* a leak of even 64 bytes per restart would show as 64 KB */
+    if (before > 0)
+        ck_assert_msg(after <= before + 32 * 1024, "heap grew from %zu to %zu bytes over %ld restarts",
+                      before, after, restarts);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), (unsigned) restarts + 51);
+}
+END_TEST
+
+static Suite *daemon_suite(void)
+{
+    Suite *s = suite_create("daemon");
+    TCase *tc = tcase_create("lifecycle");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_start_sequence);
+    tcase_add_test(tc, test_restart_sequence);
+    tcase_add_test(tc, test_restart_deferred);
+    tcase_add_test(tc, test_restart_requested_in_init);
+    tcase_add_test(tc, test_bad_reload_keeps_generation);
+    tcase_add_test(tc, test_failed_init_on_restart_stops);
+    tcase_add_test(tc, test_shutdown_order);
+    tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_config_syntax);
+    tcase_add_test(tc, test_config_quotes);
+    tcase_add_test(tc, test_create_errors);
+    tcase_add_test(tc, test_parse_helpers);
+    tcase_add_test(tc, test_address_in_use);
+    tcase_add_test(tc, test_listeners_across_restart);
+    tcase_add_test(tc, test_reload_with_address_in_use_keeps_generation);
+    tcase_add_test(tc, test_connections_across_restart);
+    tcase_add_test(tc, test_stop_aborts_stuck_connections);
+    tcase_add_test(tc, test_connection_nobody_takes);
+    tcase_add_test(tc, test_signals);
+    tcase_add_test(tc, test_thousand_restarts);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return pt_run(daemon_suite());
+}
