@@ -309,6 +309,12 @@ static pev_gen_t *gen_new(pev_daemon_t *d, int scratch)
     return gen;
 }
 
+/* The @a i-th Listen key (apr_array_header_t keeps elements in a char *). */
+static const char *listen_key(const pev_gen_t *gen, int i)
+{
+    return ((const char *const *) (const void *) gen->listen->elts)[i];
+}
+
 static void gen_unref(pev_gen_t *gen)
 {
     pev_daemon_t *d = gen->d;
@@ -551,9 +557,9 @@ static const char *core_listen(pev_gen_t *gen, void *mconf, int argc, char *argv
     else
         key = apr_psprintf(gen->conf_pool, "%s:%u", host ? host : "*", (unsigned) port);
     for (i = 0; i < gen->listen->nelts; i++)
-        if (strcmp(APR_ARRAY_IDX(gen->listen, i, const char *), key) == 0)
+        if (strcmp(listen_key(gen, i), key) == 0)
             return apr_psprintf(gen->conf_pool, "%s is listed twice", key);
-    APR_ARRAY_PUSH(gen->listen, const char *) = key;
+    *(const char **) (void *) apr_array_push(gen->listen) = key;
     return NULL;
 }
 
@@ -714,7 +720,7 @@ static apr_status_t listeners_open(pev_daemon_t *d, const pev_gen_t *gen)
     int i;
 
     for (i = 0; i < gen->listen->nelts; i++) {
-        const char *key = APR_ARRAY_IDX(gen->listen, i, const char *);
+        const char *key = listen_key(gen, i);
         apr_status_t st;
         lsock_t **pp;
 
@@ -746,7 +752,7 @@ static void listeners_commit(pev_daemon_t *d, const pev_gen_t *gen)
 
     if (gen)
         for (i = 0; i < gen->listen->nelts; i++) {
-            const char *key = APR_ARRAY_IDX(gen->listen, i, const char *);
+            const char *key = listen_key(gen, i);
             lsock_t **pp;
 
             for (pp = &d->lsocks; *pp; pp = &(*pp)->next)
@@ -763,7 +769,7 @@ static void listeners_commit(pev_daemon_t *d, const pev_gen_t *gen)
         }
     while ((l = d->lsocks) != NULL) {
         d->lsocks = l->next;
-        pev_daemon_log(d, PEV_LOG_INFO, "closed %s", l->key);
+        pev_daemon_log(d, PEV_LOG_INFO, "closed %s (port %u)", l->key, (unsigned) l->port);
         apr_pool_destroy(l->pool);
     }
     d->lsocks = keep;
@@ -1251,6 +1257,35 @@ static void do_restart(pev_daemon_t *d)
     }
     pev_daemon_log(d, PEV_LOG_INFO, "generation %u running", gen->number);
     pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
+}
+
+apr_status_t pev_daemon_check_config(pev_daemon_t *d)
+{
+    apr_pool_t *tmp;
+    const char *name, *text;
+    apr_size_t len;
+    pev_gen_t *scratch;
+    apr_status_t st;
+
+    if (!d)
+        return APR_EINVAL;
+    if (d->busy)
+        return PEV_EBUSY;
+    d->error[0] = '\0';
+    st = apr_pool_create(&tmp, d->pool);
+    if (st != APR_SUCCESS)
+        return st;
+    d->busy = 1;
+    st = config_load(d, tmp, &name, &text, &len);
+    if (st == APR_SUCCESS) {
+        scratch = gen_new(d, 1);
+        st = scratch ? config_parse(d, scratch, name, text, len) : PEV_ECONFIG;
+        if (scratch)
+            apr_pool_destroy(scratch->conf_pool);
+    }
+    d->busy = 0;
+    apr_pool_destroy(tmp);
+    return st;
 }
 
 apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout)

@@ -598,6 +598,23 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+START_TEST(test_check_config)
+{
+    pev_daemon_t *d = make_daemon("Greeting a\nListen 127.0.0.1:0\n", 1, 0);
+
+    ck_assert_int_eq(pev_daemon_check_config(d), APR_SUCCESS);
+    /* nothing started, nothing generated, nothing opened */
+    ck_assert_int_eq(tlog.n, 1);            /* the Greeting handler ran */
+    ck_assert_int_eq(tlog.v[0], L_PARSE);
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    ck_assert_uint_eq(pev_daemon_port(d, 0), 0);
+    write_conf("Greeting a\nValue -1\n");
+    ck_assert_int_eq(pev_daemon_check_config(d), PEV_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "test.conf:2: Value: number out of range"));
+    ck_assert_int_eq(pev_daemon_check_config(NULL), APR_EINVAL);
+}
+END_TEST
+
 START_TEST(test_config_syntax)
 {
     pev_daemon_t *d = make_daemon("  # indented comment\n\n\tgreeting \"a \\\"quoted\\\" \\\\ text\" # trailing\r\n"
@@ -1211,6 +1228,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_failed_init_on_restart_stops);
     tcase_add_test(tc, test_shutdown_order);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_check_config);
     tcase_add_test(tc, test_config_syntax);
     tcase_add_test(tc, test_config_quotes);
     tcase_add_test(tc, test_create_errors);

@@ -232,6 +232,18 @@ apr_status_t pev_daemon_start(pev_daemon_t *d);
 apr_status_t pev_daemon_run(pev_daemon_t *d);
 
 /**
+ * Check the configuration without starting: read it and parse it into a
+ * scratch generation (module defaults and directive handlers run, as in a
+ * restart's check parse; pev_gen_pool() is NULL there), then drop it. No
+ * event is generated, no socket is opened, no init runs: addresses are
+ * checked for syntax only. For "configtest" command-line options.
+ * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
+ *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
+ *         inside a start, restart or stop. Callable in any state.
+ */
+apr_status_t pev_daemon_check_config(pev_daemon_t *d);
+
+/**
  * One step of pev_daemon_run(): one loop iteration (waiting at most
  * @a timeout, see pev_loop_run_once()), then a pending restart or stop.
  * @return as pev_daemon_run(); PEV_ECLOSED once the daemon has stopped.
