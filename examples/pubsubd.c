@@ -852,6 +852,22 @@ static void line_too_long(conn_state_t *cs)
     conn_close(cs);
 }
 
+/*
+ * The client ended its input: after this callback the stream sends what is
+ * queued and closes, so the replies to every command still buffered must be
+ * queued now. They are bounded by that input (a reply per command of at
+ * least 5 bytes, REPLY_MAX at most), so the limit is raised by that much.
+ */
+static void last_call(conn_state_t *cs)
+{
+    pev_stream_t *s = cs->s;
+
+    pev_stream_set_output_limit(s, pev_stream_output_pending(s) + cs->conf->output_limit
+                                   + (pev_stream_input_pending(s) / 5 + 2) * REPLY_MAX);
+    if (cs->stalled && pev_stream_write(s, cs->reply, cs->reply_len) == APR_SUCCESS)
+        cs->stalled = 0;
+}
+
 /* Take and run the commands buffered, until a reply has to wait for room. */
 static void process_input(conn_state_t *cs)
 {
@@ -859,6 +875,8 @@ static void process_input(conn_state_t *cs)
     apr_size_t len;
     apr_status_t st;
 
+    if (pev_stream_eof(cs->s) && pev_stream_is_open(cs->s))
+        last_call(cs);
     while (!cs->stalled && pev_stream_is_open(cs->s)) {
         st = pev_stream_getline(cs->s, &line, &len);
         if (st == APR_EAGAIN) {

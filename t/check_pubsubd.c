@@ -1097,24 +1097,29 @@ START_TEST(slow_subscriber_disconnect_policy)
 }
 END_TEST
 
-/* Replies wait for room too: 20,000 pipelined commands from a client that
- * reads slowly, with a small output limit, are all answered, in order. */
+/* Replies wait for room too: 40,000 pipelined commands from a client that
+ * reads slowly, with a small output limit, are all answered, in order; also
+ * those still buffered when the client ends its input (half-close). */
 START_TEST(pipelined_replies_wait_for_room)
 {
     client_t *a;
     char *out;
     size_t len = 0, off = 0;
-    long i, n = 20000, got = 0;
+    long i, n = 40000, got = 0;
+    char pad[201];
     long deadline;
     const char *l;
 
     daemon_start("OutputLimit 4k\n");
     a = cl_connect_buf(4096);
     EXPECT(a, "+OK pubsubd ready");
-    out = malloc((size_t) n * 16);
+    /* 8 MB of replies: more than the kernel's socket buffers take */
+    memset(pad, 'p', 200);
+    pad[200] = '\0';
+    out = malloc((size_t) n * 220);
     ck_assert_ptr_nonnull(out);
     for (i = 0; i < n; i++)
-        len += (size_t) sprintf(out + len, "PING %ld\r\n", i);
+        len += (size_t) sprintf(out + len, "PING %ld %s\r\n", i, pad);
     deadline = now_ms() + 60000;
     while (got < n) {
         struct pollfd p = { a->fd, POLLIN | (off < len ? POLLOUT : 0), 0 };
@@ -1126,6 +1131,8 @@ START_TEST(pipelined_replies_wait_for_room)
 
             if (w > 0)
                 off += (size_t) w;
+            if (off == len)
+                ck_assert_int_eq(shutdown(a->fd, SHUT_WR), 0);
         }
         /* read slowly: a little at a time */
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -1136,12 +1143,15 @@ START_TEST(pipelined_replies_wait_for_room)
             while ((l = cl_line(a, 0)) != NULL) {
                 char want[32];
 
-                snprintf(want, sizeof want, "+PONG %ld", got);
-                ck_assert_str_eq(l, want);
+                snprintf(want, sizeof want, "+PONG %ld ", got);
+                ck_assert_msg(strncmp(l, want, strlen(want)) == 0
+                              && strlen(l) == strlen(want) + 200, "reply %ld: '%.40s'",
+                              got, l);
                 got++;
             }
         }
     }
+    ck_assert(cl_wait_eof(a, IO_MS));
     free(out);
     daemon_stop();
 }
