@@ -106,6 +106,7 @@ struct pev_daemon {
     enum dstate state;
     int restart_req, stop_req;
     int busy;                       /* inside start/restart/stop */
+    pev_conn_t *opening;            /* during its core.conn-open */
     int in_log;
     int dying;                      /* d->pool is being destroyed */
     apr_status_t exit_status;
@@ -145,6 +146,7 @@ void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt, va
 {
     char buf[LOG_MAX];
     char *p;
+    apr_status_t st;
 
     if (!d || !fmt)
         return;
@@ -159,9 +161,12 @@ void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt, va
         rec.level = level;
         rec.msg = buf;
         d->in_log = 1;
-        pev_event_generate(d->bus, PEV_EVENT_LOG, &rec);
+        st = pev_event_generate(d->bus, PEV_EVENT_LOG, &rec);
         d->in_log = 0;
-        return;
+        if (st == APR_SUCCESS)
+            return;
+        if (st == PEV_EDESTROYED)
+            return;
     }
     if (level <= PEV_LOG_INFO)
         fprintf(stderr, "%s: %s%s\n", d->name,
@@ -200,19 +205,26 @@ const char *pev_parse_long(const char *arg, long min, long max, long *out)
 
 const char *pev_parse_interval(const char *arg, apr_interval_time_t *out)
 {
+    static const char usage[] = "expects a duration such as 30, 30s, 1500ms, 5m or 1h";
     static const apr_int64_t year = APR_INT64_C(366) * 24 * 3600 * APR_USEC_PER_SEC;
+    const char *end;
+    char *num_end;
     apr_int64_t unit;
-    char *end;
     double v;
+    int dots = 0;
 
     if (!arg || !out)
-        return "expects a duration";
-    if (!apr_isdigit(*arg))
-        return "expects a duration such as 30, 30s, 1500ms, 5m or 1h";
+        return usage;
+    /* digits with at most one dot, then the unit (strtod alone would also
+     * take hex, exponents and blanks) */
+    for (end = arg; apr_isdigit(*end) || *end == '.'; end++)
+        dots += *end == '.';
+    if (!apr_isdigit(*arg) || dots > 1)
+        return usage;
     errno = 0;
-    v = strtod(arg, &end);
-    if (end == arg || errno == ERANGE)
-        return "expects a duration such as 30, 30s, 1500ms, 5m or 1h";
+    v = strtod(arg, &num_end);
+    if (num_end != end || errno == ERANGE)
+        return usage;
     if (*end == '\0' || strcmp(end, "s") == 0)
         unit = APR_USEC_PER_SEC;
     else if (strcmp(end, "ms") == 0)
@@ -315,10 +327,12 @@ static void gen_end(pev_gen_t *gen)
     if (d->gen == gen)
         d->gen = NULL;
     gen->ended = 1;
+    /* a cleanup of the generation pool may close the generation's last
+     * connection: hold the configuration until the pool is gone */
+    gen->refs++;
     if (gen->pool)
         apr_pool_destroy(gen->pool);
-    if (gen->refs == 0)
-        apr_pool_destroy(gen->conf_pool);
+    gen_unref(gen);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -341,7 +355,8 @@ static apr_status_t config_load(pev_daemon_t *d, apr_pool_t *tmp, const char **n
         *len = strlen(d->default_config);
         return APR_SUCCESS;
     }
-    *name = d->config_file;
+    /* a copy: a callback may set another file while this one is parsed */
+    *name = apr_pstrdup(tmp, d->config_file);
     st = apr_file_open(&f, d->config_file, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, tmp);
     if (st != APR_SUCCESS) {
         set_error(d, "%s: cannot open: %s", d->config_file, status_text(st, eb, sizeof eb));
@@ -469,6 +484,10 @@ static apr_status_t config_parse(pev_daemon_t *d, pev_gen_t *gen, const char *na
         if (!eol)
             eol = end;
         line++;
+        if (memchr(p, '\0', (apr_size_t) (eol - p))) {
+            set_error(d, "%s:%u: a NUL byte", name, line);
+            return PEV_ECONFIG;
+        }
         msg = split_line(p, eol, gen->conf_pool, &argc, argv);
         p = eol + 1;
         if (msg) {
@@ -564,21 +583,23 @@ static void lsock_ready(pevi_io_t *io, apr_int16_t events)
     int i;
 
     (void) events;
-    for (i = 0; i < ACCEPT_BATCH && d->state == D_RUNNING && d->gen; i++) {
+    for (i = 0; i < ACCEPT_BATCH && d->state == D_RUNNING && d->gen && !d->busy
+                && !d->stop_req; i++) {
         apr_pool_t *cp;
         apr_socket_t *ns;
         apr_status_t st;
         char eb[256];
 
-        if (apr_pool_create(&cp, d->pool) != APR_SUCCESS)
-            return;
-        apr_pool_tag(cp, "pev_conn");
-        st = apr_socket_accept(&ns, l->sock, cp);
+        st = apr_pool_create(&cp, d->pool);
         if (st == APR_SUCCESS) {
-            conn_accepted(d, cp, ns);
-            continue;
+            apr_pool_tag(cp, "pev_conn");
+            st = apr_socket_accept(&ns, l->sock, cp);
+            if (st == APR_SUCCESS) {
+                conn_accepted(d, cp, ns);
+                continue;
+            }
+            apr_pool_destroy(cp);
         }
-        apr_pool_destroy(cp);
         if (APR_STATUS_IS_EAGAIN(st) || APR_STATUS_IS_EINTR(st))
             return;
         if (APR_STATUS_IS_ECONNABORTED(st) || st == APR_FROM_OS_ERROR(EPROTO))
@@ -587,11 +608,10 @@ static void lsock_ready(pevi_io_t *io, apr_int16_t events)
          * polling it for a moment rather than spin */
         pev_daemon_log(d, PEV_LOG_WARN, "accept on %s: %s; pausing for %d ms", l->key,
                        status_text(st, eb, sizeof eb), (int) (ACCEPT_PAUSE / 1000));
-        pevi_io_set(d->loop, &l->io, 0);
-        if (l->pause)
-            pev_timer_rearm_in(l->pause, ACCEPT_PAUSE);
-        else
-            pev_timer_add_in(&l->pause, d->loop, ACCEPT_PAUSE, lsock_resume, l, l->pool);
+        if ((l->pause ? pev_timer_rearm_in(l->pause, ACCEPT_PAUSE)
+             : pev_timer_add_in(&l->pause, d->loop, ACCEPT_PAUSE, lsock_resume, l, l->pool))
+            == APR_SUCCESS)
+            pevi_io_set(d->loop, &l->io, 0);
         return;
     }
 }
@@ -805,6 +825,8 @@ static apr_status_t conn_cleanup(void *data)
 {
     pev_conn_t *c = data;
 
+    if (c->d->opening == c)
+        c->d->opening = NULL;
     if (pevi_link_linked(&c->link)) {
         pevi_link_remove(&c->link);
         c->d->nconns--;
@@ -846,7 +868,11 @@ static void conn_accepted(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
     d->conns.prev->next = &c->link;
     d->conns.prev = &c->link;
     d->nconns++;
+    d->opening = c;
     pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
+    if (d->opening != c)
+        return;                     /* a listener destroyed its pool */
+    d->opening = NULL;
     if (!c->handled && !c->closed && pev_stream_is_open(c->stream)) {
         pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
                        " from %s: no module took it", c->id, c->peer);
@@ -1107,6 +1133,10 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
 
     if (!d)
         return APR_EINVAL;
+    if (d->state == D_STOPPED || d->state == D_STOPPING) {
+        set_error(d, "the daemon was stopped");
+        return PEV_ECLOSED;
+    }
     if (d->state != D_NEW || d->busy || pevi_loop_running(d->loop))
         return PEV_EBUSY;
     d->busy = 1;
@@ -1132,9 +1162,10 @@ static void do_stop(pev_daemon_t *d)
         next = l->next;
         pev_stream_close(PEVI_CONTAINER(l, pev_conn_t, link)->stream);
     }
-    deadline = pevi_loop_clock(d->loop) + d->grace;
+    /* the real clock: a test's frozen loop clock must not stall a stop */
+    deadline = pev_clock_monotonic() + d->grace;
     while (d->nconns > 0) {
-        apr_time_t now = pevi_loop_clock(d->loop);
+        apr_time_t now = pev_clock_monotonic();
 
         if (now >= deadline)
             break;
@@ -1175,7 +1206,6 @@ static void do_restart(pev_daemon_t *d)
     apr_status_t st;
 
     d->restart_req = 0;
-    d->error[0] = '\0';
     if (apr_pool_create(&tmp, d->pool) != APR_SUCCESS)
         return;
     /* 1. read and check the next configuration while this one runs */
@@ -1204,13 +1234,11 @@ static void do_restart(pev_daemon_t *d)
         d->gen_count = gen->number;
         pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
         st = config_parse(d, gen, name, text, len);
+        d->gen = gen;               /* a failure below: the stop ends it */
         if (st == APR_SUCCESS) {
             listeners_commit(d, gen);
-            d->gen = gen;
             st = run_inits(d, gen);
         }
-        else
-            gen_end(gen);
     }
     else
         st = PEV_ECONFIG;
@@ -1286,10 +1314,10 @@ apr_status_t pev_daemon_stop(pev_daemon_t *d)
 {
     if (!d)
         return APR_EINVAL;
-    if (d->state == D_NEW)
+    if (d->state == D_NEW && !d->busy)
         d->state = D_STOPPED;
-    else if (d->state == D_RUNNING)
-        d->stop_req = 1;
+    else if (d->state == D_NEW || d->state == D_RUNNING)
+        d->stop_req = 1;            /* during the start: right after it */
     return APR_SUCCESS;
 }
 

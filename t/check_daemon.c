@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <apr_allocator.h>
 #include <apr_strings.h>
 #include <poolev.h>
 
@@ -213,6 +214,10 @@ static const pev_module_def_t *const test_modules[] = { &alpha_def, &beta_def, N
 /* Helpers                                                                   */
 
 static char tmpdir[64];
+/* The daemons' process pool. Its allocator keeps no free blocks, so memory
+ * of a destroyed pool goes back at once and a use after free faults (or is
+ * reported by ASan and valgrind) instead of reading stale but intact data. */
+static apr_pool_t *dpool;
 static char conf_path[128];
 
 static void write_conf(const char *text)
@@ -226,7 +231,13 @@ static void write_conf(const char *text)
 
 static void setup(void)
 {
+    apr_allocator_t *a;
+
     pt_setup();
+    ck_assert_int_eq(apr_allocator_create(&a), APR_SUCCESS);
+    apr_allocator_max_free_set(a, 1);
+    ck_assert_int_eq(apr_pool_create_ex(&dpool, NULL, NULL, a), APR_SUCCESS);
+    apr_allocator_owner_set(a, dpool);
     pt_log_reset(&tlog);
     alpha_current = NULL;
     ping_calls = stale_calls = 0;
@@ -237,6 +248,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    apr_pool_destroy(dpool);
     pt_teardown();
     unlink(conf_path);
     rmdir(tmpdir);
@@ -278,7 +290,7 @@ static pev_daemon_t *make_daemon(const char *config, int use_file, int flags)
     o.flags = flags | PEV_DAEMON_NO_SIGNALS;
     if (use_file)
         write_conf(config);
-    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     bus = pev_daemon_bus(d);
     for (i = 0; i < sizeof evs / sizeof evs[0]; i++)
         ck_assert_int_eq(pev_event_register(bus, NULL, evs[i].ev, log_event,
@@ -622,17 +634,17 @@ START_TEST(test_create_errors)
     pev_daemon_t *d;
 
     memset(&o, 0, sizeof o);
-    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_EINVAL);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_EINVAL);
     o.default_config = "";
     ck_assert_int_eq(pev_daemon_create(NULL, &o, pt_pool), APR_EINVAL);
     ck_assert_int_eq(pev_daemon_create(&d, NULL, pt_pool), APR_EINVAL);
     ck_assert_int_eq(pev_daemon_create(&d, &o, NULL), APR_EINVAL);
     o.modules = dupmods;
-    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_EEXIST);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_EEXIST);
     o.modules = twice;
-    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_EEXIST);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_EEXIST);
     o.modules = NULL;
-    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_restart(d), PEV_EBUSY);
     ck_assert_int_eq(pev_daemon_set_config_file(d, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(NULL), APR_EINVAL);
@@ -673,6 +685,10 @@ START_TEST(test_parse_helpers)
     ck_assert_ptr_nonnull(pev_parse_interval("5d", &t));
     ck_assert_ptr_nonnull(pev_parse_interval("", &t));
     ck_assert_ptr_nonnull(pev_parse_interval("9000h", &t));
+    ck_assert_ptr_nonnull(pev_parse_interval("0x10", &t));
+    ck_assert_ptr_nonnull(pev_parse_interval("1e3", &t));
+    ck_assert_ptr_nonnull(pev_parse_interval("1.2.3", &t));
+    ck_assert_ptr_nonnull(pev_parse_interval("1 s", &t));
 }
 END_TEST
 
@@ -944,7 +960,7 @@ START_TEST(test_signals)
     o.name = "testd";
     o.modules = test_modules;
     o.default_config = "Greeting sig\n";
-    ck_assert_int_eq(pev_daemon_create(&d, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_LOG, quiet_log,
                                         NULL, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
@@ -959,13 +975,166 @@ START_TEST(test_signals)
     {
         pev_daemon_t *d2;
 
-        ck_assert_int_eq(pev_daemon_create(&d2, &o, pt_pool), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_create(&d2, &o, dpool), APR_SUCCESS);
         ck_assert_int_eq(pev_event_register(pev_daemon_bus(d2), NULL, PEV_EVENT_LOG,
                                             quiet_log, NULL, NULL, NULL), APR_SUCCESS);
         ck_assert_int_eq(pev_daemon_start(d2), APR_SUCCESS);
         ck_assert_int_eq(kill(getpid(), SIGINT), 0);
         ck_assert_int_eq(pev_daemon_run(d2), APR_SUCCESS);
     }
+}
+END_TEST
+
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks that reach into a running start or restart                      */
+
+static pev_daemon_t *cb_daemon;
+static char other_path[160];
+
+static void switch_file(const void *event_data, void *user_data)
+{
+    apr_pool_t *p;
+    char *junk;
+
+    (void) event_data;
+    (void) user_data;
+    ck_assert_int_eq(pev_daemon_set_config_file(cb_daemon, other_path), APR_SUCCESS);
+    /* reuse the memory the old name had, as any later work would */
+    p = pt_subpool(pt_pool);
+    junk = apr_palloc(p, 4000);
+    memset(junk, 'X', 3999);
+    junk[3999] = '\0';
+}
+
+START_TEST(test_config_file_switched_during_start)
+{
+    pev_daemon_t *d = make_daemon("Bogus 1\n", 1, 0);
+
+    cb_daemon = d;
+    snprintf(other_path, sizeof other_path, "%s/other.conf", tmpdir);
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_PREPARSE,
+                                        switch_file, NULL, NULL, NULL), APR_SUCCESS);
+    /* the file being parsed is still the one named in the message */
+    ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+    ck_assert_msg(strstr(pev_daemon_error(d), "test.conf:1: unknown directive 'Bogus'") != NULL,
+                  "error: '%s'", pev_daemon_error(d));
+}
+END_TEST
+
+static void stop_now(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    ck_assert_int_eq(pev_daemon_stop((pev_daemon_t *) user_data), APR_SUCCESS);
+}
+
+START_TEST(test_stop_during_start)
+{
+    pev_daemon_t *d = make_daemon("Greeting x\n", 0, 0);
+
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_PREPARSE,
+                                        stop_now, d, NULL, NULL), APR_SUCCESS);
+    /* the start completes, and the stop asked for inside it runs next */
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 1);
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    ck_assert_log(&tlog, L_SHUTDOWN, L_EXIT, L_GENPOOL_GONE);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), PEV_ECLOSED);
+    ck_assert_int_eq(pev_daemon_start(d), PEV_ECLOSED);
+
+    /* a stop before the start: the start refuses */
+    d = make_daemon("Greeting x\n", 0, 0);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), PEV_ECLOSED);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "stopped"));
+}
+END_TEST
+
+/* A connection of generation 1 released by a cleanup of generation 1's
+ * pool, while the restart destroys that pool: the configuration must
+ * outlive the pool's destruction. */
+static pev_conn_t *released_conn;
+
+static apr_status_t release_conn(void *data)
+{
+    (void) data;
+    if (released_conn)
+        apr_pool_destroy(pev_conn_pool(released_conn));
+    released_conn = NULL;
+    return APR_SUCCESS;
+}
+
+static void hold_conn(const void *event_data, void *user_data)
+{
+    pev_conn_t *c = (pev_conn_t *) event_data;
+
+    (void) user_data;
+    ck_assert_int_eq(pev_conn_set_handler(c, NULL, NULL), APR_SUCCESS);
+    released_conn = c;
+    apr_pool_cleanup_register(pev_gen_pool(pev_conn_gen(c)), NULL, release_conn,
+                              apr_pool_cleanup_null);
+}
+
+START_TEST(test_last_connection_goes_with_generation_pool)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    int fd;
+
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
+                                        hold_conn, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    fd = cli_connect(pev_daemon_port(d, 0));
+    ck_assert_int_ge(fd, 0);
+    PUMP_UNTIL(d, pev_daemon_connections(d) == 1);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    ck_assert_uint_eq(pev_daemon_connections(d), 0);
+    close(fd);
+}
+END_TEST
+
+static int rejected;
+
+static void reject_conn(const void *event_data, void *user_data)
+{
+    (void) user_data;
+    rejected++;
+    apr_pool_destroy(pev_conn_pool((pev_conn_t *) event_data));
+}
+
+START_TEST(test_conn_pool_destroyed_in_conn_open)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    int fd;
+
+    rejected = 0;
+    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
+                                        reject_conn, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    fd = cli_connect(pev_daemon_port(d, 0));
+    ck_assert_int_ge(fd, 0);
+    PUMP_UNTIL(d, rejected == 1);
+    ck_assert_uint_eq(pev_daemon_connections(d), 0);
+    ck_assert_str_eq(cli_line(d, fd), "");
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_config_nul_byte)
+{
+    pev_daemon_t *d;
+    FILE *f;
+
+    d = make_daemon("", 1, 0);
+    f = fopen(conf_path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite("Greeting a\nGreeting b\0junk\n", 1, 27, f), 27);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "test.conf:2: a NUL byte"));
 }
 END_TEST
 
@@ -1053,6 +1222,11 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_stop_aborts_stuck_connections);
     tcase_add_test(tc, test_connection_nobody_takes);
     tcase_add_test(tc, test_signals);
+    tcase_add_test(tc, test_config_file_switched_during_start);
+    tcase_add_test(tc, test_stop_during_start);
+    tcase_add_test(tc, test_last_connection_goes_with_generation_pool);
+    tcase_add_test(tc, test_conn_pool_destroyed_in_conn_open);
+    tcase_add_test(tc, test_config_nul_byte);
     tcase_add_test(tc, test_thousand_restarts);
     suite_add_tcase(s, tc);
     return s;

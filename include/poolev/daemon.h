@@ -65,10 +65,11 @@ typedef struct pev_conn pev_conn_t;
  *  current generation is about to end. event_data: the ending generation. */
 #define PEV_EVENT_RESTART "core.restart"
 /** A stop is under way: nothing is accepted any more; connections are
- *  closed after this event. event_data: the current generation. */
+ *  closed after this event. event_data: the current generation (NULL when a
+ *  failed restart left none). */
 #define PEV_EVENT_SHUTDOWN "core.shutdown"
 /** Last event: connections are closed, the generation is about to end.
- *  event_data: the current generation. */
+ *  event_data: the current generation (NULL as for core.shutdown). */
 #define PEV_EVENT_EXIT "core.exit"
 /** A connection was accepted. event_data: the pev_conn_t. A listener takes
  *  it with pev_conn_set_handler(); a connection nobody takes is closed. */
@@ -107,7 +108,8 @@ typedef struct pev_log_record {
  * Handlers store values and nothing else: a restart parses the new file
  * twice (once to check it while the running generation goes on, once for
  * real), so a handler must not register listeners or open resources; that
- * is the module init's job.
+ * is the module init's job. During the check parse pev_gen_pool(@a gen) is
+ * NULL (the scratch generation has no registrations).
  *
  * @return NULL when the value is accepted, else a message (static, or from
  *         pev_gen_conf_pool()); the daemon reports "FILE:LINE: NAME: message".
@@ -115,7 +117,8 @@ typedef struct pev_log_record {
 typedef const char *pev_directive_fn(pev_gen_t *gen, void *mconf, int argc,
                                      char *argv[]);
 
-/** Unlimited arguments (pev_directive_t.max_args). */
+/** No maximum of arguments (pev_directive_t.max_args); a line holds at most
+ *  64 words, so 63 arguments, and a file at most 1 MiB. */
 #define PEV_ARGS_ANY (-1)
 
 /** A directive a module accepts. Arrays of these end with a {NULL} entry. */
@@ -129,7 +132,9 @@ typedef struct pev_directive {
 
 /**
  * A module's per-generation defaults: called with a zeroed @a mconf of
- * conf_size bytes before the configuration is parsed.
+ * conf_size bytes before the configuration is parsed. Like directive
+ * handlers it runs twice per restart and stores values only; during the
+ * check parse pev_gen_pool(@a gen) is NULL.
  * @return NULL or an error message (the generation fails).
  */
 typedef const char *pev_module_defaults_fn(pev_gen_t *gen, void *mconf);
@@ -185,24 +190,31 @@ typedef struct pev_daemon_options {
  *             registrations unregister from a live bus), then the bus and
  *             the loop. Do not destroy it from a daemon callback.
  * @return APR_SUCCESS; APR_EINVAL for NULL arguments, a module without a
- *         name, neither config_file nor default_config; APR_EEXIST for two
- *         modules or directives with the same name; APR errors from the loop.
+ *         name, neither config_file nor default_config, a directive without
+ *         a handler, with min_args < 0 or max_args < min_args (other than
+ *         PEV_ARGS_ANY), or a name of 128 characters or more; APR_EEXIST for
+ *         two modules or directives with the same name (directive names
+ *         compare case-insensitively; "Listen" is taken); APR errors from
+ *         the loop.
  */
 apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
                                apr_pool_t *pool);
 
 /**
  * Start the first generation: core.preparse, parse the configuration, open
- * the listening sockets, the modules' init in load order, core.postparse,
- * core.startup; then install the signal handlers (unless
- * PEV_DAEMON_NO_SIGNALS).
+ * the listening sockets, the modules' init in load order, install the
+ * signal handlers (unless PEV_DAEMON_NO_SIGNALS), core.postparse,
+ * core.startup. A stop asked for during the start (from one of these
+ * listeners or an init) runs right after it, at the next
+ * pev_daemon_run_once() or pev_daemon_run().
  *
  * @return APR_SUCCESS; on failure nothing stays open and
  *         pev_daemon_error() has one line naming the file and line, or the
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed init;
  *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
- *         a callback.
+ *         a callback; PEV_ECLOSED if the daemon was stopped (or its start
+ *         failed) before.
  */
 apr_status_t pev_daemon_start(pev_daemon_t *d);
 
@@ -264,7 +276,8 @@ apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
 const char *pev_daemon_name(const pev_daemon_t *d);
 /** The current generation, NULL before the start and after the stop. */
 pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
-/** The message of the last start, restart or reload failure ("" if none). */
+/** The message of the last start, restart or reload failure ("" if none;
+ *  a later successful restart does not clear it). */
 const char *pev_daemon_error(const pev_daemon_t *d);
 /** Number of open connections. */
 apr_size_t pev_daemon_connections(const pev_daemon_t *d);
@@ -343,11 +356,16 @@ apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, 
 apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
                                   void *baton);
 
-/** The connection's stream (owned by the connection's pool). */
+/** The connection's stream (owned by the connection's pool). Use it for
+ *  I/O, limits and wait events, but set its callbacks with
+ *  pev_conn_set_handler(), never pev_stream_set_callbacks(): the daemon's
+ *  own close callback releases the connection. */
 pev_stream_t *pev_conn_stream(const pev_conn_t *c);
 
-/** The connection's pool: destroyed after its close. Bind per-connection
- *  registrations here (a subscription, a timer). */
+/** The connection's pool: destroyed by the daemon after the close. Bind
+ *  per-connection registrations and state here (a subscription, a timer,
+ *  the handler's baton). Never destroy or clear it yourself: close the
+ *  connection instead. */
 apr_pool_t *pev_conn_pool(const pev_conn_t *c);
 
 /** The generation the connection was accepted under: its configuration
