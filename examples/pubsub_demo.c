@@ -18,6 +18,9 @@
  *
  * Run: ./examples/pubsub_demo [PATH-TO-PUBSUBD]
  */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L     /* plain POSIX: no APR, no poolev */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
