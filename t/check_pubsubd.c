@@ -909,6 +909,8 @@ END_TEST
 /* Slow subscribers                                                          */
 
 #define FLOOD_MSG 1000          /* bytes of message per PUB */
+#define FLOOD_WINDOW 24         /* messages ahead of the fast subscriber:
+                                 * 24 KiB, below every OutputLimit used */
 
 typedef struct flood {
     long n;                     /* messages to publish */
@@ -929,7 +931,7 @@ static void flood_run(flood_t *f, client_t *pub, client_t *fast)
     long sampled;
 
     memset(msg, 'm', sizeof msg);
-    out = malloc(64 * (FLOOD_MSG + 64));
+    out = malloc(FLOOD_WINDOW * (FLOOD_MSG + 64));
     ck_assert_ptr_nonnull(out);
     f->rss_max = f->rss_base;
     sampled = -1;
@@ -939,18 +941,18 @@ static void flood_run(flood_t *f, client_t *pub, client_t *fast)
         ck_assert_msg(now_ms() < deadline,
                       "flood stuck: %ld sent, %ld acknowledged, %ld received", f->sent,
                       f->acked, f->got);
-        /* refill: a batch of PUBs while the fast reader is within 256 */
-        if (out_off == out_len && f->sent < f->n && f->sent - f->got < 256) {
+        /* refill: PUBs while the fast reader is less than FLOOD_WINDOW
+         * behind, so that what waits for it, wherever it waits, always
+         * fits in its output limit */
+        if (out_off == out_len) {
             out_len = out_off = 0;
-            while (f->sent < f->n && out_len < 60 * (FLOOD_MSG + 64)) {
+            while (f->sent < f->n && f->sent - f->got < FLOOD_WINDOW) {
                 int h = sprintf(out + out_len, "PUB flood %08ld ", f->sent);
 
                 memcpy(out + out_len + h, msg, FLOOD_MSG);
                 memcpy(out + out_len + h + FLOOD_MSG, "\r\n", 2);
                 out_len += (size_t) h + FLOOD_MSG + 2;
                 f->sent++;
-                if (f->sent % 32 == 0)
-                    break;
             }
         }
         if (out_off < out_len)
