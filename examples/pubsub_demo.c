@@ -1,0 +1,580 @@
+/*
+ * pubsub_demo.c - drives examples/pubsubd through a scripted session with
+ * real TCP clients and prints what happens (make demo runs it):
+ *
+ *   1. the embedded default configuration (pubsubd -p), with a free
+ *      loopback port and a 2 s idle timeout, is written to a file;
+ *   2. pubsubd starts on it; two subscribers, a publisher and an idle
+ *      client connect;
+ *   3. subscribe, publish, error replies, STATS;
+ *   4. the idle client times out (the others keep talking) and its
+ *      subscription ends with its connection;
+ *   5. SIGHUP with a changed greeting: a new connection sees the new
+ *      greeting, the old subscriptions still deliver;
+ *   6. SIGTERM: every client is told, pubsubd exits with status 0.
+ *
+ * Every step is checked; the demo exits non-zero when the daemon does not
+ * behave, and every wait has a deadline, so it never hangs.
+ *
+ * Run: ./examples/pubsub_demo [PATH-TO-PUBSUBD]
+ */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L     /* plain POSIX: no APR, no poolev */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_MS 3000            /* a reply that should come at once */
+#define IDLE_S  2               /* the demo's IdleTimeout */
+
+static const char *pubsubd;
+static char dir[64], conf_path[128], log_path[128];
+static pid_t daemon_pid;
+static unsigned port;
+static long log_off;            /* log bytes shown so far */
+static int checks;
+
+/* ======================================================================== */
+/* Output, failure                                                           */
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Print the daemon's log lines written since the last call, without the
+ * date. */
+static void show_log(void)
+{
+    FILE *f = fopen(log_path, "r");
+    char line[2048];
+
+    if (!f)
+        return;
+    if (fseek(f, log_off, SEEK_SET) == 0) {
+        while (fgets(line, sizeof line, f)) {
+            const char *l = line;
+            size_t n = strlen(line);
+
+            if (n == 0 || line[n - 1] != '\n')
+                break;                  /* a line still being written */
+            log_off += (long) n;
+            if (n > 11 && line[4] == '-' && line[7] == '-' && line[10] == ' ')
+                l += 11;                /* the date */
+            printf("        | %s", l);
+        }
+    }
+    fclose(f);
+}
+
+static void cleanup(void)
+{
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+        daemon_pid = 0;
+    }
+    unlink(conf_path);
+    unlink(log_path);
+    rmdir(dir);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    show_log();
+    printf("\nDEMO FAILED: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    cleanup();
+    exit(1);
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+
+    show_log();
+    printf("\n[");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("]\n");
+}
+
+static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    char msg[512];
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!ok)
+        fail("%s", msg);
+    checks++;
+}
+
+/* ======================================================================== */
+/* Clients                                                                   */
+
+typedef struct client {
+    const char *name;
+    int fd;
+    int eof;
+    size_t len;
+    char buf[16384];
+    char line[16384];
+} client_t;
+
+static void client_connect(client_t *c, const char *name)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c->fd < 0)
+        fail("socket: %s", strerror(errno));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short) port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *) &sa, sizeof sa) != 0)
+        fail("%s: connect to 127.0.0.1:%u: %s", name, port, strerror(errno));
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    printf("%-5s connects\n", name);
+}
+
+/* The next line (CRLF removed), or NULL after @a ms or at the end. */
+static const char *client_line(client_t *c, long ms)
+{
+    long deadline = now_ms() + ms;
+    int tried = 0;
+
+    for (;;) {
+        char *lf = memchr(c->buf, '\n', c->len);
+        struct pollfd p = { c->fd, POLLIN, 0 };
+        long left;
+        ssize_t n;
+
+        if (lf) {
+            size_t k = (size_t) (lf - c->buf);
+
+            memcpy(c->line, c->buf, k);
+            c->line[k > 0 && c->line[k - 1] == '\r' ? k - 1 : k] = '\0';
+            memmove(c->buf, lf + 1, c->len - k - 1);
+            c->len -= k + 1;
+            return c->line;
+        }
+        left = deadline - now_ms();
+        if (c->eof || c->len == sizeof c->buf || (tried && left <= 0))
+            return NULL;
+        tried = 1;
+        if (poll(&p, 1, (int) (left > 0 ? left : 0)) <= 0)
+            continue;
+        n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+        if (n > 0)
+            c->len += (size_t) n;
+        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            c->eof = 1;
+    }
+}
+
+/* Wait at most @a ms until a whole line is buffered or the connection
+ * ended, without taking it. */
+static int client_ready(client_t *c, long ms)
+{
+    long deadline = now_ms() + ms;
+
+    for (;;) {
+        struct pollfd p = { c->fd, POLLIN, 0 };
+        long left = deadline - now_ms();
+        ssize_t n;
+
+        if (memchr(c->buf, '\n', c->len) || c->eof)
+            return 1;
+        if (c->len == sizeof c->buf || poll(&p, 1, (int) (left > 0 ? left : 0)) <= 0)
+            return 0;
+        n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+        if (n > 0)
+            c->len += (size_t) n;
+        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            c->eof = 1;
+    }
+}
+
+/* "name > command" */
+static void say(client_t *c, const char *cmd)
+{
+    char buf[1024];
+    size_t n = (size_t) snprintf(buf, sizeof buf, "%s\r\n", cmd);
+
+    printf("%-5s > %s\n", c->name, cmd);
+    if (send(c->fd, buf, n, MSG_NOSIGNAL) != (ssize_t) n)
+        fail("%s: send: %s", c->name, strerror(errno));
+}
+
+/* "name < reply", checked against @a want (a prefix when it ends in '*'). */
+static const char *expect(client_t *c, const char *want)
+{
+    const char *got = client_line(c, WAIT_MS);
+    size_t n = strlen(want);
+    int prefix = n > 0 && want[n - 1] == '*';
+
+    if (!got)
+        fail("%s expected \"%s\", got %s", c->name, want,
+             c->eof ? "the end of the connection" : "nothing within 3 s");
+    printf("%-5s < %s\n", c->name, got);
+    check(prefix ? strncmp(got, want, n - 1) == 0 : strcmp(got, want) == 0,
+          "%s expected \"%s\", got \"%s\"", c->name, want, got);
+    return got;
+}
+
+static void ask(client_t *c, const char *cmd, const char *want)
+{
+    say(c, cmd);
+    expect(c, want);
+}
+
+static void expect_end(client_t *c)
+{
+    long deadline = now_ms() + WAIT_MS;
+    const char *l;
+
+    while ((l = client_line(c, deadline - now_ms())) != NULL)
+        fail("%s expected the end of the connection, got \"%s\"", c->name, l);
+    check(c->eof, "%s: the connection did not end within 3 s", c->name);
+    printf("%-5s : connection closed by the daemon\n", c->name);
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* The value of @a key in a STATS reply. */
+static long stat_of(const char *reply, const char *key)
+{
+    char k[64];
+    const char *at;
+
+    snprintf(k, sizeof k, " %s=", key);
+    at = strstr(reply, k);
+    check(at != NULL, "no %s in \"%s\"", key, reply);
+    return strtol(at + strlen(k), NULL, 10);
+}
+
+/* ======================================================================== */
+/* The daemon                                                                */
+
+/* pubsubd -p: the embedded default configuration. */
+static char *default_config(void)
+{
+    static char text[8192];
+    size_t len = 0;
+    int fds[2], status;
+    pid_t pid;
+    ssize_t n;
+
+    if (pipe(fds) != 0)
+        fail("pipe: %s", strerror(errno));
+    pid = fork();
+    if (pid < 0)
+        fail("fork: %s", strerror(errno));
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(pubsubd, pubsubd, "-p", (char *) NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (len < sizeof text - 1
+           && (n = read(fds[0], text + len, sizeof text - 1 - len)) > 0)
+        len += (size_t) n;
+    close(fds[0]);
+    text[len] = '\0';
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0)
+        fail("%s -p did not print a configuration (is it built? make examples/pubsubd)",
+             pubsubd);
+    return text;
+}
+
+/* Replace the directive @a name's line in @a text with @a line. */
+static void set_directive(char *text, size_t size, const char *name, const char *line)
+{
+    char key[64], *at, *end, rest[8192];
+
+    snprintf(key, sizeof key, "\n%s ", name);
+    at = strstr(text, key);
+    if (!at)
+        fail("the default configuration has no %s line", name);
+    at++;
+    end = strchr(at, '\n');
+    snprintf(rest, sizeof rest, "%s", end ? end : "");
+    snprintf(at, size - (size_t) (at - text), "%s%s", line, rest);
+}
+
+static void write_config(const char *text)
+{
+    char tmp[160];
+    FILE *f;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", conf_path);
+    f = fopen(tmp, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, conf_path) != 0)
+        fail("cannot write %s: %s", conf_path, strerror(errno));
+}
+
+/* Wait until the log holds @a needle; the text after it. */
+static const char *log_wait(const char *needle, long ms)
+{
+    static char text[1 << 16];
+    long deadline = now_ms() + ms;
+    int status;
+
+    for (;;) {
+        FILE *f = fopen(log_path, "r");
+        size_t n = 0;
+        char *at;
+
+        if (f) {
+            n = fread(text, 1, sizeof text - 1, f);
+            fclose(f);
+        }
+        text[n] = '\0';
+        if ((at = strstr(text, needle)) != NULL)
+            return at + strlen(needle);
+        if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+            daemon_pid = 0;
+            fail("pubsubd exited (status %d) before logging \"%s\"",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, needle);
+        }
+        if (now_ms() > deadline)
+            fail("pubsubd did not log \"%s\" within %ld ms", needle, ms);
+        sleep_ms(5);
+    }
+}
+
+static void start_daemon(void)
+{
+    int fd;
+
+    fflush(stdout);
+    daemon_pid = fork();
+    if (daemon_pid < 0)
+        fail("fork: %s", strerror(errno));
+    if (daemon_pid == 0) {
+        fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, 2);
+        execl(pubsubd, pubsubd, "-f", conf_path, (char *) NULL);
+        _exit(127);
+    }
+    port = (unsigned) strtoul(log_wait("generation 1 ready: listening on port ", 5000),
+                              NULL, 10);
+    check(port > 0, "no port in the log");
+}
+
+/* ======================================================================== */
+
+int main(int argc, char *argv[])
+{
+    client_t sub1, sub2, pub, idle, late;
+    char *conf, self[512];
+    long t_idle, waited, deadline;
+    int status;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        fprintf(stderr, "usage: pubsub_demo [PATH-TO-PUBSUBD]\n");
+        return 2;
+    }
+    if (argc == 2)
+        pubsubd = argv[1];
+    else {      /* beside this program */
+        const char *slash = strrchr(argv[0], '/');
+
+        snprintf(self, sizeof self, "%.*spubsubd",
+                 slash ? (int) (slash - argv[0] + 1) : 0, argv[0]);
+        pubsubd = self;
+    }
+    strcpy(dir, "/tmp/pubsub-demo.XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(conf_path, sizeof conf_path, "%s/pubsubd.conf", dir);
+    snprintf(log_path, sizeof log_path, "%s/pubsubd.log", dir);
+
+    printf("pubsubd demo: a publish/subscribe daemon on poolev, driven by real TCP clients\n"
+           "(lines \"name > ...\" are sent by a client, \"name < ...\" are what it reads,\n"
+           " \"| ...\" is the daemon's log)\n");
+
+    /* 1. the configuration */
+    conf = default_config();
+    set_directive(conf, 8192, "Listen", "Listen 127.0.0.1:0");
+    set_directive(conf, 8192, "IdleTimeout", "IdleTimeout 2s");
+    set_directive(conf, 8192, "LogLevel", "LogLevel debug");
+    set_directive(conf, 8192, "StatsInterval", "StatsInterval 1s");
+    write_config(conf);
+    note("configuration: the embedded default (pubsubd -p), with Listen 127.0.0.1:0 (a free "
+         "port), IdleTimeout %ds, StatsInterval 1s and LogLevel debug, in %s", IDLE_S,
+         conf_path);
+
+    /* 2. start, connect */
+    note("starting %s -f %s", pubsubd, conf_path);
+    start_daemon();
+    show_log();
+    note("four clients connect; the greeting is the Greeting directive");
+    client_connect(&sub1, "sub1");
+    expect(&sub1, "+OK pubsubd ready");
+    client_connect(&sub2, "sub2");
+    expect(&sub2, "+OK pubsubd ready");
+    client_connect(&pub, "pub");
+    expect(&pub, "+OK pubsubd ready");
+    client_connect(&idle, "idle");
+    expect(&idle, "+OK pubsubd ready");
+
+    /* 3. the protocol */
+    note("subscriptions: each is a bus listener on \"topic.NAME\" bound to the "
+         "connection's pool");
+    ask(&sub1, "SUB news", "+OK subscribed to news");
+    ask(&sub2, "SUB news", "+OK subscribed to news");
+    ask(&sub2, "SUB sports", "+OK subscribed to sports");
+    ask(&idle, "SUB news", "+OK subscribed to news");
+    t_idle = now_ms();                  /* idle's last command */
+    note("publishing generates the topic's event; each subscriber's listener queues the "
+         "message");
+    say(&pub, "PUB news hello, subscribers");
+    expect(&pub, "+OK delivered=3");
+    expect(&sub1, "MSG news hello, subscribers");
+    expect(&sub2, "MSG news hello, subscribers");
+    expect(&idle, "MSG news hello, subscribers");
+    ask(&pub, "PUB sports 2-1 at half time", "+OK delivered=1");
+    expect(&sub2, "MSG sports 2-1 at half time");
+    ask(&pub, "PUB weather nobody listens", "+OK delivered=0");
+    note("errors");
+    ask(&sub1, "SUB news", "-ERR already subscribed to news");
+    ask(&pub, "PUB news", "-ERR usage: PUB topic message");
+    ask(&pub, "SUB", "-ERR usage: SUB topic");
+    ask(&pub, "UNSUB news", "-ERR not subscribed to news");
+    ask(&pub, "HELLO", "-ERR unknown command 'HELLO' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    ask(&pub, "STATS news", "+OK *");
+    check(stat_of(pub.line, "subscribers") == 3, "news should have 3 subscribers");
+    check(stat_of(pub.line, "connections") == 4, "4 connections expected");
+
+    /* 4. the idle timeout */
+    note("idle says nothing from now on; its IdleTimeout (%d s) is a wait event on its "
+         "stream, pushed by every command. The others keep talking.", IDLE_S);
+    deadline = now_ms() + 3000 * IDLE_S;
+    while (!client_ready(&idle, 900)) {
+        if (now_ms() > deadline)
+            fail("idle was not timed out within %d s", 3 * IDLE_S);
+        show_log();
+        ask(&sub1, "PING", "+PONG");
+        ask(&sub2, "PING", "+PONG");
+        ask(&pub, "PING", "+PONG");
+    }
+    waited = now_ms() - t_idle;
+    expect(&idle, "BYE idle timeout");
+    expect_end(&idle);
+    check(waited >= IDLE_S * 1000 - 100, "idle was closed after %ld ms", waited);
+    note("idle was closed %.1f s after its last command; its subscription ended with its "
+         "connection's pool, with no code for it in the daemon", (double) waited / 1000);
+    ask(&pub, "STATS news", "+OK *");
+    check(stat_of(pub.line, "subscribers") == 2, "news should have 2 subscribers left");
+
+    /* 5. reload */
+    set_directive(conf, 8192, "Greeting", "Greeting \"pubsubd, reloaded: hello again\"");
+    write_config(conf);
+    note("sending SIGHUP with Greeting changed to \"pubsubd, reloaded: hello again\"; "
+         "sub1, sub2 and pub stay connected");
+    if (kill(daemon_pid, SIGHUP) != 0)
+        fail("kill: %s", strerror(errno));
+    log_wait("generation 2 ready", 5000);
+    show_log();
+    note("a new connection gets the new generation's greeting");
+    client_connect(&late, "late");
+    expect(&late, "+OK pubsubd, reloaded: hello again");
+    note("the old subscriptions still deliver, to the old connections");
+    say(&pub, "PUB news after the reload");
+    expect(&pub, "+OK delivered=2");
+    expect(&sub1, "MSG news after the reload");
+    expect(&sub2, "MSG news after the reload");
+    ask(&late, "SUB sports", "+OK subscribed to sports");
+    say(&pub, "PUB sports full time");
+    expect(&pub, "+OK delivered=2");
+    expect(&sub2, "MSG sports full time");
+    expect(&late, "MSG sports full time");
+    note("each connection keeps the configuration it was accepted under");
+    ask(&sub1, "STATS", "+OK *");
+    check(stat_of(sub1.line, "generation") == 2 && stat_of(sub1.line, "conn_generation") == 1,
+          "sub1 should be a generation 1 connection under generation 2");
+    ask(&late, "STATS", "+OK *");
+    check(stat_of(late.line, "conn_generation") == 2, "late should be a generation 2 "
+          "connection");
+
+    /* 6. stop */
+    note("sending SIGTERM");
+    if (kill(daemon_pid, SIGTERM) != 0)
+        fail("kill: %s", strerror(errno));
+    expect(&sub1, "BYE server shutting down");
+    expect_end(&sub1);
+    expect(&sub2, "BYE server shutting down");
+    expect_end(&sub2);
+    expect(&pub, "BYE server shutting down");
+    expect_end(&pub);
+    expect(&late, "BYE server shutting down");
+    expect_end(&late);
+    deadline = now_ms() + 5000;
+    while (waitpid(daemon_pid, &status, WNOHANG) != daemon_pid) {
+        if (now_ms() > deadline)
+            fail("pubsubd did not exit within 5 s of SIGTERM");
+        sleep_ms(5);
+    }
+    daemon_pid = 0;
+    show_log();
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pubsubd exited with status %d",
+          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    note("pubsubd exited with status 0");
+    cleanup();
+    printf("\ndemo passed: %d checks\n", checks);
+    return 0;
+}

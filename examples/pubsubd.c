@@ -1,0 +1,1156 @@
+/*
+ * pubsubd.c - a line-protocol publish/subscribe server built on poolev.
+ *
+ * Three modules, in load order:
+ *   log     a core.log listener that writes timestamped lines to stderr
+ *           (LogLevel);
+ *   stats   counts connections (core.conn-open / core.conn-close) and
+ *           messages (pubsub.published) for the daemon's whole life, and
+ *           reports them every StatsInterval with a timer bound to the
+ *           generation;
+ *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, QUIT.
+ *
+ * What poolev does for it:
+ *   - a subscription is a bus listener on "topic.NAME" bound to the
+ *     connection's pool: a client that disconnects, times out, is killed or
+ *     is dropped for being slow is unsubscribed when its pool goes, and
+ *     there is no code for that here;
+ *   - the idle timeout and the keepalive are wait events on the
+ *     connection's stream;
+ *   - SIGHUP starts a new configuration generation: new connections get the
+ *     new settings, existing ones keep the settings they were accepted
+ *     under, and their subscriptions keep delivering;
+ *   - output to each client is limited (OutputLimit); a subscriber that
+ *     cannot keep up loses messages or its connection (SlowPolicy), never
+ *     the daemon's memory or the other clients' service.
+ *
+ * doc/pubsubd.md describes the protocol, the directives and the policy.
+ *
+ * Run: ./examples/pubsubd [-f FILE] [-t] [-p]   (make demo drives it)
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <poolev.h>
+
+#define NAME "pubsubd"
+
+/* The configuration used without -f; `pubsubd -p` prints it. */
+static const char default_config[] =
+    "# pubsubd: the embedded default configuration (pubsubd -p prints it)\n"
+    "\n"
+    "# core: addresses to listen on, [HOST:]PORT, repeatable; port 0 takes a\n"
+    "# free port (the log names it)\n"
+    "Listen 127.0.0.1:7450\n"
+    "\n"
+    "# log module: error, warn, info or debug\n"
+    "LogLevel info\n"
+    "\n"
+    "# stats module: report the counters this often (0: never)\n"
+    "StatsInterval 60s\n"
+    "\n"
+    "# pubsub module\n"
+    "Greeting pubsubd ready\n"
+    "IdleTimeout 300s\n"
+    "Keepalive off\n"
+    "MaxLine 1024\n"
+    "MaxTopic 64\n"
+    "MaxSubscriptions 100\n"
+    "OutputLimit 256k\n"
+    "SlowPolicy drop\n";
+
+/* Hard limits of the directives. */
+#define TOPIC_LIMIT     200                 /* MaxTopic */
+#define LINE_MIN        64                  /* MaxLine */
+#define LINE_LIMIT      (1024 * 1024)
+#define SUBS_LIMIT      100000              /* MaxSubscriptions */
+#define OUTPUT_MIN      4096                /* OutputLimit */
+#define OUTPUT_LIMIT    (256 * 1024 * 1024)
+#define GREETING_LIMIT  400
+#define REPLY_MAX       512                 /* longest reply line */
+#define CLOSE_LINGER    (5 * APR_USEC_PER_SEC) /* to send the last words */
+
+/* Events of this daemon (besides the core ones and "topic.NAME"). */
+#define EV_PUBLISHED    "pubsub.published"  /* event_data: publication_t */
+#define EV_STATS_QUERY  "stats.query"       /* event_data: pubsub_stats_t */
+#define TOPIC_PREFIX    "topic."
+
+/* Set by -t: check the configuration, announce nothing. */
+static int check_only;
+
+/* ======================================================================== */
+/* Module declarations                                                       */
+
+typedef struct log_conf {
+    pev_log_level_t level;
+} log_conf_t;
+
+typedef struct stats_conf {
+    apr_interval_time_t interval;       /* 0: no periodic report */
+} stats_conf_t;
+
+typedef enum { SLOW_DROP, SLOW_DISCONNECT } slow_policy_t;
+
+typedef struct pubsub_conf {
+    const char *greeting;
+    apr_interval_time_t idle_timeout;   /* 0: none */
+    apr_interval_time_t keepalive;      /* 0: off */
+    apr_size_t max_line;
+    apr_size_t max_topic;
+    long max_subs;
+    apr_size_t output_limit;
+    slow_policy_t slow_policy;
+} pubsub_conf_t;
+
+static const char *log_defaults(pev_gen_t *gen, void *mconf);
+static const char *set_log_level(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static apr_status_t log_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
+static const char *stats_defaults(pev_gen_t *gen, void *mconf);
+static const char *set_stats_interval(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
+static const char *pubsub_defaults(pev_gen_t *gen, void *mconf);
+static const char *set_greeting(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static const char *set_interval(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static const char *set_size(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
+
+static const pev_directive_t log_directives[] = {
+    { "LogLevel", 1, 1, set_log_level, "error|warn|info|debug" },
+    { NULL, 0, 0, NULL, NULL }
+};
+
+static const pev_directive_t stats_directives[] = {
+    { "StatsInterval", 1, 1, set_stats_interval, "DURATION" },
+    { NULL, 0, 0, NULL, NULL }
+};
+
+static const pev_directive_t pubsub_directives[] = {
+    { "Greeting", 1, PEV_ARGS_ANY, set_greeting, "TEXT" },
+    { "IdleTimeout", 1, 1, set_interval, "DURATION|off" },
+    { "Keepalive", 1, 1, set_interval, "DURATION|off" },
+    { "MaxLine", 1, 1, set_size, "BYTES" },
+    { "MaxTopic", 1, 1, set_size, "BYTES" },
+    { "MaxSubscriptions", 1, 1, set_size, "COUNT" },
+    { "OutputLimit", 1, 1, set_size, "BYTES" },
+    { "SlowPolicy", 1, 1, set_slow_policy, "drop|disconnect" },
+    { NULL, 0, 0, NULL, NULL }
+};
+
+static const pev_module_def_t log_module = {
+    "log", sizeof(log_conf_t), log_defaults, log_directives, log_init
+};
+static const pev_module_def_t stats_module = {
+    "stats", sizeof(stats_conf_t), stats_defaults, stats_directives, stats_init
+};
+static const pev_module_def_t pubsub_module = {
+    "pubsub", sizeof(pubsub_conf_t), pubsub_defaults, pubsub_directives, pubsub_init
+};
+
+static const pev_module_def_t *const modules[] = {
+    &log_module, &stats_module, &pubsub_module, NULL
+};
+
+/* What pubsub.published carries: one PUB, after its delivery. */
+typedef struct publication {
+    const char *topic;
+    const char *line;           /* "MSG topic message\r\n" */
+    apr_size_t len;
+    apr_uint64_t delivered;     /* queued for a subscriber */
+    apr_uint64_t dropped;       /* refused by a full subscriber (drop) */
+    apr_uint64_t disconnected;  /* full subscribers disconnected */
+} publication_t;
+
+/* What stats.query fills in for the STATS command. */
+typedef struct pubsub_stats {
+    apr_uint64_t connections, accepted, messages, deliveries, dropped, disconnected;
+} pubsub_stats_t;
+
+/* ======================================================================== */
+/* Directive helpers: they store values and nothing else                     */
+
+static const char *parse_size(const char *arg, apr_size_t min, apr_size_t max,
+                              apr_size_t *out)
+{
+    char *end;
+    unsigned long long v;
+    apr_size_t unit = 1;
+
+    if (*arg < '0' || *arg > '9')
+        return "expects a number (with an optional k or m)";
+    v = strtoull(arg, &end, 10);
+    if (*end == 'k' || *end == 'K')
+        unit = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        unit = 1024 * 1024, end++;
+    if (*end)
+        return "expects a number (with an optional k or m)";
+    if (v > max / unit || v * unit < min || v * unit > max)
+        return "out of range";
+    *out = (apr_size_t) v * unit;
+    return NULL;
+}
+
+static const char *log_defaults(pev_gen_t *gen, void *mconf)
+{
+    log_conf_t *lc = mconf;
+
+    (void) gen;
+    lc->level = PEV_LOG_INFO;
+    return NULL;
+}
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static const char *set_log_level(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    log_conf_t *lc = mconf;
+    int i;
+
+    (void) gen;
+    (void) argc;
+    for (i = 0; i < 4; i++)
+        if (strcasecmp(argv[1], level_names[i]) == 0) {
+            lc->level = (pev_log_level_t) i;
+            return NULL;
+        }
+    return "expects error, warn, info or debug";
+}
+
+static const char *stats_defaults(pev_gen_t *gen, void *mconf)
+{
+    stats_conf_t *sc = mconf;
+
+    (void) gen;
+    sc->interval = 60 * APR_USEC_PER_SEC;
+    return NULL;
+}
+
+static const char *set_stats_interval(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    stats_conf_t *sc = mconf;
+
+    (void) gen;
+    (void) argc;
+    if (strcasecmp(argv[1], "off") == 0) {
+        sc->interval = 0;
+        return NULL;
+    }
+    return pev_parse_interval(argv[1], &sc->interval);
+}
+
+static const char *pubsub_defaults(pev_gen_t *gen, void *mconf)
+{
+    pubsub_conf_t *pc = mconf;
+
+    (void) gen;
+    pc->greeting = NAME " ready";
+    pc->idle_timeout = 300 * APR_USEC_PER_SEC;
+    pc->keepalive = 0;
+    pc->max_line = 1024;
+    pc->max_topic = 64;
+    pc->max_subs = 100;
+    pc->output_limit = 256 * 1024;
+    pc->slow_policy = SLOW_DROP;
+    return NULL;
+}
+
+static const char *set_greeting(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    pubsub_conf_t *pc = mconf;
+    apr_pool_t *p = pev_gen_conf_pool(gen);
+    const char *g = argv[1], *c;
+    int i;
+
+    for (i = 2; i < argc; i++)
+        g = apr_pstrcat(p, g, " ", argv[i], NULL);
+    if (strlen(g) > GREETING_LIMIT)
+        return "is too long (400 bytes at most)";
+    for (c = g; *c; c++)
+        if ((unsigned char) *c < ' ' || *c == 0x7f)
+            return "must not contain control characters";
+    pc->greeting = g;
+    return NULL;
+}
+
+static const char *set_interval(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    pubsub_conf_t *pc = mconf;
+    apr_interval_time_t *out = strcasecmp(argv[0], "Keepalive") == 0 ? &pc->keepalive
+                                                                      : &pc->idle_timeout;
+    const char *err;
+
+    (void) gen;
+    (void) argc;
+    if (strcasecmp(argv[1], "off") == 0) {
+        *out = 0;
+        return NULL;
+    }
+    if ((err = pev_parse_interval(argv[1], out)) != NULL)
+        return err;
+    if (*out > 0 && *out < 10000)
+        return "must be at least 10ms (or 0 or off)";
+    return NULL;
+}
+
+static const char *set_size(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    pubsub_conf_t *pc = mconf;
+    apr_size_t v;
+    const char *err;
+
+    (void) gen;
+    (void) argc;
+    if (strcasecmp(argv[0], "MaxLine") == 0) {
+        if ((err = parse_size(argv[1], LINE_MIN, LINE_LIMIT, &v)) == NULL)
+            pc->max_line = v;
+    } else if (strcasecmp(argv[0], "MaxTopic") == 0) {
+        if ((err = parse_size(argv[1], 1, TOPIC_LIMIT, &v)) == NULL)
+            pc->max_topic = v;
+    } else if (strcasecmp(argv[0], "MaxSubscriptions") == 0) {
+        if ((err = parse_size(argv[1], 1, SUBS_LIMIT, &v)) == NULL)
+            pc->max_subs = (long) v;
+    } else {
+        if ((err = parse_size(argv[1], OUTPUT_MIN, OUTPUT_LIMIT, &v)) == NULL)
+            pc->output_limit = v;
+    }
+    return err;
+}
+
+static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    pubsub_conf_t *pc = mconf;
+
+    (void) gen;
+    (void) argc;
+    if (strcasecmp(argv[1], "drop") == 0)
+        pc->slow_policy = SLOW_DROP;
+    else if (strcasecmp(argv[1], "disconnect") == 0)
+        pc->slow_policy = SLOW_DISCONNECT;
+    else
+        return "expects drop or disconnect";
+    return NULL;
+}
+
+/* ======================================================================== */
+/* log: core.log to stderr, one write per line                               */
+
+static void log_write(const void *event_data, void *user_data)
+{
+    const pev_log_record_t *r = event_data;
+    const log_conf_t *lc = user_data;
+    char buf[1280], ts[32];
+    apr_time_t now = apr_time_now();
+    apr_time_exp_t tm;
+    apr_size_t tslen;
+    int n;
+
+    if (r->level > lc->level)
+        return;
+    apr_time_exp_lt(&tm, now);
+    apr_strftime(ts, &tslen, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+    n = snprintf(buf, sizeof buf, "%s.%03d %s[%ld] %s: %s\n", ts,
+                 (int) (tm.tm_usec / 1000), pev_daemon_name(r->daemon), (long) getpid(),
+                 level_names[r->level], r->msg);
+    if (n < 0)
+        return;
+    if ((apr_size_t) n >= sizeof buf) {
+        n = sizeof buf - 1;
+        buf[n - 1] = '\n';
+    }
+    if (fwrite(buf, 1, (size_t) n, stderr) != (size_t) n)
+        return;     /* nowhere to report it */
+}
+
+/* Bound to the generation: the next generation registers with its level. */
+static apr_status_t log_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    pev_bus_t *bus = pev_daemon_bus(pev_gen_daemon(gen));
+
+    return pev_event_register(bus, mod, PEV_EVENT_LOG, log_write, mconf,
+                              pev_gen_pool(gen), NULL);
+}
+
+/* ======================================================================== */
+/* stats: counters for the daemon's life, a report per generation            */
+
+#define STATS_KEY "pubsubd.stats"
+
+typedef struct stats_state {
+    pev_daemon_t *d;
+    apr_uint64_t accepted, closed;
+    apr_uint64_t messages, deliveries, dropped, disconnected;
+} stats_state_t;
+
+typedef struct stats_tick {
+    stats_state_t *st;
+    apr_interval_time_t interval;
+} stats_tick_t;
+
+static void stats_conn_open(const void *event_data, void *user_data)
+{
+    stats_state_t *st = user_data;
+
+    (void) event_data;
+    st->accepted++;
+}
+
+static void stats_conn_close(const void *event_data, void *user_data)
+{
+    stats_state_t *st = user_data;
+
+    (void) event_data;
+    st->closed++;
+}
+
+static void stats_published(const void *event_data, void *user_data)
+{
+    const publication_t *p = event_data;
+    stats_state_t *st = user_data;
+
+    st->messages++;
+    st->deliveries += p->delivered;
+    st->dropped += p->dropped;
+    st->disconnected += p->disconnected;
+}
+
+static void stats_query(const void *event_data, void *user_data)
+{
+    pubsub_stats_t *q = (pubsub_stats_t *) event_data;
+    stats_state_t *st = user_data;
+
+    q->connections = st->accepted - st->closed;
+    q->accepted = st->accepted;
+    q->messages = st->messages;
+    q->deliveries = st->deliveries;
+    q->dropped = st->dropped;
+    q->disconnected = st->disconnected;
+}
+
+static void stats_report(pev_timer_t *timer, void *baton)
+{
+    stats_tick_t *t = baton;
+    stats_state_t *st = t->st;
+
+    pev_daemon_log(st->d, PEV_LOG_INFO,
+                   "stats: %" APR_UINT64_T_FMT " connections (%" APR_UINT64_T_FMT
+                   " accepted), %" APR_UINT64_T_FMT " messages, %" APR_UINT64_T_FMT
+                   " deliveries, %" APR_UINT64_T_FMT " dropped, %" APR_UINT64_T_FMT
+                   " slow subscribers disconnected",
+                   st->accepted - st->closed, st->accepted, st->messages, st->deliveries,
+                   st->dropped, st->disconnected);
+    pev_timer_rearm_in(timer, t->interval);
+}
+
+/*
+ * The counters and their listeners live as long as the daemon: they are
+ * registered once, bound to the daemon's pool, and a connection accepted
+ * under one generation that closes under the next is counted right. The
+ * report timer is bound to the generation: its interval is the
+ * generation's, and the restart cancels it.
+ */
+static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    const stats_conf_t *sc = mconf;
+    pev_daemon_t *d = pev_gen_daemon(gen);
+    apr_pool_t *dpool = pev_daemon_pool(d);
+    pev_bus_t *bus = pev_daemon_bus(d);
+    stats_state_t *st;
+    stats_tick_t *t;
+    apr_status_t rv;
+    void *found = NULL;
+
+    apr_pool_userdata_get(&found, STATS_KEY, dpool);
+    if ((st = found) == NULL) {
+        st = apr_pcalloc(dpool, sizeof *st);
+        st->d = d;
+        if ((rv = pev_event_register(bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open, st,
+                                     dpool, NULL)) != APR_SUCCESS
+            || (rv = pev_event_register(bus, mod, PEV_EVENT_CONN_CLOSE, stats_conn_close,
+                                        st, dpool, NULL)) != APR_SUCCESS
+            || (rv = pev_event_register(bus, mod, EV_PUBLISHED, stats_published, st,
+                                        dpool, NULL)) != APR_SUCCESS
+            || (rv = pev_event_register(bus, mod, EV_STATS_QUERY, stats_query, st,
+                                        dpool, NULL)) != APR_SUCCESS)
+            return pev_gen_fail(gen, rv, "stats: cannot register its listeners");
+        apr_pool_userdata_setn(st, STATS_KEY, NULL, dpool);
+    }
+    if (sc->interval > 0) {
+        t = apr_palloc(pev_gen_pool(gen), sizeof *t);
+        t->st = st;
+        t->interval = sc->interval;
+        rv = pev_timer_add_in(NULL, pev_daemon_loop(d), sc->interval, stats_report, t,
+                              pev_gen_pool(gen));
+        if (rv != APR_SUCCESS)
+            return pev_gen_fail(gen, rv, "stats: cannot add the report timer");
+    }
+    return APR_SUCCESS;
+}
+
+/* ======================================================================== */
+/* pubsub: the protocol                                                      */
+
+typedef struct sub {
+    struct sub *next;
+    pev_listener_t *listener;   /* the subscription: a listener on topic.NAME */
+    char topic[TOPIC_LIMIT + 1];
+} sub_t;
+
+/* A connection's state: allocated from its pool, gone with it. */
+typedef struct conn_state {
+    pev_conn_t *c;
+    pev_stream_t *s;
+    pev_daemon_t *d;
+    pev_bus_t *bus;
+    pev_module_t *mod;
+    const pubsub_conf_t *conf;  /* of the generation it was accepted under */
+    apr_uint64_t id;
+    pev_waitevent_t *idle_ev;
+    pev_waitevent_t *keepalive_ev;
+    sub_t *subs, *spare;        /* current subscriptions; recycled records */
+    long nsubs;
+    apr_uint64_t dropped;       /* messages dropped and not yet reported */
+    char *msg;                  /* room for one MSG line (first PUB) */
+    int stalled;                /* reply[] waits for room in the output */
+    apr_size_t reply_len;
+    char reply[REPLY_MAX];
+} conn_state_t;
+
+static void process_input(conn_state_t *cs);
+
+/*
+ * The stream's own line limit is only a backstop: twice MaxLine and a read
+ * buffer more, so that the daemon sees an overlong line first (complete, or
+ * as more than MaxLine pending bytes without an end) and can answer it.
+ */
+static apr_size_t stream_line_limit(const pubsub_conf_t *pc)
+{
+    return 2 * pc->max_line + 4096;
+}
+
+/* Close after the output is sent; a peer that does not read gets
+ * CLOSE_LINGER, then the stream's idle timeout aborts the close. */
+static void conn_close(conn_state_t *cs)
+{
+    pev_stream_set_idle_timeout(cs->s, CLOSE_LINGER);
+    pev_stream_close(cs->s);
+}
+
+/* Queue a reply line (CRLF added). A reply refused for lack of room waits
+ * in cs->reply and input stops until on_drain sends it. */
+static void reply(conn_state_t *cs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void reply(conn_state_t *cs, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(cs->reply, sizeof cs->reply - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((apr_size_t) n > sizeof cs->reply - 3)
+        n = (int) sizeof cs->reply - 3;
+    memcpy(cs->reply + n, "\r\n", 3);
+    cs->reply_len = (apr_size_t) n + 2;
+    if (pev_stream_write(cs->s, cs->reply, cs->reply_len) == PEV_EFULL)
+        cs->stalled = 1;
+}
+
+/* A subscription's listener: queue the message, or apply SlowPolicy. */
+static void deliver(const void *event_data, void *user_data)
+{
+    publication_t *p = (publication_t *) event_data;
+    conn_state_t *cs = user_data;
+    apr_status_t st = pev_stream_write(cs->s, p->line, p->len);
+
+    if (st == APR_SUCCESS) {
+        p->delivered++;
+        return;
+    }
+    if (st != PEV_EFULL && st != APR_ENOSPC)
+        return;                         /* closing: it is going away */
+    if (cs->conf->slow_policy == SLOW_DROP) {
+        p->dropped++;
+        cs->dropped++;
+        return;
+    }
+    p->disconnected++;
+    pev_daemon_log(cs->d, PEV_LOG_INFO,
+                   "connection %" APR_UINT64_T_FMT " (%s): %" APR_SIZE_T_FMT
+                   " bytes unread, disconnected (SlowPolicy disconnect)",
+                   cs->id, pev_conn_peer(cs->c), pev_stream_output_pending(cs->s));
+    pev_stream_abort(cs->s);            /* its pool's cleanup unsubscribes it */
+}
+
+static int valid_topic(const char *t, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; i++)
+        if ((unsigned char) t[i] <= ' ' || (unsigned char) t[i] >= 0x7f)
+            return 0;
+    return len > 0;
+}
+
+/* Checks a topic argument; replies and returns 0 when it is not usable. */
+static int topic_ok(conn_state_t *cs, const char *t, apr_size_t len)
+{
+    if (len > cs->conf->max_topic) {
+        reply(cs, "-ERR topic too long (max %" APR_SIZE_T_FMT " bytes)", cs->conf->max_topic);
+        return 0;
+    }
+    if (!valid_topic(t, len)) {
+        reply(cs, "-ERR invalid topic (visible ASCII characters only)");
+        return 0;
+    }
+    return 1;
+}
+
+static sub_t *find_sub(conn_state_t *cs, const char *topic, sub_t ***link)
+{
+    sub_t **pp;
+
+    for (pp = &cs->subs; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->topic, topic) == 0) {
+            if (link)
+                *link = pp;
+            return *pp;
+        }
+    return NULL;
+}
+
+static void cmd_sub(conn_state_t *cs, char *topic)
+{
+    char event[sizeof TOPIC_PREFIX + TOPIC_LIMIT];
+    sub_t *sub;
+    apr_status_t st;
+
+    if (cs->nsubs >= cs->conf->max_subs) {
+        if (find_sub(cs, topic, NULL))
+            reply(cs, "-ERR already subscribed to %s", topic);
+        else
+            reply(cs, "-ERR too many subscriptions (max %ld)", cs->conf->max_subs);
+        return;
+    }
+    if ((sub = cs->spare) != NULL)
+        cs->spare = sub->next;
+    else
+        sub = apr_palloc(pev_conn_pool(cs->c), sizeof *sub);
+    strcpy(sub->topic, topic);
+    snprintf(event, sizeof event, TOPIC_PREFIX "%s", topic);
+    /* bound to the connection's pool: nothing to undo when it goes */
+    st = pev_event_register(cs->bus, cs->mod, event, deliver, cs, pev_conn_pool(cs->c),
+                            &sub->listener);
+    if (st != APR_SUCCESS) {
+        sub->next = cs->spare;
+        cs->spare = sub;
+        if (st == APR_EEXIST)
+            reply(cs, "-ERR already subscribed to %s", topic);
+        else
+            reply(cs, "-ERR cannot subscribe: %s", pev_strerror(st, event, sizeof event));
+        return;
+    }
+    sub->next = cs->subs;
+    cs->subs = sub;
+    cs->nsubs++;
+    reply(cs, "+OK subscribed to %s", topic);
+}
+
+static void cmd_unsub(conn_state_t *cs, char *topic)
+{
+    sub_t **link, *sub = find_sub(cs, topic, &link);
+
+    if (!sub) {
+        reply(cs, "-ERR not subscribed to %s", topic);
+        return;
+    }
+    pev_listener_unregister(sub->listener);
+    *link = sub->next;
+    sub->next = cs->spare;
+    cs->spare = sub;
+    cs->nsubs--;
+    reply(cs, "+OK unsubscribed from %s", topic);
+}
+
+static void cmd_pub(conn_state_t *cs, const char *topic, apr_size_t tlen,
+                    const char *msg, apr_size_t mlen)
+{
+    char event[sizeof TOPIC_PREFIX + TOPIC_LIMIT];
+    publication_t p;
+    char *m;
+
+    /* "MSG topic message\r\n" is no longer than the PUB line plus CRLF */
+    if (!cs->msg)
+        cs->msg = apr_palloc(pev_conn_pool(cs->c), cs->conf->max_line + 3);
+    m = cs->msg;
+    memcpy(m, "MSG ", 4);
+    memcpy(m + 4, topic, tlen);
+    m[4 + tlen] = ' ';
+    memcpy(m + 5 + tlen, msg, mlen);
+    memcpy(m + 5 + tlen + mlen, "\r\n", 2);
+    memset(&p, 0, sizeof p);
+    p.topic = topic;
+    p.line = m;
+    p.len = 7 + tlen + mlen;
+    snprintf(event, sizeof event, TOPIC_PREFIX "%.*s", (int) tlen, topic);
+    pev_event_generate(cs->bus, event, &p);         /* the subscribers */
+    pev_event_generate(cs->bus, EV_PUBLISHED, &p);  /* the stats module */
+    if (p.dropped || p.disconnected)
+        reply(cs, "+OK delivered=%" APR_UINT64_T_FMT " dropped=%" APR_UINT64_T_FMT
+              " disconnected=%" APR_UINT64_T_FMT, p.delivered, p.dropped, p.disconnected);
+    else
+        reply(cs, "+OK delivered=%" APR_UINT64_T_FMT, p.delivered);
+}
+
+typedef struct sub_count {
+    apr_uint64_t subscriptions, topics;
+} sub_count_t;
+
+static int count_subs(void *baton, const pev_listener_info_t *info)
+{
+    sub_count_t *n = baton;
+
+    if (strncmp(info->event, TOPIC_PREFIX, sizeof TOPIC_PREFIX - 1) == 0) {
+        n->subscriptions++;
+        if (info->position == 0)
+            n->topics++;
+    }
+    return 0;
+}
+
+static void cmd_stats(conn_state_t *cs, const char *topic)
+{
+    char event[sizeof TOPIC_PREFIX + TOPIC_LIMIT];
+    pubsub_stats_t q;
+    sub_count_t n = { 0, 0 };
+    pev_gen_t *gen = pev_daemon_gen(cs->d);
+    char extra[sizeof event + 32] = "";
+
+    memset(&q, 0, sizeof q);
+    pev_event_generate(cs->bus, EV_STATS_QUERY, &q);
+    /* what the bus holds, not a count kept beside it */
+    pev_bus_dump(cs->bus, count_subs, &n);
+    if (topic) {
+        snprintf(event, sizeof event, TOPIC_PREFIX "%s", topic);
+        snprintf(extra, sizeof extra, " topic=%s subscribers=%d", topic,
+                 pev_event_listening(cs->bus, event));
+    }
+    reply(cs, "+OK connections=%" APR_UINT64_T_FMT " accepted=%" APR_UINT64_T_FMT
+          " subscriptions=%" APR_UINT64_T_FMT " topics=%" APR_UINT64_T_FMT
+          " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
+          " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
+          " generation=%u conn_generation=%u%s",
+          q.connections, q.accepted, n.subscriptions, n.topics, q.messages,
+          q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
+          pev_gen_number(pev_conn_gen(cs->c)), extra);
+}
+
+/* Split off the next space-separated word: *w, *wlen; returns the rest
+ * (after the separating spaces). */
+static char *next_word(char *p, char *end, char **w, apr_size_t *wlen)
+{
+    while (p < end && *p == ' ')
+        p++;
+    *w = p;
+    while (p < end && *p != ' ')
+        p++;
+    *wlen = (apr_size_t) (p - *w);
+    return p;
+}
+
+static int is_cmd(const char *w, apr_size_t len, const char *name)
+{
+    return len == strlen(name) && strncasecmp(w, name, len) == 0;
+}
+
+static void command(conn_state_t *cs, char *line, apr_size_t len)
+{
+    char *end = line + len, *cmd, *arg, *rest, *p;
+    apr_size_t clen, alen, i;
+
+    if (cs->idle_ev)        /* the idle mark moves with every command */
+        pev_waitevent_set_mark(cs->idle_ev, pev_loop_now(pev_stream_loop(cs->s))
+                                            + cs->conf->idle_timeout);
+    rest = next_word(line, end, &cmd, &clen);
+    if (clen == 0)
+        return;                         /* an empty line is no command */
+    if (is_cmd(cmd, clen, "PUB")) {
+        p = next_word(rest, end, &arg, &alen);
+        if (alen == 0 || p == end) {
+            reply(cs, "-ERR usage: PUB topic message");
+            return;
+        }
+        if (topic_ok(cs, arg, alen)) {
+            arg[alen] = '\0';           /* was the space before the message */
+            cmd_pub(cs, arg, alen, p + 1, (apr_size_t) (end - p - 1));
+        }
+        return;
+    }
+    p = next_word(rest, end, &arg, &alen);
+    if (is_cmd(cmd, clen, "PING")) {
+        if (alen)
+            reply(cs, "+PONG %.*s", (int) (end - arg), arg);
+        else
+            reply(cs, "+PONG");
+        return;
+    }
+    if (alen) {
+        arg[alen] = '\0';               /* topics are words; the line is ours */
+        while (p < end && *p == ' ')
+            p++;
+    }
+    if (is_cmd(cmd, clen, "SUB") || is_cmd(cmd, clen, "UNSUB")) {
+        int sub = clen == 3;
+
+        if (alen == 0 || p != end)
+            reply(cs, "-ERR usage: %s topic", sub ? "SUB" : "UNSUB");
+        else if (topic_ok(cs, arg, alen))
+            (sub ? cmd_sub : cmd_unsub)(cs, arg);
+    } else if (is_cmd(cmd, clen, "STATS")) {
+        if (p != end)
+            reply(cs, "-ERR usage: STATS [topic]");
+        else if (alen == 0)
+            cmd_stats(cs, NULL);
+        else if (topic_ok(cs, arg, alen))
+            cmd_stats(cs, arg);
+    } else if (is_cmd(cmd, clen, "QUIT")) {
+        if (alen)
+            reply(cs, "-ERR usage: QUIT");
+        else {
+            reply(cs, "+OK bye");
+            conn_close(cs);
+        }
+    } else {
+        /* name the command, made printable and short */
+        if (clen > 32)
+            clen = 32;
+        for (i = 0; i < clen; i++)
+            if ((unsigned char) cmd[i] < ' ' || (unsigned char) cmd[i] >= 0x7f
+                || cmd[i] == '\'')
+                cmd[i] = '?';
+        reply(cs, "-ERR unknown command '%.*s' (SUB, UNSUB, PUB, PING, STATS, QUIT)",
+              (int) clen, cmd);
+    }
+}
+
+static void line_too_long(conn_state_t *cs)
+{
+    pev_daemon_log(cs->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
+                   ": line longer than %" APR_SIZE_T_FMT " bytes, closing", cs->id,
+                   cs->conf->max_line);
+    reply(cs, "-ERR line too long (max %" APR_SIZE_T_FMT " bytes)", cs->conf->max_line);
+    conn_close(cs);
+}
+
+/*
+ * The client ended its input: after this callback the stream sends what is
+ * queued and closes, so the replies to every command still buffered must be
+ * queued now. They are bounded by that input (a reply per command of at
+ * least 5 bytes, REPLY_MAX at most), so the limit is raised by that much.
+ */
+static void last_call(conn_state_t *cs)
+{
+    pev_stream_t *s = cs->s;
+
+    pev_stream_set_output_limit(s, pev_stream_output_pending(s) + cs->conf->output_limit
+                                   + (pev_stream_input_pending(s) / 5 + 2) * REPLY_MAX);
+    if (cs->stalled && pev_stream_write(s, cs->reply, cs->reply_len) == APR_SUCCESS)
+        cs->stalled = 0;
+}
+
+/* Take and run the commands buffered, until a reply has to wait for room. */
+static void process_input(conn_state_t *cs)
+{
+    char *line;
+    apr_size_t len;
+    apr_status_t st;
+
+    if (pev_stream_eof(cs->s) && pev_stream_is_open(cs->s))
+        last_call(cs);
+    while (!cs->stalled && pev_stream_is_open(cs->s)) {
+        st = pev_stream_getline(cs->s, &line, &len);
+        if (st == APR_EAGAIN) {
+            if (pev_stream_input_pending(cs->s) > cs->conf->max_line)
+                line_too_long(cs);
+            return;
+        }
+        if (st != APR_SUCCESS)
+            return;
+        if (len > cs->conf->max_line) {
+            line_too_long(cs);
+            return;
+        }
+        command(cs, line, len);
+    }
+}
+
+static void on_read(pev_stream_t *s, void *baton)
+{
+    (void) s;
+    process_input(baton);
+}
+
+/* The output fell to half the limit after a refused write. */
+static void on_drain(pev_stream_t *s, void *baton)
+{
+    conn_state_t *cs = baton;
+    char note[64];
+    int n;
+
+    if (cs->dropped) {
+        n = snprintf(note, sizeof note, "DROPPED %" APR_UINT64_T_FMT "\r\n", cs->dropped);
+        if (pev_stream_write(s, note, (apr_size_t) n) == APR_SUCCESS)
+            cs->dropped = 0;
+    }
+    if (cs->stalled) {
+        if (pev_stream_write(s, cs->reply, cs->reply_len) != APR_SUCCESS)
+            return;                     /* still full: wait for the next drain */
+        cs->stalled = 0;
+        process_input(cs);
+    }
+}
+
+static void on_close(pev_stream_t *s, apr_status_t reason, void *baton)
+{
+    conn_state_t *cs = baton;
+    char err[128];
+
+    (void) s;
+    /* nothing to undo: the daemon destroys the connection's pool next, and
+     * with it the subscriptions, the wait events and this state */
+    pev_daemon_log(cs->d, reason == PEV_ELINE ? PEV_LOG_INFO : PEV_LOG_DEBUG,
+                   "connection %" APR_UINT64_T_FMT " (%s) closed (%s); %ld subscription(s)"
+                   " end with it", cs->id, pev_conn_peer(cs->c),
+                   reason == APR_EOF ? "by the client"
+                   : reason == PEV_ECLOSED ? "by the server"
+                   : reason == APR_TIMEUP ? "the client did not read its last output"
+                   : reason == PEV_ELINE ? "line too long"
+                   : pev_strerror(reason, err, sizeof err),
+                   cs->nsubs);
+}
+
+static pev_waitevent_t *idle_due(pev_stream_t *s, pev_waitevent_t *ev, void *rock)
+{
+    conn_state_t *cs = rock;
+
+    (void) ev;
+    pev_daemon_log(cs->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
+                   " (%s): idle, closing", cs->id, pev_conn_peer(cs->c));
+    pev_stream_write(s, "BYE idle timeout\r\n", 18);
+    cs->idle_ev = NULL;
+    conn_close(cs);                     /* also removes the wait events */
+    return NULL;
+}
+
+static pev_waitevent_t *keepalive_due(pev_stream_t *s, pev_waitevent_t *ev, void *rock)
+{
+    conn_state_t *cs = rock;
+
+    if (pev_stream_output_pending(s) == 0)  /* output pending says enough */
+        pev_stream_write(s, "KEEPALIVE\r\n", 11);
+    pev_waitevent_set_mark(ev, pev_loop_now(pev_stream_loop(s)) + cs->conf->keepalive);
+    return ev;
+}
+
+/* Every connection hears the stop, bound to its own pool. */
+static void conn_shutdown(const void *event_data, void *user_data)
+{
+    conn_state_t *cs = user_data;
+
+    (void) event_data;
+    pev_stream_write(cs->s, "BYE server shutting down\r\n", 26);
+}
+
+typedef struct pubsub_gen {
+    pev_daemon_t *d;
+    pev_module_t *mod;
+} pubsub_gen_t;
+
+static void conn_open(const void *event_data, void *user_data)
+{
+    static const pev_stream_callbacks_t cbs = { on_read, on_drain, on_close, NULL };
+    pev_conn_t *c = (pev_conn_t *) event_data;
+    pubsub_gen_t *pg = user_data;
+    apr_pool_t *cp = pev_conn_pool(c);
+    pev_loop_t *loop = pev_daemon_loop(pg->d);
+    conn_state_t *cs = apr_pcalloc(cp, sizeof *cs);
+    const pubsub_conf_t *pc;
+    pev_stream_t *s;
+
+    /* the settings of the generation the connection was accepted under,
+     * for its whole life, whatever restarts come */
+    pc = pev_gen_module_conf(pev_conn_gen(c), &pubsub_module);
+    cs->c = c;
+    cs->d = pg->d;
+    cs->bus = pev_daemon_bus(pg->d);
+    cs->mod = pg->mod;
+    cs->conf = pc;
+    cs->id = pev_conn_id(c);
+    if (pev_conn_set_handler(c, &cbs, cs) != APR_SUCCESS)
+        return;
+    cs->s = s = pev_conn_stream(c);
+    if (pev_stream_set_max_line(s, stream_line_limit(pc)) != APR_SUCCESS
+        || pev_stream_set_output_limit(s, pc->output_limit) != APR_SUCCESS
+        || (pc->idle_timeout
+            && pev_waitevent_add(&cs->idle_ev, s, pev_loop_now(loop) + pc->idle_timeout,
+                                 idle_due, cs) != APR_SUCCESS)
+        || (pc->keepalive
+            && pev_waitevent_add(&cs->keepalive_ev, s, pev_loop_now(loop) + pc->keepalive,
+                                 keepalive_due, cs) != APR_SUCCESS)
+        || pev_event_register(cs->bus, pg->mod, PEV_EVENT_SHUTDOWN, conn_shutdown, cs, cp,
+                              NULL) != APR_SUCCESS) {
+        pev_daemon_log(pg->d, PEV_LOG_ERROR, "connection %" APR_UINT64_T_FMT
+                       ": cannot set it up", cs->id);
+        pev_stream_abort(s);
+        return;
+    }
+    pev_daemon_log(pg->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s",
+                   cs->id, pev_conn_peer(c));
+    pev_stream_printf(s, "+OK %s\r\n", pc->greeting);
+}
+
+/* The generation is current: say where it listens (the real ports, also
+ * for Listen HOST:0). */
+static void announce(const void *event_data, void *user_data)
+{
+    pev_gen_t *gen = (pev_gen_t *) event_data;
+    pubsub_gen_t *pg = user_data;
+    char ports[256] = "";
+    apr_size_t off = 0;
+    apr_port_t port;
+    int i;
+
+    if (check_only)
+        return;
+    for (i = 0; (port = pev_daemon_port(pg->d, i)) != 0 && off < sizeof ports - 16; i++)
+        off += (apr_size_t) snprintf(ports + off, sizeof ports - off, "%s%u",
+                                     i ? ", " : "", (unsigned) port);
+    pev_daemon_log(pg->d, PEV_LOG_INFO, "generation %u ready: listening on port%s %s",
+                   pev_gen_number(gen), i > 1 ? "s" : "", ports);
+}
+
+static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    pev_daemon_t *d = pev_gen_daemon(gen);
+    pev_bus_t *bus = pev_daemon_bus(d);
+    apr_pool_t *gp = pev_gen_pool(gen);
+    pubsub_gen_t *pg = apr_palloc(gp, sizeof *pg);
+    apr_status_t rv;
+
+    (void) mconf;
+    pg->d = d;
+    pg->mod = mod;
+    /* this generation takes the connections accepted while it is current */
+    if ((rv = pev_event_register(bus, mod, PEV_EVENT_CONN_OPEN, conn_open, pg, gp,
+                                 NULL)) != APR_SUCCESS
+        || (rv = pev_event_register(bus, mod, PEV_EVENT_POSTPARSE, announce, pg, gp,
+                                    NULL)) != APR_SUCCESS)
+        return pev_gen_fail(gen, rv, "pubsub: cannot register its listeners");
+    return APR_SUCCESS;
+}
+
+/* ======================================================================== */
+/* Command line                                                              */
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: " NAME " [-f FILE] [-t] [-p] [-h]\n"
+            "  -f FILE  read the configuration from FILE (again on every SIGHUP);\n"
+            "           without it, the embedded default configuration\n"
+            "  -t       check the configuration (it is started, without serving:\n"
+            "           the Listen addresses must be free) and exit\n"
+            "  -p       print the embedded default configuration and exit\n"
+            "  -h       this help\n"
+            "Signals: SIGHUP re-reads the configuration, SIGTERM and SIGINT stop.\n"
+            "Exit status: 0 after a stop, 1 when the daemon cannot start or run,\n"
+            "2 for a usage error. doc/pubsubd.md describes the protocol.\n");
+}
+
+int main(int argc, char *argv[])
+{
+    pev_daemon_options_t opts;
+    pev_daemon_t *d;
+    apr_pool_t *pool;
+    apr_status_t st;
+    const char *file = NULL;
+    char err[256];
+    int i, print = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+            file = argv[++i];
+        else if (strcmp(argv[i], "-t") == 0)
+            check_only = 1;
+        else if (strcmp(argv[i], "-p") == 0)
+            print = 1;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, NAME ": %s '%s'\n", strcmp(argv[i], "-f") == 0
+                    ? "missing file after" : "unknown argument", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (print) {
+        fputs(default_config, stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (apr_initialize() != APR_SUCCESS) {
+        fprintf(stderr, NAME ": cannot initialize APR\n");
+        return 1;
+    }
+    atexit(apr_terminate);
+    /* clients and a log reader may go away; their writes get EPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+        fprintf(stderr, NAME ": out of memory\n");
+        return 1;
+    }
+
+    memset(&opts, 0, sizeof opts);
+    opts.name = NAME;
+    opts.modules = modules;
+    opts.config_file = file;
+    opts.default_config = default_config;
+    opts.flags = check_only ? PEV_DAEMON_NO_SIGNALS : 0;
+    if ((st = pev_daemon_create(&d, &opts, pool)) != APR_SUCCESS) {
+        fprintf(stderr, NAME ": %s\n", pev_strerror(st, err, sizeof err));
+        return 1;
+    }
+    st = pev_daemon_start(d);
+    if (st != APR_SUCCESS) {
+        fprintf(stderr, NAME ": %s\n", *pev_daemon_error(d) ? pev_daemon_error(d)
+                                                            : pev_strerror(st, err, sizeof err));
+        apr_pool_destroy(pool);
+        return 1;
+    }
+    if (check_only) {
+        pev_daemon_stop(d);
+        pev_daemon_run(d);
+        printf(NAME ": configuration %s is valid\n", file ? file : "(embedded default)");
+        apr_pool_destroy(pool);
+        return 0;
+    }
+    st = pev_daemon_run(d);
+    if (st != APR_SUCCESS) {
+        fprintf(stderr, NAME ": stopped: %s\n", *pev_daemon_error(d) ? pev_daemon_error(d)
+                                                   : pev_strerror(st, err, sizeof err));
+        apr_pool_destroy(pool);
+        return 1;
+    }
+    apr_pool_destroy(pool);
+    return 0;
+}

@@ -1,0 +1,1367 @@
+/*
+ * check_pubsubd.c - the example daemon (examples/pubsubd.c, doc/pubsubd.md)
+ * end to end: a real pubsubd process, real TCP clients over loopback.
+ *
+ * Each test writes a configuration with "Listen 127.0.0.1:0", starts
+ * pubsubd with its log going to a file, learns the port from the log line
+ * "generation 1 ready: listening on port N", talks to it, and stops it with
+ * SIGTERM, expecting exit status 0. Every wait has a deadline: a daemon that
+ * misbehaves fails the test, never hangs it (also under CK_FORK=no, where
+ * check has no timeout). Where the daemon works asynchronously (a client
+ * went away), the test polls STATS until the count it expects shows up.
+ *
+ * The binary is PUBSUBD_PATH (the build's examples/pubsubd), or the
+ * POOLEV_PUBSUBD environment variable.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "testutil.h"
+
+#ifndef PUBSUBD_PATH
+#define PUBSUBD_PATH "../examples/pubsubd"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+#define IO_MS     5000      /* a reply that should come at once */
+#define START_MS  10000     /* the daemon starts or stops */
+
+/* ======================================================================== */
+/* Time, files                                                               */
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    char tmp[256];
+    FILE *f;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    ck_assert_msg(f != NULL, "cannot write %s: %s", tmp, strerror(errno));
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(tmp, path), 0);     /* a reader sees all or nothing */
+}
+
+/* The whole file, NUL-terminated (malloc'd); "" if it does not exist. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+
+    if (!f) {
+        buf = malloc(1);
+        ck_assert_ptr_nonnull(buf);
+        buf[0] = '\0';
+        return buf;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t) n + 1);
+    ck_assert_ptr_nonnull(buf);
+    n = (long) fread(buf, 1, (size_t) n, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static const char *pubsubd_path(void)
+{
+    const char *p = getenv("POOLEV_PUBSUBD");
+
+    return p && *p ? p : PUBSUBD_PATH;
+}
+
+/* ======================================================================== */
+/* The daemon process                                                        */
+
+static struct {
+    pid_t pid;
+    char dir[64];
+    char conf[128];
+    char log[128];
+    char out[128];
+    unsigned port;
+} D;
+
+static void dir_setup(void)
+{
+    pt_setup();
+    memset(&D, 0, sizeof D);
+    strcpy(D.dir, "/tmp/pubsubd-test.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(D.dir));
+    snprintf(D.conf, sizeof D.conf, "%s/pubsubd.conf", D.dir);
+    snprintf(D.log, sizeof D.log, "%s/log", D.dir);
+    snprintf(D.out, sizeof D.out, "%s/out", D.dir);
+}
+
+static void clients_free(void);
+
+static void dir_teardown(void)
+{
+    DIR *dir;
+    struct dirent *e;
+    char path[512];
+
+    clients_free();
+    if (D.pid > 0) {                    /* a failed test left it running */
+        kill(D.pid, SIGKILL);
+        waitpid(D.pid, NULL, 0);
+        D.pid = 0;
+    }
+    if ((dir = opendir(D.dir)) != NULL) {
+        while ((e = readdir(dir)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%s/%s", D.dir, e->d_name);
+            unlink(path);
+        }
+        closedir(dir);
+    }
+    rmdir(D.dir);
+    pt_teardown();
+}
+
+/*
+ * Run pubsubd with @a args (NULL-terminated, after the program name),
+ * stdout to D.out and stderr to D.log. The daemon's copy of ASan, if any,
+ * keeps no quarantine: freed buffers would count as resident memory.
+ */
+static pid_t spawn(const char *const args[])
+{
+    const char *argv[8];
+    pid_t pid;
+    int i, fd;
+
+    argv[0] = pubsubd_path();
+    for (i = 0; args[i] && i < 6; i++)
+        argv[i + 1] = args[i];
+    argv[i + 1] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        char asan[1024];
+        const char *old = getenv("ASAN_OPTIONS");
+
+        snprintf(asan, sizeof asan, "%s%squarantine_size_mb=0", old ? old : "",
+                 old && *old ? ":" : "");
+        setenv("ASAN_OPTIONS", asan, 1);
+        if ((fd = open(D.out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0)
+            dup2(fd, 1);
+        if ((fd = open(D.log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0)
+            dup2(fd, 2);
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait at most @a ms for @a pid to exit. Returns 1 and its status, or 0. */
+static int wait_exit(pid_t pid, long ms, int *status)
+{
+    long deadline = now_ms() + ms;
+
+    do {
+        pid_t r = waitpid(pid, status, WNOHANG);
+
+        if (r == pid)
+            return 1;
+        ck_assert_int_ne(r, -1);
+        sleep_ms(2);
+    } while (now_ms() < deadline);
+    return 0;
+}
+
+/* Wait until the log holds @a needle; returns a copy of the text after it
+ * (malloc'd), or fails. */
+static char *log_wait(const char *needle, long ms)
+{
+    long deadline = now_ms() + ms;
+    char *text, *at;
+    int status;
+
+    for (;;) {
+        text = slurp(D.log);
+        if ((at = strstr(text, needle)) != NULL) {
+            at = strdup(at + strlen(needle));
+            free(text);
+            ck_assert_ptr_nonnull(at);
+            return at;
+        }
+        if (D.pid > 0 && waitpid(D.pid, &status, WNOHANG) == D.pid) {
+            D.pid = 0;
+            ck_abort_msg("pubsubd exited (status %d) before logging '%s'; log:\n%s",
+                         status, needle, text);
+        }
+        if (now_ms() > deadline)
+            ck_abort_msg("no '%s' in the log after %ld ms; log:\n%s", needle, ms, text);
+        free(text);
+        sleep_ms(2);
+    }
+}
+
+static int log_has(const char *needle)
+{
+    char *text = slurp(D.log);
+    int has = strstr(text, needle) != NULL;
+
+    free(text);
+    return has;
+}
+
+/* Start pubsubd on a free loopback port with the test's settings. */
+static void daemon_start(const char *settings)
+{
+    const char *args[] = { "-f", D.conf, NULL };
+    char conf[4096], *rest;
+
+    snprintf(conf, sizeof conf,
+             "# check_pubsubd\n"
+             "Listen 127.0.0.1:0\n"
+             "LogLevel debug\n"
+             "StatsInterval off\n"
+             "%s", settings);
+    write_file(D.conf, conf);
+    D.pid = spawn(args);
+    rest = log_wait("generation 1 ready: listening on port ", START_MS);
+    D.port = (unsigned) strtoul(rest, NULL, 10);
+    free(rest);
+    ck_assert_uint_gt(D.port, 0);
+}
+
+/* Rewrite the configuration (same Listen line) and send SIGHUP. */
+static void daemon_reload(const char *settings)
+{
+    char conf[4096];
+
+    snprintf(conf, sizeof conf,
+             "# check_pubsubd, reloaded\n"
+             "Listen 127.0.0.1:0\n"
+             "LogLevel debug\n"
+             "StatsInterval off\n"
+             "%s", settings);
+    write_file(D.conf, conf);
+    ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
+}
+
+/* SIGTERM: the daemon stops in order and exits 0. */
+static void daemon_stop(void)
+{
+    int status;
+    char *text;
+
+    ck_assert_int_gt(D.pid, 0);
+    ck_assert_int_eq(kill(D.pid, SIGTERM), 0);
+    if (!wait_exit(D.pid, START_MS, &status)) {
+        text = slurp(D.log);
+        ck_abort_msg("pubsubd did not stop after SIGTERM; log:\n%s", text);
+    }
+    D.pid = 0;
+    text = slurp(D.log);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "pubsubd stopped with status %d; log:\n%s", status, text);
+    free(text);
+}
+
+/* Open descriptors of the daemon. */
+static int daemon_fds(void)
+{
+    char path[64];
+    DIR *dir;
+    struct dirent *e;
+    int n = 0;
+
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long) D.pid);
+    dir = opendir(path);
+    ck_assert_ptr_nonnull(dir);
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n;
+}
+
+/* Resident memory of the daemon, in KiB. */
+static long daemon_rss_kb(void)
+{
+    char path[64], line[256];
+    FILE *f;
+    long kb = -1;
+
+    snprintf(path, sizeof path, "/proc/%ld/status", (long) D.pid);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    ck_assert_int_gt(kb, 0);
+    return kb;
+}
+
+/* ======================================================================== */
+/* Clients                                                                   */
+
+#define CL_BUF (256 * 1024)
+
+typedef struct client {
+    struct client *next;
+    int fd;
+    int eof;
+    size_t len;                 /* bytes in buf */
+    char buf[CL_BUF];
+    char line[CL_BUF];
+} client_t;
+
+static client_t *clients;
+
+static void clients_free(void)
+{
+    while (clients) {
+        client_t *c = clients;
+
+        clients = c->next;
+        if (c->fd >= 0)
+            close(c->fd);
+        free(c);
+    }
+}
+
+/* Connect; @a rcvbuf > 0 shrinks the receive buffer first (a client that
+ * stops reading then backs up into the daemon quickly). */
+static client_t *cl_connect_buf(int rcvbuf)
+{
+    struct sockaddr_in sa;
+    client_t *c = malloc(sizeof *c);
+    int one = 1;
+
+    ck_assert_ptr_nonnull(c);
+    c->next = clients;
+    clients = c;
+    c->eof = 0;
+    c->len = 0;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(c->fd, 0);
+    if (rcvbuf > 0)
+        ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short) D.port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(c->fd, (struct sockaddr *) &sa, sizeof sa) == 0,
+                  "connect to port %u: %s", D.port, strerror(errno));
+    ck_assert_int_eq(fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK), 0);
+    return c;
+}
+
+/* Read what is there, waiting at most @a ms for something. 0 on timeout. */
+static int cl_fill(client_t *c, long ms)
+{
+    struct pollfd p = { c->fd, POLLIN, 0 };
+    ssize_t n;
+
+    ck_assert_msg(c->len < CL_BUF, "client buffer full (a line without end?)");
+    if (poll(&p, 1, (int) (ms < 0 ? 0 : ms)) <= 0)
+        return 0;
+    n = recv(c->fd, c->buf + c->len, CL_BUF - c->len, 0);
+    if (n > 0)
+        c->len += (size_t) n;
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        c->eof = 1;             /* end of input, or a reset */
+    return 1;
+}
+
+/* The next line without its CRLF, or NULL after @a ms or at the end. */
+static const char *cl_line(client_t *c, long ms)
+{
+    long deadline = now_ms() + ms;
+    char *lf;
+    size_t n;
+    int tried = 0;
+
+    for (;;) {
+        if ((lf = memchr(c->buf, '\n', c->len)) != NULL) {
+            n = (size_t) (lf - c->buf);
+            memcpy(c->line, c->buf, n);
+            c->line[n > 0 && c->line[n - 1] == '\r' ? n - 1 : n] = '\0';
+            memmove(c->buf, lf + 1, c->len - n - 1);
+            c->len -= n + 1;
+            return c->line;
+        }
+        if (c->eof || (tried && now_ms() >= deadline))
+            return NULL;
+        cl_fill(c, deadline - now_ms());    /* reads once even when ms is 0 */
+        tried = 1;
+    }
+}
+
+/* Send all of @a data (the daemon reads; a deadline all the same). */
+static void cl_write(client_t *c, const char *data, size_t len)
+{
+    long deadline = now_ms() + IO_MS;
+
+    while (len > 0) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+
+        if (n > 0) {
+            data += n;
+            len -= (size_t) n;
+            continue;
+        }
+        ck_assert_msg(n < 0 && (errno == EAGAIN || errno == EINTR), "send: %s",
+                      n < 0 ? strerror(errno) : "0");
+        ck_assert_msg(now_ms() < deadline, "send: the daemon does not read");
+        {
+            struct pollfd p = { c->fd, POLLOUT, 0 };
+            poll(&p, 1, 10);
+        }
+    }
+}
+
+static void cl_send(client_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void cl_send(client_t *c, const char *fmt, ...)
+{
+    char buf[8192];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf - 2, fmt, ap);
+    va_end(ap);
+    ck_assert(n >= 0 && (size_t) n < sizeof buf - 2);
+    memcpy(buf + n, "\r\n", 2);
+    cl_write(c, buf, (size_t) n + 2);
+}
+
+#define EXPECT(c, want) do {                                                 \
+        const char *got_ = cl_line((c), IO_MS);                              \
+        ck_assert_msg(got_ && strcmp(got_, (want)) == 0,                     \
+                      "expected '%s', got '%s'", (want),                     \
+                      got_ ? got_ : "(nothing: end of input or timeout)");   \
+    } while (0)
+
+#define EXPECT_PREFIX(c, want) do {                                          \
+        const char *got_ = cl_line((c), IO_MS);                              \
+        ck_assert_msg(got_ && strncmp(got_, (want), strlen(want)) == 0,      \
+                      "expected '%s...', got '%s'", (want),                  \
+                      got_ ? got_ : "(nothing: end of input or timeout)");   \
+    } while (0)
+
+/* A command and its exact reply. */
+#define ASK(c, cmd, want) do {                                               \
+        cl_send((c), "%s", (cmd));                                           \
+        EXPECT((c), (want));                                                 \
+    } while (0)
+
+/* Connected and greeted. */
+static client_t *cl_open(const char *greeting)
+{
+    client_t *c = cl_connect_buf(0);
+    char want[512];
+
+    snprintf(want, sizeof want, "+OK %s", greeting);
+    EXPECT(c, want);
+    return c;
+}
+
+/* Wait for the end of input (discarding what comes before). 1 when it came. */
+static int cl_wait_eof(client_t *c, long ms)
+{
+    long deadline = now_ms() + ms;
+
+    while (!c->eof && now_ms() < deadline) {
+        c->len = 0;
+        cl_fill(c, deadline - now_ms());
+    }
+    return c->eof;
+}
+
+static void cl_close(client_t *c)
+{
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* Close with a reset, as a killed client's kernel would. */
+static void cl_reset(client_t *c)
+{
+    struct linger lg = { 1, 0 };
+
+    ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    cl_close(c);
+}
+
+/* STATS: the value of @a key. */
+static long stat_get(client_t *c, const char *topic, const char *key)
+{
+    const char *line, *at;
+    char k[64];
+
+    if (topic)
+        cl_send(c, "STATS %s", topic);
+    else
+        cl_send(c, "STATS");
+    line = cl_line(c, IO_MS);
+    ck_assert_msg(line && strncmp(line, "+OK ", 4) == 0, "STATS: got '%s'",
+                  line ? line : "(nothing)");
+    snprintf(k, sizeof k, " %s=", key);
+    at = strstr(line, k);
+    ck_assert_msg(at != NULL, "STATS has no %s: '%s'", key, line);
+    return strtol(at + strlen(k), NULL, 10);
+}
+
+/* Poll STATS until @a key is @a want (the daemon sees a close
+ * asynchronously); fails after @a ms. */
+static void stat_wait(client_t *c, const char *key, long want, long ms)
+{
+    long deadline = now_ms() + ms, v;
+
+    while ((v = stat_get(c, NULL, key)) != want) {
+        ck_assert_msg(now_ms() < deadline, "STATS %s stayed %ld, expected %ld", key, v,
+                      want);
+        sleep_ms(2);
+    }
+}
+
+/* ======================================================================== */
+/* Protocol                                                                  */
+
+START_TEST(protocol_commands_and_replies)
+{
+    client_t *a, *b;
+    char topic[80], cmd[128], want[128];
+
+    daemon_start("Greeting \"hello from the test\"\nMaxTopic 8\nMaxSubscriptions 3\n");
+    a = cl_open("hello from the test");
+    b = cl_open("hello from the test");
+
+    ASK(a, "PING", "+PONG");
+    ASK(a, "ping some text", "+PONG some text");
+    cl_send(a, "%s", "");                           /* an empty line is no command */
+    ASK(a, "PiNg", "+PONG");
+
+    ASK(a, "SUB news", "+OK subscribed to news");
+    ASK(a, "sub news", "-ERR already subscribed to news");
+    ASK(b, "PUB news hello world", "+OK delivered=1");
+    EXPECT(a, "MSG news hello world");
+    ASK(b, "PUB news   spaced  out ", "+OK delivered=1");
+    EXPECT(a, "MSG news   spaced  out ");          /* the message is the rest */
+    ASK(b, "PUB news ", "+OK delivered=1");         /* an empty message */
+    EXPECT(a, "MSG news ");
+    ASK(b, "PUB nobody hello", "+OK delivered=0");
+
+    /* a publisher subscribed to its topic gets its message first */
+    ASK(b, "SUB news", "+OK subscribed to news");
+    cl_send(b, "PUB news both");
+    EXPECT(b, "MSG news both");
+    EXPECT(b, "+OK delivered=2");
+    EXPECT(a, "MSG news both");
+
+    ASK(a, "UNSUB news", "+OK unsubscribed from news");
+    ASK(a, "UNSUB news", "-ERR not subscribed to news");
+    cl_send(b, "PUB news only-b");
+    EXPECT(b, "MSG news only-b");
+    EXPECT(b, "+OK delivered=1");
+
+    /* missing and extra arguments */
+    ASK(a, "SUB", "-ERR usage: SUB topic");
+    ASK(a, "SUB a b", "-ERR usage: SUB topic");
+    ASK(a, "UNSUB", "-ERR usage: UNSUB topic");
+    ASK(a, "PUB", "-ERR usage: PUB topic message");
+    ASK(a, "PUB news", "-ERR usage: PUB topic message");
+    ASK(a, "STATS a b", "-ERR usage: STATS [topic]");
+    ASK(a, "QUIT now", "-ERR usage: QUIT");
+
+    /* unknown commands, named printably */
+    ASK(a, "FROB x", "-ERR unknown command 'FROB' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    ASK(a, "SUBSCRIBE x", "-ERR unknown command 'SUBSCRIBE' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    ASK(a, "\x01\x7f'", "-ERR unknown command '?\?\?' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+
+    /* topics: MaxTopic 8, visible ASCII */
+    ASK(a, "SUB 12345678", "+OK subscribed to 12345678");
+    ASK(a, "SUB 123456789", "-ERR topic too long (max 8 bytes)");
+    ASK(a, "PUB 123456789 x", "-ERR topic too long (max 8 bytes)");
+    ASK(a, "SUB t\x01", "-ERR invalid topic (visible ASCII characters only)");
+    ASK(a, "SUB \xc3\xa9t\xc3\xa9", "-ERR invalid topic (visible ASCII characters only)");
+
+    /* MaxSubscriptions 3 */
+    ASK(a, "SUB s2", "+OK subscribed to s2");
+    ASK(a, "SUB s3", "+OK subscribed to s3");
+    ASK(a, "SUB s4", "-ERR too many subscriptions (max 3)");
+    ASK(a, "SUB s3", "-ERR already subscribed to s3");
+    ASK(a, "UNSUB s2", "+OK unsubscribed from s2");
+    ASK(a, "SUB s4", "+OK subscribed to s4");
+    /* recycled subscription records keep working */
+    for (int i = 0; i < 50; i++) {
+        snprintf(topic, sizeof topic, "r%d", i);
+        snprintf(cmd, sizeof cmd, "SUB %s", topic);
+        snprintf(want, sizeof want, "+OK subscribed to %s", topic);
+        ASK(a, "UNSUB s4", "+OK unsubscribed from s4");
+        ASK(a, cmd, want);
+        snprintf(cmd, sizeof cmd, "UNSUB %s", topic);
+        snprintf(want, sizeof want, "+OK unsubscribed from %s", topic);
+        ASK(a, cmd, want);
+        ASK(a, "SUB s4", "+OK subscribed to s4");
+    }
+
+    /* STATS: what the bus holds */
+    ck_assert_int_eq(stat_get(b, NULL, "subscriptions"), 4);   /* a: 3, b: 1 */
+    ck_assert_int_eq(stat_get(b, NULL, "topics"), 4);
+    ck_assert_int_eq(stat_get(b, NULL, "connections"), 2);
+    ck_assert_int_eq(stat_get(b, "s4", "subscribers"), 1);
+    ck_assert_int_eq(stat_get(b, "nothing", "subscribers"), 0);
+    ck_assert_int_eq(stat_get(b, NULL, "messages"), 6);
+    ck_assert_int_eq(stat_get(b, NULL, "generation"), 1);
+
+    /* pipelined commands are answered in order */
+    cl_write(a, "PING 1\r\nPING 2\r\nSUB s9\r\nPING 3\r\n", 32);
+    EXPECT(a, "+PONG 1");
+    EXPECT(a, "+PONG 2");
+    EXPECT(a, "-ERR too many subscriptions (max 3)");
+    EXPECT(a, "+PONG 3");
+
+    /* LF alone ends a line too */
+    cl_write(a, "PING lf\n", 8);
+    EXPECT(a, "+PONG lf");
+
+    ASK(a, "QUIT", "+OK bye");
+    ck_assert(cl_wait_eof(a, IO_MS));
+    stat_wait(b, "connections", 1, IO_MS);
+    daemon_stop();
+}
+END_TEST
+
+/* An overlong line gets an answer, then the connection closes: a complete
+ * one, and one that never ends (more than MaxLine bytes without LF). */
+START_TEST(overlong_line_answered_then_closed)
+{
+    client_t *a, *b, *c;
+    char line[400];
+
+    daemon_start("MaxLine 100\n");
+    a = cl_open("pubsubd ready");
+    b = cl_open("pubsubd ready");
+    c = cl_open("pubsubd ready");
+
+    /* exactly MaxLine is fine */
+    memset(line, 'x', sizeof line);
+    memcpy(line, "PING ", 5);
+    cl_write(a, line, 100);
+    cl_write(a, "\r\n", 2);
+    EXPECT_PREFIX(a, "+PONG xxxx");
+    /* one more is not */
+    cl_write(a, line, 101);
+    cl_write(a, "\r\n", 2);
+    EXPECT(a, "-ERR line too long (max 100 bytes)");
+    ck_assert(cl_wait_eof(a, IO_MS));
+
+    /* no end in sight: answered as soon as MaxLine bytes are pending */
+    cl_write(b, line, 300);
+    EXPECT(b, "-ERR line too long (max 100 bytes)");
+    ck_assert(cl_wait_eof(b, IO_MS));
+
+    /* the others are not affected */
+    ASK(c, "PING", "+PONG");
+    stat_wait(c, "connections", 1, IO_MS);
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
+/* Subscriptions end with their connection                                   */
+
+START_TEST(subscriptions_dropped_on_disconnect)
+{
+    client_t *admin, *x, *y, *z;
+
+    daemon_start("");
+    admin = cl_open("pubsubd ready");
+    x = cl_open("pubsubd ready");
+    y = cl_open("pubsubd ready");
+    z = cl_open("pubsubd ready");
+    ASK(x, "SUB a", "+OK subscribed to a");
+    ASK(x, "SUB b", "+OK subscribed to b");
+    ASK(y, "SUB a", "+OK subscribed to a");
+    ASK(z, "SUB a", "+OK subscribed to a");
+    ASK(z, "SUB c", "+OK subscribed to c");
+    ck_assert_int_eq(stat_get(admin, NULL, "subscriptions"), 5);
+    ck_assert_int_eq(stat_get(admin, "a", "subscribers"), 3);
+
+    /* x disconnects (FIN): its two subscriptions go with its pool */
+    cl_close(x);
+    stat_wait(admin, "subscriptions", 3, IO_MS);
+    ck_assert_int_eq(stat_get(admin, "a", "subscribers"), 2);
+    ck_assert_int_eq(stat_get(admin, "b", "subscribers"), 0);
+    ASK(admin, "PUB a after-x", "+OK delivered=2");
+    EXPECT(y, "MSG a after-x");
+    EXPECT(z, "MSG a after-x");
+
+    /* z is killed (the kernel resets the connection) */
+    cl_reset(z);
+    stat_wait(admin, "subscriptions", 1, IO_MS);
+    ASK(admin, "PUB a after-z", "+OK delivered=1");
+    EXPECT(y, "MSG a after-z");
+
+    /* y half-closes after its last command: the reply still comes */
+    cl_send(y, "PING last");
+    ck_assert_int_eq(shutdown(y->fd, SHUT_WR), 0);
+    EXPECT(y, "+PONG last");
+    ck_assert(cl_wait_eof(y, IO_MS));
+    stat_wait(admin, "subscriptions", 0, IO_MS);
+    stat_wait(admin, "connections", 1, IO_MS);
+    ck_assert_int_eq(stat_get(admin, NULL, "topics"), 0);
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
+/* Idle timeout and keepalive: wait events                                   */
+
+START_TEST(idle_timeout_closes_and_unsubscribes)
+{
+    client_t *x, *y, *w;
+    const char *l;
+    long t0, elapsed;
+
+    daemon_start("IdleTimeout 600ms\n");
+    t0 = now_ms();
+    x = cl_open("pubsubd ready");       /* subscribes, then says nothing */
+    y = cl_open("pubsubd ready");       /* keeps talking */
+    w = cl_open("pubsubd ready");       /* talks for a while, then stops */
+    ASK(x, "SUB news", "+OK subscribed to news");
+    ck_assert_int_eq(stat_get(y, "news", "subscribers"), 1);
+
+    /* x is told, then closed, not before its timeout; every command moves
+     * the idle mark of the others */
+    while ((l = cl_line(x, 0)) == NULL && !x->eof) {
+        ck_assert_msg(now_ms() - t0 < 5000, "no idle timeout after 5 s");
+        ASK(w, "PING", "+PONG");
+        ASK(y, "PING", "+PONG");
+        sleep_ms(50);
+    }
+    elapsed = now_ms() - t0;
+    ck_assert_ptr_nonnull(l);
+    ck_assert_str_eq(l, "BYE idle timeout");
+    ck_assert(cl_wait_eof(x, IO_MS));
+    ck_assert_msg(elapsed >= 550, "closed after %ld ms, IdleTimeout is 600ms", elapsed);
+    /* its subscription went with its pool */
+    ck_assert_int_eq(stat_get(y, "news", "subscribers"), 0);
+
+    /* w stays as long as it talks: twice the timeout */
+    while (now_ms() - t0 < 1300) {
+        ASK(w, "PING", "+PONG");
+        ASK(y, "PING", "+PONG");
+        sleep_ms(50);
+    }
+    ck_assert_ptr_null(cl_line(w, 0));
+    ck_assert_int_eq(w->eof, 0);
+
+    /* now w stops talking, y goes on */
+    t0 = now_ms();
+    while ((l = cl_line(w, 50)) == NULL && !w->eof) {
+        ck_assert_msg(now_ms() - t0 < 5000, "no idle timeout after 5 s");
+        ASK(y, "PING", "+PONG");
+    }
+    elapsed = now_ms() - t0;
+    ck_assert_ptr_nonnull(l);
+    ck_assert_str_eq(l, "BYE idle timeout");
+    ck_assert(cl_wait_eof(w, IO_MS));
+    ck_assert_msg(elapsed >= 500, "closed %ld ms after its last command", elapsed);
+    ck_assert_int_eq(stat_get(y, NULL, "connections"), 1);
+    daemon_stop();
+}
+END_TEST
+
+START_TEST(keepalive_lines_between_replies)
+{
+    client_t *a;
+    const char *l;
+    int keepalives = 0, pongs = 0;
+    long t0 = now_ms();
+
+    daemon_start("IdleTimeout off\nKeepalive 100ms\n");
+    a = cl_open("pubsubd ready");
+    while (keepalives < 3) {
+        ck_assert_msg(now_ms() - t0 < 5000, "%d keepalives in 5 s", keepalives);
+        cl_send(a, "PING");
+        /* KEEPALIVE may come before the reply; the reply still comes */
+        while ((l = cl_line(a, IO_MS)) != NULL && strcmp(l, "KEEPALIVE") == 0)
+            keepalives++;
+        ck_assert_ptr_nonnull(l);
+        ck_assert_str_eq(l, "+PONG");
+        pongs++;
+        if ((l = cl_line(a, 60)) != NULL) {
+            ck_assert_str_eq(l, "KEEPALIVE");
+            keepalives++;
+        }
+    }
+    ck_assert_int_gt(pongs, 0);
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
+/* Reload with clients connected                                             */
+
+START_TEST(reload_keeps_clients_and_subscriptions)
+{
+    client_t *old_sub, *old_pub, *new_pub, *third;
+    char *rest;
+    unsigned port = 0;
+
+    daemon_start("Greeting first generation\nMaxTopic 16\n");
+    port = D.port;
+    old_sub = cl_open("first generation");
+    old_pub = cl_open("first generation");
+    ASK(old_sub, "SUB news", "+OK subscribed to news");
+
+    /* a new greeting and a smaller MaxTopic, clients connected */
+    daemon_reload("Greeting second generation\nMaxTopic 4\n");
+    free(log_wait("generation 2 ready: listening on port ", START_MS));
+    ck_assert_int_eq(D.port, port);
+
+    new_pub = cl_open("second generation");         /* new setting */
+    ASK(new_pub, "PUB news from-new", "+OK delivered=1");
+    EXPECT(old_sub, "MSG news from-new");           /* old subscription */
+    ASK(old_pub, "PUB news from-old", "+OK delivered=1");
+    EXPECT(old_sub, "MSG news from-old");
+
+    /* each connection keeps the settings it was accepted under */
+    ASK(old_sub, "SUB seventeen-chars-x", "-ERR topic too long (max 16 bytes)");
+    ASK(old_sub, "SUB sixteen-chars-xx", "+OK subscribed to sixteen-chars-xx");
+    ASK(new_pub, "SUB abcde", "-ERR topic too long (max 4 bytes)");
+    ck_assert_int_eq(stat_get(old_sub, NULL, "generation"), 2);
+    ck_assert_int_eq(stat_get(old_sub, NULL, "conn_generation"), 1);
+    ck_assert_int_eq(stat_get(new_pub, NULL, "conn_generation"), 2);
+    /* the counters outlive the generation */
+    ck_assert_int_eq(stat_get(new_pub, NULL, "messages"), 2);
+    ck_assert_int_eq(stat_get(new_pub, NULL, "connections"), 3);
+
+    /* a broken configuration: the running generation stays */
+    daemon_reload("Greeting third generation\nNoSuchDirective 1\n");
+    rest = log_wait("reload failed, keeping generation 2", START_MS);
+    free(rest);
+    third = cl_open("second generation");
+    ASK(third, "PUB news still", "+OK delivered=1");
+    EXPECT(old_sub, "MSG news still");
+    ck_assert_int_eq(stat_get(third, NULL, "generation"), 2);
+
+    /* and a third good one */
+    daemon_reload("Greeting third generation\n");
+    free(log_wait("generation 3 ready", START_MS));
+    cl_close(third);
+    third = cl_open("third generation");
+    ASK(third, "PUB news third", "+OK delivered=1");
+    EXPECT(old_sub, "MSG news third");
+    ck_assert_int_eq(stat_get(old_sub, NULL, "conn_generation"), 1);
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
+/* Slow subscribers                                                          */
+
+#define FLOOD_MSG 1000          /* bytes of message per PUB */
+#define FLOOD_WINDOW 24         /* messages ahead of the fast subscriber:
+                                 * 24 KiB, below every OutputLimit used */
+
+typedef struct flood {
+    long n;                     /* messages to publish */
+    long sent, acked, got;      /* PUBs sent, +OK read, MSGs at the fast reader */
+    long rss_base, rss_max;
+} flood_t;
+
+/* Publish f->n messages on "flood" from @a pub while @a fast reads them:
+ * pub never has more than a window of messages ahead of fast, so fast keeps
+ * up; whoever else subscribed does what it does. */
+static void flood_run(flood_t *f, client_t *pub, client_t *fast)
+{
+    static char msg[FLOOD_MSG + 64];
+    char *out = NULL;
+    size_t out_len = 0, out_off = 0;
+    long deadline = now_ms() + pt_env_long("POOLEV_FLOOD_SECONDS", 60) * 1000;
+    const char *l;
+    long sampled;
+
+    memset(msg, 'm', sizeof msg);
+    out = malloc(FLOOD_WINDOW * (FLOOD_MSG + 64));
+    ck_assert_ptr_nonnull(out);
+    f->rss_max = f->rss_base;
+    sampled = -1;
+    while (f->acked < f->n || f->got < f->n) {
+        struct pollfd p[2] = { { pub->fd, POLLIN, 0 }, { fast->fd, POLLIN, 0 } };
+
+        ck_assert_msg(now_ms() < deadline,
+                      "flood stuck: %ld sent, %ld acknowledged, %ld received", f->sent,
+                      f->acked, f->got);
+        /* refill: PUBs while the fast reader is less than FLOOD_WINDOW
+         * behind, so that what waits for it, wherever it waits, always
+         * fits in its output limit */
+        if (out_off == out_len) {
+            out_len = out_off = 0;
+            while (f->sent < f->n && f->sent - f->got < FLOOD_WINDOW) {
+                int h = sprintf(out + out_len, "PUB flood %08ld ", f->sent);
+
+                memcpy(out + out_len + h, msg, FLOOD_MSG);
+                memcpy(out + out_len + h + FLOOD_MSG, "\r\n", 2);
+                out_len += (size_t) h + FLOOD_MSG + 2;
+                f->sent++;
+            }
+        }
+        if (out_off < out_len)
+            p[0].events |= POLLOUT;
+        ck_assert_int_ge(poll(p, 2, 100), 0);
+        if (p[0].revents & POLLOUT) {
+            ssize_t n = send(pub->fd, out + out_off, out_len - out_off, MSG_NOSIGNAL);
+
+            if (n > 0)
+                out_off += (size_t) n;
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            cl_fill(pub, 0);
+            while ((l = cl_line(pub, 0)) != NULL) {
+                ck_assert_msg(strncmp(l, "+OK delivered=", 14) == 0, "PUB: '%s'", l);
+                f->acked++;
+            }
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            cl_fill(fast, 0);
+            while ((l = cl_line(fast, 0)) != NULL) {
+                char want[32];
+
+                snprintf(want, sizeof want, "MSG flood %08ld ", f->got);
+                ck_assert_msg(strncmp(l, want, strlen(want)) == 0
+                              && strlen(l) == strlen(want) + FLOOD_MSG,
+                              "fast subscriber: expected %s..., got '%.40s'", want, l);
+                f->got++;
+            }
+        }
+        ck_assert_msg(!pub->eof && !fast->eof, "a fast client was disconnected");
+        if (f->sent / 256 != sampled) {
+            long rss = daemon_rss_kb();
+
+            sampled = f->sent / 256;
+            if (rss > f->rss_max)
+                f->rss_max = rss;
+        }
+    }
+    free(out);
+}
+
+/*
+ * A subscriber that never reads while a publisher floods 20 MB at it: the
+ * daemon's memory stays bounded (the output limit, not the flood), the
+ * other subscriber gets every message in order, the publisher gets every
+ * reply, and the slow one is told how many it lost when it reads again.
+ */
+START_TEST(slow_subscriber_drop_keeps_memory_bounded)
+{
+    client_t *slow, *fast, *pub, *admin;
+    flood_t f;
+    const char *l;
+    long slow_got = 0, last = -1, dropped_note = -1, dropped, bound_kb;
+    long limit_kb = 64;
+
+    memset(&f, 0, sizeof f);
+    f.n = pt_env_long("POOLEV_FLOOD_MESSAGES", 20000);
+    daemon_start("OutputLimit 64k\nSlowPolicy drop\nMaxLine 2048\nLogLevel info\n");
+    slow = cl_connect_buf(4096);
+    EXPECT(slow, "+OK pubsubd ready");
+    fast = cl_open("pubsubd ready");
+    pub = cl_open("pubsubd ready");
+    admin = cl_open("pubsubd ready");
+    ASK(slow, "SUB flood", "+OK subscribed to flood");
+    ASK(fast, "SUB flood", "+OK subscribed to flood");
+    ASK(admin, "PING", "+PONG");
+    f.rss_base = daemon_rss_kb();
+
+    flood_run(&f, pub, fast);
+
+    dropped = stat_get(admin, NULL, "dropped");
+    /* a daemon that queued the flood for the slow one would hold ~20 MB;
+     * ASan's allocator has more slack */
+    bound_kb = (SANITIZED ? 8192 : 2048) + 16 * limit_kb;
+    printf("slow subscriber (drop): %ld messages of %d bytes; daemon RSS %ld KiB before, "
+           "%ld KiB at most during the flood (+%ld KiB, bound +%ld KiB); %ld dropped\n",
+           f.n, FLOOD_MSG, f.rss_base, f.rss_max, f.rss_max - f.rss_base, bound_kb,
+           dropped);
+    ck_assert_msg(f.rss_max - f.rss_base < bound_kb,
+                  "daemon RSS grew by %ld KiB while flooding %ld KiB",
+                  f.rss_max - f.rss_base, f.n * FLOOD_MSG / 1024);
+    ck_assert_int_gt(dropped, f.n / 2);
+    ck_assert_int_eq(stat_get(admin, NULL, "deliveries") + dropped, 2 * f.n);
+    ck_assert_int_eq(stat_get(admin, NULL, "disconnected"), 0);
+
+    /* the slow one reads at last: what was queued, in order, and the note */
+    while (dropped_note < 0) {
+        l = cl_line(slow, IO_MS);
+        ck_assert_msg(l != NULL, "slow subscriber: no DROPPED line after %ld messages",
+                      slow_got);
+        if (strncmp(l, "DROPPED ", 8) == 0) {
+            dropped_note = strtol(l + 8, NULL, 10);
+            continue;
+        }
+        ck_assert_msg(strncmp(l, "MSG flood ", 10) == 0, "slow subscriber got '%.40s'", l);
+        ck_assert_int_gt(strtol(l + 10, NULL, 10), last);
+        last = strtol(l + 10, NULL, 10);
+        slow_got++;
+    }
+    ck_assert_int_eq(dropped_note, dropped);
+    /* the end marker comes after everything that was queued */
+    ASK(pub, "PUB flood end", "+OK delivered=2");
+    EXPECT(fast, "MSG flood end");
+    while ((l = cl_line(slow, IO_MS)) != NULL && strcmp(l, "MSG flood end") != 0) {
+        ck_assert_msg(strncmp(l, "MSG flood ", 10) == 0, "slow subscriber got '%.40s'", l);
+        ck_assert_int_gt(strtol(l + 10, NULL, 10), last);
+        last = strtol(l + 10, NULL, 10);
+        slow_got++;
+    }
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(slow_got + dropped, f.n);
+    daemon_stop();
+}
+END_TEST
+
+START_TEST(slow_subscriber_disconnect_policy)
+{
+    client_t *slow, *fast, *pub, *admin;
+    flood_t f;
+
+    memset(&f, 0, sizeof f);
+    f.n = 4000;
+    daemon_start("OutputLimit 32k\nSlowPolicy disconnect\nLogLevel info\n");
+    slow = cl_connect_buf(4096);
+    EXPECT(slow, "+OK pubsubd ready");
+    fast = cl_open("pubsubd ready");
+    pub = cl_open("pubsubd ready");
+    admin = cl_open("pubsubd ready");
+    ASK(slow, "SUB flood", "+OK subscribed to flood");
+    ASK(slow, "SUB other", "+OK subscribed to other");
+    ASK(fast, "SUB flood", "+OK subscribed to flood");
+    f.rss_base = daemon_rss_kb();
+
+    flood_run(&f, pub, fast);
+
+    ck_assert_int_eq(stat_get(admin, NULL, "disconnected"), 1);
+    ck_assert_int_eq(stat_get(admin, NULL, "dropped"), 0);
+    ck_assert(cl_wait_eof(slow, IO_MS));
+    /* its subscriptions went with it */
+    ck_assert_int_eq(stat_get(admin, NULL, "subscriptions"), 1);
+    stat_wait(admin, "connections", 3, IO_MS);
+    ck_assert(log_has("disconnected (SlowPolicy disconnect)"));
+    daemon_stop();
+}
+END_TEST
+
+/* Replies wait for room too: 40,000 pipelined commands from a client that
+ * reads slowly, with a small output limit, are all answered, in order; also
+ * those still buffered when the client ends its input (half-close). */
+START_TEST(pipelined_replies_wait_for_room)
+{
+    client_t *a;
+    char *out;
+    size_t len = 0, off = 0;
+    long i, n = 40000, got = 0;
+    char pad[201];
+    long deadline;
+    const char *l;
+
+    daemon_start("OutputLimit 4k\n");
+    a = cl_connect_buf(4096);
+    EXPECT(a, "+OK pubsubd ready");
+    /* 8 MB of replies: more than the kernel's socket buffers take */
+    memset(pad, 'p', 200);
+    pad[200] = '\0';
+    out = malloc((size_t) n * 220);
+    ck_assert_ptr_nonnull(out);
+    for (i = 0; i < n; i++)
+        len += (size_t) sprintf(out + len, "PING %ld %s\r\n", i, pad);
+    deadline = now_ms() + 60000;
+    while (got < n) {
+        struct pollfd p = { a->fd, POLLIN | (off < len ? POLLOUT : 0), 0 };
+
+        ck_assert_msg(now_ms() < deadline, "%ld of %ld replies", got, n);
+        ck_assert_int_ge(poll(&p, 1, 100), 0);
+        if (p.revents & POLLOUT) {
+            ssize_t w = send(a->fd, out + off, len - off, MSG_NOSIGNAL);
+
+            if (w > 0)
+                off += (size_t) w;
+            if (off == len)
+                ck_assert_int_eq(shutdown(a->fd, SHUT_WR), 0);
+        }
+        /* read slowly: a little at a time */
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = recv(a->fd, a->buf + a->len, 512, 0);
+
+            ck_assert_msg(r > 0, "the daemon closed the connection");
+            a->len += (size_t) r;
+            while ((l = cl_line(a, 0)) != NULL) {
+                char want[32];
+
+                snprintf(want, sizeof want, "+PONG %ld ", got);
+                ck_assert_msg(strncmp(l, want, strlen(want)) == 0
+                              && strlen(l) == strlen(want) + 200, "reply %ld: '%.40s'",
+                              got, l);
+                got++;
+            }
+        }
+    }
+    ck_assert(cl_wait_eof(a, IO_MS));
+    free(out);
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
+/* Descriptors                                                               */
+
+START_TEST(thousand_connections_leak_no_descriptor)
+{
+    client_t *admin, *c;
+    int before, after, i, cycles = (int) pt_env_long("POOLEV_CYCLES", 1000);
+    long accepted;
+
+    daemon_start("LogLevel info\n");
+    admin = cl_open("pubsubd ready");
+    ck_assert_int_eq(stat_get(admin, NULL, "connections"), 1);
+    before = daemon_fds();
+    accepted = stat_get(admin, NULL, "accepted");
+    for (i = 0; i < cycles; i++) {
+        c = cl_open("pubsubd ready");
+        switch (i % 4) {
+        case 0:                         /* subscribes, then goes */
+            ASK(c, "SUB t", "+OK subscribed to t");
+            cl_close(c);
+            break;
+        case 1:                         /* killed */
+            cl_reset(c);
+            break;
+        case 2:                         /* says goodbye */
+            ASK(c, "QUIT", "+OK bye");
+            ck_assert(cl_wait_eof(c, IO_MS));
+            cl_close(c);
+            break;
+        default:                        /* just goes */
+            cl_close(c);
+            break;
+        }
+        /* keep memory flat on this side too */
+        clients = c->next;
+        free(c);
+    }
+    stat_wait(admin, "connections", 1, 10000);
+    after = daemon_fds();
+    printf("%d connect/disconnect cycles: daemon descriptors %d before, %d after\n",
+           cycles, before, after);
+    ck_assert_int_eq(after, before);
+    ck_assert_int_eq(stat_get(admin, NULL, "accepted"), accepted + cycles);
+    ck_assert_int_eq(stat_get(admin, NULL, "subscriptions"), 0);
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
+/* Stop, command line, start failures                                        */
+
+START_TEST(sigterm_says_bye_and_exits_zero)
+{
+    client_t *a, *b;
+
+    daemon_start("");
+    a = cl_open("pubsubd ready");
+    b = cl_open("pubsubd ready");
+    ASK(a, "SUB news", "+OK subscribed to news");
+    daemon_stop();
+    EXPECT(a, "BYE server shutting down");
+    EXPECT(b, "BYE server shutting down");
+    ck_assert(cl_wait_eof(a, IO_MS));
+    ck_assert(cl_wait_eof(b, IO_MS));
+    ck_assert(log_has("SIGTERM: stopping"));
+}
+END_TEST
+
+/* Run pubsubd with @a args to its end; its exit status, stdout in *out and
+ * stderr in *err (malloc'd). */
+static int run_cli(const char *const args[], char **out, char **err)
+{
+    int status;
+    pid_t pid = spawn(args);
+
+    ck_assert_msg(wait_exit(pid, START_MS, &status), "pubsubd did not exit");
+    ck_assert(WIFEXITED(status));
+    *out = slurp(D.out);
+    *err = slurp(D.log);
+    return WEXITSTATUS(status);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+START_TEST(command_line_and_start_failures)
+{
+    const char *a_p[] = { "-p", NULL }, *a_h[] = { "-h", NULL };
+    const char *a_t[] = { "-t", "-f", D.conf, NULL }, *a_f[] = { "-f", D.conf, NULL };
+    const char *a_bad[] = { "-x", NULL }, *a_nof[] = { "-f", NULL };
+    char *out, *err, conf[256], *nl;
+    int lsn, one = 1;
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof sa;
+
+    /* -p: the embedded default configuration */
+    ck_assert_int_eq(run_cli(a_p, &out, &err), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\nListen 127.0.0.1:7450\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\nIdleTimeout "));
+    ck_assert_ptr_nonnull(strstr(out, "\nSlowPolicy drop\n"));
+    ck_assert_str_eq(err, "");
+    /* which is a valid configuration once its port is free */
+    nl = strstr(out, "Listen 127.0.0.1:7450");
+    memcpy(nl, "Listen 127.0.0.1:0   ", 21);
+    write_file(D.conf, out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(run_cli(a_t, &out, &err), 0);
+    ck_assert_ptr_nonnull(strstr(out, "is valid"));
+    free(out);
+    free(err);
+
+    ck_assert_int_eq(run_cli(a_h, &out, &err), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: pubsubd"));
+    free(out);
+    free(err);
+    ck_assert_int_eq(run_cli(a_bad, &out, &err), 2);
+    ck_assert_ptr_nonnull(strstr(err, "unknown argument '-x'"));
+    free(out);
+    free(err);
+    ck_assert_int_eq(run_cli(a_nof, &out, &err), 2);
+    free(out);
+    free(err);
+
+    /* a bad value: exit 1, one line naming the file, the line, the cause */
+    write_file(D.conf, "Listen 127.0.0.1:0\nIdleTimeout soon\n");
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    snprintf(conf, sizeof conf, "%s:2:", D.conf);
+    ck_assert_msg(strstr(err, conf) && strstr(err, "IdleTimeout") && count_lines(err) == 1,
+                  "stderr: %s", err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(run_cli(a_t, &out, &err), 1);      /* -t says the same */
+    ck_assert_msg(strstr(err, conf) && count_lines(err) == 1, "stderr: %s", err);
+    free(out);
+    free(err);
+    write_file(D.conf, "Listen 127.0.0.1:0\nSlowPolicy sometimes\n");
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    ck_assert_msg(strstr(err, "SlowPolicy") && strstr(err, "expects drop or disconnect")
+                  && count_lines(err) == 1, "stderr: %s", err);
+    free(out);
+    free(err);
+    write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 10\n");
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    ck_assert_msg(strstr(err, "MaxLine") && strstr(err, "out of range"), "stderr: %s", err);
+    free(out);
+    free(err);
+
+    /* an address in use: exit 1, one line naming it */
+    lsn = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(lsn, 0);
+    setsockopt(lsn, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lsn, (struct sockaddr *) &sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(lsn, 1), 0);
+    ck_assert_int_eq(getsockname(lsn, (struct sockaddr *) &sa, &slen), 0);
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\n", (unsigned) ntohs(sa.sin_port));
+    write_file(D.conf, conf);
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    close(lsn);
+    ck_assert_msg(strstr(err, "127.0.0.1") && count_lines(err) == 1, "stderr: %s", err);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* ======================================================================== */
+
+static Suite *pubsubd_suite(void)
+{
+    Suite *s = suite_create("pubsubd");
+    TCase *tc = tcase_create("pubsubd");
+
+    tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, protocol_commands_and_replies);
+    tcase_add_test(tc, overlong_line_answered_then_closed);
+    tcase_add_test(tc, subscriptions_dropped_on_disconnect);
+    tcase_add_test(tc, idle_timeout_closes_and_unsubscribes);
+    tcase_add_test(tc, keepalive_lines_between_replies);
+    tcase_add_test(tc, reload_keeps_clients_and_subscriptions);
+    tcase_add_test(tc, slow_subscriber_drop_keeps_memory_bounded);
+    tcase_add_test(tc, slow_subscriber_disconnect_policy);
+    tcase_add_test(tc, pipelined_replies_wait_for_room);
+    tcase_add_test(tc, thousand_connections_leak_no_descriptor);
+    tcase_add_test(tc, sigterm_says_bye_and_exits_zero);
+    tcase_add_test(tc, command_line_and_start_failures);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    /* a write to a connection the daemon closed gets EPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    return pt_run(pubsubd_suite());
+}
