@@ -17,13 +17,16 @@
  *
  * Wait events are native wait events. Cyrus's public record (mark, proc,
  * rock) is the first member of ours. Marks are wall-clock seconds; the native
- * mark is the same instant on the loop's monotonic clock, computed when the
- * event is added, when its callback keeps it, and before every wait for each
- * event whose public mark was written since (a walk over the live events of
- * every stream, comparing two numbers each). When it fires, the callback
- * runs only if time(NULL) has reached the public mark (else it is re-armed):
- * Cyrus's rule, whatever the two clocks did meanwhile. A callback that keeps
- * its event with a mark that has come waits until the next whole second.
+ * mark is the same instant on the loop's monotonic clock, through an offset
+ * between the two clocks that is measured anew only when the wall clock
+ * steps (so equal marks give equal native marks and keep their order). It
+ * is computed when the event is added, when its callback keeps it, and
+ * before every wait for each event whose public mark was written since (a
+ * walk over the live events of every stream, comparing two numbers each;
+ * after a step, for all of them). When it fires, the callback runs only if
+ * time(NULL) has reached the public mark (else it is re-armed): Cyrus's
+ * rule, whatever the two clocks did meanwhile. A callback that keeps its
+ * event with a mark that has come waits until the next whole second.
  *
  * The loop does not nest. Inside a loop callback (a wait event), a blocking
  * read or prot_select() polls the descriptors concerned directly and reads
@@ -79,6 +82,7 @@ typedef struct wait {
     struct protstream *s;
     pev_waitevent_t *native;        /* NULL: inert (the native stream closed) */
     time_t synced;                  /* the public mark the native one is from */
+    unsigned epoch;                 /* rt.epoch when it was converted */
     apr_uint32_t gen;               /* bumped on removal */
     unsigned live : 1;
     unsigned firing : 1;
@@ -115,7 +119,14 @@ static struct {
     pev_loop_t *loop;
     link_t events;
     int running;                    /* inside pev_loop_run_once() */
-} rt = { NULL, { &rt.events, &rt.events }, 0 };
+    apr_time_t offset;              /* loop clock minus wall clock */
+    unsigned epoch;                 /* bumped when offset changes */
+    unsigned synced_epoch;          /* the epoch of the last sync_marks() */
+} rt = { NULL, { &rt.events, &rt.events }, 0, 0, 0, 0 };
+
+/* Offsets measured further apart than this mean a step of the wall clock
+ * (both clocks are slewed alike). */
+#define STEP_TOLERANCE 10000
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
@@ -203,6 +214,33 @@ static apr_interval_time_t until_wall(time_t mark)
     return rem < 1000 ? 1000 : rem;
 }
 
+/* The offset of the loop clock from the wall clock. It is measured anew
+ * only when the wall clock has stepped, so that equal marks convert to equal
+ * times (and run in the order they were armed). A step starts a new epoch:
+ * every event is converted again before the next wait. */
+static apr_time_t clock_offset(void)
+{
+    apr_time_t w1, w2, off = 0;
+    int i;
+
+    /* read the loop clock between two readings of the wall clock, again if
+     * the thread was held up between them */
+    for (i = 0; i < 4; i++) {
+        w1 = apr_time_now();
+        off = pev_clock_monotonic();
+        w2 = apr_time_now();
+        off -= w1 + (w2 - w1) / 2;
+        if (w2 - w1 < 1000)
+            break;
+    }
+    if (rt.epoch == 0 || off - rt.offset > STEP_TOLERANCE
+        || rt.offset - off > STEP_TOLERANCE) {
+        rt.offset = off;
+        rt.epoch++;
+    }
+    return rt.offset;
+}
+
 /* The loop-clock time of wall-clock second @a mark. */
 static apr_time_t mark_to_loop(time_t mark)
 {
@@ -212,7 +250,19 @@ static apr_time_t mark_to_loop(time_t mark)
         m = MARK_MAX;
     if (m < 0)
         m = 0;
-    return pev_clock_monotonic() + (apr_time_from_sec((apr_time_t) m) - apr_time_now());
+    return apr_time_from_sec((apr_time_t) m) + clock_offset();
+}
+
+/* Convert @a w's public mark (@a mark: that mark or a later one; at least
+ * @a floor on the loop clock) into its native event @a nev's. */
+static apr_status_t wait_convert(wait_t *w, pev_waitevent_t *nev, time_t mark,
+                                 apr_time_t floor)
+{
+    apr_time_t at = mark_to_loop(mark);
+
+    w->synced = w->pub.mark;
+    w->epoch = rt.epoch;
+    return pev_waitevent_set_mark(nev, at > floor ? at : floor);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -236,18 +286,22 @@ static void wait_unlink(wait_t *w)
 static void sync_marks(apr_time_t *next)
 {
     link_t *l;
+    int all;
 
+    /* after a step of the wall clock every event is converted again, in the
+     * order they were added, which keeps equal marks in that order */
+    (void) clock_offset();
+    all = rt.epoch != rt.synced_epoch;
+    rt.synced_epoch = rt.epoch;
     for (l = rt.events.next; l != &rt.events; l = l->next) {
         wait_t *w = CONTAINER(l, wait_t, all);
 
         if (!w->native || w->firing)
             continue;
-        if (w->pub.mark != w->synced) {
-            if (pev_waitevent_set_mark(w->native, mark_to_loop(w->pub.mark)) != APR_SUCCESS) {
-                w->native = NULL;       /* its native stream closed */
-                continue;
-            }
-            w->synced = w->pub.mark;
+        if ((all || w->pub.mark != w->synced || w->epoch != rt.epoch)
+            && wait_convert(w, w->native, w->pub.mark, 0) != APR_SUCCESS) {
+            w->native = NULL;           /* its native stream closed */
+            continue;
         }
         if (next) {
             apr_time_t m = pev_waitevent_mark(w->native);
@@ -272,10 +326,7 @@ static pev_waitevent_t *wait_fire(pev_stream_t *ns, pev_waitevent_t *nev, void *
         return NULL;
     }
     if (now < w->pub.mark) {    /* moved later, or the clocks disagree */
-        apr_time_t at = mark_to_loop(w->pub.mark), soon = pev_clock_monotonic() + 1000;
-
-        w->synced = w->pub.mark;
-        pev_waitevent_set_mark(nev, at > soon ? at : soon);
+        (void) wait_convert(w, nev, w->pub.mark, pev_clock_monotonic() + 1000);
         return nev;
     }
     w->firing = 1;
@@ -296,8 +347,7 @@ static pev_waitevent_t *wait_fire(pev_stream_t *ns, pev_waitevent_t *nev, void *
      * tick and would put the mark in the past */
     now = (time_t) apr_time_sec(apr_time_now());
     mark = w->pub.mark > now ? w->pub.mark : now + 1;
-    w->synced = w->pub.mark;
-    pev_waitevent_set_mark(nev, mark_to_loop(mark));
+    (void) wait_convert(w, nev, mark, 0);
     return nev;
 }
 
@@ -305,6 +355,7 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
                                          prot_waiteventcallback_t *proc, void *rock)
 {
     wait_t *w;
+    apr_time_t at;
     apr_status_t st;
 
     if (!s || !proc) {
@@ -326,11 +377,13 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
     w->pub.proc = proc;
     w->pub.rock = rock;
     w->s = s;
+    at = mark_to_loop(mark);
     w->synced = mark;
+    w->epoch = rt.epoch;
     w->live = 1;
     w->firing = 0;
     w->native = NULL;
-    st = pev_waitevent_add(&w->native, s->ns, mark_to_loop(mark), wait_fire, w);
+    st = pev_waitevent_add(&w->native, s->ns, at, wait_fire, w);
     if (st != APR_SUCCESS && st != PEV_ECLOSED) {
         list_push(&s->free_events, &w->link);
         w->live = 0;

@@ -203,8 +203,8 @@ START_TEST(line_io_over_socketpair)
     char buf[64];
 
     pair(sv);
+    out = wstream(sv[0]);               /* first: it must not read */
     in = rstream(sv[0]);
-    out = wstream(sv[0]);
     peer_write(sv[1], "A001 LOGIN\r\nA002 NOOP\nrest");
     ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, in), buf);
     ck_assert_str_eq(buf, "A001 LOGIN\r\n");
@@ -333,7 +333,9 @@ typedef struct {
 
 static unsigned char byte_at(size_t i)
 {
-    return (unsigned char) ((i * 7 + i / 251) & 0xff);     /* no line structure */
+    unsigned char c = (unsigned char) ((i * 7 + i / 251) & 0xff);
+
+    return c == '\n' ? 'N' : c;        /* never a line end */
 }
 
 static void *bulk_send(void *arg)
@@ -377,12 +379,14 @@ static void *bulk_recv(void *arg)
     return NULL;
 }
 
-/* 1 MiB without a newline comes through a read stream (no line limit), and
- * 3 MiB go out through a write stream that holds at most 1 MiB. */
+/* 1 MiB without a newline comes through a read stream (no line limit), also
+ * when it piles up while the program waits for another stream (reading
+ * pauses instead of buffering it), and 3 MiB go out through a write stream
+ * that holds at most 1 MiB. */
 START_TEST(bulk_data_through_bounded_buffers)
 {
-    int sv[2], tv[2];
-    struct protstream *in, *out;
+    int sv[2], tv[2], ov[2];
+    struct protstream *in, *out, *other;
     bulk_t snd = { 0, 1024 * 1024, 0, 0 }, rcv = { 0, 3 * 1024 * 1024, 0, 0 };
     pthread_t th;
     unsigned char *buf = malloc(10000);
@@ -391,14 +395,18 @@ START_TEST(bulk_data_through_bounded_buffers)
 
     ck_assert_ptr_nonnull(buf);
     pair(sv);
+    pair(ov);
     in = rstream(sv[0]);
+    other = rstream(ov[0]);
     snd.fd = sv[1];
     ck_assert_int_eq(pthread_create(&th, NULL, bulk_send, &snd), 0);
+    run_events(other, 300000);          /* input piles up meanwhile */
     while ((n = prot_read(in, (char *) buf, 10000)) > 0) {
         for (i = 0; i < (size_t) n; i++)
             bad |= buf[i] != byte_at(got + i);
         got += (size_t) n;
     }
+    shutdown(sv[0], SHUT_RD);           /* a sender cut short stops too */
     pthread_join(th, NULL);
     ck_assert_int_eq(snd.bad, 0);
     ck_assert_int_eq(bad, 0);
@@ -553,6 +561,22 @@ START_TEST(events_run_in_a_read_without_timeout)
     ck_assert_int_eq(a->calls, 1);
     ck_assert_int_eq(b->calls, 1);
     ck_assert_log(&LOG, 2, 1);          /* mark order */
+}
+END_TEST
+
+/* Equal marks run in the order the events were added, as Cyrus's list does. */
+START_TEST(equal_marks_run_in_order_added)
+{
+    int sv[2], i;
+    struct protstream *in;
+    time_t mark = time(NULL);
+
+    pair(sv);
+    in = rstream(sv[0]);
+    for (i = 1; i <= 5; i++)
+        (void) wadd(in, mark, i, NULL);
+    run_events(in, 100000);
+    ck_assert_log(&LOG, 1, 2, 3, 4, 5);
 }
 END_TEST
 
@@ -1099,6 +1123,7 @@ static Suite *compat_prot_suite(void)
     tcase_add_test(tc, reset_timeout_in_callback_extends_the_wait);
     tcase_add_test(tc, addwaitevent_null_proc_returns_null);
     tcase_add_test(tc, events_run_in_a_read_without_timeout);
+    tcase_add_test(tc, equal_marks_run_in_order_added);
     tcase_add_test(tc, periodic_event_advances_its_mark);
     tcase_add_test(tc, unmoved_mark_does_not_busy_loop);
     tcase_add_test(tc, self_removal_and_null_return);
