@@ -821,9 +821,15 @@ START_TEST(free_with_pending_events)
     for (i = 0; i < 4; i++)
         a[i] = wadd(s, i ? time(NULL) + 100 * i : time(NULL), i + 1, NULL);
     ck_assert_int_eq(prot_free(s), 0);
+    /* a new stream takes the freed memory: stale records would be garbage */
+    s = prot_new(sv[0], 0);
+    ck_assert_ptr_nonnull(s);
+    (void) wadd(s, time(NULL), 5, NULL);
     run_events(other, 200000);
     for (i = 0; i < 4; i++)
         ck_assert_int_eq(a[i]->calls, 0);
+    ck_assert_log(&LOG, 5);
+    ck_assert_int_eq(prot_free(s), 0);
 }
 END_TEST
 
