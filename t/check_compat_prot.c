@@ -777,6 +777,93 @@ START_TEST(idle_timeout_pattern)
 }
 END_TEST
 
+/* A peer that answers every line with "OK " and the line, until input ends. */
+static void *echo_peer(void *arg)
+{
+    int fd = *(int *) arg;
+    char line[256];
+    size_t n = 0;
+
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+
+        if (r <= 0)
+            break;
+        if (n < sizeof line - 1)
+            line[n++] = c;
+        if (c == '\n') {
+            if (write(fd, "OK ", 3) != 3 || write(fd, line, n) != (ssize_t) n)
+                break;
+            n = 0;
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    struct protstream *in, *out;
+    char reply1[64], reply2[64];
+    int selected, timed_out;
+} talk_t;
+
+/* Inside a callback the loop is running: reads, flushes and prot_select
+ * wait for their own descriptors, and the answers come after the requests
+ * (nothing was read ahead for them). */
+static struct prot_waitevent *w_talk(wact_t *a, struct protstream *s,
+                                     struct prot_waitevent *ev)
+{
+    talk_t *t = a->p;
+    struct protgroup *g = protgroup_new(1), *out = NULL;
+    struct timeval tv = { 5, 0 }, zero = { 0, 100000 };
+
+    if (prot_printf(t->out, "one\n") != 0 || prot_flush(t->out) != 0
+        || !prot_fgets(t->reply1, sizeof t->reply1, t->in))
+        ck_abort_msg("first exchange failed: %s", prot_error(t->in));
+    protgroup_insert(g, t->in);
+    t->timed_out = prot_select(g, PROT_NO_FD, &out, NULL, &zero) == 0;
+    if (prot_printf(t->out, "two\n") != 0 || prot_flush(t->out) != 0)
+        ck_abort_msg("second request failed");
+    t->selected = prot_select(g, PROT_NO_FD, &out, NULL, &tv);
+    protgroup_free(out);
+    protgroup_free(g);
+    if (!prot_fgets(t->reply2, sizeof t->reply2, t->in))
+        ck_abort_msg("second reply missing: %s", prot_error(t->in));
+    peer_write(a->peer, "done\n");
+    prot_removewaitevent(s, ev);
+    return NULL;
+}
+
+START_TEST(blocking_calls_inside_a_callback)
+{
+    int cv[2], bv[2];
+    struct protstream *client;
+    talk_t t;
+    wact_t *a;
+    pthread_t th;
+    char buf[16];
+
+    memset(&t, 0, sizeof t);
+    pair(cv);
+    pair(bv);
+    client = rstream(cv[0]);
+    t.in = rstream(bv[0]);
+    t.out = wstream(bv[0]);
+    ck_assert_int_eq(pthread_create(&th, NULL, echo_peer, &bv[1]), 0);
+    a = wadd(client, time(NULL), 1, w_talk);
+    a->p = &t;
+    a->peer = cv[1];
+    ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, client), buf);
+    ck_assert_str_eq(buf, "done\n");
+    ck_assert_str_eq(t.reply1, "OK one\n");
+    ck_assert_int_eq(t.timed_out, 1);
+    ck_assert_int_eq(t.selected, 1);
+    ck_assert_str_eq(t.reply2, "OK two\n");
+    ck_assert_int_eq(shutdown(bv[0], SHUT_WR), 0);
+    pthread_join(th, NULL);
+}
+END_TEST
+
 static struct prot_waitevent *w_free_stream(wact_t *a, struct protstream *s,
                                             struct prot_waitevent *ev)
 {
@@ -1136,6 +1223,7 @@ static Suite *compat_prot_suite(void)
     tcase_add_test(tc, removing_the_next_event_is_safe);
     tcase_add_test(tc, mark_written_outside_is_honoured);
     tcase_add_test(tc, idle_timeout_pattern);
+    tcase_add_test(tc, blocking_calls_inside_a_callback);
     tcase_add_test(tc, stream_freed_by_its_event_during_a_read);
     tcase_add_test(tc, free_with_pending_events);
     tcase_add_test(tc, pool_destroy_frees_streams_and_events);
