@@ -506,6 +506,16 @@ const char *pev_module_name(const pev_module_t *mod)
     return mod ? mod->name : NULL;
 }
 
+/* Is @a l live and does it pass the filter of pev_event_unregister()? */
+static int matches(const pev_listener_t *l, const pev_module_t *mod, pev_event_fn *fn)
+{
+    if (!l->fn)
+        return 0;               /* unregistered during a dispatch */
+    if (mod == PEV_MODULE_CORE ? l->mod != NULL : (mod && l->mod != mod))
+        return 0;
+    return !fn || l->fn == fn;
+}
+
 /* Remove every live listener of @a ev that matches. Returns how many. */
 static apr_size_t remove_matching(pev_bus_t *bus, pev_event_t *ev,
                                   const pev_module_t *mod, pev_event_fn *fn)
@@ -515,11 +525,7 @@ static apr_size_t remove_matching(pev_bus_t *bus, pev_event_t *ev,
 
     for (l = ev->head; l; l = next) {
         next = l->next;         /* l may be recycled by listener_remove */
-        if (!l->fn)
-            continue;
-        if (mod == PEV_MODULE_CORE ? l->mod != NULL : (mod && l->mod != mod))
-            continue;
-        if (fn && l->fn != fn)
+        if (!matches(l, mod, fn))
             continue;
         listener_remove(bus, l);
         n++;
@@ -788,6 +794,22 @@ int pev_event_listening(pev_bus_t *bus, const char *event)
         return -1;
     event_get(&ev, bus, event, 0);
     return ev ? (int) ev->nlisteners : 0;
+}
+
+int pev_event_count(pev_bus_t *bus, const char *event, const pev_module_t *mod,
+                    pev_event_fn *fn)
+{
+    const pev_listener_t *l;
+    pev_event_t *ev;
+    int n = 0;
+
+    if (!bus || !event)
+        return -1;
+    event_get(&ev, bus, event, 0);
+    for (l = ev ? ev->head : NULL; l; l = l->next)
+        if (matches(l, mod, fn))
+            n++;
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -85,6 +85,7 @@ struct pev_stream {
     unsigned can_write : 1;
     unsigned eof : 1;
     unsigned input_paused : 1;      /* buffer full of untaken lines */
+    unsigned user_paused : 1;       /* pev_stream_pause_input() */
     unsigned out_blocked : 1;       /* the descriptor took less than offered */
     unsigned want_drain : 1;        /* a write was refused */
     unsigned close_owed : 1;        /* the close callback has not run */
@@ -170,7 +171,8 @@ static void io_update(pev_stream_t *s)
 
     if (s->state == S_CLOSED)
         return;
-    if (s->state == S_OPEN && s->can_read && !s->eof && !s->input_paused)
+    if (s->state == S_OPEN && s->can_read && !s->eof && !s->input_paused
+        && !s->user_paused)
         want |= APR_POLLIN;
     if (s->out_blocked)
         want |= APR_POLLOUT;
@@ -1089,6 +1091,19 @@ apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
         s->input_paused = 0;
         io_update(s);
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused)
+{
+    if (!s)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    if (s->state == S_CLOSED)
+        return PEV_ECLOSED;
+    s->user_paused = paused != 0;
+    io_update(s);
     return APR_SUCCESS;
 }
 

@@ -1067,6 +1067,47 @@ START_TEST(r11_listening_counts)
 }
 END_TEST
 
+static void count_filtered_during(actor_t *self, const void *data)
+{
+    (void) data;
+    pev_listener_unregister(self->p1);
+    self->n = pev_event_count(BUS, "e", NULL, on_other);
+}
+
+START_TEST(r11_count_by_filter)
+{
+    pev_module_t *m1 = module("mod_a"), *m2 = module("mod_b");
+    actor_t *a = actor(pt_pool, 1);
+    pev_listener_t *l;
+
+    ck_assert_int_eq(pev_event_count(NULL, "e", NULL, NULL), -1);
+    ck_assert_int_eq(pev_event_count(BUS, NULL, NULL, NULL), -1);
+    ck_assert_int_eq(pev_event_count(BUS, "nobody", NULL, NULL), 0);
+    reg(m1, "e", a, NULL);
+    reg(m2, "e", actor(pt_pool, 2), NULL);
+    ck_assert_int_eq(pev_event_register(BUS, NULL, "e", on_other, actor(pt_pool, 3),
+                                        NULL, &l), APR_SUCCESS);
+    reg(NULL, "f", actor(pt_pool, 4), NULL);
+    ck_assert_int_eq(pev_event_count(BUS, "e", NULL, NULL), 3);
+    ck_assert_int_eq(pev_event_count(BUS, "e", NULL, on_event), 2);
+    ck_assert_int_eq(pev_event_count(BUS, "e", NULL, on_other), 1);
+    ck_assert_int_eq(pev_event_count(BUS, "e", m1, NULL), 1);
+    ck_assert_int_eq(pev_event_count(BUS, "e", m2, on_other), 0);
+    ck_assert_int_eq(pev_event_count(BUS, "e", PEV_MODULE_CORE, NULL), 1);
+    ck_assert_int_eq(pev_event_count(BUS, "e", PEV_MODULE_CORE, on_event), 0);
+    ck_assert_int_eq(pev_event_count(BUS, "f", m1, NULL), 0);
+    /* nothing changed */
+    ck_assert_int_eq(pev_event_listening(BUS, "e"), 3);
+    /* a listener unregistered during a dispatch is not counted */
+    a->p1 = l;
+    a->action = count_filtered_during;
+    a->n = -1;
+    pev_event_generate(BUS, "e", NULL);
+    ck_assert_int_eq(a->n, 0);
+    ck_assert_int_eq(pev_event_count(BUS, "e", NULL, NULL), 2);
+}
+END_TEST
+
 typedef struct { char lines[64][96]; int n; } dump_t;
 
 static int dump_line(void *baton, const pev_listener_info_t *info)
@@ -1243,6 +1284,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, r9_handles_survive_table_growth);
     tcase_add_test(tc, r10_churn_bounded);
     tcase_add_test(tc, r11_listening_counts);
+    tcase_add_test(tc, r11_count_by_filter);
     tcase_add_test(tc, r11_dump_in_dispatch_order);
     tcase_add_test(tc, r12_buses_on_different_threads_are_independent);
     tcase_add_test(tc, r13_module_remove);

@@ -1163,6 +1163,41 @@ START_TEST(input_buffer_bounded_without_consumer)
 }
 END_TEST
 
+/* A paused stream reads nothing, notices no end of input and keeps what it
+ * had buffered; output still goes out. Resuming reads what waited in the
+ * kernel. */
+START_TEST(pause_input_stops_reading_until_resumed)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    peer_puts(c->fd, "one\n");
+    PUMP_UNTIL(c->nlines == 1);
+    c->take_lines = 0;
+    peer_puts(c->fd, "kept");
+    PUMP_UNTIL(pev_stream_input_pending(c->s) == 4);
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), APR_SUCCESS);    /* idempotent */
+    peer_puts(c->fd, "\ntwo\n");
+    ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+    ck_assert_int_eq(vp(c->s, "out\n"), APR_SUCCESS);
+    pump(5);
+    peer_expect(c->fd, "out\n");
+    ck_assert_int_eq(c->reads, 2);                      /* nothing new read */
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 4);
+    ck_assert(!pev_stream_eof(c->s));
+    ck_assert(pev_stream_is_open(c->s));
+    c->take_lines = 1;
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 0), APR_SUCCESS);
+    PUMP_UNTIL(c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 3);
+    ck_assert_str_eq(c->line[1], "kept");
+    ck_assert_str_eq(c->line[2], "two");
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), PEV_ECLOSED);
+    ck_assert_int_eq(pev_stream_pause_input(NULL, 1), APR_EINVAL);
+}
+END_TEST
+
 /* ======================================================================== */
 /* End of input                                                              */
 
@@ -3523,6 +3558,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, set_max_line_rejects_below_buffered);
     tcase_add_test(tc, input_buffer_bounded_flood_closes_eline);
     tcase_add_test(tc, input_buffer_bounded_without_consumer);
+    tcase_add_test(tc, pause_input_stops_reading_until_resumed);
     tcase_add_test(tc, eof_closes_with_last_line_delivered);
     tcase_add_test(tc, eof_sends_output_written_so_far);
     tcase_add_test(tc, write_and_printf_reach_peer);

@@ -287,6 +287,20 @@ const char *pev_event_name(const pev_event_t *ev);
  */
 int pev_event_listening(pev_bus_t *bus, const char *event);
 
+/**
+ * Count the current listeners of @a event that match a filter, with the
+ * filter rules of pev_event_unregister(): NULL means "any" for @a mod and
+ * @a fn; PEV_MODULE_CORE as @a mod matches core listeners only. Nothing is
+ * changed: this is the question "would that unregister remove something?",
+ * or "is @a fn on @a event already?".
+ *
+ * @return the count; 0 for an unknown event; -1 for a NULL bus or event.
+ * Callable from a callback (listeners unregistered during a running
+ * dispatch are not counted). Cost: O(listeners of @a event).
+ */
+int pev_event_count(pev_bus_t *bus, const char *event, const pev_module_t *mod,
+                    pev_event_fn *fn);
+
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                             */
 

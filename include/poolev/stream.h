@@ -153,6 +153,19 @@ apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callback
  */
 apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max);
 
+/**
+ * Stop (@a paused non-zero) or resume reading input. While paused the loop
+ * neither polls the descriptor for input nor reads it: what the peer sends
+ * waits in the kernel, and its end of input is not noticed. Input already
+ * buffered stays and can be taken. Output, wait events and the idle timeout
+ * go on as before (no input arrives, so an idle timeout can fire). For flow
+ * control (read no more from a client until its request is handled) and for
+ * a socket used for output only. Takes effect at once.
+ * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ECLOSED; PEV_EDESTROYED.
+ * Callable from any callback.
+ */
+apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused);
+
 /** Set the output limit in bytes (at least 1, at most APR_SIZE_MAX / 4):
  *  see pev_stream_write(). A limit below the output already pending refuses
  *  writes until it drains.
