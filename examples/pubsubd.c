@@ -82,9 +82,6 @@ static const char default_config[] =
 #define EV_STATS_QUERY  "stats.query"       /* event_data: pubsub_stats_t */
 #define TOPIC_PREFIX    "topic."
 
-/* Set by -t: check the configuration, announce nothing. */
-static int check_only;
-
 /* ======================================================================== */
 /* Module declarations                                                       */
 
@@ -1030,8 +1027,6 @@ static void announce(const void *event_data, void *user_data)
     apr_port_t port;
     int i;
 
-    if (check_only)
-        return;
     for (i = 0; (port = pev_daemon_port(pg->d, i)) != 0 && off < sizeof ports - 16; i++)
         off += (apr_size_t) snprintf(ports + off, sizeof ports - off, "%s%u",
                                      i ? ", " : "", (unsigned) port);
@@ -1068,8 +1063,8 @@ static void usage(FILE *to)
             "usage: " NAME " [-f FILE] [-t] [-p] [-h]\n"
             "  -f FILE  read the configuration from FILE (again on every SIGHUP);\n"
             "           without it, the embedded default configuration\n"
-            "  -t       check the configuration (it is started, without serving:\n"
-            "           the Listen addresses must be free) and exit\n"
+            "  -t       check the configuration and exit (nothing is started or\n"
+            "           bound: a running pubsubd's addresses are fine)\n"
             "  -p       print the embedded default configuration and exit\n"
             "  -h       this help\n"
             "Signals: SIGHUP re-reads the configuration, SIGTERM and SIGINT stop.\n"
@@ -1085,7 +1080,7 @@ int main(int argc, char *argv[])
     apr_status_t st;
     const char *file = NULL;
     char err[256];
-    int i, print = 0;
+    int i, print = 0, check_only = 0;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
@@ -1125,10 +1120,20 @@ int main(int argc, char *argv[])
     opts.modules = modules;
     opts.config_file = file;
     opts.default_config = default_config;
-    opts.flags = check_only ? PEV_DAEMON_NO_SIGNALS : 0;
+    opts.flags = 0;
     if ((st = pev_daemon_create(&d, &opts, pool)) != APR_SUCCESS) {
         fprintf(stderr, NAME ": %s\n", pev_strerror(st, err, sizeof err));
         return 1;
+    }
+    if (check_only) {
+        st = pev_daemon_check_config(d);
+        if (st == APR_SUCCESS)
+            printf(NAME ": configuration %s is valid\n", file ? file : "(embedded default)");
+        else
+            fprintf(stderr, NAME ": %s\n", *pev_daemon_error(d) ? pev_daemon_error(d)
+                                                                : pev_strerror(st, err, sizeof err));
+        apr_pool_destroy(pool);
+        return st == APR_SUCCESS ? 0 : 1;
     }
     st = pev_daemon_start(d);
     if (st != APR_SUCCESS) {
@@ -1136,13 +1141,6 @@ int main(int argc, char *argv[])
                                                             : pev_strerror(st, err, sizeof err));
         apr_pool_destroy(pool);
         return 1;
-    }
-    if (check_only) {
-        pev_daemon_stop(d);
-        pev_daemon_run(d);
-        printf(NAME ": configuration %s is valid\n", file ? file : "(embedded default)");
-        apr_pool_destroy(pool);
-        return 0;
     }
     st = pev_daemon_run(d);
     if (st != APR_SUCCESS) {

@@ -1267,7 +1267,8 @@ START_TEST(command_line_and_start_failures)
     ck_assert_ptr_nonnull(strstr(out, "\nIdleTimeout "));
     ck_assert_ptr_nonnull(strstr(out, "\nSlowPolicy drop\n"));
     ck_assert_str_eq(err, "");
-    /* which is a valid configuration once its port is free */
+    /* which is a valid configuration (-t binds nothing, so whether the port
+     * is free does not matter) */
     nl = strstr(out, "Listen 127.0.0.1:7450");
     memcpy(nl, "Listen 127.0.0.1:0   ", 21);
     write_file(D.conf, out);
@@ -1275,6 +1276,12 @@ START_TEST(command_line_and_start_failures)
     free(err);
     ck_assert_int_eq(run_cli(a_t, &out, &err), 0);
     ck_assert_ptr_nonnull(strstr(out, "is valid"));
+    free(out);
+    free(err);
+    write_file(D.conf, "Listen 127.0.0.1:0\nIdleTimeout soon\n");
+    ck_assert_int_eq(run_cli(a_t, &out, &err), 1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: IdleTimeout: "));
+    ck_assert_int_eq(count_lines(err), 1);
     free(out);
     free(err);
 
