@@ -456,6 +456,17 @@ static apr_status_t out_send(pev_stream_t *s)
 
 /* After output was sent: a refused writer may write again. Returns non-zero
  * if the stream is gone. */
+static int notify_read(pev_stream_t *s);
+
+/* Input has ended. The stream closes, unless the owner left lines while it
+ * waits for room to answer them (a write was refused): then it stays open
+ * for output until the lines are taken or the owner stops waiting. */
+static void eof_settle(pev_stream_t *s)
+{
+    if (s->state == S_OPEN && !(s->ipos < s->ilen && s->want_drain))
+        stream_begin_close(s, APR_EOF);
+}
+
 static int maybe_drain(pev_stream_t *s)
 {
     guard_t g;
@@ -464,13 +475,19 @@ static int maybe_drain(pev_stream_t *s)
         || s->olen - s->opos > s->out_limit / 2)
         return 0;
     s->want_drain = 0;
-    if (!s->cb.on_drain)
-        return 0;
-    guard_push(s, &g);
-    s->cb.on_drain(s, s->baton);
-    if (g.gone)
-        return 1;
-    guard_pop(s, &g);
+    if (s->cb.on_drain) {
+        guard_push(s, &g);
+        s->cb.on_drain(s, s->baton);
+        if (g.gone)
+            return 1;
+        guard_pop(s, &g);
+    }
+    if (s->eof && s->state == S_OPEN) {
+        /* held open after the end of input: offer the lines left again */
+        if (s->ipos < s->ilen && notify_read(s))
+            return 1;
+        eof_settle(s);
+    }
     return 0;
 }
 
@@ -803,8 +820,7 @@ static void stream_fill(pev_stream_t *s)
         io_update(s);
         if (s->ipos < s->ilen && notify_read(s))
             return;
-        if (s->state == S_OPEN)
-            stream_begin_close(s, APR_EOF);
+        eof_settle(s);
         return;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK)

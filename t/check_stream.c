@@ -1257,6 +1257,93 @@ START_TEST(eof_sends_output_written_so_far)
 }
 END_TEST
 
+/* A server that answers each line with a 100-byte reply; a refused reply is
+ * kept (in p1) and sent from on_drain, before the next line is taken. */
+static void answer_lines(sctx_t *c)
+{
+    char *l;
+    apr_size_t n;
+
+    for (;;) {
+        if (c->p1) {
+            if (pev_stream_write(c->s, c->p1, 100) != APR_SUCCESS)
+                return;
+            c->p1 = NULL;
+            c->nlines++;
+        }
+        if (pev_stream_getline(c->s, &l, &n) != APR_SUCCESS)
+            return;
+        c->p1 = apr_psprintf(pt_pool, "%-99s\n", l);
+    }
+}
+
+/* A pipelining peer half-closes with more requests buffered than the output
+ * limit lets the server answer at once: the stream stays open for output
+ * until every line was answered, then closes with APR_EOF. */
+START_TEST(eof_waits_for_lines_left_behind_a_full_output)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    char req[64 * 8], want[64 * 100 + 1], got[64 * 100 + 1];
+    apr_size_t off = 0, n;
+    int i, eof;
+
+    c->take_lines = 0;
+    c->read_action = answer_lines;
+    c->drain_action = answer_lines;
+    ck_assert_int_eq(pev_stream_set_output_limit(c->s, 256), APR_SUCCESS);
+    for (i = 0; i < 64; i++) {
+        off += (apr_size_t) snprintf(req + off, sizeof req - off, "r%02d\n", i);
+        snprintf(want + i * 100, sizeof want - (apr_size_t) i * 100, "%-99s\n",
+                 apr_psprintf(pt_pool, "r%02d", i));
+    }
+    ck_assert_int_eq(peer_send(c->fd, req, off, 1), APR_SUCCESS);
+    ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+    n = peer_read(c->fd, got, sizeof got - 1, &eof, 1);
+    got[n] = '\0';
+    ck_assert_msg(n == 6400 && memcmp(got, want, 6400) == 0,
+                  "peer read %lu of 6400 bytes of replies", (unsigned long) n);
+    ck_assert_uint_eq(peer_expect_eof(c->fd, 1), 0);
+    PUMP_UNTIL(c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 64);
+    ck_assert_int_ge(c->drains, 10);
+}
+END_TEST
+
+/* Held open after the end of input, a stream whose owner leaves its lines
+ * without waiting for room again closes at the next drain. */
+static void answer_one_then_stop(sctx_t *c)
+{
+    if (c->drains == 0)
+        answer_lines(c);
+    else if (c->p1 && pev_stream_write(c->s, c->p1, 100) == APR_SUCCESS) {
+        c->p1 = NULL;
+        c->nlines++;
+    }
+}
+
+START_TEST(eof_hold_ends_when_owner_stops_waiting)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    char req[64 * 8];
+    apr_size_t off = 0;
+    int i;
+
+    c->take_lines = 0;
+    c->read_action = answer_one_then_stop;
+    c->drain_action = answer_one_then_stop;
+    ck_assert_int_eq(pev_stream_set_output_limit(c->s, 256), APR_SUCCESS);
+    for (i = 0; i < 64; i++)
+        off += (apr_size_t) snprintf(req + off, sizeof req - off, "r%02d\n", i);
+    ck_assert_int_eq(peer_send(c->fd, req, off, 1), APR_SUCCESS);
+    ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+    ck_assert_uint_eq(peer_expect_eof(c->fd, 1), 300);
+    PUMP_UNTIL(c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 3);
+}
+END_TEST
+
 /* ======================================================================== */
 /* Output                                                                    */
 
@@ -3566,6 +3653,8 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, output_limit_all_or_nothing);
     tcase_add_test(tc, output_limit_lowered_below_pending_refuses);
     tcase_add_test(tc, drain_runs_once_at_half_limit);
+    tcase_add_test(tc, eof_waits_for_lines_left_behind_a_full_output);
+    tcase_add_test(tc, eof_hold_ends_when_owner_stops_waiting);
     tcase_add_test(tc, close_flushes_output_then_eof);
     tcase_add_test(tc, close_delivers_output_despite_unread_input);
     tcase_add_test(tc, close_pending_output_ends_at_idle_timeout);
