@@ -458,12 +458,13 @@ static apr_status_t out_send(pev_stream_t *s)
  * if the stream is gone. */
 static int notify_read(pev_stream_t *s);
 
-/* Input has ended. The stream closes, unless the owner left lines while it
- * waits for room to answer them (a write was refused): then it stays open
- * for output until the lines are taken or the owner stops waiting. */
+/* Input has ended. The stream closes, unless a write waits for room (it was
+ * refused with PEV_EFULL): then it stays open for output until a drain comes
+ * and the owner, having had on_drain and on_read again for the lines left,
+ * no longer waits. */
 static void eof_settle(pev_stream_t *s)
 {
-    if (s->state == S_OPEN && !(s->ipos < s->ilen && s->want_drain))
+    if (s->state == S_OPEN && !s->want_drain)
         stream_begin_close(s, APR_EOF);
 }
 

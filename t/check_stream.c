@@ -1257,8 +1257,11 @@ START_TEST(eof_sends_output_written_so_far)
 }
 END_TEST
 
-/* A server that answers each line with a 100-byte reply; a refused reply is
- * kept (in p1) and sent from on_drain, before the next line is taken. */
+/* A server that answers each line with an answer_size-byte reply (100 by
+ * default); a refused reply is kept (in p1) and sent from on_drain, before
+ * the next line is taken. */
+static apr_size_t answer_size = 100;
+
 static void answer_lines(sctx_t *c)
 {
     char *l;
@@ -1266,14 +1269,14 @@ static void answer_lines(sctx_t *c)
 
     for (;;) {
         if (c->p1) {
-            if (pev_stream_write(c->s, c->p1, 100) != APR_SUCCESS)
+            if (pev_stream_write(c->s, c->p1, answer_size) != APR_SUCCESS)
                 return;
             c->p1 = NULL;
             c->nlines++;
         }
         if (pev_stream_getline(c->s, &l, &n) != APR_SUCCESS)
             return;
-        c->p1 = apr_psprintf(pt_pool, "%-99s\n", l);
+        c->p1 = apr_psprintf(pt_pool, "%-*s\n", (int) answer_size - 1, l);
     }
 }
 
@@ -1307,6 +1310,37 @@ START_TEST(eof_waits_for_lines_left_behind_a_full_output)
     ck_assert_int_eq(c->reason, APR_EOF);
     ck_assert_int_eq(c->nlines, 64);
     ck_assert_int_ge(c->drains, 10);
+}
+END_TEST
+
+/* The same when the refused reply answers the last line: no line is left,
+ * but the reply still waits for room, and the end of input does not drop it. */
+START_TEST(eof_waits_for_the_last_reply)
+{
+    sctx_t *c = sock_stream(1, NULL, FILL);  /* the peer reads nothing yet */
+    static char got[3 * 65536 + 1];
+    apr_size_t n;
+    int eof;
+
+    answer_size = 65536;
+    c->take_lines = 0;
+    c->read_action = answer_lines;
+    c->drain_action = answer_lines;
+    ck_assert_int_eq(pev_stream_set_output_limit(c->s, 160 * 1024), APR_SUCCESS);
+    peer_puts(c->fd, "a\nb\nc\n");
+    PUMP_UNTIL(c->p1 != NULL);              /* c's reply waits for room */
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 0);
+    ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+    pump(5);                                /* the end of input is read */
+    ck_assert_int_eq(c->closes, 0);
+    peer_skip_filler(c);
+    n = peer_read(c->fd, got, 3 * 65536, &eof, 1);
+    answer_size = 100;
+    ck_assert_uint_eq(n, 3 * 65536);
+    ck_assert_int_eq(got[2 * 65536], 'c');
+    ck_assert_uint_eq(peer_expect_eof(c->fd, 1), 0);
+    PUMP_UNTIL(c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
 }
 END_TEST
 
@@ -3655,6 +3689,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, drain_runs_once_at_half_limit);
     tcase_add_test(tc, eof_waits_for_lines_left_behind_a_full_output);
     tcase_add_test(tc, eof_hold_ends_when_owner_stops_waiting);
+    tcase_add_test(tc, eof_waits_for_the_last_reply);
     tcase_add_test(tc, close_flushes_output_then_eof);
     tcase_add_test(tc, close_delivers_output_despite_unread_input);
     tcase_add_test(tc, close_pending_output_ends_at_idle_timeout);

@@ -72,9 +72,9 @@ typedef struct pev_waitevent pev_waitevent_t;
 /** New input was buffered (or input ended: pev_stream_eof() is then true and
  *  the last, unterminated line can be taken). The callback takes what it
  *  wants; what it leaves stays buffered. After the end of input the stream
- *  closes once this returns, unless lines are left while a write waits for
- *  room (PEV_EFULL): then it stays open, and on_drain, then this callback,
- *  run again as the output drains (doc/streams.md). */
+ *  closes once this returns, unless a write waits for room (PEV_EFULL):
+ *  then it stays open, and on_drain, then this callback if lines are left,
+ *  run as the output drains, until no write waits (doc/streams.md). */
 typedef void pev_stream_read_fn(pev_stream_t *s, void *baton);
 
 /** Output that was refused with PEV_EFULL has drained to half the output
