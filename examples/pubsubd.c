@@ -500,6 +500,17 @@ typedef struct sub {
     char topic[TOPIC_LIMIT + 1];
 } sub_t;
 
+/* Counts kept for the daemon's life (in its pool). */
+typedef struct pubsub_totals {
+    apr_uint64_t subscriptions;
+} pubsub_totals_t;
+
+typedef struct pubsub_gen {
+    pev_daemon_t *d;
+    pev_module_t *mod;
+    pubsub_totals_t *totals;
+} pubsub_gen_t;
+
 /* A connection's state: allocated from its pool, gone with it. */
 typedef struct conn_state {
     pev_conn_t *c;
@@ -508,9 +519,9 @@ typedef struct conn_state {
     pev_bus_t *bus;
     pev_module_t *mod;
     const pubsub_conf_t *conf;  /* of the generation it was accepted under */
+    pubsub_totals_t *totals;
     apr_uint64_t id;
     pev_waitevent_t *idle_ev;
-    pev_waitevent_t *keepalive_ev;
     sub_t *subs, *spare;        /* current subscriptions; recycled records */
     long nsubs;
     apr_uint64_t dropped;       /* messages dropped and not yet reported */
@@ -532,10 +543,26 @@ static apr_size_t stream_line_limit(const pubsub_conf_t *pc)
     return 2 * pc->max_line + 4096;
 }
 
-/* Close after the output is sent; a peer that does not read gets
- * CLOSE_LINGER, then the stream's idle timeout aborts the close. */
+/* Write the last words before a close (or a stop): they always fit, the
+ * limit grows by their few bytes if it must. */
+static void last_words(conn_state_t *cs, const char *text, apr_size_t len)
+{
+    apr_size_t pending = pev_stream_output_pending(cs->s);
+
+    if (pev_stream_write(cs->s, text, len) == PEV_EFULL
+        && pev_stream_set_output_limit(cs->s, pending + len) == APR_SUCCESS)
+        pev_stream_write(cs->s, text, len);
+}
+
+/* Close after the output is sent (a reply still waiting for room goes
+ * first); a peer that does not read gets CLOSE_LINGER, then the stream's
+ * idle timeout aborts the close. */
 static void conn_close(conn_state_t *cs)
 {
+    if (cs->stalled) {
+        cs->stalled = 0;
+        last_words(cs, cs->reply, cs->reply_len);
+    }
     pev_stream_set_idle_timeout(cs->s, CLOSE_LINGER);
     pev_stream_close(cs->s);
 }
@@ -660,6 +687,7 @@ static void cmd_sub(conn_state_t *cs, char *topic)
     sub->next = cs->subs;
     cs->subs = sub;
     cs->nsubs++;
+    cs->totals->subscriptions++;
     reply(cs, "+OK subscribed to %s", topic);
 }
 
@@ -676,6 +704,7 @@ static void cmd_unsub(conn_state_t *cs, char *topic)
     sub->next = cs->spare;
     cs->spare = sub;
     cs->nsubs--;
+    cs->totals->subscriptions--;
     reply(cs, "+OK unsubscribed from %s", topic);
 }
 
@@ -709,45 +738,26 @@ static void cmd_pub(conn_state_t *cs, const char *topic, apr_size_t tlen,
         reply(cs, "+OK delivered=%" APR_UINT64_T_FMT, p.delivered);
 }
 
-typedef struct sub_count {
-    apr_uint64_t subscriptions, topics;
-} sub_count_t;
-
-static int count_subs(void *baton, const pev_listener_info_t *info)
-{
-    sub_count_t *n = baton;
-
-    if (strncmp(info->event, TOPIC_PREFIX, sizeof TOPIC_PREFIX - 1) == 0) {
-        n->subscriptions++;
-        if (info->position == 0)
-            n->topics++;
-    }
-    return 0;
-}
-
 static void cmd_stats(conn_state_t *cs, const char *topic)
 {
     char event[sizeof TOPIC_PREFIX + TOPIC_LIMIT];
     pubsub_stats_t q;
-    sub_count_t n = { 0, 0 };
     pev_gen_t *gen = pev_daemon_gen(cs->d);
     char extra[sizeof event + 32] = "";
 
     memset(&q, 0, sizeof q);
     pev_event_generate(cs->bus, EV_STATS_QUERY, &q);
-    /* what the bus holds, not a count kept beside it */
-    pev_bus_dump(cs->bus, count_subs, &n);
     if (topic) {
         snprintf(event, sizeof event, TOPIC_PREFIX "%s", topic);
         snprintf(extra, sizeof extra, " topic=%s subscribers=%d", topic,
                  pev_event_listening(cs->bus, event));
     }
     reply(cs, "+OK connections=%" APR_UINT64_T_FMT " accepted=%" APR_UINT64_T_FMT
-          " subscriptions=%" APR_UINT64_T_FMT " topics=%" APR_UINT64_T_FMT
+          " subscriptions=%" APR_UINT64_T_FMT
           " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
           " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
           " generation=%u conn_generation=%u%s",
-          q.connections, q.accepted, n.subscriptions, n.topics, q.messages,
+          q.connections, q.accepted, cs->totals->subscriptions, q.messages,
           q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
           pev_gen_number(pev_conn_gen(cs->c)), extra);
 }
@@ -849,22 +859,6 @@ static void line_too_long(conn_state_t *cs)
     conn_close(cs);
 }
 
-/*
- * The client ended its input: after this callback the stream sends what is
- * queued and closes, so the replies to every command still buffered must be
- * queued now. They are bounded by that input (a reply per command of at
- * least 5 bytes, REPLY_MAX at most), so the limit is raised by that much.
- */
-static void last_call(conn_state_t *cs)
-{
-    pev_stream_t *s = cs->s;
-
-    pev_stream_set_output_limit(s, pev_stream_output_pending(s) + cs->conf->output_limit
-                                   + (pev_stream_input_pending(s) / 5 + 2) * REPLY_MAX);
-    if (cs->stalled && pev_stream_write(s, cs->reply, cs->reply_len) == APR_SUCCESS)
-        cs->stalled = 0;
-}
-
 /* Take and run the commands buffered, until a reply has to wait for room. */
 static void process_input(conn_state_t *cs)
 {
@@ -872,12 +866,13 @@ static void process_input(conn_state_t *cs)
     apr_size_t len;
     apr_status_t st;
 
-    if (pev_stream_eof(cs->s) && pev_stream_is_open(cs->s))
-        last_call(cs);
+    /* at the end of input the stream stays open while a reply waits for
+     * room, so a client that half-closes still gets every reply */
     while (!cs->stalled && pev_stream_is_open(cs->s)) {
         st = pev_stream_getline(cs->s, &line, &len);
         if (st == APR_EAGAIN) {
-            if (pev_stream_input_pending(cs->s) > cs->conf->max_line)
+            /* more than MaxLine and its CR, and no LF yet */
+            if (pev_stream_input_pending(cs->s) > cs->conf->max_line + 1)
                 line_too_long(cs);
             return;
         }
@@ -943,7 +938,8 @@ static pev_waitevent_t *idle_due(pev_stream_t *s, pev_waitevent_t *ev, void *roc
     (void) ev;
     pev_daemon_log(cs->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
                    " (%s): idle, closing", cs->id, pev_conn_peer(cs->c));
-    pev_stream_write(s, "BYE idle timeout\r\n", 18);
+    (void) s;
+    last_words(cs, "BYE idle timeout\r\n", 18);
     cs->idle_ev = NULL;
     conn_close(cs);                     /* also removes the wait events */
     return NULL;
@@ -965,13 +961,19 @@ static void conn_shutdown(const void *event_data, void *user_data)
     conn_state_t *cs = user_data;
 
     (void) event_data;
-    pev_stream_write(cs->s, "BYE server shutting down\r\n", 26);
+    last_words(cs, "BYE server shutting down\r\n", 26);
 }
 
-typedef struct pubsub_gen {
-    pev_daemon_t *d;
-    pev_module_t *mod;
-} pubsub_gen_t;
+
+/* The connection's pool goes, and its subscriptions with it (the bus
+ * unregisters them); only the count is left to settle. */
+static apr_status_t subscriptions_gone(void *data)
+{
+    conn_state_t *cs = data;
+
+    cs->totals->subscriptions -= (apr_uint64_t) cs->nsubs;
+    return APR_SUCCESS;
+}
 
 static void conn_open(const void *event_data, void *user_data)
 {
@@ -992,7 +994,9 @@ static void conn_open(const void *event_data, void *user_data)
     cs->bus = pev_daemon_bus(pg->d);
     cs->mod = pg->mod;
     cs->conf = pc;
+    cs->totals = pg->totals;
     cs->id = pev_conn_id(c);
+    apr_pool_cleanup_register(cp, cs, subscriptions_gone, apr_pool_cleanup_null);
     if (pev_conn_set_handler(c, &cbs, cs) != APR_SUCCESS)
         return;
     cs->s = s = pev_conn_stream(c);
@@ -1002,7 +1006,7 @@ static void conn_open(const void *event_data, void *user_data)
             && pev_waitevent_add(&cs->idle_ev, s, pev_loop_now(loop) + pc->idle_timeout,
                                  idle_due, cs) != APR_SUCCESS)
         || (pc->keepalive
-            && pev_waitevent_add(&cs->keepalive_ev, s, pev_loop_now(loop) + pc->keepalive,
+            && pev_waitevent_add(NULL, s, pev_loop_now(loop) + pc->keepalive,
                                  keepalive_due, cs) != APR_SUCCESS)
         || pev_event_register(cs->bus, pg->mod, PEV_EVENT_SHUTDOWN, conn_shutdown, cs, cp,
                               NULL) != APR_SUCCESS) {
@@ -1040,11 +1044,24 @@ static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     pev_bus_t *bus = pev_daemon_bus(d);
     apr_pool_t *gp = pev_gen_pool(gen);
     pubsub_gen_t *pg = apr_palloc(gp, sizeof *pg);
+    const pubsub_conf_t *pc = mconf;
     apr_status_t rv;
+    void *found = NULL;
 
-    (void) mconf;
+    /* a whole MSG line must fit in a subscriber's output, or every message
+     * of that size would count as a slow subscriber */
+    if (pc->output_limit < pc->max_line + 16)
+        return pev_gen_fail(gen, APR_EINVAL, "pubsub: OutputLimit (%" APR_SIZE_T_FMT
+                            ") must be at least MaxLine + 16 (%" APR_SIZE_T_FMT ")",
+                            pc->output_limit, pc->max_line + 16);
+    apr_pool_userdata_get(&found, "pubsubd.totals", pev_daemon_pool(d));
+    if (!found) {
+        found = apr_pcalloc(pev_daemon_pool(d), sizeof(pubsub_totals_t));
+        apr_pool_userdata_setn(found, "pubsubd.totals", NULL, pev_daemon_pool(d));
+    }
     pg->d = d;
     pg->mod = mod;
+    pg->totals = found;
     /* this generation takes the connections accepted while it is current */
     if ((rv = pev_event_register(bus, mod, PEV_EVENT_CONN_OPEN, conn_open, pg, gp,
                                  NULL)) != APR_SUCCESS
