@@ -1051,7 +1051,7 @@ static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     /* a whole MSG line must fit in a subscriber's output, or every message
      * of that size would count as a slow subscriber */
     if (pc->output_limit < pc->max_line + 16)
-        return pev_gen_fail(gen, APR_EINVAL, "pubsub: OutputLimit (%" APR_SIZE_T_FMT
+        return pev_gen_fail(gen, APR_EINVAL, "OutputLimit (%" APR_SIZE_T_FMT
                             ") must be at least MaxLine + 16 (%" APR_SIZE_T_FMT ")",
                             pc->output_limit, pc->max_line + 16);
     apr_pool_userdata_get(&found, "pubsubd.totals", pev_daemon_pool(d));

@@ -744,8 +744,9 @@ static apr_status_t listeners_open(pev_daemon_t *d, const pev_gen_t *gen)
     return APR_SUCCESS;
 }
 
-/* Keep exactly the sockets @a gen lists (NULL: none), in its order. */
-static void listeners_commit(pev_daemon_t *d, const pev_gen_t *gen)
+/* Keep exactly the sockets @a gen lists (NULL: none), in its order; log the
+ * closes unless @a quiet (a failed start says one thing only). */
+static void listeners_commit(pev_daemon_t *d, const pev_gen_t *gen, int quiet)
 {
     lsock_t *keep = NULL, **tail = &keep, *l;
     int i;
@@ -769,7 +770,8 @@ static void listeners_commit(pev_daemon_t *d, const pev_gen_t *gen)
         }
     while ((l = d->lsocks) != NULL) {
         d->lsocks = l->next;
-        pev_daemon_log(d, PEV_LOG_INFO, "closed %s (port %u)", l->key, (unsigned) l->port);
+        if (!quiet)
+            pev_daemon_log(d, PEV_LOG_INFO, "closed %s (port %u)", l->key, (unsigned) l->port);
         apr_pool_destroy(l->pool);
     }
     d->lsocks = keep;
@@ -1098,7 +1100,7 @@ static apr_status_t start_first(pev_daemon_t *d)
         gen_end(gen);
         return st;
     }
-    listeners_commit(d, gen);
+    listeners_commit(d, gen, 0);
     d->gen_count = gen->number;
     d->gen = gen;
     d->state = D_RUNNING;
@@ -1122,7 +1124,7 @@ static apr_status_t start_first(pev_daemon_t *d)
         d->sig_pool = NULL;
         if (d->gen)
             gen_end(d->gen);
-        listeners_commit(d, NULL);
+        listeners_commit(d, NULL, 1);
         d->state = D_STOPPED;
         return st;
     }
@@ -1163,7 +1165,7 @@ static void do_stop(pev_daemon_t *d)
     d->state = D_STOPPING;
     d->stop_req = d->restart_req = 0;
     pev_event_generate(d->bus, PEV_EVENT_SHUTDOWN, gen);
-    listeners_commit(d, NULL);
+    listeners_commit(d, NULL, 0);
     for (l = d->conns.next; l != &d->conns; l = next) {
         next = l->next;
         pev_stream_close(PEVI_CONTAINER(l, pev_conn_t, link)->stream);
@@ -1242,7 +1244,7 @@ static void do_restart(pev_daemon_t *d)
         st = config_parse(d, gen, name, text, len);
         d->gen = gen;               /* a failure below: the stop ends it */
         if (st == APR_SUCCESS) {
-            listeners_commit(d, gen);
+            listeners_commit(d, gen, 0);
             st = run_inits(d, gen);
         }
     }
