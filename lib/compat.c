@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <apr_general.h>
 
@@ -15,6 +16,7 @@
 static int apr_ready;           /* we hold one of APR's initializations */
 static int exited;              /* the exit handler ran */
 static apr_pool_t *default_pool;
+static pid_t owner;             /* the process that took them */
 
 /*
  * At exit: destroy the default pool (the default registry, the loop, the
@@ -24,12 +26,19 @@ static apr_pool_t *default_pool;
  * (and their cleanups do not run in every exiting child of a forking
  * daemon). Without this, state reachable only through pool memory would
  * look leaked to leak checkers that do not scan APR's allocator.
+ *
+ * Only in the process that took them: a forked child that calls exit()
+ * inherited the parent's state, and tearing it down there would undo the
+ * parent's (destroying a stream takes its descriptor out of the loop's
+ * epoll set, which parent and child share). The child leaves it alone.
  */
 static void compat_exit(void)
 {
     apr_pool_t *p = default_pool;
 
     exited = 1;
+    if (getpid() != owner)
+        return;                 /* a forked child: the state is the parent's */
     default_pool = NULL;
     if (p)
         apr_pool_destroy(p);
@@ -53,6 +62,7 @@ apr_status_t pevc_default_pool(apr_pool_t **pool)
         if (st != APR_SUCCESS)
             return st;
         apr_ready = 1;
+        owner = getpid();
         /* if it cannot be registered, the state simply lives until exit */
         (void) atexit(compat_exit);
     }

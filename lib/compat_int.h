@@ -13,7 +13,8 @@
  * use. The first call also initializes APR (apr_initialize(), once per
  * process), so that a program that never called APR can use the layers, and
  * registers an exit handler that destroys the pool and gives that
- * initialization back (doc/porting-cyrus.md, "Process-wide state").
+ * initialization back, in that process only: a forked child's exit leaves
+ * the parent's state alone (doc/porting-cyrus.md, "Process-wide state").
  * APR_SUCCESS, or the status of the step that failed (*pool is then NULL and
  * a later call tries again); APR_ENOPOOL once the exit handler has run.
  */

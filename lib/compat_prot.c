@@ -436,10 +436,13 @@ static apr_status_t loop_init(void)
         return APR_SUCCESS;
     if ((st = pevc_default_pool(&pool)) != APR_SUCCESS)
         return st;
-    apr_pool_cleanup_register(pool, NULL, loop_gone, apr_pool_cleanup_null);
-    if ((st = pev_loop_create(&rt.loop, pool)) != APR_SUCCESS)
+    if ((st = pev_loop_create(&rt.loop, pool)) != APR_SUCCESS) {
         rt.loop = NULL;
-    return st;
+        return st;
+    }
+    /* only for a loop that exists: a failed attempt leaves no cleanup */
+    apr_pool_cleanup_register(pool, NULL, loop_gone, apr_pool_cleanup_null);
+    return APR_SUCCESS;
 }
 
 /* One loop iteration waiting at most @a wait microseconds (negative: no
@@ -712,11 +715,15 @@ static int fill(struct protstream *s)
         errno = EBADF;
         return EOF;
     }
-    if (s->eof || s->error)
-        return EOF;
     for (;;) {
         apr_interval_time_t wait = -1;
 
+        /* a read of s inside a callback of the last turn may have filled
+         * s->buf (or met the end) while this one waited: use that first */
+        if (s->cnt > 0)
+            break;
+        if (s->eof || s->error)
+            return EOF;
         if ((r = take(s)) > 0)
             break;
         if (r < 0)
@@ -1136,9 +1143,9 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
 {
     sel_t *items = NULL;
     struct protgroup *ready = NULL;
-    size_t n = readstreams ? readstreams->n : 0, i;
+    size_t n = readstreams ? readstreams->n : 0, i, live;
     apr_time_t deadline = -1;
-    int count = 0, extra = 0, err = 0;
+    int count = 0, extra = 0, err = 0, last = 0;
 
     if (!out || (!readstreams && extra_read_fd < 0) || (extra_read_fd >= 0 && !extra_read_flag)
         || (timeout && (timeout->tv_sec < 0 || timeout->tv_usec < 0))) {
@@ -1148,9 +1155,18 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
     *out = NULL;
     if (extra_read_flag)
         *extra_read_flag = 0;
-    if (timeout)
-        deadline = pev_clock_monotonic() + apr_time_from_sec((apr_time_t) timeout->tv_sec)
-                   + (apr_time_t) timeout->tv_usec;
+    if (timeout) {
+        /* beyond MARK_MAX seconds (about 35,000 years) is no different,
+         * and the sum in microseconds cannot overflow */
+        long long sec = (long long) timeout->tv_sec, usec = (long long) timeout->tv_usec;
+
+        if (sec > MARK_MAX)
+            sec = MARK_MAX;
+        if (usec / APR_USEC_PER_SEC > MARK_MAX - sec)
+            sec = MARK_MAX, usec = 0;
+        deadline = pev_clock_monotonic() + apr_time_from_sec((apr_time_t) sec)
+                   + (apr_time_t) usec;
+    }
     if (n && !(items = calloc(n, sizeof *items))) {
         errno = ENOMEM;
         return -1;
@@ -1165,17 +1181,30 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
     for (;;) {
         apr_interval_time_t wait = -1;
 
-        for (i = 0; i < n; i++)
-            if (items[i].s && !items[i].g.gone && sel_ready(&items[i]))
-                count++;
+        for (i = live = 0; i < n; i++)
+            if (items[i].s && !items[i].g.gone) {
+                live++;
+                if (sel_ready(&items[i]))
+                    count++;
+            }
         if (extra_read_fd >= 0 && !extra)
             extra = poll_one(extra_read_fd, POLLIN, 0) > 0;
         if (count || extra)
             break;
+        if (!live && extra_read_fd < 0 && deadline < 0) {
+            err = EINVAL;       /* nothing to wait for: it would never end */
+            break;
+        }
         if (deadline >= 0) {
             wait = deadline - pev_clock_monotonic();
-            if (wait <= 0)
-                break;
+            if (wait <= 0) {
+                /* the time is up (or was 0): one pass that waits for
+                 * nothing sees what has arrived meanwhile */
+                if (last)
+                    break;
+                last = 1;
+                wait = 0;
+            }
         }
         for (i = 0; i < n; i++) {
             const struct protstream *s = items[i].s;

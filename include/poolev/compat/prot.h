@@ -278,7 +278,8 @@ int prot_flush(struct protstream *s);
  * modified). Wait events of every stream run while it waits; a stream is
  * never reported for an event alone. Write streams and NULL entries in the
  * group are skipped; a stream freed by an event during the wait is not
- * reported.
+ * reported. A zero timeout polls once; a timeout beyond about 35,000 years
+ * is taken as that. A signal does not end the wait (EINTR is resumed).
  *
  * @param out             set to a new group of the ready streams (free it
  *                        with protgroup_free()), or NULL when none is
@@ -286,8 +287,10 @@ int prot_flush(struct protstream *s);
  *                        (required with an extra descriptor)
  * @return the number of ready streams plus 1 for a readable extra
  *         descriptor; 0 when the timeout passed; -1 with errno EINVAL (no
- *         @a out, nothing to wait for, no @a extra_read_flag for an extra
- *         descriptor, a negative timeout), ENOMEM, or a poll error.
+ *         @a out, nothing to wait for: no read stream, no extra descriptor
+ *         and no timeout, also once events freed the group's last stream;
+ *         no @a extra_read_flag for an extra descriptor, a negative
+ *         timeout), ENOMEM, or a poll error.
  */
 int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgroup **out,
                 int *extra_read_flag, struct timeval *timeout);
