@@ -871,10 +871,7 @@ static void conn_accepted(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
         apr_pool_destroy(cp);
         return;
     }
-    c->link.next = &d->conns;
-    c->link.prev = d->conns.prev;
-    d->conns.prev->next = &c->link;
-    d->conns.prev = &c->link;
+    pevi_list_append(&d->conns, &c->link);
     d->nconns++;
     d->opening = c;
     pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
@@ -973,7 +970,7 @@ apr_status_t pev_daemon_create(pev_daemon_t **out, const pev_daemon_options_t *o
     d->default_config = opts->default_config;
     d->grace = opts->shutdown_grace > 0 ? opts->shutdown_grace : DEFAULT_GRACE;
     d->flags = opts->flags;
-    d->conns.next = d->conns.prev = &d->conns;
+    pevi_list_init(&d->conns);
     d->error[0] = '\0';
     apr_pool_pre_cleanup_register(dp, d, daemon_dying);
     st = pev_bus_create(&d->bus, dp);

@@ -125,22 +125,9 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 /* ------------------------------------------------------------------------ */
 /* Lists                                                                     */
 
-static void list_init(pevi_link_t *head)
-{
-    head->next = head->prev = head;
-}
-
 static int list_empty(const pevi_link_t *head)
 {
     return head->next == head;
-}
-
-static void list_append(pevi_link_t *head, pevi_link_t *item)
-{
-    item->prev = head->prev;
-    item->next = head;
-    head->prev->next = item;
-    head->prev = item;
 }
 
 #define QUEUE_TIMER(link) PEVI_CONTAINER(link, pev_timer_t, queue)
@@ -417,7 +404,7 @@ void pevi_task_init(pevi_task_t *task, pevi_task_fn *run)
 void pevi_task_post(pev_loop_t *loop, pevi_task_t *task)
 {
     if (!pevi_link_linked(&task->link))
-        list_append(&loop->tasks, &task->link);
+        pevi_list_append(&loop->tasks, &task->link);
 }
 
 void pevi_task_cancel(pevi_task_t *task)
@@ -440,7 +427,7 @@ static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
     batch.prev = loop->tasks.prev;
     batch.next->prev = &batch;
     batch.prev->next = &batch;
-    list_init(&loop->tasks);
+    pevi_list_init(&loop->tasks);
     while (!list_empty(&batch)) {
         pevi_task_t *task = PEVI_CONTAINER(batch.next, pevi_task_t, link);
 
@@ -513,8 +500,8 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     loop->clock = monotonic_clock;
     loop->now = pev_clock_monotonic();
     pevi_heap_init(&loop->heap);
-    list_init(&loop->due);
-    list_init(&loop->tasks);
+    pevi_list_init(&loop->due);
+    pevi_list_init(&loop->tasks);
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
     atomic_init(&loop->wakeup_writes, 0);
@@ -671,7 +658,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
             loop->dead--;
             continue;
         }
-        list_append(&loop->due, &t->queue);
+        pevi_list_append(&loop->due, &t->queue);
         t->state = T_DUE;
     }
 

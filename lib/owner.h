@@ -38,6 +38,21 @@ static inline int pevi_link_linked(const pevi_link_t *l)
     return l->next != NULL;
 }
 
+/* An empty list: a head linked to itself. */
+static inline void pevi_list_init(pevi_link_t *head)
+{
+    head->next = head->prev = head;
+}
+
+/* Put @a item last on the list at @a head. */
+static inline void pevi_list_append(pevi_link_t *head, pevi_link_t *item)
+{
+    item->prev = head->prev;
+    item->next = head;
+    head->prev->next = item;
+    head->prev = item;
+}
+
 static inline void pevi_link_remove(pevi_link_t *l)
 {
     l->prev->next = l->next;

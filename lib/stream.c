@@ -117,19 +117,6 @@ static void stream_fail(pev_stream_t *s, apr_status_t reason);
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
 
-static void list_init(pevi_link_t *head)
-{
-    head->next = head->prev = head;
-}
-
-static void list_push(pevi_link_t *head, pevi_link_t *item)
-{
-    item->prev = head->prev;
-    item->next = head;
-    head->prev->next = item;
-    head->prev = item;
-}
-
 static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 {
     return b > 0 && a > APR_INT64_MAX - b ? APR_INT64_MAX : a + b;
@@ -195,7 +182,7 @@ static void wait_unlink(pev_stream_t *s, pev_waitevent_t *ev, int loop_alive)
     else
         pevi_timer_orphan(&ev->timer);
     pevi_link_remove(&ev->link);
-    list_push(&s->free_events, &ev->link);
+    pevi_list_append(&s->free_events, &ev->link);
     ev->live = 0;
     ev->firing = 0;
     ev->gen++;
@@ -263,10 +250,10 @@ apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_
     st = pevi_timer_arm(&ev->timer, mark);
     if (st != APR_SUCCESS) {
         ev->live = 0;
-        list_push(&s->free_events, &ev->link);
+        pevi_list_append(&s->free_events, &ev->link);
         return st;
     }
-    list_push(&s->events, &ev->link);
+    pevi_list_append(&s->events, &ev->link);
     s->nevents++;
     if (out)
         *out = ev;
@@ -1038,8 +1025,8 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
     s->baton = baton;
     s->max_line = PEV_STREAM_MAX_LINE_DEFAULT;
     s->out_limit = PEV_STREAM_OUTPUT_LIMIT_DEFAULT;
-    list_init(&s->events);
-    list_init(&s->free_events);
+    pevi_list_init(&s->events);
+    pevi_list_init(&s->free_events);
     pevi_io_init(&s->io, pool, sock, file, stream_ready);
     pevi_task_init(&s->task, stream_task);
     pevi_timer_init(&s->idle, loop, idle_fire, s);
