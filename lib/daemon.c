@@ -31,7 +31,7 @@
 
 #include "poolev/daemon.h"
 #include "poolev/signal.h"
-#include "loop_int.h"
+#include "io_int.h"
 #include "owner.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024) /* a configuration file, at most */
