@@ -17,6 +17,8 @@
  * Per-restart work allocates only from pools it destroys again, so a
  * daemon's memory does not grow with the number of restarts.
  */
+#include "config.h"
+
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,11 +137,6 @@ static void set_error(pev_daemon_t *d, const char *fmt, ...)
     va_start(ap, fmt);
     apr_vsnprintf(d->error, sizeof d->error, fmt, ap);
     va_end(ap);
-}
-
-static const char *status_text(apr_status_t st, char *buf, apr_size_t size)
-{
-    return pev_strerror(st, buf, size);
 }
 
 void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt, va_list ap)
@@ -365,7 +362,7 @@ static apr_status_t config_load(pev_daemon_t *d, apr_pool_t *tmp, const char **n
     *name = apr_pstrdup(tmp, d->config_file);
     st = apr_file_open(&f, d->config_file, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, tmp);
     if (st != APR_SUCCESS) {
-        set_error(d, "%s: cannot open: %s", d->config_file, status_text(st, eb, sizeof eb));
+        set_error(d, "%s: cannot open: %s", d->config_file, pev_strerror(st, eb, sizeof eb));
         return st;
     }
     st = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
@@ -380,7 +377,7 @@ static apr_status_t config_load(pev_daemon_t *d, apr_pool_t *tmp, const char **n
         return APR_EINVAL;
     }
     if (st != APR_SUCCESS) {
-        set_error(d, "%s: %s", d->config_file, status_text(st, eb, sizeof eb));
+        set_error(d, "%s: %s", d->config_file, pev_strerror(st, eb, sizeof eb));
         apr_file_close(f);
         return st;
     }
@@ -390,7 +387,7 @@ static apr_status_t config_load(pev_daemon_t *d, apr_pool_t *tmp, const char **n
     st = apr_file_read_full(f, buf, n, &n);
     apr_file_close(f);
     if (st != APR_SUCCESS && !APR_STATUS_IS_EOF(st)) {
-        set_error(d, "%s: read error: %s", d->config_file, status_text(st, eb, sizeof eb));
+        set_error(d, "%s: read error: %s", d->config_file, pev_strerror(st, eb, sizeof eb));
         return st;
     }
     if (n > (apr_size_t) fi.size) {
@@ -613,7 +610,7 @@ static void lsock_ready(pevi_io_t *io, apr_int16_t events)
         /* out of descriptors or memory: the socket stays readable, so stop
          * polling it for a moment rather than spin */
         pev_daemon_log(d, PEV_LOG_WARN, "accept on %s: %s; pausing for %d ms", l->key,
-                       status_text(st, eb, sizeof eb), (int) (ACCEPT_PAUSE / 1000));
+                       pev_strerror(st, eb, sizeof eb), (int) (ACCEPT_PAUSE / 1000));
         if ((l->pause ? pev_timer_rearm_in(l->pause, ACCEPT_PAUSE)
              : pev_timer_add_in(&l->pause, d->loop, ACCEPT_PAUSE, lsock_resume, l, l->pool))
             == APR_SUCCESS)
@@ -703,7 +700,7 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
         st = pevi_io_set(d->loop, &l->io, APR_POLLIN);
     }
     if (st != APR_SUCCESS) {
-        set_error(d, "cannot %s %s: %s", what, key, status_text(st, eb, sizeof eb));
+        set_error(d, "cannot %s %s: %s", what, key, pev_strerror(st, eb, sizeof eb));
         apr_pool_destroy(lp);
         return st;
     }
@@ -867,7 +864,7 @@ static void conn_accepted(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
     st = pev_stream_create_socket(&c->stream, d->loop, ns, &conn_thunks, c, cp);
     if (st != APR_SUCCESS) {
         pev_daemon_log(d, PEV_LOG_ERROR, "connection from %s: %s", c->peer,
-                       status_text(st, eb, sizeof eb));
+                       pev_strerror(st, eb, sizeof eb));
         apr_pool_destroy(cp);
         return;
     }
@@ -1042,7 +1039,7 @@ static apr_status_t run_inits(pev_daemon_t *d, pev_gen_t *gen)
         st = def->init(gen, d->mods[i], gen->mconf[i]);
         if (st != APR_SUCCESS) {
             set_error(d, "module %s: %s", def->name,
-                      gen->fail ? gen->fail : status_text(st, eb, sizeof eb));
+                      gen->fail ? gen->fail : pev_strerror(st, eb, sizeof eb));
             return st;
         }
         if (!gen->pool) {
@@ -1112,7 +1109,7 @@ static apr_status_t start_first(pev_daemon_t *d)
             st = pev_signal_add(NULL, d->loop, signos[i], on_signal, d, d->sig_pool);
             if (st != APR_SUCCESS)
                 set_error(d, "cannot handle signal %d: %s", signos[i],
-                          status_text(st, eb, sizeof eb));
+                          pev_strerror(st, eb, sizeof eb));
         }
     }
     if (st != APR_SUCCESS) {
