@@ -1063,6 +1063,29 @@ static void log_listening(pev_daemon_t *d)
     }
 }
 
+/* Read the configuration (into @a tmp) and parse it into a scratch
+ * generation, dropped again: no generation pool, no module init. With
+ * @a open, the sockets it lists that are not open yet are opened (marked
+ * fresh). On failure d->error says why. */
+static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
+                                 const char **name, const char **text, apr_size_t *len)
+{
+    pev_gen_t *scratch;
+    apr_status_t st;
+
+    st = config_load(d, tmp, name, text, len);
+    if (st != APR_SUCCESS)
+        return st;
+    scratch = gen_new(d, 1);
+    if (!scratch)
+        return PEV_ECONFIG;
+    st = config_parse(d, scratch, *name, *text, *len);
+    if (st == APR_SUCCESS && open)
+        st = listeners_open(d, scratch);
+    apr_pool_destroy(scratch->conf_pool);
+    return st;
+}
+
 static apr_status_t start_first(pev_daemon_t *d)
 {
     apr_pool_t *tmp;
@@ -1204,22 +1227,14 @@ static void do_restart(pev_daemon_t *d)
     apr_pool_t *tmp;
     const char *name, *text;
     apr_size_t len;
-    pev_gen_t *scratch, *gen, *old = d->gen;
+    pev_gen_t *gen, *old = d->gen;
     apr_status_t st;
 
     d->restart_req = 0;
     if (apr_pool_create(&tmp, d->pool) != APR_SUCCESS)
         return;
     /* 1. read and check the next configuration while this one runs */
-    st = config_load(d, tmp, &name, &text, &len);
-    if (st == APR_SUCCESS) {
-        scratch = gen_new(d, 1);
-        st = scratch ? config_parse(d, scratch, name, text, len) : PEV_ECONFIG;
-        if (st == APR_SUCCESS)
-            st = listeners_open(d, scratch);
-        if (scratch)
-            apr_pool_destroy(scratch->conf_pool);
-    }
+    st = config_check(d, tmp, 1, &name, &text, &len);
     if (st != APR_SUCCESS) {
         pev_daemon_log(d, PEV_LOG_ERROR, "reload failed, keeping generation %u: %s",
                        old ? old->number : 0, d->error);
@@ -1260,7 +1275,6 @@ apr_status_t pev_daemon_check_config(pev_daemon_t *d)
     apr_pool_t *tmp;
     const char *name, *text;
     apr_size_t len;
-    pev_gen_t *scratch;
     apr_status_t st;
 
     if (!d)
@@ -1272,13 +1286,7 @@ apr_status_t pev_daemon_check_config(pev_daemon_t *d)
     if (st != APR_SUCCESS)
         return st;
     d->busy = 1;
-    st = config_load(d, tmp, &name, &text, &len);
-    if (st == APR_SUCCESS) {
-        scratch = gen_new(d, 1);
-        st = scratch ? config_parse(d, scratch, name, text, len) : PEV_ECONFIG;
-        if (scratch)
-            apr_pool_destroy(scratch->conf_pool);
-    }
+    st = config_check(d, tmp, 0, &name, &text, &len);
     d->busy = 0;
     apr_pool_destroy(tmp);
     return st;
