@@ -9,6 +9,7 @@
 
 #include "poolev/loop.h"
 #include "heap.h"
+#include "io_int.h"
 #include "owner.h"
 
 struct pevi_signals;
@@ -53,32 +54,6 @@ void pevi_timer_disarm(pev_timer_t *t);
 void pevi_timer_orphan(pev_timer_t *t);
 
 /* ------------------------------------------------------------------------ */
-/* Descriptors                                                               */
-
-typedef struct pevi_io pevi_io_t;
-
-/* @a io was reported with @a events (APR_POLLIN, APR_POLLOUT, APR_POLLHUP,
- * APR_POLLERR). It may run user code; the loop checks afterwards whether it
- * is still alive. */
-typedef void pevi_io_fn(pevi_io_t *io, apr_int16_t events);
-
-/* Embedded in the record that owns a descriptor. */
-struct pevi_io {
-    apr_pollfd_t pfd;               /* the pollset points here (NOCOPY) */
-    pevi_io_fn *ready;
-    apr_int16_t events;             /* registered interest; 0: not polled */
-};
-
-/* Set up @a io for a socket (@a sock) or a file (@a file), not polled. */
-void pevi_io_init(pevi_io_t *io, apr_pool_t *pool, apr_socket_t *sock,
-                  apr_file_t *file, pevi_io_fn *ready);
-
-/* Poll @a io for @a events (0: stop polling). A descriptor taken out of the
- * pollset is also forgotten by the current poll's results: it is not
- * reported again in this iteration, even if the poll reported it. */
-apr_status_t pevi_io_set(pev_loop_t *loop, pevi_io_t *io, apr_int16_t events);
-
-/* ------------------------------------------------------------------------ */
 /* End-of-iteration tasks: run after the iteration's readiness, signals and
  * timers, in the order posted (output is flushed there, once per iteration,
  * and closes finish there). Posting while the tasks run queues for the next
@@ -104,10 +79,6 @@ pevi_owners_t *pevi_loop_io_owners(pev_loop_t *loop);
 
 /* Open streams keep pev_loop_run() going: +1 on open, -1 on close. */
 void pevi_loop_ios_adjust(pev_loop_t *loop, int delta);
-
-/* Non-zero while one of the loop's iterations runs (a callback is the
- * caller). */
-int pevi_loop_running(const pev_loop_t *loop);
 
 /* Read the loop's clock now (not the iteration's cached time). */
 apr_time_t pevi_loop_clock(const pev_loop_t *loop);

@@ -1,5 +1,5 @@
 /*
- * compat_prot.c - Cyrus's prot streams, wait events and prot_select() on a
+ * prot.c - Cyrus's prot streams, wait events and prot_select() on a
  * poolev loop.
  *
  * A protstream owns a subpool of its pool, a duplicate of the caller's

@@ -1,6 +1,6 @@
 /*
- * compat_int.h - internal: what the compatibility layers (compat_proftpd.c,
- * compat_prot.c) share.
+ * compat_int.h - internal: what the compatibility layers (proftpd.c,
+ * prot.c) share with compat.c. They use libpoolev's public API only.
  */
 #ifndef POOLEV_COMPAT_INT_H
 #define POOLEV_COMPAT_INT_H

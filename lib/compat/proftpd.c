@@ -1,5 +1,5 @@
 /*
- * compat_proftpd.c - the ProFTPD Events API on a poolev bus.
+ * proftpd.c - the ProFTPD Events API on a poolev bus.
  *
  * The registry is one bus in a pool of its own (reg.pool), a subpool of the
  * pool named by pr_event_set_pool() or of the compat default pool. A cleanup

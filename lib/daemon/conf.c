@@ -1,0 +1,346 @@
+/*
+ * conf.c - the configuration: the directive table, reading the file (or the
+ * default text), splitting lines into words, running the directives, the
+ * core directive Listen, and the parse helpers for directives
+ * (pev_parse_long(), pev_parse_interval()).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "daemon_int.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024) /* a configuration file, at most */
+#define CONFIG_MAX_ARGS 64              /* words on one line */
+
+typedef struct dir_entry {
+    const pev_directive_t *dir;
+    int module;                     /* index in load order; -1: core */
+} dir_entry_t;
+
+/* ------------------------------------------------------------------------ */
+/* Parsing helpers                                                           */
+
+const char *pev_parse_long(const char *arg, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    if (!arg || !out)
+        return "expects a number";
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (end == arg || *end != '\0' || apr_isspace(*arg))
+        return "expects a whole number";
+    if (errno == ERANGE || v < min || v > max)
+        return "number out of range";
+    *out = v;
+    return NULL;
+}
+
+const char *pev_parse_interval(const char *arg, apr_interval_time_t *out)
+{
+    static const char usage[] = "expects a duration such as 30, 30s, 1500ms, 5m or 1h";
+    static const apr_int64_t year = APR_INT64_C(366) * 24 * 3600 * APR_USEC_PER_SEC;
+    const char *end;
+    char *num_end;
+    apr_int64_t unit;
+    double v;
+    int dots = 0;
+
+    if (!arg || !out)
+        return usage;
+    /* digits with at most one dot, then the unit (strtod alone would also
+     * take hex, exponents and blanks) */
+    for (end = arg; apr_isdigit(*end) || *end == '.'; end++)
+        dots += *end == '.';
+    if (!apr_isdigit(*arg) || dots > 1)
+        return usage;
+    errno = 0;
+    v = strtod(arg, &num_end);
+    if (num_end != end || errno == ERANGE)
+        return usage;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        unit = APR_USEC_PER_SEC;
+    else if (strcmp(end, "ms") == 0)
+        unit = 1000;
+    else if (strcmp(end, "m") == 0)
+        unit = 60 * APR_USEC_PER_SEC;
+    else if (strcmp(end, "h") == 0)
+        unit = 3600 * APR_USEC_PER_SEC;
+    else
+        return "unknown unit (use ms, s, m or h)";
+    if (v * (double) unit > (double) year)
+        return "duration too long (at most a year)";
+    *out = (apr_interval_time_t) (v * (double) unit);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading and parsing                                                       */
+
+/* The configuration text: the file, or the default. In @a tmp. */
+apr_status_t pevi_conf_load(pev_daemon_t *d, apr_pool_t *tmp, const char **name,
+                            const char **text, apr_size_t *len)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_status_t st;
+    char *buf;
+    apr_size_t n;
+    char eb[256];
+
+    if (!d->config_file) {
+        *name = "(default configuration)";
+        *text = d->default_config;
+        *len = strlen(d->default_config);
+        return APR_SUCCESS;
+    }
+    /* a copy: a callback may set another file while this one is parsed */
+    *name = apr_pstrdup(tmp, d->config_file);
+    st = apr_file_open(&f, d->config_file, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, tmp);
+    if (st != APR_SUCCESS) {
+        pevi_daemon_set_error(d, "%s: cannot open: %s", d->config_file,
+                              pev_strerror(st, eb, sizeof eb));
+        return st;
+    }
+    st = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    if (st == APR_SUCCESS && fi.filetype != APR_REG) {
+        pevi_daemon_set_error(d, "%s: not a regular file", d->config_file);
+        apr_file_close(f);
+        return APR_EINVAL;
+    }
+    if (st == APR_SUCCESS && fi.size > CONFIG_MAX_BYTES) {
+        pevi_daemon_set_error(d, "%s: larger than %d bytes", d->config_file, CONFIG_MAX_BYTES);
+        apr_file_close(f);
+        return APR_EINVAL;
+    }
+    if (st != APR_SUCCESS) {
+        pevi_daemon_set_error(d, "%s: %s", d->config_file, pev_strerror(st, eb, sizeof eb));
+        apr_file_close(f);
+        return st;
+    }
+    /* read at most the limit plus one byte, so a file that grew is seen */
+    buf = apr_palloc(tmp, (apr_size_t) fi.size + 2);
+    n = (apr_size_t) fi.size + 1;
+    st = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (st != APR_SUCCESS && !APR_STATUS_IS_EOF(st)) {
+        pevi_daemon_set_error(d, "%s: read error: %s", d->config_file,
+                              pev_strerror(st, eb, sizeof eb));
+        return st;
+    }
+    if (n > (apr_size_t) fi.size) {
+        pevi_daemon_set_error(d, "%s: the file changed while it was read", d->config_file);
+        return APR_EINVAL;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return APR_SUCCESS;
+}
+
+/* Split one line into words: blanks separate, "double quotes" group (with
+ * \" and \\ inside), # starts a comment where a word could start. The words
+ * are copied into @a pool. Returns NULL or an error message. */
+static const char *split_line(const char *p, const char *end, apr_pool_t *pool,
+                              int *argc, char **argv)
+{
+    *argc = 0;
+    for (;;) {
+        char *w, *o;
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        if (p >= end || *p == '#')
+            return NULL;
+        if (*argc == CONFIG_MAX_ARGS)
+            return "too many words on one line";
+        if (*p == '"') {
+            const char *q = p + 1;
+
+            /* the closing quote bounds the word's length */
+            while (q < end && *q != '"')
+                q += (*q == '\\' && q + 1 < end) ? 2 : 1;
+            if (q >= end)
+                return "unterminated quoted string";
+            w = o = apr_palloc(pool, (apr_size_t) (q - p));
+            for (p++; p < q; p++) {
+                if (*p == '\\' && p + 1 < q && (p[1] == '"' || p[1] == '\\'))
+                    p++;
+                *o++ = *p;
+            }
+            p = q + 1;
+            if (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+                return "a quoted string must be followed by a blank";
+        }
+        else {
+            const char *q = p;
+
+            while (q < end && *q != ' ' && *q != '\t' && *q != '\r') {
+                if (*q == '"')
+                    return "a quote inside a word";
+                q++;
+            }
+            w = o = apr_pstrmemdup(pool, p, (apr_size_t) (q - p));
+            o += q - p;
+            p = q;
+        }
+        *o = '\0';
+        argv[(*argc)++] = w;
+    }
+}
+
+static const char *arg_count_error(apr_pool_t *pool, const pev_directive_t *dir, int given)
+{
+    const char *want;
+
+    if (dir->max_args == dir->min_args)
+        want = apr_psprintf(pool, "exactly %d argument%s", dir->min_args,
+                            dir->min_args == 1 ? "" : "s");
+    else if (dir->max_args < 0)
+        want = apr_psprintf(pool, "at least %d argument%s", dir->min_args,
+                            dir->min_args == 1 ? "" : "s");
+    else
+        want = apr_psprintf(pool, "%d to %d arguments", dir->min_args, dir->max_args);
+    return apr_psprintf(pool, "takes %s%s%s%s, %d given", want,
+                        dir->usage ? " (" : "", dir->usage ? dir->usage : "",
+                        dir->usage ? ")" : "", given);
+}
+
+/* Parse @a text into @a gen. On error d->error is "NAME:LINE: ..." and the
+ * result is PEV_ECONFIG. */
+apr_status_t pevi_conf_parse(pev_daemon_t *d, pev_gen_t *gen, const char *name,
+                             const char *text, apr_size_t len)
+{
+    const char *p = text, *end = text + len;
+    char *argv[CONFIG_MAX_ARGS + 1];
+    unsigned line = 0;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (apr_size_t) (end - p));
+        const char *msg;
+        const dir_entry_t *de;
+        char lname[128];
+        int argc, i;
+
+        if (!eol)
+            eol = end;
+        line++;
+        if (memchr(p, '\0', (apr_size_t) (eol - p))) {
+            pevi_daemon_set_error(d, "%s:%u: a NUL byte", name, line);
+            return PEV_ECONFIG;
+        }
+        msg = split_line(p, eol, gen->conf_pool, &argc, argv);
+        p = eol + 1;
+        if (msg) {
+            pevi_daemon_set_error(d, "%s:%u: %s", name, line, msg);
+            return PEV_ECONFIG;
+        }
+        if (argc == 0)
+            continue;
+        argv[argc] = NULL;
+        for (i = 0; argv[0][i] && i < (int) sizeof lname - 1; i++)
+            lname[i] = (char) apr_tolower(argv[0][i]);
+        lname[i] = '\0';
+        de = argv[0][i] ? NULL : apr_hash_get(d->directives, lname, APR_HASH_KEY_STRING);
+        if (!de) {
+            pevi_daemon_set_error(d, "%s:%u: unknown directive '%s'", name, line, argv[0]);
+            return PEV_ECONFIG;
+        }
+        if (argc - 1 < de->dir->min_args
+            || (de->dir->max_args >= 0 && argc - 1 > de->dir->max_args)) {
+            pevi_daemon_set_error(d, "%s:%u: %s %s", name, line, de->dir->name,
+                                  arg_count_error(gen->conf_pool, de->dir, argc - 1));
+            return PEV_ECONFIG;
+        }
+        msg = de->dir->fn(gen, de->module >= 0 ? gen->mconf[de->module] : NULL, argc, argv);
+        if (msg) {
+            pevi_daemon_set_error(d, "%s:%u: %s: %s", name, line, argv[0], msg);
+            return PEV_ECONFIG;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Directives                                                                */
+
+/* The core directive: Listen [HOST:]PORT */
+static const char *core_listen(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    const char *arg = argv[1];
+    char *host, *scope;
+    apr_port_t port;
+    const char *key;
+    apr_size_t n = strlen(arg);
+    int i;
+
+    (void) mconf;
+    (void) argc;
+    /* APR refuses port 0; it means "any free port" here */
+    if (strcmp(arg, "0") == 0)
+        arg = "1";
+    else if (n >= 2 && strcmp(arg + n - 2, ":0") == 0)
+        arg = apr_pstrcat(gen->conf_pool, apr_pstrndup(gen->conf_pool, arg, n - 1), "1", NULL);
+    else
+        n = 0;
+    if (apr_parse_addr_port(&host, &scope, &port, arg, gen->conf_pool) != APR_SUCCESS
+        || scope)
+        return "expects [HOST:]PORT";
+    if (port == 0)
+        return "expects [HOST:]PORT (a port is missing)";
+    if (n)
+        port = 0;
+    if (host && strchr(host, ':'))
+        key = apr_psprintf(gen->conf_pool, "[%s]:%u", host, (unsigned) port);
+    else
+        key = apr_psprintf(gen->conf_pool, "%s:%u", host ? host : "*", (unsigned) port);
+    for (i = 0; i < gen->listen->nelts; i++)
+        if (strcmp(pevi_gen_listen_key(gen, i), key) == 0)
+            return apr_psprintf(gen->conf_pool, "%s is listed twice", key);
+    *(const char **) (void *) apr_array_push(gen->listen) = key;
+    return NULL;
+}
+
+static const pev_directive_t core_directives[] = {
+    { "Listen", 1, 1, core_listen, "[HOST:]PORT" },
+    { NULL, 0, 0, NULL, NULL }
+};
+
+apr_status_t pevi_conf_add_directives(pev_daemon_t *d, const pev_directive_t *dirs, int module)
+{
+    for (; dirs && dirs->name; dirs++) {
+        dir_entry_t *de;
+        char *lname;
+        int i;
+
+        if (!dirs->fn || dirs->min_args < 0
+            || (dirs->max_args >= 0 && dirs->max_args < dirs->min_args)
+            || strlen(dirs->name) >= 128)
+            return APR_EINVAL;
+        lname = apr_pstrdup(d->pool, dirs->name);
+        for (i = 0; lname[i]; i++)
+            lname[i] = (char) apr_tolower(lname[i]);
+        if (apr_hash_get(d->directives, lname, APR_HASH_KEY_STRING))
+            return APR_EEXIST;
+        de = apr_palloc(d->pool, sizeof *de);
+        de->dir = dirs;
+        de->module = module;
+        apr_hash_set(d->directives, lname, APR_HASH_KEY_STRING, de);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pevi_conf_init(pev_daemon_t *d)
+{
+    d->directives = apr_hash_make(d->pool);
+    return pevi_conf_add_directives(d, core_directives, -1);
+}

@@ -1,0 +1,196 @@
+/*
+ * conn.c - accepted connections: each with its own pool and stream, handed
+ * to the modules through core.conn-open, holding its generation's
+ * configuration until it closes; and the stop's closing of them all.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "daemon_int.h"
+
+struct pev_conn {
+    pevi_link_t link;               /* on d->conns while open */
+    pev_daemon_t *d;
+    apr_pool_t *pool;
+    pev_gen_t *gen;
+    pev_stream_t *stream;
+    apr_uint64_t id;
+    const char *peer;
+    pev_stream_callbacks_t cb;      /* the handler's callbacks */
+    void *baton;
+    int handled;
+    int closed;                     /* on_close delivered */
+};
+
+void pevi_gen_unref(pev_gen_t *gen)
+{
+    pev_daemon_t *d = gen->d;
+
+    gen->refs--;
+    if (gen->ended && gen->refs == 0 && !d->dying)
+        apr_pool_destroy(gen->conf_pool);
+}
+
+static void conn_on_read(pev_stream_t *s, void *baton)
+{
+    pev_conn_t *c = baton;
+
+    if (c->cb.on_read)
+        c->cb.on_read(s, c->baton);
+}
+
+static void conn_on_drain(pev_stream_t *s, void *baton)
+{
+    pev_conn_t *c = baton;
+
+    if (c->cb.on_drain)
+        c->cb.on_drain(s, c->baton);
+}
+
+static int conn_on_idle(pev_stream_t *s, void *baton)
+{
+    pev_conn_t *c = baton;
+
+    return c->cb.on_idle ? c->cb.on_idle(s, c->baton) : 0;
+}
+
+static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *baton)
+{
+    pev_conn_t *c = baton;
+
+    c->closed = 1;
+    if (c->cb.on_close)
+        c->cb.on_close(s, reason, c->baton);
+    pev_event_generate(c->d->bus, PEV_EVENT_CONN_CLOSE, c);
+    apr_pool_destroy(c->pool);
+}
+
+static const pev_stream_callbacks_t conn_thunks = {
+    conn_on_read, conn_on_drain, conn_on_close, conn_on_idle
+};
+
+static apr_status_t conn_cleanup(void *data)
+{
+    pev_conn_t *c = data;
+
+    if (c->d->opening == c)
+        c->d->opening = NULL;
+    if (pevi_link_linked(&c->link)) {
+        pevi_link_remove(&c->link);
+        c->d->nconns--;
+    }
+    pevi_gen_unref(c->gen);
+    return APR_SUCCESS;
+}
+
+void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
+{
+    pev_conn_t *c = apr_pcalloc(cp, sizeof *c);
+    apr_sockaddr_t *sa;
+    apr_status_t st;
+    char eb[256];
+
+    c->d = d;
+    c->pool = cp;
+    c->gen = d->gen;
+    c->gen->refs++;
+    c->id = ++d->conn_ids;
+    apr_pool_cleanup_register(cp, c, conn_cleanup, apr_pool_cleanup_null);
+    c->peer = "?";
+    if (apr_socket_addr_get(&sa, APR_REMOTE, ns) == APR_SUCCESS) {
+        char *ip;
+
+        if (apr_sockaddr_ip_get(&ip, sa) == APR_SUCCESS)
+            c->peer = apr_psprintf(cp, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
+                                   (unsigned) sa->port);
+    }
+    st = pev_stream_create_socket(&c->stream, d->loop, ns, &conn_thunks, c, cp);
+    if (st != APR_SUCCESS) {
+        pev_daemon_log(d, PEV_LOG_ERROR, "connection from %s: %s", c->peer,
+                       pev_strerror(st, eb, sizeof eb));
+        apr_pool_destroy(cp);
+        return;
+    }
+    pevi_list_append(&d->conns, &c->link);
+    d->nconns++;
+    d->opening = c;
+    pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
+    if (d->opening != c)
+        return;                     /* a listener destroyed its pool */
+    d->opening = NULL;
+    if (!c->handled && !c->closed && pev_stream_is_open(c->stream)) {
+        pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
+                       " from %s: no module took it", c->id, c->peer);
+        pev_stream_close(c->stream);
+    }
+}
+
+apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
+                                  void *baton)
+{
+    if (!c)
+        return APR_EINVAL;
+    if (c->closed || !pev_stream_is_open(c->stream))
+        return PEV_ECLOSED;
+    if (cb)
+        c->cb = *cb;
+    else
+        memset(&c->cb, 0, sizeof c->cb);
+    c->baton = baton;
+    c->handled = 1;
+    return APR_SUCCESS;
+}
+
+pev_stream_t *pev_conn_stream(const pev_conn_t *c) { return c ? c->stream : NULL; }
+apr_pool_t *pev_conn_pool(const pev_conn_t *c) { return c ? c->pool : NULL; }
+pev_gen_t *pev_conn_gen(const pev_conn_t *c) { return c ? c->gen : NULL; }
+pev_daemon_t *pev_conn_daemon(const pev_conn_t *c) { return c ? c->d : NULL; }
+apr_uint64_t pev_conn_id(const pev_conn_t *c) { return c ? c->id : 0; }
+const char *pev_conn_peer(const pev_conn_t *c) { return c ? c->peer : NULL; }
+
+apr_status_t pev_conn_close(pev_conn_t *c)
+{
+    if (!c)
+        return APR_EINVAL;
+    return pev_stream_close(c->stream);
+}
+
+void pevi_conn_close_all(pev_daemon_t *d)
+{
+    apr_time_t deadline;
+    pevi_link_t *l, *next;
+    int spins;
+
+    for (l = d->conns.next; l != &d->conns; l = next) {
+        next = l->next;
+        pev_stream_close(PEVI_CONTAINER(l, pev_conn_t, link)->stream);
+    }
+    /* the real clock: a test's frozen loop clock must not stall a stop */
+    deadline = pev_clock_monotonic() + d->grace;
+    while (d->nconns > 0) {
+        apr_time_t now = pev_clock_monotonic();
+
+        if (now >= deadline)
+            break;
+        if (pev_loop_run_once(d->loop, deadline - now < 100000 ? deadline - now : 100000)
+            != APR_SUCCESS)
+            break;
+    }
+    if (d->nconns > 0) {
+        pev_daemon_log(d, PEV_LOG_WARN, "%lu connection(s) did not close in time: aborted",
+                       (unsigned long) d->nconns);
+        for (l = d->conns.next; l != &d->conns; l = next) {
+            next = l->next;
+            pev_stream_abort(PEVI_CONTAINER(l, pev_conn_t, link)->stream);
+        }
+        for (spins = 0; d->nconns > 0 && spins < 8; spins++)
+            if (pev_loop_run_once(d->loop, 0) != APR_SUCCESS)
+                break;
+        /* whatever is left (a loop error): go without callbacks */
+        while (d->conns.next != &d->conns)
+            apr_pool_destroy(PEVI_CONTAINER(d->conns.next, pev_conn_t, link)->pool);
+    }
+}

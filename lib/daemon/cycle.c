@@ -1,0 +1,538 @@
+/*
+ * cycle.c - the daemon's lifecycle: creation, generations, the start, the
+ * restart and the stop, running, and the accessors of the daemon and its
+ * generations.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "poolev/signal.h"
+#include "daemon_int.h"
+#include "../io_int.h"
+
+#define DEFAULT_GRACE APR_TIME_C(2000000)
+
+/* ------------------------------------------------------------------------ */
+/* Generations                                                               */
+
+static apr_status_t gen_conf_gone(void *data)
+{
+    pev_gen_t *gen = data;
+
+    if (gen->d->gen == gen)
+        gen->d->gen = NULL;
+    return APR_SUCCESS;
+}
+
+static apr_status_t gen_pool_gone(void *data)
+{
+    pev_gen_t *gen = data;
+
+    gen->pool = NULL;
+    return APR_SUCCESS;
+}
+
+/* A new generation with defaults applied. @a scratch: no generation pool
+ * (a restart's check parse). NULL on failure, d->error set. */
+static pev_gen_t *gen_new(pev_daemon_t *d, int scratch)
+{
+    apr_pool_t *cp;
+    pev_gen_t *gen;
+    int i;
+
+    if (apr_pool_create(&cp, d->pool) != APR_SUCCESS) {
+        pevi_daemon_set_error(d, "out of memory");
+        return NULL;
+    }
+    apr_pool_tag(cp, "pev_gen_conf");
+    gen = apr_pcalloc(cp, sizeof *gen);
+    gen->d = d;
+    gen->conf_pool = cp;
+    gen->number = d->gen_count + 1;
+    gen->listen = apr_array_make(cp, 4, sizeof(const char *));
+    gen->mconf = apr_pcalloc(cp, sizeof(void *) * (apr_size_t) (d->nmods + 1));
+    apr_pool_cleanup_register(cp, gen, gen_conf_gone, apr_pool_cleanup_null);
+    if (!scratch) {
+        if (apr_pool_create(&gen->pool, cp) != APR_SUCCESS) {
+            pevi_daemon_set_error(d, "out of memory");
+            apr_pool_destroy(cp);
+            return NULL;
+        }
+        apr_pool_tag(gen->pool, "pev_gen");
+        apr_pool_cleanup_register(gen->pool, gen, gen_pool_gone, apr_pool_cleanup_null);
+    }
+    for (i = 0; i < d->nmods; i++) {
+        const pev_module_def_t *def = d->defs[i];
+
+        if (def->conf_size == 0)
+            continue;
+        gen->mconf[i] = apr_pcalloc(cp, def->conf_size);
+        if (def->defaults) {
+            const char *msg = def->defaults(gen, gen->mconf[i]);
+
+            if (msg) {
+                pevi_daemon_set_error(d, "module %s: %s", def->name, msg);
+                apr_pool_destroy(cp);
+                return NULL;
+            }
+        }
+    }
+    return gen;
+}
+
+/* End @a gen: its registrations go now, its configuration when its last
+ * connection does. */
+static void gen_end(pev_gen_t *gen)
+{
+    pev_daemon_t *d = gen->d;
+
+    if (d->gen == gen)
+        d->gen = NULL;
+    gen->ended = 1;
+    /* a cleanup of the generation pool may close the generation's last
+     * connection: hold the configuration until the pool is gone */
+    gen->refs++;
+    if (gen->pool)
+        apr_pool_destroy(gen->pool);
+    pevi_gen_unref(gen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creation                                                                  */
+
+static apr_status_t daemon_dying(void *data)
+{
+    pev_daemon_t *d = data;
+
+    d->dying = 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_daemon_create(pev_daemon_t **out, const pev_daemon_options_t *opts,
+                               apr_pool_t *pool)
+{
+    apr_pool_t *dp;
+    pev_daemon_t *d;
+    apr_status_t st;
+    int i;
+
+    if (!out || !opts || !pool || (!opts->config_file && !opts->default_config))
+        return APR_EINVAL;
+    st = apr_pool_create(&dp, pool);
+    if (st != APR_SUCCESS)
+        return st;
+    apr_pool_tag(dp, "pev_daemon");
+    d = apr_pcalloc(dp, sizeof *d);
+    d->pool = dp;
+    d->name = opts->name ? opts->name : "poolev";
+    d->default_config = opts->default_config;
+    d->grace = opts->shutdown_grace > 0 ? opts->shutdown_grace : DEFAULT_GRACE;
+    d->flags = opts->flags;
+    pevi_list_init(&d->conns);
+    d->error[0] = '\0';
+    apr_pool_pre_cleanup_register(dp, d, daemon_dying);
+    st = pev_bus_create(&d->bus, dp);
+    if (st == APR_SUCCESS)
+        st = pev_loop_create(&d->loop, dp);
+    if (st == APR_SUCCESS)
+        st = apr_pool_create(&d->path_pool, dp);
+    if (st != APR_SUCCESS)
+        goto fail;
+    if (opts->config_file)
+        d->config_file = apr_pstrdup(d->path_pool, opts->config_file);
+    st = pevi_conf_init(d);
+    if (opts->modules)
+        while (opts->modules[d->nmods])
+            d->nmods++;
+    d->defs = opts->modules;
+    d->mods = apr_pcalloc(dp, sizeof(pev_module_t *) * (apr_size_t) (d->nmods + 1));
+    for (i = 0; st == APR_SUCCESS && i < d->nmods; i++) {
+        const pev_module_def_t *def = d->defs[i];
+
+        if (!def->name || !*def->name)
+            st = APR_EINVAL;
+        else
+            st = pev_module_add(d->bus, def->name, &d->mods[i]);
+        if (st == APR_SUCCESS)
+            st = pevi_conf_add_directives(d, def->directives, i);
+    }
+    if (st != APR_SUCCESS)
+        goto fail;
+    *out = d;
+    return APR_SUCCESS;
+
+fail:
+    apr_pool_destroy(dp);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                 */
+
+static void on_signal(int signo, void *baton)
+{
+    pev_daemon_t *d = baton;
+
+    if (signo == SIGHUP) {
+        pev_daemon_log(d, PEV_LOG_INFO, "SIGHUP: restarting");
+        pev_daemon_restart(d);
+    }
+    else {
+        pev_daemon_log(d, PEV_LOG_INFO, "%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        pev_daemon_stop(d);
+    }
+}
+
+/* Run each module's init for @a gen, in load order. */
+static apr_status_t run_inits(pev_daemon_t *d, pev_gen_t *gen)
+{
+    int i;
+
+    for (i = 0; i < d->nmods; i++) {
+        const pev_module_def_t *def = d->defs[i];
+        apr_status_t st;
+        char eb[256];
+
+        if (!def->init)
+            continue;
+        gen->fail = NULL;
+        st = def->init(gen, d->mods[i], gen->mconf[i]);
+        if (st != APR_SUCCESS) {
+            pevi_daemon_set_error(d, "module %s: %s", def->name,
+                                  gen->fail ? gen->fail : pev_strerror(st, eb, sizeof eb));
+            return st;
+        }
+        if (!gen->pool) {
+            pevi_daemon_set_error(d, "module %s: the generation ended during its init",
+                                  def->name);
+            return APR_EGENERAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Read the configuration (into @a tmp) and parse it into a scratch
+ * generation, dropped again: no generation pool, no module init. With
+ * @a open, the sockets it lists that are not open yet are opened (marked
+ * fresh). On failure d->error says why. */
+static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
+                                 const char **name, const char **text, apr_size_t *len)
+{
+    pev_gen_t *scratch;
+    apr_status_t st;
+
+    st = pevi_conf_load(d, tmp, name, text, len);
+    if (st != APR_SUCCESS)
+        return st;
+    scratch = gen_new(d, 1);
+    if (!scratch)
+        return PEV_ECONFIG;
+    st = pevi_conf_parse(d, scratch, *name, *text, *len);
+    if (st == APR_SUCCESS && open)
+        st = pevi_listen_open(d, scratch);
+    apr_pool_destroy(scratch->conf_pool);
+    return st;
+}
+
+static apr_status_t start_first(pev_daemon_t *d)
+{
+    apr_pool_t *tmp;
+    const char *name, *text;
+    apr_size_t len;
+    pev_gen_t *gen;
+    apr_status_t st;
+
+    d->error[0] = '\0';
+    st = apr_pool_create(&tmp, d->pool);
+    if (st != APR_SUCCESS)
+        return st;
+    st = pevi_conf_load(d, tmp, &name, &text, &len);
+    if (st != APR_SUCCESS) {
+        apr_pool_destroy(tmp);
+        return st;
+    }
+    gen = gen_new(d, 0);
+    if (!gen) {
+        apr_pool_destroy(tmp);
+        return PEV_ECONFIG;
+    }
+    pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
+    st = pevi_conf_parse(d, gen, name, text, len);
+    apr_pool_destroy(tmp);
+    if (st == APR_SUCCESS)
+        st = pevi_listen_open(d, gen);
+    if (st != APR_SUCCESS) {
+        gen_end(gen);
+        return st;
+    }
+    pevi_listen_commit(d, gen, 0);
+    d->gen_count = gen->number;
+    d->gen = gen;
+    d->state = D_RUNNING;
+    st = run_inits(d, gen);
+    if (st == APR_SUCCESS && !(d->flags & PEV_DAEMON_NO_SIGNALS)) {
+        static const int signos[] = { SIGHUP, SIGTERM, SIGINT };
+        char eb[256];
+        int i;
+
+        st = apr_pool_create(&d->sig_pool, d->pool);
+        for (i = 0; st == APR_SUCCESS && i < 3; i++) {
+            st = pev_signal_add(NULL, d->loop, signos[i], on_signal, d, d->sig_pool);
+            if (st != APR_SUCCESS)
+                pevi_daemon_set_error(d, "cannot handle signal %d: %s", signos[i],
+                                      pev_strerror(st, eb, sizeof eb));
+        }
+    }
+    if (st != APR_SUCCESS) {
+        if (d->sig_pool)
+            apr_pool_destroy(d->sig_pool);
+        d->sig_pool = NULL;
+        if (d->gen)
+            gen_end(d->gen);
+        pevi_listen_commit(d, NULL, 1);
+        d->state = D_STOPPED;
+        return st;
+    }
+    pevi_listen_log(d);
+    pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
+    if (d->gen == gen)
+        pev_event_generate(d->bus, PEV_EVENT_STARTUP, gen);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_daemon_start(pev_daemon_t *d)
+{
+    apr_status_t st;
+
+    if (!d)
+        return APR_EINVAL;
+    if (d->state == D_STOPPED || d->state == D_STOPPING) {
+        pevi_daemon_set_error(d, "the daemon was stopped");
+        return PEV_ECLOSED;
+    }
+    if (d->state != D_NEW || d->busy || pevi_loop_running(d->loop))
+        return PEV_EBUSY;
+    d->busy = 1;
+    st = start_first(d);
+    d->busy = 0;
+    if (st != APR_SUCCESS)
+        d->state = D_STOPPED;
+    return st;
+}
+
+static void do_stop(pev_daemon_t *d)
+{
+    pev_gen_t *gen = d->gen;
+
+    d->state = D_STOPPING;
+    d->stop_req = d->restart_req = 0;
+    pev_event_generate(d->bus, PEV_EVENT_SHUTDOWN, gen);
+    pevi_listen_commit(d, NULL, 0);
+    pevi_conn_close_all(d);
+    pev_event_generate(d->bus, PEV_EVENT_EXIT, gen);
+    if (d->sig_pool)
+        apr_pool_destroy(d->sig_pool);
+    d->sig_pool = NULL;
+    if (d->gen)
+        gen_end(d->gen);
+    d->state = D_STOPPED;
+    pev_daemon_log(d, PEV_LOG_INFO, "stopped");
+}
+
+static void do_restart(pev_daemon_t *d)
+{
+    apr_pool_t *tmp;
+    const char *name, *text;
+    apr_size_t len;
+    pev_gen_t *gen, *old = d->gen;
+    apr_status_t st;
+
+    d->restart_req = 0;
+    if (apr_pool_create(&tmp, d->pool) != APR_SUCCESS)
+        return;
+    /* 1. read and check the next configuration while this one runs */
+    st = config_check(d, tmp, 1, &name, &text, &len);
+    if (st != APR_SUCCESS) {
+        pev_daemon_log(d, PEV_LOG_ERROR, "reload failed, keeping generation %u: %s",
+                       old ? old->number : 0, d->error);
+        apr_pool_destroy(tmp);
+        return;
+    }
+    /* 2. and 3. the running generation ends */
+    pev_event_generate(d->bus, PEV_EVENT_RESTART, old);
+    if (d->gen)
+        gen_end(d->gen);
+    /* 4. the next one */
+    gen = gen_new(d, 0);
+    if (gen) {
+        d->gen_count = gen->number;
+        pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
+        st = pevi_conf_parse(d, gen, name, text, len);
+        d->gen = gen;               /* a failure below: the stop ends it */
+        if (st == APR_SUCCESS) {
+            pevi_listen_commit(d, gen, 0);
+            st = run_inits(d, gen);
+        }
+    }
+    else
+        st = PEV_ECONFIG;
+    apr_pool_destroy(tmp);
+    if (st != APR_SUCCESS) {
+        pev_daemon_log(d, PEV_LOG_ERROR, "restart failed, stopping: %s", d->error);
+        d->exit_status = st;
+        do_stop(d);
+        return;
+    }
+    pev_daemon_log(d, PEV_LOG_INFO, "generation %u running", gen->number);
+    pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
+}
+
+apr_status_t pev_daemon_check_config(pev_daemon_t *d)
+{
+    apr_pool_t *tmp;
+    const char *name, *text;
+    apr_size_t len;
+    apr_status_t st;
+
+    if (!d)
+        return APR_EINVAL;
+    if (d->busy)
+        return PEV_EBUSY;
+    d->error[0] = '\0';
+    st = apr_pool_create(&tmp, d->pool);
+    if (st != APR_SUCCESS)
+        return st;
+    d->busy = 1;
+    st = config_check(d, tmp, 0, &name, &text, &len);
+    d->busy = 0;
+    apr_pool_destroy(tmp);
+    return st;
+}
+
+apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout)
+{
+    apr_status_t st;
+
+    if (!d)
+        return APR_EINVAL;
+    if (d->busy || pevi_loop_running(d->loop))
+        return PEV_EBUSY;
+    if (d->state == D_NEW) {
+        st = pev_daemon_start(d);
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    if (d->state == D_STOPPED)
+        return PEV_ECLOSED;
+    if (!d->stop_req && !d->restart_req) {
+        st = pev_loop_run_once(d->loop, timeout);
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    d->busy = 1;
+    if (d->stop_req)
+        do_stop(d);
+    else if (d->restart_req)
+        do_restart(d);
+    d->busy = 0;
+    return d->state == D_STOPPED ? d->exit_status : APR_SUCCESS;
+}
+
+apr_status_t pev_daemon_run(pev_daemon_t *d)
+{
+    apr_status_t st;
+
+    if (!d)
+        return APR_EINVAL;
+    if (d->busy || pevi_loop_running(d->loop))
+        return PEV_EBUSY;
+    if (d->state == D_STOPPED)
+        return PEV_ECLOSED;
+    do
+        st = pev_daemon_run_once(d, -1);
+    while (st == APR_SUCCESS && d->state != D_STOPPED);
+    return st;
+}
+
+apr_status_t pev_daemon_restart(pev_daemon_t *d)
+{
+    if (!d)
+        return APR_EINVAL;
+    if (d->state == D_STOPPING || d->state == D_STOPPED || d->stop_req)
+        return PEV_ECLOSED;
+    if (d->state != D_RUNNING)
+        return PEV_EBUSY;
+    d->restart_req = 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_daemon_stop(pev_daemon_t *d)
+{
+    if (!d)
+        return APR_EINVAL;
+    if (d->state == D_NEW && !d->busy)
+        d->state = D_STOPPED;
+    else if (d->state == D_NEW || d->state == D_RUNNING)
+        d->stop_req = 1;            /* during the start: right after it */
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accessors                                                                 */
+
+pev_bus_t *pev_daemon_bus(const pev_daemon_t *d) { return d ? d->bus : NULL; }
+pev_loop_t *pev_daemon_loop(const pev_daemon_t *d) { return d ? d->loop : NULL; }
+apr_pool_t *pev_daemon_pool(const pev_daemon_t *d) { return d ? d->pool : NULL; }
+const char *pev_daemon_name(const pev_daemon_t *d) { return d ? d->name : NULL; }
+pev_gen_t *pev_daemon_gen(const pev_daemon_t *d) { return d ? d->gen : NULL; }
+const char *pev_daemon_error(const pev_daemon_t *d) { return d ? d->error : ""; }
+apr_size_t pev_daemon_connections(const pev_daemon_t *d) { return d ? d->nconns : 0; }
+
+apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path)
+{
+    apr_pool_t *np;
+
+    if (!d || (!path && !d->default_config))
+        return APR_EINVAL;
+    /* a fresh pool per call: repeated calls do not grow the daemon's pool */
+    if (apr_pool_create(&np, d->pool) != APR_SUCCESS)
+        return APR_ENOMEM;
+    d->config_file = path ? apr_pstrdup(np, path) : NULL;
+    apr_pool_destroy(d->path_pool);
+    d->path_pool = np;
+    return APR_SUCCESS;
+}
+
+unsigned pev_gen_number(const pev_gen_t *gen) { return gen ? gen->number : 0; }
+apr_pool_t *pev_gen_pool(const pev_gen_t *gen) { return gen ? gen->pool : NULL; }
+apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen) { return gen ? gen->conf_pool : NULL; }
+pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen) { return gen ? gen->d : NULL; }
+int pev_gen_is_current(const pev_gen_t *gen) { return gen && gen->d->gen == gen; }
+
+void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def)
+{
+    int i;
+
+    if (!gen || !def)
+        return NULL;
+    for (i = 0; i < gen->d->nmods; i++)
+        if (gen->d->defs[i] == def)
+            return gen->mconf[i];
+    return NULL;
+}
+
+apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!gen || !fmt)
+        return status;
+    va_start(ap, fmt);
+    gen->fail = apr_pvsprintf(gen->conf_pool, fmt, ap);
+    va_end(ap);
+    return status;
+}

@@ -1,0 +1,263 @@
+/*
+ * listen.c - the listening sockets: opened for the generation that lists
+ * them first, kept across restarts while the next generation lists them
+ * too, polled through the loop's descriptor interface (io_int.h); each
+ * accepted socket goes to conn.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "daemon_int.h"
+#include "../io_int.h"
+
+#define ACCEPT_BATCH 16                 /* accepts per readiness report */
+#define ACCEPT_PAUSE APR_TIME_C(100000) /* out of descriptors: retry in 100 ms */
+
+typedef struct pevi_lsock lsock_t;
+
+struct pevi_lsock {
+    pevi_io_t io;                   /* first: the loop hands us &io */
+    pev_daemon_t *d;
+    apr_pool_t *pool;
+    apr_socket_t *sock;
+    const char *key;                /* "HOST:PORT" as configured */
+    apr_port_t port;                /* the bound port */
+    pev_timer_t *pause;             /* re-enables accepting after EMFILE */
+    int fresh;                      /* opened for a restart not yet done */
+    lsock_t *next;
+};
+
+static void lsock_resume(pev_timer_t *t, void *baton)
+{
+    lsock_t *l = baton;
+
+    (void) t;
+    if (pevi_io_set(l->d->loop, &l->io, APR_POLLIN) != APR_SUCCESS)
+        pev_daemon_log(l->d, PEV_LOG_ERROR, "cannot poll %s again", l->key);
+}
+
+static void lsock_ready(pevi_io_t *io, apr_int16_t events)
+{
+    lsock_t *l = PEVI_CONTAINER(io, lsock_t, io);
+    pev_daemon_t *d = l->d;
+    int i;
+
+    (void) events;
+    for (i = 0; i < ACCEPT_BATCH && d->state == D_RUNNING && d->gen && !d->busy
+                && !d->stop_req; i++) {
+        apr_pool_t *cp;
+        apr_socket_t *ns;
+        apr_status_t st;
+        char eb[256];
+
+        st = apr_pool_create(&cp, d->pool);
+        if (st == APR_SUCCESS) {
+            apr_pool_tag(cp, "pev_conn");
+            st = apr_socket_accept(&ns, l->sock, cp);
+            if (st == APR_SUCCESS) {
+                pevi_conn_accept(d, cp, ns);
+                continue;
+            }
+            apr_pool_destroy(cp);
+        }
+        if (APR_STATUS_IS_EAGAIN(st) || APR_STATUS_IS_EINTR(st))
+            return;
+        if (APR_STATUS_IS_ECONNABORTED(st) || st == APR_FROM_OS_ERROR(EPROTO))
+            continue;
+        /* out of descriptors or memory: the socket stays readable, so stop
+         * polling it for a moment rather than spin */
+        pev_daemon_log(d, PEV_LOG_WARN, "accept on %s: %s; pausing for %d ms", l->key,
+                       pev_strerror(st, eb, sizeof eb), (int) (ACCEPT_PAUSE / 1000));
+        if ((l->pause ? pev_timer_rearm_in(l->pause, ACCEPT_PAUSE)
+             : pev_timer_add_in(&l->pause, d->loop, ACCEPT_PAUSE, lsock_resume, l, l->pool))
+            == APR_SUCCESS)
+            pevi_io_set(d->loop, &l->io, 0);
+        return;
+    }
+}
+
+static apr_status_t lsock_cleanup(void *data)
+{
+    lsock_t *l = data;
+
+    pevi_io_set(l->d->loop, &l->io, 0);
+    return APR_SUCCESS;
+}
+
+static lsock_t *lsock_find(pev_daemon_t *d, const char *key)
+{
+    lsock_t *l;
+
+    for (l = d->lsocks; l; l = l->next)
+        if (strcmp(l->key, key) == 0)
+            return l;
+    return NULL;
+}
+
+static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
+{
+    apr_pool_t *lp;
+    lsock_t *l;
+    apr_sockaddr_t *sa, *local;
+    char *host;
+    apr_port_t port;
+    apr_status_t st;
+    const char *what;
+    char eb[256];
+
+    st = apr_pool_create(&lp, d->pool);
+    if (st != APR_SUCCESS)
+        return st;
+    apr_pool_tag(lp, "pev_listen");
+    l = apr_pcalloc(lp, sizeof *l);
+    l->d = d;
+    l->pool = lp;
+    l->key = apr_pstrdup(lp, key);
+    what = "resolve";
+    /* the key was checked by core_listen() (conf.c): [HOST:]PORT, HOST "*" for
+     * any */
+    {
+        char *copy = apr_pstrdup(lp, key);
+        char *colon = strrchr(copy, ':');
+
+        *colon = '\0';
+        host = strcmp(copy, "*") == 0 ? NULL : copy;
+        if (host && host[0] == '[') {
+            host++;
+            host[strlen(host) - 1] = '\0';
+        }
+        port = (apr_port_t) atoi(colon + 1);
+        st = APR_SUCCESS;
+    }
+    if (st == APR_SUCCESS)
+        st = apr_sockaddr_info_get(&sa, host, host ? APR_UNSPEC : APR_INET, port, 0, lp);
+    if (st == APR_SUCCESS) {
+        what = "create a socket for";
+        st = apr_socket_create(&l->sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, lp);
+    }
+    if (st == APR_SUCCESS)
+        st = apr_socket_opt_set(l->sock, APR_SO_REUSEADDR, 1);
+    if (st == APR_SUCCESS) {
+        what = "bind";
+        st = apr_socket_bind(l->sock, sa);
+    }
+    if (st == APR_SUCCESS) {
+        what = "listen on";
+        st = apr_socket_listen(l->sock, SOMAXCONN);
+    }
+    if (st == APR_SUCCESS)
+        st = apr_socket_opt_set(l->sock, APR_SO_NONBLOCK, 1);
+    if (st == APR_SUCCESS)
+        st = apr_socket_addr_get(&local, APR_LOCAL, l->sock);
+    if (st == APR_SUCCESS) {
+        l->port = local->port;
+        pevi_io_init(&l->io, lp, l->sock, NULL, lsock_ready);
+        /* registered after the socket's own cleanup, so it runs first */
+        apr_pool_cleanup_register(lp, l, lsock_cleanup, apr_pool_cleanup_null);
+        what = "poll";
+        st = pevi_io_set(d->loop, &l->io, APR_POLLIN);
+    }
+    if (st != APR_SUCCESS) {
+        pevi_daemon_set_error(d, "cannot %s %s: %s", what, key,
+                              pev_strerror(st, eb, sizeof eb));
+        apr_pool_destroy(lp);
+        return st;
+    }
+    l->fresh = 1;
+    l->next = d->lsocks;
+    d->lsocks = l;
+    return APR_SUCCESS;
+}
+
+/* Open the sockets @a gen lists that are not open yet (marked fresh). On
+ * failure the fresh ones are closed again and d->error names the address. */
+apr_status_t pevi_listen_open(pev_daemon_t *d, const pev_gen_t *gen)
+{
+    int i;
+
+    for (i = 0; i < gen->listen->nelts; i++) {
+        const char *key = pevi_gen_listen_key(gen, i);
+        apr_status_t st;
+        lsock_t **pp;
+
+        if (lsock_find(d, key))
+            continue;
+        st = lsock_open(d, key);
+        if (st == APR_SUCCESS)
+            continue;
+        for (pp = &d->lsocks; *pp;) {
+            lsock_t *l = *pp;
+
+            if (l->fresh) {
+                *pp = l->next;
+                apr_pool_destroy(l->pool);
+            }
+            else
+                pp = &l->next;
+        }
+        return st;
+    }
+    return APR_SUCCESS;
+}
+
+/* Keep exactly the sockets @a gen lists (NULL: none), in its order; log the
+ * closes unless @a quiet (a failed start says one thing only). */
+void pevi_listen_commit(pev_daemon_t *d, const pev_gen_t *gen, int quiet)
+{
+    lsock_t *keep = NULL, **tail = &keep, *l;
+    int i;
+
+    if (gen)
+        for (i = 0; i < gen->listen->nelts; i++) {
+            const char *key = pevi_gen_listen_key(gen, i);
+            lsock_t **pp;
+
+            for (pp = &d->lsocks; *pp; pp = &(*pp)->next)
+                if (strcmp((*pp)->key, key) == 0)
+                    break;
+            if (!*pp)
+                continue;
+            l = *pp;
+            *pp = l->next;
+            l->next = NULL;
+            l->fresh = 0;
+            *tail = l;
+            tail = &l->next;
+        }
+    while ((l = d->lsocks) != NULL) {
+        d->lsocks = l->next;
+        if (!quiet)
+            pev_daemon_log(d, PEV_LOG_INFO, "closed %s (port %u)", l->key, (unsigned) l->port);
+        apr_pool_destroy(l->pool);
+    }
+    d->lsocks = keep;
+}
+
+void pevi_listen_log(pev_daemon_t *d)
+{
+    const lsock_t *l;
+
+    for (l = d->lsocks; l; l = l->next) {
+        char *colon = strrchr(l->key, ':');
+
+        pev_daemon_log(d, PEV_LOG_INFO, "listening on %.*s:%u",
+                       colon ? (int) (colon - l->key) : (int) strlen(l->key), l->key,
+                       (unsigned) l->port);
+    }
+}
+
+apr_port_t pev_daemon_port(const pev_daemon_t *d, int index)
+{
+    const lsock_t *l;
+
+    if (!d || index < 0)
+        return 0;
+    for (l = d->lsocks; l && index > 0; l = l->next)
+        index--;
+    return l ? l->port : 0;
+}
