@@ -11,6 +11,8 @@
 
 #include <apr_errno.h>
 
+#include "poolev/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -62,7 +64,7 @@ extern "C" {
  * @param buf      where to write (must not be NULL unless bufsize is 0)
  * @param bufsize  size of @a buf in bytes
  */
-char *pev_strerror(apr_status_t statcode, char *buf, apr_size_t bufsize);
+PEV_API char *pev_strerror(apr_status_t statcode, char *buf, apr_size_t bufsize);
 
 #ifdef __cplusplus
 }
