@@ -11,7 +11,7 @@
  *   poolev/signal.h  signal handlers that run in loop context
  *   poolev/stream.h  pool-owned buffered streams with timed wait events
  *   poolev/daemon.h  the daemon lifecycle: modules, configuration generations
- *   poolev/export.h  PEV_API, the mark on what libpoolev exports
+ *   poolev/export.h  PEV_API (what libpoolev exports) and PEV_PRINTF
  */
 #ifndef POOLEV_H
 #define POOLEV_H

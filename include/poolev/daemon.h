@@ -318,11 +318,11 @@ PEV_API apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *pat
  * stderr (no recursion).
  */
 PEV_API void pev_daemon_log(pev_daemon_t *d, pev_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    PEV_PRINTF(3, 4);
 
 /** pev_daemon_log() with a va_list. */
 PEV_API void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt,
-                             va_list ap) __attribute__((format(printf, 3, 0)));
+                             va_list ap) PEV_PRINTF(3, 0);
 
 /* ------------------------------------------------------------------------ */
 /* Generations                                                               */
@@ -354,7 +354,7 @@ PEV_API int pev_gen_is_current(const pev_gen_t *gen);
  * Returns @a status, so an init can say: return pev_gen_fail(gen, st, "...");
  */
 PEV_API apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    PEV_PRINTF(3, 4);
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */

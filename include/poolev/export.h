@@ -14,6 +14,11 @@
  * keeps poolev callable from code compiled under
  * `#pragma GCC visibility push(hidden)`. So no define says which side is
  * compiling. They are two marks because they are two libraries.
+ *
+ * PEV_PRINTF(fmt, args) marks a printf-like function for the compiler's
+ * format checks: parameter @a fmt is the format, the arguments it converts
+ * start at parameter @a args (0 for a va_list). Empty for compilers other
+ * than GCC and clang.
  */
 #ifndef POOLEV_EXPORT_H
 #define POOLEV_EXPORT_H
@@ -24,6 +29,12 @@
 #else
 #define PEV_API
 #define PEV_COMPAT_API
+#endif
+
+#ifdef __GNUC__
+#define PEV_PRINTF(fmt, args) __attribute__((__format__(__printf__, fmt, args)))
+#else
+#define PEV_PRINTF(fmt, args)
 #endif
 
 #endif /* POOLEV_EXPORT_H */

@@ -257,17 +257,11 @@ PEV_API apr_status_t pev_stream_write(pev_stream_t *s, const void *data, apr_siz
 
 /** pev_stream_write() of formatted text (same all-or-nothing rule). */
 PEV_API apr_status_t pev_stream_printf(pev_stream_t *s, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+    PEV_PRINTF(2, 3);
 
 /** pev_stream_printf() with a va_list. */
 PEV_API apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 0)))
-#endif
-    ;
+    PEV_PRINTF(2, 0);
 
 /**
  * Try to send the buffered output now, without waiting.

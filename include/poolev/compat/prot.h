@@ -250,17 +250,11 @@ PEV_COMPAT_API int prot_puts(struct protstream *s, const char *str);
 
 /** prot_write() of formatted text (all of printf's conversions). */
 PEV_COMPAT_API int prot_printf(struct protstream *s, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+    PEV_PRINTF(2, 3);
 
 /** prot_printf() with a va_list. */
 PEV_COMPAT_API int prot_vprintf(struct protstream *s, const char *fmt, va_list ap)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 0)))
-#endif
-    ;
+    PEV_PRINTF(2, 0);
 
 /**
  * Write stream: send every pending byte, waiting for the descriptor as long
