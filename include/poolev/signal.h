@@ -51,7 +51,7 @@ typedef void pev_signal_fn(int signo, void *baton);
  * @param baton    passed to @a fn
  * @param lifetime owning pool (NULL: the loop's pool)
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn, or a signal number
- *         out of range or not catchable; APR_EBUSY if another loop holds
+ *         out of range or not catchable; PEV_EBUSY if another loop holds
  *         handlers for @a signo; APR_ENOMEM.
  * Callable from loop callbacks.
  */
