@@ -214,8 +214,9 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed init;
  *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
- *         a callback; PEV_ECLOSED if the daemon was stopped (or its start
- *         failed) before.
+ *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
+ *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
+ *         the daemon was stopped (or its start failed) before.
  */
 PEV_API apr_status_t pev_daemon_start(pev_daemon_t *d);
 

@@ -47,7 +47,8 @@ extern "C" {
  *    pev_daemon_run() or pev_daemon_run_once() from inside the daemon's
  *    loop; pev_daemon_check_config() from inside a start, restart or stop;
  *  - pev_daemon_restart() before the daemon was started;
- *  - pev_signal_add(): another loop holds handlers for the signal. */
+ *  - pev_signal_add(): another loop holds handlers for the signal, and so
+ *    pev_daemon_start() when another loop holds SIGHUP, SIGTERM or SIGINT. */
 #define PEV_EBUSY      (PEV_START_ERROR + 5)
 /** Closed: the stream is closed or closing (poolev/stream.h), also the close
  *  reason of a stream closed by pev_stream_close() or pev_stream_abort();
