@@ -10,6 +10,8 @@
  *   poolev/loop.h    the event loop: clock, timers, deferred calls, wakeups
  *   poolev/signal.h  signal handlers that run in loop context
  *   poolev/stream.h  pool-owned buffered streams with timed wait events
+ *   poolev/daemon.h  the daemon lifecycle: modules, configuration generations
+ *   poolev/export.h  PEV_API (what libpoolev exports) and PEV_PRINTF
  */
 #ifndef POOLEV_H
 #define POOLEV_H

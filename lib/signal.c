@@ -124,7 +124,7 @@ apr_status_t pev_signal_add(pev_signal_t **out, pev_loop_t *loop, int signo,
         struct sigaction sa;
 
         if (!atomic_compare_exchange_strong(&sig_owner[signo], &expected, s))
-            return APR_EBUSY;
+            return PEV_EBUSY;
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESTART;

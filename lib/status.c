@@ -13,15 +13,17 @@ static const char *pev_message(apr_status_t st)
     case PEV_ENESTING:
         return "poolev: event nesting limit reached, nothing dispatched";
     case PEV_EDESTROYED:
-        return "poolev: the bus or loop was destroyed";
+        return "poolev: the bus, loop or stream was destroyed";
     case PEV_EREMOVED:
         return "poolev: the module was removed";
     case PEV_ENOTARMED:
-        return "poolev: the timer is not armed";
+        return "poolev: the timer or wait event is not armed";
     case PEV_EBUSY:
-        return "poolev: the loop is already running (it does not nest)";
+        return "poolev: busy: the loop or daemon is running or not yet started,"
+               " or another loop has the signal";
     case PEV_ECLOSED:
-        return "poolev: the stream is closed";
+        return "poolev: closed: the stream or connection is closed,"
+               " or the daemon is stopping or stopped";
     case PEV_ELINE:
         return "poolev: line too long";
     case PEV_EFULL:

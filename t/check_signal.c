@@ -223,7 +223,7 @@ START_TEST(signal_one_loop_per_signal)
 
     ck_assert_int_eq(pev_loop_create(&other, pt_pool), APR_SUCCESS);
     h = add(SIGUSR1, sact(pt_pool, 1), NULL);
-    ck_assert_int_eq(pev_signal_add(NULL, other, SIGUSR1, on_sig, NULL, NULL), APR_EBUSY);
+    ck_assert_int_eq(pev_signal_add(NULL, other, SIGUSR1, on_sig, NULL, NULL), PEV_EBUSY);
     ck_assert_int_eq(pev_signal_add(NULL, other, SIGUSR2, on_sig, sact(pt_pool, 2), NULL),
                      APR_SUCCESS);
     ck_assert_int_eq(pev_signal_remove(h), APR_SUCCESS);

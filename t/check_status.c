@@ -37,7 +37,7 @@ START_TEST(test_strerror)
     pev_strerror(PEV_ENOTARMED, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "not armed") != NULL, "got '%s'", buf);
     pev_strerror(PEV_EBUSY, buf, sizeof buf);
-    ck_assert_msg(strstr(buf, "nest") != NULL, "got '%s'", buf);
+    ck_assert_msg(strstr(buf, "busy") != NULL, "got '%s'", buf);
     pev_strerror(PEV_ECLOSED, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "closed") != NULL, "got '%s'", buf);
     pev_strerror(PEV_ELINE, buf, sizeof buf);

@@ -30,6 +30,7 @@
 #include <apr_pools.h>
 #include <apr_errno.h>
 
+#include "poolev/export.h"
 #include "poolev/status.h"
 
 #ifdef __cplusplus
@@ -82,7 +83,7 @@ typedef void pev_event_fn(const void *event_data, void *user_data);
  * @return APR_SUCCESS; APR_EINVAL for a NULL argument; APR_ENOMEM.
  * Callable from a callback of another bus.
  */
-apr_status_t pev_bus_create(pev_bus_t **bus, apr_pool_t *pool);
+PEV_API apr_status_t pev_bus_create(pev_bus_t **bus, apr_pool_t *pool);
 
 /**
  * Set the nesting limit: how many generate calls on this bus may be active at
@@ -96,10 +97,10 @@ apr_status_t pev_bus_create(pev_bus_t **bus, apr_pool_t *pool);
  * Callable from a callback; a lower limit applies to generate calls made
  * after it, not to those already running.
  */
-apr_status_t pev_bus_set_max_depth(pev_bus_t *bus, int depth);
+PEV_API apr_status_t pev_bus_set_max_depth(pev_bus_t *bus, int depth);
 
 /** Current nesting limit of @a bus (0 for a NULL bus). */
-int pev_bus_max_depth(const pev_bus_t *bus);
+PEV_API int pev_bus_max_depth(const pev_bus_t *bus);
 
 /* ------------------------------------------------------------------------ */
 /* Modules                                                                   */
@@ -120,16 +121,16 @@ int pev_bus_max_depth(const pev_bus_t *bus);
  *         APR_EEXIST if a current module already has that name.
  * Callable from a callback.
  */
-apr_status_t pev_module_add(pev_bus_t *bus, const char *name, pev_module_t **mod);
+PEV_API apr_status_t pev_module_add(pev_bus_t *bus, const char *name, pev_module_t **mod);
 
 /**
  * Find a current (not removed) module by name.
  * @return the module, or NULL if there is none or an argument is NULL.
  */
-pev_module_t *pev_module_find(pev_bus_t *bus, const char *name);
+PEV_API pev_module_t *pev_module_find(pev_bus_t *bus, const char *name);
 
 /** The module's name (owned by the bus), or NULL for a NULL module. */
-const char *pev_module_name(const pev_module_t *mod);
+PEV_API const char *pev_module_name(const pev_module_t *mod);
 
 /**
  * Remove a module: generate PEV_EVENT_MODULE_UNLOAD with the module's name as
@@ -148,7 +149,7 @@ const char *pev_module_name(const pev_module_t *mod);
  * Callable from a callback: listeners of the module that the running dispatch
  * has not reached yet are not called.
  */
-apr_status_t pev_module_remove(pev_module_t *mod);
+PEV_API apr_status_t pev_module_remove(pev_module_t *mod);
 
 /* ------------------------------------------------------------------------ */
 /* Listeners                                                                 */
@@ -157,9 +158,9 @@ apr_status_t pev_module_remove(pev_module_t *mod);
  * Register @a fn on @a event with PEV_PRIORITY_DEFAULT.
  * See pev_event_register_ordered() for every detail.
  */
-apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const char *event,
-                                pev_event_fn *fn, void *user_data,
-                                apr_pool_t *lifetime, pev_listener_t **listener);
+PEV_API apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const char *event,
+                                        pev_event_fn *fn, void *user_data,
+                                        apr_pool_t *lifetime, pev_listener_t **listener);
 
 /**
  * Register @a fn on @a event.
@@ -194,11 +195,11 @@ apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const char *e
  * short walk from the tail of the event's list, O(1) for the usual case of a
  * registration that sorts last).
  */
-apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
-                                        const char *event, pev_event_fn *fn,
-                                        void *user_data, int priority,
-                                        apr_pool_t *lifetime,
-                                        pev_listener_t **listener);
+PEV_API apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
+                                                const char *event, pev_event_fn *fn,
+                                                void *user_data, int priority,
+                                                apr_pool_t *lifetime,
+                                                pev_listener_t **listener);
 
 /**
  * Unregister one listener, in O(1).
@@ -211,7 +212,7 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
  *         reused, see pev_event_register_ordered()).
  * Callable from a callback, including the listener's own.
  */
-apr_status_t pev_listener_unregister(pev_listener_t *listener);
+PEV_API apr_status_t pev_listener_unregister(pev_listener_t *listener);
 
 /**
  * Unregister every listener that matches a filter. NULL means "any" for
@@ -223,13 +224,13 @@ apr_status_t pev_listener_unregister(pev_listener_t *listener);
  * Callable from a callback; same guarantee as pev_listener_unregister().
  * Cost: O(listeners of @a event) with an event, O(all listeners) without.
  */
-apr_status_t pev_event_unregister(pev_bus_t *bus, const pev_module_t *mod,
-                                  const char *event, pev_event_fn *fn);
+PEV_API apr_status_t pev_event_unregister(pev_bus_t *bus, const pev_module_t *mod,
+                                          const char *event, pev_event_fn *fn);
 
 /** Filter value for pev_event_unregister(): core listeners (module NULL) only. */
 #define PEV_MODULE_CORE ((const pev_module_t *) (const void *) &pev_module_core_tag)
 /** Anchor of PEV_MODULE_CORE; not a module, never dereference it. */
-extern const char pev_module_core_tag;
+PEV_API extern const char pev_module_core_tag;
 
 /* ------------------------------------------------------------------------ */
 /* Generating events                                                         */
@@ -255,8 +256,8 @@ extern const char pev_module_core_tag;
  * names) and the calls; no allocation. Events emptied during the dispatch are
  * reclaimed by a later unregistration, never by generate.
  */
-apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
-                                const void *event_data);
+PEV_API apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
+                                        const void *event_data);
 
 /**
  * Intern an event name: return a handle for pev_event_generate_handle(),
@@ -269,23 +270,23 @@ apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
  * @return APR_SUCCESS; APR_EINVAL for NULL arguments or an empty name.
  * Callable from a callback.
  */
-apr_status_t pev_event_intern(pev_event_t **ev, pev_bus_t *bus, const char *name);
+PEV_API apr_status_t pev_event_intern(pev_event_t **ev, pev_bus_t *bus, const char *name);
 
 /**
  * Generate an interned event: the fast path, no hashing and no allocation.
  * Same rules and return values as pev_event_generate().
  */
-apr_status_t pev_event_generate_handle(pev_event_t *ev, const void *event_data);
+PEV_API apr_status_t pev_event_generate_handle(pev_event_t *ev, const void *event_data);
 
 /** The name of an interned event (owned by the bus), or NULL. */
-const char *pev_event_name(const pev_event_t *ev);
+PEV_API const char *pev_event_name(const pev_event_t *ev);
 
 /**
  * Count the current listeners of @a event (listeners unregistered during a
  * running dispatch are not counted).
  * @return the count; 0 for an unknown event; -1 for a NULL bus or event.
  */
-int pev_event_listening(pev_bus_t *bus, const char *event);
+PEV_API int pev_event_listening(pev_bus_t *bus, const char *event);
 
 /**
  * Count the current listeners of @a event that match a filter, with the
@@ -298,8 +299,8 @@ int pev_event_listening(pev_bus_t *bus, const char *event);
  * Callable from a callback (listeners unregistered during a running
  * dispatch are not counted). Cost: O(listeners of @a event).
  */
-int pev_event_count(pev_bus_t *bus, const char *event, const pev_module_t *mod,
-                    pev_event_fn *fn);
+PEV_API int pev_event_count(pev_bus_t *bus, const char *event, const pev_module_t *mod,
+                            pev_event_fn *fn);
 
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                             */
@@ -327,7 +328,7 @@ typedef int pev_dump_fn(void *baton, const pev_listener_info_t *info);
  *
  * @return APR_SUCCESS; APR_EINVAL for NULL; APR_ENOMEM; PEV_EDESTROYED.
  */
-apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton);
+PEV_API apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton);
 
 /** Counters for monitoring and tests (pev_bus_stats()). */
 typedef struct pev_bus_stats {
@@ -348,7 +349,7 @@ typedef struct pev_bus_stats {
  * Fill @a stats. O(table_slots) for max_probe, O(1) otherwise.
  * @return APR_SUCCESS; APR_EINVAL for NULL.
  */
-apr_status_t pev_bus_stats(const pev_bus_t *bus, pev_bus_stats_t *stats);
+PEV_API apr_status_t pev_bus_stats(const pev_bus_t *bus, pev_bus_stats_t *stats);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@
 #include <apr_pools.h>
 
 #include "poolev/bus.h"
+#include "poolev/export.h"
 #include "poolev/loop.h"
 #include "poolev/status.h"
 #include "poolev/stream.h"
@@ -197,8 +198,8 @@ typedef struct pev_daemon_options {
  *         compare case-insensitively; "Listen" is taken); APR errors from
  *         the loop.
  */
-apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
-                               apr_pool_t *pool);
+PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
+                                       apr_pool_t *pool);
 
 /**
  * Start the first generation: core.preparse, parse the configuration, open
@@ -213,10 +214,11 @@ apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opt
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed init;
  *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
- *         a callback; PEV_ECLOSED if the daemon was stopped (or its start
- *         failed) before.
+ *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
+ *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
+ *         the daemon was stopped (or its start failed) before.
  */
-apr_status_t pev_daemon_start(pev_daemon_t *d);
+PEV_API apr_status_t pev_daemon_start(pev_daemon_t *d);
 
 /**
  * Run the daemon until it stops: start it if needed, then run the loop;
@@ -229,7 +231,7 @@ apr_status_t pev_daemon_start(pev_daemon_t *d);
  *         a loop error; a failed restart init (the daemon then stopped, see
  *         pev_daemon_restart()). Not callable from a callback (PEV_EBUSY).
  */
-apr_status_t pev_daemon_run(pev_daemon_t *d);
+PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
 
 /**
  * Check the configuration without starting: read it and parse it into a
@@ -241,14 +243,14 @@ apr_status_t pev_daemon_run(pev_daemon_t *d);
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
  *         inside a start, restart or stop. Callable in any state.
  */
-apr_status_t pev_daemon_check_config(pev_daemon_t *d);
+PEV_API apr_status_t pev_daemon_check_config(pev_daemon_t *d);
 
 /**
  * One step of pev_daemon_run(): one loop iteration (waiting at most
  * @a timeout, see pev_loop_run_once()), then a pending restart or stop.
  * @return as pev_daemon_run(); PEV_ECLOSED once the daemon has stopped.
  */
-apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout);
+PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout);
 
 /**
  * Ask for a restart (what SIGHUP does). It runs after the current loop
@@ -268,7 +270,7 @@ apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout);
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ECLOSED if stopping or
  *         stopped; PEV_EBUSY if not started. Callable from callbacks.
  */
-apr_status_t pev_daemon_restart(pev_daemon_t *d);
+PEV_API apr_status_t pev_daemon_restart(pev_daemon_t *d);
 
 /**
  * Ask for a stop (what SIGTERM and SIGINT do); it runs after the current
@@ -276,30 +278,30 @@ apr_status_t pev_daemon_restart(pev_daemon_t *d);
  * @return APR_SUCCESS (also when already stopping); APR_EINVAL for NULL.
  *         Callable from callbacks.
  */
-apr_status_t pev_daemon_stop(pev_daemon_t *d);
+PEV_API apr_status_t pev_daemon_stop(pev_daemon_t *d);
 
 /** The daemon's bus. */
-pev_bus_t *pev_daemon_bus(const pev_daemon_t *d);
+PEV_API pev_bus_t *pev_daemon_bus(const pev_daemon_t *d);
 /** The daemon's loop. */
-pev_loop_t *pev_daemon_loop(const pev_daemon_t *d);
+PEV_API pev_loop_t *pev_daemon_loop(const pev_daemon_t *d);
 /** The daemon's pool: lives as long as the daemon (process lifetime). */
-apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
+PEV_API apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
 /** The daemon's name (from its options). */
-const char *pev_daemon_name(const pev_daemon_t *d);
+PEV_API const char *pev_daemon_name(const pev_daemon_t *d);
 /** The current generation, NULL before the start and after the stop. */
-pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
+PEV_API pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
 /** The message of the last start, restart or reload failure ("" if none;
  *  a later successful restart does not clear it). */
-const char *pev_daemon_error(const pev_daemon_t *d);
+PEV_API const char *pev_daemon_error(const pev_daemon_t *d);
 /** Number of open connections. */
-apr_size_t pev_daemon_connections(const pev_daemon_t *d);
+PEV_API apr_size_t pev_daemon_connections(const pev_daemon_t *d);
 
 /**
  * The port the @a index-th listening socket (in configuration order) is
  * bound to: the actual port, also for "Listen HOST:0". 0 when there is no
  * such socket.
  */
-apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
+PEV_API apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
 
 /**
  * Read the configuration from @a path from the next restart on (copied;
@@ -307,7 +309,7 @@ apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
  * @return APR_SUCCESS; APR_EINVAL for a NULL daemon, or a NULL path without
  *         a default configuration.
  */
-apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path);
+PEV_API apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path);
 
 /**
  * Log a message: generate PEV_EVENT_LOG, or write to stderr when nobody
@@ -316,44 +318,44 @@ apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path);
  * Callable from callbacks; a message logged from a core.log listener goes to
  * stderr (no recursion).
  */
-void pev_daemon_log(pev_daemon_t *d, pev_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+PEV_API void pev_daemon_log(pev_daemon_t *d, pev_log_level_t level, const char *fmt, ...)
+    PEV_PRINTF(3, 4);
 
 /** pev_daemon_log() with a va_list. */
-void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt,
-                     va_list ap) __attribute__((format(printf, 3, 0)));
+PEV_API void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt,
+                             va_list ap) PEV_PRINTF(3, 0);
 
 /* ------------------------------------------------------------------------ */
 /* Generations                                                               */
 
 /** The generation's number: 1 for the start, +1 per restart. */
-unsigned pev_gen_number(const pev_gen_t *gen);
+PEV_API unsigned pev_gen_number(const pev_gen_t *gen);
 
 /** The generation pool: bind per-generation registrations and state here.
  *  Destroyed when the generation ends (restart or stop). */
-apr_pool_t *pev_gen_pool(const pev_gen_t *gen);
+PEV_API apr_pool_t *pev_gen_pool(const pev_gen_t *gen);
 
 /** The generation's configuration pool: the values the directives stored.
  *  Lives until the generation has ended and no connection holds it. */
-apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen);
+PEV_API apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen);
 
 /** The configuration of module @a def in @a gen (NULL if the module has
  *  none, or is not one of the daemon's). Valid as long as
  *  pev_gen_conf_pool(). */
-void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def);
+PEV_API void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def);
 
 /** The daemon. */
-pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen);
+PEV_API pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen);
 
 /** Non-zero while @a gen is the daemon's current generation. */
-int pev_gen_is_current(const pev_gen_t *gen);
+PEV_API int pev_gen_is_current(const pev_gen_t *gen);
 
 /**
  * From a module's init: set the message reported for its failure (copied).
  * Returns @a status, so an init can say: return pev_gen_fail(gen, st, "...");
  */
-apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+PEV_API apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, ...)
+    PEV_PRINTF(3, 4);
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
@@ -365,36 +367,36 @@ apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, 
  * a core.conn-open listener (or later, to hand the connection over).
  * @return APR_SUCCESS; APR_EINVAL for NULL @a c; PEV_ECLOSED if it closed.
  */
-apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
-                                  void *baton);
+PEV_API apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
+                                          void *baton);
 
 /** The connection's stream (owned by the connection's pool). Use it for
  *  I/O, limits and wait events, but set its callbacks with
  *  pev_conn_set_handler(), never pev_stream_set_callbacks(): the daemon's
  *  own close callback releases the connection. */
-pev_stream_t *pev_conn_stream(const pev_conn_t *c);
+PEV_API pev_stream_t *pev_conn_stream(const pev_conn_t *c);
 
 /** The connection's pool: destroyed by the daemon after the close. Bind
  *  per-connection registrations and state here (a subscription, a timer,
  *  the handler's baton). Never destroy or clear it yourself: close the
  *  connection instead. */
-apr_pool_t *pev_conn_pool(const pev_conn_t *c);
+PEV_API apr_pool_t *pev_conn_pool(const pev_conn_t *c);
 
 /** The generation the connection was accepted under: its configuration
  *  stays valid for the connection's life (its pool may be gone). */
-pev_gen_t *pev_conn_gen(const pev_conn_t *c);
+PEV_API pev_gen_t *pev_conn_gen(const pev_conn_t *c);
 
 /** The daemon. */
-pev_daemon_t *pev_conn_daemon(const pev_conn_t *c);
+PEV_API pev_daemon_t *pev_conn_daemon(const pev_conn_t *c);
 
 /** A number unique among the daemon's connections (1, 2, ...). */
-apr_uint64_t pev_conn_id(const pev_conn_t *c);
+PEV_API apr_uint64_t pev_conn_id(const pev_conn_t *c);
 
 /** The peer's address as "IP:PORT" (in the connection's pool). */
-const char *pev_conn_peer(const pev_conn_t *c);
+PEV_API const char *pev_conn_peer(const pev_conn_t *c);
 
 /** Close the connection gracefully (pev_stream_close()). */
-apr_status_t pev_conn_close(pev_conn_t *c);
+PEV_API apr_status_t pev_conn_close(pev_conn_t *c);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers for directive handlers                                            */
@@ -403,7 +405,7 @@ apr_status_t pev_conn_close(pev_conn_t *c);
  * Parse a whole decimal number in [@a min, @a max].
  * @return NULL, or a static message ("expects a number", "out of range").
  */
-const char *pev_parse_long(const char *arg, long min, long max, long *out);
+PEV_API const char *pev_parse_long(const char *arg, long min, long max, long *out);
 
 /**
  * Parse a duration: a number with an optional unit, "ms", "s" (default),
@@ -411,7 +413,7 @@ const char *pev_parse_long(const char *arg, long min, long max, long *out);
  * is at most a year.
  * @return NULL, or a static message.
  */
-const char *pev_parse_interval(const char *arg, apr_interval_time_t *out);
+PEV_API const char *pev_parse_interval(const char *arg, apr_interval_time_t *out);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "poolev/export.h"
 #include "poolev/status.h"
 
 #ifdef __cplusplus
@@ -50,7 +51,7 @@ typedef void pev_timer_fn(pev_timer_t *timer, void *baton);
 
 /** The monotonic system clock in microseconds (CLOCK_MONOTONIC): unaffected
  *  by steps of the wall clock. Thread-safe. */
-apr_time_t pev_clock_monotonic(void);
+PEV_API apr_time_t pev_clock_monotonic(void);
 
 /* ------------------------------------------------------------------------ */
 /* Loop                                                                      */
@@ -60,7 +61,7 @@ apr_time_t pev_clock_monotonic(void);
  * @return APR_SUCCESS; APR_EINVAL for NULL arguments; an APR error if the
  *         pollset or the wakeup pipe cannot be created.
  */
-apr_status_t pev_loop_create(pev_loop_t **loop, apr_pool_t *pool);
+PEV_API apr_status_t pev_loop_create(pev_loop_t **loop, apr_pool_t *pool);
 
 /**
  * Run iterations until pev_loop_stop() or until nothing is registered (no
@@ -70,7 +71,7 @@ apr_status_t pev_loop_create(pev_loop_t **loop, apr_pool_t *pool);
  *         PEV_EBUSY if called from inside one of this loop's callbacks (the
  *         loop does not nest); an APR error from polling.
  */
-apr_status_t pev_loop_run(pev_loop_t *loop);
+PEV_API apr_status_t pev_loop_run(pev_loop_t *loop);
 
 /**
  * Run one iteration: wait for readiness at most @a timeout microseconds
@@ -90,7 +91,7 @@ apr_status_t pev_loop_run(pev_loop_t *loop);
  * @return as pev_loop_run(), plus APR_TIMEUP never (an idle iteration is
  *         APR_SUCCESS).
  */
-apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout);
+PEV_API apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout);
 
 /**
  * Ask pev_loop_run() to return after the current iteration. Callable from
@@ -99,7 +100,7 @@ apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout);
  * pev_loop_run() returns at once.
  * @return APR_SUCCESS; APR_EINVAL for NULL.
  */
-apr_status_t pev_loop_stop(pev_loop_t *loop);
+PEV_API apr_status_t pev_loop_stop(pev_loop_t *loop);
 
 /**
  * Wake the loop from its wait. Callable from any thread and from signal
@@ -108,11 +109,11 @@ apr_status_t pev_loop_stop(pev_loop_t *loop);
  * coalesce until the loop runs.
  * @return APR_SUCCESS; APR_EINVAL for NULL.
  */
-apr_status_t pev_loop_wakeup(pev_loop_t *loop);
+PEV_API apr_status_t pev_loop_wakeup(pev_loop_t *loop);
 
 /** The loop's time in microseconds: the clock as read at the start of the
  *  current iteration (after its poll). Marks use this clock. 0 for NULL. */
-apr_time_t pev_loop_now(const pev_loop_t *loop);
+PEV_API apr_time_t pev_loop_now(const pev_loop_t *loop);
 
 /**
  * Replace the loop's clock (default: pev_clock_monotonic). For tests: a fake
@@ -120,7 +121,7 @@ apr_time_t pev_loop_now(const pev_loop_t *loop);
  * backwards. The loop's time is read from it at once.
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn.
  */
-apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *baton);
+PEV_API apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *baton);
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
@@ -140,21 +141,21 @@ apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *baton)
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn; APR_ENOMEM.
  * Callable from any callback of the loop. O(log n).
  */
-apr_status_t pev_timer_add(pev_timer_t **timer, pev_loop_t *loop, apr_time_t mark,
-                           pev_timer_fn *fn, void *baton, apr_pool_t *lifetime);
+PEV_API apr_status_t pev_timer_add(pev_timer_t **timer, pev_loop_t *loop, apr_time_t mark,
+                                   pev_timer_fn *fn, void *baton, apr_pool_t *lifetime);
 
 /** pev_timer_add() at pev_loop_now(loop) + @a delay. */
-apr_status_t pev_timer_add_in(pev_timer_t **timer, pev_loop_t *loop,
-                              apr_interval_time_t delay, pev_timer_fn *fn,
-                              void *baton, apr_pool_t *lifetime);
+PEV_API apr_status_t pev_timer_add_in(pev_timer_t **timer, pev_loop_t *loop,
+                                      apr_interval_time_t delay, pev_timer_fn *fn,
+                                      void *baton, apr_pool_t *lifetime);
 
 /**
  * A deferred call: @a fn runs in the next iteration of the loop (after its
  * poll), never inside the current callback. It is a timer armed at the
  * loop's current time; the handle may be cancelled like any timer.
  */
-apr_status_t pev_loop_defer(pev_timer_t **timer, pev_loop_t *loop, pev_timer_fn *fn,
-                            void *baton, apr_pool_t *lifetime);
+PEV_API apr_status_t pev_loop_defer(pev_timer_t **timer, pev_loop_t *loop, pev_timer_fn *fn,
+                                    void *baton, apr_pool_t *lifetime);
 
 /**
  * Arm @a timer again for @a mark, whatever its state (armed: moved; fired or
@@ -163,10 +164,10 @@ apr_status_t pev_loop_defer(pev_timer_t **timer, pev_loop_t *loop, pev_timer_fn 
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_EDESTROYED if the loop is
  *         gone. O(log n).
  */
-apr_status_t pev_timer_rearm(pev_timer_t *timer, apr_time_t mark);
+PEV_API apr_status_t pev_timer_rearm(pev_timer_t *timer, apr_time_t mark);
 
 /** pev_timer_rearm() at pev_loop_now() + @a delay. */
-apr_status_t pev_timer_rearm_in(pev_timer_t *timer, apr_interval_time_t delay);
+PEV_API apr_status_t pev_timer_rearm_in(pev_timer_t *timer, apr_interval_time_t delay);
 
 /**
  * Cancel an armed timer. O(1) amortized: the timer is marked, and its heap
@@ -177,13 +178,13 @@ apr_status_t pev_timer_rearm_in(pev_timer_t *timer, apr_interval_time_t delay);
  *         already fired or was cancelled (nothing happens); PEV_EDESTROYED if
  *         the loop is gone.
  */
-apr_status_t pev_timer_cancel(pev_timer_t *timer);
+PEV_API apr_status_t pev_timer_cancel(pev_timer_t *timer);
 
 /** Non-zero when @a timer is armed (will fire unless cancelled). */
-int pev_timer_armed(const pev_timer_t *timer);
+PEV_API int pev_timer_armed(const pev_timer_t *timer);
 
 /** The mark the timer was last armed for (0 for NULL). */
-apr_time_t pev_timer_mark(const pev_timer_t *timer);
+PEV_API apr_time_t pev_timer_mark(const pev_timer_t *timer);
 
 /** Counters for monitoring and tests. */
 typedef struct pev_loop_stats {
@@ -196,7 +197,7 @@ typedef struct pev_loop_stats {
 } pev_loop_stats_t;
 
 /** Fill @a stats. @return APR_SUCCESS; APR_EINVAL for NULL. */
-apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats);
+PEV_API apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats);
 
 #ifdef __cplusplus
 }

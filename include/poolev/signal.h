@@ -23,6 +23,7 @@
 
 #include <apr_pools.h>
 
+#include "poolev/export.h"
 #include "poolev/loop.h"
 
 #ifdef __cplusplus
@@ -50,12 +51,12 @@ typedef void pev_signal_fn(int signo, void *baton);
  * @param baton    passed to @a fn
  * @param lifetime owning pool (NULL: the loop's pool)
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn, or a signal number
- *         out of range or not catchable; APR_EBUSY if another loop holds
+ *         out of range or not catchable; PEV_EBUSY if another loop holds
  *         handlers for @a signo; APR_ENOMEM.
  * Callable from loop callbacks.
  */
-apr_status_t pev_signal_add(pev_signal_t **handler, pev_loop_t *loop, int signo,
-                            pev_signal_fn *fn, void *baton, apr_pool_t *lifetime);
+PEV_API apr_status_t pev_signal_add(pev_signal_t **handler, pev_loop_t *loop, int signo,
+                                    pev_signal_fn *fn, void *baton, apr_pool_t *lifetime);
 
 /**
  * Remove a handler. Once this returns the handler is never called again. If
@@ -64,7 +65,7 @@ apr_status_t pev_signal_add(pev_signal_t **handler, pev_loop_t *loop, int signo,
  *         already; PEV_EDESTROYED if the loop is gone.
  * Callable from handlers, including the handler's own.
  */
-apr_status_t pev_signal_remove(pev_signal_t *handler);
+PEV_API apr_status_t pev_signal_remove(pev_signal_t *handler);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 
 #include <apr_errno.h>
 
+#include "poolev/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,20 +25,36 @@ extern "C" {
 /** pev_event_generate(): the bus's nesting limit was reached; nothing was
  *  dispatched. See pev_bus_set_max_depth(). */
 #define PEV_ENESTING   (PEV_START_ERROR + 1)
-/** The bus or loop was destroyed (its pool cleared or destroyed), by a
- *  callback while the call was running, or before a call on one of its
- *  timers. The caller must not touch the bus or loop again. */
+/** The bus, loop or stream was destroyed (its pool cleared or destroyed):
+ *  by a callback while the call was running (the caller must not touch it
+ *  again), or before a call on one of the loop's timers, signal handlers or
+ *  streams. Also the close reason of a stream whose pool or loop was
+ *  destroyed (poolev/stream.h). */
 #define PEV_EDESTROYED (PEV_START_ERROR + 2)
 /** The module was removed with pev_module_remove(); it takes no new
  *  listeners. */
 #define PEV_EREMOVED   (PEV_START_ERROR + 3)
-/** pev_timer_cancel(): the timer is not armed (it fired or was cancelled). */
+/** The timer is not armed (pev_timer_cancel(): it fired or was cancelled),
+ *  or the wait event is not one of the stream's pending events
+ *  (pev_waitevent_remove(), pev_waitevent_set_mark(): it fired or was
+ *  removed). */
 #define PEV_ENOTARMED  (PEV_START_ERROR + 4)
-/** The loop is running this call's caller: pev_loop_run() and
- *  pev_loop_run_once() do not nest. */
+/** Busy: the call conflicts with a loop or daemon that is running, or with
+ *  a daemon not started yet:
+ *  - pev_loop_run(), pev_loop_run_once() or pev_stream_getline_wait() from
+ *    inside the loop's callbacks (the loop does not nest);
+ *  - pev_daemon_start() on a daemon already started; pev_daemon_start(),
+ *    pev_daemon_run() or pev_daemon_run_once() from inside the daemon's
+ *    loop; pev_daemon_check_config() from inside a start, restart or stop;
+ *  - pev_daemon_restart() before the daemon was started;
+ *  - pev_signal_add(): another loop holds handlers for the signal, and so
+ *    pev_daemon_start() when another loop holds SIGHUP, SIGTERM or SIGINT. */
 #define PEV_EBUSY      (PEV_START_ERROR + 5)
-/** The stream is closed or closing (poolev/stream.h); also the close reason
- *  of a stream closed by pev_stream_close() or pev_stream_abort(). */
+/** Closed: the stream is closed or closing (poolev/stream.h), also the close
+ *  reason of a stream closed by pev_stream_close() or pev_stream_abort();
+ *  the connection is closed (pev_conn_set_handler()); the daemon is stopping
+ *  or stopped, or its start failed (pev_daemon_start(), pev_daemon_run(),
+ *  pev_daemon_run_once(), pev_daemon_restart()). */
 #define PEV_ECLOSED    (PEV_START_ERROR + 6)
 /** A line longer than the stream's maximum arrived; the stream closes. */
 #define PEV_ELINE      (PEV_START_ERROR + 7)
@@ -62,7 +80,7 @@ extern "C" {
  * @param buf      where to write (must not be NULL unless bufsize is 0)
  * @param bufsize  size of @a buf in bytes
  */
-char *pev_strerror(apr_status_t statcode, char *buf, apr_size_t bufsize);
+PEV_API char *pev_strerror(apr_status_t statcode, char *buf, apr_size_t bufsize);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,7 @@
 #include <apr_network_io.h>
 #include <apr_time.h>
 
+#include "poolev/export.h"
 #include "poolev/loop.h"
 #include "poolev/status.h"
 
@@ -128,23 +129,23 @@ typedef pev_waitevent_t *pev_waitevent_fn(pev_stream_t *s, pev_waitevent_t *ev,
  *         unrelated pool; PEV_EDESTROYED if the loop is gone; an APR error
  *         from the pollset (then the caller keeps the socket).
  */
-apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop,
-                                      apr_socket_t *sock,
-                                      const pev_stream_callbacks_t *cb,
-                                      void *baton, apr_pool_t *pool);
+PEV_API apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop,
+                                              apr_socket_t *sock,
+                                              const pev_stream_callbacks_t *cb,
+                                              void *baton, apr_pool_t *pool);
 
 /** pev_stream_create_socket() for a pipe end (from apr_file_pipe_create()
  *  or apr_os_pipe_put()). Regular files cannot be polled: the pollset's error
  *  is returned. */
-apr_status_t pev_stream_create_file(pev_stream_t **s, pev_loop_t *loop,
-                                    apr_file_t *file,
-                                    const pev_stream_callbacks_t *cb,
-                                    void *baton, apr_pool_t *pool);
+PEV_API apr_status_t pev_stream_create_file(pev_stream_t **s, pev_loop_t *loop,
+                                            apr_file_t *file,
+                                            const pev_stream_callbacks_t *cb,
+                                            void *baton, apr_pool_t *pool);
 
 /** Replace the callbacks and baton (NULL @a cb: none). Takes effect for the
  *  next callback. @return APR_SUCCESS; APR_EINVAL for NULL @a s. */
-apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callbacks_t *cb,
-                                      void *baton);
+PEV_API apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callbacks_t *cb,
+                                              void *baton);
 
 /**
  * Set the maximum line length (content without LF or CRLF), at least 1. The
@@ -154,7 +155,7 @@ apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callback
  *         @a max + 2 bytes of input are buffered; PEV_ECLOSED;
  *         PEV_EDESTROYED.
  */
-apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max);
+PEV_API apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max);
 
 /**
  * Stop (@a paused non-zero) or resume reading input. While paused the loop
@@ -167,14 +168,14 @@ apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max);
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ECLOSED; PEV_EDESTROYED.
  * Callable from any callback.
  */
-apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused);
+PEV_API apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused);
 
 /** Set the output limit in bytes (at least 1, at most APR_SIZE_MAX / 4):
  *  see pev_stream_write(). A limit below the output already pending refuses
  *  writes until it drains.
  *  @return APR_SUCCESS; APR_EINVAL for NULL, 0 or too large; PEV_ECLOSED;
  *  PEV_EDESTROYED. */
-apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit);
+PEV_API apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit);
 
 /**
  * Close the stream when no input arrives for @a interval microseconds
@@ -184,11 +185,11 @@ apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit);
  * @return APR_SUCCESS; APR_EINVAL for NULL or a negative interval;
  *         PEV_ECLOSED; PEV_EDESTROYED.
  */
-apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t interval);
+PEV_API apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t interval);
 
 /** Restart the idle clock as if input had arrived now. O(1); takes effect at
  *  once. @return APR_SUCCESS; APR_EINVAL; PEV_ECLOSED. */
-apr_status_t pev_stream_touch(pev_stream_t *s);
+PEV_API apr_status_t pev_stream_touch(pev_stream_t *s);
 
 /* Input ------------------------------------------------------------------- */
 
@@ -207,7 +208,7 @@ apr_status_t pev_stream_touch(pev_stream_t *s);
  *         exceeds the maximum (the stream closes); PEV_ECLOSED when the
  *         stream is closed and nothing is left; APR_EINVAL for NULL.
  */
-apr_status_t pev_stream_getline(pev_stream_t *s, char **line, apr_size_t *len);
+PEV_API apr_status_t pev_stream_getline(pev_stream_t *s, char **line, apr_size_t *len);
 
 /**
  * Copy up to *@a len buffered input bytes into @a buf and consume them;
@@ -215,13 +216,13 @@ apr_status_t pev_stream_getline(pev_stream_t *s, char **line, apr_size_t *len);
  * @return APR_SUCCESS (at least one byte); APR_EAGAIN (nothing buffered);
  *         APR_EOF (input ended, nothing left); PEV_ECLOSED; APR_EINVAL.
  */
-apr_status_t pev_stream_read(pev_stream_t *s, void *buf, apr_size_t *len);
+PEV_API apr_status_t pev_stream_read(pev_stream_t *s, void *buf, apr_size_t *len);
 
 /** Bytes of input buffered and not yet taken (0 for NULL). */
-apr_size_t pev_stream_input_pending(const pev_stream_t *s);
+PEV_API apr_size_t pev_stream_input_pending(const pev_stream_t *s);
 
 /** Non-zero once the peer has ended its output (read returned 0). */
-int pev_stream_eof(const pev_stream_t *s);
+PEV_API int pev_stream_eof(const pev_stream_t *s);
 
 /**
  * Wait for the next line while the loop keeps running every timer, wait
@@ -236,8 +237,8 @@ int pev_stream_eof(const pev_stream_t *s);
  *         was destroyed while waiting (do not touch @a s); PEV_EBUSY when
  *         called from one of the loop's callbacks (the loop does not nest).
  */
-apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *len,
-                                     apr_interval_time_t timeout);
+PEV_API apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *len,
+                                             apr_interval_time_t timeout);
 
 /* Output ------------------------------------------------------------------ */
 
@@ -252,21 +253,15 @@ apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *l
  *         output limit; APR_ENOMEM; PEV_ECLOSED (also after
  *         pev_stream_close()); APR_EINVAL for NULL.
  */
-apr_status_t pev_stream_write(pev_stream_t *s, const void *data, apr_size_t len);
+PEV_API apr_status_t pev_stream_write(pev_stream_t *s, const void *data, apr_size_t len);
 
 /** pev_stream_write() of formatted text (same all-or-nothing rule). */
-apr_status_t pev_stream_printf(pev_stream_t *s, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+PEV_API apr_status_t pev_stream_printf(pev_stream_t *s, const char *fmt, ...)
+    PEV_PRINTF(2, 3);
 
 /** pev_stream_printf() with a va_list. */
-apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 0)))
-#endif
-    ;
+PEV_API apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
+    PEV_PRINTF(2, 0);
 
 /**
  * Try to send the buffered output now, without waiting.
@@ -274,10 +269,10 @@ apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
  *         (the loop sends it when the descriptor is writable); the I/O
  *         error (the stream closes); PEV_ECLOSED; APR_EINVAL.
  */
-apr_status_t pev_stream_flush(pev_stream_t *s);
+PEV_API apr_status_t pev_stream_flush(pev_stream_t *s);
 
 /** Bytes of output not yet sent (0 for NULL). */
-apr_size_t pev_stream_output_pending(const pev_stream_t *s);
+PEV_API apr_size_t pev_stream_output_pending(const pev_stream_t *s);
 
 /* Closing ----------------------------------------------------------------- */
 
@@ -288,26 +283,26 @@ apr_size_t pev_stream_output_pending(const pev_stream_t *s);
  * PEV_ECLOSED (or the error), from the loop.
  * @return APR_SUCCESS; PEV_ECLOSED if already closing or closed; APR_EINVAL.
  */
-apr_status_t pev_stream_close(pev_stream_t *s);
+PEV_API apr_status_t pev_stream_close(pev_stream_t *s);
 
 /** Close now: unsent output is discarded, the descriptor is closed at once;
  *  the close callback runs with PEV_ECLOSED from the loop. Also finishes a
  *  pending pev_stream_close(). @return as pev_stream_close(), except that
  *  aborting a closing stream succeeds. */
-apr_status_t pev_stream_abort(pev_stream_t *s);
+PEV_API apr_status_t pev_stream_abort(pev_stream_t *s);
 
 /** Non-zero while the stream is open (not closing or closed). */
-int pev_stream_is_open(const pev_stream_t *s);
+PEV_API int pev_stream_is_open(const pev_stream_t *s);
 
 /** The close reason, or APR_SUCCESS while the stream has not closed. */
-apr_status_t pev_stream_close_reason(const pev_stream_t *s);
+PEV_API apr_status_t pev_stream_close_reason(const pev_stream_t *s);
 
 /** The loop, the owning pool, and the socket (NULL for a pipe) or file (NULL
  *  for a socket). The descriptor objects must not be closed by the caller. */
-pev_loop_t *pev_stream_loop(const pev_stream_t *s);
-apr_pool_t *pev_stream_pool(const pev_stream_t *s);
-apr_socket_t *pev_stream_socket(const pev_stream_t *s);
-apr_file_t *pev_stream_file(const pev_stream_t *s);
+PEV_API pev_loop_t *pev_stream_loop(const pev_stream_t *s);
+PEV_API apr_pool_t *pev_stream_pool(const pev_stream_t *s);
+PEV_API apr_socket_t *pev_stream_socket(const pev_stream_t *s);
+PEV_API apr_file_t *pev_stream_file(const pev_stream_t *s);
 
 /* ------------------------------------------------------------------------ */
 /* Wait events                                                               */
@@ -322,8 +317,8 @@ apr_file_t *pev_stream_file(const pev_stream_t *s);
  * @return APR_SUCCESS; APR_EINVAL for a NULL stream or callback (no event is
  *         created or returned); PEV_ECLOSED; PEV_EDESTROYED; APR_ENOMEM.
  */
-apr_status_t pev_waitevent_add(pev_waitevent_t **ev, pev_stream_t *s, apr_time_t mark,
-                               pev_waitevent_fn *fn, void *rock);
+PEV_API apr_status_t pev_waitevent_add(pev_waitevent_t **ev, pev_stream_t *s, apr_time_t mark,
+                                       pev_waitevent_fn *fn, void *rock);
 
 /**
  * Remove @a ev from @a s; O(log n). The handle is dead afterwards (a later
@@ -331,7 +326,7 @@ apr_status_t pev_waitevent_add(pev_waitevent_t **ev, pev_stream_t *s, apr_time_t
  * @return APR_SUCCESS; PEV_ENOTARMED when @a ev is not a live wait event of
  *         @a s (already removed, or another stream's); APR_EINVAL for NULL.
  */
-apr_status_t pev_waitevent_remove(pev_stream_t *s, pev_waitevent_t *ev);
+PEV_API apr_status_t pev_waitevent_remove(pev_stream_t *s, pev_waitevent_t *ev);
 
 /**
  * Move @a ev's mark ("touch": push an idle deadline). From outside the
@@ -340,13 +335,13 @@ apr_status_t pev_waitevent_remove(pev_stream_t *s, pev_waitevent_t *ev);
  * callback it sets the mark the event is kept at if the callback returns it.
  * @return APR_SUCCESS; PEV_ENOTARMED when @a ev is not live; APR_EINVAL.
  */
-apr_status_t pev_waitevent_set_mark(pev_waitevent_t *ev, apr_time_t mark);
+PEV_API apr_status_t pev_waitevent_set_mark(pev_waitevent_t *ev, apr_time_t mark);
 
 /** The event's mark (0 for NULL). */
-apr_time_t pev_waitevent_mark(const pev_waitevent_t *ev);
+PEV_API apr_time_t pev_waitevent_mark(const pev_waitevent_t *ev);
 
 /** Live wait events of @a s (0 for NULL). */
-apr_size_t pev_waitevent_count(const pev_stream_t *s);
+PEV_API apr_size_t pev_waitevent_count(const pev_stream_t *s);
 
 #ifdef __cplusplus
 }

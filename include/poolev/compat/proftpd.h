@@ -27,6 +27,8 @@
 
 #include <apr_pools.h>
 
+#include "poolev/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -73,8 +75,8 @@ typedef void pr_event_cb_t(const void *event_data, void *user_data);
  * Callable from a listener: the new listener is not called by the dispatch
  * that is running (nor by those it is nested in).
  */
-int pr_event_register(module *m, const char *event, pr_event_cb_t *cb,
-                      void *user_data);
+PEV_COMPAT_API int pr_event_register(module *m, const char *event, pr_event_cb_t *cb,
+                                     void *user_data);
 
 /**
  * Extension: pr_event_register() with a lifetime. When @a lifetime is cleared
@@ -86,8 +88,8 @@ int pr_event_register(module *m, const char *event, pr_event_cb_t *cb,
  *
  * @return as pr_event_register().
  */
-int pr_event_register_pool(module *m, const char *event, pr_event_cb_t *cb,
-                           void *user_data, apr_pool_t *lifetime);
+PEV_COMPAT_API int pr_event_register_pool(module *m, const char *event, pr_event_cb_t *cb,
+                                          void *user_data, apr_pool_t *lifetime);
 
 /**
  * Unregister every listener that matches: NULL means "any" for @a m,
@@ -100,7 +102,7 @@ int pr_event_register_pool(module *m, const char *event, pr_event_cb_t *cb,
  *         when nothing matched.
  * Callable from a listener, also to unregister itself or the next one.
  */
-int pr_event_unregister(module *m, const char *event, pr_event_cb_t *cb);
+PEV_COMPAT_API int pr_event_unregister(module *m, const char *event, pr_event_cb_t *cb);
 
 /**
  * Call the current listeners of @a event with @a event_data, in dispatch
@@ -112,7 +114,7 @@ int pr_event_unregister(module *m, const char *event, pr_event_cb_t *cb);
  * during the dispatch (by any means) is not called if not yet reached; one
  * registered during it is not called by it.
  */
-void pr_event_generate(const char *event, const void *event_data);
+PEV_COMPAT_API void pr_event_generate(const char *event, const void *event_data);
 
 /**
  * Count the listeners of @a event.
@@ -120,7 +122,7 @@ void pr_event_generate(const char *event, const void *event_data);
  *         -1 with errno EINVAL for a NULL @a event.
  * Callable from a listener.
  */
-int pr_event_listening(const char *event);
+PEV_COMPAT_API int pr_event_listening(const char *event);
 
 /**
  * Describe the registry through @a dumpf, one line per call (no newline):
@@ -130,7 +132,7 @@ int pr_event_listening(const char *event);
  * a listener. Nothing happens for a NULL @a dumpf.
  * @a dumpf must not change the registry.
  */
-void pr_event_dump(void (*dumpf)(const char *fmt, ...));
+PEV_COMPAT_API void pr_event_dump(void (*dumpf)(const char *fmt, ...));
 
 /**
  * Extension: create the registry under @a pool (NULL: the compat default
@@ -146,7 +148,7 @@ void pr_event_dump(void (*dumpf)(const char *fmt, ...));
  *         pool (it stays where it is).
  * Not callable from a listener.
  */
-int pr_event_set_pool(apr_pool_t *pool);
+PEV_COMPAT_API int pr_event_set_pool(apr_pool_t *pool);
 
 #ifdef __cplusplus
 }

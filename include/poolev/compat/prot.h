@@ -47,6 +47,8 @@
 
 #include <apr_pools.h>
 
+#include "poolev/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -114,12 +116,12 @@ struct prot_waitevent {
  *         descriptor that cannot be polled), ENOMEM, or another error of
  *         APR's initialization or of dup(2).
  */
-struct protstream *prot_new(int fd, int write);
+PEV_COMPAT_API struct protstream *prot_new(int fd, int write);
 
 /** Extension: prot_new() with the stream owned by a new subpool of @a pool
  *  (NULL: the compat default pool). Clearing or destroying @a pool frees the
  *  stream and its wait events, as prot_free() does. */
-struct protstream *prot_new_pool(int fd, int write, apr_pool_t *pool);
+PEV_COMPAT_API struct protstream *prot_new_pool(int fd, int write, apr_pool_t *pool);
 
 /**
  * Free @a s: its buffers, its pending wait events and its duplicate
@@ -128,7 +130,7 @@ struct protstream *prot_new_pool(int fd, int write, apr_pool_t *pool);
  * @return 0 (also for NULL).
  * Callable from any wait-event callback, the stream's own included.
  */
-int prot_free(struct protstream *s);
+PEV_COMPAT_API int prot_free(struct protstream *s);
 
 /**
  * Read timeout of a read stream, in seconds (0: none). A blocking read that
@@ -138,34 +140,34 @@ int prot_free(struct protstream *s);
  * @return 0; -1 with errno EINVAL for NULL, a write stream or a negative
  *         timeout.
  */
-int prot_settimeout(struct protstream *s, int timeout);
+PEV_COMPAT_API int prot_settimeout(struct protstream *s, int timeout);
 
 /** Restart the read timeout from now. Inside a wait-event callback it
  *  extends the wait that is running. @return 0; -1 with errno EINVAL for
  *  NULL or a write stream. */
-int prot_resettimeout(struct protstream *s);
+PEV_COMPAT_API int prot_resettimeout(struct protstream *s);
 
 /** Flush the write stream @a flushs (NULL: none) before a read of @a s has to
  *  wait. @return 0; -1 with errno EINVAL for NULL @a s, a write stream @a s
  *  or a read stream @a flushs. */
-int prot_setflushonread(struct protstream *s, struct protstream *flushs);
+PEV_COMPAT_API int prot_setflushonread(struct protstream *s, struct protstream *flushs);
 
 /** Make reads wait for input (the default). Functions here, macros in
  *  Cyrus. @return 0; -1 with errno EINVAL for NULL. */
-int prot_BLOCK(struct protstream *s);
+PEV_COMPAT_API int prot_BLOCK(struct protstream *s);
 
 /** Make reads return EOF with errno EAGAIN when no input is there (due
  *  wait events still run once), and make the flush a full write buffer
  *  triggers send what the descriptor takes without waiting. prot_flush()
  *  always waits. @return 0; -1 with errno EINVAL for NULL. */
-int prot_NONBLOCK(struct protstream *s);
+PEV_COMPAT_API int prot_NONBLOCK(struct protstream *s);
 
 /**
  * The stream's error, if any: the I/O error's text, PROT_IDLE_STRING after
  * the read timeout, PROT_EOF_STRING at end of input; NULL when there is
  * none; a fixed message for a NULL stream. The text is owned by the stream.
  */
-const char *prot_error(struct protstream *s);
+PEV_COMPAT_API const char *prot_error(struct protstream *s);
 
 /* ------------------------------------------------------------------------ */
 /* Wait events                                                               */
@@ -180,15 +182,16 @@ const char *prot_error(struct protstream *s);
  *         another event there), ENOMEM. An event added to a stream whose
  *         input has ended never runs, as in Cyrus.
  */
-struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
-                                         prot_waiteventcallback_t *proc, void *rock);
+PEV_COMPAT_API struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
+                                                        prot_waiteventcallback_t *proc,
+                                                        void *rock);
 
 /**
  * Remove @a event from @a s and free it. An event that is not a current
  * event of @a s is ignored. Safe for any event from any callback, the
  * running one and the next one due included.
  */
-void prot_removewaitevent(struct protstream *s, struct prot_waitevent *event);
+PEV_COMPAT_API void prot_removewaitevent(struct protstream *s, struct prot_waitevent *event);
 
 /* ------------------------------------------------------------------------ */
 /* Input                                                                     */
@@ -200,14 +203,14 @@ void prot_removewaitevent(struct protstream *s, struct prot_waitevent *event);
  *         says which), after the read timeout, or with errno EAGAIN when a
  *         non-blocking stream has no input.
  */
-int prot_getc(struct protstream *s);
+PEV_COMPAT_API int prot_getc(struct protstream *s);
 
 /**
  * Push back @a c, the last byte read from the current buffer.
  * @return @a c; EOF for EOF, or with errno EINVAL when nothing can be
  *         pushed back or @a c is not the byte read there (Cyrus aborts).
  */
-int prot_ungetc(int c, struct protstream *s);
+PEV_COMPAT_API int prot_ungetc(int c, struct protstream *s);
 
 /**
  * Read a line: bytes up to and including LF, at most @a size - 1 of them,
@@ -215,7 +218,7 @@ int prot_ungetc(int c, struct protstream *s);
  * @return @a buf; NULL when nothing was read (end of input, error, timeout,
  *         no input on a non-blocking stream) or @a size is below 2.
  */
-char *prot_fgets(char *buf, unsigned size, struct protstream *s);
+PEV_COMPAT_API char *prot_fgets(char *buf, unsigned size, struct protstream *s);
 
 /**
  * Read up to @a size bytes: what is buffered, or, when nothing is, what one
@@ -223,7 +226,7 @@ char *prot_fgets(char *buf, unsigned size, struct protstream *s);
  * @return the number read; 0 at end of input, on an error, timeout, or
  *         without input on a non-blocking stream (errno EAGAIN).
  */
-int prot_read(struct protstream *s, char *buf, unsigned size);
+PEV_COMPAT_API int prot_read(struct protstream *s, char *buf, unsigned size);
 
 /* ------------------------------------------------------------------------ */
 /* Output                                                                    */
@@ -237,27 +240,21 @@ int prot_read(struct protstream *s, char *buf, unsigned size);
  * @return 0; EOF on an error (prot_error() says which; later writes fail
  *         too) or with errno EBADF for a read stream, EINVAL for NULL.
  */
-int prot_write(struct protstream *s, const char *buf, unsigned len);
+PEV_COMPAT_API int prot_write(struct protstream *s, const char *buf, unsigned len);
 
 /** prot_write() of one byte. */
-int prot_putc(int c, struct protstream *s);
+PEV_COMPAT_API int prot_putc(int c, struct protstream *s);
 
 /** prot_write() of a NUL-terminated string. */
-int prot_puts(struct protstream *s, const char *str);
+PEV_COMPAT_API int prot_puts(struct protstream *s, const char *str);
 
 /** prot_write() of formatted text (all of printf's conversions). */
-int prot_printf(struct protstream *s, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+PEV_COMPAT_API int prot_printf(struct protstream *s, const char *fmt, ...)
+    PEV_PRINTF(2, 3);
 
 /** prot_printf() with a va_list. */
-int prot_vprintf(struct protstream *s, const char *fmt, va_list ap)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 0)))
-#endif
-    ;
+PEV_COMPAT_API int prot_vprintf(struct protstream *s, const char *fmt, va_list ap)
+    PEV_PRINTF(2, 0);
 
 /**
  * Write stream: send every pending byte, waiting for the descriptor as long
@@ -265,7 +262,7 @@ int prot_vprintf(struct protstream *s, const char *fmt, va_list ap)
  * input that is buffered or already arrived, as Cyrus does.
  * @return 0; EOF on an error (prot_error() says which), EINVAL for NULL.
  */
-int prot_flush(struct protstream *s);
+PEV_COMPAT_API int prot_flush(struct protstream *s);
 
 /* ------------------------------------------------------------------------ */
 /* Waiting for several streams                                               */
@@ -292,36 +289,37 @@ int prot_flush(struct protstream *s);
  *         no @a extra_read_flag for an extra descriptor, a negative
  *         timeout), ENOMEM, or a poll error.
  */
-int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgroup **out,
-                int *extra_read_flag, struct timeval *timeout);
+PEV_COMPAT_API int prot_select(struct protgroup *readstreams, int extra_read_fd,
+                               struct protgroup **out, int *extra_read_flag,
+                               struct timeval *timeout);
 
 /** A new, empty group with room for @a size streams (0: the default); it
  *  grows as needed. NULL with errno ENOMEM. Owned by the caller (malloc). */
-struct protgroup *protgroup_new(size_t size);
+PEV_COMPAT_API struct protgroup *protgroup_new(size_t size);
 
 /** A new group holding the streams of @a src. NULL with errno EINVAL for a
  *  NULL @a src, ENOMEM. */
-struct protgroup *protgroup_copy(struct protgroup *src);
+PEV_COMPAT_API struct protgroup *protgroup_copy(struct protgroup *src);
 
 /** Empty @a group, keeping its memory. */
-void protgroup_reset(struct protgroup *group);
+PEV_COMPAT_API void protgroup_reset(struct protgroup *group);
 
 /** Free @a group (not its streams). NULL is ignored. */
-void protgroup_free(struct protgroup *group);
+PEV_COMPAT_API void protgroup_free(struct protgroup *group);
 
 /** Add @a item unless it is in @a group already (errno ENOMEM when the
  *  group cannot grow: not added). NULL arguments are ignored. */
-void protgroup_insert(struct protgroup *group, struct protstream *item);
+PEV_COMPAT_API void protgroup_insert(struct protgroup *group, struct protstream *item);
 
 /** Remove @a item; later elements move down one place. An item that is not
  *  in @a group is ignored. */
-void protgroup_delete(struct protgroup *group, struct protstream *item);
+PEV_COMPAT_API void protgroup_delete(struct protgroup *group, struct protstream *item);
 
 /** The element at @a element (0-based), or NULL past the end. */
-struct protstream *protgroup_getelement(struct protgroup *group, size_t element);
+PEV_COMPAT_API struct protstream *protgroup_getelement(struct protgroup *group, size_t element);
 
 /** The number of streams in @a group (0 for NULL). */
-size_t protgroup_size(struct protgroup *group);
+PEV_COMPAT_API size_t protgroup_size(struct protgroup *group);
 
 #ifdef __cplusplus
 }
