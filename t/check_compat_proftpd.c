@@ -20,7 +20,7 @@
 #include <apr_general.h>
 
 #include <poolev/compat/proftpd.h>
-#include "testutil.h"
+#include "harness.h"
 
 static pt_log_t LOG;
 static char SELF[4096];         /* this program, for the re-run tests */

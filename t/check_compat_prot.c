@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include <poolev/compat/prot.h>
-#include "testutil.h"
+#include "harness.h"
 
 static char SELF[4096];         /* this program, for the re-run test */
 static pt_log_t LOG;

@@ -21,7 +21,7 @@
 #include <apr_strings.h>
 #include <poolev.h>
 
-#include "testutil.h"
+#include "harness.h"
 
 enum {
     L_PREPARSE = 1, L_PARSE, L_INIT_A, L_INIT_B, L_POSTPARSE, L_STARTUP, L_RESTART,

@@ -31,7 +31,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "testutil.h"
+#include "harness.h"
 
 #ifndef PUBSUBD_PATH
 #define PUBSUBD_PATH "../examples/pubsubd"

@@ -35,7 +35,7 @@
 #include <apr_thread_proc.h>
 
 #include <poolev.h>
-#include "testutil.h"
+#include "harness.h"
 
 /* ======================================================================== */
 /* Fixture, fake clock                                                       */
