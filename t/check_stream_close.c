@@ -950,6 +950,7 @@ START_TEST(loop_destroyed_from_stream_callback)
 END_TEST
 
 /* ======================================================================== */
+
 static Suite *stream_close_suite(void)
 {
     Suite *s = suite_create("stream_close");

@@ -372,6 +372,7 @@ START_TEST(getline_wait_stream_or_loop_destroyed)
 END_TEST
 
 /* ======================================================================== */
+
 static Suite *stream_idle_suite(void)
 {
     Suite *s = suite_create("stream_idle");

@@ -696,6 +696,7 @@ START_TEST(pipe_stream_writes)
 END_TEST
 
 /* ======================================================================== */
+
 static Suite *stream_io_suite(void)
 {
     Suite *s = suite_create("stream_io");

@@ -69,14 +69,7 @@ START_TEST(waitevent_fires_in_mark_order)
     wadd(c, 3000, 3, NULL);
     wadd(c, 1500, 1, NULL);
     wadd(c, 2000, 2, NULL);
-    pt_tick(LOOP, 1499);
-    ck_assert_int_eq(LOG.n, 0);
-    pt_tick(LOOP, 2000);
-    ck_assert_log(&LOG, 1, 2);
-    pt_tick(LOOP, 2999);
-    ck_assert_log(&LOG, 1, 2);
-    pt_tick(LOOP, 5000);
-    ck_assert_log(&LOG, 1, 2, 3);
+    pt_expect_mark_order(LOOP, &LOG, 5000);
     /* all due in one iteration: still in mark order */
     pt_log_reset(&LOG);
     wadd(c, 7000, 7, NULL);
@@ -1001,6 +994,7 @@ START_TEST(waitevent_model_random)
 END_TEST
 
 /* ======================================================================== */
+
 static Suite *waitevent_suite(void)
 {
     Suite *s = suite_create("waitevent");

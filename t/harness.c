@@ -202,6 +202,18 @@ void pt_pump(pev_loop_t *loop, int n)
         ck_assert_int_eq(pev_loop_run_once(loop, 0), APR_SUCCESS);
 }
 
+void pt_expect_mark_order(pev_loop_t *loop, const pt_log_t *log, apr_time_t end)
+{
+    pt_tick(loop, 1499);
+    ck_assert_int_eq(log->n, 0);
+    pt_tick(loop, 2000);
+    ck_assert_log(log, 1, 2);
+    pt_tick(loop, 2999);
+    ck_assert_log(log, 1, 2);
+    pt_tick(loop, end);
+    ck_assert_log(log, 1, 2, 3);
+}
+
 apr_uint64_t pt_loop_iterations(pev_loop_t *loop)
 {
     pev_loop_stats_t st;

@@ -139,6 +139,12 @@ void pt_tick(pev_loop_t *loop, apr_time_t to);
 /* @a n iterations of @a loop, without waiting. */
 void pt_pump(pev_loop_t *loop, int n);
 
+/* What timers and wait events (one heap) both promise: three of them on
+ * @a loop, armed at 3000 (logging 3 to @a log), 1500 (1) and 2000 (2),
+ * fire in mark order and none before its mark. Runs the fake clock from
+ * 1499 to @a end (after 3000). */
+void pt_expect_mark_order(pev_loop_t *loop, const pt_log_t *log, apr_time_t end);
+
 /* The loop's statistics: iterations run, timers armed. */
 apr_uint64_t pt_loop_iterations(pev_loop_t *loop);
 apr_size_t pt_loop_timers(pev_loop_t *loop);
