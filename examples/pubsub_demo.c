@@ -23,19 +23,15 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "lineclient.h"
 
 #define WAIT_MS 3000            /* a reply that should come at once */
 #define IDLE_S  2               /* the demo's IdleTimeout */
@@ -49,22 +45,6 @@ static int checks;
 
 /* ======================================================================== */
 /* Output, failure                                                           */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 /* Print the daemon's log lines written since the last call, without the
  * date. */
@@ -154,90 +134,16 @@ static void check(int ok, const char *fmt, ...)
 
 typedef struct client {
     const char *name;
-    int fd;
-    int eof;
-    size_t len;
-    char buf[16384];
-    char line[16384];
+    lc_client_t *lc;
 } client_t;
 
 static void client_connect(client_t *c, const char *name)
 {
-    struct sockaddr_in sa;
-    int one = 1;
-
-    memset(c, 0, sizeof *c);
     c->name = name;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0)
-        fail("socket: %s", strerror(errno));
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short) port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *) &sa, sizeof sa) != 0)
+    c->lc = lc_connect(port, 0);
+    if (!c->lc)
         fail("%s: connect to 127.0.0.1:%u: %s", name, port, strerror(errno));
-    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     printf("%-5s connects\n", name);
-}
-
-/* The next line (CRLF removed), or NULL after @a ms or at the end. */
-static const char *client_line(client_t *c, long ms)
-{
-    long deadline = now_ms() + ms;
-    int tried = 0;
-
-    for (;;) {
-        char *lf = memchr(c->buf, '\n', c->len);
-        struct pollfd p = { c->fd, POLLIN, 0 };
-        long left;
-        ssize_t n;
-
-        if (lf) {
-            size_t k = (size_t) (lf - c->buf);
-
-            memcpy(c->line, c->buf, k);
-            c->line[k > 0 && c->line[k - 1] == '\r' ? k - 1 : k] = '\0';
-            memmove(c->buf, lf + 1, c->len - k - 1);
-            c->len -= k + 1;
-            return c->line;
-        }
-        left = deadline - now_ms();
-        if (c->eof || c->len == sizeof c->buf || (tried && left <= 0))
-            return NULL;
-        tried = 1;
-        if (poll(&p, 1, (int) (left > 0 ? left : 0)) <= 0)
-            continue;
-        n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (n > 0)
-            c->len += (size_t) n;
-        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-            c->eof = 1;
-    }
-}
-
-/* Wait at most @a ms until a whole line is buffered or the connection
- * ended, without taking it. */
-static int client_ready(client_t *c, long ms)
-{
-    long deadline = now_ms() + ms;
-
-    for (;;) {
-        struct pollfd p = { c->fd, POLLIN, 0 };
-        long left = deadline - now_ms();
-        ssize_t n;
-
-        if (memchr(c->buf, '\n', c->len) || c->eof)
-            return 1;
-        if (c->len == sizeof c->buf || poll(&p, 1, (int) (left > 0 ? left : 0)) <= 0)
-            return 0;
-        n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (n > 0)
-            c->len += (size_t) n;
-        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-            c->eof = 1;
-    }
 }
 
 /* "name > command" */
@@ -245,22 +151,23 @@ static void say(client_t *c, const char *cmd)
 {
     char buf[1024];
     size_t n = (size_t) snprintf(buf, sizeof buf, "%s\r\n", cmd);
+    int err;
 
     printf("%-5s > %s\n", c->name, cmd);
-    if (send(c->fd, buf, n, MSG_NOSIGNAL) != (ssize_t) n)
-        fail("%s: send: %s", c->name, strerror(errno));
+    if ((err = lc_send(c->lc, buf, n, WAIT_MS)) != 0)
+        fail("%s: send: %s", c->name, strerror(err));
 }
 
 /* "name < reply", checked against @a want (a prefix when it ends in '*'). */
 static const char *expect(client_t *c, const char *want)
 {
-    const char *got = client_line(c, WAIT_MS);
+    const char *got = lc_line(c->lc, WAIT_MS);
     size_t n = strlen(want);
     int prefix = n > 0 && want[n - 1] == '*';
 
     if (!got)
         fail("%s expected \"%s\", got %s", c->name, want,
-             c->eof ? "the end of the connection" : "nothing within 3 s");
+             c->lc->eof ? "the end of the connection" : "nothing within 3 s");
     printf("%-5s < %s\n", c->name, got);
     check(prefix ? strncmp(got, want, n - 1) == 0 : strcmp(got, want) == 0,
           "%s expected \"%s\", got \"%s\"", c->name, want, got);
@@ -275,15 +182,14 @@ static void ask(client_t *c, const char *cmd, const char *want)
 
 static void expect_end(client_t *c)
 {
-    long deadline = now_ms() + WAIT_MS;
+    long deadline = lc_now_ms() + WAIT_MS;
     const char *l;
 
-    while ((l = client_line(c, deadline - now_ms())) != NULL)
+    while ((l = lc_line(c->lc, deadline - lc_now_ms())) != NULL)
         fail("%s expected the end of the connection, got \"%s\"", c->name, l);
-    check(c->eof, "%s: the connection did not end within 3 s", c->name);
+    check(c->lc->eof, "%s: the connection did not end within 3 s", c->name);
     printf("%-5s : connection closed by the daemon\n", c->name);
-    close(c->fd);
-    c->fd = -1;
+    lc_close(c->lc, 0);
 }
 
 /* The value of @a key in a STATS reply. */
@@ -365,7 +271,7 @@ static void write_config(const char *text)
 static const char *log_wait(const char *needle, long ms)
 {
     static char text[1 << 16];
-    long deadline = now_ms() + ms;
+    long deadline = lc_now_ms() + ms;
     int status;
 
     for (;;) {
@@ -385,9 +291,9 @@ static const char *log_wait(const char *needle, long ms)
             fail("pubsubd exited (status %d) before logging \"%s\"",
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, needle);
         }
-        if (now_ms() > deadline)
+        if (lc_now_ms() > deadline)
             fail("pubsubd did not log \"%s\" within %ld ms", needle, ms);
-        sleep_ms(5);
+        lc_sleep_ms(5);
     }
 }
 
@@ -479,7 +385,7 @@ int main(int argc, char *argv[])
     ask(&sub2, "SUB news", "+OK subscribed to news");
     ask(&sub2, "SUB sports", "+OK subscribed to sports");
     ask(&idle, "SUB news", "+OK subscribed to news");
-    t_idle = now_ms();                  /* idle's last command */
+    t_idle = lc_now_ms();                  /* idle's last command */
     note("publishing generates the topic's event; each subscriber's listener queues the "
          "message");
     say(&pub, "PUB news hello, subscribers");
@@ -497,29 +403,29 @@ int main(int argc, char *argv[])
     ask(&pub, "UNSUB news", "-ERR not subscribed to news");
     ask(&pub, "HELLO", "-ERR unknown command 'HELLO' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
     ask(&pub, "STATS news", "+OK *");
-    check(stat_of(pub.line, "subscribers") == 3, "news should have 3 subscribers");
-    check(stat_of(pub.line, "connections") == 4, "4 connections expected");
+    check(stat_of(pub.lc->line, "subscribers") == 3, "news should have 3 subscribers");
+    check(stat_of(pub.lc->line, "connections") == 4, "4 connections expected");
 
     /* 4. the idle timeout */
     note("idle says nothing from now on; its IdleTimeout (%d s) is a wait event on its "
          "stream, pushed by every command. The others keep talking.", IDLE_S);
-    deadline = now_ms() + 3000 * IDLE_S;
-    while (!client_ready(&idle, 900)) {
-        if (now_ms() > deadline)
+    deadline = lc_now_ms() + 3000 * IDLE_S;
+    while (!lc_ready(idle.lc, 900)) {
+        if (lc_now_ms() > deadline)
             fail("idle was not timed out within %d s", 3 * IDLE_S);
         show_log();
         ask(&sub1, "PING", "+PONG");
         ask(&sub2, "PING", "+PONG");
         ask(&pub, "PING", "+PONG");
     }
-    waited = now_ms() - t_idle;
+    waited = lc_now_ms() - t_idle;
     expect(&idle, "BYE idle timeout");
     expect_end(&idle);
     check(waited >= IDLE_S * 1000 - 100, "idle was closed after %ld ms", waited);
     note("idle was closed %.1f s after its last command; its subscription ended with its "
          "connection's pool, with no code for it in the daemon", (double) waited / 1000);
     ask(&pub, "STATS news", "+OK *");
-    check(stat_of(pub.line, "subscribers") == 2, "news should have 2 subscribers left");
+    check(stat_of(pub.lc->line, "subscribers") == 2, "news should have 2 subscribers left");
 
     /* 5. reload */
     set_directive(conf, 8192, "Greeting", "Greeting \"pubsubd, reloaded: hello again\"");
@@ -545,10 +451,10 @@ int main(int argc, char *argv[])
     expect(&late, "MSG sports full time");
     note("each connection keeps the configuration it was accepted under");
     ask(&sub1, "STATS", "+OK *");
-    check(stat_of(sub1.line, "generation") == 2 && stat_of(sub1.line, "conn_generation") == 1,
+    check(stat_of(sub1.lc->line, "generation") == 2 && stat_of(sub1.lc->line, "conn_generation") == 1,
           "sub1 should be a generation 1 connection under generation 2");
     ask(&late, "STATS", "+OK *");
-    check(stat_of(late.line, "conn_generation") == 2, "late should be a generation 2 "
+    check(stat_of(late.lc->line, "conn_generation") == 2, "late should be a generation 2 "
           "connection");
 
     /* 6. stop */
@@ -563,11 +469,11 @@ int main(int argc, char *argv[])
     expect_end(&pub);
     expect(&late, "BYE server shutting down");
     expect_end(&late);
-    deadline = now_ms() + 5000;
+    deadline = lc_now_ms() + 5000;
     while (waitpid(daemon_pid, &status, WNOHANG) != daemon_pid) {
-        if (now_ms() > deadline)
+        if (lc_now_ms() > deadline)
             fail("pubsubd did not exit within 5 s of SIGTERM");
-        sleep_ms(5);
+        lc_sleep_ms(5);
     }
     daemon_pid = 0;
     show_log();

@@ -7,7 +7,7 @@
 #include <pthread.h>
 
 #include <poolev.h>
-#include "testutil.h"
+#include "harness.h"
 
 static pt_log_t LOG;
 static pev_bus_t *BUS;

@@ -25,7 +25,7 @@
 
 #include <apr_strings.h>
 #include <poolev.h>
-#include "testutil.h"
+#include "harness.h"
 
 #define NEVENTS 7               /* e0..e5 and the module-unload event */
 #define EV_UNLOAD 6

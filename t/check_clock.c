@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include <poolev.h>
-#include "testutil.h"
+#include "harness.h"
 
 static atomic_llong STEP_US;        /* added to the wall clock */
 

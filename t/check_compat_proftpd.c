@@ -20,10 +20,9 @@
 #include <apr_general.h>
 
 #include <poolev/compat/proftpd.h>
-#include "testutil.h"
+#include "harness.h"
 
 static pt_log_t LOG;
-static char SELF[4096];         /* this program, for the re-run tests */
 
 /* Module tables initialized positionally, as ProFTPD modules are. */
 static module mod_alpha = { NULL, NULL, 0x20, "alpha", NULL, NULL, NULL, NULL, NULL,
@@ -503,38 +502,17 @@ END_TEST
 /* ======================================================================== */
 /* A process that never called APR                                          */
 
-static int run_self(const char *mode)
-{
-    pid_t pid = fork();
-    int status;
-
-    ck_assert_int_ne(pid, -1);
-    if (pid == 0) {
-        execl(SELF, SELF, mode, (char *) NULL);
-        _exit(127);
-    }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 START_TEST(works_in_a_process_that_never_called_apr)
 {
-    ck_assert_int_eq(run_self("--bare"), 0);
+    ck_assert_int_eq(pt_run_self("--bare"), 0);
 }
 END_TEST
 
 START_TEST(named_pool_destroyed_before_first_registration_is_forgotten)
 {
-    ck_assert_int_eq(run_self("--default-parent"), 0);
+    ck_assert_int_eq(pt_run_self("--default-parent"), 0);
 }
 END_TEST
-
-#define BARE_CHECK(cond) do {                                                \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);       \
-            return 1;                                                        \
-        }                                                                    \
-    } while (0)
 
 static int bare_calls;
 
@@ -550,16 +528,16 @@ static int bare_main(void)
 {
     static module mod_bare = { .name = "bare" };
 
-    BARE_CHECK(pr_event_unregister(NULL, NULL, NULL) == 0);
-    BARE_CHECK(pr_event_listening("e") == 0);
-    BARE_CHECK(pr_event_register(&mod_bare, "e", bare_cb, NULL) == 0);
-    BARE_CHECK(pr_event_listening("e") == 1);
+    PT_MODE_CHECK(pr_event_unregister(NULL, NULL, NULL) == 0);
+    PT_MODE_CHECK(pr_event_listening("e") == 0);
+    PT_MODE_CHECK(pr_event_register(&mod_bare, "e", bare_cb, NULL) == 0);
+    PT_MODE_CHECK(pr_event_listening("e") == 1);
     pr_event_generate("e", "hi");
-    BARE_CHECK(bare_calls == 1);
+    PT_MODE_CHECK(bare_calls == 1);
     NDUMP = 0;
     pr_event_dump(dumpf);
-    BARE_CHECK(NDUMP == 2 && strcmp(DUMP[1], "  mod_bare.c") == 0);
-    BARE_CHECK(pr_event_unregister(&mod_bare, NULL, NULL) == 0);
+    PT_MODE_CHECK(NDUMP == 2 && strcmp(DUMP[1], "  mod_bare.c") == 0);
+    PT_MODE_CHECK(pr_event_unregister(&mod_bare, NULL, NULL) == 0);
     return 0;
 }
 
@@ -569,14 +547,14 @@ static int default_parent_main(void)
 {
     apr_pool_t *p;
 
-    BARE_CHECK(apr_initialize() == APR_SUCCESS);
-    BARE_CHECK(apr_pool_create(&p, NULL) == APR_SUCCESS);
-    BARE_CHECK(pr_event_set_pool(p) == 0);
+    PT_MODE_CHECK(apr_initialize() == APR_SUCCESS);
+    PT_MODE_CHECK(apr_pool_create(&p, NULL) == APR_SUCCESS);
+    PT_MODE_CHECK(pr_event_set_pool(p) == 0);
     apr_pool_destroy(p);
-    BARE_CHECK(pr_event_register(NULL, "e", bare_cb, NULL) == 0);
+    PT_MODE_CHECK(pr_event_register(NULL, "e", bare_cb, NULL) == 0);
     pr_event_generate("e", "hi");
-    BARE_CHECK(bare_calls == 1);
-    BARE_CHECK(pr_event_set_pool(NULL) == 0);   /* it lives under the default */
+    PT_MODE_CHECK(bare_calls == 1);
+    PT_MODE_CHECK(pr_event_set_pool(NULL) == 0);   /* it lives under the default */
     apr_terminate();
     return 0;
 }
@@ -612,13 +590,9 @@ static Suite *compat_proftpd_suite(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--bare") == 0)
-        return bare_main();
-    if (argc > 1 && strcmp(argv[1], "--default-parent") == 0)
-        return default_parent_main();
-    if (!realpath(argv[0], SELF)) {
-        perror(argv[0]);
-        return 1;
-    }
-    return pt_run(compat_proftpd_suite());
+    static const pt_mode_t modes[] = {
+        { "--bare", bare_main }, { "--default-parent", default_parent_main }, { NULL, NULL }
+    };
+
+    return pt_main(argc, argv, compat_proftpd_suite, modes);
 }

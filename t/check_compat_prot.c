@@ -25,29 +25,9 @@
 #include <unistd.h>
 
 #include <poolev/compat/prot.h>
-#include "testutil.h"
+#include "harness.h"
 
-static char SELF[4096];         /* this program, for the re-run test */
 static pt_log_t LOG;
-
-/* Descriptors the test opened: closed in teardown. */
-#define MAXFDS 32
-static int FDS[MAXFDS];
-static int NFDS;
-
-static void keep_fd(int fd)
-{
-    ck_assert_int_lt(NFDS, MAXFDS);
-    FDS[NFDS++] = fd;
-}
-
-/* A connected pair: sv[0] for streams, sv[1] the peer end. */
-static void pair(int sv[2])
-{
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    keep_fd(sv[0]);
-    keep_fd(sv[1]);
-}
 
 static struct protstream *rstream(int fd)
 {
@@ -63,29 +43,6 @@ static struct protstream *wstream(int fd)
 
     ck_assert_ptr_nonnull(s);
     return s;
-}
-
-static void peer_write(int fd, const char *text)
-{
-    size_t n = strlen(text);
-
-    ck_assert_int_eq(write(fd, text, n), (ssize_t) n);
-}
-
-/* Read exactly strlen(text) bytes at the peer end (blocking) and compare. */
-static void peer_expect(int fd, const char *text)
-{
-    size_t n = strlen(text), got = 0;
-    char buf[256];
-
-    ck_assert_uint_lt(n, sizeof buf);
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        ck_assert_int_gt(r, 0);
-        got += (size_t) r;
-    }
-    buf[got] = 0;
-    ck_assert_str_eq(buf, text);
 }
 
 static int select_wait(struct protgroup *g, long usec, struct protgroup **out)
@@ -110,19 +67,13 @@ static void setup(void)
 {
     pt_setup();
     pt_log_reset(&LOG);
-    NFDS = 0;
     alarm(30);
 }
 
 static void teardown(void)
 {
-    int i;
-
     alarm(0);
-    pt_teardown();              /* frees the streams */
-    for (i = 0; i < NFDS; i++)
-        close(FDS[i]);
-    NFDS = 0;
+    pt_teardown();              /* frees the streams, then closes the descriptors */
 }
 
 /* ======================================================================== */
@@ -203,10 +154,10 @@ START_TEST(line_io_over_socketpair)
     struct protstream *in, *out;
     char buf[64];
 
-    pair(sv);
+    pt_socketpair(sv);
     out = wstream(sv[0]);               /* first: it must not read */
     in = rstream(sv[0]);
-    peer_write(sv[1], "A001 LOGIN\r\nA002 NOOP\nrest");
+    pt_peer_puts(NULL, sv[1], "A001 LOGIN\r\nA002 NOOP\nrest");
     ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, in), buf);
     ck_assert_str_eq(buf, "A001 LOGIN\r\n");
     ck_assert_int_eq(prot_getc(in), 'A');
@@ -225,7 +176,7 @@ START_TEST(line_io_over_socketpair)
     ck_assert_int_eq(prot_putc('\n', out), 0);
     ck_assert_int_eq(prot_write(out, "x\n", 2), 0);
     ck_assert_int_eq(prot_flush(out), 0);
-    peer_expect(sv[1], "* OK ready 42\r\n+ go\nx\n");
+    pt_peer_expect(NULL, sv[1], "* OK ready 42\r\n+ go\nx\n");
 
     /* end of input: the rest, then EOF; the write side goes on */
     ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
@@ -236,7 +187,7 @@ START_TEST(line_io_over_socketpair)
     ck_assert_str_eq(prot_error(in), PROT_EOF_STRING);
     ck_assert_int_eq(prot_printf(out, "* BYE\r\n"), 0);
     ck_assert_int_eq(prot_flush(out), 0);
-    peer_expect(sv[1], "* BYE\r\n");
+    pt_peer_expect(NULL, sv[1], "* BYE\r\n");
 
     /* the caller's descriptor stays the caller's */
     ck_assert_int_eq(prot_free(in), 0);
@@ -253,7 +204,7 @@ START_TEST(misuse_is_an_error_not_a_crash)
     char buf[8], path[] = "/tmp/poolev-compat-XXXXXX";
     int file;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     out = wstream(sv[0]);
     errno = 0;
@@ -268,7 +219,7 @@ START_TEST(misuse_is_an_error_not_a_crash)
     file = mkstemp(path);
     ck_assert_int_ge(file, 0);
     unlink(path);
-    keep_fd(file);
+    pt_keep_fd(file);
     errno = 0;
     ck_assert_ptr_null(prot_new_pool(file, 0, pt_pool));   /* cannot be polled */
     ck_assert_int_eq(errno, EPERM);
@@ -284,7 +235,7 @@ START_TEST(misuse_is_an_error_not_a_crash)
     ck_assert_int_eq(prot_setflushonread(in, NULL), 0);
     /* push back only the byte just read */
     ck_assert_int_eq(prot_ungetc('x', in), EOF);
-    peer_write(sv[1], "ab");
+    pt_peer_puts(NULL, sv[1], "ab");
     ck_assert_int_eq(prot_getc(in), 'a');
     ck_assert_int_eq(prot_ungetc('z', in), EOF);
     ck_assert_int_eq(errno, EINVAL);
@@ -309,11 +260,10 @@ START_TEST(write_error_is_reported_and_sticks)
     int sv[2];
     struct protstream *out;
 
-    pair(sv);
+    pt_socketpair(sv);
     out = wstream(sv[0]);
-    close(sv[1]);
+    pt_close_fd(sv[1]);
     sv[1] = -1;
-    FDS[NFDS - 1] = -1;
     ck_assert_int_eq(prot_printf(out, "hello\r\n"), 0);     /* buffered */
     ck_assert_int_eq(prot_flush(out), EOF);
     ck_assert_ptr_nonnull(prot_error(out));
@@ -395,8 +345,8 @@ START_TEST(bulk_data_through_bounded_buffers)
     int n, bad = 0;
 
     ck_assert_ptr_nonnull(buf);
-    pair(sv);
-    pair(ov);
+    pt_socketpair(sv);
+    pt_socketpair(ov);
     in = rstream(sv[0]);
     other = rstream(ov[0]);
     snd.fd = sv[1];
@@ -414,7 +364,7 @@ START_TEST(bulk_data_through_bounded_buffers)
     ck_assert_uint_eq(got, snd.n);
     ck_assert_str_eq(prot_error(in), PROT_EOF_STRING);
 
-    pair(tv);
+    pt_socketpair(tv);
     out = wstream(tv[0]);
     prot_NONBLOCK(out);         /* bounded all the same: waits for room */
     rcv.fd = tv[1];
@@ -444,7 +394,7 @@ START_TEST(nonblocking_read_says_eagain)
     struct protstream *in;
     wact_t *a;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     ck_assert_int_eq(prot_NONBLOCK(in), 0);
     a = wadd(in, time(NULL), 1, NULL);      /* due: runs once, as in Cyrus */
@@ -453,7 +403,7 @@ START_TEST(nonblocking_read_says_eagain)
     ck_assert_int_eq(errno, EAGAIN);
     ck_assert_ptr_null(prot_error(in));
     ck_assert_int_eq(a->calls, 1);
-    peer_write(sv[1], "z");
+    pt_peer_puts(NULL, sv[1], "z");
     ck_assert_int_eq(prot_getc(in), 'z');
     ck_assert_int_eq(prot_BLOCK(in), 0);
 }
@@ -465,7 +415,7 @@ START_TEST(read_timeout_gives_eof_idle)
     struct protstream *in;
     time_t t0;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     ck_assert_int_eq(prot_settimeout(in, 1), 0);
     t0 = time(NULL);
@@ -475,7 +425,7 @@ START_TEST(read_timeout_gives_eof_idle)
     ck_assert_int_le(time(NULL) - t0, 2);
     ck_assert_int_ge(time(NULL), t0 + 1);
     /* it sticks, as in Cyrus */
-    peer_write(sv[1], "late\n");
+    pt_peer_puts(NULL, sv[1], "late\n");
     ck_assert_int_eq(prot_getc(in), EOF);
 }
 END_TEST
@@ -492,7 +442,7 @@ static struct prot_waitevent *w_reset_timeout(wact_t *a, struct protstream *s,
         ev->mark = time(NULL) + 1;
         return ev;
     }
-    peer_write(a->peer, "done\n");
+    pt_peer_puts(NULL, a->peer, "done\n");
     return NULL;
 }
 
@@ -504,7 +454,7 @@ START_TEST(reset_timeout_in_callback_extends_the_wait)
     char buf[16];
     time_t t;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     /* the timeout mark and the event's from one reading of the clock */
     for (;;) {
@@ -531,7 +481,7 @@ START_TEST(addwaitevent_null_proc_returns_null)
     int sv[2];
     struct protstream *in;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     (void) wadd(in, time(NULL) + 100, 1, NULL);
     errno = 0;
@@ -544,7 +494,7 @@ END_TEST
 static struct prot_waitevent *w_wake_reader(wact_t *a, struct protstream *s,
                                             struct prot_waitevent *ev)
 {
-    peer_write(a->peer, "wake\n");
+    pt_peer_puts(NULL, a->peer, "wake\n");
     prot_removewaitevent(s, ev);
     return NULL;
 }
@@ -558,8 +508,8 @@ START_TEST(events_run_in_a_read_without_timeout)
     wact_t *a, *b;
     char buf[16];
 
-    pair(sv);
-    pair(bv);
+    pt_socketpair(sv);
+    pt_socketpair(bv);
     in = rstream(sv[0]);
     other = rstream(bv[0]);
     a = wadd(other, time(NULL), 1, NULL);
@@ -580,7 +530,7 @@ START_TEST(equal_marks_run_in_order_added)
     struct protstream *in;
     time_t mark = time(NULL);
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     for (i = 1; i <= 5; i++)
         (void) wadd(in, mark, i, NULL);
@@ -593,7 +543,7 @@ static struct prot_waitevent *w_periodic(wact_t *a, struct protstream *s,
                                          struct prot_waitevent *ev)
 {
     if (a->calls == 2) {
-        peer_write(a->peer, "done\n");
+        pt_peer_puts(NULL, a->peer, "done\n");
         prot_removewaitevent(s, ev);
         return NULL;
     }
@@ -609,7 +559,7 @@ START_TEST(periodic_event_advances_its_mark)
     wact_t *a;
     char buf[16];
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     a = wadd(in, time(NULL), 1, w_periodic);
     a->peer = sv[1];
@@ -631,7 +581,7 @@ START_TEST(unmoved_mark_does_not_busy_loop)
     struct protstream *in;
     wact_t *a, *b;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     a = wadd(in, time(NULL), 1, w_keep);
     b = wadd(in, time(NULL) - 10, 2, w_keep);
@@ -647,7 +597,7 @@ START_TEST(self_removal_and_null_return)
     struct protstream *in;
     wact_t *a, *b, *c;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     a = wadd(in, time(NULL), 1, w_remove_self);
     b = wadd(in, time(NULL), 2, NULL);     /* NULL without removing: removed */
@@ -686,7 +636,7 @@ START_TEST(removing_the_next_event_is_safe)
     struct protstream *in;
     wact_t *a, *b, *c;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     a = wadd(in, time(NULL) - 2, 1, w_remove_next);
     b = wadd(in, time(NULL) - 1, 2, NULL);
@@ -708,7 +658,7 @@ START_TEST(mark_written_outside_is_honoured)
     struct protstream *in;
     wact_t *early, *late;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     early = wadd(in, time(NULL) + 100, 1, NULL);
     late = wadd(in, time(NULL), 2, NULL);
@@ -743,7 +693,7 @@ static struct prot_waitevent *w_backend_idle(wact_t *a, struct protstream *s,
     prot_free(be->in);
     prot_free(be->out);
     be->closed = 1;
-    peer_write(a->peer, "* BYE backend gone\r\n");
+    pt_peer_puts(NULL, a->peer, "* BYE backend gone\r\n");
     return NULL;
 }
 
@@ -755,8 +705,8 @@ START_TEST(idle_timeout_pattern)
     wact_t *a;
     char buf[64];
 
-    pair(cv);
-    pair(bv);
+    pt_socketpair(cv);
+    pt_socketpair(bv);
     client = rstream(cv[0]);
     be.in = prot_new(bv[0], 0);
     be.out = prot_new(bv[0], 1);
@@ -769,20 +719,20 @@ START_TEST(idle_timeout_pattern)
         ck_assert_int_eq(prot_printf(be.out, "A%d NOOP\r\n", i), 0);
         ck_assert_int_eq(prot_flush(be.out), 0);
         snprintf(buf, sizeof buf, "A%d NOOP\r\n", i);
-        peer_expect(bv[1], buf);
-        peer_write(bv[1], "OK\r\n");
+        pt_peer_expect(NULL, bv[1], buf);
+        pt_peer_puts(NULL, bv[1], "OK\r\n");
         ck_assert_ptr_nonnull(prot_fgets(buf, sizeof buf, be.in));
         a->ev->mark = time(NULL) + 2;   /* push the idle deadline */
         run_events(client, 300000);
         ck_assert_int_eq(a->calls, 0);
     }
-    peer_write(bv[1], "* BYE logging out\r\n");   /* the reply the callback reads */
+    pt_peer_puts(NULL, bv[1], "* BYE logging out\r\n");   /* the reply the callback reads */
     ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, client), buf);
     ck_assert_str_eq(buf, "* BYE backend gone\r\n");
     ck_assert_int_eq(a->calls, 1);
     ck_assert(be.closed);
     ck_assert_str_eq(be.reply, "* BYE logging out\r\n");
-    peer_expect(bv[1], "LOGOUT\r\n");
+    pt_peer_expect(NULL, bv[1], "LOGOUT\r\n");
     run_events(client, 100000);
     ck_assert_int_eq(a->calls, 1);
 }
@@ -840,7 +790,7 @@ static struct prot_waitevent *w_talk(wact_t *a, struct protstream *s,
     protgroup_free(g);
     if (!prot_fgets(t->reply2, sizeof t->reply2, t->in))
         ck_abort_msg("second reply missing: %s", prot_error(t->in));
-    peer_write(a->peer, "done\n");
+    pt_peer_puts(NULL, a->peer, "done\n");
     prot_removewaitevent(s, ev);
     return NULL;
 }
@@ -855,8 +805,8 @@ START_TEST(blocking_calls_inside_a_callback)
     char buf[16];
 
     memset(&t, 0, sizeof t);
-    pair(cv);
-    pair(bv);
+    pt_socketpair(cv);
+    pt_socketpair(bv);
     client = rstream(cv[0]);
     t.in = rstream(bv[0]);
     t.out = wstream(bv[0]);
@@ -892,7 +842,7 @@ START_TEST(stream_freed_by_its_event_during_a_read)
     struct protstream *in;
     wact_t *a;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = prot_new(sv[0], 0);
     ck_assert_ptr_nonnull(in);
     a = wadd(in, time(NULL), 1, w_free_stream);
@@ -922,18 +872,18 @@ START_TEST(read_in_an_event_of_a_waiting_read_keeps_the_rest)
     wact_t *a;
     char buf[16];
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     ck_assert_int_eq(prot_settimeout(in, 2), 0);
     a = wadd(in, time(NULL), 1, w_getc);
-    peer_write(sv[1], "hello\n");
+    pt_peer_puts(NULL, sv[1], "hello\n");
     ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, in), buf);
     ck_assert_int_eq(a->n, 'h');
     ck_assert_str_eq(buf, "ello\n");
 
     ck_assert_int_eq(prot_NONBLOCK(in), 0);
     a = wadd(in, time(NULL), 2, w_getc);
-    peer_write(sv[1], "xy");
+    pt_peer_puts(NULL, sv[1], "xy");
     ck_assert_int_eq(prot_getc(in), 'y');
     ck_assert_int_eq(a->n, 'x');
 
@@ -956,8 +906,8 @@ START_TEST(free_with_pending_events)
     struct protstream *s, *other;
     wact_t *a[4];
 
-    pair(sv);
-    pair(ov);
+    pt_socketpair(sv);
+    pt_socketpair(ov);
     other = rstream(ov[0]);
     s = prot_new(sv[0], 0);
     ck_assert_ptr_nonnull(s);
@@ -984,8 +934,8 @@ START_TEST(pool_destroy_frees_streams_and_events)
     struct protstream *s, *w, *other;
     wact_t *a;
 
-    pair(sv);
-    pair(ov);
+    pt_socketpair(sv);
+    pt_socketpair(ov);
     other = rstream(ov[0]);
     s = prot_new_pool(sv[0], 0, p);
     w = prot_new_pool(sv[0], 1, p);
@@ -1012,12 +962,12 @@ START_TEST(select_over_several_streams)
     struct timeval tv = { 1, 0 };
     char buf[16];
 
-    pair(av);
-    pair(bv);
-    pair(cv);
+    pt_socketpair(av);
+    pt_socketpair(bv);
+    pt_socketpair(cv);
     ck_assert_int_eq(pipe(xv), 0);
-    keep_fd(xv[0]);
-    keep_fd(xv[1]);
+    pt_keep_fd(xv[0]);
+    pt_keep_fd(xv[1]);
     a = rstream(av[0]);
     b = rstream(bv[0]);
     c = rstream(cv[0]);
@@ -1027,8 +977,8 @@ START_TEST(select_over_several_streams)
     protgroup_insert(g, c);
     protgroup_insert(g, w);             /* write streams are skipped */
 
-    peer_write(cv[1], "c\n");
-    peer_write(bv[1], "b\n");
+    pt_peer_puts(NULL, cv[1], "c\n");
+    pt_peer_puts(NULL, bv[1], "b\n");
     ck_assert_int_eq(prot_select(g, PROT_NO_FD, &out, NULL, &tv), 2);
     ck_assert_int_eq(tv.tv_sec, 1);     /* not modified */
     ck_assert_uint_eq(protgroup_size(out), 2);
@@ -1043,7 +993,7 @@ START_TEST(select_over_several_streams)
     ck_assert_ptr_null(out);
 
     /* buffered input counts, and so does the extra descriptor */
-    peer_write(av[1], "xy");
+    pt_peer_puts(NULL, av[1], "xy");
     ck_assert_int_eq(prot_getc(a), 'x');
     ck_assert_int_eq(write(xv[1], "!", 1), 1);
     ck_assert_int_eq(prot_select(g, xv[0], &out, &extra, NULL), 2);
@@ -1089,7 +1039,7 @@ START_TEST(select_runs_events_instead_of_reporting)
     struct protstream *in;
     wact_t *a;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     a = wadd(in, time(NULL), 1, NULL);
     run_events(in, 300000);             /* asserts 0 and no group */
@@ -1105,8 +1055,8 @@ START_TEST(select_reports_read_timeout)
     struct protstream *in, *other;
     struct protgroup *g = protgroup_new(2), *out = NULL;
 
-    pair(sv);
-    pair(ov);
+    pt_socketpair(sv);
+    pt_socketpair(ov);
     in = rstream(sv[0]);
     other = rstream(ov[0]);
     ck_assert_int_eq(prot_settimeout(in, 1), 0);
@@ -1138,17 +1088,17 @@ START_TEST(select_skips_a_stream_freed_meanwhile)
     struct protgroup *g = protgroup_new(2), *out = NULL;
     wact_t *a;
 
-    pair(sv);
-    pair(ov);
+    pt_socketpair(sv);
+    pt_socketpair(ov);
     in = rstream(sv[0]);
     gone = prot_new(ov[0], 0);
     ck_assert_ptr_nonnull(gone);
     protgroup_insert(g, gone);
     protgroup_insert(g, in);
-    peer_write(ov[1], "data\n");
+    pt_peer_puts(NULL, ov[1], "data\n");
     a = wadd(in, time(NULL) - 1, 1, w_free_p);
     a->p = gone;
-    peer_write(sv[1], "x");
+    pt_peer_puts(NULL, sv[1], "x");
     /* the event runs in the first wait; then only in is left to report */
     ck_assert_int_eq(prot_select(g, PROT_NO_FD, &out, NULL, NULL), 1);
     ck_assert_ptr_eq(protgroup_getelement(out, 0), in);
@@ -1168,22 +1118,22 @@ START_TEST(select_with_zero_timeout_sees_arrived_input)
     struct timeval zero = { 0, 0 };
     char buf[8];
 
-    pair(sv);
+    pt_socketpair(sv);
     ck_assert_int_eq(pipe(xv), 0);
-    keep_fd(xv[0]);
-    keep_fd(xv[1]);
+    pt_keep_fd(xv[0]);
+    pt_keep_fd(xv[1]);
     in = rstream(sv[0]);
     protgroup_insert(g, in);
     ck_assert_int_eq(prot_select(g, PROT_NO_FD, &out, NULL, &zero), 0);
     ck_assert_ptr_null(out);
 
-    peer_write(sv[1], "x\n");
+    pt_peer_puts(NULL, sv[1], "x\n");
     ck_assert_int_eq(prot_select(g, PROT_NO_FD, &out, NULL, &zero), 1);
     ck_assert_ptr_eq(protgroup_getelement(out, 0), in);
     protgroup_free(out);
     ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, in), buf);
 
-    peer_write(sv[1], "y\n");
+    pt_peer_puts(NULL, sv[1], "y\n");
     ck_assert_int_eq(prot_select(g, xv[0], &out, &extra, &zero), 1);
     ck_assert_int_eq(extra, 0);
     ck_assert_ptr_eq(protgroup_getelement(out, 0), in);
@@ -1205,8 +1155,8 @@ START_TEST(select_with_nothing_to_wait_for)
     wact_t *a;
 
     alarm(5);                           /* the bug waited forever */
-    pair(sv);
-    pair(ov);
+    pt_socketpair(sv);
+    pt_socketpair(ov);
     errno = 0;
     ck_assert_int_eq(prot_select(g, PROT_NO_FD, &out, NULL, NULL), -1);
     ck_assert_int_eq(errno, EINVAL);
@@ -1254,7 +1204,7 @@ START_TEST(select_with_huge_timeout)
     struct timeval tv;
     pthread_t th;
 
-    pair(sv);
+    pt_socketpair(sv);
     in = rstream(sv[0]);
     protgroup_insert(g, in);
     tv.tv_sec = sizeof tv.tv_sec >= 8 ? (time_t) ((long long) 1 << 62) : (time_t) INT_MAX;
@@ -1275,7 +1225,7 @@ START_TEST(protgroup_operations)
     struct protstream *s[40];
     int sv[2], i;
 
-    pair(sv);
+    pt_socketpair(sv);
     for (i = 0; i < 40; i++)
         s[i] = rstream(sv[0]);
     ck_assert_uint_eq(protgroup_size(g), 0);
@@ -1310,17 +1260,7 @@ END_TEST
 
 START_TEST(works_in_a_process_that_never_called_apr)
 {
-    pid_t pid = fork();
-    int status;
-
-    ck_assert_int_ne(pid, -1);
-    if (pid == 0) {
-        execl(SELF, SELF, "--bare", (char *) NULL);
-        _exit(127);
-    }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status));
-    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert_int_eq(pt_run_self("--bare"), 0);
 }
 END_TEST
 
@@ -1344,8 +1284,8 @@ START_TEST(child_exit_leaves_the_parents_streams)
     char buf[16];
     pid_t pid;
 
-    pair(sv);
-    pair(ov);
+    pt_socketpair(sv);
+    pt_socketpair(ov);
     in = prot_new(sv[0], 0);            /* in the compat default pool */
     ck_assert_ptr_nonnull(in);
     own = rstream(ov[0]);
@@ -1361,8 +1301,8 @@ START_TEST(child_exit_leaves_the_parents_streams)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 0);
-    peer_write(sv[1], "hello\n");
-    peer_write(ov[1], "world\n");
+    pt_peer_puts(NULL, sv[1], "hello\n");
+    pt_peer_puts(NULL, ov[1], "world\n");
     ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, in), buf);
     ck_assert_str_eq(buf, "hello\n");
     ck_assert_ptr_eq(prot_fgets(buf, sizeof buf, own), buf);
@@ -1370,13 +1310,6 @@ START_TEST(child_exit_leaves_the_parents_streams)
     ck_assert_int_eq(prot_free(in), 0);
 }
 END_TEST
-
-#define BARE_CHECK(cond) do {                                                \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);       \
-            return 1;                                                        \
-        }                                                                    \
-    } while (0)
 
 static int bare_fired;
 
@@ -1395,16 +1328,16 @@ static int bare_main(void)
     struct protstream *in, *out;
     char buf[32];
 
-    BARE_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    PT_MODE_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     alarm(10);
     in = prot_new(sv[0], 0);
     out = prot_new(sv[1], 1);
-    BARE_CHECK(in && out);
-    BARE_CHECK(prot_printf(out, "hello %d\n", 1) == 0 && prot_flush(out) == 0);
-    BARE_CHECK(prot_fgets(buf, sizeof buf, in) && strcmp(buf, "hello 1\n") == 0);
-    BARE_CHECK(prot_addwaitevent(in, time(NULL), bare_event, &sv[1]) != NULL);
-    BARE_CHECK(prot_fgets(buf, sizeof buf, in) && strcmp(buf, "ping\n") == 0);
-    BARE_CHECK(bare_fired == 1);
+    PT_MODE_CHECK(in && out);
+    PT_MODE_CHECK(prot_printf(out, "hello %d\n", 1) == 0 && prot_flush(out) == 0);
+    PT_MODE_CHECK(prot_fgets(buf, sizeof buf, in) && strcmp(buf, "hello 1\n") == 0);
+    PT_MODE_CHECK(prot_addwaitevent(in, time(NULL), bare_event, &sv[1]) != NULL);
+    PT_MODE_CHECK(prot_fgets(buf, sizeof buf, in) && strcmp(buf, "ping\n") == 0);
+    PT_MODE_CHECK(bare_fired == 1);
     prot_free(in);
     prot_free(out);
     close(sv[0]);
@@ -1458,12 +1391,8 @@ static Suite *compat_prot_suite(void)
 
 int main(int argc, char **argv)
 {
-    signal(SIGPIPE, SIG_IGN);   /* as Cyrus services do */
-    if (argc > 1 && strcmp(argv[1], "--bare") == 0)
-        return bare_main();
-    if (!realpath(argv[0], SELF)) {
-        perror(argv[0]);
-        return 1;
-    }
-    return pt_run(compat_prot_suite());
+    static const pt_mode_t modes[] = { { "--bare", bare_main }, { NULL, NULL } };
+
+    /* pt_main() ignores SIGPIPE, as Cyrus services do */
+    return pt_main(argc, argv, compat_prot_suite, modes);
 }

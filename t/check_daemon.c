@@ -4,24 +4,19 @@
  * listening sockets across restarts, connections across restarts, and
  * 1,000 restarts with no stale callback and no memory growth.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <malloc.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <apr_allocator.h>
 #include <apr_strings.h>
 #include <poolev.h>
 
-#include "testutil.h"
+#include "harness.h"
 
 enum {
     L_PREPARSE = 1, L_PARSE, L_INIT_A, L_INIT_B, L_POSTPARSE, L_STARTUP, L_RESTART,
@@ -301,60 +296,14 @@ static pev_daemon_t *make_daemon(const char *config, int use_file, int flags)
     return d;
 }
 
-/* Run the daemon until @a cond holds (at most 5 s). */
-#define PUMP_UNTIL(d, cond) do {                                                \
-        int n_;                                                                 \
-        for (n_ = 0; n_ < 500 && !(cond); n_++)                                 \
-            ck_assert_int_eq(pev_daemon_run_once((d), 10000), APR_SUCCESS);     \
-        ck_assert_msg((cond), "timed out waiting for: %s", #cond);              \
-    } while (0)
-
-static int cli_connect(apr_port_t port)
+/* The next line from @a c while the daemon runs; "" at the end of input. */
+static const char *cli_line(pev_daemon_t *d, lc_client_t *c)
 {
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const char *l;
 
-    ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Read one line from @a fd while the daemon runs; "" on EOF. */
-static const char *cli_line(pev_daemon_t *d, int fd)
-{
-    static char buf[512];
-    apr_size_t n = 0;
-    int rounds;
-
-    for (rounds = 0; rounds < 500; rounds++) {
-        struct pollfd p = { fd, POLLIN, 0 };
-
-        if (poll(&p, 1, 0) == 1) {
-            ssize_t r = read(fd, buf + n, 1);
-
-            if (r <= 0) {
-                buf[n] = '\0';
-                return buf;
-            }
-            if (buf[n] == '\n') {
-                buf[n] = '\0';
-                return buf;
-            }
-            if (++n == sizeof buf - 1)
-                break;
-            continue;
-        }
-        ck_assert_int_eq(pev_daemon_run_once(d, 10000), APR_SUCCESS);
-    }
-    ck_abort_msg("no line from the daemon");
-    return NULL;
+    PT_DAEMON_UNTIL(d, lc_ready(c, 0));
+    l = lc_line(c, 0);
+    return l ? l : "";
 }
 
 /* ------------------------------------------------------------------------ */
@@ -453,7 +402,7 @@ START_TEST(test_restart_deferred)
     /* from a loop callback (a timer): runs after the iteration */
     ck_assert_int_eq(pev_timer_add_in(&t, pev_daemon_loop(d), 0, restart_from_timer, NULL,
                                       NULL), APR_SUCCESS);
-    PUMP_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 3);
+    PT_DAEMON_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 3);
     ck_assert_uint_eq(gen_seen_after_request, 2);
     ck_assert_int_eq(stale_calls, 0);
 }
@@ -533,18 +482,17 @@ START_TEST(test_shutdown_order)
 {
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
     apr_port_t port;
-    int fd;
+    lc_client_t *cl;
 
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     port = pev_daemon_port(d, 0);
     ck_assert_uint_ne(port, 0);
     pt_log_reset(&tlog);
-    fd = cli_connect(port);
-    ck_assert_int_ge(fd, 0);
+    cl = pt_client(port, 0);
     /* nobody took it: closed at once */
-    PUMP_UNTIL(d, pev_daemon_connections(d) == 0 && tlog.n == 2);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 0 && tlog.n == 2);
     pt_log_reset(&tlog);
-    close(fd);
+    lc_close(cl, 0);
     ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
     ck_assert_log(&tlog, L_SHUTDOWN, L_EXIT, L_GENPOOL_GONE);
@@ -552,8 +500,7 @@ START_TEST(test_shutdown_order)
     ck_assert_int_eq(pev_daemon_run(d), PEV_ECLOSED);
     ck_assert_int_eq(pev_daemon_restart(d), PEV_ECLOSED);
     /* the listening socket is closed */
-    fd = cli_connect(port);
-    ck_assert_int_eq(fd, -1);
+    ck_assert_ptr_null(lc_connect(port, 0));
 }
 END_TEST
 
@@ -738,7 +685,7 @@ START_TEST(test_listeners_across_restart)
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 1, 0);
     apr_port_t p0, p1, p2;
     char conf[128];
-    int fd;
+    lc_client_t *cl;
 
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     p0 = pev_daemon_port(d, 0);
@@ -763,8 +710,7 @@ START_TEST(test_listeners_across_restart)
     /* a client connects between the request and the restart: it waits in
      * the kept socket's backlog and is served by the next generation */
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
-    fd = cli_connect(p0);
-    ck_assert_int_ge(fd, 0);
+    cl = pt_client(p0, 0);
     pt_log_reset(&tlog);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
@@ -772,8 +718,8 @@ START_TEST(test_listeners_across_restart)
     ck_assert_uint_eq(pev_daemon_port(d, 1), p0);
     ck_assert_uint_eq(pev_daemon_port(d, 2), p2);
     ck_assert_uint_eq(pev_daemon_port(d, 3), 0);
-    PUMP_UNTIL(d, tlog.n >= 1 && tlog.v[tlog.n - 1] == L_CONN_CLOSE);
-    close(fd);
+    PT_DAEMON_UNTIL(d, tlog.n >= 1 && tlog.v[tlog.n - 1] == L_CONN_CLOSE);
+    lc_close(cl, 0);
     /* remove two: their sockets close, the kept one stays */
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\n", (unsigned) p2);
     write_conf(conf);
@@ -781,11 +727,10 @@ START_TEST(test_listeners_across_restart)
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_daemon_port(d, 0), p2);
     ck_assert_uint_eq(pev_daemon_port(d, 1), 0);
-    ck_assert_int_eq(cli_connect(p1), -1);
-    ck_assert_int_eq(cli_connect(p0), -1);
-    fd = cli_connect(p2);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
+    ck_assert_ptr_null(lc_connect(p1, 0));
+    ck_assert_ptr_null(lc_connect(p0, 0));
+    cl = pt_client(p2, 0);
+    lc_close(cl, 0);
 }
 END_TEST
 
@@ -853,7 +798,7 @@ START_TEST(test_connections_across_restart)
 {
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\nGreeting old\n", 1, 0);
     apr_port_t port;
-    int a, b;
+    lc_client_t *a, *b;
 
     restart_daemon = d;
     ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
@@ -862,9 +807,8 @@ START_TEST(test_connections_across_restart)
     apr_pool_cleanup_register(pev_gen_conf_pool(pev_daemon_gen(d)), NULL, conn_conf_gone,
                               apr_pool_cleanup_null);
     port = pev_daemon_port(d, 0);
-    a = cli_connect(port);
-    ck_assert_int_ge(a, 0);
-    ck_assert_int_eq(write(a, "1\n", 2), 2);
+    a = pt_client(port, 0);
+    pt_client_write(a, "1\n", 2);
     ck_assert_str_eq(cli_line(d, a), "old 1");
 
     write_conf("Listen 127.0.0.1:0\nGreeting new\n");
@@ -879,12 +823,11 @@ START_TEST(test_connections_across_restart)
     pev_event_generate(pev_daemon_bus(d), "app.ping", NULL);
     ck_assert_int_eq(ping_calls, 1);
     ck_assert_int_eq(stale_calls, 0);
-    ck_assert_int_eq(write(a, "2\n", 2), 2);
+    pt_client_write(a, "2\n", 2);
     ck_assert_str_eq(cli_line(d, a), "old 2");
 
-    b = cli_connect(port);
-    ck_assert_int_ge(b, 0);
-    ck_assert_int_eq(write(b, "3\n", 2), 2);
+    b = pt_client(port, 0);
+    pt_client_write(b, "3\n", 2);
     ck_assert_str_eq(cli_line(d, b), "new 3");
     ck_assert_uint_eq(pev_daemon_connections(d), 2);
 
@@ -896,18 +839,18 @@ START_TEST(test_connections_across_restart)
             gone |= tlog.v[i] == L_CONF_GONE;
         ck_assert(!gone);
     }
-    ck_assert_int_eq(write(a, "quit\n", 5), 5);
+    pt_client_write(a, "quit\n", 5);
     ck_assert_str_eq(cli_line(d, a), "");
-    PUMP_UNTIL(d, pev_daemon_connections(d) == 1);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 1);
     ck_assert_int_eq(tlog.v[tlog.n - 1], L_CONF_GONE);
-    close(a);
+    lc_close(a, 0);
 
     /* a stop closes b */
     ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
     ck_assert_uint_eq(pev_daemon_connections(d), 0);
     ck_assert_str_eq(cli_line(d, b), "");
-    close(b);
+    lc_close(b, 0);
 }
 END_TEST
 
@@ -928,14 +871,14 @@ static void take_and_flood(const void *event_data, void *user_data)
 START_TEST(test_stop_aborts_stuck_connections)
 {
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
-    int fd, i;
+    lc_client_t *cl;
+    int i;
 
     ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
                                         take_and_flood, NULL, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
-    fd = cli_connect(pev_daemon_port(d, 0));
-    ck_assert_int_ge(fd, 0);
-    PUMP_UNTIL(d, pev_daemon_connections(d) == 1);
+    cl = pt_client(pev_daemon_port(d, 0), 0);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 1);
     for (i = 0; i < 5; i++)
         ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     /* 32 MiB the client never reads: the close cannot finish; after the
@@ -945,24 +888,23 @@ START_TEST(test_stop_aborts_stuck_connections)
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
     ck_assert_uint_eq(pev_daemon_connections(d), 0);
     ck_assert_log(&tlog, L_SHUTDOWN, L_CONN_CLOSE, L_EXIT, L_GENPOOL_GONE);
-    close(fd);
+    lc_close(cl, 0);
 }
 END_TEST
 
 START_TEST(test_connection_nobody_takes)
 {
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
-    int fd;
+    lc_client_t *cl;
 
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     pt_log_reset(&tlog);
-    fd = cli_connect(pev_daemon_port(d, 0));
-    ck_assert_int_ge(fd, 0);
-    ck_assert_str_eq(cli_line(d, fd), "");
-    PUMP_UNTIL(d, tlog.n == 2);
+    cl = pt_client(pev_daemon_port(d, 0), 0);
+    ck_assert_str_eq(cli_line(d, cl), "");
+    PT_DAEMON_UNTIL(d, tlog.n == 2);
     ck_assert_log(&tlog, L_CONN_OPEN, L_CONN_CLOSE);
     ck_assert_uint_eq(pev_daemon_connections(d), 0);
-    close(fd);
+    lc_close(cl, 0);
 }
 END_TEST
 
@@ -983,7 +925,7 @@ START_TEST(test_signals)
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     hup_seen = 0;
     ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
-    PUMP_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 2);
+    PT_DAEMON_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 2);
     ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
     ck_assert_ptr_null(pev_daemon_gen(d));
@@ -1097,19 +1039,18 @@ static void hold_conn(const void *event_data, void *user_data)
 START_TEST(test_last_connection_goes_with_generation_pool)
 {
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
-    int fd;
+    lc_client_t *cl;
 
     ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
                                         hold_conn, NULL, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
-    fd = cli_connect(pev_daemon_port(d, 0));
-    ck_assert_int_ge(fd, 0);
-    PUMP_UNTIL(d, pev_daemon_connections(d) == 1);
+    cl = pt_client(pev_daemon_port(d, 0), 0);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 1);
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
     ck_assert_uint_eq(pev_daemon_connections(d), 0);
-    close(fd);
+    lc_close(cl, 0);
 }
 END_TEST
 
@@ -1125,18 +1066,17 @@ static void reject_conn(const void *event_data, void *user_data)
 START_TEST(test_conn_pool_destroyed_in_conn_open)
 {
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
-    int fd;
+    lc_client_t *cl;
 
     rejected = 0;
     ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
                                         reject_conn, NULL, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
-    fd = cli_connect(pev_daemon_port(d, 0));
-    ck_assert_int_ge(fd, 0);
-    PUMP_UNTIL(d, rejected == 1);
+    cl = pt_client(pev_daemon_port(d, 0), 0);
+    PT_DAEMON_UNTIL(d, rejected == 1);
     ck_assert_uint_eq(pev_daemon_connections(d), 0);
-    ck_assert_str_eq(cli_line(d, fd), "");
-    close(fd);
+    ck_assert_str_eq(cli_line(d, cl), "");
+    lc_close(cl, 0);
 }
 END_TEST
 
@@ -1250,7 +1190,7 @@ static Suite *daemon_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    return pt_run(daemon_suite());
+    return pt_main(argc, argv, daemon_suite, NULL);
 }

@@ -15,7 +15,7 @@
 
 #include <apr.h>
 #include "heap.h"
-#include "testutil.h"
+#include "harness.h"
 
 /* A caller struct with an embedded node, as a timer would have. */
 typedef struct item {

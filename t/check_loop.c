@@ -12,18 +12,10 @@
 #include <unistd.h>
 
 #include <poolev.h>
-#include "testutil.h"
+#include "harness.h"
 
 static pt_log_t LOG;
 static pev_loop_t *LOOP;
-static apr_time_t FAKE;
-
-static apr_time_t fake_clock(void *baton)
-{
-    (void) baton;
-    return FAKE;
-}
-
 /* A timer's baton: logs its id, then an optional action. */
 typedef struct tact tact_t;
 struct tact {
@@ -35,14 +27,6 @@ struct tact {
     apr_uint64_t seen_iter;
 };
 
-static apr_uint64_t iterations(void)
-{
-    pev_loop_stats_t st;
-
-    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
-    return st.iterations;
-}
-
 static void on_timer(pev_timer_t *t, void *baton)
 {
     tact_t *a = baton;
@@ -50,7 +34,7 @@ static void on_timer(pev_timer_t *t, void *baton)
     ck_assert(!pev_timer_armed(t));
     a->calls++;
     a->seen_now = pev_loop_now(LOOP);
-    a->seen_iter = iterations();
+    a->seen_iter = pt_loop_iterations(LOOP);
     ck_assert_int_ge(a->seen_now, pev_timer_mark(t));      /* never early */
     pt_log_add(&LOG, a->id);
     if (a->action)
@@ -74,27 +58,11 @@ static pev_timer_t *at(apr_time_t mark, tact_t *a, apr_pool_t *lifetime)
     return t;
 }
 
-static apr_size_t armed(void)
-{
-    pev_loop_stats_t st;
-
-    pev_loop_stats(LOOP, &st);
-    return st.timers_armed;
-}
-
-static void tick(apr_time_t to)
-{
-    FAKE = to;
-    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
-}
-
 static void setup(void)
 {
     pt_setup();
     pt_log_reset(&LOG);
-    ck_assert_int_eq(pev_loop_create(&LOOP, pt_pool), APR_SUCCESS);
-    FAKE = 1000;
-    ck_assert_int_eq(pev_loop_set_clock(LOOP, fake_clock, NULL), APR_SUCCESS);
+    LOOP = pt_fake_loop(pt_pool);
 }
 
 static void teardown(void)
@@ -130,7 +98,7 @@ END_TEST
 START_TEST(loop_time_cached_per_iteration)
 {
     ck_assert_int_eq(pev_loop_now(LOOP), 1000);
-    FAKE = 5000;
+    pt_fake_now = 5000;
     ck_assert_int_eq(pev_loop_now(LOOP), 1000);
     ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
     ck_assert_int_eq(pev_loop_now(LOOP), 5000);
@@ -142,7 +110,7 @@ START_TEST(loop_monotonic_clock)
     apr_time_t a = pev_clock_monotonic(), b;
     pev_loop_t *real;
 
-    usleep(2000);
+    lc_sleep_ms(2);
     b = pev_clock_monotonic();
     ck_assert_int_ge(b - a, 2000);
     ck_assert_int_eq(pev_loop_create(&real, pt_pool), APR_SUCCESS);
@@ -162,15 +130,8 @@ START_TEST(timer_never_early_in_mark_order)
     at(3000, tact(pt_pool, 3), NULL);
     at(1500, tact(pt_pool, 1), NULL);
     at(2000, tact(pt_pool, 2), NULL);
-    tick(1499);
-    ck_assert_int_eq(LOG.n, 0);
-    tick(2000);
-    ck_assert_log(&LOG, 1, 2);
-    tick(2999);
-    ck_assert_log(&LOG, 1, 2);
-    tick(1000000);
-    ck_assert_log(&LOG, 1, 2, 3);
-    ck_assert_uint_eq(armed(), 0);
+    pt_expect_mark_order(LOOP, &LOG, 1000000);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
 }
 END_TEST
 
@@ -180,7 +141,7 @@ START_TEST(timer_equal_marks_fifo)
 
     for (i = 0; i < 500; i++)
         at(5000, tact(pt_pool, i), NULL);
-    tick(5000);
+    pt_tick(LOOP, 5000);
     ck_assert_int_eq(LOG.n, 500);
     for (i = 0; i < 500; i++)
         ck_assert_int_eq(LOG.v[i], i);
@@ -198,10 +159,10 @@ START_TEST(timer_relative_and_cancel)
     ck_assert_int_eq(pev_timer_cancel(t2), APR_SUCCESS);
     ck_assert(!pev_timer_armed(t2));
     ck_assert_int_eq(pev_timer_cancel(t2), PEV_ENOTARMED);     /* cancelled */
-    tick(2000);
+    pt_tick(LOOP, 2000);
     ck_assert_log(&LOG, 1);
     ck_assert_int_eq(pev_timer_cancel(t1), PEV_ENOTARMED);     /* fired */
-    ck_assert_uint_eq(armed(), 0);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
 }
 END_TEST
 
@@ -220,15 +181,15 @@ START_TEST(timer_rearm_past_from_callback_next_iteration)
 
     a->action = rearm_past;
     at(1000, a, NULL);
-    tick(1000);
+    pt_tick(LOOP, 1000);
     ck_assert_int_eq(a->calls, 1);
     first = a->seen_iter;
-    tick(1000);
+    pt_tick(LOOP, 1000);
     ck_assert_int_eq(a->calls, 2);
     ck_assert_uint_eq(a->seen_iter, first + 1);
-    tick(1000);
+    pt_tick(LOOP, 1000);
     ck_assert_int_eq(a->calls, 3);
-    tick(1000);
+    pt_tick(LOOP, 1000);
     ck_assert_int_eq(a->calls, 3);
 }
 END_TEST
@@ -248,18 +209,18 @@ START_TEST(timer_rearm_states)
     ta = at(1100, a, NULL);
     tb = at(5000, b, NULL);
     ck_assert_int_eq(pev_timer_rearm(tb, 1150), APR_SUCCESS); /* armed: moved */
-    tick(1100);
-    tick(1199);
-    tick(1200);
+    pt_tick(LOOP, 1100);
+    pt_tick(LOOP, 1199);
+    pt_tick(LOOP, 1200);
     ck_assert_log(&LOG, 1, 2, 1);
     ck_assert_int_eq(pev_timer_mark(ta), 1300);
     ck_assert_int_eq(pev_timer_rearm(tb, 1250), APR_SUCCESS); /* fired: again */
     ck_assert_int_eq(pev_timer_cancel(ta), APR_SUCCESS);
     ck_assert_int_eq(pev_timer_rearm(ta, 1260), APR_SUCCESS); /* cancelled: again */
-    tick(1300);
+    pt_tick(LOOP, 1300);
     ck_assert_log(&LOG, 1, 2, 1, 2, 1);
     ck_assert_int_eq(pev_timer_cancel(ta), APR_SUCCESS);
-    ck_assert_uint_eq(armed(), 0);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
 }
 END_TEST
 
@@ -280,9 +241,9 @@ START_TEST(timer_pool_destroy_cancels)
 
     at(2000, tact(p1, 9), p1);
     at(2000, tact(p1child, 8), p1child);         /* goes with its parent */
-    ck_assert_uint_eq(armed(), 2);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 2);
     apr_pool_destroy(p1);
-    ck_assert_uint_eq(armed(), 0);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
 
     killer->action = destroy_pool_action;
     killer->p1 = p2;
@@ -293,9 +254,9 @@ START_TEST(timer_pool_destroy_cancels)
     at(3000, self, own);
     at(3000, tact(own, 4), own);
     at(3000, tact(pt_pool, 5), NULL);
-    tick(3000);
+    pt_tick(LOOP, 3000);
     ck_assert_log(&LOG, 1, 3, 5);
-    ck_assert_uint_eq(armed(), 0);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
 }
 END_TEST
 
@@ -315,13 +276,13 @@ START_TEST(timer_loop_destroyed_in_callback)
     tact_t *killer = tact(pt_pool, 1);
 
     ck_assert_int_eq(pev_loop_create(&loop, lp), APR_SUCCESS);
-    ck_assert_int_eq(pev_loop_set_clock(loop, fake_clock, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_set_clock(loop, pt_fake_clock, NULL), APR_SUCCESS);
     killer->action = destroy_loop_action;
     killer->p1 = lp;
     ck_assert_int_eq(pev_timer_add(NULL, loop, 2000, on_timer, killer, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_timer_add(&survivor, loop, 2000, on_timer, tact(pt_pool, 2),
                                    pt_pool), APR_SUCCESS);
-    FAKE = 2000;
+    pt_fake_now = 2000;
     LOOP = loop;
     ck_assert_int_eq(pev_loop_run_once(loop, 0), PEV_EDESTROYED);
     LOOP = NULL;
@@ -345,7 +306,7 @@ START_TEST(loop_does_not_nest)
 
     a->action = run_inside;
     at(1000, a, NULL);
-    tick(1000);
+    pt_tick(LOOP, 1000);
     ck_assert_int_eq((long) a->p1, PEV_EBUSY);
     ck_assert_int_eq((long) a->p2, PEV_EBUSY);
 }
@@ -373,9 +334,9 @@ START_TEST(defer_runs_next_iteration_fifo)
     ck_assert_int_eq(pev_loop_defer(&cancelled, LOOP, on_timer, tact(pt_pool, 9), NULL),
                      APR_SUCCESS);
     ck_assert_int_eq(pev_timer_cancel(cancelled), APR_SUCCESS);
-    tick(1000);
+    pt_tick(LOOP, 1000);
     ck_assert_log(&LOG, 1);                      /* not inside the callback's iteration */
-    tick(1000);                                  /* time stands still: still runs */
+    pt_tick(LOOP, 1000);                                  /* time stands still: still runs */
     ck_assert_log(&LOG, 1, 2, 3);
     ck_assert_uint_eq(d1->seen_iter, a->seen_iter + 1);
 }
@@ -465,14 +426,14 @@ END_TEST
 
 static void *wake_later(void *arg)
 {
-    usleep(20000);
+    lc_sleep_ms(20);
     pev_loop_wakeup(arg);
     return NULL;
 }
 
 static void *stop_later(void *arg)
 {
-    usleep(20000);
+    lc_sleep_ms(20);
     pev_loop_stop(arg);
     return NULL;
 }
@@ -605,7 +566,7 @@ START_TEST(timer_model_random)
         mtimer_t *m = &MTS[pt_below(&rng, MT)];
 
         if (r < 40) {                                   /* add or re-arm */
-            apr_time_t mark = FAKE + (apr_time_t) pt_below(&rng, 2000) - 200;
+            apr_time_t mark = pt_fake_now + (apr_time_t) pt_below(&rng, 2000) - 200;
             if (!m->h) {
                 m->id = (int) (m - MTS);
                 m->pool = (int) pt_below(&rng, 9) - 1;
@@ -641,9 +602,9 @@ START_TEST(timer_model_random)
             mtimer_t *due[MT];
             int n = 0;
 
-            FAKE += pt_below(&rng, 400);
+            pt_fake_now += pt_below(&rng, 400);
             for (i = 0; i < MT; i++)
-                if (MTS[i].armed && MTS[i].mark <= FAKE)
+                if (MTS[i].armed && MTS[i].mark <= pt_fake_now)
                     due[n++] = &MTS[i];
             qsort(due, (size_t) n, sizeof *due, cmp_due);
             pt_log_reset(&FIRED);
@@ -662,7 +623,7 @@ START_TEST(timer_model_random)
             apr_size_t model_armed = 0;
             for (i = 0; i < MT; i++)
                 model_armed += MTS[i].armed;
-            MODEL_EQ(armed(), model_armed);
+            MODEL_EQ(pt_loop_timers(LOOP), model_armed);
         }
     }
     printf("check_loop: %ld timer operations, %ld timers fired\n", ops, fired);
@@ -684,20 +645,20 @@ START_TEST(timer_lazy_cancel_sweep)
     ck_assert_ptr_nonnull(h);
     ck_assert_ptr_nonnull(expect);
     for (i = 0; i < N; i++)
-        h[i] = at(FAKE + 1 + (i * 7) % 100, tact(pt_pool, i), i % 2 ? b : a);
+        h[i] = at(pt_fake_now + 1 + (i * 7) % 100, tact(pt_pool, i), i % 2 ? b : a);
     for (i = 1; i < N; i += 4)                  /* 1250 dead, all in b */
         ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
     ck_assert_int_eq(pev_timer_cancel(h[1]), PEV_ENOTARMED);
-    ck_assert_uint_eq(armed(), N - N / 4);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), N - N / 4);
     apr_pool_destroy(b);                        /* dead and live entries go */
-    ck_assert_uint_eq(armed(), N / 2);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), N / 2);
     for (i = 2; i < N; i += 4)
         ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
     ck_assert_int_eq(pev_timer_cancel(h[0]), APR_SUCCESS);     /* sweeps */
-    ck_assert_uint_eq(armed(), N / 4 - 1);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), N / 4 - 1);
     for (i = 2; i < N; i += 8) {
         ck_assert(!pev_timer_armed(h[i]));
-        ck_assert_int_eq(pev_timer_rearm(h[i], FAKE + 150), APR_SUCCESS);
+        ck_assert_int_eq(pev_timer_rearm(h[i], pt_fake_now + 150), APR_SUCCESS);
     }
     /* expected: the live originals by (mark, id), then the re-armed by id */
     for (m = 1; m <= 100; m++)
@@ -708,9 +669,9 @@ START_TEST(timer_lazy_cancel_sweep)
         expect[n++] = i;
     expect[n] = -1;
     ck_assert_int_lt(n, PT_LOG_MAX);
-    tick(FAKE + 300);
+    pt_tick(LOOP, pt_fake_now + 300);
     ck_assert_msg(pt_log_eq(&LOG, expect), "fired %d timers, expected %d", LOG.n, n);
-    ck_assert_uint_eq(armed(), 0);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
     free(h);
     free(expect);
 }
@@ -746,7 +707,7 @@ static Suite *loop_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    return pt_run(loop_suite());
+    return pt_main(argc, argv, loop_suite, NULL);
 }

@@ -17,21 +17,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "testutil.h"
+#include "harness.h"
 
 #ifndef PUBSUBD_PATH
 #define PUBSUBD_PATH "../examples/pubsubd"
@@ -48,27 +45,10 @@
 #define SANITIZED 0
 #endif
 
-#define IO_MS     5000      /* a reply that should come at once */
 #define START_MS  10000     /* the daemon starts or stops */
 
 /* ======================================================================== */
-/* Time, files                                                               */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
+/* Files                                                                     */
 
 static void write_file(const char *path, const char *text)
 {
@@ -137,15 +117,12 @@ static void dir_setup(void)
     snprintf(D.out, sizeof D.out, "%s/out", D.dir);
 }
 
-static void clients_free(void);
-
 static void dir_teardown(void)
 {
     DIR *dir;
     struct dirent *e;
     char path[512];
 
-    clients_free();
     if (D.pid > 0) {                    /* a failed test left it running */
         kill(D.pid, SIGKILL);
         waitpid(D.pid, NULL, 0);
@@ -203,7 +180,7 @@ static pid_t spawn(const char *const args[])
 /* Wait at most @a ms for @a pid to exit. Returns 1 and its status, or 0. */
 static int wait_exit(pid_t pid, long ms, int *status)
 {
-    long deadline = now_ms() + ms;
+    long deadline = lc_now_ms() + ms;
 
     do {
         pid_t r = waitpid(pid, status, WNOHANG);
@@ -211,8 +188,8 @@ static int wait_exit(pid_t pid, long ms, int *status)
         if (r == pid)
             return 1;
         ck_assert_int_ne(r, -1);
-        sleep_ms(2);
-    } while (now_ms() < deadline);
+        lc_sleep_ms(2);
+    } while (lc_now_ms() < deadline);
     return 0;
 }
 
@@ -220,7 +197,7 @@ static int wait_exit(pid_t pid, long ms, int *status)
  * (malloc'd), or fails. */
 static char *log_wait(const char *needle, long ms)
 {
-    long deadline = now_ms() + ms;
+    long deadline = lc_now_ms() + ms;
     char *text, *at;
     int status;
 
@@ -237,10 +214,10 @@ static char *log_wait(const char *needle, long ms)
             ck_abort_msg("pubsubd exited (status %d) before logging '%s'; log:\n%s",
                          status, needle, text);
         }
-        if (now_ms() > deadline)
+        if (lc_now_ms() > deadline)
             ck_abort_msg("no '%s' in the log after %ld ms; log:\n%s", needle, ms, text);
         free(text);
-        sleep_ms(2);
+        lc_sleep_ms(2);
     }
 }
 
@@ -346,209 +323,28 @@ static long daemon_rss_kb(void)
 /* ======================================================================== */
 /* Clients                                                                   */
 
-#define CL_BUF (256 * 1024)
-
-typedef struct client {
-    struct client *next;
-    int fd;
-    int eof;
-    size_t len;                 /* bytes in buf */
-    char buf[CL_BUF];
-    char line[CL_BUF];
-} client_t;
-
-static client_t *clients;
-
-static void clients_free(void)
-{
-    while (clients) {
-        client_t *c = clients;
-
-        clients = c->next;
-        if (c->fd >= 0)
-            close(c->fd);
-        free(c);
-    }
-}
-
-/* Connect; @a rcvbuf > 0 shrinks the receive buffer first (a client that
- * stops reading then backs up into the daemon quickly). */
-static client_t *cl_connect_buf(int rcvbuf)
-{
-    struct sockaddr_in sa;
-    client_t *c = malloc(sizeof *c);
-    int one = 1;
-
-    ck_assert_ptr_nonnull(c);
-    c->next = clients;
-    clients = c;
-    c->eof = 0;
-    c->len = 0;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(c->fd, 0);
-    if (rcvbuf > 0)
-        ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short) D.port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(c->fd, (struct sockaddr *) &sa, sizeof sa) == 0,
-                  "connect to port %u: %s", D.port, strerror(errno));
-    ck_assert_int_eq(fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK), 0);
-    return c;
-}
-
-/* Read what is there, waiting at most @a ms for something. 0 on timeout. */
-static int cl_fill(client_t *c, long ms)
-{
-    struct pollfd p = { c->fd, POLLIN, 0 };
-    ssize_t n;
-
-    ck_assert_msg(c->len < CL_BUF, "client buffer full (a line without end?)");
-    if (poll(&p, 1, (int) (ms < 0 ? 0 : ms)) <= 0)
-        return 0;
-    n = recv(c->fd, c->buf + c->len, CL_BUF - c->len, 0);
-    if (n > 0)
-        c->len += (size_t) n;
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-        c->eof = 1;             /* end of input, or a reset */
-    return 1;
-}
-
-/* The next line without its CRLF, or NULL after @a ms or at the end. */
-static const char *cl_line(client_t *c, long ms)
-{
-    long deadline = now_ms() + ms;
-    char *lf;
-    size_t n;
-    int tried = 0;
-
-    for (;;) {
-        if ((lf = memchr(c->buf, '\n', c->len)) != NULL) {
-            n = (size_t) (lf - c->buf);
-            memcpy(c->line, c->buf, n);
-            c->line[n > 0 && c->line[n - 1] == '\r' ? n - 1 : n] = '\0';
-            memmove(c->buf, lf + 1, c->len - n - 1);
-            c->len -= n + 1;
-            return c->line;
-        }
-        if (c->eof || (tried && now_ms() >= deadline))
-            return NULL;
-        cl_fill(c, deadline - now_ms());    /* reads once even when ms is 0 */
-        tried = 1;
-    }
-}
-
-/* Send all of @a data (the daemon reads; a deadline all the same). */
-static void cl_write(client_t *c, const char *data, size_t len)
-{
-    long deadline = now_ms() + IO_MS;
-
-    while (len > 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-
-        if (n > 0) {
-            data += n;
-            len -= (size_t) n;
-            continue;
-        }
-        ck_assert_msg(n < 0 && (errno == EAGAIN || errno == EINTR), "send: %s",
-                      n < 0 ? strerror(errno) : "0");
-        ck_assert_msg(now_ms() < deadline, "send: the daemon does not read");
-        {
-            struct pollfd p = { c->fd, POLLOUT, 0 };
-            poll(&p, 1, 10);
-        }
-    }
-}
-
-static void cl_send(client_t *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void cl_send(client_t *c, const char *fmt, ...)
-{
-    char buf[8192];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof buf - 2, fmt, ap);
-    va_end(ap);
-    ck_assert(n >= 0 && (size_t) n < sizeof buf - 2);
-    memcpy(buf + n, "\r\n", 2);
-    cl_write(c, buf, (size_t) n + 2);
-}
-
-#define EXPECT(c, want) do {                                                 \
-        const char *got_ = cl_line((c), IO_MS);                              \
-        ck_assert_msg(got_ && strcmp(got_, (want)) == 0,                     \
-                      "expected '%s', got '%s'", (want),                     \
-                      got_ ? got_ : "(nothing: end of input or timeout)");   \
-    } while (0)
-
-#define EXPECT_PREFIX(c, want) do {                                          \
-        const char *got_ = cl_line((c), IO_MS);                              \
-        ck_assert_msg(got_ && strncmp(got_, (want), strlen(want)) == 0,      \
-                      "expected '%s...', got '%s'", (want),                  \
-                      got_ ? got_ : "(nothing: end of input or timeout)");   \
-    } while (0)
-
-/* A command and its exact reply. */
-#define ASK(c, cmd, want) do {                                               \
-        cl_send((c), "%s", (cmd));                                           \
-        EXPECT((c), (want));                                                 \
-    } while (0)
-
 /* Connected and greeted. */
-static client_t *cl_open(const char *greeting)
+static lc_client_t *cl_open(const char *greeting)
 {
-    client_t *c = cl_connect_buf(0);
+    lc_client_t *c = pt_client(D.port, 0);
     char want[512];
 
     snprintf(want, sizeof want, "+OK %s", greeting);
-    EXPECT(c, want);
+    PT_EXPECT(c, want);
     return c;
 }
 
-/* Wait for the end of input (discarding what comes before). 1 when it came. */
-static int cl_wait_eof(client_t *c, long ms)
-{
-    long deadline = now_ms() + ms;
-
-    while (!c->eof && now_ms() < deadline) {
-        c->len = 0;
-        cl_fill(c, deadline - now_ms());
-    }
-    return c->eof;
-}
-
-static void cl_close(client_t *c)
-{
-    close(c->fd);
-    c->fd = -1;
-}
-
-/* Close with a reset, as a killed client's kernel would. */
-static void cl_reset(client_t *c)
-{
-    struct linger lg = { 1, 0 };
-
-    ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
-    cl_close(c);
-}
-
 /* STATS: the value of @a key. */
-static long stat_get(client_t *c, const char *topic, const char *key)
+static long stat_get(lc_client_t *c, const char *topic, const char *key)
 {
     const char *line, *at;
     char k[64];
 
     if (topic)
-        cl_send(c, "STATS %s", topic);
+        pt_client_send(c, "STATS %s", topic);
     else
-        cl_send(c, "STATS");
-    line = cl_line(c, IO_MS);
+        pt_client_send(c, "STATS");
+    line = pt_client_line(c, PT_IO_MS);
     ck_assert_msg(line && strncmp(line, "+OK ", 4) == 0, "STATS: got '%s'",
                   line ? line : "(nothing)");
     snprintf(k, sizeof k, " %s=", key);
@@ -559,14 +355,14 @@ static long stat_get(client_t *c, const char *topic, const char *key)
 
 /* Poll STATS until @a key is @a want (the daemon sees a close
  * asynchronously); fails after @a ms. */
-static void stat_wait(client_t *c, const char *key, long want, long ms)
+static void stat_wait(lc_client_t *c, const char *key, long want, long ms)
 {
-    long deadline = now_ms() + ms, v;
+    long deadline = lc_now_ms() + ms, v;
 
     while ((v = stat_get(c, NULL, key)) != want) {
-        ck_assert_msg(now_ms() < deadline, "STATS %s stayed %ld, expected %ld", key, v,
+        ck_assert_msg(lc_now_ms() < deadline, "STATS %s stayed %ld, expected %ld", key, v,
                       want);
-        sleep_ms(2);
+        lc_sleep_ms(2);
     }
 }
 
@@ -575,80 +371,80 @@ static void stat_wait(client_t *c, const char *key, long want, long ms)
 
 START_TEST(protocol_commands_and_replies)
 {
-    client_t *a, *b;
+    lc_client_t *a, *b;
     char topic[80], cmd[128], want[128];
 
     daemon_start("Greeting \"hello from the test\"\nMaxTopic 8\nMaxSubscriptions 3\n");
     a = cl_open("hello from the test");
     b = cl_open("hello from the test");
 
-    ASK(a, "PING", "+PONG");
-    ASK(a, "ping some text", "+PONG some text");
-    cl_send(a, "%s", "");                           /* an empty line is no command */
-    ASK(a, "PiNg", "+PONG");
+    PT_ASK(a, "PING", "+PONG");
+    PT_ASK(a, "ping some text", "+PONG some text");
+    pt_client_send(a, "%s", "");                           /* an empty line is no command */
+    PT_ASK(a, "PiNg", "+PONG");
 
-    ASK(a, "SUB news", "+OK subscribed to news");
-    ASK(a, "sub news", "-ERR already subscribed to news");
-    ASK(b, "PUB news hello world", "+OK delivered=1");
-    EXPECT(a, "MSG news hello world");
-    ASK(b, "PUB news   spaced  out ", "+OK delivered=1");
-    EXPECT(a, "MSG news   spaced  out ");          /* the message is the rest */
-    ASK(b, "PUB news ", "+OK delivered=1");         /* an empty message */
-    EXPECT(a, "MSG news ");
-    ASK(b, "PUB nobody hello", "+OK delivered=0");
+    PT_ASK(a, "SUB news", "+OK subscribed to news");
+    PT_ASK(a, "sub news", "-ERR already subscribed to news");
+    PT_ASK(b, "PUB news hello world", "+OK delivered=1");
+    PT_EXPECT(a, "MSG news hello world");
+    PT_ASK(b, "PUB news   spaced  out ", "+OK delivered=1");
+    PT_EXPECT(a, "MSG news   spaced  out ");          /* the message is the rest */
+    PT_ASK(b, "PUB news ", "+OK delivered=1");         /* an empty message */
+    PT_EXPECT(a, "MSG news ");
+    PT_ASK(b, "PUB nobody hello", "+OK delivered=0");
 
     /* a publisher subscribed to its topic gets its message first */
-    ASK(b, "SUB news", "+OK subscribed to news");
-    cl_send(b, "PUB news both");
-    EXPECT(b, "MSG news both");
-    EXPECT(b, "+OK delivered=2");
-    EXPECT(a, "MSG news both");
+    PT_ASK(b, "SUB news", "+OK subscribed to news");
+    pt_client_send(b, "PUB news both");
+    PT_EXPECT(b, "MSG news both");
+    PT_EXPECT(b, "+OK delivered=2");
+    PT_EXPECT(a, "MSG news both");
 
-    ASK(a, "UNSUB news", "+OK unsubscribed from news");
-    ASK(a, "UNSUB news", "-ERR not subscribed to news");
-    cl_send(b, "PUB news only-b");
-    EXPECT(b, "MSG news only-b");
-    EXPECT(b, "+OK delivered=1");
+    PT_ASK(a, "UNSUB news", "+OK unsubscribed from news");
+    PT_ASK(a, "UNSUB news", "-ERR not subscribed to news");
+    pt_client_send(b, "PUB news only-b");
+    PT_EXPECT(b, "MSG news only-b");
+    PT_EXPECT(b, "+OK delivered=1");
 
     /* missing and extra arguments */
-    ASK(a, "SUB", "-ERR usage: SUB topic");
-    ASK(a, "SUB a b", "-ERR usage: SUB topic");
-    ASK(a, "UNSUB", "-ERR usage: UNSUB topic");
-    ASK(a, "PUB", "-ERR usage: PUB topic message");
-    ASK(a, "PUB news", "-ERR usage: PUB topic message");
-    ASK(a, "STATS a b", "-ERR usage: STATS [topic]");
-    ASK(a, "QUIT now", "-ERR usage: QUIT");
+    PT_ASK(a, "SUB", "-ERR usage: SUB topic");
+    PT_ASK(a, "SUB a b", "-ERR usage: SUB topic");
+    PT_ASK(a, "UNSUB", "-ERR usage: UNSUB topic");
+    PT_ASK(a, "PUB", "-ERR usage: PUB topic message");
+    PT_ASK(a, "PUB news", "-ERR usage: PUB topic message");
+    PT_ASK(a, "STATS a b", "-ERR usage: STATS [topic]");
+    PT_ASK(a, "QUIT now", "-ERR usage: QUIT");
 
     /* unknown commands, named printably */
-    ASK(a, "FROB x", "-ERR unknown command 'FROB' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
-    ASK(a, "SUBSCRIBE x", "-ERR unknown command 'SUBSCRIBE' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
-    ASK(a, "\x01\x7f'", "-ERR unknown command '?\?\?' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    PT_ASK(a, "FROB x", "-ERR unknown command 'FROB' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    PT_ASK(a, "SUBSCRIBE x", "-ERR unknown command 'SUBSCRIBE' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    PT_ASK(a, "\x01\x7f'", "-ERR unknown command '?\?\?' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
 
     /* topics: MaxTopic 8, visible ASCII */
-    ASK(a, "SUB 12345678", "+OK subscribed to 12345678");
-    ASK(a, "SUB 123456789", "-ERR topic too long (max 8 bytes)");
-    ASK(a, "PUB 123456789 x", "-ERR topic too long (max 8 bytes)");
-    ASK(a, "SUB t\x01", "-ERR invalid topic (visible ASCII characters only)");
-    ASK(a, "SUB \xc3\xa9t\xc3\xa9", "-ERR invalid topic (visible ASCII characters only)");
+    PT_ASK(a, "SUB 12345678", "+OK subscribed to 12345678");
+    PT_ASK(a, "SUB 123456789", "-ERR topic too long (max 8 bytes)");
+    PT_ASK(a, "PUB 123456789 x", "-ERR topic too long (max 8 bytes)");
+    PT_ASK(a, "SUB t\x01", "-ERR invalid topic (visible ASCII characters only)");
+    PT_ASK(a, "SUB \xc3\xa9t\xc3\xa9", "-ERR invalid topic (visible ASCII characters only)");
 
     /* MaxSubscriptions 3 */
-    ASK(a, "SUB s2", "+OK subscribed to s2");
-    ASK(a, "SUB s3", "+OK subscribed to s3");
-    ASK(a, "SUB s4", "-ERR too many subscriptions (max 3)");
-    ASK(a, "SUB s3", "-ERR already subscribed to s3");
-    ASK(a, "UNSUB s2", "+OK unsubscribed from s2");
-    ASK(a, "SUB s4", "+OK subscribed to s4");
+    PT_ASK(a, "SUB s2", "+OK subscribed to s2");
+    PT_ASK(a, "SUB s3", "+OK subscribed to s3");
+    PT_ASK(a, "SUB s4", "-ERR too many subscriptions (max 3)");
+    PT_ASK(a, "SUB s3", "-ERR already subscribed to s3");
+    PT_ASK(a, "UNSUB s2", "+OK unsubscribed from s2");
+    PT_ASK(a, "SUB s4", "+OK subscribed to s4");
     /* recycled subscription records keep working */
     for (int i = 0; i < 50; i++) {
         snprintf(topic, sizeof topic, "r%d", i);
         snprintf(cmd, sizeof cmd, "SUB %s", topic);
         snprintf(want, sizeof want, "+OK subscribed to %s", topic);
-        ASK(a, "UNSUB s4", "+OK unsubscribed from s4");
-        ASK(a, cmd, want);
+        PT_ASK(a, "UNSUB s4", "+OK unsubscribed from s4");
+        PT_ASK(a, cmd, want);
         snprintf(cmd, sizeof cmd, "UNSUB %s", topic);
         snprintf(want, sizeof want, "+OK unsubscribed from %s", topic);
-        ASK(a, cmd, want);
-        ASK(a, "SUB s4", "+OK subscribed to s4");
+        PT_ASK(a, cmd, want);
+        PT_ASK(a, "SUB s4", "+OK subscribed to s4");
     }
 
     /* STATS */
@@ -660,19 +456,19 @@ START_TEST(protocol_commands_and_replies)
     ck_assert_int_eq(stat_get(b, NULL, "generation"), 1);
 
     /* pipelined commands are answered in order */
-    cl_write(a, "PING 1\r\nPING 2\r\nSUB s9\r\nPING 3\r\n", 32);
-    EXPECT(a, "+PONG 1");
-    EXPECT(a, "+PONG 2");
-    EXPECT(a, "-ERR too many subscriptions (max 3)");
-    EXPECT(a, "+PONG 3");
+    pt_client_write(a, "PING 1\r\nPING 2\r\nSUB s9\r\nPING 3\r\n", 32);
+    PT_EXPECT(a, "+PONG 1");
+    PT_EXPECT(a, "+PONG 2");
+    PT_EXPECT(a, "-ERR too many subscriptions (max 3)");
+    PT_EXPECT(a, "+PONG 3");
 
     /* LF alone ends a line too */
-    cl_write(a, "PING lf\n", 8);
-    EXPECT(a, "+PONG lf");
+    pt_client_write(a, "PING lf\n", 8);
+    PT_EXPECT(a, "+PONG lf");
 
-    ASK(a, "QUIT", "+OK bye");
-    ck_assert(cl_wait_eof(a, IO_MS));
-    stat_wait(b, "connections", 1, IO_MS);
+    PT_ASK(a, "QUIT", "+OK bye");
+    ck_assert(lc_wait_eof(a, PT_IO_MS));
+    stat_wait(b, "connections", 1, PT_IO_MS);
     daemon_stop();
 }
 END_TEST
@@ -681,7 +477,7 @@ END_TEST
  * one, and one that never ends (more than MaxLine bytes without LF). */
 START_TEST(overlong_line_answered_then_closed)
 {
-    client_t *a, *b, *c;
+    lc_client_t *a, *b, *c;
     char line[400];
 
     daemon_start("MaxLine 100\n");
@@ -692,23 +488,23 @@ START_TEST(overlong_line_answered_then_closed)
     /* exactly MaxLine is fine */
     memset(line, 'x', sizeof line);
     memcpy(line, "PING ", 5);
-    cl_write(a, line, 100);
-    cl_write(a, "\r\n", 2);
-    EXPECT_PREFIX(a, "+PONG xxxx");
+    pt_client_write(a, line, 100);
+    pt_client_write(a, "\r\n", 2);
+    PT_EXPECT_PREFIX(a, "+PONG xxxx");
     /* one more is not */
-    cl_write(a, line, 101);
-    cl_write(a, "\r\n", 2);
-    EXPECT(a, "-ERR line too long (max 100 bytes)");
-    ck_assert(cl_wait_eof(a, IO_MS));
+    pt_client_write(a, line, 101);
+    pt_client_write(a, "\r\n", 2);
+    PT_EXPECT(a, "-ERR line too long (max 100 bytes)");
+    ck_assert(lc_wait_eof(a, PT_IO_MS));
 
     /* no end in sight: answered as soon as MaxLine bytes are pending */
-    cl_write(b, line, 300);
-    EXPECT(b, "-ERR line too long (max 100 bytes)");
-    ck_assert(cl_wait_eof(b, IO_MS));
+    pt_client_write(b, line, 300);
+    PT_EXPECT(b, "-ERR line too long (max 100 bytes)");
+    ck_assert(lc_wait_eof(b, PT_IO_MS));
 
     /* the others are not affected */
-    ASK(c, "PING", "+PONG");
-    stat_wait(c, "connections", 1, IO_MS);
+    PT_ASK(c, "PING", "+PONG");
+    stat_wait(c, "connections", 1, PT_IO_MS);
     daemon_stop();
 }
 END_TEST
@@ -718,43 +514,43 @@ END_TEST
 
 START_TEST(subscriptions_dropped_on_disconnect)
 {
-    client_t *admin, *x, *y, *z;
+    lc_client_t *admin, *x, *y, *z;
 
     daemon_start("");
     admin = cl_open("pubsubd ready");
     x = cl_open("pubsubd ready");
     y = cl_open("pubsubd ready");
     z = cl_open("pubsubd ready");
-    ASK(x, "SUB a", "+OK subscribed to a");
-    ASK(x, "SUB b", "+OK subscribed to b");
-    ASK(y, "SUB a", "+OK subscribed to a");
-    ASK(z, "SUB a", "+OK subscribed to a");
-    ASK(z, "SUB c", "+OK subscribed to c");
+    PT_ASK(x, "SUB a", "+OK subscribed to a");
+    PT_ASK(x, "SUB b", "+OK subscribed to b");
+    PT_ASK(y, "SUB a", "+OK subscribed to a");
+    PT_ASK(z, "SUB a", "+OK subscribed to a");
+    PT_ASK(z, "SUB c", "+OK subscribed to c");
     ck_assert_int_eq(stat_get(admin, NULL, "subscriptions"), 5);
     ck_assert_int_eq(stat_get(admin, "a", "subscribers"), 3);
 
     /* x disconnects (FIN): its two subscriptions go with its pool */
-    cl_close(x);
-    stat_wait(admin, "subscriptions", 3, IO_MS);
+    lc_close(x, 0);
+    stat_wait(admin, "subscriptions", 3, PT_IO_MS);
     ck_assert_int_eq(stat_get(admin, "a", "subscribers"), 2);
     ck_assert_int_eq(stat_get(admin, "b", "subscribers"), 0);
-    ASK(admin, "PUB a after-x", "+OK delivered=2");
-    EXPECT(y, "MSG a after-x");
-    EXPECT(z, "MSG a after-x");
+    PT_ASK(admin, "PUB a after-x", "+OK delivered=2");
+    PT_EXPECT(y, "MSG a after-x");
+    PT_EXPECT(z, "MSG a after-x");
 
     /* z is killed (the kernel resets the connection) */
-    cl_reset(z);
-    stat_wait(admin, "subscriptions", 1, IO_MS);
-    ASK(admin, "PUB a after-z", "+OK delivered=1");
-    EXPECT(y, "MSG a after-z");
+    lc_close(z, 1);
+    stat_wait(admin, "subscriptions", 1, PT_IO_MS);
+    PT_ASK(admin, "PUB a after-z", "+OK delivered=1");
+    PT_EXPECT(y, "MSG a after-z");
 
     /* y half-closes after its last command: the reply still comes */
-    cl_send(y, "PING last");
+    pt_client_send(y, "PING last");
     ck_assert_int_eq(shutdown(y->fd, SHUT_WR), 0);
-    EXPECT(y, "+PONG last");
-    ck_assert(cl_wait_eof(y, IO_MS));
-    stat_wait(admin, "subscriptions", 0, IO_MS);
-    stat_wait(admin, "connections", 1, IO_MS);
+    PT_EXPECT(y, "+PONG last");
+    ck_assert(lc_wait_eof(y, PT_IO_MS));
+    stat_wait(admin, "subscriptions", 0, PT_IO_MS);
+    stat_wait(admin, "connections", 1, PT_IO_MS);
     daemon_stop();
 }
 END_TEST
@@ -764,53 +560,53 @@ END_TEST
 
 START_TEST(idle_timeout_closes_and_unsubscribes)
 {
-    client_t *x, *y, *w;
+    lc_client_t *x, *y, *w;
     const char *l;
     long t0, elapsed;
 
     daemon_start("IdleTimeout 600ms\n");
-    t0 = now_ms();
+    t0 = lc_now_ms();
     x = cl_open("pubsubd ready");       /* subscribes, then says nothing */
     y = cl_open("pubsubd ready");       /* keeps talking */
     w = cl_open("pubsubd ready");       /* talks for a while, then stops */
-    ASK(x, "SUB news", "+OK subscribed to news");
+    PT_ASK(x, "SUB news", "+OK subscribed to news");
     ck_assert_int_eq(stat_get(y, "news", "subscribers"), 1);
 
     /* x is told, then closed, not before its timeout; every command moves
      * the idle mark of the others */
-    while ((l = cl_line(x, 0)) == NULL && !x->eof) {
-        ck_assert_msg(now_ms() - t0 < 5000, "no idle timeout after 5 s");
-        ASK(w, "PING", "+PONG");
-        ASK(y, "PING", "+PONG");
-        sleep_ms(50);
+    while ((l = pt_client_line(x, 0)) == NULL && !x->eof) {
+        ck_assert_msg(lc_now_ms() - t0 < 5000, "no idle timeout after 5 s");
+        PT_ASK(w, "PING", "+PONG");
+        PT_ASK(y, "PING", "+PONG");
+        lc_sleep_ms(50);
     }
-    elapsed = now_ms() - t0;
+    elapsed = lc_now_ms() - t0;
     ck_assert_ptr_nonnull(l);
     ck_assert_str_eq(l, "BYE idle timeout");
-    ck_assert(cl_wait_eof(x, IO_MS));
+    ck_assert(lc_wait_eof(x, PT_IO_MS));
     ck_assert_msg(elapsed >= 550, "closed after %ld ms, IdleTimeout is 600ms", elapsed);
     /* its subscription went with its pool */
     ck_assert_int_eq(stat_get(y, "news", "subscribers"), 0);
 
     /* w stays as long as it talks: twice the timeout */
-    while (now_ms() - t0 < 1300) {
-        ASK(w, "PING", "+PONG");
-        ASK(y, "PING", "+PONG");
-        sleep_ms(50);
+    while (lc_now_ms() - t0 < 1300) {
+        PT_ASK(w, "PING", "+PONG");
+        PT_ASK(y, "PING", "+PONG");
+        lc_sleep_ms(50);
     }
-    ck_assert_ptr_null(cl_line(w, 0));
+    ck_assert_ptr_null(pt_client_line(w, 0));
     ck_assert_int_eq(w->eof, 0);
 
     /* now w stops talking, y goes on */
-    t0 = now_ms();
-    while ((l = cl_line(w, 50)) == NULL && !w->eof) {
-        ck_assert_msg(now_ms() - t0 < 5000, "no idle timeout after 5 s");
-        ASK(y, "PING", "+PONG");
+    t0 = lc_now_ms();
+    while ((l = pt_client_line(w, 50)) == NULL && !w->eof) {
+        ck_assert_msg(lc_now_ms() - t0 < 5000, "no idle timeout after 5 s");
+        PT_ASK(y, "PING", "+PONG");
     }
-    elapsed = now_ms() - t0;
+    elapsed = lc_now_ms() - t0;
     ck_assert_ptr_nonnull(l);
     ck_assert_str_eq(l, "BYE idle timeout");
-    ck_assert(cl_wait_eof(w, IO_MS));
+    ck_assert(lc_wait_eof(w, PT_IO_MS));
     ck_assert_msg(elapsed >= 500, "closed %ld ms after its last command", elapsed);
     ck_assert_int_eq(stat_get(y, NULL, "connections"), 1);
     daemon_stop();
@@ -819,23 +615,23 @@ END_TEST
 
 START_TEST(keepalive_lines_between_replies)
 {
-    client_t *a;
+    lc_client_t *a;
     const char *l;
     int keepalives = 0, pongs = 0;
-    long t0 = now_ms();
+    long t0 = lc_now_ms();
 
     daemon_start("IdleTimeout off\nKeepalive 100ms\n");
     a = cl_open("pubsubd ready");
     while (keepalives < 3) {
-        ck_assert_msg(now_ms() - t0 < 5000, "%d keepalives in 5 s", keepalives);
-        cl_send(a, "PING");
+        ck_assert_msg(lc_now_ms() - t0 < 5000, "%d keepalives in 5 s", keepalives);
+        pt_client_send(a, "PING");
         /* KEEPALIVE may come before the reply; the reply still comes */
-        while ((l = cl_line(a, IO_MS)) != NULL && strcmp(l, "KEEPALIVE") == 0)
+        while ((l = pt_client_line(a, PT_IO_MS)) != NULL && strcmp(l, "KEEPALIVE") == 0)
             keepalives++;
         ck_assert_ptr_nonnull(l);
         ck_assert_str_eq(l, "+PONG");
         pongs++;
-        if ((l = cl_line(a, 60)) != NULL) {
+        if ((l = pt_client_line(a, 60)) != NULL) {
             ck_assert_str_eq(l, "KEEPALIVE");
             keepalives++;
         }
@@ -850,7 +646,7 @@ END_TEST
 
 START_TEST(reload_keeps_clients_and_subscriptions)
 {
-    client_t *old_sub, *old_pub, *new_pub, *third;
+    lc_client_t *old_sub, *old_pub, *new_pub, *third;
     char *rest;
     unsigned port = 0;
 
@@ -858,7 +654,7 @@ START_TEST(reload_keeps_clients_and_subscriptions)
     port = D.port;
     old_sub = cl_open("first generation");
     old_pub = cl_open("first generation");
-    ASK(old_sub, "SUB news", "+OK subscribed to news");
+    PT_ASK(old_sub, "SUB news", "+OK subscribed to news");
 
     /* a new greeting and a smaller MaxTopic, clients connected */
     daemon_reload("Greeting second generation\nMaxTopic 4\n");
@@ -866,15 +662,15 @@ START_TEST(reload_keeps_clients_and_subscriptions)
     ck_assert_int_eq(D.port, port);
 
     new_pub = cl_open("second generation");         /* new setting */
-    ASK(new_pub, "PUB news from-new", "+OK delivered=1");
-    EXPECT(old_sub, "MSG news from-new");           /* old subscription */
-    ASK(old_pub, "PUB news from-old", "+OK delivered=1");
-    EXPECT(old_sub, "MSG news from-old");
+    PT_ASK(new_pub, "PUB news from-new", "+OK delivered=1");
+    PT_EXPECT(old_sub, "MSG news from-new");           /* old subscription */
+    PT_ASK(old_pub, "PUB news from-old", "+OK delivered=1");
+    PT_EXPECT(old_sub, "MSG news from-old");
 
     /* each connection keeps the settings it was accepted under */
-    ASK(old_sub, "SUB seventeen-chars-x", "-ERR topic too long (max 16 bytes)");
-    ASK(old_sub, "SUB sixteen-chars-xx", "+OK subscribed to sixteen-chars-xx");
-    ASK(new_pub, "SUB abcde", "-ERR topic too long (max 4 bytes)");
+    PT_ASK(old_sub, "SUB seventeen-chars-x", "-ERR topic too long (max 16 bytes)");
+    PT_ASK(old_sub, "SUB sixteen-chars-xx", "+OK subscribed to sixteen-chars-xx");
+    PT_ASK(new_pub, "SUB abcde", "-ERR topic too long (max 4 bytes)");
     ck_assert_int_eq(stat_get(old_sub, NULL, "generation"), 2);
     ck_assert_int_eq(stat_get(old_sub, NULL, "conn_generation"), 1);
     ck_assert_int_eq(stat_get(new_pub, NULL, "conn_generation"), 2);
@@ -887,17 +683,17 @@ START_TEST(reload_keeps_clients_and_subscriptions)
     rest = log_wait("reload failed, keeping generation 2", START_MS);
     free(rest);
     third = cl_open("second generation");
-    ASK(third, "PUB news still", "+OK delivered=1");
-    EXPECT(old_sub, "MSG news still");
+    PT_ASK(third, "PUB news still", "+OK delivered=1");
+    PT_EXPECT(old_sub, "MSG news still");
     ck_assert_int_eq(stat_get(third, NULL, "generation"), 2);
 
     /* and a third good one */
     daemon_reload("Greeting third generation\n");
     free(log_wait("generation 3 ready", START_MS));
-    cl_close(third);
+    lc_close(third, 0);
     third = cl_open("third generation");
-    ASK(third, "PUB news third", "+OK delivered=1");
-    EXPECT(old_sub, "MSG news third");
+    PT_ASK(third, "PUB news third", "+OK delivered=1");
+    PT_EXPECT(old_sub, "MSG news third");
     ck_assert_int_eq(stat_get(old_sub, NULL, "conn_generation"), 1);
     daemon_stop();
 }
@@ -919,12 +715,12 @@ typedef struct flood {
 /* Publish f->n messages on "flood" from @a pub while @a fast reads them:
  * pub never has more than a window of messages ahead of fast, so fast keeps
  * up; whoever else subscribed does what it does. */
-static void flood_run(flood_t *f, client_t *pub, client_t *fast)
+static void flood_run(flood_t *f, lc_client_t *pub, lc_client_t *fast)
 {
     static char msg[FLOOD_MSG + 64];
     char *out = NULL;
     size_t out_len = 0, out_off = 0;
-    long deadline = now_ms() + pt_env_long("POOLEV_FLOOD_SECONDS", 60) * 1000;
+    long deadline = lc_now_ms() + pt_env_long("POOLEV_FLOOD_SECONDS", 60) * 1000;
     const char *l;
     long sampled;
 
@@ -936,7 +732,7 @@ static void flood_run(flood_t *f, client_t *pub, client_t *fast)
     while (f->acked < f->n || f->got < f->n) {
         struct pollfd p[2] = { { pub->fd, POLLIN, 0 }, { fast->fd, POLLIN, 0 } };
 
-        ck_assert_msg(now_ms() < deadline,
+        ck_assert_msg(lc_now_ms() < deadline,
                       "flood stuck: %ld sent, %ld acknowledged, %ld received", f->sent,
                       f->acked, f->got);
         /* refill: PUBs while the fast reader is less than FLOOD_WINDOW
@@ -963,15 +759,15 @@ static void flood_run(flood_t *f, client_t *pub, client_t *fast)
                 out_off += (size_t) n;
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            cl_fill(pub, 0);
-            while ((l = cl_line(pub, 0)) != NULL) {
+            pt_client_fill(pub, 0);
+            while ((l = pt_client_line(pub, 0)) != NULL) {
                 ck_assert_msg(strncmp(l, "+OK delivered=", 14) == 0, "PUB: '%s'", l);
                 f->acked++;
             }
         }
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            cl_fill(fast, 0);
-            while ((l = cl_line(fast, 0)) != NULL) {
+            pt_client_fill(fast, 0);
+            while ((l = pt_client_line(fast, 0)) != NULL) {
                 char want[32];
 
                 snprintf(want, sizeof want, "MSG flood %08ld ", f->got);
@@ -1001,7 +797,7 @@ static void flood_run(flood_t *f, client_t *pub, client_t *fast)
  */
 START_TEST(slow_subscriber_drop_keeps_memory_bounded)
 {
-    client_t *slow, *fast, *pub, *admin;
+    lc_client_t *slow, *fast, *pub, *admin;
     flood_t f;
     const char *l;
     long slow_got = 0, last = -1, dropped_note = -1, dropped, bound_kb;
@@ -1010,14 +806,14 @@ START_TEST(slow_subscriber_drop_keeps_memory_bounded)
     memset(&f, 0, sizeof f);
     f.n = pt_env_long("POOLEV_FLOOD_MESSAGES", 20000);
     daemon_start("OutputLimit 64k\nSlowPolicy drop\nMaxLine 2048\nLogLevel info\n");
-    slow = cl_connect_buf(4096);
-    EXPECT(slow, "+OK pubsubd ready");
+    slow = pt_client(D.port, 4096);
+    PT_EXPECT(slow, "+OK pubsubd ready");
     fast = cl_open("pubsubd ready");
     pub = cl_open("pubsubd ready");
     admin = cl_open("pubsubd ready");
-    ASK(slow, "SUB flood", "+OK subscribed to flood");
-    ASK(fast, "SUB flood", "+OK subscribed to flood");
-    ASK(admin, "PING", "+PONG");
+    PT_ASK(slow, "SUB flood", "+OK subscribed to flood");
+    PT_ASK(fast, "SUB flood", "+OK subscribed to flood");
+    PT_ASK(admin, "PING", "+PONG");
     f.rss_base = daemon_rss_kb();
 
     flood_run(&f, pub, fast);
@@ -1039,7 +835,7 @@ START_TEST(slow_subscriber_drop_keeps_memory_bounded)
 
     /* the slow one reads at last: what was queued, in order, and the note */
     while (dropped_note < 0) {
-        l = cl_line(slow, IO_MS);
+        l = pt_client_line(slow, PT_IO_MS);
         ck_assert_msg(l != NULL, "slow subscriber: no DROPPED line after %ld messages",
                       slow_got);
         if (strncmp(l, "DROPPED ", 8) == 0) {
@@ -1053,9 +849,9 @@ START_TEST(slow_subscriber_drop_keeps_memory_bounded)
     }
     ck_assert_int_eq(dropped_note, dropped);
     /* the end marker comes after everything that was queued */
-    ASK(pub, "PUB flood end", "+OK delivered=2");
-    EXPECT(fast, "MSG flood end");
-    while ((l = cl_line(slow, IO_MS)) != NULL && strcmp(l, "MSG flood end") != 0) {
+    PT_ASK(pub, "PUB flood end", "+OK delivered=2");
+    PT_EXPECT(fast, "MSG flood end");
+    while ((l = pt_client_line(slow, PT_IO_MS)) != NULL && strcmp(l, "MSG flood end") != 0) {
         ck_assert_msg(strncmp(l, "MSG flood ", 10) == 0, "slow subscriber got '%.40s'", l);
         ck_assert_int_gt(strtol(l + 10, NULL, 10), last);
         last = strtol(l + 10, NULL, 10);
@@ -1069,30 +865,30 @@ END_TEST
 
 START_TEST(slow_subscriber_disconnect_policy)
 {
-    client_t *slow, *fast, *pub, *admin;
+    lc_client_t *slow, *fast, *pub, *admin;
     flood_t f;
 
     memset(&f, 0, sizeof f);
     f.n = 4000;
     daemon_start("OutputLimit 32k\nSlowPolicy disconnect\nLogLevel info\n");
-    slow = cl_connect_buf(4096);
-    EXPECT(slow, "+OK pubsubd ready");
+    slow = pt_client(D.port, 4096);
+    PT_EXPECT(slow, "+OK pubsubd ready");
     fast = cl_open("pubsubd ready");
     pub = cl_open("pubsubd ready");
     admin = cl_open("pubsubd ready");
-    ASK(slow, "SUB flood", "+OK subscribed to flood");
-    ASK(slow, "SUB other", "+OK subscribed to other");
-    ASK(fast, "SUB flood", "+OK subscribed to flood");
+    PT_ASK(slow, "SUB flood", "+OK subscribed to flood");
+    PT_ASK(slow, "SUB other", "+OK subscribed to other");
+    PT_ASK(fast, "SUB flood", "+OK subscribed to flood");
     f.rss_base = daemon_rss_kb();
 
     flood_run(&f, pub, fast);
 
     ck_assert_int_eq(stat_get(admin, NULL, "disconnected"), 1);
     ck_assert_int_eq(stat_get(admin, NULL, "dropped"), 0);
-    ck_assert(cl_wait_eof(slow, IO_MS));
+    ck_assert(lc_wait_eof(slow, PT_IO_MS));
     /* its subscriptions went with it */
     ck_assert_int_eq(stat_get(admin, NULL, "subscriptions"), 1);
-    stat_wait(admin, "connections", 3, IO_MS);
+    stat_wait(admin, "connections", 3, PT_IO_MS);
     ck_assert(log_has("disconnected (SlowPolicy disconnect)"));
     daemon_stop();
 }
@@ -1103,7 +899,7 @@ END_TEST
  * those still buffered when the client ends its input (half-close). */
 START_TEST(pipelined_replies_wait_for_room)
 {
-    client_t *a;
+    lc_client_t *a;
     char *out;
     size_t len = 0, off = 0;
     long i, n = 40000, got = 0;
@@ -1112,8 +908,8 @@ START_TEST(pipelined_replies_wait_for_room)
     const char *l;
 
     daemon_start("OutputLimit 4k\n");
-    a = cl_connect_buf(4096);
-    EXPECT(a, "+OK pubsubd ready");
+    a = pt_client(D.port, 4096);
+    PT_EXPECT(a, "+OK pubsubd ready");
     /* 8 MB of replies: more than the kernel's socket buffers take */
     memset(pad, 'p', 200);
     pad[200] = '\0';
@@ -1121,11 +917,11 @@ START_TEST(pipelined_replies_wait_for_room)
     ck_assert_ptr_nonnull(out);
     for (i = 0; i < n; i++)
         len += (size_t) sprintf(out + len, "PING %ld %s\r\n", i, pad);
-    deadline = now_ms() + 60000;
+    deadline = lc_now_ms() + 60000;
     while (got < n) {
         struct pollfd p = { a->fd, POLLIN | (off < len ? POLLOUT : 0), 0 };
 
-        ck_assert_msg(now_ms() < deadline, "%ld of %ld replies", got, n);
+        ck_assert_msg(lc_now_ms() < deadline, "%ld of %ld replies", got, n);
         ck_assert_int_ge(poll(&p, 1, 100), 0);
         if (p.revents & POLLOUT) {
             ssize_t w = send(a->fd, out + off, len - off, MSG_NOSIGNAL);
@@ -1141,7 +937,7 @@ START_TEST(pipelined_replies_wait_for_room)
 
             ck_assert_msg(r > 0, "the daemon closed the connection");
             a->len += (size_t) r;
-            while ((l = cl_line(a, 0)) != NULL) {
+            while ((l = pt_client_line(a, 0)) != NULL) {
                 char want[32];
 
                 snprintf(want, sizeof want, "+PONG %ld ", got);
@@ -1152,7 +948,7 @@ START_TEST(pipelined_replies_wait_for_room)
             }
         }
     }
-    ck_assert(cl_wait_eof(a, IO_MS));
+    ck_assert(lc_wait_eof(a, PT_IO_MS));
     free(out);
     daemon_stop();
 }
@@ -1163,7 +959,7 @@ END_TEST
 
 START_TEST(thousand_connections_leak_no_descriptor)
 {
-    client_t *admin, *c;
+    lc_client_t *admin, *c;
     int before, after, i, cycles = (int) pt_env_long("POOLEV_CYCLES", 1000);
     long accepted;
 
@@ -1176,24 +972,22 @@ START_TEST(thousand_connections_leak_no_descriptor)
         c = cl_open("pubsubd ready");
         switch (i % 4) {
         case 0:                         /* subscribes, then goes */
-            ASK(c, "SUB t", "+OK subscribed to t");
-            cl_close(c);
+            PT_ASK(c, "SUB t", "+OK subscribed to t");
+            lc_close(c, 0);
             break;
         case 1:                         /* killed */
-            cl_reset(c);
+            lc_close(c, 1);
             break;
         case 2:                         /* says goodbye */
-            ASK(c, "QUIT", "+OK bye");
-            ck_assert(cl_wait_eof(c, IO_MS));
-            cl_close(c);
+            PT_ASK(c, "QUIT", "+OK bye");
+            ck_assert(lc_wait_eof(c, PT_IO_MS));
+            lc_close(c, 0);
             break;
         default:                        /* just goes */
-            cl_close(c);
+            lc_close(c, 0);
             break;
         }
-        /* keep memory flat on this side too */
-        clients = c->next;
-        free(c);
+        pt_client_free(c);              /* keep memory flat on this side too */
     }
     stat_wait(admin, "connections", 1, 10000);
     after = daemon_fds();
@@ -1211,17 +1005,17 @@ END_TEST
 
 START_TEST(sigterm_says_bye_and_exits_zero)
 {
-    client_t *a, *b;
+    lc_client_t *a, *b;
 
     daemon_start("");
     a = cl_open("pubsubd ready");
     b = cl_open("pubsubd ready");
-    ASK(a, "SUB news", "+OK subscribed to news");
+    PT_ASK(a, "SUB news", "+OK subscribed to news");
     daemon_stop();
-    EXPECT(a, "BYE server shutting down");
-    EXPECT(b, "BYE server shutting down");
-    ck_assert(cl_wait_eof(a, IO_MS));
-    ck_assert(cl_wait_eof(b, IO_MS));
+    PT_EXPECT(a, "BYE server shutting down");
+    PT_EXPECT(b, "BYE server shutting down");
+    ck_assert(lc_wait_eof(a, PT_IO_MS));
+    ck_assert(lc_wait_eof(b, PT_IO_MS));
     ck_assert(log_has("SIGTERM: stopping"));
 }
 END_TEST
@@ -1371,9 +1165,7 @@ static Suite *pubsubd_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    /* a write to a connection the daemon closed gets EPIPE */
-    signal(SIGPIPE, SIG_IGN);
-    return pt_run(pubsubd_suite());
+    return pt_main(argc, argv, pubsubd_suite, NULL);
 }

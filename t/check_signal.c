@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include <poolev.h>
-#include "testutil.h"
+#include "harness.h"
 
 static pt_log_t LOG;
 static pev_loop_t *LOOP;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include <poolev.h>
-#include "testutil.h"
+#include "harness.h"
 
 START_TEST(test_codes_in_user_range)
 {

@@ -1,0 +1,740 @@
+/*
+ * check_stream_io.c - streams: creating them, input, lines and the maximum
+ * line, output and its limit, pipes (include/poolev/stream.h, doc/streams.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "stream_fixture.h"
+
+/* ======================================================================== */
+/* Creating streams                                                          */
+
+START_TEST(stream_create_on_socket)
+{
+    apr_pool_t *sp = pt_subpool(pt_pool), *sockpool = pt_subpool(pt_pool), *sp2;
+    apr_socket_t *srv, *cli;
+    pev_stream_t *s = NULL;
+    sctx_t *c = ctx_new(1);
+    pev_loop_stats_t st;
+
+    pt_tcp_pair(sp, pt_pool, 0, &srv, &cli);
+    ck_assert_int_eq(pev_stream_create_socket(&s, LOOP, srv, &CB_ALL, c, sp), APR_SUCCESS);
+    c->s = s;
+    c->pool = sp;
+    ck_assert_ptr_nonnull(s);
+    ck_assert_ptr_eq(pev_stream_loop(s), LOOP);
+    ck_assert_ptr_eq(pev_stream_pool(s), sp);
+    ck_assert_ptr_eq(pev_stream_socket(s), srv);
+    ck_assert_ptr_null(pev_stream_file(s));
+    ck_assert(pev_stream_is_open(s));
+    ck_assert_int_eq(pev_stream_close_reason(s), APR_SUCCESS);
+    ck_assert(!pev_stream_eof(s));
+    ck_assert_uint_eq(pev_stream_input_pending(s), 0);
+    ck_assert_uint_eq(pev_stream_output_pending(s), 0);
+    ck_assert_uint_eq(pev_waitevent_count(s), 0);
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.streams, 1);
+    /* polled for input at once */
+    c->fd = pt_sock_fd(cli);
+    pt_peer_puts(LOOP, c->fd, "hi\n");
+    PT_PUMP_UNTIL(LOOP, c->nlines == 1);
+    ck_assert_str_eq(c->line[0], "hi");
+
+    /* a socket from an ancestor of the stream's pool is accepted */
+    sp2 = pt_subpool(sockpool);
+    c = ctx_new(2);
+    pt_tcp_pair(sockpool, pt_pool, 0, &srv, &cli);
+    ck_assert_int_eq(pev_stream_create_socket(&c->s, LOOP, srv, NULL, NULL, sp2), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.streams, 2);
+    pt_peer_puts(LOOP, pt_sock_fd(cli), "x\n");
+    PT_PUMP_UNTIL(LOOP, pev_stream_input_pending(c->s) == 2);  /* no callbacks: fine */
+}
+END_TEST
+
+START_TEST(stream_create_on_pipe)
+{
+    apr_file_t *rd, *wr;
+    sctx_t *c = ctx_new(1);
+
+    c->pool = pt_subpool(pt_pool);
+    pt_pipe_pair(pt_pool, 1, &rd, &wr);
+    ck_assert_int_eq(pev_stream_create_file(&c->s, LOOP, rd, &CB_ALL, c, c->pool),
+                     APR_SUCCESS);
+    ck_assert_ptr_eq(pev_stream_file(c->s), rd);
+    ck_assert_ptr_null(pev_stream_socket(c->s));
+    ck_assert_ptr_eq(pev_stream_pool(c->s), c->pool);
+    ck_assert(pev_stream_is_open(c->s));
+    ck_assert_int_eq(pt_peer_send(LOOP, pt_file_fd(wr), "pipe\n", 5), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->nlines == 1);
+    ck_assert_str_eq(c->line[0], "pipe");
+}
+END_TEST
+
+START_TEST(stream_create_null_arguments_einval)
+{
+    apr_pool_t *sp = pt_subpool(pt_pool);
+    apr_socket_t *srv, *cli;
+    apr_file_t *rd, *wr;
+    pev_stream_t *s;
+    int eof;
+    char buf[4];
+
+    pt_tcp_pair(sp, pt_pool, 0, &srv, &cli);
+    ck_assert_int_eq(pev_stream_create_socket(NULL, LOOP, srv, &CB_ALL, NULL, sp), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_create_socket(&s, NULL, srv, &CB_ALL, NULL, sp), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_create_socket(&s, LOOP, NULL, &CB_ALL, NULL, sp), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_create_socket(&s, LOOP, srv, &CB_ALL, NULL, NULL), APR_EINVAL);
+    pt_pipe_pair(sp, 1, &rd, &wr);
+    ck_assert_int_eq(pev_stream_create_file(NULL, LOOP, rd, NULL, NULL, sp), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_create_file(&s, NULL, rd, NULL, NULL, sp), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_create_file(&s, LOOP, NULL, NULL, NULL, sp), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_create_file(&s, LOOP, rd, NULL, NULL, NULL), APR_EINVAL);
+    /* the refused socket is still the caller's and still works */
+    ck_assert_int_eq(pt_peer_send(NULL, pt_sock_fd(srv), "ok", 2), APR_SUCCESS);
+    ck_assert_uint_eq(pt_peer_read(NULL, pt_sock_fd(cli), buf, 2, &eof), 2);
+    ck_assert_int_eq(memcmp(buf, "ok", 2), 0);
+    /* NULL callbacks: none */
+    ck_assert_int_eq(pev_stream_create_socket(&s, LOOP, srv, NULL, NULL, sp), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_create_file(&s, LOOP, rd, NULL, NULL, sp), APR_SUCCESS);
+}
+END_TEST
+
+/* The descriptor must come from the stream's pool or an ancestor: APR would
+ * close it under the stream otherwise. */
+START_TEST(stream_create_unrelated_pool_einval)
+{
+    apr_pool_t *sockpool = pt_subpool(pt_pool), *sp = pt_subpool(pt_pool);
+    apr_pool_t *child = pt_subpool(sp);
+    apr_socket_t *srv, *cli, *srv2, *cli2;
+    apr_file_t *rd, *wr;
+    pev_stream_t *s = NULL;
+    char buf[4];
+    int eof;
+
+    pt_tcp_pair(sockpool, pt_pool, 0, &srv, &cli);     /* a sibling's socket */
+    ck_assert_int_eq(pev_stream_create_socket(&s, LOOP, srv, &CB_ALL, NULL, sp), APR_EINVAL);
+    pt_tcp_pair(child, pt_pool, 0, &srv2, &cli2);      /* a child's socket */
+    ck_assert_int_eq(pev_stream_create_socket(&s, LOOP, srv2, &CB_ALL, NULL, sp), APR_EINVAL);
+    pt_pipe_pair(sockpool, 1, &rd, &wr);
+    ck_assert_int_eq(pev_stream_create_file(&s, LOOP, rd, NULL, NULL, sp), APR_EINVAL);
+    /* refused: the stream's pool going does not close the caller's socket */
+    apr_pool_destroy(sp);
+    ck_assert_int_eq(pt_peer_send(NULL, pt_sock_fd(srv), "ok", 2), APR_SUCCESS);
+    ck_assert_uint_eq(pt_peer_read(NULL, pt_sock_fd(cli), buf, 2, &eof), 2);
+    ck_assert(!eof);
+    ck_assert_int_eq(memcmp(buf, "ok", 2), 0);
+}
+END_TEST
+
+START_TEST(stream_calls_null_arguments_einval)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    pev_stream_t *s = c->s;
+    wact_t *a = wadd(c, 5000, 1, NULL);
+    char *l, buf[8];
+    apr_size_t n = sizeof buf;
+
+    ck_assert_int_eq(pev_stream_set_callbacks(NULL, &CB_ALL, c), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_max_line(NULL, 10), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_max_line(s, 0), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_output_limit(NULL, 10), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_output_limit(s, 0), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_output_limit(s, (apr_size_t) -1), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_idle_timeout(NULL, 10), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_set_idle_timeout(s, -1), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_touch(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_getline(NULL, &l, &n), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_getline(s, NULL, &n), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_getline(s, &l, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_getline_wait(NULL, &l, &n, 0), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_read(NULL, buf, &n), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_write(NULL, "x", 1), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_printf(NULL, "%s", "x"), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_flush(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_close(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_stream_abort(NULL), APR_EINVAL);
+    ck_assert_uint_eq(pev_stream_input_pending(NULL), 0);
+    ck_assert_uint_eq(pev_stream_output_pending(NULL), 0);
+    ck_assert(!pev_stream_is_open(NULL));
+    ck_assert(!pev_stream_eof(NULL));
+    ck_assert_int_eq(pev_waitevent_remove(NULL, a->ev), APR_EINVAL);
+    ck_assert_int_eq(pev_waitevent_remove(s, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_waitevent_set_mark(NULL, 5), APR_EINVAL);
+    ck_assert_int_eq(pev_waitevent_mark(NULL), 0);
+    ck_assert_uint_eq(pev_waitevent_count(NULL), 0);
+    /* nothing was harmed */
+    ck_assert(pev_stream_is_open(s));
+    ck_assert_uint_eq(pev_waitevent_count(s), 1);
+    ck_assert_int_eq(pev_waitevent_mark(a->ev), 5000);
+    pt_tick(LOOP, 5000);
+    ck_assert_log(&LOG, 1);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Input                                                                     */
+
+START_TEST(read_callback_on_new_data)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    char *l, buf[16];
+    apr_size_t n;
+
+    c->take_lines = 0;
+    pt_pump(LOOP, 3);
+    ck_assert_int_eq(c->reads, 0);                      /* no input, no call */
+    pt_peer_puts(LOOP, c->fd, "abc");
+    PT_PUMP_UNTIL(LOOP, c->reads >= 1);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 3);
+    ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), APR_EAGAIN);
+    n = sizeof buf;
+    ck_assert_int_eq(pev_stream_read(c->s, buf, &n), APR_SUCCESS);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 0);
+    ck_assert(pev_stream_is_open(c->s));
+}
+END_TEST
+
+/* on_read is for new input: input left in the buffer does not call it again
+ * and again. */
+START_TEST(read_callback_not_repeated_without_new_input)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    c->take_lines = 0;
+    pt_peer_puts(LOOP, c->fd, "left\n");
+    PT_PUMP_UNTIL(LOOP, c->reads == 1);
+    pt_pump(LOOP, 5);
+    ck_assert_int_eq(c->reads, 1);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 5);
+    pt_peer_puts(LOOP, c->fd, "more\n");
+    PT_PUMP_UNTIL(LOOP, c->reads == 2);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 10);
+    c->take_lines = 1;
+    pt_peer_puts(LOOP, c->fd, "x\n");
+    PT_PUMP_UNTIL(LOOP, c->reads == 3);
+    ck_assert_int_eq(c->nlines, 3);
+    ck_assert_str_eq(c->line[0], "left");
+    ck_assert_str_eq(c->line[1], "more");
+    ck_assert_str_eq(c->line[2], "x");
+}
+END_TEST
+
+START_TEST(getline_strips_lf_and_crlf_nul_terminated)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    static const char in[] = "one\ntwo\r\n\n\r\nthr\ree\r\nnul\0x\n";
+
+    ck_assert_int_eq(pt_peer_send(LOOP, c->fd, in, sizeof in - 1), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->nlines == 6);
+    ck_assert_uint_eq(c->len[0], 3);
+    ck_assert_str_eq(c->line[0], "one");
+    ck_assert_uint_eq(c->len[1], 3);
+    ck_assert_str_eq(c->line[1], "two");                /* CRLF stripped */
+    ck_assert_uint_eq(c->len[2], 0);
+    ck_assert_uint_eq(c->len[3], 0);                    /* a bare CRLF */
+    ck_assert_uint_eq(c->len[4], 6);
+    ck_assert_str_eq(c->line[4], "thr\ree");            /* a lone CR is content */
+    ck_assert_uint_eq(c->len[5], 5);                    /* NUL inside: len tells */
+    ck_assert_int_eq(memcmp(c->line[5], "nul\0x", 5), 0);
+    ck_assert_int_eq(c->last_get, APR_EAGAIN);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 0);
+}
+END_TEST
+
+START_TEST(getline_several_lines_in_one_read)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    pt_peer_puts(LOOP, c->fd, "l1\nl2\r\nl3\n");
+    PT_PUMP_UNTIL(LOOP, c->nlines == 3);
+    ck_assert_int_eq(c->first_read_lines, 3);
+    ck_assert_str_eq(c->line[0], "l1");
+    ck_assert_str_eq(c->line[1], "l2");
+    ck_assert_str_eq(c->line[2], "l3");
+}
+END_TEST
+
+START_TEST(getline_line_split_over_reads)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    pt_peer_puts(LOOP, c->fd, "hel");
+    PT_PUMP_UNTIL(LOOP, c->reads == 1);
+    ck_assert_int_eq(c->nlines, 0);
+    ck_assert_int_eq(c->last_get, APR_EAGAIN);
+    pt_peer_puts(LOOP, c->fd, "lo wo");
+    PT_PUMP_UNTIL(LOOP, c->reads == 2);
+    ck_assert_int_eq(c->nlines, 0);
+    pt_peer_puts(LOOP, c->fd, "rld\r");                 /* the CR may start a CRLF */
+    PT_PUMP_UNTIL(LOOP, c->reads == 3);
+    ck_assert_int_eq(c->nlines, 0);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 12);
+    pt_peer_puts(LOOP, c->fd, "\nnext");
+    PT_PUMP_UNTIL(LOOP, c->reads == 4);
+    ck_assert_int_eq(c->nlines, 1);
+    ck_assert_str_eq(c->line[0], "hello world");
+    ck_assert_uint_eq(c->len[0], 11);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 4);
+}
+END_TEST
+
+START_TEST(getline_incomplete_is_eagain)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    char *l = NULL;
+    apr_size_t n = 99;
+
+    c->take_lines = 0;
+    ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), APR_EAGAIN);     /* empty */
+    pt_peer_puts(LOOP, c->fd, "partial");
+    PT_PUMP_UNTIL(LOOP, c->reads == 1);
+    ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), APR_EAGAIN);
+    ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), APR_EAGAIN);     /* no side effect */
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 7);
+    ck_assert(pev_stream_is_open(c->s));
+    pt_peer_puts(LOOP, c->fd, "\n");
+    PT_PUMP_UNTIL(LOOP, c->reads == 2);
+    ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), APR_SUCCESS);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_str_eq(l, "partial");
+}
+END_TEST
+
+START_TEST(read_raw_bytes)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    static const char in[] = "a\0b\nc\r\n";
+    char buf[100], *l;
+    apr_size_t n;
+
+    c->take_lines = 0;
+    ck_assert_int_eq(pt_peer_send(LOOP, c->fd, in, sizeof in - 1), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, pev_stream_input_pending(c->s) == 7);
+    n = 2;
+    ck_assert_int_eq(pev_stream_read(c->s, buf, &n), APR_SUCCESS);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(memcmp(buf, "a\0", 2), 0);
+    ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), APR_SUCCESS);   /* mixed with lines */
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(l, "b");
+    n = sizeof buf;
+    ck_assert_int_eq(pev_stream_read(c->s, buf, &n), APR_SUCCESS);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(memcmp(buf, "c\r\n", 3), 0);
+    n = sizeof buf;
+    ck_assert_int_eq(pev_stream_read(c->s, buf, &n), APR_EAGAIN);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 0);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Maximum line                                                              */
+
+START_TEST(max_line_exact_accepted_longer_closes_eline)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    ck_assert_int_eq(pev_stream_set_max_line(c->s, 10), APR_SUCCESS);
+    pt_peer_puts(LOOP, c->fd, "0123456789\r\n0123456789\n");
+    PT_PUMP_UNTIL(LOOP, c->nlines == 2);
+    ck_assert_uint_eq(c->len[0], 10);
+    ck_assert_uint_eq(c->len[1], 10);
+    /* max content plus a CR still waiting for its LF: max + 1 bytes, fine */
+    pt_peer_puts(LOOP, c->fd, "0123456789\r");
+    PT_PUMP_UNTIL(LOOP, pev_stream_input_pending(c->s) == 11);
+    ck_assert(pev_stream_is_open(c->s));
+    pt_peer_puts(LOOP, c->fd, "\n");
+    PT_PUMP_UNTIL(LOOP, c->nlines == 3);
+    ck_assert_str_eq(c->line[2], "0123456789");
+    /* one more byte of content: the stream closes */
+    pt_peer_puts(LOOP, c->fd, "01234567890\n");
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, PEV_ELINE);
+    ck_assert_int_eq(pev_stream_close_reason(c->s), PEV_ELINE);
+    ck_assert_int_eq(c->nlines, 3);                     /* never delivered */
+    ck_assert_uint_le(c->max_pending, 12);
+    pt_peer_expect_eof(LOOP, c->fd);
+}
+END_TEST
+
+START_TEST(max_line_default_64k)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    apr_size_t max = PEV_STREAM_MAX_LINE_DEFAULT;
+    char *buf = apr_palloc(pt_pool, max + 3);
+
+    ck_assert_uint_eq(max, 65536);
+    memset(buf, 'a', max);
+    memcpy(buf + max, "\r\n", 2);
+    ck_assert_int_eq(pt_peer_send(LOOP, c->fd, buf, max + 2), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->nlines == 1);
+    ck_assert_uint_eq(c->len[0], max);
+    ck_assert(pev_stream_is_open(c->s));
+    memset(buf, 'b', max + 1);
+    buf[max + 1] = '\n';
+    (void) pt_peer_send(LOOP, c->fd, buf, max + 2);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, PEV_ELINE);
+    ck_assert_int_eq(c->nlines, 1);
+    ck_assert_uint_le(c->max_pending, max + 2);
+}
+END_TEST
+
+/* An overlong line found by pev_stream_getline() called outside a callback:
+ * the close callback runs from the loop, not from inside the call. */
+START_TEST(getline_too_long_close_callback_from_loop)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    char *l;
+    apr_size_t n;
+
+    c->take_lines = 0;
+    ck_assert_int_eq(pev_stream_set_max_line(c->s, 5), APR_SUCCESS);
+    pt_peer_puts(LOOP, c->fd, "123456\n");              /* max + 2 bytes, content 6 */
+    PT_PUMP_UNTIL(LOOP, c->reads >= 1 || c->closes >= 1);
+    if (c->closes == 0) {
+        ck_assert_int_eq(pev_stream_getline(c->s, &l, &n), PEV_ELINE);
+        ck_assert_int_eq(c->closes, 0);
+        pt_pump(LOOP, 1);
+        ck_assert_int_eq(c->closes, 1);
+    }
+    ck_assert_int_eq(c->reason, PEV_ELINE);
+    ck_assert_int_eq(pev_stream_close_reason(c->s), PEV_ELINE);
+    pt_pump(LOOP, 3);
+    ck_assert_int_eq(c->closes, 1);
+}
+END_TEST
+
+START_TEST(set_max_line_rejects_below_buffered)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    c->take_lines = 0;
+    pt_peer_puts(LOOP, c->fd, "abcdefgh");
+    PT_PUMP_UNTIL(LOOP, pev_stream_input_pending(c->s) == 8);
+    ck_assert_msg(pev_stream_set_max_line(c->s, 5) == APR_EINVAL,
+                  "set_max_line(5) with 8 bytes buffered: more than max + 2 bytes "
+                  "buffered must be APR_EINVAL");
+    ck_assert_int_eq(pev_stream_set_max_line(c->s, 8), APR_SUCCESS);
+    c->take_lines = 1;
+    pt_peer_puts(LOOP, c->fd, "\n");
+    PT_PUMP_UNTIL(LOOP, c->nlines == 1);
+    ck_assert_str_eq(c->line[0], "abcdefgh");
+    ck_assert(pev_stream_is_open(c->s));
+}
+END_TEST
+
+static apr_size_t flood_bytes(void)
+{
+    return (apr_size_t) pt_env_long("POOLEV_FLOOD_BYTES", 4L << 20);
+}
+
+/* Megabytes without a LF: the input buffer stays within max + 2 and the
+ * stream closes with PEV_ELINE (no unbounded buffering). */
+START_TEST(input_buffer_bounded_flood_closes_eline)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    apr_size_t n = flood_bytes();
+    char *buf = malloc(n);
+
+    ck_assert_ptr_nonnull(buf);
+    memset(buf, 'x', n);
+    ck_assert_int_eq(pev_stream_set_max_line(c->s, 1000), APR_SUCCESS);
+    (void) pt_peer_send(LOOP, c->fd, buf, n);           /* stops when the stream goes */
+    free(buf);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, PEV_ELINE);
+    ck_assert_int_eq(c->nlines, 0);
+    ck_assert_msg(c->max_pending <= 1002, "buffered %lu bytes, max line 1000",
+                  (unsigned long) c->max_pending);
+}
+END_TEST
+
+/* The same bound with nobody taking input, at the default maximum. */
+START_TEST(input_buffer_bounded_without_consumer)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+    apr_size_t n = flood_bytes();
+    char *buf = malloc(n);
+
+    ck_assert_ptr_nonnull(buf);
+    memset(buf, 'y', n);
+    c->take_lines = 0;
+    (void) pt_peer_send(LOOP, c->fd, buf, n);
+    free(buf);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, PEV_ELINE);
+    ck_assert_msg(c->max_pending <= PEV_STREAM_MAX_LINE_DEFAULT + 2,
+                  "buffered %lu bytes", (unsigned long) c->max_pending);
+}
+END_TEST
+
+/* A paused stream reads nothing, notices no end of input and keeps what it
+ * had buffered; output still goes out. Resuming reads what waited in the
+ * kernel. */
+START_TEST(pause_input_stops_reading_until_resumed)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    pt_peer_puts(LOOP, c->fd, "one\n");
+    PT_PUMP_UNTIL(LOOP, c->nlines == 1);
+    c->take_lines = 0;
+    pt_peer_puts(LOOP, c->fd, "kept");
+    PT_PUMP_UNTIL(LOOP, pev_stream_input_pending(c->s) == 4);
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), APR_SUCCESS);    /* idempotent */
+    pt_peer_puts(LOOP, c->fd, "\ntwo\n");
+    ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+    ck_assert_int_eq(vp(c->s, "out\n"), APR_SUCCESS);
+    pt_pump(LOOP, 5);
+    pt_peer_expect(LOOP, c->fd, "out\n");
+    ck_assert_int_eq(c->reads, 2);                      /* nothing new read */
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 4);
+    ck_assert(!pev_stream_eof(c->s));
+    ck_assert(pev_stream_is_open(c->s));
+    c->take_lines = 1;
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 0), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 3);
+    ck_assert_str_eq(c->line[1], "kept");
+    ck_assert_str_eq(c->line[2], "two");
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), PEV_ECLOSED);
+    ck_assert_int_eq(pev_stream_pause_input(NULL, 1), APR_EINVAL);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Output                                                                    */
+
+START_TEST(write_and_printf_reach_peer)
+{
+    sctx_t *c = sock_stream(1, NULL, 0);
+
+    ck_assert_int_eq(pev_stream_write(c->s, "hello ", 6), APR_SUCCESS);
+    ck_assert_uint_eq(pev_stream_output_pending(c->s), 6);
+    ck_assert_int_eq(pev_stream_printf(c->s, "%d-%s\n", 42, "x"), APR_SUCCESS);
+    ck_assert_uint_eq(pev_stream_output_pending(c->s), 11);
+    ck_assert_int_eq(vp(c->s, "v%c", '!'), APR_SUCCESS);
+    ck_assert_uint_eq(pev_stream_output_pending(c->s), 13);
+    pt_peer_expect(LOOP, c->fd, "hello 42-x\nv!");
+    PT_PUMP_UNTIL(LOOP, pev_stream_output_pending(c->s) == 0);
+    ck_assert_int_eq(c->drains, 0);                     /* nothing was refused */
+    ck_assert(pev_stream_is_open(c->s));
+}
+END_TEST
+
+START_TEST(flush_sends_without_loop)
+{
+    sctx_t *c = sock_stream(1, NULL, 0), *full = sock_stream(2, NULL, FILL);
+
+    ck_assert_int_eq(pev_stream_write(c->s, "abc", 3), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_flush(c->s), APR_SUCCESS);
+    ck_assert_uint_eq(pev_stream_output_pending(c->s), 0);
+    pt_peer_expect(LOOP, c->fd, "abc");
+    ck_assert_int_eq(pev_stream_flush(c->s), APR_SUCCESS);       /* nothing to send */
+
+    ck_assert_int_eq(pev_stream_write(full->s, "abc", 3), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_flush(full->s), APR_EAGAIN);
+    ck_assert_uint_eq(pev_stream_output_pending(full->s), 3);
+    peer_skip_filler(full);
+    pt_peer_expect(LOOP, full->fd, "abc");
+}
+END_TEST
+
+/* The peer does not read and the kernel is full: writes beyond the limit are
+ * refused whole; a chunk larger than the limit is APR_ENOSPC. */
+START_TEST(output_limit_all_or_nothing)
+{
+    sctx_t *c = sock_stream(1, NULL, FILL);
+    pev_stream_t *s = c->s;
+    char buf[2000], big[402];
+
+    memset(buf, 'o', sizeof buf);
+    memset(big, 'p', sizeof big);
+    big[401] = 0;
+    ck_assert_int_eq(pev_stream_set_output_limit(s, 1000), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1001), APR_ENOSPC);
+    ck_assert_uint_eq(pev_stream_output_pending(s), 0);
+    ck_assert_int_eq(pev_stream_write(s, buf, 600), APR_SUCCESS);
+    pt_pump(LOOP, 3);
+    ck_assert_uint_eq(pev_stream_output_pending(s), 600);        /* the kernel is full */
+    ck_assert_int_eq(pev_stream_write(s, buf, 401), PEV_EFULL);
+    ck_assert_uint_eq(pev_stream_output_pending(s), 600);        /* nothing appended */
+    ck_assert_int_eq(pev_stream_printf(s, "%s", big), PEV_EFULL);
+    ck_assert_uint_eq(pev_stream_output_pending(s), 600);
+    ck_assert_int_eq(pev_stream_write(s, buf, 400), APR_SUCCESS);   /* exactly the limit */
+    ck_assert_uint_eq(pev_stream_output_pending(s), 1000);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1), PEV_EFULL);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1001), APR_ENOSPC);
+    ck_assert_uint_eq(pev_stream_output_pending(s), 1000);
+    ck_assert(pev_stream_is_open(s));
+    /* the peer gets exactly what was accepted */
+    peer_skip_filler(c);
+    {
+        char got[1001];
+        int eof;
+        ck_assert_uint_eq(pt_peer_read(LOOP, c->fd, got, 1000, &eof), 1000);
+        ck_assert_int_eq(memcmp(got, buf, 1000), 0);
+        pt_pump(LOOP, 3);
+        ck_assert(pt_peer_idle(c->fd));
+    }
+}
+END_TEST
+
+/* A limit lowered below the output already pending: every write is refused
+ * until the output drains (never appended beyond the limit). */
+START_TEST(output_limit_lowered_below_pending_refuses)
+{
+    sctx_t *c = sock_stream(1, NULL, FILL);
+    char buf[1000];
+
+    memset(buf, 'l', sizeof buf);
+    ck_assert_int_eq(pev_stream_write(c->s, buf, 1000), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_set_output_limit(c->s, 500), APR_SUCCESS);
+    ck_assert_msg(pev_stream_write(c->s, buf, 1) == PEV_EFULL,
+                  "a write with 1000 bytes pending and a limit of 500 was not refused");
+    ck_assert_int_eq(pev_stream_write(c->s, buf, 500), PEV_EFULL);
+    ck_assert_int_eq(pev_stream_printf(c->s, "%s", "x"), PEV_EFULL);
+    ck_assert_uint_eq(pev_stream_output_pending(c->s), 1000);
+    peer_skip_filler(c);
+    PT_PUMP_UNTIL(LOOP, c->drains == 1);
+    ck_assert_uint_le(c->drain_seen, 250);
+}
+END_TEST
+
+/* After a refusal, on_drain runs once, when the unsent output has fallen to
+ * half the limit; never without a refusal. */
+START_TEST(drain_runs_once_at_half_limit)
+{
+    sctx_t *c = sock_stream(1, NULL, FILL);
+    pev_stream_t *s = c->s;
+    char buf[1000], got[1000];
+    int eof;
+
+    pt_pattern(buf, sizeof buf, 0);
+    ck_assert_int_eq(pev_stream_set_output_limit(s, 1000), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1000), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1), PEV_EFULL);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1), PEV_EFULL);    /* twice: still one drain */
+    pt_pump(LOOP, 3);
+    ck_assert_int_eq(c->drains, 0);                     /* nothing drained yet */
+    peer_skip_filler(c);
+    ck_assert_uint_eq(pt_peer_read(LOOP, c->fd, got, 1000, &eof), 1000);
+    ck_assert_int_eq(memcmp(got, buf, 1000), 0);
+    PT_PUMP_UNTIL(LOOP, c->drains == 1);
+    ck_assert_uint_le(c->drain_seen, 500);
+    pt_pump(LOOP, 5);
+    ck_assert_int_eq(c->drains, 1);
+    /* writes that fit: no drain */
+    ck_assert_int_eq(pev_stream_write(s, buf, 700), APR_SUCCESS);
+    ck_assert_uint_eq(pt_peer_read(LOOP, c->fd, got, 700, &eof), 700);
+    PT_PUMP_UNTIL(LOOP, pev_stream_output_pending(s) == 0);
+    pt_pump(LOOP, 3);
+    ck_assert_int_eq(c->drains, 1);
+    ck_assert(pev_stream_is_open(s));
+}
+END_TEST
+
+/* ======================================================================== */
+/* Pipes                                                                     */
+
+START_TEST(pipe_stream_reads)
+{
+    apr_file_t *rd, *wr;
+    sctx_t *c = ctx_new(1);
+
+    c->pool = pt_subpool(pt_pool);
+    pt_pipe_pair(pt_pool, 1, &rd, &wr);
+    ck_assert_int_eq(pev_stream_create_file(&c->s, LOOP, rd, &CB_ALL, c, c->pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pt_peer_send(LOOP, pt_file_fd(wr), "p1\np2\r\nlast", 11), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->nlines == 2);
+    ck_assert_str_eq(c->line[0], "p1");
+    ck_assert_str_eq(c->line[1], "p2");
+    ck_assert_int_eq(apr_file_close(wr), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 3);
+    ck_assert_str_eq(c->line[2], "last");
+}
+END_TEST
+
+START_TEST(pipe_stream_writes)
+{
+    apr_file_t *rd, *wr;
+    sctx_t *c = ctx_new(1);
+    int fd;
+
+    c->pool = pt_subpool(pt_pool);
+    pt_pipe_pair(pt_pool, 0, &rd, &wr);
+    fd = pt_file_fd(rd);
+    ck_assert_int_eq(pev_stream_create_file(&c->s, LOOP, wr, &CB_ALL, c, c->pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_printf(c->s, "hello %s\n", "pipe"), APR_SUCCESS);
+    pt_peer_expect(LOOP, fd, "hello pipe\n");
+    ck_assert_int_eq(pev_stream_write(c->s, "bye", 3), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_close(c->s), APR_SUCCESS);
+    pt_peer_expect(LOOP, fd, "bye");
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, PEV_ECLOSED);
+    ck_assert_uint_eq(pt_peer_expect_eof(LOOP, fd), 0);
+}
+END_TEST
+
+/* ======================================================================== */
+
+static Suite *stream_io_suite(void)
+{
+    Suite *s = suite_create("stream_io");
+    TCase *ti = tcase_create("io");
+
+    tcase_add_checked_fixture(ti, stream_setup, stream_teardown);
+    tcase_set_timeout(ti, 120);
+    tcase_add_test(ti, stream_create_on_socket);
+    tcase_add_test(ti, stream_create_on_pipe);
+    tcase_add_test(ti, stream_create_null_arguments_einval);
+    tcase_add_test(ti, stream_create_unrelated_pool_einval);
+    tcase_add_test(ti, stream_calls_null_arguments_einval);
+    tcase_add_test(ti, read_callback_on_new_data);
+    tcase_add_test(ti, read_callback_not_repeated_without_new_input);
+    tcase_add_test(ti, getline_strips_lf_and_crlf_nul_terminated);
+    tcase_add_test(ti, getline_several_lines_in_one_read);
+    tcase_add_test(ti, getline_line_split_over_reads);
+    tcase_add_test(ti, getline_incomplete_is_eagain);
+    tcase_add_test(ti, read_raw_bytes);
+    tcase_add_test(ti, max_line_exact_accepted_longer_closes_eline);
+    tcase_add_test(ti, max_line_default_64k);
+    tcase_add_test(ti, getline_too_long_close_callback_from_loop);
+    tcase_add_test(ti, set_max_line_rejects_below_buffered);
+    tcase_add_test(ti, input_buffer_bounded_flood_closes_eline);
+    tcase_add_test(ti, input_buffer_bounded_without_consumer);
+    tcase_add_test(ti, pause_input_stops_reading_until_resumed);
+    tcase_add_test(ti, write_and_printf_reach_peer);
+    tcase_add_test(ti, flush_sends_without_loop);
+    tcase_add_test(ti, output_limit_all_or_nothing);
+    tcase_add_test(ti, output_limit_lowered_below_pending_refuses);
+    tcase_add_test(ti, drain_runs_once_at_half_limit);
+    tcase_add_test(ti, pipe_stream_reads);
+    tcase_add_test(ti, pipe_stream_writes);
+    suite_add_tcase(s, ti);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    return pt_main(argc, argv, stream_io_suite, NULL);
+}
