@@ -608,7 +608,7 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
         return APR_EEXIST;
     if (!(l = node_alloc(bus)))
         return APR_ENOMEM;
-    l->owned.next = l->owned.prev = NULL;
+    pevi_link_init(&l->owned);
     if (lifetime && pevi_owner_add(&bus->owners, lifetime, &l->owned) != APR_SUCCESS) {
         node_free(bus, l);
         return APR_ENOMEM;

@@ -122,14 +122,6 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
     return a + b;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Lists                                                                     */
-
-static int list_empty(const pevi_link_t *head)
-{
-    return head->next == head;
-}
-
 #define QUEUE_TIMER(link) PEVI_CONTAINER(link, pev_timer_t, queue)
 
 /* ------------------------------------------------------------------------ */
@@ -138,8 +130,8 @@ static int list_empty(const pevi_link_t *head)
 void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *baton)
 {
     pevi_heap_node_init(&t->node);
-    t->queue.next = t->queue.prev = NULL;
-    t->owned.next = t->owned.prev = NULL;
+    pevi_link_init(&t->queue);
+    pevi_link_init(&t->owned);
     t->loop = loop;
     t->fn = fn;
     t->baton = baton;
@@ -397,7 +389,7 @@ apr_status_t pevi_io_set(pev_loop_t *loop, pevi_io_t *io, apr_int16_t events)
 
 void pevi_task_init(pevi_task_t *task, pevi_task_fn *run)
 {
-    task->link.next = task->link.prev = NULL;
+    pevi_link_init(&task->link);
     task->run = run;
 }
 
@@ -417,9 +409,9 @@ void pevi_task_cancel(pevi_task_t *task)
  * Returns non-zero when the loop was destroyed by one of them. */
 static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
 {
-    pevi_link_t batch;
+    pevi_link_t batch, *l;
 
-    if (list_empty(&loop->tasks))
+    if (pevi_list_empty(&loop->tasks))
         return 0;
     /* move the list to a local head: a task cancelled meanwhile unlinks
      * itself from wherever it is */
@@ -428,10 +420,9 @@ static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
     batch.next->prev = &batch;
     batch.prev->next = &batch;
     pevi_list_init(&loop->tasks);
-    while (!list_empty(&batch)) {
-        pevi_task_t *task = PEVI_CONTAINER(batch.next, pevi_task_t, link);
+    while ((l = pevi_list_shift(&batch)) != NULL) {
+        pevi_task_t *task = PEVI_CONTAINER(l, pevi_task_t, link);
 
-        pevi_link_remove(&task->link);
         task->run(task);        /* may free the task, others, or the loop */
         if (frame->gone)
             return 1;
@@ -611,6 +602,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
 {
     const apr_pollfd_t *descs;
     pevi_heap_node_t *top;
+    pevi_link_t *l;
     apr_int32_t n = 0, i;
     apr_status_t st;
 
@@ -626,7 +618,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         if (timeout < 0 || d < timeout)
             timeout = d;
     }
-    if (!list_empty(&loop->tasks))
+    if (!pevi_list_empty(&loop->tasks))
         timeout = 0;            /* work is waiting: only look */
     if (timeout > MAX_WAIT)
         timeout = MAX_WAIT;
@@ -684,10 +676,9 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         return PEV_EDESTROYED;
 
     /* 5. the due timers, in order */
-    while (!list_empty(&loop->due)) {
-        pev_timer_t *t = QUEUE_TIMER(loop->due.next);
+    while ((l = pevi_list_shift(&loop->due)) != NULL) {
+        pev_timer_t *t = QUEUE_TIMER(l);
 
-        pevi_link_remove(&t->queue);
         t->state = T_IDLE;
         loop->armed--;
         t->fn(t, t->baton);     /* may free t, other timers, or the loop */
@@ -727,7 +718,7 @@ apr_status_t pev_loop_run(pev_loop_t *loop)
     while (!atomic_exchange(&loop->stop, 0)) {
         apr_status_t st;
 
-        if (loop->armed == 0 && loop->ios == 0 && list_empty(&loop->tasks)
+        if (loop->armed == 0 && loop->ios == 0 && pevi_list_empty(&loop->tasks)
             && pevi_signals_count(&loop->signals) == 0)
             return APR_SUCCESS;         /* nothing registered */
         st = pev_loop_run_once(loop, -1);

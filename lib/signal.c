@@ -97,7 +97,7 @@ void pevi_signals_init(pevi_signals_t *s, pev_loop_t *loop, apr_pool_t *pool)
     s->loop = loop;
     atomic_init(&s->pending, 0);
     for (i = 0; i < PEVI_NSIG; i++) {
-        s->slot[i].handlers.next = s->slot[i].handlers.prev = &s->slot[i].handlers;
+        pevi_list_init(&s->slot[i].handlers);
         s->slot[i].count = 0;
     }
     pevi_owners_init(&s->owners, s, handler_release, NULL, handler_orphan, pool);
@@ -147,10 +147,7 @@ apr_status_t pev_signal_add(pev_signal_t **out, pev_loop_t *loop, int signo,
     h->baton = baton;
     h->seq = ++s->seq;
     h->signo = signo;
-    h->link.prev = slot->handlers.prev;
-    h->link.next = &slot->handlers;
-    slot->handlers.prev->next = &h->link;
-    slot->handlers.prev = &h->link;
+    pevi_list_append(&slot->handlers, &h->link);
     slot->count++;
     s->total++;
     if (out)

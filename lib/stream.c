@@ -191,7 +191,7 @@ static void wait_unlink(pev_stream_t *s, pev_waitevent_t *ev, int loop_alive)
 
 static void wait_unlink_all(pev_stream_t *s, int loop_alive)
 {
-    while (s->events.next != &s->events)
+    while (!pevi_list_empty(&s->events))
         wait_unlink(s, PEVI_CONTAINER(s->events.next, pev_waitevent_t, link),
                     loop_alive);
 }
@@ -221,6 +221,7 @@ apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_
                                pev_waitevent_fn *fn, void *rock)
 {
     pev_waitevent_t *ev;
+    pevi_link_t *l;
     apr_status_t st;
 
     if (out)
@@ -231,9 +232,8 @@ apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_
         return PEV_EDESTROYED;
     if (s->state == S_CLOSED)
         return PEV_ECLOSED;
-    if (s->free_events.next != &s->free_events) {
-        ev = PEVI_CONTAINER(s->free_events.next, pev_waitevent_t, link);
-        pevi_link_remove(&ev->link);
+    if ((l = pevi_list_shift(&s->free_events)) != NULL) {
+        ev = PEVI_CONTAINER(l, pev_waitevent_t, link);
     } else {
         ev = apr_palloc(s->pool, sizeof *ev);
         if (!ev)
