@@ -55,6 +55,7 @@
 #include "poolev/stream.h"
 #include "poolev/compat/prot.h"
 #include "compat_int.h"
+#include "list.h"
 
 /* Native input buffered before reading pauses. */
 #define INPUT_HIGH (2 * PROT_BUFSIZE)
@@ -63,13 +64,6 @@
 /* Marks beyond this (about 35,000 years) are taken as this. */
 #define MARK_MAX 1099511627776LL
 
-typedef struct link {
-    struct link *next, *prev;
-} link_t;
-
-#define CONTAINER(ptr, type, member) \
-    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
-
 typedef struct guard {
     struct guard *next;
     int gone;
@@ -77,8 +71,8 @@ typedef struct guard {
 
 typedef struct wait {
     struct prot_waitevent pub;      /* first: what the caller sees */
-    link_t all;                     /* on rt.events while live */
-    link_t link;                    /* on its stream's live or free list */
+    pevi_link_t all;                /* on rt.events while live */
+    pevi_link_t link;               /* on its stream's live or free list */
     struct protstream *s;
     pev_waitevent_t *native;        /* NULL: inert (the native stream closed) */
     time_t synced;                  /* the public mark the native one is from */
@@ -104,8 +98,8 @@ struct protstream {
     unsigned char buf[PROT_BUFSIZE];
     unsigned char *ptr;             /* next byte to take */
     unsigned cnt;                   /* bytes left after ptr */
-    link_t events;                  /* live wait events */
-    link_t free_events;             /* removed ones, for reuse */
+    pevi_link_t events;             /* live wait events */
+    pevi_link_t free_events;        /* removed ones, for reuse */
     guard_t *guards;
 };
 
@@ -117,7 +111,7 @@ struct protgroup {
 /* The compat loop and the live wait events of every stream. */
 static struct {
     pev_loop_t *loop;
-    link_t events;
+    pevi_link_t events;
     int running;                    /* inside pev_loop_run_once() */
     apr_time_t offset;              /* loop clock minus wall clock */
     unsigned epoch;                 /* bumped when offset changes */
@@ -130,26 +124,6 @@ static struct {
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
-
-static void list_init(link_t *head)
-{
-    head->next = head->prev = head;
-}
-
-static void list_push(link_t *head, link_t *item)
-{
-    item->prev = head->prev;
-    item->next = head;
-    head->prev->next = item;
-    head->prev = item;
-}
-
-static void list_remove(link_t *item)
-{
-    item->prev->next = item->next;
-    item->next->prev = item->prev;
-    item->next = item->prev = item;
-}
 
 static void guard_push(struct protstream *s, guard_t *g)
 {
@@ -272,9 +246,9 @@ static void wait_unlink(wait_t *w)
 {
     struct protstream *s = w->s;
 
-    list_remove(&w->all);
-    list_remove(&w->link);
-    list_push(&s->free_events, &w->link);
+    pevi_link_remove(&w->all);
+    pevi_link_remove(&w->link);
+    pevi_list_append(&s->free_events, &w->link);
     w->live = 0;
     w->firing = 0;
     w->native = NULL;
@@ -285,7 +259,7 @@ static void wait_unlink(wait_t *w)
  * native mark is returned in *next (loop clock), if asked. */
 static void sync_marks(apr_time_t *next)
 {
-    link_t *l;
+    pevi_link_t *l;
     int all;
 
     /* after a step of the wall clock every event is converted again, in the
@@ -294,7 +268,7 @@ static void sync_marks(apr_time_t *next)
     all = rt.epoch != rt.synced_epoch;
     rt.synced_epoch = rt.epoch;
     for (l = rt.events.next; l != &rt.events; l = l->next) {
-        wait_t *w = CONTAINER(l, wait_t, all);
+        wait_t *w = PEVI_CONTAINER(l, wait_t, all);
 
         if (!w->native || w->firing)
             continue;
@@ -355,6 +329,7 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
                                          prot_waiteventcallback_t *proc, void *rock)
 {
     wait_t *w;
+    pevi_link_t *l;
     apr_time_t at;
     apr_status_t st;
 
@@ -362,9 +337,8 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
         errno = EINVAL;
         return NULL;
     }
-    if (s->free_events.next != &s->free_events) {
-        w = CONTAINER(s->free_events.next, wait_t, link);
-        list_remove(&w->link);
+    if ((l = pevi_list_shift(&s->free_events)) != NULL) {
+        w = PEVI_CONTAINER(l, wait_t, link);
     } else {
         w = apr_palloc(s->pool, sizeof *w);
         if (!w) {
@@ -385,27 +359,27 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
     w->native = NULL;
     st = pev_waitevent_add(&w->native, s->ns, at, wait_fire, w);
     if (st != APR_SUCCESS && st != PEV_ECLOSED) {
-        list_push(&s->free_events, &w->link);
+        pevi_list_append(&s->free_events, &w->link);
         w->live = 0;
         errno = pevc_errno(st);
         return NULL;
     }
     /* on a closed native stream (input ended) the event is inert, as an
      * event of a Cyrus stream at end of input never runs */
-    list_push(&s->events, &w->link);
-    list_push(&rt.events, &w->all);
+    pevi_list_append(&s->events, &w->link);
+    pevi_list_append(&rt.events, &w->all);
     return &w->pub;
 }
 
 void prot_removewaitevent(struct protstream *s, struct prot_waitevent *event)
 {
-    link_t *l;
+    pevi_link_t *l;
 
     if (!s || !event)
         return;
     /* only a live event of s: a stale or foreign pointer is ignored */
     for (l = s->events.next; l != &s->events; l = l->next) {
-        wait_t *w = CONTAINER(l, wait_t, link);
+        wait_t *w = PEVI_CONTAINER(l, wait_t, link);
 
         if (&w->pub == event) {
             if (w->native)
@@ -473,12 +447,12 @@ static void ns_read(pev_stream_t *ns, void *baton)
 static void ns_close(pev_stream_t *ns, apr_status_t reason, void *baton)
 {
     struct protstream *s = baton;
-    link_t *l;
+    pevi_link_t *l;
 
     (void) ns;
     (void) reason;              /* read back with pev_stream_close_reason() */
     for (l = s->events.next; l != &s->events; l = l->next)
-        CONTAINER(l, wait_t, link)->native = NULL;  /* closing cancelled them */
+        PEVI_CONTAINER(l, wait_t, link)->native = NULL;  /* closing cancelled them */
 }
 
 static const pev_stream_callbacks_t NS_CALLBACKS = { ns_read, NULL, ns_close, NULL };
@@ -489,8 +463,8 @@ static apr_status_t stream_gone(void *data)
     struct protstream *s = data;
     guard_t *g;
 
-    while (s->events.next != &s->events)
-        wait_unlink(CONTAINER(s->events.next, wait_t, link));
+    while (!pevi_list_empty(&s->events))
+        wait_unlink(PEVI_CONTAINER(s->events.next, wait_t, link));
     for (g = s->guards; g; g = g->next)
         g->gone = 1;
     s->guards = NULL;
@@ -540,8 +514,8 @@ struct protstream *prot_new_pool(int fd, int write, apr_pool_t *pool)
     s->nfd = nfd;
     s->write = write != 0;
     s->ptr = s->buf;
-    list_init(&s->events);
-    list_init(&s->free_events);
+    pevi_list_init(&s->events);
+    pevi_list_init(&s->free_events);
     if (S_ISSOCK(sb.st_mode)) {
         apr_os_sock_t osd = nfd;
         apr_socket_t *sock = NULL;
