@@ -34,6 +34,7 @@
 #include "heap.h"
 #include "loop_int.h"
 #include "owner.h"
+#include "sentry.h"
 #include "signal_int.h"
 
 /* The longest single wait: a longer one comes back and waits again (APR's
@@ -47,11 +48,6 @@
  * lock-free atomics. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_ullong must be lock-free");
-
-/* A running iteration, on the C stack. */
-typedef struct loop_frame {
-    int gone;                       /* set by the loop's cleanup */
-} loop_frame_t;
 
 /* One descriptor reported ready by the current poll. */
 typedef struct ready_entry {
@@ -86,7 +82,8 @@ struct pev_loop {
     ready_entry_t ready[POLL_BATCH];/* what the current poll reported */
     apr_int32_t nready, ready_pos;
     pevi_signals_t signals;
-    loop_frame_t *frame;            /* the running iteration, if any */
+    pevi_sentry_t *frame;           /* the running iteration's, if any; the
+                                     * loop's cleanup marks it gone */
     apr_uint64_t iterations;
 };
 
@@ -407,7 +404,7 @@ void pevi_task_cancel(pevi_task_t *task)
 
 /* Run the tasks posted so far; tasks they post wait for the next iteration.
  * Returns non-zero when the loop was destroyed by one of them. */
-static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
+static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
 {
     pevi_link_t batch, *l;
 
@@ -424,7 +421,7 @@ static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
         pevi_task_t *task = PEVI_CONTAINER(l, pevi_task_t, link);
 
         task->run(task);        /* may free the task, others, or the loop */
-        if (frame->gone)
+        if (pevi_sentry_gone(frame))
             return 1;
     }
     return 0;
@@ -437,8 +434,7 @@ static apr_status_t loop_cleanup(void *data)
 {
     pev_loop_t *loop = data;
 
-    if (loop->frame)
-        loop->frame->gone = 1;
+    pevi_sentry_kill_all(&loop->frame);
     /* timers and streams of pools inside the loop's pool were released
      * already (subpools go before plain cleanups); the others become inert */
     pevi_owners_detach_all(&loop->io_owners);
@@ -598,7 +594,7 @@ static pevi_heap_node_t *first_live(pev_loop_t *loop)
 
 /* One iteration (see the top of the file). */
 static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
-                            loop_frame_t *frame)
+                            const pevi_sentry_t *frame)
 {
     const apr_pollfd_t *descs;
     pevi_heap_node_t *top;
@@ -668,11 +664,11 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         }
         io = e->tag;
         io->ready(io, e->events);   /* may free io, others, or the loop */
-        if (frame->gone)
+        if (pevi_sentry_gone(frame))
             return PEV_EDESTROYED;
     }
     loop->nready = loop->ready_pos = 0;
-    if (pevi_signals_dispatch(&loop->signals, &frame->gone))
+    if (pevi_signals_dispatch(&loop->signals, frame))
         return PEV_EDESTROYED;
 
     /* 5. the due timers, in order */
@@ -682,7 +678,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         t->state = T_IDLE;
         loop->armed--;
         t->fn(t, t->baton);     /* may free t, other timers, or the loop */
-        if (frame->gone)
+        if (pevi_sentry_gone(frame))
             return PEV_EDESTROYED;
     }
 
@@ -694,18 +690,18 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
 
 apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout)
 {
-    loop_frame_t frame = { 0 };
+    pevi_sentry_t frame;
     apr_status_t st;
 
     if (!loop)
         return APR_EINVAL;
     if (loop->frame)
         return PEV_EBUSY;
-    loop->frame = &frame;
+    pevi_sentry_push(&loop->frame, &frame);
     st = iterate(loop, timeout, &frame);
-    if (frame.gone)
+    if (pevi_sentry_gone(&frame))
         return PEV_EDESTROYED;
-    loop->frame = NULL;
+    pevi_sentry_pop(&loop->frame, &frame);
     return st;
 }
 

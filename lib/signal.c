@@ -168,7 +168,7 @@ apr_status_t pev_signal_remove(pev_signal_t *h)
     return APR_SUCCESS;
 }
 
-int pevi_signals_dispatch(pevi_signals_t *s, const int *gone)
+int pevi_signals_dispatch(pevi_signals_t *s, const pevi_sentry_t *frame)
 {
     unsigned long long pending = atomic_exchange(&s->pending, 0);
     apr_uint64_t limit = s->seq;    /* handlers added from here on: not now */
@@ -187,7 +187,7 @@ int pevi_signals_dispatch(pevi_signals_t *s, const int *gone)
             if (h->seq > limit)
                 continue;           /* added during this dispatch */
             h->fn(signo, h->baton); /* may free h and any other handler */
-            if (*gone)
+            if (pevi_sentry_gone(frame))
                 return 1;
         }
         s->cursor = NULL;
