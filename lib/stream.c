@@ -28,9 +28,9 @@
  * stream's pool and are reused. A generation count tells a callback's
  * caller that its event was removed (and maybe reused) during the call.
  *
- * Callbacks run under a guard: a record on the C stack, linked from the
- * stream, that release and orphan mark "gone"; after a callback the caller
- * checks its guard before touching the stream again.
+ * Callbacks run under a guard: a sentry (sentry.h) on the stream's list,
+ * which release and orphan mark gone; after a callback the caller checks
+ * its guard before touching the stream again.
  */
 #include "config.h"
 
@@ -47,16 +47,12 @@
 #include "poolev/stream.h"
 #include "loop_int.h"
 #include "owner.h"
+#include "sentry.h"
 
 enum stream_state { S_OPEN, S_CLOSING, S_CLOSED };
 
 #define IBUF_INITIAL 4096
 #define OBUF_INITIAL 4096
-
-typedef struct guard {
-    struct guard *next;
-    int gone;
-} guard_t;
 
 struct pev_waitevent {
     pev_timer_t timer;              /* in the loop's heap while armed */
@@ -109,7 +105,7 @@ struct pev_stream {
     pevi_link_t free_events;        /* removed ones, for reuse (sentinel) */
     apr_size_t nevents;
 
-    guard_t *guards;
+    pevi_sentry_t *guards;          /* of the calls running callbacks */
 };
 
 static void stream_fail(pev_stream_t *s, apr_status_t reason);
@@ -120,34 +116,6 @@ static void stream_fail(pev_stream_t *s, apr_status_t reason);
 static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 {
     return b > 0 && a > APR_INT64_MAX - b ? APR_INT64_MAX : a + b;
-}
-
-static void guard_push(pev_stream_t *s, guard_t *g)
-{
-    g->gone = 0;
-    g->next = s->guards;
-    s->guards = g;
-}
-
-/* Only when !g->gone. Guards nest like calls, so @a g is normally first. */
-static void guard_pop(pev_stream_t *s, guard_t *g)
-{
-    guard_t **pp;
-
-    for (pp = &s->guards; *pp; pp = &(*pp)->next)
-        if (*pp == g) {
-            *pp = g->next;
-            return;
-        }
-}
-
-static void guards_kill(pev_stream_t *s)
-{
-    guard_t *g;
-
-    for (g = s->guards; g; g = g->next)
-        g->gone = 1;
-    s->guards = NULL;
 }
 
 /* The poll interest the stream's state asks for. */
@@ -201,15 +169,15 @@ static void wait_fire(pev_timer_t *t, void *baton)
     pev_waitevent_t *ev = baton, *ret;
     pev_stream_t *s = ev->stream;
     apr_uint32_t gen = ev->gen;
-    guard_t g;
+    pevi_sentry_t g;
 
     (void) t;
     ev->firing = 1;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     ret = ev->fn(s, ev, ev->rock);
-    if (g.gone)
+    if (pevi_sentry_gone(&g))
         return;                 /* the stream's pool or the loop went */
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     if (ev->gen != gen)
         return;                 /* removed during the call (maybe reused) */
     ev->firing = 0;
@@ -377,7 +345,7 @@ static void close_sent(pev_stream_t *s)
 /* Run the close callback (once). */
 static void deliver_close(pev_stream_t *s)
 {
-    guard_t g;
+    pevi_sentry_t g;
 
     if (!s->close_owed)
         return;
@@ -389,10 +357,10 @@ static void deliver_close(pev_stream_t *s)
         free_input(s);
     if (!s->cb.on_close)
         return;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     s->cb.on_close(s, s->reason, s->baton);
-    if (!g.gone)
-        guard_pop(s, &g);
+    if (!pevi_sentry_gone(&g))
+        pevi_sentry_pop(&s->guards, &g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -457,18 +425,18 @@ static void eof_settle(pev_stream_t *s)
 
 static int maybe_drain(pev_stream_t *s)
 {
-    guard_t g;
+    pevi_sentry_t g;
 
     if (!s->want_drain || s->state != S_OPEN
         || s->olen - s->opos > s->out_limit / 2)
         return 0;
     s->want_drain = 0;
     if (s->cb.on_drain) {
-        guard_push(s, &g);
+        pevi_sentry_push(&s->guards, &g);
         s->cb.on_drain(s, s->baton);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return 1;
-        guard_pop(s, &g);
+        pevi_sentry_pop(&s->guards, &g);
     }
     if (s->eof && s->state == S_OPEN) {
         /* held open after the end of input: offer the lines left again */
@@ -709,15 +677,15 @@ int pev_stream_eof(const pev_stream_t *s)
  * stream is gone. */
 static int notify_read(pev_stream_t *s)
 {
-    guard_t g;
+    pevi_sentry_t g;
 
     if (!s->cb.on_read || s->waiting)
         return 0;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     s->cb.on_read(s, s->baton);
-    if (g.gone)
+    if (pevi_sentry_gone(&g))
         return 1;
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     return 0;
 }
 
@@ -861,7 +829,7 @@ static void idle_fire(pev_timer_t *t, void *baton)
     pev_stream_t *s = baton;
     apr_time_t now = pev_loop_now(s->loop);
     apr_time_t deadline = time_add(s->last_input, s->idle_interval);
-    guard_t g;
+    pevi_sentry_t g;
     int keep;
 
     (void) t;
@@ -871,11 +839,11 @@ static void idle_fire(pev_timer_t *t, void *baton)
         return;
     }
     if (s->state == S_OPEN && s->cb.on_idle) {
-        guard_push(s, &g);
+        pevi_sentry_push(&s->guards, &g);
         keep = s->cb.on_idle(s, s->baton);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return;
-        guard_pop(s, &g);
+        pevi_sentry_pop(&s->guards, &g);
         if (s->state == S_CLOSED || s->idle_interval == 0)
             return;
         if (s->state == S_CLOSING) {
@@ -958,7 +926,7 @@ static void stream_detach(pev_stream_t *s, int loop_alive)
         s->ibuf = NULL;
     }
     free_input(s);
-    guards_kill(s);
+    pevi_sentry_kill_all(&s->guards);
     if (!loop_alive)
         s->loop = NULL;
 }
@@ -1187,7 +1155,7 @@ apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *l
     pev_loop_t *loop;
     apr_time_t deadline = 0;
     apr_status_t st;
-    guard_t g;
+    pevi_sentry_t g;
 
     if (!s || !line || !len)
         return APR_EINVAL;
@@ -1197,7 +1165,7 @@ apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *l
         return PEV_EBUSY;
     if (timeout >= 0)
         deadline = time_add(pevi_loop_clock(loop), timeout);
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     s->waiting++;
     for (;;) {
         apr_interval_time_t wait = -1;
@@ -1215,13 +1183,13 @@ apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *l
             wait = deadline - now;
         }
         st = pev_loop_run_once(loop, wait);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return PEV_EDESTROYED;
         if (st != APR_SUCCESS)
             break;
     }
     s->waiting--;
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     if (st == PEV_ECLOSED && s->reason != APR_SUCCESS)
         st = s->reason;
     return st;
