@@ -35,8 +35,8 @@
  *
  * Freeing: a plain cleanup on the stream's subpool takes its events off the
  * list of live events and marks every guard of the stream gone; the native
- * stream has left the loop before (its pre-cleanup). Guards are records on
- * the C stack of every call that runs callbacks, as in lib/stream.c.
+ * stream has left the loop before (its pre-cleanup). Guards are sentries
+ * (lib/sentry.h) on the C stack of every call that runs callbacks.
  */
 #include "config.h"
 
@@ -56,6 +56,7 @@
 #include "poolev/compat/prot.h"
 #include "compat_int.h"
 #include "list.h"
+#include "sentry.h"
 
 /* Native input buffered before reading pauses. */
 #define INPUT_HIGH (2 * PROT_BUFSIZE)
@@ -63,11 +64,6 @@
 #define OUTPUT_LIMIT (1024 * 1024)
 /* Marks beyond this (about 35,000 years) are taken as this. */
 #define MARK_MAX 1099511627776LL
-
-typedef struct guard {
-    struct guard *next;
-    int gone;
-} guard_t;
 
 typedef struct wait {
     struct prot_waitevent pub;      /* first: what the caller sees */
@@ -100,7 +96,7 @@ struct protstream {
     unsigned cnt;                   /* bytes left after ptr */
     pevi_link_t events;             /* live wait events */
     pevi_link_t free_events;        /* removed ones, for reuse */
-    guard_t *guards;
+    pevi_sentry_t *guards;          /* of the calls running callbacks */
 };
 
 struct protgroup {
@@ -124,25 +120,6 @@ static struct {
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
-
-static void guard_push(struct protstream *s, guard_t *g)
-{
-    g->gone = 0;
-    g->next = s->guards;
-    s->guards = g;
-}
-
-/* Only when !g->gone. */
-static void guard_pop(struct protstream *s, guard_t *g)
-{
-    guard_t **pp;
-
-    for (pp = &s->guards; *pp; pp = &(*pp)->next)
-        if (*pp == g) {
-            *pp = g->next;
-            return;
-        }
-}
 
 static int nested(void)
 {
@@ -292,7 +269,7 @@ static pev_waitevent_t *wait_fire(pev_stream_t *ns, pev_waitevent_t *nev, void *
     apr_uint32_t gen = w->gen;
     struct prot_waitevent *ret;
     time_t now = time(NULL), mark;
-    guard_t g;
+    pevi_sentry_t g;
 
     (void) ns;
     if (!w->pub.proc) {         /* the caller cleared it: nothing to run */
@@ -304,11 +281,11 @@ static pev_waitevent_t *wait_fire(pev_stream_t *ns, pev_waitevent_t *nev, void *
         return nev;
     }
     w->firing = 1;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     ret = w->pub.proc(s, &w->pub, w->pub.rock);
-    if (g.gone)
+    if (pevi_sentry_gone(&g))
         return NULL;            /* the stream was freed: ignored */
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     if (w->gen != gen)
         return NULL;            /* removed by the callback (maybe reused) */
     w->firing = 0;
@@ -461,13 +438,10 @@ static const pev_stream_callbacks_t NS_CALLBACKS = { ns_read, NULL, ns_close, NU
 static apr_status_t stream_gone(void *data)
 {
     struct protstream *s = data;
-    guard_t *g;
 
     while (!pevi_list_empty(&s->events))
         wait_unlink(PEVI_CONTAINER(s->events.next, wait_t, link));
-    for (g = s->guards; g; g = g->next)
-        g->gone = 1;
-    s->guards = NULL;
+    pevi_sentry_kill_all(&s->guards);
     return APR_SUCCESS;
 }
 
@@ -710,16 +684,16 @@ static int fill(struct protstream *s)
         }
         if (s->dontblock) {
             if (!polled && !nested()) {
-                guard_t g;
+                pevi_sentry_t g;
                 apr_status_t st;
 
                 /* Cyrus runs the due events and polls once */
                 polled = 1;
-                guard_push(s, &g);
+                pevi_sentry_push(&s->guards, &g);
                 st = loop_once(0);
-                if (g.gone)
+                if (pevi_sentry_gone(&g))
                     return EOF;
-                guard_pop(s, &g);
+                pevi_sentry_pop(&s->guards, &g);
                 if (st != APR_SUCCESS) {
                     set_error(s, st);
                     return EOF;
@@ -744,16 +718,16 @@ static int fill(struct protstream *s)
                 return EOF;
             }
         } else {
-            guard_t g;
+            pevi_sentry_t g;
             apr_status_t st;
 
-            guard_push(s, &g);
+            pevi_sentry_push(&s->guards, &g);
             st = loop_once(wait);
-            if (g.gone) {
+            if (pevi_sentry_gone(&g)) {
                 errno = EPIPE;  /* freed by a callback: do not touch it */
                 return EOF;
             }
-            guard_pop(s, &g);
+            pevi_sentry_pop(&s->guards, &g);
             if (st != APR_SUCCESS) {
                 set_error(s, st);
                 return EOF;
@@ -1012,13 +986,13 @@ int prot_flush(struct protstream *s)
     s->ptr = s->buf;
     (void) discard_input(s);
     for (round = 0; round < 64 && !nested() && !s->eof && !s->error; round++) {
-        guard_t g;
+        pevi_sentry_t g;
 
-        guard_push(s, &g);
+        pevi_sentry_push(&s->guards, &g);
         (void) loop_once(0);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return 0;
-        guard_pop(s, &g);
+        pevi_sentry_pop(&s->guards, &g);
         if (!discard_input(s))
             break;
     }
@@ -1030,7 +1004,7 @@ int prot_flush(struct protstream *s)
 
 typedef struct {
     struct protstream *s;
-    guard_t g;
+    pevi_sentry_t g;
     int readable;               /* its descriptor polled readable (nested) */
 } sel_t;
 
@@ -1065,7 +1039,7 @@ static int sel_poll(sel_t *items, size_t n, int extra_fd, int *extra_ready,
     }
     for (i = 0; i < n; i++) {
         sel_t *it = &items[i];
-        if (it->s && !it->g.gone && pev_stream_is_open(it->s->ns)) {
+        if (it->s && !pevi_sentry_gone(&it->g) && pev_stream_is_open(it->s->ns)) {
             pfds[k].fd = it->s->nfd;
             pfds[k].events = POLLIN;
             k++;
@@ -1095,7 +1069,7 @@ static int sel_poll(sel_t *items, size_t n, int extra_fd, int *extra_ready,
     }
     for (i = 0; i < n && r > 0; i++) {
         sel_t *it = &items[i];
-        if (it->s && !it->g.gone && pev_stream_is_open(it->s->ns)) {
+        if (it->s && !pevi_sentry_gone(&it->g) && pev_stream_is_open(it->s->ns)) {
             if (nested() && (pfds[k].revents & (POLLIN | POLLHUP | POLLERR)))
                 it->readable = 1;
             k++;
@@ -1149,14 +1123,14 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
         struct protstream *s = readstreams->items[i];
         if (s && !s->write) {
             items[i].s = s;
-            guard_push(s, &items[i].g);
+            pevi_sentry_push(&s->guards, &items[i].g);
         }
     }
     for (;;) {
         apr_interval_time_t wait = -1;
 
         for (i = live = 0; i < n; i++)
-            if (items[i].s && !items[i].g.gone) {
+            if (items[i].s && !pevi_sentry_gone(&items[i].g)) {
                 live++;
                 if (sel_ready(&items[i]))
                     count++;
@@ -1182,7 +1156,7 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
         }
         for (i = 0; i < n; i++) {
             const struct protstream *s = items[i].s;
-            if (s && !items[i].g.gone && s->read_timeout && !s->dontblock) {
+            if (s && !pevi_sentry_gone(&items[i].g) && s->read_timeout && !s->dontblock) {
                 apr_interval_time_t rem = until_wall(s->timeout_mark);
                 if (wait < 0 || rem < wait)
                     wait = rem;
@@ -1203,9 +1177,9 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
     }
     for (i = 0; i < n; i++) {
         sel_t *it = &items[i];
-        if (!it->s || it->g.gone)
+        if (!it->s || pevi_sentry_gone(&it->g))
             continue;
-        guard_pop(it->s, &it->g);
+        pevi_sentry_pop(&it->s->guards, &it->g);
         if (!err && count && sel_ready(it)) {
             if (!ready && !(ready = protgroup_new(n))) {
                 err = ENOMEM;
