@@ -76,8 +76,8 @@ struct pev_loop {
     apr_size_t dead;                /* T_DEAD entries in the heap */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
-    pevi_owners_t io_owners;        /* lifetime pools of streams */
-    apr_size_t ios;                 /* open streams */
+    pevi_link_t parts;              /* components' records (sentinel) */
+    apr_size_t ios;                 /* open items of components */
     pevi_link_t tasks;              /* end-of-iteration work (sentinel) */
     ready_entry_t ready[POLL_BATCH];/* what the current poll reported */
     apr_int32_t nready, ready_pos;
@@ -433,11 +433,17 @@ static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
 static apr_status_t loop_cleanup(void *data)
 {
     pev_loop_t *loop = data;
+    pevi_link_t *l;
 
     pevi_sentry_kill_all(&loop->frame);
-    /* timers and streams of pools inside the loop's pool were released
-     * already (subpools go before plain cleanups); the others become inert */
-    pevi_owners_detach_all(&loop->io_owners);
+    /* items of pools inside the loop's pool were released already (subpools
+     * go before plain cleanups); the others become inert: the components'
+     * first, newest first, then the timers */
+    for (l = loop->parts.prev; l != &loop->parts; l = l->prev) {
+        pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
+
+        part->fini(part);
+    }
     pevi_owners_detach_all(&loop->owners);
     pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
@@ -454,9 +460,22 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop)
     return loop->pool;
 }
 
-pevi_owners_t *pevi_loop_io_owners(pev_loop_t *loop)
+pevi_loop_part_t *pevi_loop_part_find(pev_loop_t *loop, const void *key)
 {
-    return &loop->io_owners;
+    pevi_link_t *l;
+
+    for (l = loop->parts.next; l != &loop->parts; l = l->next) {
+        pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
+
+        if (part->key == key)
+            return part;
+    }
+    return NULL;
+}
+
+void pevi_loop_part_add(pev_loop_t *loop, pevi_loop_part_t *part)
+{
+    pevi_list_append(&loop->parts, &part->link);
 }
 
 void pevi_loop_ios_adjust(pev_loop_t *loop, int delta)
@@ -493,8 +512,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->stop, 0);
     atomic_init(&loop->wakeup_writes, 0);
     pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
-    pevi_owners_init(&loop->io_owners, loop, pevi_stream_release, NULL,
-                     pevi_stream_orphan, pool);
+    pevi_list_init(&loop->parts);
     pevi_signals_init(&loop->signals, loop, pool);
 
     /* NOCOPY: the pollset keeps pointers to our apr_pollfd_t records instead
@@ -726,14 +744,21 @@ apr_status_t pev_loop_run(pev_loop_t *loop)
 
 apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
 {
+    const pevi_link_t *l;
+
     if (!loop || !stats)
         return APR_EINVAL;
     stats->timers_armed = loop->armed;
     stats->signal_handlers = pevi_signals_count(&loop->signals);
     stats->streams = loop->ios;
     stats->owners = pevi_owners_count(&loop->owners)
-                    + pevi_owners_count(&loop->io_owners)
                     + pevi_owners_count(&loop->signals.owners);
+    for (l = loop->parts.next; l != &loop->parts; l = l->next) {
+        const pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
+
+        if (part->owners)
+            stats->owners += pevi_owners_count(part->owners);
+    }
     stats->iterations = loop->iterations;
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);
     return APR_SUCCESS;

@@ -931,16 +931,54 @@ static void stream_detach(pev_stream_t *s, int loop_alive)
         s->loop = NULL;
 }
 
-void pevi_stream_release(void *loop, pevi_link_t *item)
+/* The stream's pool is going (owner.h). */
+static void stream_release(void *loop, pevi_link_t *item)
 {
     (void) loop;
     stream_detach(PEVI_CONTAINER(item, pev_stream_t, owned), 1);
 }
 
-void pevi_stream_orphan(void *loop, pevi_link_t *item)
+/* The loop is going while the stream's pool lives on. */
+static void stream_orphan(void *loop, pevi_link_t *item)
 {
     (void) loop;
     stream_detach(PEVI_CONTAINER(item, pev_stream_t, owned), 0);
+}
+
+/* A loop's streams: the owners of their lifetime pools, in the loop's part
+ * for streams (loop_int.h), made with the loop's first stream. */
+typedef struct streams {
+    pevi_loop_part_t part;
+    pevi_owners_t owners;
+} streams_t;
+
+static const char streams_key;
+
+/* The loop is being destroyed: every stream still open leaves it. */
+static void streams_fini(pevi_loop_part_t *part)
+{
+    pevi_owners_detach_all(&PEVI_CONTAINER(part, streams_t, part)->owners);
+}
+
+/* The owners of @a loop's streams; NULL when there is no memory for them. */
+static pevi_owners_t *loop_streams(pev_loop_t *loop)
+{
+    pevi_loop_part_t *part = pevi_loop_part_find(loop, &streams_key);
+    apr_pool_t *pool;
+    streams_t *ss;
+
+    if (part)
+        return &PEVI_CONTAINER(part, streams_t, part)->owners;
+    pool = pevi_loop_pool(loop);
+    ss = apr_palloc(pool, sizeof *ss);
+    if (!ss)
+        return NULL;
+    pevi_owners_init(&ss->owners, loop, stream_release, NULL, stream_orphan, pool);
+    ss->part.key = &streams_key;
+    ss->part.fini = streams_fini;
+    ss->part.owners = &ss->owners;
+    pevi_loop_part_add(loop, &ss->part);
+    return &ss->owners;
 }
 
 static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
@@ -949,6 +987,7 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
                                   apr_pool_t *pool)
 {
     pev_stream_t *s;
+    pevi_owners_t *owners;
     apr_os_sock_t osd;
     apr_os_file_t ofd;
     apr_status_t st;
@@ -1004,7 +1043,8 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
         if (st != APR_SUCCESS)
             return st;
     }
-    st = pevi_owner_add(pevi_loop_io_owners(loop), pool, &s->owned);
+    owners = loop_streams(loop);
+    st = owners ? pevi_owner_add(owners, pool, &s->owned) : APR_ENOMEM;
     if (st != APR_SUCCESS) {
         (void) pevi_io_set(loop, &s->io, 0);
         return st;
