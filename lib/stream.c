@@ -118,6 +118,51 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
     return b > 0 && a > APR_INT64_MAX - b ? APR_INT64_MAX : a + b;
 }
 
+/* What a public function needs of its stream, besides its loop. */
+enum need {
+    NEED_LOOP,                      /* nothing more */
+    NEED_UNCLOSED,                  /* not CLOSED */
+    NEED_OPEN,                      /* OPEN (not CLOSING either) */
+    NEED_READ,                      /* a descriptor that reads, in any state */
+    NEED_WRITE                      /* OPEN, and a descriptor that writes */
+};
+
+/* The opening checks of the public functions: APR_EINVAL for a NULL stream
+ * or, when @a args_ok is 0, for the other arguments; PEV_EDESTROYED once the
+ * loop is gone; PEV_ECLOSED when the state is not the one needed; APR_EBADF
+ * for a descriptor that does not read or write as needed. */
+static inline apr_status_t stream_check(const pev_stream_t *s, int args_ok,
+                                        enum need need)
+{
+    if (!s || !args_ok)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    switch (need) {
+    case NEED_LOOP:
+        break;
+    case NEED_UNCLOSED:
+        if (s->state == S_CLOSED)
+            return PEV_ECLOSED;
+        break;
+    case NEED_OPEN:
+        if (s->state != S_OPEN)
+            return PEV_ECLOSED;
+        break;
+    case NEED_READ:
+        if (!s->can_read)
+            return APR_EBADF;
+        break;
+    case NEED_WRITE:
+        if (s->state != S_OPEN)
+            return PEV_ECLOSED;
+        if (!s->can_write)
+            return APR_EBADF;
+        break;
+    }
+    return APR_SUCCESS;
+}
+
 /* The poll interest the stream's state asks for. */
 static void io_update(pev_stream_t *s)
 {
@@ -194,12 +239,8 @@ apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_
 
     if (out)
         *out = NULL;
-    if (!s || !fn)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    if ((st = stream_check(s, fn != NULL, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     if ((l = pevi_list_shift(&s->free_events)) != NULL) {
         ev = PEVI_CONTAINER(l, pev_waitevent_t, link);
     } else {
@@ -483,24 +524,11 @@ static apr_status_t out_reserve(pev_stream_t *s, apr_size_t len)
     return APR_SUCCESS;
 }
 
-static apr_status_t out_check(const pev_stream_t *s)
-{
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state != S_OPEN)
-        return PEV_ECLOSED;
-    if (!s->can_write)
-        return APR_EBADF;
-    return APR_SUCCESS;
-}
-
 apr_status_t pev_stream_write(pev_stream_t *s, const void *data, apr_size_t len)
 {
     apr_status_t st;
 
-    if (!s || (!data && len))
-        return APR_EINVAL;
-    if ((st = out_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, data || !len, NEED_WRITE)) != APR_SUCCESS)
         return st;
     if (len == 0)
         return APR_SUCCESS;
@@ -518,9 +546,7 @@ apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
     va_list ap2;
     int n, fitted;
 
-    if (!s || !fmt)
-        return APR_EINVAL;
-    if ((st = out_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, fmt != NULL, NEED_WRITE)) != APR_SUCCESS)
         return st;
     /* format into the spare room first; most messages fit */
     va_copy(ap2, ap);
@@ -554,12 +580,10 @@ apr_status_t pev_stream_printf(pev_stream_t *s, const char *fmt, ...)
 
 apr_status_t pev_stream_flush(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     return out_send(s);
 }
 
@@ -581,15 +605,6 @@ static void input_consumed(pev_stream_t *s)
     }
 }
 
-static apr_status_t in_check(const pev_stream_t *s)
-{
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (!s->can_read)
-        return APR_EBADF;
-    return APR_SUCCESS;
-}
-
 /* Nothing more to take: why. */
 static apr_status_t in_empty_status(const pev_stream_t *s)
 {
@@ -605,9 +620,7 @@ apr_status_t pev_stream_getline(pev_stream_t *s, char **line, apr_size_t *len)
     char *start, *lf, *end;
     apr_status_t st;
 
-    if (!s || !line || !len)
-        return APR_EINVAL;
-    if ((st = in_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, line && len, NEED_READ)) != APR_SUCCESS)
         return st;
     if (s->ipos == s->ilen)
         return in_empty_status(s);
@@ -643,9 +656,7 @@ apr_status_t pev_stream_read(pev_stream_t *s, void *buf, apr_size_t *len)
     apr_size_t n;
     apr_status_t st;
 
-    if (!s || !buf || !len)
-        return APR_EINVAL;
-    if ((st = in_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, buf && len, NEED_READ)) != APR_SUCCESS)
         return st;
     n = s->ilen - s->ipos;
     if (n == 0) {
@@ -868,12 +879,10 @@ static void idle_fire(pev_timer_t *t, void *baton)
 
 apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t interval)
 {
-    if (!s || interval < 0)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, interval >= 0, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->idle_interval = interval;
     s->last_input = pev_loop_now(s->loop);
     if (interval == 0) {
@@ -885,12 +894,10 @@ apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t in
 
 apr_status_t pev_stream_touch(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->last_input = pev_loop_now(s->loop);
     return APR_SUCCESS;
 }
@@ -1088,12 +1095,11 @@ apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callback
 
 apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
 {
-    if (!s || max == 0 || max > APR_SIZE_MAX / 4)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, max != 0 && max <= APR_SIZE_MAX / 4, NEED_UNCLOSED))
+        != APR_SUCCESS)
+        return st;
     if (s->ilen - s->ipos > max + 2)
         return APR_EINVAL;
     /* the buffer is not moved here (a callback may hold a line in it): the
@@ -1108,12 +1114,10 @@ apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
 
 apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->user_paused = paused != 0;
     io_update(s);
     return APR_SUCCESS;
@@ -1121,36 +1125,31 @@ apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused)
 
 apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit)
 {
-    if (!s || limit == 0 || limit > APR_SIZE_MAX / 4)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, limit != 0 && limit <= APR_SIZE_MAX / 4, NEED_UNCLOSED))
+        != APR_SUCCESS)
+        return st;
     s->out_limit = limit;
     return APR_SUCCESS;
 }
 
 apr_status_t pev_stream_close(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state != S_OPEN)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_OPEN)) != APR_SUCCESS)
+        return st;
     stream_begin_close(s, PEV_ECLOSED);
     return APR_SUCCESS;
 }
 
 apr_status_t pev_stream_abort(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->opos = s->olen = 0;
     stream_fail(s, PEV_ECLOSED);
     return APR_SUCCESS;
@@ -1197,10 +1196,9 @@ apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *l
     apr_status_t st;
     pevi_sentry_t g;
 
-    if (!s || !line || !len)
-        return APR_EINVAL;
-    if (!(loop = s->loop))
-        return PEV_EDESTROYED;
+    if ((st = stream_check(s, line && len, NEED_LOOP)) != APR_SUCCESS)
+        return st;
+    loop = s->loop;
     if (pevi_loop_running(loop))
         return PEV_EBUSY;
     if (timeout >= 0)
