@@ -2,13 +2,15 @@
  * loop.c - the event loop: pollset, clock, timers, deferred calls, wakeups.
  *
  * One iteration (pev_loop_run_once):
- *   1. poll, at most until the heap's first mark;
+ *   1. poll, at most until the heap's first mark (without waiting when
+ *      end-of-iteration tasks are posted);
  *   2. read the clock: that is the loop's time for the whole iteration;
  *   3. every timer whose mark <= now leaves the heap for the "due" list, in
  *      (mark, sequence) order;
- *   4. handle readiness (the wakeup pipe) and run the handlers of signals
- *      delivered since the last iteration (signal.c);
- *   5. run the due list.
+ *   4. handle readiness (descriptors' callbacks, the wakeup pipe) and run
+ *      the handlers of signals delivered since the last iteration (signal.c);
+ *   5. run the due list;
+ *   6. run the end-of-iteration tasks (output flushes, closes).
  * The due set is fixed in step 3, before any callback of the iteration runs:
  * a timer armed by a callback for a mark already passed waits in the heap for
  * the next iteration, after a poll. Re-arming for a past mark never spins
@@ -18,6 +20,10 @@
  * Timer records live in their lifetime pools and are released through
  * owner.h before those pools go. A timer is in exactly one of: the heap, the
  * due list, or nowhere (idle).
+ *
+ * Other components (streams) keep their per-loop state in parts attached to
+ * the loop (loop_int.h); the loop's cleanup lets the parts go, newest first,
+ * before its own timers and signal handlers.
  */
 #include "config.h"
 

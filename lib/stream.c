@@ -450,8 +450,8 @@ static apr_status_t out_send(pev_stream_t *s)
     return APR_SUCCESS;
 }
 
-/* After output was sent: a refused writer may write again. Returns non-zero
- * if the stream is gone. */
+/* Call on_read unless a blocking wait takes the input. Non-zero if the
+ * stream is gone. */
 static int notify_read(pev_stream_t *s);
 
 /* Input has ended. The stream closes, unless a write waits for room (it was
@@ -464,6 +464,8 @@ static void eof_settle(pev_stream_t *s)
         stream_begin_close(s, APR_EOF);
 }
 
+/* After output was sent: a refused writer may write again (on_drain). Returns
+ * non-zero if the stream is gone. */
 static int maybe_drain(pev_stream_t *s)
 {
     pevi_sentry_t g;
