@@ -1095,12 +1095,17 @@ apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callback
     return APR_SUCCESS;
 }
 
+/* A valid line or output limit: at least 1, at most APR_SIZE_MAX / 4. */
+static int limit_ok(apr_size_t n)
+{
+    return n != 0 && n <= APR_SIZE_MAX / 4;
+}
+
 apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
 {
     apr_status_t st;
 
-    if ((st = stream_check(s, max != 0 && max <= APR_SIZE_MAX / 4, NEED_UNCLOSED))
-        != APR_SUCCESS)
+    if ((st = stream_check(s, limit_ok(max), NEED_UNCLOSED)) != APR_SUCCESS)
         return st;
     if (s->ilen - s->ipos > max + 2)
         return APR_EINVAL;
@@ -1129,8 +1134,7 @@ apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit)
 {
     apr_status_t st;
 
-    if ((st = stream_check(s, limit != 0 && limit <= APR_SIZE_MAX / 4, NEED_UNCLOSED))
-        != APR_SUCCESS)
+    if ((st = stream_check(s, limit_ok(limit), NEED_UNCLOSED)) != APR_SUCCESS)
         return st;
     s->out_limit = limit;
     return APR_SUCCESS;
