@@ -739,7 +739,7 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
             return PEV_EDESTROYED;  /* bus, events and l are freed memory */
     }
 
-    pevi_sentry_pop(&bus->frames, &frame.sentry);
+    pevi_sentry_pop_top(&bus->frames, &frame.sentry);
     bus->depth--;
     if (--ev->dispatching == 0 && ev->zombies)
         sweep_zombies(bus, ev);
@@ -884,7 +884,7 @@ apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton)
     free(infos);
     if (st == PEV_EDESTROYED)
         return st;
-    pevi_sentry_pop(&bus->frames, &frame.sentry);
+    pevi_sentry_pop_top(&bus->frames, &frame.sentry);
     bus->dumping--;
     maybe_compact(bus);
     return APR_SUCCESS;

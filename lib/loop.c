@@ -725,7 +725,7 @@ apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout)
     st = iterate(loop, timeout, &frame);
     if (pevi_sentry_gone(&frame))
         return PEV_EDESTROYED;
-    pevi_sentry_pop(&loop->frame, &frame);
+    pevi_sentry_pop_top(&loop->frame, &frame);
     return st;
 }
 

@@ -28,7 +28,8 @@
  * Sentries nest like calls, so the one popped is normally the top of its
  * list: push and that pop are O(1). A sentry can also be popped from below
  * others (a call that watches several objects and lets them go in another
- * order); that pop walks the list from the top.
+ * order); that pop walks the list from the top. Where the order is certain
+ * (strictly nested calls), pevi_sentry_pop_top() skips even the check.
  *
  * A record that needs more (the bus's dispatch frames) embeds a sentry as
  * its first member and gets back to itself from the list with
@@ -53,6 +54,14 @@ static inline void pevi_sentry_push(pevi_sentry_t **list, pevi_sentry_t *s)
     s->gone = 0;
     s->up = *list;
     *list = s;
+}
+
+/* Take @a s, not gone and known to be on top, off the list at @a *list:
+ * for calls that cannot return out of order (a bus's dispatches, the loop's
+ * iteration). */
+static inline void pevi_sentry_pop_top(pevi_sentry_t **list, pevi_sentry_t *s)
+{
+    *list = s->up;
 }
 
 /* Take @a s, not gone, off the list at @a *list (nothing when it is not

@@ -1,8 +1,8 @@
 /*
  * check_sentry.c - the internal teardown sentries (lib/sentry.h).
  *
- * Unit tests of push, pop (from the top and from below), nesting, kill-all
- * and records that embed a sentry, and a seeded randomized test of
+ * Unit tests of push, pop (from the top and from below), pop_top, nesting,
+ * kill-all and records that embed a sentry, and a seeded randomized test of
  * POOLEV_SENTRY_OPS (default 100,000) operations on a few lists against a
  * model (an array per list, top last).
  *
@@ -58,6 +58,22 @@ START_TEST(nesting_pops_the_top)
     pevi_sentry_pop(&list, &s[1]);
     ck_assert_str_eq(list_str(list, s), "a");
     pevi_sentry_pop(&list, &s[0]);
+    ck_assert_ptr_null(list);
+    ck_assert(!s[0].gone && !s[1].gone && !s[2].gone);
+}
+END_TEST
+
+START_TEST(pop_top_of_nested_calls)
+{
+    pevi_sentry_t *list = NULL, s[3];
+
+    pevi_sentry_push(&list, &s[0]);
+    pevi_sentry_push(&list, &s[1]);
+    pevi_sentry_pop_top(&list, &s[1]);
+    ck_assert_str_eq(list_str(list, s), "a");
+    pevi_sentry_push(&list, &s[2]);
+    pevi_sentry_pop_top(&list, &s[2]);
+    pevi_sentry_pop_top(&list, &s[0]);
     ck_assert_ptr_null(list);
     ck_assert(!s[0].gone && !s[1].gone && !s[2].gone);
 }
@@ -268,7 +284,10 @@ START_TEST(random_against_model)
             if (pt_below(&rng, 4) == 0)     /* from anywhere */
                 k = (int) pt_below(&rng, (unsigned) depth[l]);
             i = model[l][k];
-            pevi_sentry_pop(&list[l], &s[i]);
+            if (k == depth[l] - 1 && pt_below(&rng, 2))
+                pevi_sentry_pop_top(&list[l], &s[i]);
+            else
+                pevi_sentry_pop(&list[l], &s[i]);
             for (; k + 1 < depth[l]; k++)
                 model[l][k] = model[l][k + 1];
             depth[l]--;
@@ -310,6 +329,7 @@ static Suite *sentry_suite(void)
 
     tcase_add_test(tc, push_pop_one);
     tcase_add_test(tc, nesting_pops_the_top);
+    tcase_add_test(tc, pop_top_of_nested_calls);
     tcase_add_test(tc, pop_from_below);
     tcase_add_test(tc, pop_of_a_stranger_changes_nothing);
     tcase_add_test(tc, kill_all_marks_every_one);
