@@ -13,9 +13,9 @@
  *  - lifetime pools: through owner.h, one owner record per (pool, bus) with
  *    a pre-cleanup (and a plain backstop) and an intrusive list of its
  *    listeners, so the pool's teardown unregisters them in O(1) each.
- *  - dispatch frames: on the C stack, linked from the bus, so that a bus
- *    destroyed from inside a callback can tell every running dispatch to stop
- *    without touching freed memory.
+ *  - dispatch frames: on the C stack, each a sentry (sentry.h) on the bus's
+ *    list, so that a bus destroyed from inside a callback can tell every
+ *    running dispatch to stop without touching freed memory.
  *
  * Removal during a dispatch: a listener removed while its event is being
  * dispatched becomes a "zombie" (fn == NULL) and stays linked until the
@@ -34,6 +34,7 @@
 #include "poolev/bus.h"
 #include "hash.h"
 #include "owner.h"
+#include "sentry.h"
 
 #define LISTENER_SLAB 64
 #define ORDER_CORE UINT32_MAX
@@ -88,10 +89,10 @@ struct pev_module {
 
 /* A running dispatch (or dump: ev NULL), on the C stack. */
 struct pev_frame {
-    pev_frame_t *up;
+    pevi_sentry_t sentry;           /* first: on bus->frames; the bus
+                                     * cleanup marks it gone */
     pev_event_t *ev;
     pev_listener_t *current;        /* the listener being called */
-    int gone;                       /* set by the bus cleanup */
 };
 
 struct pev_bus {
@@ -119,7 +120,7 @@ struct pev_bus {
     apr_uint64_t seq;
     int depth, max_depth;
     unsigned dumping;
-    pev_frame_t *frames;
+    pevi_sentry_t *frames;          /* running dispatches and dumps */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -423,11 +424,9 @@ static void bus_settle(void *container)
 static apr_status_t bus_cleanup(void *data)
 {
     pev_bus_t *bus = data;
-    pev_frame_t *f;
     apr_size_t i;
 
-    for (f = bus->frames; f; f = f->up)
-        f->gone = 1;
+    pevi_sentry_kill_all(&bus->frames);
     pevi_owners_detach_all(&bus->owners);
     for (i = 0; i <= bus->mask; i++)
         free(bus->slots[i]);
@@ -608,7 +607,7 @@ apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
         return APR_EEXIST;
     if (!(l = node_alloc(bus)))
         return APR_ENOMEM;
-    l->owned.next = l->owned.prev = NULL;
+    pevi_link_init(&l->owned);
     if (lifetime && pevi_owner_add(&bus->owners, lifetime, &l->owned) != APR_SUCCESS) {
         node_free(bus, l);
         return APR_ENOMEM;
@@ -688,11 +687,21 @@ apr_status_t pev_event_unregister(pev_bus_t *bus, const pev_module_t *mod,
 /* ------------------------------------------------------------------------ */
 /* Dispatch                                                                  */
 
+/* A dispatch of @a ev (NULL: a dump) starts. */
+static void frame_push(pev_bus_t *bus, pev_frame_t *f, pev_event_t *ev)
+{
+    f->ev = ev;
+    f->current = NULL;
+    pevi_sentry_push(&bus->frames, &f->sentry);
+}
+
 /* Is @a l being called by a dispatch of its event further up the stack? */
 static int running_above(const pev_frame_t *f, const pev_listener_t *l)
 {
-    for (f = f->up; f; f = f->up)
-        if (f->current == l)
+    const pevi_sentry_t *up;
+
+    for (up = f->sentry.up; up; up = up->up)
+        if (PEVI_CONTAINER(up, const pev_frame_t, sentry)->current == l)
             return 1;
     return 0;
 }
@@ -710,11 +719,7 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
         return APR_SUCCESS;
 
     limit = bus->seq;           /* later registrations are not called */
-    frame.gone = 0;
-    frame.ev = ev;
-    frame.current = NULL;
-    frame.up = bus->frames;
-    bus->frames = &frame;
+    frame_push(bus, &frame, ev);
     bus->depth++;
     /* only a dispatch of the same event further up can be running one of
      * its listeners; the count cannot change while this frame lives (nested
@@ -730,11 +735,11 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
             continue;
         frame.current = l;
         fn(data, l->user_data);
-        if (frame.gone)
+        if (pevi_sentry_gone(&frame.sentry))
             return PEV_EDESTROYED;  /* bus, events and l are freed memory */
     }
 
-    bus->frames = frame.up;
+    pevi_sentry_pop_top(&bus->frames, &frame.sentry);
     bus->depth--;
     if (--ev->dispatching == 0 && ev->zombies)
         sweep_zombies(bus, ev);
@@ -865,15 +870,11 @@ apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton)
 
     /* names stay valid: no compaction while dumping, modules live as long
      * as the bus, and a destroyed bus is noticed through the frame */
-    frame.gone = 0;
-    frame.ev = NULL;
-    frame.current = NULL;
-    frame.up = bus->frames;
-    bus->frames = &frame;
+    frame_push(bus, &frame, NULL);
     bus->dumping++;
     for (i = 0; i < n; i++) {
         int stop = fn(baton, &infos[i]);
-        if (frame.gone) {
+        if (pevi_sentry_gone(&frame.sentry)) {
             st = PEV_EDESTROYED;
             break;
         }
@@ -883,7 +884,7 @@ apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton)
     free(infos);
     if (st == PEV_EDESTROYED)
         return st;
-    bus->frames = frame.up;
+    pevi_sentry_pop_top(&bus->frames, &frame.sentry);
     bus->dumping--;
     maybe_compact(bus);
     return APR_SUCCESS;

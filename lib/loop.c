@@ -2,13 +2,15 @@
  * loop.c - the event loop: pollset, clock, timers, deferred calls, wakeups.
  *
  * One iteration (pev_loop_run_once):
- *   1. poll, at most until the heap's first mark;
+ *   1. poll, at most until the heap's first mark (without waiting when
+ *      end-of-iteration tasks are posted);
  *   2. read the clock: that is the loop's time for the whole iteration;
  *   3. every timer whose mark <= now leaves the heap for the "due" list, in
  *      (mark, sequence) order;
- *   4. handle readiness (the wakeup pipe) and run the handlers of signals
- *      delivered since the last iteration (signal.c);
- *   5. run the due list.
+ *   4. handle readiness (descriptors' callbacks, the wakeup pipe) and run
+ *      the handlers of signals delivered since the last iteration (signal.c);
+ *   5. run the due list;
+ *   6. run the end-of-iteration tasks (output flushes, closes).
  * The due set is fixed in step 3, before any callback of the iteration runs:
  * a timer armed by a callback for a mark already passed waits in the heap for
  * the next iteration, after a poll. Re-arming for a past mark never spins
@@ -18,6 +20,10 @@
  * Timer records live in their lifetime pools and are released through
  * owner.h before those pools go. A timer is in exactly one of: the heap, the
  * due list, or nowhere (idle).
+ *
+ * Other components (streams) keep their per-loop state in parts attached to
+ * the loop (loop_int.h); the loop's cleanup lets the parts go, newest first,
+ * before its own timers and signal handlers.
  */
 #include "config.h"
 
@@ -34,6 +40,7 @@
 #include "heap.h"
 #include "loop_int.h"
 #include "owner.h"
+#include "sentry.h"
 #include "signal_int.h"
 
 /* The longest single wait: a longer one comes back and waits again (APR's
@@ -47,11 +54,6 @@
  * lock-free atomics. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_ullong must be lock-free");
-
-/* A running iteration, on the C stack. */
-typedef struct loop_frame {
-    int gone;                       /* set by the loop's cleanup */
-} loop_frame_t;
 
 /* One descriptor reported ready by the current poll. */
 typedef struct ready_entry {
@@ -80,13 +82,14 @@ struct pev_loop {
     apr_size_t dead;                /* T_DEAD entries in the heap */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
-    pevi_owners_t io_owners;        /* lifetime pools of streams */
-    apr_size_t ios;                 /* open streams */
+    pevi_link_t parts;              /* components' records (sentinel) */
+    apr_size_t ios;                 /* open items of components */
     pevi_link_t tasks;              /* end-of-iteration work (sentinel) */
     ready_entry_t ready[POLL_BATCH];/* what the current poll reported */
     apr_int32_t nready, ready_pos;
     pevi_signals_t signals;
-    loop_frame_t *frame;            /* the running iteration, if any */
+    pevi_sentry_t *frame;           /* the running iteration's, if any; the
+                                     * loop's cleanup marks it gone */
     apr_uint64_t iterations;
 };
 
@@ -122,14 +125,6 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
     return a + b;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Lists                                                                     */
-
-static int list_empty(const pevi_link_t *head)
-{
-    return head->next == head;
-}
-
 #define QUEUE_TIMER(link) PEVI_CONTAINER(link, pev_timer_t, queue)
 
 /* ------------------------------------------------------------------------ */
@@ -138,8 +133,8 @@ static int list_empty(const pevi_link_t *head)
 void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *baton)
 {
     pevi_heap_node_init(&t->node);
-    t->queue.next = t->queue.prev = NULL;
-    t->owned.next = t->owned.prev = NULL;
+    pevi_link_init(&t->queue);
+    pevi_link_init(&t->owned);
     t->loop = loop;
     t->fn = fn;
     t->baton = baton;
@@ -397,7 +392,7 @@ apr_status_t pevi_io_set(pev_loop_t *loop, pevi_io_t *io, apr_int16_t events)
 
 void pevi_task_init(pevi_task_t *task, pevi_task_fn *run)
 {
-    task->link.next = task->link.prev = NULL;
+    pevi_link_init(&task->link);
     task->run = run;
 }
 
@@ -415,11 +410,11 @@ void pevi_task_cancel(pevi_task_t *task)
 
 /* Run the tasks posted so far; tasks they post wait for the next iteration.
  * Returns non-zero when the loop was destroyed by one of them. */
-static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
+static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
 {
-    pevi_link_t batch;
+    pevi_link_t batch, *l;
 
-    if (list_empty(&loop->tasks))
+    if (pevi_list_empty(&loop->tasks))
         return 0;
     /* move the list to a local head: a task cancelled meanwhile unlinks
      * itself from wherever it is */
@@ -428,12 +423,11 @@ static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
     batch.next->prev = &batch;
     batch.prev->next = &batch;
     pevi_list_init(&loop->tasks);
-    while (!list_empty(&batch)) {
-        pevi_task_t *task = PEVI_CONTAINER(batch.next, pevi_task_t, link);
+    while ((l = pevi_list_shift(&batch)) != NULL) {
+        pevi_task_t *task = PEVI_CONTAINER(l, pevi_task_t, link);
 
-        pevi_link_remove(&task->link);
         task->run(task);        /* may free the task, others, or the loop */
-        if (frame->gone)
+        if (pevi_sentry_gone(frame))
             return 1;
     }
     return 0;
@@ -445,12 +439,17 @@ static int run_tasks(pev_loop_t *loop, const loop_frame_t *frame)
 static apr_status_t loop_cleanup(void *data)
 {
     pev_loop_t *loop = data;
+    pevi_link_t *l;
 
-    if (loop->frame)
-        loop->frame->gone = 1;
-    /* timers and streams of pools inside the loop's pool were released
-     * already (subpools go before plain cleanups); the others become inert */
-    pevi_owners_detach_all(&loop->io_owners);
+    pevi_sentry_kill_all(&loop->frame);
+    /* items of pools inside the loop's pool were released already (subpools
+     * go before plain cleanups); the others become inert: the components'
+     * first, newest first, then the timers */
+    for (l = loop->parts.prev; l != &loop->parts; l = l->prev) {
+        pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
+
+        part->fini(part);
+    }
     pevi_owners_detach_all(&loop->owners);
     pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
@@ -467,9 +466,22 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop)
     return loop->pool;
 }
 
-pevi_owners_t *pevi_loop_io_owners(pev_loop_t *loop)
+pevi_loop_part_t *pevi_loop_part_find(pev_loop_t *loop, const void *key)
 {
-    return &loop->io_owners;
+    pevi_link_t *l;
+
+    for (l = loop->parts.next; l != &loop->parts; l = l->next) {
+        pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
+
+        if (part->key == key)
+            return part;
+    }
+    return NULL;
+}
+
+void pevi_loop_part_add(pev_loop_t *loop, pevi_loop_part_t *part)
+{
+    pevi_list_append(&loop->parts, &part->link);
 }
 
 void pevi_loop_ios_adjust(pev_loop_t *loop, int delta)
@@ -506,8 +518,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->stop, 0);
     atomic_init(&loop->wakeup_writes, 0);
     pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
-    pevi_owners_init(&loop->io_owners, loop, pevi_stream_release, NULL,
-                     pevi_stream_orphan, pool);
+    pevi_list_init(&loop->parts);
     pevi_signals_init(&loop->signals, loop, pool);
 
     /* NOCOPY: the pollset keeps pointers to our apr_pollfd_t records instead
@@ -607,10 +618,11 @@ static pevi_heap_node_t *first_live(pev_loop_t *loop)
 
 /* One iteration (see the top of the file). */
 static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
-                            loop_frame_t *frame)
+                            const pevi_sentry_t *frame)
 {
     const apr_pollfd_t *descs;
     pevi_heap_node_t *top;
+    pevi_link_t *l;
     apr_int32_t n = 0, i;
     apr_status_t st;
 
@@ -626,7 +638,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         if (timeout < 0 || d < timeout)
             timeout = d;
     }
-    if (!list_empty(&loop->tasks))
+    if (!pevi_list_empty(&loop->tasks))
         timeout = 0;            /* work is waiting: only look */
     if (timeout > MAX_WAIT)
         timeout = MAX_WAIT;
@@ -676,22 +688,21 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         }
         io = e->tag;
         io->ready(io, e->events);   /* may free io, others, or the loop */
-        if (frame->gone)
+        if (pevi_sentry_gone(frame))
             return PEV_EDESTROYED;
     }
     loop->nready = loop->ready_pos = 0;
-    if (pevi_signals_dispatch(&loop->signals, &frame->gone))
+    if (pevi_signals_dispatch(&loop->signals, frame))
         return PEV_EDESTROYED;
 
     /* 5. the due timers, in order */
-    while (!list_empty(&loop->due)) {
-        pev_timer_t *t = QUEUE_TIMER(loop->due.next);
+    while ((l = pevi_list_shift(&loop->due)) != NULL) {
+        pev_timer_t *t = QUEUE_TIMER(l);
 
-        pevi_link_remove(&t->queue);
         t->state = T_IDLE;
         loop->armed--;
         t->fn(t, t->baton);     /* may free t, other timers, or the loop */
-        if (frame->gone)
+        if (pevi_sentry_gone(frame))
             return PEV_EDESTROYED;
     }
 
@@ -703,18 +714,18 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
 
 apr_status_t pev_loop_run_once(pev_loop_t *loop, apr_interval_time_t timeout)
 {
-    loop_frame_t frame = { 0 };
+    pevi_sentry_t frame;
     apr_status_t st;
 
     if (!loop)
         return APR_EINVAL;
     if (loop->frame)
         return PEV_EBUSY;
-    loop->frame = &frame;
+    pevi_sentry_push(&loop->frame, &frame);
     st = iterate(loop, timeout, &frame);
-    if (frame.gone)
+    if (pevi_sentry_gone(&frame))
         return PEV_EDESTROYED;
-    loop->frame = NULL;
+    pevi_sentry_pop_top(&loop->frame, &frame);
     return st;
 }
 
@@ -727,7 +738,7 @@ apr_status_t pev_loop_run(pev_loop_t *loop)
     while (!atomic_exchange(&loop->stop, 0)) {
         apr_status_t st;
 
-        if (loop->armed == 0 && loop->ios == 0 && list_empty(&loop->tasks)
+        if (loop->armed == 0 && loop->ios == 0 && pevi_list_empty(&loop->tasks)
             && pevi_signals_count(&loop->signals) == 0)
             return APR_SUCCESS;         /* nothing registered */
         st = pev_loop_run_once(loop, -1);
@@ -739,14 +750,21 @@ apr_status_t pev_loop_run(pev_loop_t *loop)
 
 apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
 {
+    const pevi_link_t *l;
+
     if (!loop || !stats)
         return APR_EINVAL;
     stats->timers_armed = loop->armed;
     stats->signal_handlers = pevi_signals_count(&loop->signals);
     stats->streams = loop->ios;
     stats->owners = pevi_owners_count(&loop->owners)
-                    + pevi_owners_count(&loop->io_owners)
                     + pevi_owners_count(&loop->signals.owners);
+    for (l = loop->parts.next; l != &loop->parts; l = l->next) {
+        const pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
+
+        if (part->owners)
+            stats->owners += pevi_owners_count(part->owners);
+    }
     stats->iterations = loop->iterations;
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);
     return APR_SUCCESS;

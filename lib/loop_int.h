@@ -72,19 +72,37 @@ void pevi_task_post(pev_loop_t *loop, pevi_task_t *task);
 void pevi_task_cancel(pevi_task_t *task);
 
 /* ------------------------------------------------------------------------ */
-/* Streams (stream.c)                                                        */
+/* Components: other parts of the library (streams) that keep state per loop */
 
-/* The owners of the loop's streams (their lifetime pools). */
-pevi_owners_t *pevi_loop_io_owners(pev_loop_t *loop);
+/* A component's per-loop record, made by the component on first use (in
+ * memory that lasts as long as the loop's pool) and found again by its key.
+ * The loop knows nothing of it but these fields. */
+typedef struct pevi_loop_part pevi_loop_part_t;
 
-/* Open streams keep pev_loop_run() going: +1 on open, -1 on close. */
+/* The loop is being destroyed: make the component's items inert. Runs from
+ * the loop's cleanup, after the running iteration was told to stop and
+ * before the loop's own timers and signal handlers are let go. */
+typedef void pevi_loop_part_fini_fn(pevi_loop_part_t *part);
+
+struct pevi_loop_part {
+    pevi_link_t link;               /* on the loop's parts */
+    const void *key;                /* the component's: one of its statics */
+    pevi_loop_part_fini_fn *fini;
+    pevi_owners_t *owners;          /* counted by pev_loop_stats(); or NULL */
+};
+
+/* The part of @a loop with @a key, or NULL. */
+pevi_loop_part_t *pevi_loop_part_find(pev_loop_t *loop, const void *key);
+
+/* Attach @a part, its fields set. The loop's cleanup runs the parts' fini
+ * functions newest first. */
+void pevi_loop_part_add(pev_loop_t *loop, pevi_loop_part_t *part);
+
+/* Open items (streams) keep pev_loop_run() going: +1 on open, -1 on close.
+ * pev_loop_stats() reports them as streams. */
 void pevi_loop_ios_adjust(pev_loop_t *loop, int delta);
 
 /* Read the loop's clock now (not the iteration's cached time). */
 apr_time_t pevi_loop_clock(const pev_loop_t *loop);
-
-/* The owners' release and orphan functions for streams. */
-void pevi_stream_release(void *loop, pevi_link_t *item);
-void pevi_stream_orphan(void *loop, pevi_link_t *item);
 
 #endif /* POOLEV_LOOP_INT_H */

@@ -15,13 +15,10 @@ struct pevi_owner {
 static void owner_detach(pevi_owner_t *ow)
 {
     pevi_owners_t *o = ow->owners;
+    pevi_link_t *item;
 
-    while (ow->head.next != &ow->head) {
-        pevi_link_t *item = ow->head.next;
-
-        pevi_link_remove(item);
+    while ((item = pevi_list_shift(&ow->head)) != NULL)
         o->release(o->container, item);
-    }
     apr_hash_set(o->by_pool, &ow->pool, sizeof ow->pool, NULL);
     if (o->last == ow)
         o->last = NULL;
@@ -82,7 +79,7 @@ apr_status_t pevi_owner_add(pevi_owners_t *o, apr_pool_t *lifetime, pevi_link_t 
                 return APR_ENOMEM;
             ow->owners = o;
             ow->pool = lifetime;
-            ow->head.next = ow->head.prev = &ow->head;
+            pevi_list_init(&ow->head);
             apr_pool_pre_cleanup_register(lifetime, ow, owner_pre_cleanup);
             apr_pool_cleanup_register(lifetime, ow, owner_plain_cleanup,
                                       apr_pool_cleanup_null);
@@ -92,10 +89,7 @@ apr_status_t pevi_owner_add(pevi_owners_t *o, apr_pool_t *lifetime, pevi_link_t 
         o->last = ow;
     }
     /* newest first: a pool's teardown releases the newest item first */
-    item->next = ow->head.next;
-    item->prev = &ow->head;
-    ow->head.next->prev = item;
-    ow->head.next = item;
+    pevi_list_prepend(&ow->head, item);
     return APR_SUCCESS;
 }
 

@@ -19,46 +19,10 @@
 #ifndef POOLEV_OWNER_H
 #define POOLEV_OWNER_H
 
-#include <stddef.h>
-
 #include <apr_pools.h>
 #include <apr_hash.h>
 
-/* The struct that holds @a ptr as its member @a member. */
-#define PEVI_CONTAINER(ptr, type, member) \
-    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
-
-/* An intrusive list link; next == NULL when not on a list. */
-typedef struct pevi_link {
-    struct pevi_link *next, *prev;
-} pevi_link_t;
-
-static inline int pevi_link_linked(const pevi_link_t *l)
-{
-    return l->next != NULL;
-}
-
-/* An empty list: a head linked to itself. */
-static inline void pevi_list_init(pevi_link_t *head)
-{
-    head->next = head->prev = head;
-}
-
-/* Put @a item last on the list at @a head. */
-static inline void pevi_list_append(pevi_link_t *head, pevi_link_t *item)
-{
-    item->prev = head->prev;
-    item->next = head;
-    head->prev->next = item;
-    head->prev = item;
-}
-
-static inline void pevi_link_remove(pevi_link_t *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->next = l->prev = NULL;
-}
+#include "list.h"
 
 typedef struct pevi_owner pevi_owner_t;
 

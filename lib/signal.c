@@ -97,7 +97,7 @@ void pevi_signals_init(pevi_signals_t *s, pev_loop_t *loop, apr_pool_t *pool)
     s->loop = loop;
     atomic_init(&s->pending, 0);
     for (i = 0; i < PEVI_NSIG; i++) {
-        s->slot[i].handlers.next = s->slot[i].handlers.prev = &s->slot[i].handlers;
+        pevi_list_init(&s->slot[i].handlers);
         s->slot[i].count = 0;
     }
     pevi_owners_init(&s->owners, s, handler_release, NULL, handler_orphan, pool);
@@ -147,10 +147,7 @@ apr_status_t pev_signal_add(pev_signal_t **out, pev_loop_t *loop, int signo,
     h->baton = baton;
     h->seq = ++s->seq;
     h->signo = signo;
-    h->link.prev = slot->handlers.prev;
-    h->link.next = &slot->handlers;
-    slot->handlers.prev->next = &h->link;
-    slot->handlers.prev = &h->link;
+    pevi_list_append(&slot->handlers, &h->link);
     slot->count++;
     s->total++;
     if (out)
@@ -171,7 +168,7 @@ apr_status_t pev_signal_remove(pev_signal_t *h)
     return APR_SUCCESS;
 }
 
-int pevi_signals_dispatch(pevi_signals_t *s, const int *gone)
+int pevi_signals_dispatch(pevi_signals_t *s, const pevi_sentry_t *frame)
 {
     unsigned long long pending = atomic_exchange(&s->pending, 0);
     apr_uint64_t limit = s->seq;    /* handlers added from here on: not now */
@@ -190,7 +187,7 @@ int pevi_signals_dispatch(pevi_signals_t *s, const int *gone)
             if (h->seq > limit)
                 continue;           /* added during this dispatch */
             h->fn(signo, h->baton); /* may free h and any other handler */
-            if (*gone)
+            if (pevi_sentry_gone(frame))
                 return 1;
         }
         s->cursor = NULL;

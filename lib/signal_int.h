@@ -10,6 +10,7 @@
 #include "poolev/signal.h"
 #include "loop_int.h"
 #include "owner.h"
+#include "sentry.h"
 
 #define PEVI_NSIG 65            /* signal numbers 1..64 */
 
@@ -33,9 +34,9 @@ typedef struct pevi_signals {
 void pevi_signals_init(pevi_signals_t *s, pev_loop_t *loop, apr_pool_t *pool);
 
 /* Run the handlers of every signal delivered since the last call. Stops at
- * once and returns non-zero when *gone becomes set (the loop was destroyed by
- * a handler). */
-int pevi_signals_dispatch(pevi_signals_t *s, const int *gone);
+ * once and returns non-zero when @a frame, the running iteration's sentry,
+ * is gone (the loop was destroyed by a handler). */
+int pevi_signals_dispatch(pevi_signals_t *s, const pevi_sentry_t *frame);
 
 /* The loop is going: restore every disposition; handlers in pools that
  * outlive the loop become inert. */

@@ -28,9 +28,9 @@
  * stream's pool and are reused. A generation count tells a callback's
  * caller that its event was removed (and maybe reused) during the call.
  *
- * Callbacks run under a guard: a record on the C stack, linked from the
- * stream, that release and orphan mark "gone"; after a callback the caller
- * checks its guard before touching the stream again.
+ * Callbacks run under a guard: a sentry (sentry.h) on the stream's list,
+ * which release and orphan mark gone; after a callback the caller checks
+ * its guard before touching the stream again.
  */
 #include "config.h"
 
@@ -47,16 +47,12 @@
 #include "poolev/stream.h"
 #include "loop_int.h"
 #include "owner.h"
+#include "sentry.h"
 
 enum stream_state { S_OPEN, S_CLOSING, S_CLOSED };
 
 #define IBUF_INITIAL 4096
 #define OBUF_INITIAL 4096
-
-typedef struct guard {
-    struct guard *next;
-    int gone;
-} guard_t;
 
 struct pev_waitevent {
     pev_timer_t timer;              /* in the loop's heap while armed */
@@ -109,7 +105,7 @@ struct pev_stream {
     pevi_link_t free_events;        /* removed ones, for reuse (sentinel) */
     apr_size_t nevents;
 
-    guard_t *guards;
+    pevi_sentry_t *guards;          /* of the calls running callbacks */
 };
 
 static void stream_fail(pev_stream_t *s, apr_status_t reason);
@@ -122,32 +118,49 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
     return b > 0 && a > APR_INT64_MAX - b ? APR_INT64_MAX : a + b;
 }
 
-static void guard_push(pev_stream_t *s, guard_t *g)
+/* What a public function needs of its stream, besides its loop. */
+enum need {
+    NEED_LOOP,                      /* nothing more */
+    NEED_UNCLOSED,                  /* not CLOSED */
+    NEED_OPEN,                      /* OPEN (not CLOSING either) */
+    NEED_READ,                      /* a descriptor that reads, in any state */
+    NEED_WRITE                      /* OPEN, and a descriptor that writes */
+};
+
+/* The opening checks of the public functions: APR_EINVAL for a NULL stream
+ * or, when @a args_ok is 0, for the other arguments; PEV_EDESTROYED once the
+ * loop is gone; PEV_ECLOSED when the state is not the one needed; APR_EBADF
+ * for a descriptor that does not read or write as needed. */
+static inline apr_status_t stream_check(const pev_stream_t *s, int args_ok,
+                                        enum need need)
 {
-    g->gone = 0;
-    g->next = s->guards;
-    s->guards = g;
-}
-
-/* Only when !g->gone. Guards nest like calls, so @a g is normally first. */
-static void guard_pop(pev_stream_t *s, guard_t *g)
-{
-    guard_t **pp;
-
-    for (pp = &s->guards; *pp; pp = &(*pp)->next)
-        if (*pp == g) {
-            *pp = g->next;
-            return;
-        }
-}
-
-static void guards_kill(pev_stream_t *s)
-{
-    guard_t *g;
-
-    for (g = s->guards; g; g = g->next)
-        g->gone = 1;
-    s->guards = NULL;
+    if (!s || !args_ok)
+        return APR_EINVAL;
+    if (!s->loop)
+        return PEV_EDESTROYED;
+    switch (need) {
+    case NEED_LOOP:
+        break;
+    case NEED_UNCLOSED:
+        if (s->state == S_CLOSED)
+            return PEV_ECLOSED;
+        break;
+    case NEED_OPEN:
+        if (s->state != S_OPEN)
+            return PEV_ECLOSED;
+        break;
+    case NEED_READ:
+        if (!s->can_read)
+            return APR_EBADF;
+        break;
+    case NEED_WRITE:
+        if (s->state != S_OPEN)
+            return PEV_ECLOSED;
+        if (!s->can_write)
+            return APR_EBADF;
+        break;
+    }
+    return APR_SUCCESS;
 }
 
 /* The poll interest the stream's state asks for. */
@@ -191,7 +204,7 @@ static void wait_unlink(pev_stream_t *s, pev_waitevent_t *ev, int loop_alive)
 
 static void wait_unlink_all(pev_stream_t *s, int loop_alive)
 {
-    while (s->events.next != &s->events)
+    while (!pevi_list_empty(&s->events))
         wait_unlink(s, PEVI_CONTAINER(s->events.next, pev_waitevent_t, link),
                     loop_alive);
 }
@@ -201,15 +214,15 @@ static void wait_fire(pev_timer_t *t, void *baton)
     pev_waitevent_t *ev = baton, *ret;
     pev_stream_t *s = ev->stream;
     apr_uint32_t gen = ev->gen;
-    guard_t g;
+    pevi_sentry_t g;
 
     (void) t;
     ev->firing = 1;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     ret = ev->fn(s, ev, ev->rock);
-    if (g.gone)
+    if (pevi_sentry_gone(&g))
         return;                 /* the stream's pool or the loop went */
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     if (ev->gen != gen)
         return;                 /* removed during the call (maybe reused) */
     ev->firing = 0;
@@ -221,19 +234,15 @@ apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_
                                pev_waitevent_fn *fn, void *rock)
 {
     pev_waitevent_t *ev;
+    pevi_link_t *l;
     apr_status_t st;
 
     if (out)
         *out = NULL;
-    if (!s || !fn)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
-    if (s->free_events.next != &s->free_events) {
-        ev = PEVI_CONTAINER(s->free_events.next, pev_waitevent_t, link);
-        pevi_link_remove(&ev->link);
+    if ((st = stream_check(s, fn != NULL, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
+    if ((l = pevi_list_shift(&s->free_events)) != NULL) {
+        ev = PEVI_CONTAINER(l, pev_waitevent_t, link);
     } else {
         ev = apr_palloc(s->pool, sizeof *ev);
         if (!ev)
@@ -377,7 +386,7 @@ static void close_sent(pev_stream_t *s)
 /* Run the close callback (once). */
 static void deliver_close(pev_stream_t *s)
 {
-    guard_t g;
+    pevi_sentry_t g;
 
     if (!s->close_owed)
         return;
@@ -389,10 +398,10 @@ static void deliver_close(pev_stream_t *s)
         free_input(s);
     if (!s->cb.on_close)
         return;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     s->cb.on_close(s, s->reason, s->baton);
-    if (!g.gone)
-        guard_pop(s, &g);
+    if (!pevi_sentry_gone(&g))
+        pevi_sentry_pop(&s->guards, &g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -441,8 +450,8 @@ static apr_status_t out_send(pev_stream_t *s)
     return APR_SUCCESS;
 }
 
-/* After output was sent: a refused writer may write again. Returns non-zero
- * if the stream is gone. */
+/* Call on_read unless a blocking wait takes the input. Non-zero if the
+ * stream is gone. */
 static int notify_read(pev_stream_t *s);
 
 /* Input has ended. The stream closes, unless a write waits for room (it was
@@ -455,20 +464,22 @@ static void eof_settle(pev_stream_t *s)
         stream_begin_close(s, APR_EOF);
 }
 
+/* After output was sent: a refused writer may write again (on_drain). Returns
+ * non-zero if the stream is gone. */
 static int maybe_drain(pev_stream_t *s)
 {
-    guard_t g;
+    pevi_sentry_t g;
 
     if (!s->want_drain || s->state != S_OPEN
         || s->olen - s->opos > s->out_limit / 2)
         return 0;
     s->want_drain = 0;
     if (s->cb.on_drain) {
-        guard_push(s, &g);
+        pevi_sentry_push(&s->guards, &g);
         s->cb.on_drain(s, s->baton);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return 1;
-        guard_pop(s, &g);
+        pevi_sentry_pop(&s->guards, &g);
     }
     if (s->eof && s->state == S_OPEN) {
         /* held open after the end of input: offer the lines left again */
@@ -515,24 +526,11 @@ static apr_status_t out_reserve(pev_stream_t *s, apr_size_t len)
     return APR_SUCCESS;
 }
 
-static apr_status_t out_check(const pev_stream_t *s)
-{
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state != S_OPEN)
-        return PEV_ECLOSED;
-    if (!s->can_write)
-        return APR_EBADF;
-    return APR_SUCCESS;
-}
-
 apr_status_t pev_stream_write(pev_stream_t *s, const void *data, apr_size_t len)
 {
     apr_status_t st;
 
-    if (!s || (!data && len))
-        return APR_EINVAL;
-    if ((st = out_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, data || !len, NEED_WRITE)) != APR_SUCCESS)
         return st;
     if (len == 0)
         return APR_SUCCESS;
@@ -550,9 +548,7 @@ apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_list ap)
     va_list ap2;
     int n, fitted;
 
-    if (!s || !fmt)
-        return APR_EINVAL;
-    if ((st = out_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, fmt != NULL, NEED_WRITE)) != APR_SUCCESS)
         return st;
     /* format into the spare room first; most messages fit */
     va_copy(ap2, ap);
@@ -586,12 +582,10 @@ apr_status_t pev_stream_printf(pev_stream_t *s, const char *fmt, ...)
 
 apr_status_t pev_stream_flush(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     return out_send(s);
 }
 
@@ -613,15 +607,6 @@ static void input_consumed(pev_stream_t *s)
     }
 }
 
-static apr_status_t in_check(const pev_stream_t *s)
-{
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (!s->can_read)
-        return APR_EBADF;
-    return APR_SUCCESS;
-}
-
 /* Nothing more to take: why. */
 static apr_status_t in_empty_status(const pev_stream_t *s)
 {
@@ -637,9 +622,7 @@ apr_status_t pev_stream_getline(pev_stream_t *s, char **line, apr_size_t *len)
     char *start, *lf, *end;
     apr_status_t st;
 
-    if (!s || !line || !len)
-        return APR_EINVAL;
-    if ((st = in_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, line && len, NEED_READ)) != APR_SUCCESS)
         return st;
     if (s->ipos == s->ilen)
         return in_empty_status(s);
@@ -675,9 +658,7 @@ apr_status_t pev_stream_read(pev_stream_t *s, void *buf, apr_size_t *len)
     apr_size_t n;
     apr_status_t st;
 
-    if (!s || !buf || !len)
-        return APR_EINVAL;
-    if ((st = in_check(s)) != APR_SUCCESS)
+    if ((st = stream_check(s, buf && len, NEED_READ)) != APR_SUCCESS)
         return st;
     n = s->ilen - s->ipos;
     if (n == 0) {
@@ -709,15 +690,15 @@ int pev_stream_eof(const pev_stream_t *s)
  * stream is gone. */
 static int notify_read(pev_stream_t *s)
 {
-    guard_t g;
+    pevi_sentry_t g;
 
     if (!s->cb.on_read || s->waiting)
         return 0;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     s->cb.on_read(s, s->baton);
-    if (g.gone)
+    if (pevi_sentry_gone(&g))
         return 1;
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     return 0;
 }
 
@@ -861,7 +842,7 @@ static void idle_fire(pev_timer_t *t, void *baton)
     pev_stream_t *s = baton;
     apr_time_t now = pev_loop_now(s->loop);
     apr_time_t deadline = time_add(s->last_input, s->idle_interval);
-    guard_t g;
+    pevi_sentry_t g;
     int keep;
 
     (void) t;
@@ -871,11 +852,11 @@ static void idle_fire(pev_timer_t *t, void *baton)
         return;
     }
     if (s->state == S_OPEN && s->cb.on_idle) {
-        guard_push(s, &g);
+        pevi_sentry_push(&s->guards, &g);
         keep = s->cb.on_idle(s, s->baton);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return;
-        guard_pop(s, &g);
+        pevi_sentry_pop(&s->guards, &g);
         if (s->state == S_CLOSED || s->idle_interval == 0)
             return;
         if (s->state == S_CLOSING) {
@@ -900,12 +881,10 @@ static void idle_fire(pev_timer_t *t, void *baton)
 
 apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t interval)
 {
-    if (!s || interval < 0)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, interval >= 0, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->idle_interval = interval;
     s->last_input = pev_loop_now(s->loop);
     if (interval == 0) {
@@ -917,12 +896,10 @@ apr_status_t pev_stream_set_idle_timeout(pev_stream_t *s, apr_interval_time_t in
 
 apr_status_t pev_stream_touch(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->last_input = pev_loop_now(s->loop);
     return APR_SUCCESS;
 }
@@ -958,21 +935,59 @@ static void stream_detach(pev_stream_t *s, int loop_alive)
         s->ibuf = NULL;
     }
     free_input(s);
-    guards_kill(s);
+    pevi_sentry_kill_all(&s->guards);
     if (!loop_alive)
         s->loop = NULL;
 }
 
-void pevi_stream_release(void *loop, pevi_link_t *item)
+/* The stream's pool is going (owner.h). */
+static void stream_release(void *loop, pevi_link_t *item)
 {
     (void) loop;
     stream_detach(PEVI_CONTAINER(item, pev_stream_t, owned), 1);
 }
 
-void pevi_stream_orphan(void *loop, pevi_link_t *item)
+/* The loop is going while the stream's pool lives on. */
+static void stream_orphan(void *loop, pevi_link_t *item)
 {
     (void) loop;
     stream_detach(PEVI_CONTAINER(item, pev_stream_t, owned), 0);
+}
+
+/* A loop's streams: the owners of their lifetime pools, in the loop's part
+ * for streams (loop_int.h), made with the loop's first stream. */
+typedef struct streams {
+    pevi_loop_part_t part;
+    pevi_owners_t owners;
+} streams_t;
+
+static const char streams_key;
+
+/* The loop is being destroyed: every stream still open leaves it. */
+static void streams_fini(pevi_loop_part_t *part)
+{
+    pevi_owners_detach_all(&PEVI_CONTAINER(part, streams_t, part)->owners);
+}
+
+/* The owners of @a loop's streams; NULL when there is no memory for them. */
+static pevi_owners_t *loop_streams(pev_loop_t *loop)
+{
+    pevi_loop_part_t *part = pevi_loop_part_find(loop, &streams_key);
+    apr_pool_t *pool;
+    streams_t *ss;
+
+    if (part)
+        return &PEVI_CONTAINER(part, streams_t, part)->owners;
+    pool = pevi_loop_pool(loop);
+    ss = apr_palloc(pool, sizeof *ss);
+    if (!ss)
+        return NULL;
+    pevi_owners_init(&ss->owners, loop, stream_release, NULL, stream_orphan, pool);
+    ss->part.key = &streams_key;
+    ss->part.fini = streams_fini;
+    ss->part.owners = &ss->owners;
+    pevi_loop_part_add(loop, &ss->part);
+    return &ss->owners;
 }
 
 static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
@@ -981,6 +996,7 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
                                   apr_pool_t *pool)
 {
     pev_stream_t *s;
+    pevi_owners_t *owners;
     apr_os_sock_t osd;
     apr_os_file_t ofd;
     apr_status_t st;
@@ -1036,7 +1052,8 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
         if (st != APR_SUCCESS)
             return st;
     }
-    st = pevi_owner_add(pevi_loop_io_owners(loop), pool, &s->owned);
+    owners = loop_streams(loop);
+    st = owners ? pevi_owner_add(owners, pool, &s->owned) : APR_ENOMEM;
     if (st != APR_SUCCESS) {
         (void) pevi_io_set(loop, &s->io, 0);
         return st;
@@ -1078,14 +1095,18 @@ apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callback
     return APR_SUCCESS;
 }
 
+/* A valid line or output limit: at least 1, at most APR_SIZE_MAX / 4. */
+static int limit_ok(apr_size_t n)
+{
+    return n != 0 && n <= APR_SIZE_MAX / 4;
+}
+
 apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
 {
-    if (!s || max == 0 || max > APR_SIZE_MAX / 4)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, limit_ok(max), NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     if (s->ilen - s->ipos > max + 2)
         return APR_EINVAL;
     /* the buffer is not moved here (a callback may hold a line in it): the
@@ -1100,12 +1121,10 @@ apr_status_t pev_stream_set_max_line(pev_stream_t *s, apr_size_t max)
 
 apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->user_paused = paused != 0;
     io_update(s);
     return APR_SUCCESS;
@@ -1113,36 +1132,30 @@ apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused)
 
 apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit)
 {
-    if (!s || limit == 0 || limit > APR_SIZE_MAX / 4)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, limit_ok(limit), NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->out_limit = limit;
     return APR_SUCCESS;
 }
 
 apr_status_t pev_stream_close(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state != S_OPEN)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_OPEN)) != APR_SUCCESS)
+        return st;
     stream_begin_close(s, PEV_ECLOSED);
     return APR_SUCCESS;
 }
 
 apr_status_t pev_stream_abort(pev_stream_t *s)
 {
-    if (!s)
-        return APR_EINVAL;
-    if (!s->loop)
-        return PEV_EDESTROYED;
-    if (s->state == S_CLOSED)
-        return PEV_ECLOSED;
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
     s->opos = s->olen = 0;
     stream_fail(s, PEV_ECLOSED);
     return APR_SUCCESS;
@@ -1187,17 +1200,16 @@ apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *l
     pev_loop_t *loop;
     apr_time_t deadline = 0;
     apr_status_t st;
-    guard_t g;
+    pevi_sentry_t g;
 
-    if (!s || !line || !len)
-        return APR_EINVAL;
-    if (!(loop = s->loop))
-        return PEV_EDESTROYED;
+    if ((st = stream_check(s, line && len, NEED_LOOP)) != APR_SUCCESS)
+        return st;
+    loop = s->loop;
     if (pevi_loop_running(loop))
         return PEV_EBUSY;
     if (timeout >= 0)
         deadline = time_add(pevi_loop_clock(loop), timeout);
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     s->waiting++;
     for (;;) {
         apr_interval_time_t wait = -1;
@@ -1215,13 +1227,13 @@ apr_status_t pev_stream_getline_wait(pev_stream_t *s, char **line, apr_size_t *l
             wait = deadline - now;
         }
         st = pev_loop_run_once(loop, wait);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return PEV_EDESTROYED;
         if (st != APR_SUCCESS)
             break;
     }
     s->waiting--;
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     if (st == PEV_ECLOSED && s->reason != APR_SUCCESS)
         st = s->reason;
     return st;

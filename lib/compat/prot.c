@@ -35,8 +35,8 @@
  *
  * Freeing: a plain cleanup on the stream's subpool takes its events off the
  * list of live events and marks every guard of the stream gone; the native
- * stream has left the loop before (its pre-cleanup). Guards are records on
- * the C stack of every call that runs callbacks, as in lib/stream.c.
+ * stream has left the loop before (its pre-cleanup). Guards are sentries
+ * (lib/sentry.h) on the C stack of every call that runs callbacks.
  */
 #include "config.h"
 
@@ -55,6 +55,8 @@
 #include "poolev/stream.h"
 #include "poolev/compat/prot.h"
 #include "compat_int.h"
+#include "../list.h"
+#include "../sentry.h"
 
 /* Native input buffered before reading pauses. */
 #define INPUT_HIGH (2 * PROT_BUFSIZE)
@@ -63,22 +65,10 @@
 /* Marks beyond this (about 35,000 years) are taken as this. */
 #define MARK_MAX 1099511627776LL
 
-typedef struct link {
-    struct link *next, *prev;
-} link_t;
-
-#define CONTAINER(ptr, type, member) \
-    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
-
-typedef struct guard {
-    struct guard *next;
-    int gone;
-} guard_t;
-
 typedef struct wait {
     struct prot_waitevent pub;      /* first: what the caller sees */
-    link_t all;                     /* on rt.events while live */
-    link_t link;                    /* on its stream's live or free list */
+    pevi_link_t all;                /* on rt.events while live */
+    pevi_link_t link;               /* on its stream's live or free list */
     struct protstream *s;
     pev_waitevent_t *native;        /* NULL: inert (the native stream closed) */
     time_t synced;                  /* the public mark the native one is from */
@@ -104,9 +94,9 @@ struct protstream {
     unsigned char buf[PROT_BUFSIZE];
     unsigned char *ptr;             /* next byte to take */
     unsigned cnt;                   /* bytes left after ptr */
-    link_t events;                  /* live wait events */
-    link_t free_events;             /* removed ones, for reuse */
-    guard_t *guards;
+    pevi_link_t events;             /* live wait events */
+    pevi_link_t free_events;        /* removed ones, for reuse */
+    pevi_sentry_t *guards;          /* of the calls running callbacks */
 };
 
 struct protgroup {
@@ -117,7 +107,7 @@ struct protgroup {
 /* The compat loop and the live wait events of every stream. */
 static struct {
     pev_loop_t *loop;
-    link_t events;
+    pevi_link_t events;
     int running;                    /* inside pev_loop_run_once() */
     apr_time_t offset;              /* loop clock minus wall clock */
     unsigned epoch;                 /* bumped when offset changes */
@@ -130,45 +120,6 @@ static struct {
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
-
-static void list_init(link_t *head)
-{
-    head->next = head->prev = head;
-}
-
-static void list_push(link_t *head, link_t *item)
-{
-    item->prev = head->prev;
-    item->next = head;
-    head->prev->next = item;
-    head->prev = item;
-}
-
-static void list_remove(link_t *item)
-{
-    item->prev->next = item->next;
-    item->next->prev = item->prev;
-    item->next = item->prev = item;
-}
-
-static void guard_push(struct protstream *s, guard_t *g)
-{
-    g->gone = 0;
-    g->next = s->guards;
-    s->guards = g;
-}
-
-/* Only when !g->gone. */
-static void guard_pop(struct protstream *s, guard_t *g)
-{
-    guard_t **pp;
-
-    for (pp = &s->guards; *pp; pp = &(*pp)->next)
-        if (*pp == g) {
-            *pp = g->next;
-            return;
-        }
-}
 
 static int nested(void)
 {
@@ -272,9 +223,9 @@ static void wait_unlink(wait_t *w)
 {
     struct protstream *s = w->s;
 
-    list_remove(&w->all);
-    list_remove(&w->link);
-    list_push(&s->free_events, &w->link);
+    pevi_link_remove(&w->all);
+    pevi_link_remove(&w->link);
+    pevi_list_append(&s->free_events, &w->link);
     w->live = 0;
     w->firing = 0;
     w->native = NULL;
@@ -285,7 +236,7 @@ static void wait_unlink(wait_t *w)
  * native mark is returned in *next (loop clock), if asked. */
 static void sync_marks(apr_time_t *next)
 {
-    link_t *l;
+    pevi_link_t *l;
     int all;
 
     /* after a step of the wall clock every event is converted again, in the
@@ -294,7 +245,7 @@ static void sync_marks(apr_time_t *next)
     all = rt.epoch != rt.synced_epoch;
     rt.synced_epoch = rt.epoch;
     for (l = rt.events.next; l != &rt.events; l = l->next) {
-        wait_t *w = CONTAINER(l, wait_t, all);
+        wait_t *w = PEVI_CONTAINER(l, wait_t, all);
 
         if (!w->native || w->firing)
             continue;
@@ -318,7 +269,7 @@ static pev_waitevent_t *wait_fire(pev_stream_t *ns, pev_waitevent_t *nev, void *
     apr_uint32_t gen = w->gen;
     struct prot_waitevent *ret;
     time_t now = time(NULL), mark;
-    guard_t g;
+    pevi_sentry_t g;
 
     (void) ns;
     if (!w->pub.proc) {         /* the caller cleared it: nothing to run */
@@ -330,11 +281,11 @@ static pev_waitevent_t *wait_fire(pev_stream_t *ns, pev_waitevent_t *nev, void *
         return nev;
     }
     w->firing = 1;
-    guard_push(s, &g);
+    pevi_sentry_push(&s->guards, &g);
     ret = w->pub.proc(s, &w->pub, w->pub.rock);
-    if (g.gone)
+    if (pevi_sentry_gone(&g))
         return NULL;            /* the stream was freed: ignored */
-    guard_pop(s, &g);
+    pevi_sentry_pop(&s->guards, &g);
     if (w->gen != gen)
         return NULL;            /* removed by the callback (maybe reused) */
     w->firing = 0;
@@ -355,6 +306,7 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
                                          prot_waiteventcallback_t *proc, void *rock)
 {
     wait_t *w;
+    pevi_link_t *l;
     apr_time_t at;
     apr_status_t st;
 
@@ -362,9 +314,8 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
         errno = EINVAL;
         return NULL;
     }
-    if (s->free_events.next != &s->free_events) {
-        w = CONTAINER(s->free_events.next, wait_t, link);
-        list_remove(&w->link);
+    if ((l = pevi_list_shift(&s->free_events)) != NULL) {
+        w = PEVI_CONTAINER(l, wait_t, link);
     } else {
         w = apr_palloc(s->pool, sizeof *w);
         if (!w) {
@@ -385,27 +336,27 @@ struct prot_waitevent *prot_addwaitevent(struct protstream *s, time_t mark,
     w->native = NULL;
     st = pev_waitevent_add(&w->native, s->ns, at, wait_fire, w);
     if (st != APR_SUCCESS && st != PEV_ECLOSED) {
-        list_push(&s->free_events, &w->link);
+        pevi_list_append(&s->free_events, &w->link);
         w->live = 0;
         errno = pevc_errno(st);
         return NULL;
     }
     /* on a closed native stream (input ended) the event is inert, as an
      * event of a Cyrus stream at end of input never runs */
-    list_push(&s->events, &w->link);
-    list_push(&rt.events, &w->all);
+    pevi_list_append(&s->events, &w->link);
+    pevi_list_append(&rt.events, &w->all);
     return &w->pub;
 }
 
 void prot_removewaitevent(struct protstream *s, struct prot_waitevent *event)
 {
-    link_t *l;
+    pevi_link_t *l;
 
     if (!s || !event)
         return;
     /* only a live event of s: a stale or foreign pointer is ignored */
     for (l = s->events.next; l != &s->events; l = l->next) {
-        wait_t *w = CONTAINER(l, wait_t, link);
+        wait_t *w = PEVI_CONTAINER(l, wait_t, link);
 
         if (&w->pub == event) {
             if (w->native)
@@ -473,12 +424,12 @@ static void ns_read(pev_stream_t *ns, void *baton)
 static void ns_close(pev_stream_t *ns, apr_status_t reason, void *baton)
 {
     struct protstream *s = baton;
-    link_t *l;
+    pevi_link_t *l;
 
     (void) ns;
     (void) reason;              /* read back with pev_stream_close_reason() */
     for (l = s->events.next; l != &s->events; l = l->next)
-        CONTAINER(l, wait_t, link)->native = NULL;  /* closing cancelled them */
+        PEVI_CONTAINER(l, wait_t, link)->native = NULL;  /* closing cancelled them */
 }
 
 static const pev_stream_callbacks_t NS_CALLBACKS = { ns_read, NULL, ns_close, NULL };
@@ -487,13 +438,10 @@ static const pev_stream_callbacks_t NS_CALLBACKS = { ns_read, NULL, ns_close, NU
 static apr_status_t stream_gone(void *data)
 {
     struct protstream *s = data;
-    guard_t *g;
 
-    while (s->events.next != &s->events)
-        wait_unlink(CONTAINER(s->events.next, wait_t, link));
-    for (g = s->guards; g; g = g->next)
-        g->gone = 1;
-    s->guards = NULL;
+    while (!pevi_list_empty(&s->events))
+        wait_unlink(PEVI_CONTAINER(s->events.next, wait_t, link));
+    pevi_sentry_kill_all(&s->guards);
     return APR_SUCCESS;
 }
 
@@ -540,8 +488,8 @@ struct protstream *prot_new_pool(int fd, int write, apr_pool_t *pool)
     s->nfd = nfd;
     s->write = write != 0;
     s->ptr = s->buf;
-    list_init(&s->events);
-    list_init(&s->free_events);
+    pevi_list_init(&s->events);
+    pevi_list_init(&s->free_events);
     if (S_ISSOCK(sb.st_mode)) {
         apr_os_sock_t osd = nfd;
         apr_socket_t *sock = NULL;
@@ -736,16 +684,16 @@ static int fill(struct protstream *s)
         }
         if (s->dontblock) {
             if (!polled && !nested()) {
-                guard_t g;
+                pevi_sentry_t g;
                 apr_status_t st;
 
                 /* Cyrus runs the due events and polls once */
                 polled = 1;
-                guard_push(s, &g);
+                pevi_sentry_push(&s->guards, &g);
                 st = loop_once(0);
-                if (g.gone)
+                if (pevi_sentry_gone(&g))
                     return EOF;
-                guard_pop(s, &g);
+                pevi_sentry_pop(&s->guards, &g);
                 if (st != APR_SUCCESS) {
                     set_error(s, st);
                     return EOF;
@@ -770,16 +718,16 @@ static int fill(struct protstream *s)
                 return EOF;
             }
         } else {
-            guard_t g;
+            pevi_sentry_t g;
             apr_status_t st;
 
-            guard_push(s, &g);
+            pevi_sentry_push(&s->guards, &g);
             st = loop_once(wait);
-            if (g.gone) {
+            if (pevi_sentry_gone(&g)) {
                 errno = EPIPE;  /* freed by a callback: do not touch it */
                 return EOF;
             }
-            guard_pop(s, &g);
+            pevi_sentry_pop(&s->guards, &g);
             if (st != APR_SUCCESS) {
                 set_error(s, st);
                 return EOF;
@@ -1038,13 +986,13 @@ int prot_flush(struct protstream *s)
     s->ptr = s->buf;
     (void) discard_input(s);
     for (round = 0; round < 64 && !nested() && !s->eof && !s->error; round++) {
-        guard_t g;
+        pevi_sentry_t g;
 
-        guard_push(s, &g);
+        pevi_sentry_push(&s->guards, &g);
         (void) loop_once(0);
-        if (g.gone)
+        if (pevi_sentry_gone(&g))
             return 0;
-        guard_pop(s, &g);
+        pevi_sentry_pop(&s->guards, &g);
         if (!discard_input(s))
             break;
     }
@@ -1056,7 +1004,7 @@ int prot_flush(struct protstream *s)
 
 typedef struct {
     struct protstream *s;
-    guard_t g;
+    pevi_sentry_t g;
     int readable;               /* its descriptor polled readable (nested) */
 } sel_t;
 
@@ -1091,7 +1039,7 @@ static int sel_poll(sel_t *items, size_t n, int extra_fd, int *extra_ready,
     }
     for (i = 0; i < n; i++) {
         sel_t *it = &items[i];
-        if (it->s && !it->g.gone && pev_stream_is_open(it->s->ns)) {
+        if (it->s && !pevi_sentry_gone(&it->g) && pev_stream_is_open(it->s->ns)) {
             pfds[k].fd = it->s->nfd;
             pfds[k].events = POLLIN;
             k++;
@@ -1121,7 +1069,7 @@ static int sel_poll(sel_t *items, size_t n, int extra_fd, int *extra_ready,
     }
     for (i = 0; i < n && r > 0; i++) {
         sel_t *it = &items[i];
-        if (it->s && !it->g.gone && pev_stream_is_open(it->s->ns)) {
+        if (it->s && !pevi_sentry_gone(&it->g) && pev_stream_is_open(it->s->ns)) {
             if (nested() && (pfds[k].revents & (POLLIN | POLLHUP | POLLERR)))
                 it->readable = 1;
             k++;
@@ -1175,14 +1123,14 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
         struct protstream *s = readstreams->items[i];
         if (s && !s->write) {
             items[i].s = s;
-            guard_push(s, &items[i].g);
+            pevi_sentry_push(&s->guards, &items[i].g);
         }
     }
     for (;;) {
         apr_interval_time_t wait = -1;
 
         for (i = live = 0; i < n; i++)
-            if (items[i].s && !items[i].g.gone) {
+            if (items[i].s && !pevi_sentry_gone(&items[i].g)) {
                 live++;
                 if (sel_ready(&items[i]))
                     count++;
@@ -1208,7 +1156,7 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
         }
         for (i = 0; i < n; i++) {
             const struct protstream *s = items[i].s;
-            if (s && !items[i].g.gone && s->read_timeout && !s->dontblock) {
+            if (s && !pevi_sentry_gone(&items[i].g) && s->read_timeout && !s->dontblock) {
                 apr_interval_time_t rem = until_wall(s->timeout_mark);
                 if (wait < 0 || rem < wait)
                     wait = rem;
@@ -1229,9 +1177,9 @@ int prot_select(struct protgroup *readstreams, int extra_read_fd, struct protgro
     }
     for (i = 0; i < n; i++) {
         sel_t *it = &items[i];
-        if (!it->s || it->g.gone)
+        if (!it->s || pevi_sentry_gone(&it->g))
             continue;
-        guard_pop(it->s, &it->g);
+        pevi_sentry_pop(&it->s->guards, &it->g);
         if (!err && count && sel_ready(it)) {
             if (!ready && !(ready = protgroup_new(n))) {
                 err = ENOMEM;

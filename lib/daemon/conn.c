@@ -190,7 +190,7 @@ void pevi_conn_close_all(pev_daemon_t *d)
             if (pev_loop_run_once(d->loop, 0) != APR_SUCCESS)
                 break;
         /* whatever is left (a loop error): go without callbacks */
-        while (d->conns.next != &d->conns)
+        while (!pevi_list_empty(&d->conns))
             apr_pool_destroy(PEVI_CONTAINER(d->conns.next, pev_conn_t, link)->pool);
     }
 }

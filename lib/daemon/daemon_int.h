@@ -15,7 +15,7 @@
  * Each part includes this header and public headers; listen.c and cycle.c
  * also include io_int.h, the loop's narrow interface (listen.c polls its
  * sockets, cycle.c asks whether the loop is running). This header includes
- * owner.h for the intrusive list (the connections). A record only one part
+ * list.h for the intrusive list (the connections). A record only one part
  * uses (a listening socket, a connection, a directive entry) is defined in
  * that part.
  *
@@ -42,7 +42,7 @@
 #include <apr_tables.h>
 
 #include "poolev/daemon.h"
-#include "../owner.h"
+#include "../list.h"
 
 enum pevi_dstate { D_NEW, D_RUNNING, D_STOPPING, D_STOPPED };
 
