@@ -130,7 +130,7 @@ static double bench_listeners(apr_pool_t *root, int runs, unsigned nl, int by_ha
     expect(nl <= 16, "at most 16 listeners");
     CHECK(pev_bus_create(&bus, pool));
     for (i = 0; i < nl; i++)
-        CHECK(pev_event_register(bus, NULL, name, count_call, &counters[i], NULL, NULL));
+        CHECK(pev_event_register(NULL, bus, NULL, name, count_call, &counters[i], NULL));
     g.bus = bus;
     g.names = &name;
     g.nnames = 1;
@@ -177,7 +177,7 @@ static void names_bus(apr_pool_t *pool, gen_ctx_t *g, uint64_t *counter,
 
     CHECK(pev_bus_create(&g->bus, pool));
     for (i = 0; i < nnames; i++)
-        CHECK(pev_event_register(g->bus, NULL, names[i], count_call, counter, NULL, NULL));
+        CHECK(pev_event_register(NULL, g->bus, NULL, names[i], count_call, counter, NULL));
     g->names = hot;
     g->nnames = nhot;
 }
@@ -246,8 +246,8 @@ static void loop_churn_random(void *p, uint64_t iters)
         uint32_t k = bench_rand_below(&c->rng, CHURN_HELD);
 
         CHECK(pev_listener_unregister(c->held[k]));
-        CHECK(pev_event_register(c->bus, NULL, c->names[k % CHURN_NAMES], count_call,
-                                 &c->ud[k], c->life, &c->held[k]));
+        CHECK(pev_event_register(&c->held[k], c->bus, NULL, c->names[k % CHURN_NAMES],
+                                 count_call, &c->ud[k], c->life));
     }
 }
 
@@ -259,8 +259,8 @@ static void loop_churn_newest(void *p, uint64_t iters)
     uint64_t i;
 
     for (i = 0; i < iters; i++) {
-        CHECK(pev_event_register(c->bus, NULL, c->names[0], count_call, &c->spare,
-                                 c->life, &l));
+        CHECK(pev_event_register(&l, c->bus, NULL, c->names[0], count_call,
+                                 &c->spare, c->life));
         CHECK(pev_listener_unregister(l));
     }
 }
@@ -313,8 +313,8 @@ static void bench_churn(apr_pool_t *root, int runs, bench_table_t *t)
     pc.ud = apr_pcalloc(life, CHURN_HELD * sizeof *pc.ud);
     pc.rng = 0x9e3779b9u;
     for (i = 0; i < CHURN_HELD; i++)
-        CHECK(pev_event_register(pc.bus, NULL, pc.names[i % CHURN_NAMES], count_call,
-                                 &pc.ud[i], life, &pc.held[i]));
+        CHECK(pev_event_register(&pc.held[i], pc.bus, NULL, pc.names[i % CHURN_NAMES],
+                                 count_call, &pc.ud[i], life));
 
     /* baseline: 10,000 plain cleanups on one pool */
     ac.pool = cpool;
@@ -375,8 +375,8 @@ static double run_destroy(void *p)
 
         CHECK(pev_bus_create(&bus, bpool));
         for (i = 0; i < DESTROY_LISTENERS; i++)
-            CHECK(pev_event_register(bus, NULL, d->names[i % DESTROY_NAMES], count_call,
-                                     &ud[i], life, NULL));
+            CHECK(pev_event_register(NULL, bus, NULL, d->names[i % DESTROY_NAMES],
+                                     count_call, &ud[i], life));
         expect(bus_listeners(bus) == DESTROY_LISTENERS, "100,000 listeners registered");
         bench_barrier();
         t0 = bench_now_ns();

@@ -118,9 +118,9 @@ typedef struct server {
 } server_t;
 
 /* poolev on_read: echo every complete line. */
-static void pev_echo_read(pev_stream_t *s, void *baton)
+static void pev_echo_read(pev_stream_t *s, void *user_data)
 {
-    server_t *srv = baton;
+    server_t *srv = user_data;
     char *line;
     apr_size_t len;
     apr_status_t st;
@@ -135,9 +135,9 @@ static void pev_echo_read(pev_stream_t *s, void *baton)
 }
 
 /* poolev on_close: expect EOF; the connection's pool goes with it. */
-static void pev_echo_close(pev_stream_t *s, apr_status_t reason, void *baton)
+static void pev_echo_close(pev_stream_t *s, apr_status_t reason, void *user_data)
 {
-    server_t *srv = baton;
+    server_t *srv = user_data;
 
     if (reason != APR_EOF)
         bench_fail(reason, "poolev echo stream closed, not at EOF", __FILE__, __LINE__);

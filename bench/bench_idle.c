@@ -99,36 +99,36 @@ typedef struct counters {
     unsigned long reads, drains, closes, idles, waits;
 } counters_t;
 
-static void on_read(pev_stream_t *s, void *baton)
+static void on_read(pev_stream_t *s, void *user_data)
 {
     (void) s;
-    ((counters_t *) baton)->reads++;
+    ((counters_t *) user_data)->reads++;
 }
 
-static void on_drain(pev_stream_t *s, void *baton)
+static void on_drain(pev_stream_t *s, void *user_data)
 {
     (void) s;
-    ((counters_t *) baton)->drains++;
+    ((counters_t *) user_data)->drains++;
 }
 
-static void on_close(pev_stream_t *s, apr_status_t reason, void *baton)
+static void on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
 {
     (void) s;
     (void) reason;
-    ((counters_t *) baton)->closes++;
+    ((counters_t *) user_data)->closes++;
 }
 
-static int on_idle(pev_stream_t *s, void *baton)
+static int on_idle(pev_stream_t *s, void *user_data)
 {
     (void) s;
-    ((counters_t *) baton)->idles++;
+    ((counters_t *) user_data)->idles++;
     return 1;
 }
 
-static pev_waitevent_t *on_wait(pev_stream_t *s, pev_waitevent_t *ev, void *rock)
+static pev_waitevent_t *on_wait(pev_stream_t *s, pev_waitevent_t *ev, void *user_data)
 {
     (void) s;
-    ((counters_t *) rock)->waits++;
+    ((counters_t *) user_data)->waits++;
     return ev;
 }
 

@@ -140,17 +140,17 @@ typedef struct pev_side {
     pev_timer_t **h;            /* the n handles */
 } pev_side_t;
 
-/* The fake clock: returns the time the side's @a baton holds. */
-static apr_time_t fake_clock(void *baton)
+/* The fake clock: returns the time the side's @a user_data holds. */
+static apr_time_t fake_clock(void *user_data)
 {
-    return ((const pev_side_t *) baton)->now;
+    return ((const pev_side_t *) user_data)->now;
 }
 
 /* Timer callback: count one firing. */
-static void pev_count(pev_timer_t *timer, void *baton)
+static void pev_count(pev_timer_t *timer, void *user_data)
 {
     (void) timer;
-    ((pev_side_t *) baton)->fired++;
+    ((pev_side_t *) user_data)->fired++;
 }
 
 /* Number of armed timers of @a loop. */

@@ -21,7 +21,7 @@ int main(void)
     apr_initialize();
     apr_pool_create(&pool, NULL);
     if (pev_bus_create(&bus, pool) != APR_SUCCESS
-        || pev_event_register(bus, NULL, "hello", hello, NULL, pool, NULL) != APR_SUCCESS
+        || pev_event_register(NULL, bus, NULL, "hello", hello, NULL, pool) != APR_SUCCESS
         || pev_event_generate(bus, "hello", "installed poolev works") != APR_SUCCESS)
         return 1;
     apr_pool_destroy(pool);

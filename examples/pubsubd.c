@@ -371,8 +371,8 @@ static apr_status_t log_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     pev_bus_t *bus = pev_daemon_bus(pev_gen_daemon(gen));
 
-    return pev_event_register(bus, mod, PEV_EVENT_LOG, log_write, mconf,
-                              pev_gen_pool(gen), NULL);
+    return pev_event_register(NULL, bus, mod, PEV_EVENT_LOG, log_write,
+                              mconf, pev_gen_pool(gen));
 }
 
 /* ======================================================================== */
@@ -431,9 +431,9 @@ static void stats_query(const void *event_data, void *user_data)
     q->disconnected = st->disconnected;
 }
 
-static void stats_report(pev_timer_t *timer, void *baton)
+static void stats_report(pev_timer_t *timer, void *user_data)
 {
-    stats_tick_t *t = baton;
+    stats_tick_t *t = user_data;
     stats_state_t *st = t->st;
 
     pev_daemon_log(st->d, PEV_LOG_INFO,
@@ -468,14 +468,14 @@ static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     if ((st = found) == NULL) {
         st = apr_pcalloc(dpool, sizeof *st);
         st->d = d;
-        if ((rv = pev_event_register(bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open, st,
-                                     dpool, NULL)) != APR_SUCCESS
-            || (rv = pev_event_register(bus, mod, PEV_EVENT_CONN_CLOSE, stats_conn_close,
-                                        st, dpool, NULL)) != APR_SUCCESS
-            || (rv = pev_event_register(bus, mod, EV_PUBLISHED, stats_published, st,
-                                        dpool, NULL)) != APR_SUCCESS
-            || (rv = pev_event_register(bus, mod, EV_STATS_QUERY, stats_query, st,
-                                        dpool, NULL)) != APR_SUCCESS)
+        if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open,
+                                     st, dpool)) != APR_SUCCESS
+            || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_CLOSE,
+                                        stats_conn_close, st, dpool)) != APR_SUCCESS
+            || (rv = pev_event_register(NULL, bus, mod, EV_PUBLISHED, stats_published,
+                                        st, dpool)) != APR_SUCCESS
+            || (rv = pev_event_register(NULL, bus, mod, EV_STATS_QUERY, stats_query,
+                                        st, dpool)) != APR_SUCCESS)
             return pev_gen_fail(gen, rv, "stats: cannot register its listeners");
         apr_pool_userdata_setn(st, STATS_KEY, NULL, dpool);
     }
@@ -673,8 +673,8 @@ static void cmd_sub(conn_state_t *cs, char *topic)
     strcpy(sub->topic, topic);
     snprintf(event, sizeof event, TOPIC_PREFIX "%s", topic);
     /* bound to the connection's pool: nothing to undo when it goes */
-    st = pev_event_register(cs->bus, cs->mod, event, deliver, cs, pev_conn_pool(cs->c),
-                            &sub->listener);
+    st = pev_event_register(&sub->listener, cs->bus, cs->mod, event, deliver, cs,
+                            pev_conn_pool(cs->c));
     if (st != APR_SUCCESS) {
         sub->next = cs->spare;
         cs->spare = sub;
@@ -886,16 +886,16 @@ static void process_input(conn_state_t *cs)
     }
 }
 
-static void on_read(pev_stream_t *s, void *baton)
+static void on_read(pev_stream_t *s, void *user_data)
 {
     (void) s;
-    process_input(baton);
+    process_input(user_data);
 }
 
 /* The output fell to half the limit after a refused write. */
-static void on_drain(pev_stream_t *s, void *baton)
+static void on_drain(pev_stream_t *s, void *user_data)
 {
-    conn_state_t *cs = baton;
+    conn_state_t *cs = user_data;
     char note[64];
     int n;
 
@@ -912,9 +912,9 @@ static void on_drain(pev_stream_t *s, void *baton)
     }
 }
 
-static void on_close(pev_stream_t *s, apr_status_t reason, void *baton)
+static void on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
 {
-    conn_state_t *cs = baton;
+    conn_state_t *cs = user_data;
     char err[128];
 
     (void) s;
@@ -931,9 +931,9 @@ static void on_close(pev_stream_t *s, apr_status_t reason, void *baton)
                    cs->nsubs);
 }
 
-static pev_waitevent_t *idle_due(pev_stream_t *s, pev_waitevent_t *ev, void *rock)
+static pev_waitevent_t *idle_due(pev_stream_t *s, pev_waitevent_t *ev, void *user_data)
 {
-    conn_state_t *cs = rock;
+    conn_state_t *cs = user_data;
 
     (void) ev;
     pev_daemon_log(cs->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
@@ -945,9 +945,9 @@ static pev_waitevent_t *idle_due(pev_stream_t *s, pev_waitevent_t *ev, void *roc
     return NULL;
 }
 
-static pev_waitevent_t *keepalive_due(pev_stream_t *s, pev_waitevent_t *ev, void *rock)
+static pev_waitevent_t *keepalive_due(pev_stream_t *s, pev_waitevent_t *ev, void *user_data)
 {
-    conn_state_t *cs = rock;
+    conn_state_t *cs = user_data;
 
     if (pev_stream_output_pending(s) == 0)  /* output pending says enough */
         pev_stream_write(s, "KEEPALIVE\r\n", 11);
@@ -1008,8 +1008,8 @@ static void conn_open(const void *event_data, void *user_data)
         || (pc->keepalive
             && pev_waitevent_add(NULL, s, pev_loop_now(loop) + pc->keepalive,
                                  keepalive_due, cs) != APR_SUCCESS)
-        || pev_event_register(cs->bus, pg->mod, PEV_EVENT_SHUTDOWN, conn_shutdown, cs, cp,
-                              NULL) != APR_SUCCESS) {
+        || pev_event_register(NULL, cs->bus, pg->mod, PEV_EVENT_SHUTDOWN, conn_shutdown, cs,
+                              cp) != APR_SUCCESS) {
         pev_daemon_log(pg->d, PEV_LOG_ERROR, "connection %" APR_UINT64_T_FMT
                        ": cannot set it up", cs->id);
         pev_stream_abort(s);
@@ -1063,10 +1063,10 @@ static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     pg->mod = mod;
     pg->totals = found;
     /* this generation takes the connections accepted while it is current */
-    if ((rv = pev_event_register(bus, mod, PEV_EVENT_CONN_OPEN, conn_open, pg, gp,
-                                 NULL)) != APR_SUCCESS
-        || (rv = pev_event_register(bus, mod, PEV_EVENT_POSTPARSE, announce, pg, gp,
-                                    NULL)) != APR_SUCCESS)
+    if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, conn_open, pg,
+                                 gp)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_POSTPARSE, announce, pg,
+                                    gp)) != APR_SUCCESS)
         return pev_gen_fail(gen, rv, "pubsub: cannot register its listeners");
     return APR_SUCCESS;
 }

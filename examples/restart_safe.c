@@ -51,9 +51,9 @@ static apr_status_t greeter_init(pev_bus_t *bus, pev_module_t *mod, apr_pool_t *
 
     g->greeting = apr_pstrdup(conf, greeting);
     g->generation = generation;
-    st = pev_event_register(bus, mod, "app.hello", on_hello, g, conf, NULL);
+    st = pev_event_register(NULL, bus, mod, "app.hello", on_hello, g, conf);
     if (st == APR_SUCCESS)
-        st = pev_event_register(bus, mod, "core.restart", on_restart, g, conf, NULL);
+        st = pev_event_register(NULL, bus, mod, "core.restart", on_restart, g, conf);
     return st;
 }
 
@@ -80,7 +80,7 @@ int main(void)
     apr_pool_create(&process, NULL);
     if ((st = pev_bus_create(&bus, process)) != APR_SUCCESS)
         return fail("pev_bus_create", st);
-    if ((st = pev_module_add(bus, "mod_greeter", &mod)) != APR_SUCCESS)
+    if ((st = pev_module_add(&mod, bus, "mod_greeter")) != APR_SUCCESS)
         return fail("pev_module_add", st);
 
     printf("poolev %s: restart-safe registrations\n", POOLEV_VERSION_STRING);

@@ -474,7 +474,7 @@ int pev_bus_max_depth(const pev_bus_t *bus)
 /* ------------------------------------------------------------------------ */
 /* Modules                                                                   */
 
-apr_status_t pev_module_add(pev_bus_t *bus, const char *name, pev_module_t **out)
+apr_status_t pev_module_add(pev_module_t **out, pev_bus_t *bus, const char *name)
 {
     pev_module_t *mod;
 
@@ -568,12 +568,13 @@ apr_status_t pev_module_remove(pev_module_t *mod)
 /* ------------------------------------------------------------------------ */
 /* Registration                                                              */
 
-apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const char *event,
+apr_status_t pev_event_register(pev_listener_t **listener, pev_bus_t *bus,
+                                pev_module_t *mod, const char *event,
                                 pev_event_fn *fn, void *user_data,
-                                apr_pool_t *lifetime, pev_listener_t **listener)
+                                apr_pool_t *lifetime)
 {
-    return pev_event_register_ordered(bus, mod, event, fn, user_data,
-                                      PEV_PRIORITY_DEFAULT, lifetime, listener);
+    return pev_event_register_ordered(listener, bus, mod, event, fn,
+                                      user_data, PEV_PRIORITY_DEFAULT, lifetime);
 }
 
 /* Does a sort strictly after b? (registration order is implied: l is newest) */
@@ -584,11 +585,10 @@ static int sorts_after(const pev_listener_t *a, const pev_listener_t *b)
     return a->order >= b->order;
 }
 
-apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
-                                        const char *event, pev_event_fn *fn,
-                                        void *user_data, int priority,
-                                        apr_pool_t *lifetime,
-                                        pev_listener_t **out)
+apr_status_t pev_event_register_ordered(pev_listener_t **out, pev_bus_t *bus,
+                                        pev_module_t *mod, const char *event,
+                                        pev_event_fn *fn, void *user_data,
+                                        int priority, apr_pool_t *lifetime)
 {
     pev_event_t *ev;
     pev_listener_t *l, *p;
@@ -828,7 +828,7 @@ static int cmp_event_name(const void *a, const void *b)
     return strcmp(x->name, y->name);    /* names are unique: a total order */
 }
 
-apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton)
+apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *user_data)
 {
     pev_event_t **evs;
     pev_listener_info_t *infos;
@@ -873,7 +873,7 @@ apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton)
     frame_push(bus, &frame, NULL);
     bus->dumping++;
     for (i = 0; i < n; i++) {
-        int stop = fn(baton, &infos[i]);
+        int stop = fn(user_data, &infos[i]);
         if (pevi_sentry_gone(&frame.sentry)) {
             st = PEV_EDESTROYED;
             break;

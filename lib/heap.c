@@ -245,7 +245,7 @@ pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
     return n;
 }
 
-void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *baton)
+void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
 {
     pevi_heap_entry_t *a = h->a;
     apr_size_t i, n = 0;
@@ -253,7 +253,7 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *baton)
     for (i = 0; i < h->size; i++) {
         pevi_heap_entry_t e = a[i];
 
-        if (keep(e.node, baton)) {
+        if (keep(e.node, user_data)) {
             a[n] = e;
             e.node->index = n++;
         } else {

@@ -81,12 +81,12 @@ pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h);
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h);
 
 /* Decides whether pevi_heap_filter() keeps @a n. Must not touch the heap. */
-typedef int pevi_heap_keep_fn(pevi_heap_node_t *n, void *baton);
+typedef int pevi_heap_keep_fn(pevi_heap_node_t *n, void *user_data);
 
 /* Drop every node for which @a keep returns 0 (its index becomes NONE) and
  * restore the heap order; O(n), never allocates (the array may shrink). The
  * kept nodes keep their keys: their order among themselves is unchanged. */
-void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *baton);
+void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data);
 
 /* Number of nodes in the heap. */
 apr_size_t pevi_heap_size(const pevi_heap_t *h);

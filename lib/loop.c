@@ -104,9 +104,9 @@ apr_time_t pev_clock_monotonic(void)
     return (apr_time_t) ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
-static apr_time_t monotonic_clock(void *baton)
+static apr_time_t monotonic_clock(void *user_data)
 {
-    (void) baton;
+    (void) user_data;
     return pev_clock_monotonic();
 }
 
@@ -130,14 +130,14 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
 
-void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *baton)
+void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *user_data)
 {
     pevi_heap_node_init(&t->node);
     pevi_link_init(&t->queue);
     pevi_link_init(&t->owned);
     t->loop = loop;
     t->fn = fn;
-    t->baton = baton;
+    t->user_data = user_data;
     t->mark = 0;
     t->state = T_IDLE;
 }
@@ -200,11 +200,11 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
 }
 
 /* pevi_heap_filter(): drop the cancelled entries. */
-static int keep_live(pevi_heap_node_t *n, void *baton)
+static int keep_live(pevi_heap_node_t *n, void *user_data)
 {
     pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
 
-    (void) baton;
+    (void) user_data;
     if (t->state != T_DEAD)
         return 1;
     t->state = T_IDLE;
@@ -250,7 +250,7 @@ static void timer_orphan(void *container, pevi_link_t *item)
 }
 
 apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
-                           pev_timer_fn *fn, void *baton, apr_pool_t *lifetime)
+                           pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime)
 {
     pev_timer_t *t;
     apr_status_t st;
@@ -262,7 +262,7 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     t = apr_palloc(lifetime, sizeof *t);
     if (!t)
         return APR_ENOMEM;
-    pevi_timer_init(t, loop, fn, baton);
+    pevi_timer_init(t, loop, fn, user_data);
     t->mark = mark;
     st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
     if (st != APR_SUCCESS)
@@ -279,19 +279,19 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
 
 apr_status_t pev_timer_add_in(pev_timer_t **out, pev_loop_t *loop,
                               apr_interval_time_t delay, pev_timer_fn *fn,
-                              void *baton, apr_pool_t *lifetime)
+                              void *user_data, apr_pool_t *lifetime)
 {
     if (!loop)
         return APR_EINVAL;
-    return pev_timer_add(out, loop, time_add(loop->now, delay), fn, baton, lifetime);
+    return pev_timer_add(out, loop, time_add(loop->now, delay), fn, user_data, lifetime);
 }
 
 apr_status_t pev_loop_defer(pev_timer_t **out, pev_loop_t *loop, pev_timer_fn *fn,
-                            void *baton, apr_pool_t *lifetime)
+                            void *user_data, apr_pool_t *lifetime)
 {
     if (!loop)
         return APR_EINVAL;
-    return pev_timer_add(out, loop, loop->now, fn, baton, lifetime);
+    return pev_timer_add(out, loop, loop->now, fn, user_data, lifetime);
 }
 
 apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
@@ -547,12 +547,12 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *baton)
+apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *user_data)
 {
     if (!loop || !fn)
         return APR_EINVAL;
     loop->clock = fn;
-    loop->clock_baton = baton;
+    loop->clock_baton = user_data;
     loop->now = read_clock(loop);
     return APR_SUCCESS;
 }
@@ -701,7 +701,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
 
         t->state = T_IDLE;
         loop->armed--;
-        t->fn(t, t->baton);     /* may free t, other timers, or the loop */
+        t->fn(t, t->user_data);     /* may free t, other timers, or the loop */
         if (pevi_sentry_gone(frame))
             return PEV_EDESTROYED;
     }

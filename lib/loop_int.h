@@ -34,14 +34,14 @@ struct pev_timer {
                                      * (unused for embedded timers) */
     pev_loop_t *loop;               /* NULL once the loop is gone */
     pev_timer_fn *fn;
-    void *baton;
+    void *user_data;
     apr_time_t mark;
     enum pevi_timer_state state;
 };
 
 /* Set up an embedded timer, idle. Its owner keeps it from outliving the
  * loop: pevi_timer_orphan() when the loop goes first. */
-void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *baton);
+void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *user_data);
 
 /* Arm (or move) @a t for @a mark; O(log n). APR_ENOMEM only when the heap
  * cannot grow (then the timer is idle). */

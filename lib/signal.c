@@ -24,7 +24,7 @@ struct pev_signal {
     pevi_link_t owned;              /* on its lifetime pool's owner list */
     pevi_signals_t *sigs;           /* NULL once the loop is gone */
     pev_signal_fn *fn;
-    void *baton;
+    void *user_data;
     apr_uint64_t seq;
     int signo;
 };
@@ -107,7 +107,7 @@ void pevi_signals_init(pevi_signals_t *s, pev_loop_t *loop, apr_pool_t *pool)
 }
 
 apr_status_t pev_signal_add(pev_signal_t **out, pev_loop_t *loop, int signo,
-                            pev_signal_fn *fn, void *baton, apr_pool_t *lifetime)
+                            pev_signal_fn *fn, void *user_data, apr_pool_t *lifetime)
 {
     pevi_signals_t *s;
     pevi_sigslot_t *slot;
@@ -144,7 +144,7 @@ apr_status_t pev_signal_add(pev_signal_t **out, pev_loop_t *loop, int signo,
     }
     h->sigs = s;
     h->fn = fn;
-    h->baton = baton;
+    h->user_data = user_data;
     h->seq = ++s->seq;
     h->signo = signo;
     pevi_list_append(&slot->handlers, &h->link);
@@ -186,7 +186,7 @@ int pevi_signals_dispatch(pevi_signals_t *s, const pevi_sentry_t *frame)
             s->cursor = it->next;
             if (h->seq > limit)
                 continue;           /* added during this dispatch */
-            h->fn(signo, h->baton); /* may free h and any other handler */
+            h->fn(signo, h->user_data); /* may free h and any other handler */
             if (pevi_sentry_gone(frame))
                 return 1;
         }

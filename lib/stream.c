@@ -59,7 +59,7 @@ struct pev_waitevent {
     pevi_link_t link;               /* on the stream's live or free list */
     pev_stream_t *stream;
     pev_waitevent_fn *fn;
-    void *rock;
+    void *user_data;
     apr_time_t mark;
     apr_uint32_t gen;               /* bumped on removal */
     unsigned live : 1;
@@ -87,7 +87,7 @@ struct pev_stream {
     unsigned close_owed : 1;        /* the close callback has not run */
     unsigned waiting;               /* pev_stream_getline_wait() calls */
     pev_stream_callbacks_t cb;
-    void *baton;
+    void *user_data;
 
     char *ibuf;                     /* icap + 1 bytes */
     apr_size_t ipos, ilen, icap, iscan;
@@ -184,7 +184,7 @@ static void io_update(pev_stream_t *s)
 /* ------------------------------------------------------------------------ */
 /* Wait events                                                               */
 
-static void wait_fire(pev_timer_t *t, void *baton);
+static void wait_fire(pev_timer_t *t, void *user_data);
 
 /* Take @a ev out of its stream's live events (loop_alive: also out of the
  * heap). Its memory goes to the free list. */
@@ -209,9 +209,9 @@ static void wait_unlink_all(pev_stream_t *s, int loop_alive)
                     loop_alive);
 }
 
-static void wait_fire(pev_timer_t *t, void *baton)
+static void wait_fire(pev_timer_t *t, void *user_data)
 {
-    pev_waitevent_t *ev = baton, *ret;
+    pev_waitevent_t *ev = user_data, *ret;
     pev_stream_t *s = ev->stream;
     apr_uint32_t gen = ev->gen;
     pevi_sentry_t g;
@@ -219,7 +219,7 @@ static void wait_fire(pev_timer_t *t, void *baton)
     (void) t;
     ev->firing = 1;
     pevi_sentry_push(&s->guards, &g);
-    ret = ev->fn(s, ev, ev->rock);
+    ret = ev->fn(s, ev, ev->user_data);
     if (pevi_sentry_gone(&g))
         return;                 /* the stream's pool or the loop went */
     pevi_sentry_pop(&s->guards, &g);
@@ -231,7 +231,7 @@ static void wait_fire(pev_timer_t *t, void *baton)
 }
 
 apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_t mark,
-                               pev_waitevent_fn *fn, void *rock)
+                               pev_waitevent_fn *fn, void *user_data)
 {
     pev_waitevent_t *ev;
     pevi_link_t *l;
@@ -252,7 +252,7 @@ apr_status_t pev_waitevent_add(pev_waitevent_t **out, pev_stream_t *s, apr_time_
     pevi_timer_init(&ev->timer, s->loop, wait_fire, ev);
     ev->stream = s;
     ev->fn = fn;
-    ev->rock = rock;
+    ev->user_data = user_data;
     ev->mark = mark;
     ev->live = 1;
     ev->firing = 0;
@@ -399,7 +399,7 @@ static void deliver_close(pev_stream_t *s)
     if (!s->cb.on_close)
         return;
     pevi_sentry_push(&s->guards, &g);
-    s->cb.on_close(s, s->reason, s->baton);
+    s->cb.on_close(s, s->reason, s->user_data);
     if (!pevi_sentry_gone(&g))
         pevi_sentry_pop(&s->guards, &g);
 }
@@ -476,7 +476,7 @@ static int maybe_drain(pev_stream_t *s)
     s->want_drain = 0;
     if (s->cb.on_drain) {
         pevi_sentry_push(&s->guards, &g);
-        s->cb.on_drain(s, s->baton);
+        s->cb.on_drain(s, s->user_data);
         if (pevi_sentry_gone(&g))
             return 1;
         pevi_sentry_pop(&s->guards, &g);
@@ -695,7 +695,7 @@ static int notify_read(pev_stream_t *s)
     if (!s->cb.on_read || s->waiting)
         return 0;
     pevi_sentry_push(&s->guards, &g);
-    s->cb.on_read(s, s->baton);
+    s->cb.on_read(s, s->user_data);
     if (pevi_sentry_gone(&g))
         return 1;
     pevi_sentry_pop(&s->guards, &g);
@@ -837,9 +837,9 @@ static void stream_task(pevi_task_t *task)
 /* ------------------------------------------------------------------------ */
 /* Idle timeout                                                              */
 
-static void idle_fire(pev_timer_t *t, void *baton)
+static void idle_fire(pev_timer_t *t, void *user_data)
 {
-    pev_stream_t *s = baton;
+    pev_stream_t *s = user_data;
     apr_time_t now = pev_loop_now(s->loop);
     apr_time_t deadline = time_add(s->last_input, s->idle_interval);
     pevi_sentry_t g;
@@ -853,7 +853,7 @@ static void idle_fire(pev_timer_t *t, void *baton)
     }
     if (s->state == S_OPEN && s->cb.on_idle) {
         pevi_sentry_push(&s->guards, &g);
-        keep = s->cb.on_idle(s, s->baton);
+        keep = s->cb.on_idle(s, s->user_data);
         if (pevi_sentry_gone(&g))
             return;
         pevi_sentry_pop(&s->guards, &g);
@@ -992,7 +992,7 @@ static pevi_owners_t *loop_streams(pev_loop_t *loop)
 
 static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
                                   apr_socket_t *sock, apr_file_t *file,
-                                  const pev_stream_callbacks_t *cb, void *baton,
+                                  const pev_stream_callbacks_t *cb, void *user_data,
                                   apr_pool_t *pool)
 {
     pev_stream_t *s;
@@ -1038,7 +1038,7 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
     s->reason = APR_SUCCESS;
     if (cb)
         s->cb = *cb;
-    s->baton = baton;
+    s->user_data = user_data;
     s->max_line = PEV_STREAM_MAX_LINE_DEFAULT;
     s->out_limit = PEV_STREAM_OUTPUT_LIMIT_DEFAULT;
     pevi_list_init(&s->events);
@@ -1066,32 +1066,32 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
 apr_status_t pev_stream_create_socket(pev_stream_t **out, pev_loop_t *loop,
                                       apr_socket_t *sock,
                                       const pev_stream_callbacks_t *cb,
-                                      void *baton, apr_pool_t *pool)
+                                      void *user_data, apr_pool_t *pool)
 {
     if (!sock)
         return APR_EINVAL;
-    return stream_create(out, loop, sock, NULL, cb, baton, pool);
+    return stream_create(out, loop, sock, NULL, cb, user_data, pool);
 }
 
 apr_status_t pev_stream_create_file(pev_stream_t **out, pev_loop_t *loop,
                                     apr_file_t *file,
                                     const pev_stream_callbacks_t *cb,
-                                    void *baton, apr_pool_t *pool)
+                                    void *user_data, apr_pool_t *pool)
 {
     if (!file)
         return APR_EINVAL;
-    return stream_create(out, loop, NULL, file, cb, baton, pool);
+    return stream_create(out, loop, NULL, file, cb, user_data, pool);
 }
 
 apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callbacks_t *cb,
-                                      void *baton)
+                                      void *user_data)
 {
     static const pev_stream_callbacks_t none;
 
     if (!s)
         return APR_EINVAL;
     s->cb = cb ? *cb : none;
-    s->baton = baton;
+    s->user_data = user_data;
     return APR_SUCCESS;
 }
 

@@ -52,7 +52,7 @@ static pev_listener_t *reg(pev_module_t *mod, const char *ev, actor_t *a,
 {
     pev_listener_t *l = NULL;
 
-    ck_assert_int_eq(pev_event_register(BUS, mod, ev, on_event, a, lifetime, &l),
+    ck_assert_int_eq(pev_event_register(&l, BUS, mod, ev, on_event, a, lifetime),
                      APR_SUCCESS);
     ck_assert_ptr_nonnull(l);
     return l;
@@ -62,7 +62,7 @@ static pev_module_t *module(const char *name)
 {
     pev_module_t *m = NULL;
 
-    ck_assert_int_eq(pev_module_add(BUS, name, &m), APR_SUCCESS);
+    ck_assert_int_eq(pev_module_add(&m, BUS, name), APR_SUCCESS);
     return m;
 }
 
@@ -96,7 +96,7 @@ START_TEST(r1_core_listener_and_optional_out)
     pev_module_t *m = module("mod_a");
 
     /* mod NULL = core; listener out-parameter may be NULL */
-    ck_assert_int_eq(pev_event_register(BUS, NULL, "e", on_event, a, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, "e", on_event, a, NULL),
                      APR_SUCCESS);
     reg(m, "e", actor(pt_pool, 2), NULL);
     ck_assert_int_eq(pev_event_generate(BUS, "e", NULL), APR_SUCCESS);
@@ -111,7 +111,7 @@ START_TEST(r1_null_lifetime_lives_as_long_as_bus)
     actor_t *a = actor(pt_pool, 7);
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, a, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, a, NULL),
                      APR_SUCCESS);
     apr_pool_destroy(other);                /* unrelated pools come and go */
     apr_pool_clear(pt_subpool(pt_pool));
@@ -128,7 +128,7 @@ START_TEST(r1_event_name_is_copied)
     actor_t *a = actor(pt_pool, 1);
 
     strcpy(name, "copied.name");
-    ck_assert_int_eq(pev_event_register(BUS, NULL, name, on_event, a, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, name, on_event, a, NULL),
                      APR_SUCCESS);
     memset(name, 'x', sizeof name - 1);
     ck_assert_int_eq(pev_event_generate(BUS, "copied.name", NULL), APR_SUCCESS);
@@ -144,13 +144,13 @@ START_TEST(r1_invalid_arguments_register_nothing)
     pev_bus_t *other;
     pev_module_t *foreign;
 
-    ck_assert_int_eq(pev_event_register(NULL, NULL, "e", on_event, a, NULL, &l), APR_EINVAL);
-    ck_assert_int_eq(pev_event_register(BUS, NULL, NULL, on_event, a, NULL, &l), APR_EINVAL);
-    ck_assert_int_eq(pev_event_register(BUS, NULL, "e", NULL, a, NULL, &l), APR_EINVAL);
-    ck_assert_int_eq(pev_event_register(BUS, NULL, "", on_event, a, NULL, &l), APR_EINVAL);
+    ck_assert_int_eq(pev_event_register(&l, NULL, NULL, "e", on_event, a, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_event_register(&l, BUS, NULL, NULL, on_event, a, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_event_register(&l, BUS, NULL, "e", NULL, a, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_event_register(&l, BUS, NULL, "", on_event, a, NULL), APR_EINVAL);
     ck_assert_int_eq(pev_bus_create(&other, pt_pool), APR_SUCCESS);
-    ck_assert_int_eq(pev_module_add(other, "foreign", &foreign), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(BUS, foreign, "e", on_event, a, NULL, &l), APR_EINVAL);
+    ck_assert_int_eq(pev_module_add(&foreign, other, "foreign"), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(&l, BUS, foreign, "e", on_event, a, NULL), APR_EINVAL);
     ck_assert_ptr_eq(l, (pev_listener_t *) 0x1);    /* untouched */
     ck_assert_uint_eq(stat_listeners(), 0);
     ck_assert_int_eq(pev_event_listening(BUS, "e"), 0);
@@ -167,13 +167,13 @@ START_TEST(r1_module_names_unique)
 {
     pev_module_t *m1, *m2 = NULL;
 
-    ck_assert_int_eq(pev_module_add(BUS, "mod_x", &m1), APR_SUCCESS);
-    ck_assert_int_eq(pev_module_add(BUS, "mod_x", &m2), APR_EEXIST);
+    ck_assert_int_eq(pev_module_add(&m1, BUS, "mod_x"), APR_SUCCESS);
+    ck_assert_int_eq(pev_module_add(&m2, BUS, "mod_x"), APR_EEXIST);
     ck_assert_ptr_null(m2);
-    ck_assert_int_eq(pev_module_add(BUS, "", &m2), APR_EINVAL);
-    ck_assert_int_eq(pev_module_add(BUS, NULL, &m2), APR_EINVAL);
-    ck_assert_int_eq(pev_module_add(NULL, "y", &m2), APR_EINVAL);
-    ck_assert_int_eq(pev_module_add(BUS, "mod_y", NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_module_add(&m2, BUS, ""), APR_EINVAL);
+    ck_assert_int_eq(pev_module_add(&m2, BUS, NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_module_add(&m2, NULL, "y"), APR_EINVAL);
+    ck_assert_int_eq(pev_module_add(NULL, BUS, "mod_y"), APR_SUCCESS);
     ck_assert_ptr_eq(pev_module_find(BUS, "mod_x"), m1);
     ck_assert_ptr_nonnull(pev_module_find(BUS, "mod_y"));
     ck_assert_ptr_null(pev_module_find(BUS, "mod_z"));
@@ -191,15 +191,15 @@ START_TEST(r2_same_tuple_is_eexist)
     pev_listener_t *l;
 
     l = reg(m, "e", a, NULL);
-    ck_assert_int_eq(pev_event_register(BUS, m, "e", on_event, a, NULL, NULL), APR_EEXIST);
+    ck_assert_int_eq(pev_event_register(NULL, BUS, m, "e", on_event, a, NULL), APR_EEXIST);
     /* another lifetime or priority does not make it a different registration */
-    ck_assert_int_eq(pev_event_register_ordered(BUS, m, "e", on_event, a, 5, pt_pool, NULL),
+    ck_assert_int_eq(pev_event_register_ordered(NULL, BUS, m, "e", on_event, a, 5, pt_pool),
                      APR_EEXIST);
     ck_assert_int_eq(pev_event_generate(BUS, "e", NULL), APR_SUCCESS);
     ck_assert_int_eq(a->calls, 1);
     /* after unregistering, the same tuple registers again */
     ck_assert_int_eq(pev_listener_unregister(l), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(BUS, m, "e", on_event, a, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, BUS, m, "e", on_event, a, NULL), APR_SUCCESS);
 }
 END_TEST
 
@@ -212,9 +212,9 @@ START_TEST(r2_same_fn_other_user_data_is_allowed)
     reg(m, "e", b, NULL);                   /* ProFTPD says EEXIST here */
     reg(m2, "e", a, NULL);                  /* other module: fine */
     reg(NULL, "e", a, NULL);                /* core: fine */
-    ck_assert_int_eq(pev_event_register(BUS, m, "e", on_other, a, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, BUS, m, "e", on_other, a, NULL),
                      APR_SUCCESS);          /* other fn: fine */
-    ck_assert_int_eq(pev_event_register(BUS, m, "f", on_event, a, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, BUS, m, "f", on_event, a, NULL),
                      APR_SUCCESS);          /* other event: fine */
     ck_assert_int_eq(pev_event_generate(BUS, "e", NULL), APR_SUCCESS);
     ck_assert_log(&LOG, 1, 2, 1, 1, 1);
@@ -291,11 +291,11 @@ START_TEST(r3_one_cleanup_per_pool_and_bus)
     for (i = 0; i < 1000; i++) {
         char name[32];
         sprintf(name, "e%d", i % 10);
-        ck_assert_int_eq(pev_event_register(BUS, NULL, name, on_event, (char *) a + i, p, NULL),
+        ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, name, on_event, (char *) a + i, p),
                          APR_SUCCESS);
-        ck_assert_int_eq(pev_event_register(BUS, NULL, name, on_event, (char *) a + i, q, NULL),
+        ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, name, on_event, (char *) a + i, q),
                          APR_EEXIST);
-        ck_assert_int_eq(pev_event_register(bus2, NULL, name, on_event, (char *) a + i, p, NULL),
+        ck_assert_int_eq(pev_event_register(NULL, bus2, NULL, name, on_event, (char *) a + i, p),
                          APR_SUCCESS);
     }
     pev_bus_stats(BUS, &st);
@@ -321,8 +321,8 @@ END_TEST
 static apr_pool_t *LATE_POOL;
 static apr_status_t register_late(void *data)
 {
-    ck_assert_int_eq(pev_event_register(BUS, NULL, data, on_other, actor(LATE_POOL, 77),
-                                        LATE_POOL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, data, on_other,
+                                        actor(LATE_POOL, 77), LATE_POOL), APR_SUCCESS);
     return APR_SUCCESS;
 }
 
@@ -386,7 +386,7 @@ START_TEST(r4_unregister_by_filter)
     reg(m2, "e", a, NULL);
     reg(NULL, "e", a, NULL);
     reg(m1, "f", a, NULL);
-    ck_assert_int_eq(pev_event_register(BUS, m1, "f", on_other, a, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, BUS, m1, "f", on_other, a, NULL), APR_SUCCESS);
     reg(NULL, "f", a, NULL);
 
     ck_assert_int_eq(pev_event_unregister(BUS, m1, "g", NULL), APR_ENOENT);
@@ -461,14 +461,14 @@ START_TEST(r5_dispatch_order)
     reg(m3, "e", actor(pt_pool, 31), NULL);
     reg(NULL, "e", actor(pt_pool, 91), NULL);
     reg(m1, "e", actor(pt_pool, 11), NULL);
-    ck_assert_int_eq(pev_event_register_ordered(BUS, NULL, "e", on_event,
-                     actor(pt_pool, 1), PEV_PRIORITY_FIRST, NULL, &l), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register_ordered(BUS, m3, "e", on_event,
-                     actor(pt_pool, 2), -5, NULL, &l), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register_ordered(BUS, m1, "e", on_event,
-                     actor(pt_pool, 99), PEV_PRIORITY_LAST, NULL, &l), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register_ordered(BUS, m2, "e", on_event,
-                     actor(pt_pool, 3), -5, NULL, &l), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register_ordered(&l, BUS, NULL, "e",
+                     on_event, actor(pt_pool, 1), PEV_PRIORITY_FIRST, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register_ordered(&l, BUS, m3, "e",
+                     on_event, actor(pt_pool, 2), -5, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register_ordered(&l, BUS, m1, "e",
+                     on_event, actor(pt_pool, 99), PEV_PRIORITY_LAST, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register_ordered(&l, BUS, m2, "e",
+                     on_event, actor(pt_pool, 3), -5, NULL), APR_SUCCESS);
     pev_event_generate(BUS, "e", NULL);
     ck_assert_log(&LOG, 1, 3, 2, 10, 11, 20, 30, 31, 90, 91, 99);
 }
@@ -512,8 +512,8 @@ static void register_new(actor_t *self, const void *data)
     (void) data;
     if (self->n++ == 0) {
         reg(NULL, "e", self->p1, NULL);                     /* sorts last */
-        ck_assert_int_eq(pev_event_register_ordered(BUS, NULL, "e", on_event, self->p2,
-                         PEV_PRIORITY_FIRST, NULL, NULL), APR_SUCCESS);
+        ck_assert_int_eq(pev_event_register_ordered(NULL, BUS, NULL, "e", on_event,
+                         self->p2, PEV_PRIORITY_FIRST, NULL), APR_SUCCESS);
     }
 }
 
@@ -768,8 +768,8 @@ static void pp_setup(int k)
         actor_t *f = actor(pt_pool, i), *b = actor(pt_pool, 32 + i);
         f->p1 = "bar";
         b->p1 = "foo";
-        ck_assert_int_eq(pev_event_register(BUS, NULL, "foo", pp_event, f, NULL, NULL), 0);
-        ck_assert_int_eq(pev_event_register(BUS, NULL, "bar", pp_event, b, NULL, NULL), 0);
+        ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, "foo", pp_event, f, NULL), 0);
+        ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, "bar", pp_event, b, NULL), 0);
     }
     CALLS = 0;
 }
@@ -801,13 +801,13 @@ START_TEST(r8_bus_first_then_listener_pools)
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, actor(lp, 1), lp, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, actor(lp, 1), lp),
                      APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, actor(lc, 2), lc, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, actor(lc, 2), lc),
                      APR_SUCCESS);
     apr_pool_destroy(busp);
     apr_pool_clear(lp);                     /* harmless */
-    ck_assert_int_eq(pev_event_register(BUS, NULL, "e", on_event, actor(lp, 3), lp, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, "e", on_event, actor(lp, 3), lp),
                      APR_SUCCESS);
     apr_pool_destroy(lp);
     pev_event_generate(BUS, "e", NULL);
@@ -821,9 +821,9 @@ START_TEST(r8_bus_pool_inside_listener_pool)
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, actor(outer, 1), outer, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, actor(outer, 1), outer),
                      APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, actor(busp, 2), busp, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, actor(busp, 2), busp),
                      APR_SUCCESS);
     apr_pool_destroy(outer);                /* listener pool and bus go together */
     ck_assert_int_eq(LOG.n, 0);
@@ -836,11 +836,11 @@ START_TEST(r8_listener_pools_inside_bus_pool)
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, actor(a, 1), a, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, actor(a, 1), a),
                      APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, actor(b, 2), b, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, actor(b, 2), b),
                      APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "e", on_event, actor(busp, 3), busp, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "e", on_event, actor(busp, 3), busp),
                      APR_SUCCESS);
     apr_pool_clear(busp);
     ck_assert_int_eq(LOG.n, 0);
@@ -870,14 +870,14 @@ START_TEST(r8_bus_destroyed_during_dispatch)
     outer->p2 = bus;
     killer->action = destroy_bus;
     killer->p1 = busp;
-    ck_assert_int_eq(pev_event_register(bus, NULL, "outer", on_event, outer, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "outer", on_event, outer, NULL),
                      APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "outer", on_event, actor(pt_pool, 9),
-                                        pt_pool, NULL), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "inner", on_event, killer, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "outer", on_event,
+                                        actor(pt_pool, 9), pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "inner", on_event, killer, NULL),
                      APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, "inner", on_event, actor(pt_pool, 8),
-                                        NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, "inner", on_event,
+                                        actor(pt_pool, 8), NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_event_generate(bus, "outer", NULL), PEV_EDESTROYED);
     ck_assert_int_eq(outer->n, PEV_EDESTROYED);
     ck_assert_log(&LOG, 1, 2);
@@ -885,10 +885,10 @@ START_TEST(r8_bus_destroyed_during_dispatch)
 }
 END_TEST
 
-static int dump_destroys(void *baton, const pev_listener_info_t *info)
+static int dump_destroys(void *user_data, const pev_listener_info_t *info)
 {
     (void) info;
-    apr_pool_destroy(baton);
+    apr_pool_destroy(user_data);
     return 0;
 }
 
@@ -898,8 +898,8 @@ START_TEST(r8_bus_destroyed_during_dump)
     pev_bus_t *bus;
 
     ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
-    pev_event_register(bus, NULL, "a", on_event, actor(pt_pool, 1), NULL, NULL);
-    pev_event_register(bus, NULL, "b", on_event, actor(pt_pool, 2), NULL, NULL);
+    pev_event_register(NULL, bus, NULL, "a", on_event, actor(pt_pool, 1), NULL);
+    pev_event_register(NULL, bus, NULL, "b", on_event, actor(pt_pool, 2), NULL);
     ck_assert_int_eq(pev_bus_dump(bus, dump_destroys, busp), PEV_EDESTROYED);
 }
 END_TEST
@@ -916,7 +916,7 @@ START_TEST(r9_many_names_constant_lookup)
 
     for (i = 0; i < 100000; i++) {
         sprintf(name, "mod_%d.event", i);
-        ck_assert_int_eq(pev_event_register(BUS, NULL, name, on_event, a, NULL, NULL),
+        ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, name, on_event, a, NULL),
                          APR_SUCCESS);
     }
     pev_bus_stats(BUS, &st);
@@ -945,8 +945,8 @@ START_TEST(r9_names_differing_in_one_byte)
     for (len = 1; len <= 40; len++) {
         memset(name, 'a', (size_t) len);
         name[len] = 0;
-        ck_assert_int_eq(pev_event_register(BUS, NULL, name, on_event, actor(pt_pool, len),
-                                            NULL, NULL), APR_SUCCESS);
+        ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, name, on_event,
+                                            actor(pt_pool, len), NULL), APR_SUCCESS);
     }
     for (len = 1; len <= 40; len++) {
         memset(name, 'a', (size_t) len);
@@ -984,7 +984,7 @@ START_TEST(r9_handles_survive_table_growth)
     ck_assert_int_eq(pev_event_generate_handle(ev, NULL), APR_SUCCESS);   /* nobody */
     for (i = 0; i < 5000; i++) {                    /* grow, then empty and compact */
         sprintf(name, "tmp%d", i);
-        pev_event_register(BUS, NULL, name, on_event, a, NULL, NULL);
+        pev_event_register(NULL, BUS, NULL, name, on_event, a, NULL);
     }
     pev_event_unregister(BUS, NULL, NULL, NULL);
     reg(NULL, "hot", a, NULL);
@@ -1008,7 +1008,7 @@ START_TEST(r10_churn_bounded)
     long i;
 
     for (i = 0; i < cycles; i++) {
-        ck_assert(pev_event_register(BUS, NULL, "churn", on_event, a, lp, &l) == APR_SUCCESS);
+        ck_assert(pev_event_register(&l, BUS, NULL, "churn", on_event, a, lp) == APR_SUCCESS);
         ck_assert(pev_listener_unregister(l) == APR_SUCCESS);
     }
     pev_bus_stats(BUS, &st);
@@ -1018,7 +1018,7 @@ START_TEST(r10_churn_bounded)
     /* distinct names: unused events are reclaimed */
     for (i = 0; i < cycles / 10; i++) {
         sprintf(name, "topic.%ld", i);
-        ck_assert(pev_event_register(BUS, NULL, name, on_event, a, lp, &l) == APR_SUCCESS);
+        ck_assert(pev_event_register(&l, BUS, NULL, name, on_event, a, lp) == APR_SUCCESS);
         ck_assert(pev_listener_unregister(l) == APR_SUCCESS);
     }
     pev_bus_stats(BUS, &st);
@@ -1029,7 +1029,7 @@ START_TEST(r10_churn_bounded)
     /* short-lived pools */
     for (i = 0; i < cycles / 10; i++) {
         apr_pool_t *p = pt_subpool(lp);
-        ck_assert(pev_event_register(BUS, NULL, "churn", on_event, a, p, NULL) == APR_SUCCESS);
+        ck_assert(pev_event_register(NULL, BUS, NULL, "churn", on_event, a, p) == APR_SUCCESS);
         apr_pool_destroy(p);
     }
     pev_bus_stats(BUS, &st);
@@ -1085,8 +1085,8 @@ START_TEST(r11_count_by_filter)
     ck_assert_int_eq(pev_event_count(BUS, "nobody", NULL, NULL), 0);
     reg(m1, "e", a, NULL);
     reg(m2, "e", actor(pt_pool, 2), NULL);
-    ck_assert_int_eq(pev_event_register(BUS, NULL, "e", on_other, actor(pt_pool, 3),
-                                        NULL, &l), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(&l, BUS, NULL, "e", on_other,
+                                        actor(pt_pool, 3), NULL), APR_SUCCESS);
     reg(NULL, "f", actor(pt_pool, 4), NULL);
     ck_assert_int_eq(pev_event_count(BUS, "e", NULL, NULL), 3);
     ck_assert_int_eq(pev_event_count(BUS, "e", NULL, on_event), 2);
@@ -1110,9 +1110,9 @@ END_TEST
 
 typedef struct { char lines[64][96]; int n; } dump_t;
 
-static int dump_line(void *baton, const pev_listener_info_t *info)
+static int dump_line(void *user_data, const pev_listener_info_t *info)
 {
-    dump_t *d = baton;
+    dump_t *d = user_data;
 
     ck_assert_int_lt(d->n, 64);
     snprintf(d->lines[d->n++], sizeof d->lines[0], "%s %u/%u %s %d %d", info->event,
@@ -1130,7 +1130,7 @@ START_TEST(r11_dump_in_dispatch_order)
     reg(m2, "alpha", actor(pt_pool, 2), NULL);
     reg(NULL, "alpha", actor(pt_pool, 3), NULL);
     reg(m1, "alpha", actor(pt_pool, 4), NULL);
-    pev_event_register_ordered(BUS, NULL, "alpha", on_event, actor(pt_pool, 5), -1, NULL, NULL);
+    pev_event_register_ordered(NULL, BUS, NULL, "alpha", on_event, actor(pt_pool, 5), -1, NULL);
     pev_event_unregister(BUS, NULL, "gone", NULL);
     ck_assert_int_eq(pev_bus_dump(BUS, dump_line, &d), APR_SUCCESS);
     ck_assert_int_eq(d.n, 5);
@@ -1165,7 +1165,7 @@ static void *thread_churn(void *arg)
         char name[16];
         apr_pool_create(&sp, p);
         sprintf(name, "t%d", i % 50);
-        pev_event_register(bus, NULL, name, count_calls, calls, sp, NULL);
+        pev_event_register(NULL, bus, NULL, name, count_calls, calls, sp);
         pev_event_generate(bus, name, NULL);
         apr_pool_destroy(sp);
     }
@@ -1198,7 +1198,7 @@ static void on_unload(const void *event_data, void *user_data)
     a->last_data = event_data;
     /* the name stays taken while the module is being removed */
     ck_assert_ptr_nonnull(pev_module_find(BUS, event_data));
-    ck_assert_int_eq(pev_module_add(BUS, event_data, NULL), APR_EEXIST);
+    ck_assert_int_eq(pev_module_add(NULL, BUS, event_data), APR_EEXIST);
     /* the module's listeners are still registered when unload is heard */
     a->n = pev_event_listening(BUS, "e");
     pt_log_add(&LOG, a->id);
@@ -1209,10 +1209,10 @@ START_TEST(r13_module_remove)
     pev_module_t *m = module("mod_gone"), *keep = module("mod_keep"), *again;
     actor_t *own = actor(pt_pool, 1), *watcher = actor(pt_pool, 2);
 
-    ck_assert_int_eq(pev_event_register(BUS, m, PEV_EVENT_MODULE_UNLOAD, on_unload, own,
-                                        NULL, NULL), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(BUS, NULL, PEV_EVENT_MODULE_UNLOAD, on_unload,
-                                        watcher, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, BUS, m, PEV_EVENT_MODULE_UNLOAD, on_unload,
+                                        own, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, BUS, NULL, PEV_EVENT_MODULE_UNLOAD,
+                                        on_unload, watcher, NULL), APR_SUCCESS);
     reg(m, "e", actor(pt_pool, 10), NULL);
     reg(m, "f", actor(pt_pool, 11), NULL);
     reg(keep, "e", actor(pt_pool, 12), NULL);
@@ -1227,9 +1227,9 @@ START_TEST(r13_module_remove)
 
     ck_assert_int_eq(pev_module_remove(m), PEV_EREMOVED);
     ck_assert_int_eq(pev_module_remove(NULL), APR_EINVAL);
-    ck_assert_int_eq(pev_event_register(BUS, m, "e", on_event, own, NULL, NULL), PEV_EREMOVED);
+    ck_assert_int_eq(pev_event_register(NULL, BUS, m, "e", on_event, own, NULL), PEV_EREMOVED);
     ck_assert_ptr_null(pev_module_find(BUS, "mod_gone"));
-    ck_assert_int_eq(pev_module_add(BUS, "mod_gone", &again), APR_SUCCESS);
+    ck_assert_int_eq(pev_module_add(&again, BUS, "mod_gone"), APR_SUCCESS);
     ck_assert_ptr_ne(again, m);
     /* the re-added module is last in load order */
     reg(again, "e", actor(pt_pool, 20), NULL);

@@ -479,9 +479,9 @@ static void real_apply(const act_t *act)
         pev_listener_t *h = NULL;
 
         *ud = act->f;
-        st = pev_event_register_ordered(RBUS, act->b >= 0 ? MODS[act->b].h : NULL,
-                                        EVNAME[act->a], act->e == 1 ? fn_a : fn_b, ud,
-                                        act->c, lp, &h);
+        st = pev_event_register_ordered(&h, RBUS,
+                                        act->b >= 0 ? MODS[act->b].h : NULL, EVNAME[act->a], act->e == 1 ? fn_a : fn_b,
+                                        ud, act->c, lp);
         EXPECT_STATUS("register", st, act->expect);
         if (act->f >= 0) {
             L[act->f].h = h;
@@ -580,8 +580,8 @@ static void op_module_add(void)
     snprintf(m->name, sizeof m->name, "m%d", NMODS);
     m->order = NEXT_ORDER++;
     m->removed = 0;
-    ck_assert_int_eq(pev_module_add(RBUS, m->name, &m->h), APR_SUCCESS);
-    ck_assert_int_eq(pev_module_add(RBUS, m->name, NULL), APR_EEXIST);
+    ck_assert_int_eq(pev_module_add(&m->h, RBUS, m->name), APR_SUCCESS);
+    ck_assert_int_eq(pev_module_add(NULL, RBUS, m->name), APR_EEXIST);
     NMODS++;
 }
 
@@ -594,16 +594,16 @@ static void op_duplicate(void)
         return;
     l = &L[id];
     EXPECT_STATUS("duplicate register",
-                  pev_event_register_ordered(RBUS, l->mod >= 0 ? MODS[l->mod].h : NULL,
-                                             EVNAME[l->event], l->fnsel == 1 ? fn_a : fn_b,
-                                             l->ud, 0, NULL, NULL), APR_EEXIST);
+                  pev_event_register_ordered(NULL, RBUS,
+                                             l->mod >= 0 ? MODS[l->mod].h : NULL, EVNAME[l->event],
+                                             l->fnsel == 1 ? fn_a : fn_b, l->ud, 0, NULL), APR_EEXIST);
 }
 
 typedef struct { int ids[1024]; int n; } dumped_t;
 
-static int dump_collect(void *baton, const pev_listener_info_t *info)
+static int dump_collect(void *user_data, const pev_listener_info_t *info)
 {
-    dumped_t *d = baton;
+    dumped_t *d = user_data;
 
     ck_assert_int_lt(d->n, 1024);
     d->ids[d->n++] = *(int *) info->user_data;

@@ -58,18 +58,18 @@ typedef struct {
     apr_time_t fired_at;        /* monotonic, for the deadline timer */
 } ctx_t;
 
-static void step_wall(pev_timer_t *t, void *baton)
+static void step_wall(pev_timer_t *t, void *user_data)
 {
-    ctx_t *c = baton;
+    ctx_t *c = user_data;
 
     (void) t;
     atomic_fetch_add(&STEP_US, c->step);
 }
 
-static void deadline(pev_timer_t *t, void *baton)
+static void deadline(pev_timer_t *t, void *user_data)
 {
     (void) t;
-    ((ctx_t *) baton)->fired_at = mono_us();
+    ((ctx_t *) user_data)->fired_at = mono_us();
 }
 
 /* The interposition works: apr_time_now() sees the step. */

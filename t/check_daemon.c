@@ -179,7 +179,7 @@ static apr_status_t alpha_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     alpha_current = st;
     apr_pool_cleanup_register(gp, st, alpha_state_gone, apr_pool_cleanup_null);
     apr_pool_cleanup_register(gp, NULL, log_genpool_gone, apr_pool_cleanup_null);
-    return pev_event_register(pev_daemon_bus(d), mod, "app.ping", alpha_ping, st, gp, NULL);
+    return pev_event_register(NULL, pev_daemon_bus(d), mod, "app.ping", alpha_ping, st, gp);
 }
 
 static const pev_module_def_t alpha_def = {
@@ -197,8 +197,8 @@ static apr_status_t beta_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     (void) mconf;
     pt_log_add(&tlog, L_INIT_B);
-    return pev_event_register(pev_daemon_bus(pev_gen_daemon(gen)), mod, "app.ping",
-                              beta_ping, NULL, pev_gen_pool(gen), NULL);
+    return pev_event_register(NULL, pev_daemon_bus(pev_gen_daemon(gen)), mod,
+                              "app.ping", beta_ping, NULL, pev_gen_pool(gen));
 }
 
 static const pev_module_def_t beta_def = { "beta", 0, NULL, NULL, beta_init };
@@ -288,10 +288,10 @@ static pev_daemon_t *make_daemon(const char *config, int use_file, int flags)
     ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     bus = pev_daemon_bus(d);
     for (i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        ck_assert_int_eq(pev_event_register(bus, NULL, evs[i].ev, log_event,
-                                            (void *) (intptr_t) evs[i].v, NULL, NULL),
+        ck_assert_int_eq(pev_event_register(NULL, bus, NULL, evs[i].ev,
+                                            log_event, (void *) (intptr_t) evs[i].v, NULL),
                          APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(bus, NULL, PEV_EVENT_LOG, quiet_log, NULL, NULL,
+    ck_assert_int_eq(pev_event_register(NULL, bus, NULL, PEV_EVENT_LOG, quiet_log, NULL,
                                         NULL), APR_SUCCESS);
     return d;
 }
@@ -371,10 +371,10 @@ static void restart_from_listener(const void *event_data, void *user_data)
     gen_seen_after_request = pev_gen_number(pev_daemon_gen(restart_daemon));
 }
 
-static void restart_from_timer(pev_timer_t *t, void *baton)
+static void restart_from_timer(pev_timer_t *t, void *user_data)
 {
     (void) t;
-    restart_from_listener(NULL, baton);
+    restart_from_listener(NULL, user_data);
     /* the daemon's run functions do not nest */
     ck_assert_int_eq(pev_daemon_run_once(restart_daemon, 0), PEV_EBUSY);
     ck_assert_int_eq(pev_daemon_run(restart_daemon), PEV_EBUSY);
@@ -387,8 +387,8 @@ START_TEST(test_restart_deferred)
 
     restart_daemon = d;
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, "app.restart",
-                                        restart_from_listener, NULL, NULL, NULL),
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL,
+                                        "app.restart", restart_from_listener, NULL, NULL),
                      APR_SUCCESS);
     pt_log_reset(&tlog);
     pev_event_generate(pev_daemon_bus(d), "app.restart", NULL);
@@ -765,9 +765,9 @@ static apr_status_t conn_conf_gone(void *data)
     return APR_SUCCESS;
 }
 
-static void echo_read(pev_stream_t *s, void *baton)
+static void echo_read(pev_stream_t *s, void *user_data)
 {
-    pev_conn_t *c = baton;
+    pev_conn_t *c = user_data;
     char *line;
     apr_size_t len;
 
@@ -801,8 +801,8 @@ START_TEST(test_connections_across_restart)
     lc_client_t *a, *b;
 
     restart_daemon = d;
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
-                                        take_conn, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL,
+                                        PEV_EVENT_CONN_OPEN, take_conn, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     apr_pool_cleanup_register(pev_gen_conf_pool(pev_daemon_gen(d)), NULL, conn_conf_gone,
                               apr_pool_cleanup_null);
@@ -874,8 +874,8 @@ START_TEST(test_stop_aborts_stuck_connections)
     lc_client_t *cl;
     int i;
 
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
-                                        take_and_flood, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL,
+                                        PEV_EVENT_CONN_OPEN, take_and_flood, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     cl = pt_client(pev_daemon_port(d, 0), 0);
     PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 1);
@@ -920,8 +920,8 @@ START_TEST(test_signals)
     o.modules = test_modules;
     o.default_config = "Greeting sig\n";
     ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_LOG, quiet_log,
-                                        NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
+                                        quiet_log, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     hup_seen = 0;
     ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
@@ -935,8 +935,8 @@ START_TEST(test_signals)
         pev_daemon_t *d2;
 
         ck_assert_int_eq(pev_daemon_create(&d2, &o, dpool), APR_SUCCESS);
-        ck_assert_int_eq(pev_event_register(pev_daemon_bus(d2), NULL, PEV_EVENT_LOG,
-                                            quiet_log, NULL, NULL, NULL), APR_SUCCESS);
+        ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d2), NULL,
+                                            PEV_EVENT_LOG, quiet_log, NULL, NULL), APR_SUCCESS);
         ck_assert_int_eq(pev_daemon_start(d2), APR_SUCCESS);
         ck_assert_int_eq(kill(getpid(), SIGINT), 0);
         ck_assert_int_eq(pev_daemon_run(d2), APR_SUCCESS);
@@ -972,8 +972,8 @@ START_TEST(test_config_file_switched_during_start)
 
     cb_daemon = d;
     snprintf(other_path, sizeof other_path, "%s/other.conf", tmpdir);
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_PREPARSE,
-                                        switch_file, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL,
+                                        PEV_EVENT_PREPARSE, switch_file, NULL, NULL), APR_SUCCESS);
     /* the file being parsed is still the one named in the message */
     ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
     ck_assert_msg(strstr(pev_daemon_error(d), "test.conf:1: unknown directive 'Bogus'") != NULL,
@@ -991,8 +991,8 @@ START_TEST(test_stop_during_start)
 {
     pev_daemon_t *d = make_daemon("Greeting x\n", 0, 0);
 
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_PREPARSE,
-                                        stop_now, d, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL,
+                                        PEV_EVENT_PREPARSE, stop_now, d, NULL), APR_SUCCESS);
     /* the start completes, and the stop asked for inside it runs next */
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 1);
@@ -1041,8 +1041,8 @@ START_TEST(test_last_connection_goes_with_generation_pool)
     pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
     lc_client_t *cl;
 
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
-                                        hold_conn, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL,
+                                        PEV_EVENT_CONN_OPEN, hold_conn, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     cl = pt_client(pev_daemon_port(d, 0), 0);
     PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 1);
@@ -1069,8 +1069,8 @@ START_TEST(test_conn_pool_destroyed_in_conn_open)
     lc_client_t *cl;
 
     rejected = 0;
-    ck_assert_int_eq(pev_event_register(pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
-                                        reject_conn, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL,
+                                        PEV_EVENT_CONN_OPEN, reject_conn, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     cl = pt_client(pev_daemon_port(d, 0), 0);
     PT_DAEMON_UNTIL(d, rejected == 1);

@@ -916,9 +916,9 @@ START_TEST(million_pushes_pop_in_order)
 }
 END_TEST
 
-static int keep_not_third(pevi_heap_node_t *n, void *baton)
+static int keep_not_third(pevi_heap_node_t *n, void *user_data)
 {
-    int *calls = baton;
+    int *calls = user_data;
 
     ++*calls;
     return item_of(n)->id % 3 != 0;

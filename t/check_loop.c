@@ -16,7 +16,7 @@
 
 static pt_log_t LOG;
 static pev_loop_t *LOOP;
-/* A timer's baton: logs its id, then an optional action. */
+/* A timer's user_data: logs its id, then an optional action. */
 typedef struct tact tact_t;
 struct tact {
     int id;
@@ -27,9 +27,9 @@ struct tact {
     apr_uint64_t seen_iter;
 };
 
-static void on_timer(pev_timer_t *t, void *baton)
+static void on_timer(pev_timer_t *t, void *user_data)
 {
-    tact_t *a = baton;
+    tact_t *a = user_data;
 
     ck_assert(!pev_timer_armed(t));
     a->calls++;
@@ -513,9 +513,9 @@ static mtimer_t MTS[MT];
 static apr_uint64_t ORDER;
 static pt_log_t FIRED;
 
-static void model_fire(pev_timer_t *t, void *baton)
+static void model_fire(pev_timer_t *t, void *user_data)
 {
-    mtimer_t *m = baton;
+    mtimer_t *m = user_data;
 
     (void) t;
     if (!m->armed)

@@ -27,9 +27,9 @@ struct sact {
     void *p1;
 };
 
-static void on_sig(int signo, void *baton)
+static void on_sig(int signo, void *user_data)
 {
-    sact_t *a = baton;
+    sact_t *a = user_data;
 
     a->calls++;
     a->last_signo = signo;
@@ -342,10 +342,10 @@ START_TEST(signal_handler_destroys_loop)
 }
 END_TEST
 
-static void stop_on_signal(int signo, void *baton)
+static void stop_on_signal(int signo, void *user_data)
 {
     (void) signo;
-    pev_loop_stop(baton);
+    pev_loop_stop(user_data);
 }
 
 /* run() keeps going while a handler is registered, until stopped. */

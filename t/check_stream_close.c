@@ -537,12 +537,12 @@ END_TEST
 static apr_pool_t *ORPHAN_LOOP_POOL;
 static int ORPHAN_OK;
 
-static void orphan_read(pev_stream_t *s, void *baton)
+static void orphan_read(pev_stream_t *s, void *user_data)
 {
     char *l;
     apr_size_t n;
 
-    (void) baton;
+    (void) user_data;
     ck_assert_int_eq(pev_stream_getline(s, &l, &n), APR_SUCCESS);
     apr_pool_destroy(ORPHAN_LOOP_POOL);
     pt_scribble();

@@ -819,7 +819,7 @@ static mwev_t *mrandom_live(mwev_t *except)
     return NULL;
 }
 
-static pev_waitevent_t *model_wait(pev_stream_t *s, pev_waitevent_t *ev, void *rock);
+static pev_waitevent_t *model_wait(pev_stream_t *s, pev_waitevent_t *ev, void *user_data);
 
 static void madd(apr_time_t mark)
 {
@@ -847,9 +847,9 @@ static void mset_mark(mwev_t *m, apr_time_t mark)
     mdue_drop(m);                       /* callers move due events past now only */
 }
 
-static pev_waitevent_t *model_wait(pev_stream_t *s, pev_waitevent_t *ev, void *rock)
+static pev_waitevent_t *model_wait(pev_stream_t *s, pev_waitevent_t *ev, void *user_data)
 {
-    mwev_t *m = rock, *o;
+    mwev_t *m = user_data, *o;
     apr_time_t now = pev_loop_now(LOOP);
     unsigned k, nact, r;
 

@@ -170,9 +170,9 @@ int pt_log_eq(const pt_log_t *log, const int *expect)
 apr_time_t pt_fake_now;
 apr_time_t pt_fake_step;
 
-apr_time_t pt_fake_clock(void *baton)
+apr_time_t pt_fake_clock(void *user_data)
 {
-    (void) baton;
+    (void) user_data;
     pt_fake_now += pt_fake_step;
     return pt_fake_now;
 }

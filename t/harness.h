@@ -127,7 +127,7 @@ int pt_log_eq(const pt_log_t *log, const int *expect);
  * clock that stands still until the test moves it). */
 extern apr_time_t pt_fake_now;
 extern apr_time_t pt_fake_step;
-apr_time_t pt_fake_clock(void *baton);
+apr_time_t pt_fake_clock(void *user_data);
 
 /* A new loop in @a pool on the fake clock, which is set to 1000 and stands
  * still. Timer and idle tests run on it: exact and sleepless. */

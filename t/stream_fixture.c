@@ -26,7 +26,7 @@ void stream_teardown(void)
 }
 
 /* ======================================================================== */
-/* A stream's baton and callbacks                                            */
+/* A stream's user_data and callbacks                                            */
 
 static void note_pending(sctx_t *c)
 {
@@ -60,9 +60,9 @@ static void check_alive(sctx_t *c, const char *what)
     ck_assert_msg(!c->closes, "stream %d: %s callback after the close callback", c->id, what);
 }
 
-void on_read(pev_stream_t *s, void *baton)
+void on_read(pev_stream_t *s, void *user_data)
 {
-    sctx_t *c = baton;
+    sctx_t *c = user_data;
 
     check_alive(c, "read");
     ck_assert_ptr_eq(s, c->s);
@@ -76,9 +76,9 @@ void on_read(pev_stream_t *s, void *baton)
         c->read_action(c);
 }
 
-void on_drain(pev_stream_t *s, void *baton)
+void on_drain(pev_stream_t *s, void *user_data)
 {
-    sctx_t *c = baton;
+    sctx_t *c = user_data;
 
     check_alive(c, "drain");
     ck_assert_ptr_eq(s, c->s);
@@ -88,9 +88,9 @@ void on_drain(pev_stream_t *s, void *baton)
         c->drain_action(c);
 }
 
-void on_close(pev_stream_t *s, apr_status_t reason, void *baton)
+void on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
 {
-    sctx_t *c = baton;
+    sctx_t *c = user_data;
 
     ck_assert_msg(!c->destroyed, "stream %d: close callback after its pool was destroyed",
                   c->id);
@@ -107,9 +107,9 @@ void on_close(pev_stream_t *s, apr_status_t reason, void *baton)
         c->close_action(c);
 }
 
-int on_idle(pev_stream_t *s, void *baton)
+int on_idle(pev_stream_t *s, void *user_data)
 {
-    sctx_t *c = baton;
+    sctx_t *c = user_data;
 
     check_alive(c, "idle");
     ck_assert_ptr_eq(s, c->s);
@@ -179,9 +179,9 @@ void peer_skip_filler(sctx_t *c)
 /* ======================================================================== */
 /* Wait events and timers                                                    */
 
-pev_waitevent_t *on_wait(pev_stream_t *s, pev_waitevent_t *ev, void *rock)
+pev_waitevent_t *on_wait(pev_stream_t *s, pev_waitevent_t *ev, void *user_data)
 {
-    wact_t *a = rock;
+    wact_t *a = user_data;
 
     ck_assert_ptr_eq(ev, a->ev);
     ck_assert_ptr_eq(s, a->c->s);
@@ -212,9 +212,9 @@ wact_t *wadd(sctx_t *c, apr_time_t mark, int id, wact_fn *action)
 }
 
 
-void on_timer(pev_timer_t *t, void *baton)
+void on_timer(pev_timer_t *t, void *user_data)
 {
-    tjob_t *j = baton;
+    tjob_t *j = user_data;
 
     (void) t;
     j->calls++;

@@ -1,7 +1,7 @@
 /*
  * stream_fixture.h - what the stream suites (check_stream_*.c,
  * check_waitevent.c) share: a loop on the fake clock, streams over loopback
- * pairs whose baton counts and records every callback, wait events and
+ * pairs whose user_data counts and records every callback, wait events and
  * timers that log their ids and act.
  *
  * Every test is named after the rule it proves. Streams run over loopback
@@ -23,7 +23,7 @@ void stream_setup(void);
 void stream_teardown(void);
 
 /* ======================================================================== */
-/* A stream's baton and callbacks                                            */
+/* A stream's user_data and callbacks                                            */
 
 /* Flags of sock_stream(). */
 #define SMALL_BUFS 1    /* shrink the kernel's socket buffers */
@@ -68,18 +68,18 @@ struct sctx {
 
 /* on_read, on_drain, on_close and on_idle check the stream is alive, count,
  * record (on_read takes every line while c->take_lines) and run the
- * baton's actions. */
-void on_read(pev_stream_t *s, void *baton);
-void on_drain(pev_stream_t *s, void *baton);
-void on_close(pev_stream_t *s, apr_status_t reason, void *baton);
-int on_idle(pev_stream_t *s, void *baton);
+ * user_data's actions. */
+void on_read(pev_stream_t *s, void *user_data);
+void on_drain(pev_stream_t *s, void *user_data);
+void on_close(pev_stream_t *s, apr_status_t reason, void *user_data);
+int on_idle(pev_stream_t *s, void *user_data);
 extern const pev_stream_callbacks_t CB_ALL;
 extern const pev_stream_callbacks_t CB_NO_IDLE;
 
 /* Take every complete line into c->line[]. */
 void take_lines(sctx_t *c);
 
-/* A baton, in pt_pool. */
+/* A user_data, in pt_pool. */
 sctx_t *ctx_new(int id);
 
 /* A stream over a new loopback pair, owned by @a pool (NULL: a new subpool
@@ -97,14 +97,14 @@ void peer_skip_filler(sctx_t *c);
 apr_status_t vp(pev_stream_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ======================================================================== */
-/* Wait events: a baton that logs and acts                                   */
+/* Wait events: a user_data that logs and acts                                   */
 
 typedef struct wact wact_t;
 typedef pev_waitevent_t *wact_fn(wact_t *a, pev_stream_t *s, pev_waitevent_t *ev);
 
 struct wact {
     int id;
-    sctx_t *c;                  /* the stream's baton */
+    sctx_t *c;                  /* the stream's user_data */
     pev_waitevent_t *ev;
     int calls;
     apr_time_t seen_now;
@@ -115,7 +115,7 @@ struct wact {
 };
 
 /* Logs the event's id in LOG, checks it is not early, runs its action. */
-pev_waitevent_t *on_wait(pev_stream_t *s, pev_waitevent_t *ev, void *rock);
+pev_waitevent_t *on_wait(pev_stream_t *s, pev_waitevent_t *ev, void *user_data);
 
 /* A wait event on @a c's stream at @a mark, logging @a id. */
 wact_t *wadd(sctx_t *c, apr_time_t mark, int id, wact_fn *action);
@@ -127,7 +127,7 @@ pev_waitevent_t *w_destroy_own_pool(wact_t *a, pev_stream_t *s, pev_waitevent_t 
  * a->p2. */
 pev_waitevent_t *w_send_to_p1(wact_t *a, pev_stream_t *s, pev_waitevent_t *ev);
 
-/* A timer's baton: logs its id, then an optional action. */
+/* A timer's user_data: logs its id, then an optional action. */
 typedef struct tjob tjob_t;
 struct tjob {
     int id;
@@ -138,7 +138,7 @@ struct tjob {
     apr_status_t st;
 };
 
-void on_timer(pev_timer_t *t, void *baton);
+void on_timer(pev_timer_t *t, void *user_data);
 
 /* A timer at @a mark on LOOP, in pt_pool. */
 tjob_t *timer_at(apr_time_t mark, int id, void (*fn)(tjob_t *), sctx_t *c);

@@ -114,14 +114,14 @@ PEV_API int pev_bus_max_depth(const pev_bus_t *bus);
  * among the bus's current modules; a removed module's name may be added again
  * (the new module is last in load order).
  *
+ * @param mod  out: the module (may be NULL if the caller does not need it)
  * @param bus  the bus
  * @param name module name, non-empty
- * @param mod  out: the module (may be NULL if the caller does not need it)
  * @return APR_SUCCESS; APR_EINVAL for a NULL bus or NULL/empty name;
  *         APR_EEXIST if a current module already has that name.
  * Callable from a callback.
  */
-PEV_API apr_status_t pev_module_add(pev_bus_t *bus, const char *name, pev_module_t **mod);
+PEV_API apr_status_t pev_module_add(pev_module_t **mod, pev_bus_t *bus, const char *name);
 
 /**
  * Find a current (not removed) module by name.
@@ -158,9 +158,10 @@ PEV_API apr_status_t pev_module_remove(pev_module_t *mod);
  * Register @a fn on @a event with PEV_PRIORITY_DEFAULT.
  * See pev_event_register_ordered() for every detail.
  */
-PEV_API apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const char *event,
+PEV_API apr_status_t pev_event_register(pev_listener_t **listener, pev_bus_t *bus,
+                                        pev_module_t *mod, const char *event,
                                         pev_event_fn *fn, void *user_data,
-                                        apr_pool_t *lifetime, pev_listener_t **listener);
+                                        apr_pool_t *lifetime);
 
 /**
  * Register @a fn on @a event.
@@ -169,6 +170,10 @@ PEV_API apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const
  * with core listeners after every module, then registration order). It never
  * depends on sort stability.
  *
+ * @param listener  out: the handle (may be NULL). The handle is valid until
+ *                  the listener is unregistered by any means; afterwards the
+ *                  bus may reuse its memory for a new listener, so do not keep
+ *                  it past that (keep it in memory from @a lifetime).
  * @param bus       the bus
  * @param mod       the registering module, or NULL for a core listener
  * @param event     event name, non-empty; copied
@@ -179,10 +184,6 @@ PEV_API apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const
  *                  destroyed the listener is unregistered before its memory is
  *                  released. NULL: the listener lives as long as the bus.
  *                  Allocate @a user_data from this pool (or a longer-lived one).
- * @param listener  out: the handle (may be NULL). The handle is valid until
- *                  the listener is unregistered by any means; afterwards the
- *                  bus may reuse its memory for a new listener, so do not keep
- *                  it past that (keep it in memory from @a lifetime).
  * @return APR_SUCCESS;
  *         APR_EINVAL for a NULL bus, event or fn, an empty event name, or a
  *         module of another bus (nothing is registered);
@@ -195,11 +196,10 @@ PEV_API apr_status_t pev_event_register(pev_bus_t *bus, pev_module_t *mod, const
  * short walk from the tail of the event's list, O(1) for the usual case of a
  * registration that sorts last).
  */
-PEV_API apr_status_t pev_event_register_ordered(pev_bus_t *bus, pev_module_t *mod,
-                                                const char *event, pev_event_fn *fn,
-                                                void *user_data, int priority,
-                                                apr_pool_t *lifetime,
-                                                pev_listener_t **listener);
+PEV_API apr_status_t pev_event_register_ordered(pev_listener_t **listener, pev_bus_t *bus,
+                                                pev_module_t *mod, const char *event,
+                                                pev_event_fn *fn, void *user_data,
+                                                int priority, apr_pool_t *lifetime);
 
 /**
  * Unregister one listener, in O(1).
@@ -318,7 +318,7 @@ typedef struct pev_listener_info {
 } pev_listener_info_t;
 
 /** pev_bus_dump() callback; a non-zero return stops the dump. */
-typedef int pev_dump_fn(void *baton, const pev_listener_info_t *info);
+typedef int pev_dump_fn(void *user_data, const pev_listener_info_t *info);
 
 /**
  * Report every current listener: events in name order (strcmp), and each
@@ -328,7 +328,7 @@ typedef int pev_dump_fn(void *baton, const pev_listener_info_t *info);
  *
  * @return APR_SUCCESS; APR_EINVAL for NULL; APR_ENOMEM; PEV_EDESTROYED.
  */
-PEV_API apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *baton);
+PEV_API apr_status_t pev_bus_dump(pev_bus_t *bus, pev_dump_fn *fn, void *user_data);
 
 /** Counters for monitoring and tests (pev_bus_stats()). */
 typedef struct pev_bus_stats {

@@ -368,7 +368,7 @@ PEV_API apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const cha
  * @return APR_SUCCESS; APR_EINVAL for NULL @a c; PEV_ECLOSED if it closed.
  */
 PEV_API apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
-                                          void *baton);
+                                          void *user_data);
 
 /** The connection's stream (owned by the connection's pool). Use it for
  *  I/O, limits and wait events, but set its callbacks with
@@ -378,7 +378,7 @@ PEV_API pev_stream_t *pev_conn_stream(const pev_conn_t *c);
 
 /** The connection's pool: destroyed by the daemon after the close. Bind
  *  per-connection registrations and state here (a subscription, a timer,
- *  the handler's baton). Never destroy or clear it yourself: close the
+ *  the handler's user_data). Never destroy or clear it yourself: close the
  *  connection instead. */
 PEV_API apr_pool_t *pev_conn_pool(const pev_conn_t *c);
 

@@ -39,7 +39,7 @@ typedef struct pev_loop pev_loop_t;
 typedef struct pev_timer pev_timer_t;
 
 /** A clock: returns microseconds, never going backwards. */
-typedef apr_time_t pev_clock_fn(void *baton);
+typedef apr_time_t pev_clock_fn(void *user_data);
 
 /**
  * A timer callback. @a timer is idle (not armed) when called; the callback
@@ -47,7 +47,7 @@ typedef apr_time_t pev_clock_fn(void *baton);
  * including the timer's own lifetime pool (then it must not touch @a timer
  * afterwards).
  */
-typedef void pev_timer_fn(pev_timer_t *timer, void *baton);
+typedef void pev_timer_fn(pev_timer_t *timer, void *user_data);
 
 /** The monotonic system clock in microseconds (CLOCK_MONOTONIC): unaffected
  *  by steps of the wall clock. Thread-safe. */
@@ -121,7 +121,7 @@ PEV_API apr_time_t pev_loop_now(const pev_loop_t *loop);
  * backwards. The loop's time is read from it at once.
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn.
  */
-PEV_API apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *baton);
+PEV_API apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *user_data);
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
@@ -134,7 +134,7 @@ PEV_API apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void
  * @param loop     the loop
  * @param mark     absolute time on the loop's clock, microseconds
  * @param fn       the callback
- * @param baton    passed to @a fn
+ * @param user_data    passed to @a fn
  * @param lifetime owning pool (NULL: the loop's pool); the record is
  *                 allocated from it and the timer is cancelled before the
  *                 pool is cleared or destroyed
@@ -142,12 +142,12 @@ PEV_API apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void
  * Callable from any callback of the loop. O(log n).
  */
 PEV_API apr_status_t pev_timer_add(pev_timer_t **timer, pev_loop_t *loop, apr_time_t mark,
-                                   pev_timer_fn *fn, void *baton, apr_pool_t *lifetime);
+                                   pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime);
 
 /** pev_timer_add() at pev_loop_now(loop) + @a delay. */
 PEV_API apr_status_t pev_timer_add_in(pev_timer_t **timer, pev_loop_t *loop,
                                       apr_interval_time_t delay, pev_timer_fn *fn,
-                                      void *baton, apr_pool_t *lifetime);
+                                      void *user_data, apr_pool_t *lifetime);
 
 /**
  * A deferred call: @a fn runs in the next iteration of the loop (after its
@@ -155,7 +155,7 @@ PEV_API apr_status_t pev_timer_add_in(pev_timer_t **timer, pev_loop_t *loop,
  * loop's current time; the handle may be cancelled like any timer.
  */
 PEV_API apr_status_t pev_loop_defer(pev_timer_t **timer, pev_loop_t *loop, pev_timer_fn *fn,
-                                    void *baton, apr_pool_t *lifetime);
+                                    void *user_data, apr_pool_t *lifetime);
 
 /**
  * Arm @a timer again for @a mark, whatever its state (armed: moved; fired or

@@ -38,7 +38,7 @@ typedef struct pev_signal pev_signal_t;
  * itself or other handlers, add handlers (not called for the delivery being
  * handled), or clear or destroy any pool, its own included.
  */
-typedef void pev_signal_fn(int signo, void *baton);
+typedef void pev_signal_fn(int signo, void *user_data);
 
 /**
  * Add a handler for @a signo on @a loop.
@@ -48,7 +48,7 @@ typedef void pev_signal_fn(int signo, void *baton);
  * @param loop     the loop whose iterations run the handler
  * @param signo    a catchable signal, 1 to 64 (not SIGKILL or SIGSTOP)
  * @param fn       the handler
- * @param baton    passed to @a fn
+ * @param user_data    passed to @a fn
  * @param lifetime owning pool (NULL: the loop's pool)
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn, or a signal number
  *         out of range or not catchable; PEV_EBUSY if another loop holds
@@ -56,7 +56,7 @@ typedef void pev_signal_fn(int signo, void *baton);
  * Callable from loop callbacks.
  */
 PEV_API apr_status_t pev_signal_add(pev_signal_t **handler, pev_loop_t *loop, int signo,
-                                    pev_signal_fn *fn, void *baton, apr_pool_t *lifetime);
+                                    pev_signal_fn *fn, void *user_data, apr_pool_t *lifetime);
 
 /**
  * Remove a handler. Once this returns the handler is never called again. If

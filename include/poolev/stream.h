@@ -76,19 +76,19 @@ typedef struct pev_waitevent pev_waitevent_t;
  *  closes once this returns, unless a write waits for room (PEV_EFULL):
  *  then it stays open, and on_drain, then this callback if lines are left,
  *  run as the output drains, until no write waits (doc/streams.md). */
-typedef void pev_stream_read_fn(pev_stream_t *s, void *baton);
+typedef void pev_stream_read_fn(pev_stream_t *s, void *user_data);
 
 /** Output that was refused with PEV_EFULL has drained to half the output
  *  limit or less: the writer may write again. */
-typedef void pev_stream_drain_fn(pev_stream_t *s, void *baton);
+typedef void pev_stream_drain_fn(pev_stream_t *s, void *user_data);
 
 /** The stream closed, for @a reason (APR_EOF, an I/O error, APR_TIMEUP,
  *  PEV_ELINE or PEV_ECLOSED). Runs exactly once; the last callback. */
-typedef void pev_stream_close_fn(pev_stream_t *s, apr_status_t reason, void *baton);
+typedef void pev_stream_close_fn(pev_stream_t *s, apr_status_t reason, void *user_data);
 
 /** No input for the idle interval. Return non-zero to keep the stream open
  *  (the idle clock restarts from now), zero to close it with APR_TIMEUP. */
-typedef int pev_stream_idle_fn(pev_stream_t *s, void *baton);
+typedef int pev_stream_idle_fn(pev_stream_t *s, void *user_data);
 
 /** A stream's callbacks; any member may be NULL. */
 typedef struct pev_stream_callbacks {
@@ -109,7 +109,7 @@ typedef struct pev_stream_callbacks {
  * again, and what it returns is then ignored.
  */
 typedef pev_waitevent_t *pev_waitevent_fn(pev_stream_t *s, pev_waitevent_t *ev,
-                                          void *rock);
+                                          void *user_data);
 
 /* ------------------------------------------------------------------------ */
 /* Streams                                                                   */
@@ -123,7 +123,7 @@ typedef pev_waitevent_t *pev_waitevent_fn(pev_stream_t *s, pev_waitevent_t *ev,
  * @param sock a connected socket from @a pool or one of its ancestors; owned
  *             by the stream on success (closed when the stream closes)
  * @param cb   callbacks (copied; NULL: none)
- * @param baton passed to every callback
+ * @param user_data passed to every callback
  * @param pool owning pool; the stream record is allocated from it
  * @return APR_SUCCESS; APR_EINVAL for NULL arguments or a socket from an
  *         unrelated pool; PEV_EDESTROYED if the loop is gone; an APR error
@@ -132,7 +132,7 @@ typedef pev_waitevent_t *pev_waitevent_fn(pev_stream_t *s, pev_waitevent_t *ev,
 PEV_API apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop,
                                               apr_socket_t *sock,
                                               const pev_stream_callbacks_t *cb,
-                                              void *baton, apr_pool_t *pool);
+                                              void *user_data, apr_pool_t *pool);
 
 /** pev_stream_create_socket() for a pipe end (from apr_file_pipe_create()
  *  or apr_os_pipe_put()). Regular files cannot be polled: the pollset's error
@@ -140,12 +140,12 @@ PEV_API apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop
 PEV_API apr_status_t pev_stream_create_file(pev_stream_t **s, pev_loop_t *loop,
                                             apr_file_t *file,
                                             const pev_stream_callbacks_t *cb,
-                                            void *baton, apr_pool_t *pool);
+                                            void *user_data, apr_pool_t *pool);
 
-/** Replace the callbacks and baton (NULL @a cb: none). Takes effect for the
+/** Replace the callbacks and user_data (NULL @a cb: none). Takes effect for the
  *  next callback. @return APR_SUCCESS; APR_EINVAL for NULL @a s. */
 PEV_API apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callbacks_t *cb,
-                                              void *baton);
+                                              void *user_data);
 
 /**
  * Set the maximum line length (content without LF or CRLF), at least 1. The
@@ -318,7 +318,7 @@ PEV_API apr_file_t *pev_stream_file(const pev_stream_t *s);
  *         created or returned); PEV_ECLOSED; PEV_EDESTROYED; APR_ENOMEM.
  */
 PEV_API apr_status_t pev_waitevent_add(pev_waitevent_t **ev, pev_stream_t *s, apr_time_t mark,
-                                       pev_waitevent_fn *fn, void *rock);
+                                       pev_waitevent_fn *fn, void *user_data);
 
 /**
  * Remove @a ev from @a s; O(log n). The handle is dead afterwards (a later

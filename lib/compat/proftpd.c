@@ -107,7 +107,7 @@ static apr_status_t bus_module(module *m, pev_module_t **out)
 
     if (!nm) {
         name = apr_psprintf(reg.pool, "pr_event module %u", ++reg.nmods);
-        if ((st = pev_module_add(reg.bus, name, &nm)) != APR_SUCCESS)
+        if ((st = pev_module_add(&nm, reg.bus, name)) != APR_SUCCESS)
             return st;
         key = apr_palloc(reg.pool, sizeof *key);
         *key = m;
@@ -138,8 +138,8 @@ int pr_event_register_pool(module *m, const char *event, pr_event_cb_t *cb,
             return fail(pevc_errno(st));
         priority = -(reg.module_regs + 1);  /* below every module listener so far */
     }
-    st = pev_event_register_ordered(reg.bus, nm, event, cb, user_data, priority,
-                                    lifetime, NULL);
+    st = pev_event_register_ordered(NULL, reg.bus, nm, event, cb, user_data,
+                                    priority, lifetime);
     if (st != APR_SUCCESS)
         return fail(pevc_errno(st));
     if (m)
@@ -190,9 +190,9 @@ typedef struct {
     unsigned lines;
 } dump_ctx_t;
 
-static int dump_one(void *baton, const pev_listener_info_t *info)
+static int dump_one(void *user_data, const pev_listener_info_t *info)
 {
-    dump_ctx_t *d = baton;
+    dump_ctx_t *d = user_data;
     const module *m;
 
     if (info->position == 0) {

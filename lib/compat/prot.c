@@ -412,18 +412,18 @@ static apr_status_t loop_once(apr_interval_time_t wait)
 /* ------------------------------------------------------------------------ */
 /* Streams                                                                   */
 
-static void ns_read(pev_stream_t *ns, void *baton)
+static void ns_read(pev_stream_t *ns, void *user_data)
 {
-    struct protstream *s = baton;
+    struct protstream *s = user_data;
 
     if (!s->paused && pev_stream_input_pending(ns) >= INPUT_HIGH
         && pev_stream_pause_input(ns, 1) == APR_SUCCESS)
         s->paused = 1;
 }
 
-static void ns_close(pev_stream_t *ns, apr_status_t reason, void *baton)
+static void ns_close(pev_stream_t *ns, apr_status_t reason, void *user_data)
 {
-    struct protstream *s = baton;
+    struct protstream *s = user_data;
     pevi_link_t *l;
 
     (void) ns;

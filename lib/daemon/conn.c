@@ -20,7 +20,7 @@ struct pev_conn {
     apr_uint64_t id;
     const char *peer;
     pev_stream_callbacks_t cb;      /* the handler's callbacks */
-    void *baton;
+    void *user_data;
     int handled;
     int closed;                     /* on_close delivered */
 };
@@ -34,36 +34,36 @@ void pevi_gen_unref(pev_gen_t *gen)
         apr_pool_destroy(gen->conf_pool);
 }
 
-static void conn_on_read(pev_stream_t *s, void *baton)
+static void conn_on_read(pev_stream_t *s, void *user_data)
 {
-    pev_conn_t *c = baton;
+    pev_conn_t *c = user_data;
 
     if (c->cb.on_read)
-        c->cb.on_read(s, c->baton);
+        c->cb.on_read(s, c->user_data);
 }
 
-static void conn_on_drain(pev_stream_t *s, void *baton)
+static void conn_on_drain(pev_stream_t *s, void *user_data)
 {
-    pev_conn_t *c = baton;
+    pev_conn_t *c = user_data;
 
     if (c->cb.on_drain)
-        c->cb.on_drain(s, c->baton);
+        c->cb.on_drain(s, c->user_data);
 }
 
-static int conn_on_idle(pev_stream_t *s, void *baton)
+static int conn_on_idle(pev_stream_t *s, void *user_data)
 {
-    pev_conn_t *c = baton;
+    pev_conn_t *c = user_data;
 
-    return c->cb.on_idle ? c->cb.on_idle(s, c->baton) : 0;
+    return c->cb.on_idle ? c->cb.on_idle(s, c->user_data) : 0;
 }
 
-static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *baton)
+static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
 {
-    pev_conn_t *c = baton;
+    pev_conn_t *c = user_data;
 
     c->closed = 1;
     if (c->cb.on_close)
-        c->cb.on_close(s, reason, c->baton);
+        c->cb.on_close(s, reason, c->user_data);
     pev_event_generate(c->d->bus, PEV_EVENT_CONN_CLOSE, c);
     apr_pool_destroy(c->pool);
 }
@@ -129,7 +129,7 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
 }
 
 apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
-                                  void *baton)
+                                  void *user_data)
 {
     if (!c)
         return APR_EINVAL;
@@ -139,7 +139,7 @@ apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *c
         c->cb = *cb;
     else
         memset(&c->cb, 0, sizeof c->cb);
-    c->baton = baton;
+    c->user_data = user_data;
     c->handled = 1;
     return APR_SUCCESS;
 }

@@ -156,7 +156,7 @@ apr_status_t pev_daemon_create(pev_daemon_t **out, const pev_daemon_options_t *o
         if (!def->name || !*def->name)
             st = APR_EINVAL;
         else
-            st = pev_module_add(d->bus, def->name, &d->mods[i]);
+            st = pev_module_add(&d->mods[i], d->bus, def->name);
         if (st == APR_SUCCESS)
             st = pevi_conf_add_directives(d, def->directives, i);
     }
@@ -173,9 +173,9 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* Lifecycle                                                                 */
 
-static void on_signal(int signo, void *baton)
+static void on_signal(int signo, void *user_data)
 {
-    pev_daemon_t *d = baton;
+    pev_daemon_t *d = user_data;
 
     if (signo == SIGHUP) {
         pev_daemon_log(d, PEV_LOG_INFO, "SIGHUP: restarting");

@@ -32,9 +32,9 @@ struct pevi_lsock {
     lsock_t *next;
 };
 
-static void lsock_resume(pev_timer_t *t, void *baton)
+static void lsock_resume(pev_timer_t *t, void *user_data)
 {
-    lsock_t *l = baton;
+    lsock_t *l = user_data;
 
     (void) t;
     if (pevi_io_set(l->d->loop, &l->io, APR_POLLIN) != APR_SUCCESS)
