@@ -73,7 +73,7 @@ struct pev_loop {
     atomic_ullong wakeup_writes;
 
     pev_clock_fn *clock;
-    void *clock_baton;
+    void *clock_user_data;
     apr_time_t now;
 
     pevi_heap_t heap;
@@ -112,7 +112,7 @@ static apr_time_t monotonic_clock(void *user_data)
 
 static apr_time_t read_clock(const pev_loop_t *loop)
 {
-    return loop->clock(loop->clock_baton);
+    return loop->clock(loop->clock_user_data);
 }
 
 /* a + b, saturating at the ends of apr_time_t */
@@ -552,7 +552,7 @@ apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void *user_d
     if (!loop || !fn)
         return APR_EINVAL;
     loop->clock = fn;
-    loop->clock_baton = user_data;
+    loop->clock_user_data = user_data;
     loop->now = read_clock(loop);
     return APR_SUCCESS;
 }
