@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * bench_bus.c - how fast is the poolev event bus?
  *
  * Measures dispatch (by name and by interned handle, 1/4/16 listeners),

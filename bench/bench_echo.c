@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * bench_echo.c - requests per second of a poolev line echo server, against
  * the same server written with libevent.
  *

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * bench_idle.c - what an idle connection costs a poolev daemon: memory per
  * connection, and the cost of a loop iteration with many idle streams.
  *

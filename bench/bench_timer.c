@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * bench_timer.c - how fast are poolev's timers, and how do they compare with
  * libevent's?
  *

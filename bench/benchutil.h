@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * benchutil.h - small header-only helpers shared by poolev's benchmarks.
  *
  *  - bench_now_ns():       monotonic clock in nanoseconds

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * compat_consumer.c - builds against an installed poolev-compat, and never
  * calls APR itself:
  *   cc compat_consumer.c $(pkg-config --cflags --libs poolev-compat) -o compat_consumer

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * consumer.c - builds against an installed poolev:
  *   cc consumer.c $(pkg-config --cflags --libs poolev) -o consumer
  * Used by .ci/run as the install smoke test.

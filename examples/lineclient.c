@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * lineclient.c - a line client over loopback TCP, with deadlines
  * (lineclient.h).
  */

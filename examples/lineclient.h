@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * lineclient.h - a line client over loopback TCP, with deadlines, in plain
  * POSIX (no APR, no poolev): what examples/pubsub_demo.c and the test
  * suites (t/harness.h) use to talk to a daemon.

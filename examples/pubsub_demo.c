@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * pubsub_demo.c - drives examples/pubsubd through a scripted session with
  * real TCP clients and prints what happens (make demo runs it):
  *

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * pubsubd.c - a line-protocol publish/subscribe server built on poolev.
  *
  * Three modules, in load order:

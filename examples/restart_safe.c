@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * restart_safe.c - a restart-safe module registration, in a few lines.
  *
  * A "module" keeps per-generation state (a greeting, a counter) in memory from

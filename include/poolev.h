@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev.h - umbrella header: pool-bound event bus and runtime for APR daemons.
  *
  * Include this, link with `pkg-config --cflags --libs poolev`. Call

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * bus.c - the named-event bus.
  *
  * Data layout (doc/design.md has the picture):

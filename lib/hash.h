@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * hash.h - internal: fast non-cryptographic hashing for poolev's tables.
  *
  * Word-at-a-time over the bytes (never reads past the end), finished with a

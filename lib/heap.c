@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * heap.c - internal: indexed 4-ary min-heap (see heap.h).
  *
  * Entry i has its children at 4i+1 .. 4i+4 and its parent at (i-1)/4. Sifting

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * heap.h - internal: an indexed 4-ary min-heap of caller-embedded nodes.
  *
  * The event loop keeps its timers (and stream wait events) here. A node lives

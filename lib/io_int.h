@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * io_int.h - internal: the loop's narrow interface for the layers above it
  * (the daemon; loop_int.h includes it for the loop's own components):
  * descriptors polled by the loop, and whether one of its iterations runs.

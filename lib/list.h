@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * list.h - internal: intrusive doubly linked lists.
  *
  * A list is a head (a pevi_link_t of its own) linked in a circle with the

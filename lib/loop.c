@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * loop.c - the event loop: pollset, clock, timers, deferred calls, wakeups.
  *
  * One iteration (pev_loop_run_once):

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * loop_int.h - internal: what the loop's other components (signals, streams)
  * need from it.
  */

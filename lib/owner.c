@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * owner.c - internal: items owned through APR pools (see owner.h).
  */
 #include "config.h"

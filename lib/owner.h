@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * owner.h - internal: items owned through APR pools, O(1) per item.
  *
  * A container (the bus, the loop) holds items (listeners, timers, signal

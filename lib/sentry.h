@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * sentry.h - internal: records on the C stack that a teardown marks gone.
  *
  * A call that runs user code (a listener, a timer, a stream callback) may

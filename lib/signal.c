@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * signal.c - signal handlers that run in loop context.
  *
  * The C-level handler does two async-signal-safe things: set the signal's bit

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * signal_int.h - internal: a loop's signal handlers (see poolev/signal.h).
  */
 #ifndef POOLEV_SIGNAL_INT_H

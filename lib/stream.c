@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * stream.c - pool-owned buffered streams and their wait events.
  *
  * A stream is OPEN, CLOSING (pev_stream_close() or end of input: input has

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The poolev Authors
 # pev_check_flags.m4 - poolev's compiler checks: the C11 it needs, and
 # compiler flags that are added only when the compiler takes them silently.
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The poolev Authors
 # pev_pkg.m4 - poolev's dependency checks, with errors that name the Debian package.
 
 # PEV_REQUIRE_PKG(VARIABLE-PREFIX, MODULES, DEBIAN-PACKAGE)

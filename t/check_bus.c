@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_bus.c - the bus rules of doc/bus.md, one or more tests per rule.
  * Test names carry the rule number (rN_...).
  */

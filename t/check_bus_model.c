@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_bus_model.c - randomized model-based test of the bus (rules 1-13).
  *
  * A seeded generator performs POOLEV_MODEL_OPS (default 200,000) random

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_clock.c - a step of the wall clock moves no deadline.
  *
  * This program interposes clock_gettime() and gettimeofday(): the wall clock

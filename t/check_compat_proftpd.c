@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_compat_proftpd.c - the ProFTPD Events API layer
  * (include/poolev/compat/proftpd.h, doc/porting-proftpd.md).
  *

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_compat_prot.c - the Cyrus prot layer (include/poolev/compat/prot.h,
  * doc/porting-cyrus.md).
  *

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_daemon.c - the daemon lifecycle: event sequence per generation,
  * deferred restarts, bad reloads, shutdown order, configuration errors,
  * listening sockets across restarts, connections across restarts, and

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_heap.c - the internal timer heap (lib/heap.h).
  *
  * Unit tests for each operation and edge case, a seeded randomized test of

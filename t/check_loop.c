@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_loop.c - the event loop and its timers (doc/loop.md).
  *
  * Timer tests run on a fake clock: exact and sleepless. A few tests use the

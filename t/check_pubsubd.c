@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_pubsubd.c - the example daemon (examples/pubsubd.c, doc/pubsubd.md)
  * end to end: a real pubsubd process, real TCP clients over loopback.
  *

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_sentry.c - the internal teardown sentries (lib/sentry.h).
  *
  * Unit tests of push, pop (from the top and from below), pop_top, nesting,

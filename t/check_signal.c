@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_signal.c - signal handlers in loop context (poolev/signal.h).
  *
  * Signals are raised with raise(3) in the test process; the handlers must run

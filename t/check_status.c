@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_status.c - poolev status codes and pev_strerror().
  */
 #include <string.h>

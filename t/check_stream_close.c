@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_stream_close.c - streams: end of input, closing and aborting, what
  * is valid after a close, and pools destroyed at any point (the stream's,
  * the loop's, from any callback) (include/poolev/stream.h, doc/streams.md).

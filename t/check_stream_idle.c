@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_stream_idle.c - streams: the idle timeout on the fake clock, and the
  * blocking pev_stream_getline_wait() (include/poolev/stream.h,
  * doc/streams.md).

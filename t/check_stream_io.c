@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_stream_io.c - streams: creating them, input, lines and the maximum
  * line, output and its limit, pipes (include/poolev/stream.h, doc/streams.md).
  */

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * check_waitevent.c - wait events on streams (include/poolev/stream.h,
  * doc/streams.md), and a randomized test of them across streams against a
  * sorted-list model.

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * harness.c - the suite's program and fixture, seeds, call logs, loops on
  * a fake clock (harness.h).
  */

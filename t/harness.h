@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * harness.h - the test harness every check suite of poolev uses: the
  * suite's program and fixture, seeded randomness, call logs, a loop on a
  * fake clock, pumping a loop or a daemon until a condition holds, socket

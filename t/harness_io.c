@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * harness_io.c - descriptors, the scripted peer end, the watchdog, line
  * clients (harness.h).
  */

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * stream_fixture.c - the fixture of the stream suites (stream_fixture.h).
  */
 #include "stream_fixture.h"

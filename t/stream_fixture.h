@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * stream_fixture.h - what the stream suites (check_stream_*.c,
  * check_waitevent.c) share: a loop on the fake clock, streams over loopback
  * pairs whose user_data counts and records every callback, wait events and

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/bus.h - the named-event bus: modules, pool-bound listeners, dispatch.
  *
  * A bus maps event names ("core.restart", "mod_foo.foo") to ordered lists of

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/daemon.h - the daemon lifecycle: modules in load order, one
  * configuration generation per start or restart, SIGHUP restart and
  * SIGTERM/SIGINT shutdown, listening sockets kept across restarts, and

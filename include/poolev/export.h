@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/export.h - the marks on poolev's public declarations.
  *
  * libpoolev and libpoolev-compat are compiled with -fvisibility=hidden where

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/loop.h - the event loop: poll, a monotonic clock, timers, deferred
  * calls and cross-thread wakeups.
  *

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/signal.h - signal handlers that run in loop context.
  *
  * A handler is added on a loop for a signal number. When the signal arrives,

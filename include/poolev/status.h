@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/status.h - poolev's own status codes.
  *
  * poolev functions return apr_status_t: an APR code (APR_SUCCESS, APR_EINVAL,

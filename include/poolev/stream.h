@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/stream.h - pool-owned buffered streams with timed wait events.
  *
  * A stream wraps a connected apr_socket_t or a pipe's apr_file_t, is created

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * compat.c - state the compatibility layers share: APR's initialization and
  * the compat default pool.
  */

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * compat_int.h - internal: what the compatibility layers (proftpd.c,
  * prot.c) share with compat.c. They use libpoolev's public API only.
  */

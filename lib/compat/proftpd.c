@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * proftpd.c - the ProFTPD Events API on a poolev bus.
  *
  * The registry is one bus in a pool of its own (reg.pool), a subpool of the

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * prot.c - Cyrus's prot streams, wait events and prot_select() on a
  * poolev loop.
  *

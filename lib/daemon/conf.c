@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * conf.c - the configuration: the directive table, reading the file (or the
  * default text), splitting lines into words, running the directives, the
  * core directive Listen, and the parse helpers for directives

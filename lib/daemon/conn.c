@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * conn.c - accepted connections: each with its own pool and stream, handed
  * to the modules through core.conn-open, holding its generation's
  * configuration until it closes; and the stop's closing of them all.

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * cycle.c - the daemon's lifecycle: creation, generations, the start, the
  * restart and the stop, running, and the accessors of the daemon and its
  * generations.

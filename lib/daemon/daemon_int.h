@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * daemon_int.h - internal: what the parts of the daemon share (see
  * poolev/daemon.h for the API).
  *

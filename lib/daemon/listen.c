@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * listen.c - the listening sockets: opened for the generation that lists
  * them first, kept across restarts while the next generation lists them
  * too, polled through the loop's descriptor interface (io_int.h); each

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * log.c - the daemon's messages: the error text of the last failure
  * (pev_daemon_error()) and the log (core.log listeners, else stderr).
  */

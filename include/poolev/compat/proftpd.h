@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/compat/proftpd.h - the ProFTPD Events API on poolev's bus.
  *
  * Code written against ProFTPD's pr_event_register(), pr_event_unregister(),

@@ -1,4 +1,6 @@
-/*
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
  * poolev/compat/prot.h - a subset of Cyrus IMAP's prot layer on poolev:
  * buffered line I/O over a descriptor, read timeouts, wait events and
  * prot_select(), enough to port a line-protocol Cyrus service.
