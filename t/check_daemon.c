@@ -946,6 +946,48 @@ START_TEST(test_signals)
 }
 END_TEST
 
+static void other_loop_sig(int signo, void *user_data)
+{
+    (void) signo;
+    (void) user_data;
+}
+
+/* A signal held by another loop fails the start before anything of it ran:
+ * PEV_EBUSY, the error names the signal, and the daemon starts once the
+ * signal is free again. */
+START_TEST(test_signals_held_elsewhere)
+{
+    pev_daemon_options_t o;
+    pev_daemon_t *d;
+    pev_loop_t *other;
+    apr_pool_t *op = pt_subpool(pt_pool);
+
+    ck_assert_int_eq(pev_loop_create(&other, op), APR_SUCCESS);
+    ck_assert_int_eq(pev_signal_add(NULL, other, SIGTERM, other_loop_sig, NULL, op),
+                     APR_SUCCESS);
+    memset(&o, 0, sizeof o);
+    o.name = "testd";
+    o.modules = test_modules;
+    o.default_config = "Greeting sig\n";
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
+                                        quiet_log, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_PREPARSE,
+                                        log_event, (void *) (intptr_t) L_PREPARSE, NULL),
+                     APR_SUCCESS);
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_start(d), PEV_EBUSY);
+    ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "signal 15"));
+    ck_assert_int_eq(tlog.n, 0);                    /* nothing of the start ran */
+    ck_assert_ptr_null(pev_daemon_gen(d));
+    apr_pool_destroy(op);                           /* the other loop lets go */
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_log(&tlog, L_PREPARSE, L_PARSE, L_INIT_A, L_INIT_B);
+    ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+}
+END_TEST
+
 
 /* ------------------------------------------------------------------------ */
 /* Callbacks that reach into a running start or restart                      */
@@ -1182,6 +1224,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_stop_aborts_stuck_connections);
     tcase_add_test(tc, test_connection_nobody_takes);
     tcase_add_test(tc, test_signals);
+    tcase_add_test(tc, test_signals_held_elsewhere);
     tcase_add_test(tc, test_config_file_switched_during_start);
     tcase_add_test(tc, test_stop_during_start);
     tcase_add_test(tc, test_last_connection_goes_with_generation_pool);

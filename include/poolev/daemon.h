@@ -219,6 +219,11 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
  *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
  *         the daemon was stopped (or its start failed) before.
+ * @note PEV_EBUSY changes nothing: the signals are taken first, before any
+ *       of the start runs, so a daemon whose signals were held elsewhere can
+ *       be started once they are free. Every other failure is final.
+ * @note The signal handlers only run from the loop's iterations, never
+ *       while the start runs.
  */
 PEV_API apr_status_t pev_daemon_start(pev_daemon_t *d);
 

@@ -240,6 +240,31 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
     return st;
 }
 
+/* Take SIGHUP, SIGTERM and SIGINT (into d->sig_pool), before anything else
+ * of a start, so that a signal another loop holds fails the start while it
+ * has changed nothing: PEV_EBUSY, and the daemon can be started later. The
+ * handlers only run from the loop's iterations, never during the start. */
+static apr_status_t signals_take(pev_daemon_t *d)
+{
+    static const int signos[] = { SIGHUP, SIGTERM, SIGINT };
+    char eb[256];
+    apr_status_t st;
+    int i;
+
+    st = apr_pool_create(&d->sig_pool, d->pool);
+    for (i = 0; st == APR_SUCCESS && i < 3; i++) {
+        st = pev_signal_add(NULL, d->loop, signos[i], on_signal, d, d->sig_pool);
+        if (st != APR_SUCCESS)
+            pevi_daemon_set_error(d, "cannot handle signal %d: %s", signos[i],
+                                  pev_strerror(st, eb, sizeof eb));
+    }
+    if (st != APR_SUCCESS && d->sig_pool) {
+        apr_pool_destroy(d->sig_pool);
+        d->sig_pool = NULL;
+    }
+    return st;
+}
+
 static apr_status_t start_first(pev_daemon_t *d)
 {
     apr_pool_t *tmp;
@@ -276,19 +301,6 @@ static apr_status_t start_first(pev_daemon_t *d)
     d->gen = gen;
     d->state = D_RUNNING;
     st = run_inits(d, gen);
-    if (st == APR_SUCCESS && !(d->flags & PEV_DAEMON_NO_SIGNALS)) {
-        static const int signos[] = { SIGHUP, SIGTERM, SIGINT };
-        char eb[256];
-        int i;
-
-        st = apr_pool_create(&d->sig_pool, d->pool);
-        for (i = 0; st == APR_SUCCESS && i < 3; i++) {
-            st = pev_signal_add(NULL, d->loop, signos[i], on_signal, d, d->sig_pool);
-            if (st != APR_SUCCESS)
-                pevi_daemon_set_error(d, "cannot handle signal %d: %s", signos[i],
-                                      pev_strerror(st, eb, sizeof eb));
-        }
-    }
     if (st != APR_SUCCESS) {
         if (d->sig_pool)
             apr_pool_destroy(d->sig_pool);
@@ -318,6 +330,12 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
     }
     if (d->state != D_NEW || d->busy || pevi_loop_running(d->loop))
         return PEV_EBUSY;
+    d->error[0] = '\0';
+    if (!(d->flags & PEV_DAEMON_NO_SIGNALS)) {
+        st = signals_take(d);
+        if (st != APR_SUCCESS)
+            return st;              /* nothing changed: still startable */
+    }
     d->busy = 1;
     st = start_first(d);
     d->busy = 0;
