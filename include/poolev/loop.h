@@ -132,14 +132,14 @@ PEV_API apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void
  * Add a one-shot timer that fires when the loop's time reaches @a mark (never
  * earlier). Timers with equal marks fire in the order they were armed.
  *
- * @param timer    out: the handle (may be NULL)
- * @param loop     the loop
- * @param mark     absolute time on the loop's clock, microseconds
- * @param fn       the callback
- * @param user_data    passed to @a fn
- * @param lifetime owning pool (NULL: the loop's pool); the record is
- *                 allocated from it and the timer is cancelled before the
- *                 pool is cleared or destroyed
+ * @param timer     out: the handle (may be NULL)
+ * @param loop      the loop
+ * @param mark      absolute time on the loop's clock, microseconds
+ * @param fn        the callback
+ * @param user_data passed to @a fn
+ * @param lifetime  owning pool (NULL: the loop's pool); the record is
+ *                  allocated from it and the timer is cancelled before the
+ *                  pool is cleared or destroyed
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn; APR_ENOMEM.
  * Callable from any callback of the loop. O(log n).
  */

@@ -45,13 +45,13 @@ typedef void pev_signal_fn(int signo, void *user_data);
 /**
  * Add a handler for @a signo on @a loop.
  *
- * @param handler  out: the handle (may be NULL); valid memory as long as
- *                 @a lifetime
- * @param loop     the loop whose iterations run the handler
- * @param signo    a catchable signal, 1 to 64 (not SIGKILL or SIGSTOP)
- * @param fn       the handler
- * @param user_data    passed to @a fn
- * @param lifetime owning pool (NULL: the loop's pool)
+ * @param handler   out: the handle (may be NULL); valid memory as long as
+ *                  @a lifetime
+ * @param loop      the loop whose iterations run the handler
+ * @param signo     a catchable signal, 1 to 64 (not SIGKILL or SIGSTOP)
+ * @param fn        the handler
+ * @param user_data passed to @a fn
+ * @param lifetime  owning pool (NULL: the loop's pool)
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn, or a signal number
  *         out of range or not catchable; PEV_EBUSY if another loop holds
  *         handlers for @a signo; APR_ENOMEM.

@@ -120,16 +120,17 @@ typedef pev_waitevent_t *pev_waitevent_fn(pev_stream_t *s, pev_waitevent_t *ev,
  * Create a stream over a connected socket. The socket is made non-blocking
  * and polled for input at once.
  *
- * @param s    out: the stream
- * @param loop the loop that drives it
- * @param sock a connected socket from @a pool or one of its ancestors; owned
- *             by the stream on success (closed when the stream closes)
- * @param cb   callbacks (copied; NULL: none)
+ * @param s         out: the stream
+ * @param loop      the loop that drives it
+ * @param sock      a connected socket from @a pool or one of its ancestors; owned
+ *                  by the stream on success (closed when the stream closes)
+ * @param cb        callbacks (copied; NULL: none)
  * @param user_data passed to every callback
- * @param pool owning pool; the stream record is allocated from it
+ * @param pool      owning pool; the stream record is allocated from it
  * @return APR_SUCCESS; APR_EINVAL for NULL arguments or a socket from an
  *         unrelated pool; PEV_EDESTROYED if the loop is gone; an APR error
- *         from the pollset (then the caller keeps the socket).
+ *         from the pollset, or APR_ENOMEM when the loop's first stream cannot
+ *         get the loop's stream records (then the caller keeps the socket).
  */
 PEV_API apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop,
                                               apr_socket_t *sock,
