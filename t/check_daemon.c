@@ -298,14 +298,21 @@ static pev_daemon_t *make_daemon(const char *config, int use_file, int flags)
     return d;
 }
 
-/* The next line from @a c while the daemon runs; "" at the end of input. */
+/* The next line from @a c while the daemon runs; at the end of input, what
+ * came after the last line end ("" when nothing did). */
 static const char *cli_line(pev_daemon_t *d, lc_client_t *c)
 {
     const char *l;
 
     PT_DAEMON_UNTIL(d, lc_ready(c, 0));
     l = lc_line(c, 0);
-    return l ? l : "";
+    if (l)
+        return l;
+    ck_assert(c->eof);
+    memcpy(c->line, c->buf, c->len);
+    c->line[c->len] = '\0';
+    c->len = 0;
+    return c->line;
 }
 
 /* ------------------------------------------------------------------------ */
