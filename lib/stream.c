@@ -87,6 +87,7 @@ struct pev_stream {
     unsigned out_blocked : 1;       /* the descriptor took less than offered */
     unsigned want_drain : 1;        /* a write was refused */
     unsigned close_owed : 1;        /* the close callback has not run */
+    unsigned tcp : 1;               /* a TCP socket (TCP_NODELAY applies) */
     unsigned waiting;               /* pev_stream_getline_wait() calls */
     pev_stream_callbacks_t cb;
     void *user_data;
@@ -992,6 +993,21 @@ static pevi_owners_t *loop_streams(pev_loop_t *loop)
     return &ss->owners;
 }
 
+/* Is @a fd a TCP socket (IPv4 or IPv6, SOCK_STREAM), the kind TCP_NODELAY
+ * applies to? (Not an AF_UNIX socket, whatever its type.) */
+static int is_tcp(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int type;
+    socklen_t tlen = sizeof type;
+
+    if (getsockname(fd, (struct sockaddr *) (void *) &ss, &len) != 0
+        || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+        return 0;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM;
+}
+
 static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
                                   apr_socket_t *sock, apr_file_t *file,
                                   const pev_stream_callbacks_t *cb, void *user_data,
@@ -1020,6 +1036,11 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
         st = apr_socket_opt_set(sock, APR_SO_NONBLOCK, 1);
         if (st == APR_SUCCESS)
             st = apr_socket_timeout_set(sock, 0);
+        /* no Nagle: a reply is sent when the iteration ends, not held back
+         * until the peer's delayed ACK */
+        s->tcp = is_tcp(s->fd);
+        if (st == APR_SUCCESS && s->tcp)
+            st = apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
     } else {
         apr_os_file_get(&ofd, file);
         s->fd = ofd;
@@ -1095,6 +1116,17 @@ apr_status_t pev_stream_set_callbacks(pev_stream_t *s, const pev_stream_callback
     s->cb = cb ? *cb : none;
     s->user_data = user_data;
     return APR_SUCCESS;
+}
+
+apr_status_t pev_stream_set_nodelay(pev_stream_t *s, int on)
+{
+    apr_status_t st;
+
+    if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
+        return st;
+    if (!s->tcp)
+        return APR_ENOTIMPL;
+    return apr_socket_opt_set(s->sock, APR_TCP_NODELAY, on ? 1 : 0);
 }
 
 /* A valid line or output limit: at least 1, at most APR_SIZE_MAX / 4. */

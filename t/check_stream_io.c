@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <apr_portable.h>
 #include <apr_strings.h>
 
 #include "stream_fixture.h"
@@ -80,6 +83,57 @@ START_TEST(stream_create_on_pipe)
     ck_assert_int_eq(pt_peer_send(LOOP, pt_file_fd(wr), "pipe\n", 5), APR_SUCCESS);
     PT_PUMP_UNTIL(LOOP, c->nlines == 1);
     ck_assert_str_eq(c->line[0], "pipe");
+}
+END_TEST
+
+static int nodelay_of(int fd)
+{
+    int on = -1;
+    socklen_t len = sizeof on;
+
+    ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+    return on;
+}
+
+/* A TCP stream sends without Nagle's delay unless told otherwise; streams
+ * that are not over TCP have no such setting. */
+START_TEST(stream_tcp_nodelay)
+{
+    apr_pool_t *sp = pt_subpool(pt_pool);
+    apr_socket_t *srv, *cli, *us;
+    apr_file_t *rd, *wr;
+    pev_stream_t *s, *p, *u;
+    apr_os_sock_t sv[2];
+    int fds[2];
+
+    pt_tcp_pair(sp, pt_pool, 0, &srv, &cli);
+    ck_assert_int_eq(nodelay_of(pt_sock_fd(srv)), 0);     /* the kernel's default */
+    ck_assert_int_eq(pev_stream_create_socket(&s, LOOP, srv, NULL, NULL, sp), APR_SUCCESS);
+    ck_assert_int_ne(nodelay_of(pt_sock_fd(srv)), 0);
+    ck_assert_int_eq(pev_stream_set_nodelay(s, 0), APR_SUCCESS);
+    ck_assert_int_eq(nodelay_of(pt_sock_fd(srv)), 0);
+    ck_assert_int_eq(pev_stream_set_nodelay(s, 1), APR_SUCCESS);
+    ck_assert_int_ne(nodelay_of(pt_sock_fd(srv)), 0);
+    ck_assert_int_eq(pev_stream_set_nodelay(NULL, 1), APR_EINVAL);
+
+    pt_pipe_pair(sp, 1, &rd, &wr);
+    ck_assert_int_eq(pev_stream_create_file(&p, LOOP, rd, NULL, NULL, sp), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_set_nodelay(p, 1), APR_ENOTIMPL);
+
+    /* an AF_UNIX stream socket: created as any other, no TCP option */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    sv[0] = fds[0];
+    sv[1] = fds[1];
+    us = NULL;
+    ck_assert_int_eq(apr_os_sock_put(&us, &sv[0], sp), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_create_socket(&u, LOOP, us, NULL, NULL, sp), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_set_nodelay(u, 1), APR_ENOTIMPL);
+    pt_peer_puts(LOOP, fds[1], "unix\n");
+    PT_PUMP_UNTIL(LOOP, pev_stream_input_pending(u) == 5);
+    close(fds[1]);
+
+    ck_assert_int_eq(pev_stream_abort(s), APR_SUCCESS);        /* closed at once */
+    ck_assert_int_eq(pev_stream_set_nodelay(s, 1), PEV_ECLOSED);
 }
 END_TEST
 
@@ -708,6 +762,7 @@ static Suite *stream_io_suite(void)
     tcase_set_timeout(ti, 120);
     tcase_add_test(ti, stream_create_on_socket);
     tcase_add_test(ti, stream_create_on_pipe);
+    tcase_add_test(ti, stream_tcp_nodelay);
     tcase_add_test(ti, stream_create_null_arguments_einval);
     tcase_add_test(ti, stream_create_unrelated_pool_einval);
     tcase_add_test(ti, stream_calls_null_arguments_einval);

@@ -118,7 +118,8 @@ typedef pev_waitevent_t *pev_waitevent_fn(pev_stream_t *s, pev_waitevent_t *ev,
 
 /**
  * Create a stream over a connected socket. The socket is made non-blocking
- * and polled for input at once.
+ * and polled for input at once; a TCP socket gets TCP_NODELAY
+ * (pev_stream_set_nodelay()).
  *
  * @param s         out: the stream
  * @param loop      the loop that drives it
@@ -179,6 +180,18 @@ PEV_API apr_status_t pev_stream_pause_input(pev_stream_t *s, int paused);
  *  @return APR_SUCCESS; APR_EINVAL for NULL, 0 or too large; PEV_ECLOSED;
  *  PEV_EDESTROYED. */
 PEV_API apr_status_t pev_stream_set_output_limit(pev_stream_t *s, apr_size_t limit);
+
+/**
+ * Turn Nagle's algorithm off (@a on non-zero: TCP_NODELAY) or back on, for a
+ * stream over a TCP socket. Streams over TCP sockets are created with
+ * TCP_NODELAY set: a stream already gathers each iteration's writes into one
+ * send, so Nagle would only hold a reply back until the peer's delayed ACK.
+ * @return APR_SUCCESS; APR_EINVAL for NULL; APR_ENOTIMPL when the stream is
+ *         not over a TCP socket (a pipe, an AF_UNIX socket); PEV_ECLOSED;
+ *         PEV_EDESTROYED; the socket's error.
+ * Callable from a callback.
+ */
+PEV_API apr_status_t pev_stream_set_nodelay(pev_stream_t *s, int on);
 
 /**
  * Close the stream when no input arrives for @a interval microseconds
