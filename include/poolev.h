@@ -12,6 +12,7 @@
  *   poolev/loop.h    the event loop: clock, timers, deferred calls, wakeups
  *   poolev/signal.h  signal handlers that run in loop context
  *   poolev/stream.h  pool-owned buffered streams with timed wait events
+ *   poolev/watch.h   watchers of descriptors the caller owns (library sockets)
  *   poolev/daemon.h  the daemon lifecycle: modules, configuration generations
  *   poolev/export.h  PEV_API (what libpoolev exports) and PEV_PRINTF
  */
@@ -23,6 +24,7 @@
 #include "poolev/loop.h"
 #include "poolev/signal.h"
 #include "poolev/stream.h"
+#include "poolev/watch.h"
 #include "poolev/daemon.h"
 
 /** poolev's version, as numbers and as a string. */

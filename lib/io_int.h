@@ -2,8 +2,10 @@
  * Copyright 2026 The poolev Authors
  *
  * io_int.h - internal: the loop's narrow interface for the layers above it
- * (the daemon; loop_int.h includes it for the loop's own components):
- * descriptors polled by the loop, and whether one of its iterations runs.
+ * (loop_int.h includes it for the loop's own components: streams and
+ * watchers; the daemon uses only pevi_loop_running() and polls its sockets
+ * through the public watchers): descriptors polled by the loop, and whether
+ * one of its iterations runs.
  */
 #ifndef POOLEV_IO_INT_H
 #define POOLEV_IO_INT_H

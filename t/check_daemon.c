@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <apr_allocator.h>
 #include <apr_strings.h>
@@ -484,6 +485,46 @@ START_TEST(test_failed_init_on_restart_stops)
     ck_assert_ptr_null(pev_daemon_gen(d));
     ck_assert_int_eq(pev_daemon_run_once(d, 0), PEV_ECLOSED);
     ck_assert_int_eq(pev_daemon_restart(d), PEV_ECLOSED);
+}
+END_TEST
+
+/* Out of descriptors, accepting pauses for 100 ms (the listening socket
+ * stays readable: polling it on would spin), then resumes and takes the
+ * connection that waited. */
+START_TEST(test_accept_pauses_when_out_of_descriptors)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    struct rlimit saved, low;
+    const char *preload = getenv("LD_PRELOAD");
+    apr_time_t t0;
+    int fd;
+
+    /* valgrind emulates the limit: it lets the kernel accept, then closes
+     * the new descriptor, and the connection is lost. The test needs the
+     * kernel's own limit. */
+    if (preload && strstr(preload, "vgpreload"))
+        return;
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    pt_log_reset(&tlog);
+    ck_assert_ptr_nonnull(pt_client(pev_daemon_port(d, 0), 0));
+    /* the lowest free descriptor becomes the limit: accept gets EMFILE */
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    fd = dup(0);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    low = saved;
+    low.rlim_cur = (rlim_t) fd;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    t0 = pev_clock_monotonic();
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ck_assert_int_eq(tlog.n, 0);
+    /* paused: the waiting connection is not taken before the 100 ms */
+    while (pev_clock_monotonic() - t0 < 50000)
+        ck_assert_int_eq(pev_daemon_run_once(d, 5000), APR_SUCCESS);
+    ck_assert_int_eq(tlog.n, 0);
+    PT_DAEMON_UNTIL(d, pt_log_count(&tlog, L_CONN_OPEN) == 1);
+    ck_assert_int_ge(pev_clock_monotonic() - t0, 90000);
 }
 END_TEST
 
@@ -1218,6 +1259,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_bad_reload_keeps_generation);
     tcase_add_test(tc, test_failed_init_on_restart_stops);
     tcase_add_test(tc, test_shutdown_order);
+    tcase_add_test(tc, test_accept_pauses_when_out_of_descriptors);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_check_config);
     tcase_add_test(tc, test_config_syntax);

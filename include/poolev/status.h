@@ -34,7 +34,8 @@ extern "C" {
  *  destroyed (poolev/stream.h). */
 #define PEV_EDESTROYED (PEV_START_ERROR + 2)
 /** The module was removed with pev_module_remove(); it takes no new
- *  listeners. */
+ *  listeners. Also: the watcher was removed with pev_watch_remove()
+ *  (poolev/watch.h). */
 #define PEV_EREMOVED   (PEV_START_ERROR + 3)
 /** The timer is not armed (pev_timer_cancel(): it fired or was cancelled),
  *  or the wait event is not one of the stream's pending events

@@ -14,9 +14,10 @@
  *   log.c      pev_daemon_log() and the error text: used by every part
  *
  * Nothing calls up into cycle.c, and conn.c calls no other part but log.c.
- * Each part includes this header and public headers; listen.c and cycle.c
- * also include io_int.h, the loop's narrow interface (listen.c polls its
- * sockets, cycle.c asks whether the loop is running). This header includes
+ * Each part includes this header and public headers (listen.c polls its
+ * sockets through descriptor watchers, poolev/watch.h); cycle.c also
+ * includes io_int.h, the loop's narrow interface, to ask whether the loop
+ * is running. This header includes
  * list.h for the intrusive list (the connections). A record only one part
  * uses (a listening socket, a connection, a directive entry) is defined in
  * that part.

@@ -3,7 +3,7 @@
  *
  * listen.c - the listening sockets: opened for the generation that lists
  * them first, kept across restarts while the next generation lists them
- * too, polled through the loop's descriptor interface (io_int.h); each
+ * too, polled through descriptor watchers (poolev/watch.h); each
  * accepted socket goes to conn.c.
  */
 #include "config.h"
@@ -14,8 +14,8 @@
 
 #include <apr_strings.h>
 
+#include "poolev/watch.h"
 #include "daemon_int.h"
-#include "../io_int.h"
 
 #define ACCEPT_BATCH 16                 /* accepts per readiness report */
 #define ACCEPT_PAUSE APR_TIME_C(100000) /* out of descriptors: retry in 100 ms */
@@ -23,7 +23,7 @@
 typedef struct pevi_lsock lsock_t;
 
 struct pevi_lsock {
-    pevi_io_t io;                   /* first: the loop hands us &io */
+    pev_watch_t *watch;             /* in pool: removed before the socket closes */
     pev_daemon_t *d;
     apr_pool_t *pool;
     apr_socket_t *sock;
@@ -39,16 +39,17 @@ static void lsock_resume(pev_timer_t *t, void *user_data)
     lsock_t *l = user_data;
 
     (void) t;
-    if (pevi_io_set(l->d->loop, &l->io, APR_POLLIN) != APR_SUCCESS)
+    if (pev_watch_set(l->watch, PEV_WATCH_READ) != APR_SUCCESS)
         pev_daemon_log(l->d, PEV_LOG_ERROR, "cannot poll %s again", l->key);
 }
 
-static void lsock_ready(pevi_io_t *io, apr_int16_t events)
+static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
 {
-    lsock_t *l = PEVI_CONTAINER(io, lsock_t, io);
+    lsock_t *l = user_data;
     pev_daemon_t *d = l->d;
     int i;
 
+    (void) w;
     (void) events;
     for (i = 0; i < ACCEPT_BATCH && d->state == D_RUNNING && d->gen && !d->busy
                 && !d->stop_req; i++) {
@@ -78,17 +79,9 @@ static void lsock_ready(pevi_io_t *io, apr_int16_t events)
         if ((l->pause ? pev_timer_rearm_in(l->pause, ACCEPT_PAUSE)
              : pev_timer_add_in(&l->pause, d->loop, ACCEPT_PAUSE, lsock_resume, l, l->pool))
             == APR_SUCCESS)
-            pevi_io_set(d->loop, &l->io, 0);
+            (void) pev_watch_set(l->watch, 0);
         return;
     }
-}
-
-static apr_status_t lsock_cleanup(void *data)
-{
-    lsock_t *l = data;
-
-    pevi_io_set(l->d->loop, &l->io, 0);
-    return APR_SUCCESS;
 }
 
 static lsock_t *lsock_find(pev_daemon_t *d, const char *key)
@@ -158,11 +151,11 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
         st = apr_socket_addr_get(&local, APR_LOCAL, l->sock);
     if (st == APR_SUCCESS) {
         l->port = local->port;
-        pevi_io_init(&l->io, lp, l->sock, NULL, lsock_ready);
-        /* registered after the socket's own cleanup, so it runs first */
-        apr_pool_cleanup_register(lp, l, lsock_cleanup, apr_pool_cleanup_null);
+        /* the watcher goes in the pool's pre-cleanup, before the socket
+         * closes */
         what = "poll";
-        st = pevi_io_set(d->loop, &l->io, APR_POLLIN);
+        st = pev_watch_add_socket(&l->watch, d->loop, l->sock, PEV_WATCH_READ,
+                                  lsock_ready, l, lp);
     }
     if (st != APR_SUCCESS) {
         pevi_daemon_set_error(d, "cannot %s %s: %s", what, key,
