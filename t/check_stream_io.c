@@ -1025,6 +1025,41 @@ START_TEST(file_stream_pause_input_stops_reading)
 }
 END_TEST
 
+/* A file stream whose buffer is full of lines nobody takes stops reading,
+ * and the loop waits in its poll instead of spinning; taking them reads on
+ * to the end. */
+START_TEST(file_stream_full_buffer_pauses_without_spinning)
+{
+    sctx_t *c;
+    char data[40 * 8 + 1], *l;
+    apr_size_t n;
+    apr_time_t start;
+    int i, got = 0;
+
+    for (i = 0; i < 40; i++)
+        snprintf(data + i * 8, 9, "line%03d\n", i);
+    c = file_stream(LOOP, 1, data, APR_FOPEN_READ, NULL);
+    c->take_lines = 0;
+    ck_assert_int_eq(pev_stream_set_max_line(c->s, 30), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->reads >= 1);
+    pt_pump(LOOP, 5);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 32);     /* max_line + 2 */
+    ck_assert(!pev_stream_eof(c->s));
+    start = pev_clock_monotonic();
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 20000), APR_SUCCESS);
+    ck_assert_int_ge(pev_clock_monotonic() - start, 15000);    /* it waited */
+    while (got < 40) {
+        while (pev_stream_getline(c->s, &l, &n) == APR_SUCCESS) {
+            ck_assert_int_eq(atoi(l + 4), got);
+            got++;
+        }
+        ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    }
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+}
+END_TEST
+
 /* on_read of a file stream may destroy the stream's pool. */
 START_TEST(file_stream_destroy_pool_in_read)
 {
@@ -1162,6 +1197,7 @@ static Suite *stream_io_suite(void)
     tcase_add_test(ti, file_stream_loop_does_not_wait_while_unread);
     tcase_add_test(ti, file_stream_large_file_does_not_starve_others);
     tcase_add_test(ti, file_stream_pause_input_stops_reading);
+    tcase_add_test(ti, file_stream_full_buffer_pauses_without_spinning);
     tcase_add_test(ti, file_stream_destroy_pool_in_read);
     tcase_add_test(ti, file_stream_write_only_writes_everything);
     tcase_add_test(ti, file_stream_read_write);
