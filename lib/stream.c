@@ -21,6 +21,14 @@
  * send per stream per iteration, however many writes). What the descriptor
  * does not take is sent when the poll reports it writable.
  *
+ * Regular files: never polled (epoll refuses them; they are always ready).
+ * While a file stream wants input, its task stays posted: it reads one chunk
+ * (at most the input buffer's room) per iteration, at the end of it, and
+ * posts itself for the next. A loop with tasks posted does not wait in its
+ * poll, and other descriptors are served in every iteration between two
+ * chunks. The end of the file is the end of input, as for a pipe. Writes to
+ * a file never return EAGAIN; should one, the task retries.
+ *
  * Idle timeout: an embedded timer armed at last_input + interval. Input only
  * records the time (no heap operation); the timer, when it fires, re-arms
  * itself for the real deadline if input arrived meanwhile.
@@ -42,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <apr_portable.h>
@@ -54,6 +63,9 @@
 enum stream_state { S_OPEN, S_CLOSING, S_CLOSED };
 
 #define IBUF_INITIAL 4096
+/* A regular file's first input buffer (within max_line + 2): the most one
+ * iteration reads, unless the buffer has grown to its bound. */
+#define IBUF_INITIAL_FILE (64 * 1024)
 #define OBUF_INITIAL 4096
 
 struct pev_waitevent {
@@ -88,6 +100,8 @@ struct pev_stream {
     unsigned want_drain : 1;        /* a write was refused */
     unsigned close_owed : 1;        /* the close callback has not run */
     unsigned tcp : 1;               /* a TCP socket (TCP_NODELAY applies) */
+    unsigned regular : 1;           /* a regular file: never polled, read by
+                                     * the task */
     unsigned waiting;               /* pev_stream_getline_wait() calls */
     pev_stream_callbacks_t cb;
     void *user_data;
@@ -166,7 +180,16 @@ static inline apr_status_t stream_check(const pev_stream_t *s, int args_ok,
     return APR_SUCCESS;
 }
 
-/* The poll interest the stream's state asks for. */
+/* Does the stream's state ask for input? */
+static int wants_input(const pev_stream_t *s)
+{
+    return s->state == S_OPEN && s->can_read && !s->eof && !s->input_paused
+           && !s->user_paused;
+}
+
+/* The poll interest the stream's state asks for. A regular file is never
+ * polled: its task reads it (and retries output), posted while it has
+ * something to do. */
 static void io_update(pev_stream_t *s)
 {
     apr_int16_t want = 0;
@@ -174,8 +197,12 @@ static void io_update(pev_stream_t *s)
 
     if (s->state == S_CLOSED)
         return;
-    if (s->state == S_OPEN && s->can_read && !s->eof && !s->input_paused
-        && !s->user_paused)
+    if (s->regular) {
+        if (wants_input(s) || s->out_blocked)
+            pevi_task_post(s->loop, &s->task);
+        return;
+    }
+    if (wants_input(s))
         want |= APR_POLLIN;
     if (s->out_blocked)
         want |= APR_POLLOUT;
@@ -739,7 +766,7 @@ static apr_status_t in_make_room(pev_stream_t *s)
             return APR_EAGAIN;
         return PEV_ELINE;
     }
-    cap = s->icap ? s->icap * 2 : IBUF_INITIAL;
+    cap = s->icap ? s->icap * 2 : s->regular ? IBUF_INITIAL_FILE : IBUF_INITIAL;
     if (cap > bound)
         cap = bound;
     nb = realloc(s->ibuf, cap + 1);
@@ -750,8 +777,9 @@ static apr_status_t in_make_room(pev_stream_t *s)
     return APR_SUCCESS;
 }
 
-/* The descriptor is readable (or hung up, or failed). */
-static void stream_fill(pev_stream_t *s)
+/* The descriptor is readable (or hung up, or failed; a regular file always
+ * is): read once. Non-zero if the stream is gone. */
+static int stream_fill(pev_stream_t *s)
 {
     apr_status_t st;
     ssize_t n;
@@ -760,11 +788,11 @@ static void stream_fill(pev_stream_t *s)
     if (st == APR_EAGAIN) {
         s->input_paused = 1;
         io_update(s);
-        return;
+        return 0;
     }
     if (st != APR_SUCCESS) {
         stream_fail(s, st);
-        return;
+        return 0;
     }
     do
         n = read(s->fd, s->ibuf + s->ilen, s->icap - s->ilen);
@@ -777,27 +805,28 @@ static void stream_fill(pev_stream_t *s)
             && !memchr(s->ibuf + s->iscan, '\n', s->ilen - s->iscan)) {
             s->ipos = s->ilen = s->iscan = 0;
             stream_fail(s, PEV_ELINE);
-            return;
+            return 0;
         }
         if (notify_read(s))
-            return;
+            return 1;
         /* all taken: an idle stream holds no input buffer (lines handed out
          * were valid until the callback returned) */
         if (s->ibuf && s->ipos == s->ilen && s->state != S_CLOSED)
             free_input(s);
-        return;
+        return 0;
     }
     if (n == 0) {
         s->eof = 1;
         io_update(s);
         if (s->ipos < s->ilen && notify_read(s))
-            return;
+            return 1;
         eof_settle(s);
-        return;
+        return 0;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return;
+        return 0;
     stream_fail(s, APR_FROM_OS_ERROR(errno));
+    return 0;
 }
 
 static void stream_ready(pevi_io_t *io, apr_int16_t events)
@@ -818,14 +847,19 @@ static void stream_ready(pevi_io_t *io, apr_int16_t events)
     }
     if (s->state == S_OPEN && (s->io.events & APR_POLLIN)
         && (events & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)))
-        stream_fill(s);
+        (void) stream_fill(s);
 }
 
-/* End of iteration: send the output; finish a close. */
+/* End of iteration: read a regular file's next chunk; send the output;
+ * finish a close. A regular file that still wants input (or whose output
+ * the file refused for now) posts the task again, for the next iteration:
+ * one chunk per iteration, and the loop does not wait in its poll meanwhile. */
 static void stream_task(pevi_task_t *task)
 {
     pev_stream_t *s = PEVI_CONTAINER(task, pev_stream_t, task);
 
+    if (s->regular && wants_input(s) && stream_fill(s))
+        return;
     if (s->state != S_CLOSED && s->opos < s->olen)
         (void) out_send(s);
     if (s->state == S_CLOSING && s->opos == s->olen)
@@ -834,7 +868,10 @@ static void stream_task(pevi_task_t *task)
         deliver_close(s);
         return;
     }
-    (void) maybe_drain(s);
+    if (maybe_drain(s))
+        return;
+    if (s->regular && s->state != S_CLOSED && (wants_input(s) || s->out_blocked))
+        pevi_task_post(s->loop, &s->task);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1042,14 +1079,22 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
         if (st == APR_SUCCESS && s->tcp)
             st = apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
     } else {
+        struct stat sb;
+
         apr_os_file_get(&ofd, file);
         s->fd = ofd;
         fl = fcntl(s->fd, F_GETFL);
-        if (fl < 0)
+        if (fl < 0 || fstat(s->fd, &sb) != 0)
             return APR_FROM_OS_ERROR(errno);
         s->can_read = (fl & O_ACCMODE) != O_WRONLY;
         s->can_write = (fl & O_ACCMODE) != O_RDONLY;
-        st = apr_file_pipe_timeout_set(file, 0);
+        s->regular = S_ISREG(sb.st_mode) != 0;
+        if (!s->regular)
+            st = apr_file_pipe_timeout_set(file, 0);
+        else if (apr_file_buffer_size_get(file) > 0)
+            st = APR_EINVAL;    /* APR's buffer: bytes the stream would not see */
+        else
+            st = APR_SUCCESS;   /* always ready: never polled, never blocks */
     }
     if (st != APR_SUCCESS)
         return st;
@@ -1070,7 +1115,7 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
     pevi_task_init(&s->task, stream_task);
     pevi_timer_init(&s->idle, loop, idle_fire, s);
     s->last_input = pev_loop_now(loop);
-    if (s->can_read) {
+    if (s->can_read && !s->regular) {
         st = pevi_io_set(loop, &s->io, APR_POLLIN);
         if (st != APR_SUCCESS)
             return st;
@@ -1082,6 +1127,8 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
         return st;
     }
     pevi_loop_ios_adjust(loop, 1);
+    if (s->regular)
+        io_update(s);           /* a file to read: the task reads it */
     *out = s;
     return APR_SUCCESS;
 }

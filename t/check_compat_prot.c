@@ -4,14 +4,14 @@
  * check_compat_prot.c - the Cyrus prot layer (include/poolev/compat/prot.h,
  * doc/porting-cyrus.md).
  *
- * Streams run over socketpairs; the test drives the peer ends directly.
- * Marks are wall-clock seconds, so the few tests that need time to pass use
- * marks one or two seconds ahead; everything else uses marks that are due
- * at once. Streams are created in the test's pool (prot_new_pool) or freed
- * by the test, so nothing outlives a test in check's no-fork mode. An alarm
- * ends a test that would wait forever (check's own timeout does not work
- * without fork). Callbacks and other hot paths call into check only on
- * failure.
+ * Streams run over socketpairs (and temporary files); the test drives the
+ * peer ends directly. Marks are wall-clock seconds, so the few tests that
+ * need time to pass use marks one or two seconds ahead; everything else
+ * uses marks that are due at once. Streams are created in the test's pool
+ * (prot_new_pool) or freed by the test, so nothing outlives a test in
+ * check's no-fork mode. An alarm ends a test that would wait forever
+ * (check's own timeout does not work without fork). Callbacks and other hot
+ * paths call into check only on failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -203,8 +203,8 @@ START_TEST(misuse_is_an_error_not_a_crash)
 {
     int sv[2], pfd[2];
     struct protstream *in, *out;
-    char buf[8], path[] = "/tmp/poolev-compat-XXXXXX";
-    int file;
+    char buf[8];
+    int dev;
 
     pt_socketpair(sv);
     in = rstream(sv[0]);
@@ -218,12 +218,11 @@ START_TEST(misuse_is_an_error_not_a_crash)
     errno = 0;
     ck_assert_ptr_null(prot_new(pfd[0], 0));
     ck_assert_int_eq(errno, EBADF);
-    file = mkstemp(path);
-    ck_assert_int_ge(file, 0);
-    unlink(path);
-    pt_keep_fd(file);
+    dev = open("/dev/null", O_RDWR);        /* neither pollable nor a regular file */
+    ck_assert_int_ge(dev, 0);
+    pt_keep_fd(dev);
     errno = 0;
-    ck_assert_ptr_null(prot_new_pool(file, 0, pt_pool));   /* cannot be polled */
+    ck_assert_ptr_null(prot_new_pool(dev, 0, pt_pool));
     ck_assert_int_eq(errno, EPERM);
 
     ck_assert_int_eq(prot_getc(out), EOF);                  /* not a read stream */
@@ -253,6 +252,127 @@ START_TEST(misuse_is_an_error_not_a_crash)
     ck_assert_int_eq(prot_BLOCK(NULL), -1);
     prot_removewaitevent(NULL, NULL);
     prot_removewaitevent(in, NULL);
+}
+END_TEST
+
+/* A temporary file (read and write) holding @a n bytes of @a data, at
+ * offset 0; its name is gone at once; pt_teardown() closes it. */
+static int temp_fd(const void *data, size_t n)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof path, "%s/poolev-prot-XXXXXX", dir && *dir ? dir : "/tmp");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(unlink(path), 0);
+    pt_keep_fd(fd);
+    ck_assert_int_eq(write(fd, data, n), (ssize_t) n);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    return fd;
+}
+
+/* The file behind @a fd from its start, NUL-terminated (Cyrus's prot.testc
+ * END); its length in *@a n. */
+static char *read_back(int fd, size_t *n)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    char *buf;
+
+    ck_assert_int_ge(size, 0);
+    buf = apr_palloc(pt_pool, (size_t) size + 1);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(read(fd, buf, (size_t) size), (ssize_t) size);
+    buf[size] = '\0';
+    *n = (size_t) size;
+    return buf;
+}
+
+/* prot_new(fd, 0) on a regular file (Cyrus reads spool and temporary files
+ * so): lines with prot_fgets(), bytes with prot_getc() and prot_read(),
+ * past the read-ahead bound, then EOF. */
+START_TEST(read_stream_on_a_regular_file)
+{
+    const size_t bulk = 200 * 1024;
+    char *data = malloc(bulk), *buf = malloc(bulk);
+    struct protstream *in;
+    size_t got = 0;
+    int fd, n;
+
+    ck_assert_ptr_nonnull(data);
+    ck_assert_ptr_nonnull(buf);
+    memcpy(data, "line one\r\nline two\n", 19);
+    for (got = 19; got < bulk; got++)
+        data[got] = (char) ('a' + got % 26);
+    fd = temp_fd(data, bulk);
+    in = rstream(fd);
+    ck_assert_ptr_eq(prot_fgets(buf, 100, in), buf);
+    ck_assert_str_eq(buf, "line one\r\n");
+    ck_assert_int_eq(prot_getc(in), 'l');
+    ck_assert_int_eq(prot_ungetc('l', in), 'l');
+    ck_assert_ptr_eq(prot_fgets(buf, 100, in), buf);
+    ck_assert_str_eq(buf, "line two\n");
+    for (got = 19; (n = prot_read(in, buf + got, (unsigned) (bulk - got))) > 0;)
+        got += (size_t) n;
+    ck_assert_uint_eq(got, bulk);
+    ck_assert(memcmp(buf + 19, data + 19, bulk - 19) == 0);
+    ck_assert_int_eq(prot_getc(in), EOF);
+    ck_assert_str_eq(prot_error(in), PROT_EOF_STRING);
+    ck_assert_int_eq(prot_free(in), 0);
+    ck_assert_int_ne(fcntl(fd, F_GETFD), -1);          /* the caller's descriptor */
+    free(data);
+    free(buf);
+}
+END_TEST
+
+/* prot_new(fd, 1) on a regular file, as Cyrus's prot.testc does: between
+ * flushes the caller truncates and rewinds the descriptor and reads back
+ * what was written. Then bulk output, through the 1 MiB bound, read back
+ * by a read stream on the same file. */
+START_TEST(write_stream_on_a_regular_file)
+{
+    const size_t bulk = 3 * 1024 * 1024 + 5;
+    struct protstream *out, *in;
+    char *big = malloc(bulk), *got;
+    size_t n, off;
+    int fd = temp_fd("", 0), r;
+
+    ck_assert_ptr_nonnull(big);
+    out = wstream(fd);
+    ck_assert_int_eq(prot_printf(out, "\"%s\"", "Hello"), 0);
+    ck_assert_int_eq(prot_flush(out), 0);
+    ck_assert_str_eq(read_back(fd, &n), "\"Hello\"");
+    ck_assert_uint_eq(n, 7);
+
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(prot_puts(out, "{2}\r\nhi"), 0);
+    ck_assert_int_eq(prot_flush(out), 0);
+    ck_assert_str_eq(read_back(fd, &n), "{2}\r\nhi");
+
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    for (off = 0; off < bulk; off++)
+        big[off] = (char) ('A' + off % 23);
+    for (off = 0; off < bulk; off += 10000) {
+        unsigned len = (unsigned) (bulk - off < 10000 ? bulk - off : 10000);
+        ck_assert_int_eq(prot_write(out, big + off, len), 0);
+    }
+    ck_assert_int_eq(prot_flush(out), 0);
+    ck_assert_int_eq(prot_free(out), 0);
+    got = read_back(fd, &n);
+    ck_assert_uint_eq(n, bulk);
+    ck_assert(memcmp(got, big, bulk) == 0);
+
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    in = rstream(fd);
+    for (off = 0; (r = prot_read(in, got + off, (unsigned) (bulk - off))) > 0;)
+        off += (size_t) r;
+    ck_assert_uint_eq(off, bulk);
+    ck_assert(memcmp(got, big, bulk) == 0);
+    ck_assert_int_eq(prot_getc(in), EOF);
+    free(big);
 }
 END_TEST
 
@@ -1359,6 +1479,8 @@ static Suite *compat_prot_suite(void)
     tcase_add_test(tc, line_io_over_socketpair);
     tcase_add_test(tc, misuse_is_an_error_not_a_crash);
     tcase_add_test(tc, write_error_is_reported_and_sticks);
+    tcase_add_test(tc, read_stream_on_a_regular_file);
+    tcase_add_test(tc, write_stream_on_a_regular_file);
     tcase_add_test(tc, bulk_data_through_bounded_buffers);
     tcase_add_test(tc, nonblocking_read_says_eagain);
     tcase_add_test(tc, read_timeout_gives_eof_idle);

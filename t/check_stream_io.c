@@ -2,7 +2,8 @@
  * Copyright 2026 The poolev Authors
  *
  * check_stream_io.c - streams: creating them, input, lines and the maximum
- * line, output and its limit, pipes (include/poolev/stream.h, doc/streams.md).
+ * line, output and its limit, pipes, regular files (include/poolev/stream.h,
+ * doc/streams.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <apr_portable.h>
@@ -752,6 +754,410 @@ START_TEST(pipe_stream_writes)
 END_TEST
 
 /* ======================================================================== */
+/* Regular files                                                             */
+
+/* A temporary file holding @a n bytes of @a data, opened with @a flags
+ * (APR_FOPEN_*) from @a pool at offset @a off; its name is gone at once.
+ * *@a other (if asked): a second descriptor of the file (read and write),
+ * with its own offset. */
+static apr_file_t *temp_file(apr_pool_t *pool, const char *data, apr_size_t n,
+                             apr_int32_t flags, off_t off, int *other)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path = apr_psprintf(pt_pool, "%s/poolev-file-XXXXXX", dir && *dir ? dir : "/tmp");
+    apr_file_t *f;
+    int fd = mkstemp(path);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, n), (ssize_t) n);
+    close(fd);
+    ck_assert_int_eq(apr_file_open(&f, path, flags, APR_OS_DEFAULT, pool), APR_SUCCESS);
+    if (other) {
+        *other = open(path, O_RDWR);
+        ck_assert_int_ge(*other, 0);
+        pt_keep_fd(*other);
+    }
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(lseek(pt_file_fd(f), off, SEEK_SET), off);
+    return f;
+}
+
+/* A stream (CB_ALL, on @a loop) over a temporary file holding @a data. */
+static sctx_t *file_stream(pev_loop_t *loop, int id, const char *data, apr_int32_t flags,
+                           int *other)
+{
+    sctx_t *c = ctx_new(id);
+    apr_file_t *f;
+
+    c->pool = pt_subpool(pt_pool);
+    f = temp_file(c->pool, data, strlen(data), flags, 0, other);
+    ck_assert_int_eq(pev_stream_create_file(&c->s, loop, f, &CB_ALL, c, c->pool),
+                     APR_SUCCESS);
+    return c;
+}
+
+/* Everything in the file of descriptor @a fd, NUL-terminated; its size in
+ * *@a n. */
+static char *file_contents(int fd, apr_size_t *n)
+{
+    struct stat sb;
+    char *buf;
+
+    ck_assert_int_eq(fstat(fd, &sb), 0);
+    buf = apr_palloc(pt_pool, (apr_size_t) sb.st_size + 1);
+    ck_assert_int_eq(pread(fd, buf, (size_t) sb.st_size, 0), (ssize_t) sb.st_size);
+    buf[sb.st_size] = '\0';
+    *n = (apr_size_t) sb.st_size;
+    return buf;
+}
+
+/* A regular file is read without polling, from the descriptor's offset, to
+ * its end: then the stream closes with APR_EOF, as for a pipe, once. What is
+ * appended later is not read (no tailing). */
+START_TEST(file_stream_reads_lines_then_eof)
+{
+    sctx_t *c = ctx_new(1);
+    apr_file_t *f;
+    pev_loop_stats_t st;
+    int other;
+
+    c->pool = pt_subpool(pt_pool);
+    f = temp_file(c->pool, "skip\nf1\nf2\r\nlast", 16, APR_FOPEN_READ, 5, &other);
+    ck_assert_int_eq(pev_stream_create_file(&c->s, LOOP, f, &CB_ALL, c, c->pool),
+                     APR_SUCCESS);
+    ck_assert_ptr_eq(pev_stream_file(c->s), f);
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.streams, 1);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 3);
+    ck_assert_str_eq(c->line[0], "f1");
+    ck_assert_str_eq(c->line[1], "f2");
+    ck_assert_str_eq(c->line[2], "last");
+    ck_assert(c->line_eof[2]);
+    ck_assert(pev_stream_eof(c->s));
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.streams, 0);
+
+    /* the file grows: its end was reported once, and the stream is closed */
+    ck_assert_int_eq(pwrite(other, "\nmore\n", 6, 16), 6);
+    pt_pump(LOOP, 5);
+    ck_assert_int_eq(c->nlines, 3);
+    ck_assert_int_eq(c->closes, 1);
+
+    /* APR's own buffer would hide bytes from the stream: refused */
+    c = ctx_new(2);
+    c->pool = pt_subpool(pt_pool);
+    f = temp_file(c->pool, "b\n", 2, APR_FOPEN_READ | APR_FOPEN_BUFFERED, 0, NULL);
+    ck_assert_int_eq(pev_stream_create_file(&c->s, LOOP, f, &CB_ALL, c, c->pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(apr_file_close(f), APR_SUCCESS);  /* still the caller's */
+}
+END_TEST
+
+/* The loop runs a file stream to its end by itself: it does not wait in its
+ * poll while the file has unread data (pev_loop_run() on the real clock; a
+ * guard timer would stop it after 5 s). */
+typedef struct {
+    pev_loop_t *loop;
+    int fired;
+} guard_t;
+
+static void guard_fired(pev_timer_t *t, void *user_data)
+{
+    guard_t *g = user_data;
+
+    (void) t;
+    g->fired = 1;
+    pev_loop_stop(g->loop);
+}
+
+static void discard_lines(sctx_t *c)
+{
+    char *l;
+    apr_size_t n;
+
+    while (pev_stream_getline(c->s, &l, &n) == APR_SUCCESS)
+        ck_assert_uint_eq(n, 63);
+}
+
+static void cancel_p1_timer(sctx_t *c)
+{
+    ck_assert_int_eq(pev_timer_cancel(c->p1), APR_SUCCESS);
+}
+
+START_TEST(file_stream_loop_does_not_wait_while_unread)
+{
+    guard_t g = { NULL, 0 };
+    pev_timer_t *t;
+    sctx_t *c;
+    char *data = apr_palloc(pt_pool, 300 * 1024 + 1);
+    apr_time_t start;
+    int i;
+
+    for (i = 0; i < 300 * 1024; i++)
+        data[i] = i % 64 == 63 ? '\n' : 'a';
+    data[300 * 1024] = '\0';
+    ck_assert_int_eq(pev_loop_create(&g.loop, pt_pool), APR_SUCCESS);
+    c = file_stream(g.loop, 1, data, APR_FOPEN_READ, NULL);
+    c->take_lines = 0;
+    c->read_action = discard_lines;
+    ck_assert_int_eq(pev_timer_add_in(&t, g.loop, 5 * APR_USEC_PER_SEC, guard_fired, &g,
+                                      pt_pool), APR_SUCCESS);
+    c->p1 = t;
+    c->close_action = cancel_p1_timer;
+    start = pev_clock_monotonic();
+    ck_assert_int_eq(pev_loop_run(g.loop), APR_SUCCESS);
+    ck_assert_msg(!g.fired, "the loop waited in its poll with a file to read");
+    ck_assert_int_eq(c->closes, 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_ge(c->reads, 2);                      /* more than one chunk */
+    ck_assert_int_lt(pev_clock_monotonic() - start, 4 * APR_USEC_PER_SEC);
+}
+END_TEST
+
+/* A file of several MiB is read a chunk per iteration: a pipe served by the
+ * same loop gets its line long before the file is finished. */
+#define BIG_LINES (512 * 1024)                          /* 8 bytes each: 4 MiB */
+
+static unsigned big_next, big_bad, big_at_ping;
+
+static void take_numbered_lines(sctx_t *c)
+{
+    char *l;
+    apr_size_t n;
+
+    while (pev_stream_getline(c->s, &l, &n) == APR_SUCCESS) {
+        if (n != 7 || strtoul(l, NULL, 10) != big_next)
+            big_bad++;
+        big_next++;
+    }
+}
+
+static void note_ping(sctx_t *c)
+{
+    (void) c;
+    big_at_ping = big_next;
+}
+
+START_TEST(file_stream_large_file_does_not_starve_others)
+{
+    char *data = malloc((size_t) BIG_LINES * 8 + 1), *p = data;
+    sctx_t *c, *pc = ctx_new(2);
+    apr_file_t *rd, *wr;
+    unsigned i;
+
+    ck_assert_ptr_nonnull(data);
+    for (i = 0; i < BIG_LINES; i++, p += 8)
+        snprintf(p, 9, "%07u\n", i);
+    big_next = big_bad = 0;
+    big_at_ping = (unsigned) -1;
+    c = file_stream(LOOP, 1, data, APR_FOPEN_READ, NULL);
+    free(data);
+    c->take_lines = 0;
+    c->read_action = take_numbered_lines;
+    pc->pool = pt_subpool(pt_pool);
+    pt_pipe_pair(pt_pool, 1, &rd, &wr);
+    ck_assert_int_eq(pev_stream_create_file(&pc->s, LOOP, rd, &CB_ALL, pc, pc->pool),
+                     APR_SUCCESS);
+    pc->read_action = note_ping;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_int_gt(big_next, 0);                      /* the file has begun */
+    ck_assert_int_eq(pt_peer_send(NULL, pt_file_fd(wr), "ping\n", 5), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, pc->nlines == 1);
+    ck_assert_str_eq(pc->line[0], "ping");
+    ck_assert_msg(big_at_ping < BIG_LINES / 4, "the pipe waited for %u of %u lines",
+                  big_at_ping, BIG_LINES);
+    ck_assert_int_eq(c->closes, 0);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_uint_eq(big_next, BIG_LINES);
+    ck_assert_uint_eq(big_bad, 0);
+    ck_assert(pev_stream_is_open(pc->s));
+}
+END_TEST
+
+/* Pausing a file stream stops its reading (and the loop waits in its poll
+ * again: nothing to do); wait events and the idle timeout go on, as on any
+ * stream. Resuming reads on to the end. */
+static void pause_now(sctx_t *c)
+{
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), APR_SUCCESS);
+}
+
+START_TEST(file_stream_pause_input_stops_reading)
+{
+    sctx_t *c = file_stream(LOOP, 1, "a\nb\n", APR_FOPEN_READ | APR_FOPEN_WRITE, NULL);
+    apr_time_t start;
+
+    c->read_action = pause_now;
+    PT_PUMP_UNTIL(LOOP, c->reads == 1);
+    c->read_action = NULL;
+    pt_pump(LOOP, 5);
+    ck_assert_int_eq(c->reads, 1);
+    ck_assert_int_eq(vp(c->s, "out\n"), APR_SUCCESS);  /* output goes on */
+    pt_pump(LOOP, 5);
+    ck_assert_uint_eq(pev_stream_output_pending(c->s), 0);
+    ck_assert_int_eq(c->reads, 1);
+    ck_assert(!pev_stream_eof(c->s));
+    ck_assert(pev_stream_is_open(c->s));
+    start = pev_clock_monotonic();
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 20000), APR_SUCCESS);
+    ck_assert_int_ge(pev_clock_monotonic() - start, 15000);    /* it waited */
+    wadd(c, 1500, 7, NULL);
+    pt_tick(LOOP, 1500);
+    ck_assert_log(&LOG, 7);
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 0), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 2);
+    ck_assert_int_eq(c->reads, 1);          /* nothing new: the end came alone */
+
+    c = file_stream(LOOP, 2, "x\n", APR_FOPEN_READ, NULL);
+    ck_assert_int_eq(pev_stream_pause_input(c->s, 1), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_set_idle_timeout(c->s, 100), APR_SUCCESS);
+    c->idle_keep = 0;
+    pt_tick(LOOP, 1600);
+    ck_assert_int_eq(c->idles, 1);
+    ck_assert_int_eq(c->closes, 1);
+    ck_assert_int_eq(c->reason, APR_TIMEUP);
+    ck_assert_int_eq(c->reads, 0);
+}
+END_TEST
+
+/* A file stream whose buffer is full of lines nobody takes stops reading,
+ * and the loop waits in its poll instead of spinning; taking them reads on
+ * to the end. */
+START_TEST(file_stream_full_buffer_pauses_without_spinning)
+{
+    sctx_t *c;
+    char data[40 * 8 + 1], *l;
+    apr_size_t n;
+    apr_time_t start;
+    int i, got = 0;
+
+    for (i = 0; i < 40; i++)
+        snprintf(data + i * 8, 9, "line%03d\n", i);
+    c = file_stream(LOOP, 1, data, APR_FOPEN_READ, NULL);
+    c->take_lines = 0;
+    ck_assert_int_eq(pev_stream_set_max_line(c->s, 30), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->reads >= 1);
+    pt_pump(LOOP, 5);
+    ck_assert_uint_eq(pev_stream_input_pending(c->s), 32);     /* max_line + 2 */
+    ck_assert(!pev_stream_eof(c->s));
+    start = pev_clock_monotonic();
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 20000), APR_SUCCESS);
+    ck_assert_int_ge(pev_clock_monotonic() - start, 15000);    /* it waited */
+    while (got < 40) {
+        while (pev_stream_getline(c->s, &l, &n) == APR_SUCCESS) {
+            ck_assert_int_eq(atoi(l + 4), got);
+            got++;
+        }
+        ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    }
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+}
+END_TEST
+
+/* on_read of a file stream may destroy the stream's pool. */
+START_TEST(file_stream_destroy_pool_in_read)
+{
+    sctx_t *c = file_stream(LOOP, 1, "one\ntwo\n", APR_FOPEN_READ, NULL);
+    pev_loop_stats_t st;
+
+    c->read_action = destroy_own_pool;
+    PT_PUMP_UNTIL(LOOP, c->destroyed);
+    pt_pump(LOOP, 5);
+    ck_assert_int_eq(c->reads, 1);
+    ck_assert_int_eq(c->closes, 0);
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.streams, 0);
+}
+END_TEST
+
+/* A write-only file stream writes everything, through the output limit,
+ * then closes. */
+START_TEST(file_stream_write_only_writes_everything)
+{
+    const apr_size_t total = 3 * 1024 * 1024 + 77, piece = 256 * 1024;
+    char *data = apr_palloc(pt_pool, total), *got;
+    apr_size_t off, n;
+    apr_status_t rv;
+    sctx_t *c;
+    int other;
+
+    pt_pattern(data, total, 0);
+    c = file_stream(LOOP, 1, "", APR_FOPEN_WRITE, &other);
+    ck_assert_int_eq(pev_stream_getline(c->s, &got, &n), APR_EBADF);
+    for (off = 0; off < total; off += n) {
+        n = total - off < piece ? total - off : piece;
+        while ((rv = pev_stream_write(c->s, data + off, n)) == PEV_EFULL)
+            ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+        ck_assert_int_eq(rv, APR_SUCCESS);
+    }
+    ck_assert_int_eq(pev_stream_close(c->s), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, PEV_ECLOSED);
+    ck_assert_int_ge(c->drains, 1);
+    got = file_contents(other, &n);
+    ck_assert_uint_eq(n, total);
+    ck_assert(memcmp(got, data, total) == 0);
+}
+END_TEST
+
+/* A file opened for reading and writing: reading and writing share the
+ * descriptor's offset (read(2), write(2)). Replies written while reading a
+ * small file land after what was read; the stream then meets the end. */
+static int replied;
+
+static void reply_to_lines(sctx_t *c)
+{
+    for (; replied < c->nlines; replied++)
+        ck_assert_int_eq(pev_stream_printf(c->s, "ok %s\n", c->line[replied]), APR_SUCCESS);
+}
+
+START_TEST(file_stream_read_write)
+{
+    sctx_t *c;
+    apr_size_t n;
+    int other;
+
+    replied = 0;
+    c = file_stream(LOOP, 1, "one\ntwo\n", APR_FOPEN_READ | APR_FOPEN_WRITE, &other);
+    c->read_action = reply_to_lines;
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_int_eq(c->reason, APR_EOF);
+    ck_assert_int_eq(c->nlines, 2);
+    ck_assert_str_eq(file_contents(other, &n), "one\ntwo\nok one\nok two\n");
+}
+END_TEST
+
+/* pev_stream_getline_wait() on a file: the lines, then APR_EOF, at once. */
+START_TEST(file_stream_getline_wait)
+{
+    pev_loop_t *loop;
+    pev_stream_t *s;
+    apr_pool_t *sp = pt_subpool(pt_pool);
+    apr_file_t *f = temp_file(sp, "w1\nw2\nend", 9, APR_FOPEN_READ, 0, NULL);
+    apr_time_t start = pev_clock_monotonic();
+    char *l;
+    apr_size_t n;
+
+    ck_assert_int_eq(pev_loop_create(&loop, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_create_file(&s, loop, f, NULL, NULL, sp), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_getline_wait(s, &l, &n, 3 * APR_USEC_PER_SEC), APR_SUCCESS);
+    ck_assert_str_eq(l, "w1");
+    ck_assert_int_eq(pev_stream_getline_wait(s, &l, &n, 3 * APR_USEC_PER_SEC), APR_SUCCESS);
+    ck_assert_str_eq(l, "w2");
+    ck_assert_int_eq(pev_stream_getline_wait(s, &l, &n, -1), APR_SUCCESS);
+    ck_assert_str_eq(l, "end");
+    ck_assert_int_eq(pev_stream_getline_wait(s, &l, &n, 3 * APR_USEC_PER_SEC), APR_EOF);
+    ck_assert_int_lt(pev_clock_monotonic() - start, 2 * APR_USEC_PER_SEC);
+}
+END_TEST
+
+/* ======================================================================== */
 
 static Suite *stream_io_suite(void)
 {
@@ -787,6 +1193,15 @@ static Suite *stream_io_suite(void)
     tcase_add_test(ti, drain_runs_once_at_half_limit);
     tcase_add_test(ti, pipe_stream_reads);
     tcase_add_test(ti, pipe_stream_writes);
+    tcase_add_test(ti, file_stream_reads_lines_then_eof);
+    tcase_add_test(ti, file_stream_loop_does_not_wait_while_unread);
+    tcase_add_test(ti, file_stream_large_file_does_not_starve_others);
+    tcase_add_test(ti, file_stream_pause_input_stops_reading);
+    tcase_add_test(ti, file_stream_full_buffer_pauses_without_spinning);
+    tcase_add_test(ti, file_stream_destroy_pool_in_read);
+    tcase_add_test(ti, file_stream_write_only_writes_everything);
+    tcase_add_test(ti, file_stream_read_write);
+    tcase_add_test(ti, file_stream_getline_wait);
     suite_add_tcase(s, ti);
     return s;
 }

@@ -3,11 +3,12 @@
  *
  * poolev/stream.h - pool-owned buffered streams with timed wait events.
  *
- * A stream wraps a connected apr_socket_t or a pipe's apr_file_t, is created
- * on a loop and owned by a pool. The loop reads into the stream's input
- * buffer and flushes its output buffer; the stream calls back when data
- * arrives, when its output drains below the limit, when it has been idle too
- * long, and once when it closes. Wait events are timed callbacks attached to
+ * A stream wraps a connected apr_socket_t, a pipe's apr_file_t or a regular
+ * file's (read without polling: pev_stream_create_file()), is created on a
+ * loop and owned by a pool. The loop reads into the stream's input buffer
+ * and flushes its output buffer; the stream calls back when data arrives,
+ * when its output drains below the limit, when it has been idle too long,
+ * and once when it closes. Wait events are timed callbacks attached to
  * a stream (the Cyrus "prot_addwaitevent" contract, without its bugs).
  *
  * Lifetimes (doc/streams.md has the details):
@@ -62,7 +63,7 @@
 extern "C" {
 #endif
 
-/** A buffered stream over a socket or a pipe (opaque). */
+/** A buffered stream over a socket, a pipe or a regular file (opaque). */
 typedef struct pev_stream pev_stream_t;
 /** A timed event attached to a stream (opaque). */
 typedef struct pev_waitevent pev_waitevent_t;
@@ -138,9 +139,27 @@ PEV_API apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop
                                               const pev_stream_callbacks_t *cb,
                                               void *user_data, apr_pool_t *pool);
 
-/** pev_stream_create_socket() for a pipe end (from apr_file_pipe_create()
- *  or apr_os_pipe_put()). Regular files cannot be polled: the pollset's error
- *  is returned. */
+/**
+ * pev_stream_create_socket() for a pipe end (from apr_file_pipe_create() or
+ * apr_os_pipe_put()) or a regular file (apr_file_open() without
+ * APR_FOPEN_BUFFERED, or apr_os_file_put()/apr_os_pipe_put() of its
+ * descriptor).
+ *
+ * A regular file is always ready and is never polled: while input is wanted
+ * (not paused, and the buffer not full of untaken lines), the loop reads one
+ * chunk of it per iteration (at most 64 KiB, or the input buffer's room) and
+ * does not wait in its poll meanwhile, so other streams are served between
+ * chunks. Reading starts at the descriptor's current offset; the end of the
+ * file is the end of input, as for a pipe (APR_EOF, once: what is appended
+ * later is not read; tailing a file is not supported). A file opened for
+ * reading and writing reads and writes at the descriptor's one offset. The
+ * caller must not move the offset while the stream reads (doc/streams.md,
+ * "Regular files").
+ *
+ * @return as pev_stream_create_socket(); APR_EINVAL also for a regular file
+ *         with APR's own buffer (APR_FOPEN_BUFFERED). Other descriptors that
+ *         cannot be polled (/dev/null) get the pollset's error.
+ */
 PEV_API apr_status_t pev_stream_create_file(pev_stream_t **s, pev_loop_t *loop,
                                             apr_file_t *file,
                                             const pev_stream_callbacks_t *cb,
