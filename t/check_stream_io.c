@@ -789,7 +789,7 @@ static sctx_t *file_stream(pev_loop_t *loop, int id, const char *data, apr_int32
     sctx_t *c = ctx_new(id);
     apr_file_t *f;
 
-    c->pool = pt_subpool(pt_pool);
+    c->pool = pt_unkept_subpool(pt_pool);       /* a use after free faults */
     f = temp_file(c->pool, data, strlen(data), flags, 0, other);
     ck_assert_int_eq(pev_stream_create_file(&c->s, loop, f, &CB_ALL, c, c->pool),
                      APR_SUCCESS);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <apr_allocator.h>
 #include <apr_general.h>
 #include <apr_time.h>
 
@@ -47,6 +48,18 @@ apr_pool_t *pt_subpool(apr_pool_t *parent)
     apr_pool_t *p;
 
     ck_assert_int_eq(apr_pool_create(&p, parent), APR_SUCCESS);
+    return p;
+}
+
+apr_pool_t *pt_unkept_subpool(apr_pool_t *parent)
+{
+    apr_allocator_t *a;
+    apr_pool_t *p;
+
+    ck_assert_int_eq(apr_allocator_create(&a), APR_SUCCESS);
+    apr_allocator_max_free_set(a, 1);
+    ck_assert_int_eq(apr_pool_create_ex(&p, parent, NULL, a), APR_SUCCESS);
+    apr_allocator_owner_set(a, p);      /* the allocator goes with the pool */
     return p;
 }
 

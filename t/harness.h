@@ -41,6 +41,13 @@ void pt_teardown(void);
 /* A new subpool of @a parent (asserts success). */
 apr_pool_t *pt_subpool(apr_pool_t *parent);
 
+/* A new subpool of @a parent with an allocator of its own that keeps no free
+ * blocks: when it is destroyed its memory goes back to the system at once,
+ * so a use after free faults (or ASan and valgrind report it) instead of
+ * reading stale but intact pool memory. For tests that destroy a pool from
+ * inside a callback. */
+apr_pool_t *pt_unkept_subpool(apr_pool_t *parent);
+
 /* Run one suite (APR initialized around it); returns the exit status. */
 int pt_run(Suite *s);
 
