@@ -119,6 +119,9 @@ PEV_API apr_status_t pev_loop_wakeup(pev_loop_t *loop);
  * @a cancelled 0, or with @a cancelled 1 when the loop went before the call
  * could run (its pool was cleared or destroyed): then it must not use the
  * loop, only release @a user_data. Either way it is called exactly once.
+ * A call that is not cancelled may do what a timer callback may: post more
+ * calls (they run in a later iteration), add timers, clear or destroy any
+ * pool, the loop's included.
  */
 typedef void pev_post_fn(void *user_data, int cancelled);
 
