@@ -66,6 +66,8 @@
  * lock-free atomics. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_ullong must be lock-free");
+/* pev_loop_post() promises never to take a lock. */
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "atomic pointers must be lock-free");
 
 /* A call posted with pev_loop_post(). */
 typedef struct post_node {
