@@ -9,7 +9,8 @@
  *   2. read the clock: that is the loop's time for the whole iteration;
  *   3. every timer whose mark <= now leaves the heap for the "due" list, in
  *      (mark, sequence) order;
- *   4. handle readiness (descriptors' callbacks, the wakeup pipe) and run
+ *   4. handle readiness (descriptors' callbacks, the wakeup pipe: when it is
+ *      consumed, the calls posted so far run as one batch, in order) and run
  *      the handlers of signals delivered since the last iteration (signal.c);
  *   5. run the due list;
  *   6. run the end-of-iteration tasks (output flushes, closes).
@@ -23,6 +24,14 @@
  * owner.h before those pools go. A timer is in exactly one of: the heap, the
  * due list, or nowhere (idle).
  *
+ * Posted calls (pev_loop_post, any thread) are malloc'd nodes pushed on an
+ * atomic LIFO list (a CAS on its head, no lock). The loop's thread takes the
+ * whole list with one exchange and reverses it into posting order; a post
+ * that finds the list empty wakes the loop, so a batch costs one write(2).
+ * The batch lives on the iteration's stack: a call that destroys the loop
+ * leaves the rest of it to be delivered as cancelled without touching the
+ * loop. The loop's cleanup delivers what is still queued as cancelled.
+ *
  * Other components (streams) keep their per-loop state in parts attached to
  * the loop (loop_int.h); the loop's cleanup lets the parts go, newest first,
  * before its own timers and signal handlers.
@@ -31,6 +40,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +66,15 @@
  * lock-free atomics. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_ullong must be lock-free");
+/* pev_loop_post() promises never to take a lock. */
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "atomic pointers must be lock-free");
+
+/* A call posted with pev_loop_post(). */
+typedef struct post_node {
+    struct post_node *next;
+    pev_post_fn *fn;
+    void *user_data;
+} post_node_t;
 
 /* One descriptor reported ready by the current poll. */
 typedef struct ready_entry {
@@ -73,6 +92,8 @@ struct pev_loop {
     atomic_int wake_pending;        /* a byte is in the pipe, or about to be */
     atomic_int stop;
     atomic_ullong wakeup_writes;
+    _Atomic(post_node_t *) posted;  /* newest first; NULL: none */
+    atomic_int closed;              /* the cleanup has begun: no more posts */
 
     pev_clock_fn *clock;
     void *clock_user_data;
@@ -436,6 +457,86 @@ static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Posted calls                                                              */
+
+apr_status_t pev_loop_post(pev_loop_t *loop, pev_post_fn *fn, void *user_data)
+{
+    post_node_t *node, *head;
+
+    if (!loop || !fn)
+        return APR_EINVAL;
+    if (atomic_load_explicit(&loop->closed, memory_order_relaxed))
+        return PEV_EDESTROYED;
+    node = malloc(sizeof *node);    /* not from a pool: any thread */
+    if (!node)
+        return APR_ENOMEM;
+    node->fn = fn;
+    node->user_data = user_data;
+    head = atomic_load_explicit(&loop->posted, memory_order_relaxed);
+    do
+        node->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&loop->posted, &head, node,
+                                                  memory_order_release,
+                                                  memory_order_relaxed));
+    /* the first of a batch wakes the loop: the loop takes the list only
+     * after it cleared the wakeup flag, so a post that finds the list empty
+     * again sets the flag anew and writes */
+    if (head == NULL)
+        pev_loop_wakeup(loop);
+    return APR_SUCCESS;
+}
+
+/* Take every call posted so far, oldest first. */
+static post_node_t *posted_take(pev_loop_t *loop)
+{
+    post_node_t *l = atomic_exchange_explicit(&loop->posted, NULL, memory_order_acquire);
+    post_node_t *fifo = NULL;
+
+    while (l) {                     /* reverse: newest first -> oldest first */
+        post_node_t *next = l->next;
+
+        l->next = fifo;
+        fifo = l;
+        l = next;
+    }
+    return fifo;
+}
+
+/* Deliver @a batch as cancelled, in order. Touches no loop memory: the loop
+ * may be gone already. */
+static void posted_cancel(post_node_t *batch)
+{
+    while (batch) {
+        post_node_t *n = batch;
+
+        batch = n->next;
+        n->fn(n->user_data, 1);
+        free(n);
+    }
+}
+
+/* Run the calls posted before the wakeup was consumed. Calls they post wait
+ * for the next iteration. Returns non-zero when one of them destroyed the
+ * loop: the rest of the batch was delivered as cancelled. */
+static int posted_run(pev_loop_t *loop, const pevi_sentry_t *frame)
+{
+    post_node_t *batch = posted_take(loop);
+
+    while (batch) {
+        post_node_t *n = batch;
+
+        batch = n->next;
+        n->fn(n->user_data, 0);     /* may post, or destroy the loop */
+        free(n);
+        if (pevi_sentry_gone(frame)) {
+            posted_cancel(batch);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Loop                                                                      */
 
 static apr_status_t loop_cleanup(void *data)
@@ -444,6 +545,10 @@ static apr_status_t loop_cleanup(void *data)
     pevi_link_t *l;
 
     pevi_sentry_kill_all(&loop->frame);
+    /* queued calls first, while the loop is still whole; a post from one of
+     * them fails */
+    atomic_store(&loop->closed, 1);
+    posted_cancel(posted_take(loop));
     /* items of pools inside the loop's pool were released already (subpools
      * go before plain cleanups); the others become inert: the components'
      * first, newest first, then the timers */
@@ -519,6 +624,8 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
     atomic_init(&loop->wakeup_writes, 0);
+    atomic_init(&loop->posted, NULL);
+    atomic_init(&loop->closed, 0);
     pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
     pevi_list_init(&loop->parts);
     pevi_signals_init(&loop->signals, loop, pool);
@@ -685,7 +792,9 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         if (e->tag == NULL)
             continue;           /* taken out of the loop since the poll */
         if (e->tag == &loop->wake_pfd) {
-            wakeup_consume(loop);
+            wakeup_consume(loop);   /* the flag is clear: then take the batch */
+            if (posted_run(loop, frame))
+                return PEV_EDESTROYED;
             continue;
         }
         io = e->tag;
@@ -741,7 +850,8 @@ apr_status_t pev_loop_run(pev_loop_t *loop)
         apr_status_t st;
 
         if (loop->armed == 0 && loop->ios == 0 && pevi_list_empty(&loop->tasks)
-            && pevi_signals_count(&loop->signals) == 0)
+            && pevi_signals_count(&loop->signals) == 0
+            && atomic_load_explicit(&loop->posted, memory_order_relaxed) == NULL)
             return APR_SUCCESS;         /* nothing registered */
         st = pev_loop_run_once(loop, -1);
         if (st != APR_SUCCESS)

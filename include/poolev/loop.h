@@ -18,9 +18,9 @@
  *    Each pev_timer_add() allocates a new record from the lifetime pool, so a
  *    periodic or repeatedly-reset timer should be re-armed, not added again.
  *
- * Threads: a loop runs on one thread. pev_loop_wakeup() and pev_loop_stop()
- * may be called from any thread while the loop exists; everything else
- * belongs to the loop's thread.
+ * Threads: a loop runs on one thread. pev_loop_wakeup(), pev_loop_stop()
+ * and pev_loop_post() may be called from any thread while the loop exists;
+ * everything else belongs to the loop's thread.
  */
 #ifndef POOLEV_LOOP_H
 #define POOLEV_LOOP_H
@@ -67,7 +67,7 @@ PEV_API apr_status_t pev_loop_create(pev_loop_t **loop, apr_pool_t *pool);
 
 /**
  * Run iterations until pev_loop_stop() or until nothing is registered (no
- * armed timer, no signal handler, no open stream).
+ * armed timer, no signal handler, no open stream, no posted call waiting).
  *
  * @return APR_SUCCESS; PEV_EDESTROYED if a callback destroyed the loop;
  *         PEV_EBUSY if called from inside one of this loop's callbacks (the
@@ -79,9 +79,10 @@ PEV_API apr_status_t pev_loop_run(pev_loop_t *loop);
  * Run one iteration: wait for readiness at most @a timeout microseconds
  * (shortened to the next timer's mark; 0: do not wait; negative: no limit),
  * read the clock, take every timer whose mark has come, handle readiness
- * (streams, wakeups) and signals, then fire the timers taken, in (mark,
- * arming order) order, and last send the output streams buffered during the
- * iteration and finish their closes. The timers to fire are fixed before any
+ * (streams, wakeups and the calls posted with pev_loop_post()) and signals,
+ * then fire the timers taken, in (mark, arming order) order, and last send
+ * the output streams buffered during the iteration and finish their
+ * closes. The timers to fire are fixed before any
  * callback runs: a timer armed during the iteration for a mark that has
  * already passed fires in the next iteration, after the next poll. When
  * output or a close is waiting from outside the loop, the poll does not
@@ -112,6 +113,53 @@ PEV_API apr_status_t pev_loop_stop(pev_loop_t *loop);
  * @return APR_SUCCESS; APR_EINVAL for NULL.
  */
 PEV_API apr_status_t pev_loop_wakeup(pev_loop_t *loop);
+
+/**
+ * A call posted with pev_loop_post(). Runs on the loop's thread with
+ * @a cancelled 0, or with @a cancelled 1 when the loop went before the call
+ * could run (its pool was cleared or destroyed): then it must not use the
+ * loop, only release @a user_data. Either way it is called exactly once.
+ * A call that is not cancelled may do what a timer callback may: post more
+ * calls (they run in a later iteration), add timers, clear or destroy any
+ * pool, the loop's included.
+ */
+typedef void pev_post_fn(void *user_data, int cancelled);
+
+/**
+ * Run @a fn(@a user_data, 0) on the loop's thread, in a later iteration:
+ * the one that consumes the wakeup this post caused (step 4 of
+ * pev_loop_run_once()), never inside the calling callback. Calls run in the
+ * order they were posted (a total order: the order in which the posts took
+ * effect, so each thread's calls keep their order). The loop takes all the
+ * calls queued so far at once; calls posted while they run wait for the next
+ * iteration. pev_loop_run() does not return for want of registrations while
+ * a posted call waits.
+ *
+ * Never blocks and takes no lock: a node from malloc(3) is pushed on an
+ * atomic list. Wakeups coalesce: only the post that finds the queue empty
+ * wakes the loop (pev_loop_wakeup(): at most one write(2) per batch).
+ *
+ * Ownership: on APR_SUCCESS @a user_data passes to @a fn, which is called
+ * exactly once. When the loop's pool is cleared or destroyed, every call
+ * still queued, and the rest of a batch one of whose calls destroyed the
+ * loop, is called on the thread that destroys the pool with @a cancelled 1,
+ * in order, so that it can release @a user_data. On an error @a fn is never
+ * called and @a user_data stays the caller's.
+ *
+ * Threads: callable from any thread, the loop's included, and from posted
+ * calls (also cancelled ones: they get PEV_EDESTROYED). Not from signal
+ * handlers: malloc(3) is not async-signal-safe (pev_loop_wakeup() is). The
+ * loop must exist for the whole call: a post that races with the
+ * destruction of the loop's pool on another thread touches freed memory,
+ * and cannot be detected. A program that posts from other threads stops
+ * them posting (joins them, or tells them under its own lock) before it
+ * destroys the loop's pool, as with pev_loop_wakeup().
+ *
+ * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn; APR_ENOMEM if
+ *         malloc fails; PEV_EDESTROYED if the loop's pool is being cleared
+ *         or destroyed (a post from a cancelled call).
+ */
+PEV_API apr_status_t pev_loop_post(pev_loop_t *loop, pev_post_fn *fn, void *user_data);
 
 /** The loop's time in microseconds: the clock as read at the start of the
  *  current iteration (after its poll). Marks use this clock. 0 for NULL. */
