@@ -240,7 +240,9 @@ PEV_API apr_time_t pev_timer_mark(const pev_timer_t *timer);
 typedef struct pev_loop_stats {
     apr_size_t timers_armed;    /**< armed timers */
     apr_size_t signal_handlers; /**< signal handlers (poolev/signal.h) */
-    apr_size_t streams;         /**< open streams (poolev/stream.h) */
+    apr_size_t streams;         /**< open streams (poolev/stream.h) and watchers
+                                 *   with an interest (poolev/watch.h): what
+                                 *   keeps pev_loop_run() going */
     apr_size_t owners;          /**< (lifetime pool, loop) pairs */
     apr_uint64_t iterations;    /**< iterations run */
     apr_uint64_t wakeup_writes; /**< bytes written to the wakeup pipe */
