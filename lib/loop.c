@@ -32,8 +32,9 @@
  * leaves the rest of it to be delivered as cancelled without touching the
  * loop. The loop's cleanup delivers what is still queued as cancelled.
  *
- * Other components (streams) keep their per-loop state in parts attached to
- * the loop (loop_int.h); the loop's cleanup lets the parts go, newest first,
+ * Other components (streams, watchers) keep the owners of their items on
+ * the loop through pevi_loop_owners() (loop_int.h), without the loop knowing
+ * the items; the loop's cleanup detaches them, newest component first,
  * before its own timers and signal handlers.
  */
 #include "config.h"
@@ -105,7 +106,7 @@ struct pev_loop {
     apr_size_t dead;                /* T_DEAD entries in the heap */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
-    pevi_link_t parts;              /* components' records (sentinel) */
+    pevi_link_t parts;              /* components' owners (sentinel) */
     apr_size_t ios;                 /* open items of components */
     pevi_link_t tasks;              /* end-of-iteration work (sentinel) */
     ready_entry_t ready[POLL_BATCH];/* what the current poll reported */
@@ -539,6 +540,13 @@ static int posted_run(pev_loop_t *loop, const pevi_sentry_t *frame)
 /* ------------------------------------------------------------------------ */
 /* Loop                                                                      */
 
+/* A component's owners on the loop (pevi_loop_owners()). */
+typedef struct loop_part {
+    pevi_link_t link;               /* on the loop's parts */
+    const void *key;                /* the component's */
+    pevi_owners_t owners;
+} loop_part_t;
+
 static apr_status_t loop_cleanup(void *data)
 {
     pev_loop_t *loop = data;
@@ -552,11 +560,8 @@ static apr_status_t loop_cleanup(void *data)
     /* items of pools inside the loop's pool were released already (subpools
      * go before plain cleanups); the others become inert: the components'
      * first, newest first, then the timers */
-    for (l = loop->parts.prev; l != &loop->parts; l = l->prev) {
-        pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
-
-        part->fini(part);
-    }
+    for (l = loop->parts.prev; l != &loop->parts; l = l->prev)
+        pevi_owners_detach_all(&PEVI_CONTAINER(l, loop_part_t, link)->owners);
     pevi_owners_detach_all(&loop->owners);
     pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
@@ -573,22 +578,24 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop)
     return loop->pool;
 }
 
-pevi_loop_part_t *pevi_loop_part_find(pev_loop_t *loop, const void *key)
+pevi_owners_t *pevi_loop_owners(pev_loop_t *loop, const void *key,
+                                pevi_release_fn *release, pevi_orphan_fn *orphan)
 {
+    loop_part_t *part;
     pevi_link_t *l;
 
     for (l = loop->parts.next; l != &loop->parts; l = l->next) {
-        pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
-
+        part = PEVI_CONTAINER(l, loop_part_t, link);
         if (part->key == key)
-            return part;
+            return &part->owners;
     }
-    return NULL;
-}
-
-void pevi_loop_part_add(pev_loop_t *loop, pevi_loop_part_t *part)
-{
+    part = apr_palloc(loop->pool, sizeof *part);
+    if (!part)
+        return NULL;
+    part->key = key;
+    pevi_owners_init(&part->owners, loop, release, NULL, orphan, loop->pool);
     pevi_list_append(&loop->parts, &part->link);
+    return &part->owners;
 }
 
 void pevi_loop_ios_adjust(pev_loop_t *loop, int delta)
@@ -871,12 +878,8 @@ apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
     stats->streams = loop->ios;
     stats->owners = pevi_owners_count(&loop->owners)
                     + pevi_owners_count(&loop->signals.owners);
-    for (l = loop->parts.next; l != &loop->parts; l = l->next) {
-        const pevi_loop_part_t *part = PEVI_CONTAINER(l, pevi_loop_part_t, link);
-
-        if (part->owners)
-            stats->owners += pevi_owners_count(part->owners);
-    }
+    for (l = loop->parts.next; l != &loop->parts; l = l->next)
+        stats->owners += pevi_owners_count(&PEVI_CONTAINER(l, loop_part_t, link)->owners);
     stats->iterations = loop->iterations;
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);
     return APR_SUCCESS;

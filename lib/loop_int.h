@@ -74,31 +74,19 @@ void pevi_task_post(pev_loop_t *loop, pevi_task_t *task);
 void pevi_task_cancel(pevi_task_t *task);
 
 /* ------------------------------------------------------------------------ */
-/* Components: other parts of the library (streams) that keep state per loop */
+/* Components: other parts of the library (streams, watchers) whose items a
+ * loop holds */
 
-/* A component's per-loop record, made by the component on first use (in
- * memory that lasts as long as the loop's pool) and found again by its key.
- * The loop knows nothing of it but these fields. */
-typedef struct pevi_loop_part pevi_loop_part_t;
-
-/* The loop is being destroyed: make the component's items inert. Runs from
- * the loop's cleanup, after the running iteration was told to stop and
- * before the loop's own timers and signal handlers are let go. */
-typedef void pevi_loop_part_fini_fn(pevi_loop_part_t *part);
-
-struct pevi_loop_part {
-    pevi_link_t link;               /* on the loop's parts */
-    const void *key;                /* the component's: one of its statics */
-    pevi_loop_part_fini_fn *fini;
-    pevi_owners_t *owners;          /* counted by pev_loop_stats(); or NULL */
-};
-
-/* The part of @a loop with @a key, or NULL. */
-pevi_loop_part_t *pevi_loop_part_find(pev_loop_t *loop, const void *key);
-
-/* Attach @a part, its fields set. The loop's cleanup runs the parts' fini
- * functions newest first. */
-void pevi_loop_part_add(pev_loop_t *loop, pevi_loop_part_t *part);
+/* The owners (owner.h) of a component's items on @a loop, one set per
+ * component, found by @a key (one of the component's statics). The first
+ * call makes them, with @a release and @a orphan, in the loop's pool. The
+ * loop knows nothing of the items: its cleanup detaches every component's
+ * owners (newest component first; each item goes to @a orphan) after the
+ * running iteration was told to stop and before the loop's own timers and
+ * signal handlers go, and pev_loop_stats() counts them. NULL when out of
+ * memory. */
+pevi_owners_t *pevi_loop_owners(pev_loop_t *loop, const void *key,
+                                pevi_release_fn *release, pevi_orphan_fn *orphan);
 
 /* Open items (streams) keep pev_loop_run() going: +1 on open, -1 on close.
  * pev_loop_stats() reports them as streams. */

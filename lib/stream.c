@@ -994,40 +994,12 @@ static void stream_orphan(void *loop, pevi_link_t *item)
     stream_detach(PEVI_CONTAINER(item, pev_stream_t, owned), 0);
 }
 
-/* A loop's streams: the owners of their lifetime pools, in the loop's part
- * for streams (loop_int.h), made with the loop's first stream. */
-typedef struct streams {
-    pevi_loop_part_t part;
-    pevi_owners_t owners;
-} streams_t;
+static const char streams_key;      /* the loop's owners of streams */
 
-static const char streams_key;
-
-/* The loop is being destroyed: every stream still open leaves it. */
-static void streams_fini(pevi_loop_part_t *part)
-{
-    pevi_owners_detach_all(&PEVI_CONTAINER(part, streams_t, part)->owners);
-}
-
-/* The owners of @a loop's streams; NULL when there is no memory for them. */
+/* The owners of @a loop's streams' pools; NULL when out of memory. */
 static pevi_owners_t *loop_streams(pev_loop_t *loop)
 {
-    pevi_loop_part_t *part = pevi_loop_part_find(loop, &streams_key);
-    apr_pool_t *pool;
-    streams_t *ss;
-
-    if (part)
-        return &PEVI_CONTAINER(part, streams_t, part)->owners;
-    pool = pevi_loop_pool(loop);
-    ss = apr_palloc(pool, sizeof *ss);
-    if (!ss)
-        return NULL;
-    pevi_owners_init(&ss->owners, loop, stream_release, NULL, stream_orphan, pool);
-    ss->part.key = &streams_key;
-    ss->part.fini = streams_fini;
-    ss->part.owners = &ss->owners;
-    pevi_loop_part_add(loop, &ss->part);
-    return &ss->owners;
+    return pevi_loop_owners(loop, &streams_key, stream_release, stream_orphan);
 }
 
 /* Is @a fd a TCP socket (IPv4 or IPv6, SOCK_STREAM), the kind TCP_NODELAY

@@ -4,12 +4,12 @@
  * watch.c - descriptor watchers (poolev/watch.h): a public face on the
  * loop's descriptor interface (io_int.h) for descriptors the caller owns.
  *
- * A watcher embeds a pevi_io. It is owned through its pool (owner.h), in
- * the loop's part for watchers (loop_int.h), made with the loop's first
- * watcher: the pool's teardown releases it, the loop's orphans it. A watcher
- * is LIVE (polled for its interest, or paused at 0), REMOVED (out of the
- * pollset, off its owner, waiting for its pool to go) or INERT (the loop
- * went first; loop is NULL).
+ * A watcher embeds a pevi_io. It is owned through its pool (owner.h), in the
+ * loop's owners of watchers (pevi_loop_owners(), loop_int.h), made with the
+ * loop's first watcher: the pool's teardown releases it, the loop's orphans
+ * it. A watcher is LIVE (polled for its interest, or paused at 0), REMOVED
+ * (out of the pollset, off its owner, waiting for its pool to go) or INERT
+ * (the loop went first; loop is NULL).
  *
  * Nothing of the watcher is touched after its callback returns, so the
  * callback may destroy the watcher's pool or the loop without a guard: the
@@ -89,37 +89,12 @@ static void watch_orphan(void *loop, pevi_link_t *item)
     w->loop = NULL;
 }
 
-typedef struct watches {
-    pevi_loop_part_t part;
-    pevi_owners_t owners;
-} watches_t;
+static const char watches_key;      /* the loop's owners of watchers */
 
-static const char watches_key;
-
-static void watches_fini(pevi_loop_part_t *part)
-{
-    pevi_owners_detach_all(&PEVI_CONTAINER(part, watches_t, part)->owners);
-}
-
-/* The owners of @a loop's watchers; NULL when there is no memory for them. */
+/* The owners of @a loop's watchers' pools; NULL when out of memory. */
 static pevi_owners_t *loop_watches(pev_loop_t *loop)
 {
-    pevi_loop_part_t *part = pevi_loop_part_find(loop, &watches_key);
-    apr_pool_t *pool;
-    watches_t *ws;
-
-    if (part)
-        return &PEVI_CONTAINER(part, watches_t, part)->owners;
-    pool = pevi_loop_pool(loop);
-    ws = apr_palloc(pool, sizeof *ws);
-    if (!ws)
-        return NULL;
-    pevi_owners_init(&ws->owners, loop, watch_release, NULL, watch_orphan, pool);
-    ws->part.key = &watches_key;
-    ws->part.fini = watches_fini;
-    ws->part.owners = &ws->owners;
-    pevi_loop_part_add(loop, &ws->part);
-    return &ws->owners;
+    return pevi_loop_owners(loop, &watches_key, watch_release, watch_orphan);
 }
 
 /* ------------------------------------------------------------------------ */
