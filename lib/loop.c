@@ -40,6 +40,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -95,6 +96,8 @@ struct pev_loop {
     atomic_ullong wakeup_writes;
     _Atomic(post_node_t *) posted;  /* newest first; NULL: none */
     atomic_int closed;              /* the cleanup has begun: no more posts */
+    atomic_int posting;             /* pev_loop_post() calls under way */
+    post_node_t *batch;             /* the rest of the batch being run */
 
     pev_clock_fn *clock;
     void *clock_user_data;
@@ -463,34 +466,47 @@ static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
 apr_status_t pev_loop_post(pev_loop_t *loop, pev_post_fn *fn, void *user_data)
 {
     post_node_t *node, *head;
+    apr_status_t st = APR_SUCCESS;
 
     if (!loop || !fn)
         return APR_EINVAL;
-    if (atomic_load_explicit(&loop->closed, memory_order_relaxed))
-        return PEV_EDESTROYED;
+    /* counted while under way: the loop's cleanup waits for the count to
+     * fall to 0, so a call this post makes run (another wakeup may run it
+     * before this returns) can destroy the loop without this touching freed
+     * memory */
+    atomic_fetch_add(&loop->posting, 1);
+    if (atomic_load(&loop->closed)) {
+        st = PEV_EDESTROYED;
+        goto out;
+    }
     node = malloc(sizeof *node);    /* not from a pool: any thread */
-    if (!node)
-        return APR_ENOMEM;
+    if (!node) {
+        st = APR_ENOMEM;
+        goto out;
+    }
     node->fn = fn;
     node->user_data = user_data;
     head = atomic_load_explicit(&loop->posted, memory_order_relaxed);
     do
         node->next = head;
     while (!atomic_compare_exchange_weak_explicit(&loop->posted, &head, node,
-                                                  memory_order_release,
+                                                  memory_order_seq_cst,
                                                   memory_order_relaxed));
-    /* the first of a batch wakes the loop: the loop takes the list only
-     * after it cleared the wakeup flag, so a post that finds the list empty
-     * again sets the flag anew and writes */
+    /* the first of a batch wakes the loop. The loop clears the wakeup flag,
+     * then takes the list; this pushes, then sets the flag (all sequentially
+     * consistent): either the loop's take sees this node, or this sees the
+     * flag cleared and writes a byte */
     if (head == NULL)
         pev_loop_wakeup(loop);
-    return APR_SUCCESS;
+out:
+    atomic_fetch_sub(&loop->posting, 1);
+    return st;
 }
 
 /* Take every call posted so far, oldest first. */
 static post_node_t *posted_take(pev_loop_t *loop)
 {
-    post_node_t *l = atomic_exchange_explicit(&loop->posted, NULL, memory_order_acquire);
+    post_node_t *l = atomic_exchange(&loop->posted, NULL);
     post_node_t *fifo = NULL;
 
     while (l) {                     /* reverse: newest first -> oldest first */
@@ -517,22 +533,21 @@ static void posted_cancel(post_node_t *batch)
 }
 
 /* Run the calls posted before the wakeup was consumed. Calls they post wait
- * for the next iteration. Returns non-zero when one of them destroyed the
- * loop: the rest of the batch was delivered as cancelled. */
+ * for the next iteration. The rest of the batch is kept in the loop: a call
+ * that destroys the loop leaves it to the loop's cleanup, which delivers it
+ * as cancelled before what was posted since. Returns non-zero when a call
+ * destroyed the loop (nothing of it may be touched then). */
 static int posted_run(pev_loop_t *loop, const pevi_sentry_t *frame)
 {
-    post_node_t *batch = posted_take(loop);
+    post_node_t *n;
 
-    while (batch) {
-        post_node_t *n = batch;
-
-        batch = n->next;
+    loop->batch = posted_take(loop);
+    while ((n = loop->batch) != NULL) {
+        loop->batch = n->next;
         n->fn(n->user_data, 0);     /* may post, or destroy the loop */
         free(n);
-        if (pevi_sentry_gone(frame)) {
-            posted_cancel(batch);
+        if (pevi_sentry_gone(frame))
             return 1;
-        }
     }
     return 0;
 }
@@ -556,6 +571,10 @@ static apr_status_t loop_cleanup(void *data)
     /* queued calls first, while the loop is still whole; a post from one of
      * them fails */
     atomic_store(&loop->closed, 1);
+    while (atomic_load(&loop->posting) > 0)
+        sched_yield();              /* a post finishing its wakeup */
+    posted_cancel(loop->batch);     /* the running batch's rest, then newer */
+    loop->batch = NULL;
     posted_cancel(posted_take(loop));
     /* items of pools inside the loop's pool were released already (subpools
      * go before plain cleanups); the others become inert: the components'
@@ -633,6 +652,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->wakeup_writes, 0);
     atomic_init(&loop->posted, NULL);
     atomic_init(&loop->closed, 0);
+    atomic_init(&loop->posting, 0);
     pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
     pevi_list_init(&loop->parts);
     pevi_signals_init(&loop->signals, loop, pool);

@@ -1008,6 +1008,7 @@ START_TEST(test_signals_held_elsewhere)
     pev_daemon_options_t o;
     pev_daemon_t *d;
     pev_loop_t *other;
+    pev_loop_stats_t st;
     apr_pool_t *op = pt_subpool(pt_pool);
 
     ck_assert_int_eq(pev_loop_create(&other, op), APR_SUCCESS);
@@ -1028,6 +1029,8 @@ START_TEST(test_signals_held_elsewhere)
     ck_assert_ptr_nonnull(strstr(pev_daemon_error(d), "signal 15"));
     ck_assert_int_eq(tlog.n, 0);                    /* nothing of the start ran */
     ck_assert_ptr_null(pev_daemon_gen(d));
+    ck_assert_int_eq(pev_loop_stats(pev_daemon_loop(d), &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.signal_handlers, 0);       /* SIGHUP, taken first, too */
     apr_pool_destroy(op);                           /* the other loop lets go */
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     ck_assert_log(&tlog, L_PREPARSE, L_PARSE, L_INIT_A, L_INIT_B);
@@ -1036,6 +1039,32 @@ START_TEST(test_signals_held_elsewhere)
 }
 END_TEST
 
+
+/* A start that fails (here on its configuration) gives the signals back:
+ * nothing of a failed start stays, and another loop can take them. */
+START_TEST(test_failed_start_releases_signals)
+{
+    pev_daemon_options_t o;
+    pev_daemon_t *d;
+    pev_loop_stats_t st;
+    pev_loop_t *other;
+    apr_pool_t *op = pt_subpool(pt_pool);
+
+    memset(&o, 0, sizeof o);
+    o.name = "testd";
+    o.modules = test_modules;
+    o.default_config = "NoSuchDirective 1\n";
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
+                                        quiet_log, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+    ck_assert_int_eq(pev_loop_stats(pev_daemon_loop(d), &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.signal_handlers, 0);
+    ck_assert_int_eq(pev_loop_create(&other, op), APR_SUCCESS);
+    ck_assert_int_eq(pev_signal_add(NULL, other, SIGTERM, other_loop_sig, NULL, op),
+                     APR_SUCCESS);
+}
+END_TEST
 
 /* ------------------------------------------------------------------------ */
 /* Callbacks that reach into a running start or restart                      */
@@ -1274,6 +1303,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_connection_nobody_takes);
     tcase_add_test(tc, test_signals);
     tcase_add_test(tc, test_signals_held_elsewhere);
+    tcase_add_test(tc, test_failed_start_releases_signals);
     tcase_add_test(tc, test_config_file_switched_during_start);
     tcase_add_test(tc, test_stop_during_start);
     tcase_add_test(tc, test_last_connection_goes_with_generation_pool);

@@ -24,7 +24,7 @@ static void setup(void)
 {
     pt_setup();
     pt_log_reset(&LOG);
-    LPOOL = pt_subpool(pt_pool);
+    LPOOL = pt_unkept_subpool(pt_pool);    /* a use after free faults */
     ck_assert_int_eq(pev_loop_create(&LOOP, LPOOL), APR_SUCCESS);
 }
 
@@ -377,8 +377,10 @@ static void destroy_loop(pcall_t *self)
 }
 
 /* A posted call destroys the loop's pool: the iteration stops with
- * PEV_EDESTROYED, the rest of the batch is delivered cancelled, once, and
- * so is a call posted during the destroy's batch (before the loop went). */
+ * PEV_EDESTROYED, the rest of the batch is delivered cancelled, once, in
+ * order, then a call posted during the batch (newer); the rest of the batch
+ * is delivered while the loop is still whole, so a post from it is refused
+ * instead of touching freed memory. */
 START_TEST(post_call_destroys_loop)
 {
     pcall_t *a = pcall(1), *b = pcall(2), *c = pcall(3), *d = pcall(4);
@@ -391,8 +393,11 @@ START_TEST(post_call_destroys_loop)
     post(c);
     post(pcall(5));
     post(pcall(6));
+    REPOST = APR_SUCCESS;
+    ck_assert_int_eq(pev_loop_post(LOOP, on_cancel_repost, pcall(7)), APR_SUCCESS);
     ck_assert_int_eq(pev_loop_run_once(LOOP, 0), PEV_EDESTROYED);
-    ck_assert_log(&LOG, 1, 2, 3, -4, -5, -6);
+    ck_assert_log(&LOG, 1, 2, 3, -5, -6, -4);
+    ck_assert_int_eq(REPOST, PEV_EDESTROYED);
     ck_assert_int_eq(d->cancelled, 1);
     ck_assert_int_eq(d->ran, 0);
 }

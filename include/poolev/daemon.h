@@ -204,9 +204,9 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
                                        apr_pool_t *pool);
 
 /**
- * Start the first generation: core.preparse, parse the configuration, open
- * the listening sockets, the modules' init in load order, install the
- * signal handlers (unless PEV_DAEMON_NO_SIGNALS), core.postparse,
+ * Start the first generation: install the signal handlers (unless
+ * PEV_DAEMON_NO_SIGNALS), core.preparse, parse the configuration, open the
+ * listening sockets, the modules' init in load order, core.postparse,
  * core.startup. A stop asked for during the start (from one of these
  * listeners or an init) runs right after it, at the next
  * pev_daemon_run_once() or pev_daemon_run().

@@ -149,9 +149,10 @@ typedef void pev_post_fn(void *user_data, int cancelled);
  * Threads: callable from any thread, the loop's included, and from posted
  * calls (also cancelled ones: they get PEV_EDESTROYED). Not from signal
  * handlers: malloc(3) is not async-signal-safe (pev_loop_wakeup() is). The
- * loop must exist for the whole call: a post that races with the
+ * loop must exist when the call begins: a post that races with the
  * destruction of the loop's pool on another thread touches freed memory,
- * and cannot be detected. A program that posts from other threads stops
+ * and cannot be detected. (A post under way while a call it made run
+ * destroys the loop is safe: the loop's cleanup waits for it to return.) A program that posts from other threads stops
  * them posting (joins them, or tells them under its own lock) before it
  * destroys the loop's pool, as with pev_loop_wakeup().
  *

@@ -302,9 +302,6 @@ static apr_status_t start_first(pev_daemon_t *d)
     d->state = D_RUNNING;
     st = run_inits(d, gen);
     if (st != APR_SUCCESS) {
-        if (d->sig_pool)
-            apr_pool_destroy(d->sig_pool);
-        d->sig_pool = NULL;
         if (d->gen)
             gen_end(d->gen);
         pevi_listen_commit(d, NULL, 1);
@@ -339,8 +336,13 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
     d->busy = 1;
     st = start_first(d);
     d->busy = 0;
-    if (st != APR_SUCCESS)
+    if (st != APR_SUCCESS) {
+        /* a failed start keeps nothing: the signals go back too */
+        if (d->sig_pool)
+            apr_pool_destroy(d->sig_pool);
+        d->sig_pool = NULL;
         d->state = D_STOPPED;
+    }
     return st;
 }
 
