@@ -46,6 +46,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,9 +488,13 @@ static int notify_read(pev_stream_t *s);
 /* Input has ended. The stream closes, unless a write waits for room (it was
  * refused with PEV_EFULL): then it stays open for output until a drain comes
  * and the owner, having had on_drain and on_read again for the lines left,
- * no longer waits. */
+ * no longer waits. A regular file opened for writing too stays open. */
 static void eof_settle(pev_stream_t *s)
 {
+    /* a regular file that is also written: the end of what it holds ends
+     * nothing of its output, which goes on until pev_stream_close() */
+    if (s->regular && s->can_write)
+        return;
     if (s->state == S_OPEN && !s->want_drain)
         stream_begin_close(s, APR_EOF);
 }
@@ -1014,6 +1019,12 @@ static int is_tcp(int fd)
     if (getsockname(fd, (struct sockaddr *) (void *) &ss, &len) != 0
         || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
         return 0;
+#ifdef SO_PROTOCOL
+    /* not SCTP or another stream protocol */
+    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &type, &tlen) == 0)
+        return type == IPPROTO_TCP;
+    tlen = sizeof type;
+#endif
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM;
 }
 
@@ -1049,7 +1060,7 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
          * until the peer's delayed ACK */
         s->tcp = is_tcp(s->fd);
         if (st == APR_SUCCESS && s->tcp)
-            st = apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
+            (void) apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);  /* best effort */
     } else {
         struct stat sb;
 

@@ -1008,10 +1008,13 @@ START_TEST(file_stream_pause_input_stops_reading)
     pt_tick(LOOP, 1500);
     ck_assert_log(&LOG, 7);
     ck_assert_int_eq(pev_stream_pause_input(c->s, 0), APR_SUCCESS);
-    PT_PUMP_UNTIL(LOOP, c->closes == 1);
-    ck_assert_int_eq(c->reason, APR_EOF);
+    PT_PUMP_UNTIL(LOOP, pev_stream_eof(c->s));
+    pt_pump(LOOP, 2);
+    ck_assert(pev_stream_is_open(c->s));    /* written too: the end closes nothing */
     ck_assert_int_eq(c->nlines, 2);
     ck_assert_int_eq(c->reads, 1);          /* nothing new: the end came alone */
+    ck_assert_int_eq(pev_stream_close(c->s), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
 
     c = file_stream(LOOP, 2, "x\n", APR_FOPEN_READ, NULL);
     ck_assert_int_eq(pev_stream_pause_input(c->s, 1), APR_SUCCESS);
@@ -1108,7 +1111,8 @@ END_TEST
 
 /* A file opened for reading and writing: reading and writing share the
  * descriptor's offset (read(2), write(2)). Replies written while reading a
- * small file land after what was read; the stream then meets the end. */
+ * small file land after what was read; the end of what the file holds does
+ * not close the stream, whose output goes on until it is closed. */
 static int replied;
 
 static void reply_to_lines(sctx_t *c)
@@ -1126,10 +1130,16 @@ START_TEST(file_stream_read_write)
     replied = 0;
     c = file_stream(LOOP, 1, "one\ntwo\n", APR_FOPEN_READ | APR_FOPEN_WRITE, &other);
     c->read_action = reply_to_lines;
-    PT_PUMP_UNTIL(LOOP, c->closes == 1);
-    ck_assert_int_eq(c->reason, APR_EOF);
+    PT_PUMP_UNTIL(LOOP, pev_stream_eof(c->s) && pev_stream_output_pending(c->s) == 0);
     ck_assert_int_eq(c->nlines, 2);
-    ck_assert_str_eq(file_contents(other, &n), "one\ntwo\nok one\nok two\n");
+    /* the end of what the file holds does not close it: output goes on */
+    pt_pump(LOOP, 5);
+    ck_assert(pev_stream_is_open(c->s));
+    ck_assert_int_eq(c->closes, 0);
+    ck_assert_int_eq(pev_stream_write(c->s, "after\n", 6), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_close(c->s), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, c->closes == 1);
+    ck_assert_str_eq(file_contents(other, &n), "one\ntwo\nok one\nok two\nafter\n");
 }
 END_TEST
 

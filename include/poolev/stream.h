@@ -152,7 +152,9 @@ PEV_API apr_status_t pev_stream_create_socket(pev_stream_t **s, pev_loop_t *loop
  * chunks. Reading starts at the descriptor's current offset; the end of the
  * file is the end of input, as for a pipe (APR_EOF, once: what is appended
  * later is not read; tailing a file is not supported). A file opened for
- * reading and writing reads and writes at the descriptor's one offset. The
+ * reading and writing reads and writes at the descriptor's one offset, and
+ * its end of input closes nothing: its output goes on until
+ * pev_stream_close() (pev_stream_eof() tells that input ended). The
  * caller must not move the offset while the stream reads (doc/streams.md,
  * "Regular files").
  *
