@@ -958,9 +958,9 @@ START_TEST(test_connection_nobody_takes)
 }
 END_TEST
 
-static int hup_seen;
-
-START_TEST(test_signals)
+/* A daemon on @a config that takes the signals (make_daemon()'s do not);
+ * log messages swallowed. */
+static pev_daemon_t *signal_daemon(const char *config)
 {
     pev_daemon_options_t o;
     pev_daemon_t *d;
@@ -968,10 +968,20 @@ START_TEST(test_signals)
     memset(&o, 0, sizeof o);
     o.name = "testd";
     o.modules = test_modules;
-    o.default_config = "Greeting sig\n";
+    o.default_config = config;
     ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
                                         quiet_log, NULL, NULL), APR_SUCCESS);
+    return d;
+}
+
+static int hup_seen;
+
+START_TEST(test_signals)
+{
+    pev_daemon_t *d;
+
+    d = signal_daemon("Greeting sig\n");
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     hup_seen = 0;
     ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
@@ -984,9 +994,7 @@ START_TEST(test_signals)
     {
         pev_daemon_t *d2;
 
-        ck_assert_int_eq(pev_daemon_create(&d2, &o, dpool), APR_SUCCESS);
-        ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d2), NULL,
-                                            PEV_EVENT_LOG, quiet_log, NULL, NULL), APR_SUCCESS);
+        d2 = signal_daemon("Greeting sig\n");
         ck_assert_int_eq(pev_daemon_start(d2), APR_SUCCESS);
         ck_assert_int_eq(kill(getpid(), SIGINT), 0);
         ck_assert_int_eq(pev_daemon_run(d2), APR_SUCCESS);
@@ -1005,7 +1013,6 @@ static void other_loop_sig(int signo, void *user_data)
  * signal is free again. */
 START_TEST(test_signals_held_elsewhere)
 {
-    pev_daemon_options_t o;
     pev_daemon_t *d;
     pev_loop_t *other;
     pev_loop_stats_t st;
@@ -1014,13 +1021,7 @@ START_TEST(test_signals_held_elsewhere)
     ck_assert_int_eq(pev_loop_create(&other, op), APR_SUCCESS);
     ck_assert_int_eq(pev_signal_add(NULL, other, SIGTERM, other_loop_sig, NULL, op),
                      APR_SUCCESS);
-    memset(&o, 0, sizeof o);
-    o.name = "testd";
-    o.modules = test_modules;
-    o.default_config = "Greeting sig\n";
-    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
-                                        quiet_log, NULL, NULL), APR_SUCCESS);
+    d = signal_daemon("Greeting sig\n");
     ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_PREPARSE,
                                         log_event, (void *) (intptr_t) L_PREPARSE, NULL),
                      APR_SUCCESS);
@@ -1044,19 +1045,12 @@ END_TEST
  * nothing of a failed start stays, and another loop can take them. */
 START_TEST(test_failed_start_releases_signals)
 {
-    pev_daemon_options_t o;
     pev_daemon_t *d;
     pev_loop_stats_t st;
     pev_loop_t *other;
     apr_pool_t *op = pt_subpool(pt_pool);
 
-    memset(&o, 0, sizeof o);
-    o.name = "testd";
-    o.modules = test_modules;
-    o.default_config = "NoSuchDirective 1\n";
-    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
-                                        quiet_log, NULL, NULL), APR_SUCCESS);
+    d = signal_daemon("NoSuchDirective 1\n");
     ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
     ck_assert_int_eq(pev_loop_stats(pev_daemon_loop(d), &st), APR_SUCCESS);
     ck_assert_uint_eq(st.signal_handlers, 0);
