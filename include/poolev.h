@@ -25,12 +25,13 @@
 #include "poolev/signal.h"
 #include "poolev/stream.h"
 #include "poolev/watch.h"
+#include "poolev/tls.h"
 #include "poolev/daemon.h"
 
 /** poolev's version, as numbers and as a string. */
 #define POOLEV_MAJOR 0
-#define POOLEV_MINOR 1
+#define POOLEV_MINOR 2
 #define POOLEV_PATCH 0
-#define POOLEV_VERSION_STRING "0.1.0"
+#define POOLEV_VERSION_STRING "0.2.0"
 
 #endif /* POOLEV_H */

@@ -32,6 +32,15 @@ static const char *pev_message(apr_status_t st)
         return "poolev: output buffer full";
     case PEV_ECONFIG:
         return "poolev: configuration error";
+    case PEV_ETLS:
+        return "poolev: TLS failure";
+    case PEV_ETLSVERIFY:
+        return "poolev: TLS: the peer's certificate failed verification";
+    case PEV_ETRUNCATED:
+        return "poolev: TLS: the peer ended the connection without close_notify"
+               " (truncated)";
+    case PEV_ERESOLVE:
+        return "poolev: the host name could not be resolved";
     default:
         return NULL;
     }

@@ -3,6 +3,7 @@
  *
  * check_status.c - poolev status codes and pev_strerror().
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <poolev.h>
@@ -21,6 +22,7 @@ START_TEST(test_codes_in_user_range)
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_ELINE));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_EFULL));
     ck_assert(PEV_STATUS_IS_POOLEV(PEV_ECONFIG));
+    ck_assert(PEV_STATUS_IS_POOLEV(PEV_ERESOLVE));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_EINVAL));
     ck_assert(!PEV_STATUS_IS_POOLEV(APR_SUCCESS));
 }
@@ -48,6 +50,14 @@ START_TEST(test_strerror)
     ck_assert_msg(strstr(buf, "full") != NULL, "got '%s'", buf);
     pev_strerror(PEV_ECONFIG, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "configuration") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ETLS, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "TLS failure") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ETLSVERIFY, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "verification") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ETRUNCATED, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "truncated") != NULL, "got '%s'", buf);
+    pev_strerror(PEV_ERESOLVE, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "resolved") != NULL, "got '%s'", buf);
     pev_strerror(PEV_START_ERROR + 999, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "unknown") != NULL, "got '%s'", buf);
     /* APR's own codes go through apr_strerror */
@@ -64,6 +74,17 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+/* poolev.h's version is the package's */
+START_TEST(test_version)
+{
+    char want[32];
+
+    ck_assert_str_eq(POOLEV_VERSION_STRING, PEV_PACKAGE_VERSION);
+    snprintf(want, sizeof want, "%d.%d.%d", POOLEV_MAJOR, POOLEV_MINOR, POOLEV_PATCH);
+    ck_assert_str_eq(want, PEV_PACKAGE_VERSION);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("status");
@@ -71,6 +92,7 @@ int main(void)
 
     tcase_add_test(tc, test_codes_in_user_range);
     tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_version);
     suite_add_tcase(s, tc);
     return pt_run(s);
 }

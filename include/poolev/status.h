@@ -67,6 +67,23 @@ extern "C" {
 /** A configuration file has an error (poolev/daemon.h: pev_daemon_error()
  *  names the file and line). */
 #define PEV_ECONFIG    (PEV_START_ERROR + 9)
+/** A TLS failure: a handshake the peer or OpenSSL refused (garbage instead
+ *  of a ClientHello, a protocol version refused, no shared cipher), a TLS
+ *  protocol error on an established stream, or a TLS context that could not
+ *  be built (unreadable or mismatched certificate and key). The stream's or
+ *  context's error text says why (pev_stream_tls_error(), pev_tls_error()). */
+#define PEV_ETLS       (PEV_START_ERROR + 10)
+/** TLS: the peer's certificate failed verification (untrusted, expired,
+ *  wrong host name, missing where one is required); pev_stream_tls_error()
+ *  gives the X.509 reason. */
+#define PEV_ETLSVERIFY (PEV_START_ERROR + 11)
+/** TLS: the peer ended the TCP stream without a close_notify alert, so the
+ *  end of its data is not authenticated (a truncation, distinct from the
+ *  clean end APR_EOF). */
+#define PEV_ETRUNCATED (PEV_START_ERROR + 12)
+/** A host name could not be resolved (no such name, no address of a usable
+ *  family, or the resolver failed or timed out). */
+#define PEV_ERESOLVE   (PEV_START_ERROR + 13)
 
 /** True when @a s is one of poolev's own codes. */
 #define PEV_STATUS_IS_POOLEV(s) \
