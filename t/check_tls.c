@@ -11,11 +11,13 @@
  * (harness_tls.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <openssl/ssl.h>
 
@@ -889,6 +891,123 @@ START_TEST(test_getline_wait_over_tls)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* One context, several loops on their own threads                           */
+
+#define TLS_THREADS 4
+#define TLS_ROUNDS 8
+
+typedef struct tthread {
+    apr_pool_t *pool;           /* the thread's own: made before it starts */
+    pev_tls_ctx_t *sctx, *cctx;
+    int ok;                     /* sessions that carried a line each way */
+    char why[160];
+} tthread_t;
+
+typedef struct tend {
+    pev_stream_t *s;
+    int ready, got, closed;
+} tend_t;
+
+static void tt_ready(pev_stream_t *s, void *user_data)
+{
+    tend_t *e = user_data;
+
+    (void) s;
+    e->ready = 1;
+}
+
+static void tt_read(pev_stream_t *s, void *user_data)
+{
+    tend_t *e = user_data;
+    char *line;
+    apr_size_t len;
+
+    while (pev_stream_getline(s, &line, &len) == APR_SUCCESS)
+        if (strcmp(line, "ping") == 0)
+            e->got++;
+}
+
+static void tt_close(pev_stream_t *s, apr_status_t reason, void *user_data)
+{
+    tend_t *e = user_data;
+
+    (void) s;
+    (void) reason;
+    e->closed = 1;
+}
+
+static void *tls_thread(void *arg)
+{
+    static const pev_stream_callbacks_t cb = { tt_read, NULL, tt_close, NULL };
+    tthread_t *t = arg;
+    int round;
+
+    for (round = 0; round < TLS_ROUNDS; round++) {
+        apr_pool_t *p;
+        pev_loop_t *loop;
+        apr_socket_t *a = NULL, *b = NULL;
+        tend_t srv = { 0 }, cli = { 0 };
+        int sv[2], i;
+
+        if (apr_pool_create(&p, t->pool) != APR_SUCCESS
+            || pev_loop_create(&loop, p) != APR_SUCCESS
+            || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+            snprintf(t->why, sizeof t->why, "setup failed");
+            return NULL;
+        }
+        apr_os_sock_put(&a, &sv[0], p);
+        apr_os_sock_put(&b, &sv[1], p);
+        if (pev_stream_create_socket(&srv.s, loop, a, &cb, &srv, p) != APR_SUCCESS
+            || pev_stream_create_socket(&cli.s, loop, b, &cb, &cli, p) != APR_SUCCESS
+            || pev_stream_start_tls(srv.s, t->sctx, NULL, tt_ready, &srv, NULL)
+                   != APR_SUCCESS
+            || pev_stream_start_tls(cli.s, t->cctx, "localhost", tt_ready, &cli, NULL)
+                   != APR_SUCCESS) {
+            snprintf(t->why, sizeof t->why, "streams failed");
+            return NULL;
+        }
+        (void) pev_stream_write(cli.s, "ping\n", 5);
+        (void) pev_stream_write(srv.s, "ping\n", 5);
+        for (i = 0; i < 20000 && !(srv.got && cli.got) && !srv.closed && !cli.closed; i++)
+            (void) pev_loop_run_once(loop, 1000);
+        if (srv.got && cli.got && srv.ready && cli.ready)
+            t->ok++;
+        else
+            snprintf(t->why, sizeof t->why, "round %d: srv ready %d got %d closed %d,"
+                     " cli ready %d got %d closed %d (%s)", round, srv.ready, srv.got,
+                     srv.closed, cli.ready, cli.got, cli.closed,
+                     pev_stream_tls_error(cli.s) ? pev_stream_tls_error(cli.s) : "-");
+        apr_pool_destroy(p);    /* streams, SSL objects, sockets, loop */
+    }
+    return NULL;
+}
+
+/* A context is shared by loops on several threads: every thread's sessions
+ * complete (CI runs this suite under ThreadSanitizer too). */
+START_TEST(test_ctx_shared_by_loops_on_threads)
+{
+    tthread_t t[TLS_THREADS];
+    pthread_t th[TLS_THREADS];
+    pev_tls_ctx_t *sctx = server_ctx(), *cctx = client_ctx();
+    int i;
+
+    for (i = 0; i < TLS_THREADS; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].pool = pt_subpool(pt_pool);
+        t[i].sctx = sctx;
+        t[i].cctx = cctx;
+    }
+    for (i = 0; i < TLS_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, tls_thread, &t[i]), 0);
+    for (i = 0; i < TLS_THREADS; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    for (i = 0; i < TLS_THREADS; i++)
+        ck_assert_msg(t[i].ok == TLS_ROUNDS, "thread %d: %d of %d sessions; %s", i, t[i].ok,
+                      TLS_ROUNDS, t[i].why);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Pools destroyed at every step                                             */
 
 static void destroy_in_ready(sctx_t *c)
@@ -1055,6 +1174,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_ctx_pool_destroyed_streams_run_on);
     tcase_add_test(tc, test_ctx_wrap);
     tcase_add_test(tc, test_start_tls_errors);
+    tcase_add_test(tc, test_ctx_shared_by_loops_on_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("starttls");
