@@ -164,8 +164,12 @@ typedef struct pev_module_def {
 /* ------------------------------------------------------------------------ */
 /* The daemon                                                                */
 
-/** Do not install SIGHUP/SIGTERM/SIGINT handlers (embedding, tests). */
+/** Do not install SIGHUP/SIGTERM/SIGINT/SIGUSR1 handlers (embedding, tests). */
 #define PEV_DAEMON_NO_SIGNALS 0x1
+/** Ignore the service manager: no notifications ($NOTIFY_SOCKET), no
+ *  watchdog, no socket activation ($LISTEN_FDS); the variables stay in the
+ *  environment. */
+#define PEV_DAEMON_NO_SYSTEMD 0x2
 
 /** pev_daemon_create() options. */
 typedef struct pev_daemon_options {
@@ -319,14 +323,28 @@ PEV_API apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
 PEV_API apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path);
 
 /**
- * Log a message: generate PEV_EVENT_LOG, or write to stderr when nobody
- * listens (levels up to PEV_LOG_INFO). The message is formatted into a
- * bounded buffer (longer messages are cut) and newlines become spaces.
- * Callable from callbacks; a message logged from a core.log listener goes to
- * stderr (no recursion).
+ * Log a message: generate PEV_EVENT_LOG, or, when nobody listens, write it
+ * to the daemon's log target if its level is at most the configured
+ * LogLevel (default PEV_LOG_INFO). Targets (core directives LogTarget and
+ * LogFile, doc/daemon.md): stderr, one line with time, name, pid and level;
+ * stderr with an sd-daemon(3) "<N>" prefix instead of the time when it is
+ * the journal's stream ($JOURNAL_STREAM); syslog; a file. The message is
+ * formatted into a bounded buffer (longer messages are cut) and newlines
+ * become spaces. Callable from callbacks; a message logged from a core.log
+ * listener goes to the target (no recursion).
  */
 PEV_API void pev_daemon_log(pev_daemon_t *d, pev_log_level_t level, const char *fmt, ...)
     PEV_PRINTF(3, 4);
+
+/**
+ * Reopen the log file (what SIGUSR1 does; after a rotation the file's name
+ * names a new file): the new file is opened, and only then the old one is
+ * closed. Nothing happens for the other targets.
+ * @return APR_SUCCESS; APR_EINVAL for NULL; the open's error (the old file
+ *         stays in use and the error is logged there). Callable from
+ *         callbacks.
+ */
+PEV_API apr_status_t pev_daemon_reopen_logs(pev_daemon_t *d);
 
 /** pev_daemon_log() with a va_list. */
 PEV_API void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt,
