@@ -81,7 +81,8 @@ typedef struct pev_conn pev_conn_t;
  *  pool is destroyed. event_data: the pev_conn_t. */
 #define PEV_EVENT_CONN_CLOSE "core.conn-close"
 /** A log message. event_data: a const pev_log_record_t *. When nobody
- *  listens, the daemon writes messages up to PEV_LOG_INFO to stderr. */
+ *  listens, the daemon writes messages up to its LogLevel (default
+ *  PEV_LOG_INFO) to its LogTarget (default stderr); see pev_daemon_log(). */
 #define PEV_EVENT_LOG "core.log"
 
 /** Log levels, most severe first. */
@@ -186,8 +187,10 @@ typedef struct pev_daemon_options {
 /**
  * Create a daemon: its pool (a subpool of @a pool), bus, loop, and one bus
  * module per module definition, in order. Nothing is parsed or opened yet.
- * The daemon also declares the core directive "Listen [HOST:]PORT"
- * (repeatable; PORT 0 takes an ephemeral port, see pev_daemon_port()).
+ * The daemon also declares the core directives "Listen [HOST:]PORT"
+ * (repeatable; PORT 0 takes an ephemeral port, see pev_daemon_port()),
+ * "LogLevel error|warn|info|debug", "LogTarget stderr|syslog [FACILITY]|file
+ * PATH" and "LogFile PATH" (see pev_daemon_log()).
  *
  * @param d    out: the daemon
  * @param opts options (copied; the module definitions and strings must stay
@@ -209,20 +212,26 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
 
 /**
  * Start the first generation: install the signal handlers (unless
- * PEV_DAEMON_NO_SIGNALS), core.preparse, parse the configuration, open the
- * listening sockets, the modules' init in load order, core.postparse,
- * core.startup. A stop asked for during the start (from one of these
- * listeners or an init) runs right after it, at the next
- * pev_daemon_run_once() or pev_daemon_run().
+ * PEV_DAEMON_NO_SIGNALS: SIGHUP, SIGTERM, SIGINT and SIGUSR1, which reopens
+ * the log file), read the service manager's variables (unless
+ * PEV_DAEMON_NO_SYSTEMD: $NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID,
+ * $LISTEN_FDS, $LISTEN_PID, $LISTEN_FDNAMES; each is unset once read, so
+ * child processes do not inherit them), core.preparse, parse the
+ * configuration, open the log target and the listening sockets (adopting
+ * the passed sockets bound to a Listen address), the modules' init in load
+ * order, core.postparse, core.startup, and READY=1 to the service manager.
+ * A stop asked for during the start (from one of these listeners or an
+ * init) runs right after it, at the next pev_daemon_run_once() or
+ * pev_daemon_run().
  *
  * @return APR_SUCCESS; on failure nothing stays open and
  *         pev_daemon_error() has one line naming the file and line, or the
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed init;
  *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
- *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
- *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
- *         the daemon was stopped (or its start failed) before.
+ *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM,
+ *         SIGINT or SIGUSR1 (pev_daemon_error() names the signal);
+ *         PEV_ECLOSED if the daemon was stopped (or its start failed) before.
  * @note PEV_EBUSY changes nothing: the signals are taken first, before any
  *       of the start runs, so a daemon whose signals were held elsewhere can
  *       be started once they are free. Every other failure is final.
