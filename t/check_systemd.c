@@ -562,6 +562,28 @@ static ino_t fd_inode(int fd)
     return fstat(fd, &sb) == 0 ? sb.st_ino : 0;
 }
 
+/* The descriptors open on the socket (or file) of inode @a ino. */
+static int fds_on(ino_t ino)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (!dir)
+        return -1;
+    while ((e = readdir(dir)) != NULL) {
+        int fd = atoi(e->d_name);
+
+        struct stat sb;
+
+        if (e->d_name[0] != '.' && fd != dirfd(dir) && fstat(fd, &sb) == 0
+            && S_ISSOCK(sb.st_mode) && sb.st_ino == ino)
+            n++;
+    }
+    closedir(dir);
+    return n;
+}
+
 /* A line from a client of an in-process daemon. */
 static int served(pev_daemon_t *d, unsigned port)
 {
@@ -619,7 +641,8 @@ static int mode_activate(void)
     PT_MODE_CHECK(getenv("LISTEN_FDS") == NULL && getenv("LISTEN_PID") == NULL
                   && getenv("LISTEN_FDNAMES") == NULL);
     PT_MODE_CHECK(pev_daemon_port(d, 0) == p3);
-    PT_MODE_CHECK(fd_inode(3) == i3);                    /* the passed one */
+    /* the listening socket is a duplicate of the passed one */
+    PT_MODE_CHECK(fd_inode(3) == i3 && fds_on(i3) == 2);
     PT_MODE_CHECK(fcntl(3, F_GETFD) & FD_CLOEXEC);
     PT_MODE_CHECK(fcntl(4, F_GETFD) & FD_CLOEXEC);       /* unused, kept */
     PT_MODE_CHECK(fcntl(5, F_GETFD) >= 0);
@@ -628,7 +651,7 @@ static int mode_activate(void)
     PT_MODE_CHECK(pev_daemon_restart(d) == APR_SUCCESS);
     PT_MODE_CHECK(pev_daemon_run_once(d, 0) == APR_SUCCESS);
     PT_MODE_CHECK(pev_gen_number(pev_daemon_gen(d)) == 2);
-    PT_MODE_CHECK(fd_inode(3) == i3 && pev_daemon_port(d, 0) == p3);
+    PT_MODE_CHECK(fds_on(i3) == 2 && pev_daemon_port(d, 0) == p3);
     PT_MODE_CHECK(served(d, p3));
     /* a reload that adds the second one's address adopts it: no bind, so
      * no "address in use" */
@@ -638,28 +661,35 @@ static int mode_activate(void)
     PT_MODE_CHECK(pev_daemon_restart(d) == APR_SUCCESS);
     PT_MODE_CHECK(pev_daemon_run_once(d, 0) == APR_SUCCESS);
     PT_MODE_CHECK(pev_gen_number(pev_daemon_gen(d)) == 3);
-    PT_MODE_CHECK(pev_daemon_port(d, 1) == p4);
+    PT_MODE_CHECK(pev_daemon_port(d, 1) == p4 && fds_on(fd_inode(4)) == 2);
     PT_MODE_CHECK(served(d, p4));
-    /* a reload without the first closes it */
+    /* a reload without the first closes the daemon's duplicate; the passed
+     * socket stays, unused */
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\nLogFile %s/log\n", p4, dir);
     PT_MODE_CHECK(mode_write_file(path, conf) == 0);
     PT_MODE_CHECK(pev_daemon_restart(d) == APR_SUCCESS);
     PT_MODE_CHECK(pev_daemon_run_once(d, 0) == APR_SUCCESS);
     PT_MODE_CHECK(pev_gen_number(pev_daemon_gen(d)) == 4);
-    PT_MODE_CHECK(fcntl(3, F_GETFD) == -1 && errno == EBADF);
+    PT_MODE_CHECK(fds_on(i3) == 1 && fcntl(3, F_GETFD) >= 0);
+    PT_MODE_CHECK(pev_daemon_port(d, 1) == 0);
     PT_MODE_CHECK(served(d, p4));
-    /* listed again, it is bound anew */
+    /* listed again, it is adopted again (a bind would find it in use) */
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\nListen 127.0.0.1:%u\nLogFile %s/log\n",
              p4, p3, dir);
     PT_MODE_CHECK(mode_write_file(path, conf) == 0);
     PT_MODE_CHECK(pev_daemon_restart(d) == APR_SUCCESS);
     PT_MODE_CHECK(pev_daemon_run_once(d, 0) == APR_SUCCESS);
     PT_MODE_CHECK(pev_gen_number(pev_daemon_gen(d)) == 5);
+    PT_MODE_CHECK(fds_on(i3) == 2 && pev_daemon_port(d, 1) == p3);
     PT_MODE_CHECK(served(d, p3));
+    /* the stop closes the listening sockets; the passed ones go with the
+     * daemon's pool */
     PT_MODE_CHECK(pev_daemon_stop(d) == APR_SUCCESS);
     PT_MODE_CHECK(pev_daemon_run_once(d, 0) == APR_SUCCESS);
-    PT_MODE_CHECK(fcntl(4, F_GETFD) == -1 && errno == EBADF);  /* closed at the stop */
+    PT_MODE_CHECK(fds_on(i3) == 1);
     apr_pool_destroy(pool);
+    PT_MODE_CHECK(fcntl(3, F_GETFD) == -1 && errno == EBADF);
+    PT_MODE_CHECK(fcntl(4, F_GETFD) == -1 && errno == EBADF);
     PT_MODE_CHECK(fcntl(5, F_GETFD) >= 0);               /* never ours */
     apr_terminate();
     return 0;
@@ -677,6 +707,7 @@ START_TEST(activate_adopts_passed_sockets)
                   && strstr(log, "passed socket 4 \"two\" (127.0.0.1:")
                   && strstr(log, "matches no Listen address: kept unused")
                   && strstr(log, ": adopted passed socket 4 \"two\"")
+                  && count_in(log, ": adopted passed socket 3 \"one\"") == 2
                   && !strstr(log, "in use"), "log:\n%s", log);
     free(log);
 }

@@ -9,13 +9,15 @@
  *
  * A Listen address adopts the passed socket bound to it (getsockname()
  * compared with the address Listen resolves to) instead of binding one:
- * listen.c asks pevi_activate_take() before it creates a socket. From then
- * on the socket is a listening socket like the others: kept across restarts
- * while a Listen line names it, closed when none does or at the stop. A
- * passed socket no Listen address takes is logged and kept open, unused, so
- * that a reload that adds its address adopts it (binding it again would
- * fail: the service manager holds it too). Passed sockets not taken close
- * with the daemon's pool.
+ * listen.c asks pevi_activate_take() before it creates a socket, and gets a
+ * duplicate of the passed descriptor in the listening socket's pool. From
+ * then on it is a listening socket like the others: kept across restarts
+ * while a Listen line names it, closed when none does or at the stop. The
+ * passed descriptor itself stays open as long as the daemon's pool, unused
+ * while no Listen line takes it, so that a later Listen line for its
+ * address adopts it again (binding the address would fail: the service
+ * manager holds the socket too), whatever the reloads in between did. A
+ * passed socket no Listen address takes at the start is logged.
  */
 #include "config.h"
 
@@ -38,7 +40,8 @@
 #define LISTEN_FDS_MAX 1024
 
 typedef struct passed {
-    int fd;                         /* -1 once taken (its apr_socket_t owns it) */
+    int fd;                         /* the passed descriptor */
+    int in_use;                     /* a listening socket holds a duplicate */
     const char *name;               /* LISTEN_FDNAMES, else "" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -59,6 +62,16 @@ static apr_status_t passed_gone(void *data)
             close(ps->p[i].fd);
             ps->p[i].fd = -1;
         }
+    return APR_SUCCESS;
+}
+
+/* A listening socket's pool went: its duplicate closed, the passed socket
+ * can be taken again. */
+static apr_status_t passed_release(void *data)
+{
+    passed_t *p = data;
+
+    p->in_use = 0;
     return APR_SUCCESS;
 }
 
@@ -204,30 +217,39 @@ apr_status_t pevi_activate_take(pev_daemon_t *d, apr_socket_t **sock,
         for (i = 0; i < ps->n; i++) {
             passed_t *p = &ps->p[i];
             apr_os_sock_info_t info;
-            apr_os_sock_t fd = p->fd;
+            apr_os_sock_t fd;
             char eb[256], at[INET6_ADDRSTRLEN + 16];
             apr_status_t st;
 
-            if (p->fd < 0 || !same_addr(p, a))
+            if (p->fd < 0 || p->in_use || !same_addr(p, a))
                 continue;
+            fd = fcntl(p->fd, F_DUPFD_CLOEXEC, LISTEN_FDS_START);
+            if (fd < 0) {
+                st = APR_FROM_OS_ERROR(errno);
+                pev_daemon_log(d, PEV_LOG_ERROR, "cannot adopt passed descriptor %d for %s: %s",
+                               p->fd, key, pev_strerror(st, eb, sizeof eb));
+                return st;
+            }
             memset(&info, 0, sizeof info);
             info.os_sock = &fd;
             info.local = (struct sockaddr *) &p->addr;
             info.family = p->addr.ss_family;
             info.type = SOCK_STREAM;
             info.protocol = IPPROTO_TCP;
-            /* the socket's pool closes it (apr_os_sock_make registers the
-             * cleanup) */
+            /* the socket's pool closes the duplicate (apr_os_sock_make
+             * registers the cleanup) */
             st = apr_os_sock_make(sock, &info, pool);
             if (st != APR_SUCCESS) {
+                close(fd);
                 pev_daemon_log(d, PEV_LOG_ERROR, "cannot adopt passed descriptor %d for %s: %s",
                                p->fd, key, pev_strerror(st, eb, sizeof eb));
                 return st;
             }
+            p->in_use = 1;
+            apr_pool_cleanup_register(pool, p, passed_release, apr_pool_cleanup_null);
             pev_daemon_log(d, PEV_LOG_INFO, "%s: adopted passed socket %d%s%s%s (%s)", key,
                            p->fd, *p->name ? " \"" : "", p->name, *p->name ? "\"" : "",
                            addr_text(&p->addr, at, sizeof at));
-            p->fd = -1;
             return APR_SUCCESS;
         }
     return APR_NOTFOUND;
@@ -244,7 +266,7 @@ void pevi_activate_report(pev_daemon_t *d)
         const passed_t *p = &ps->p[i];
         char at[INET6_ADDRSTRLEN + 16];
 
-        if (p->fd >= 0)
+        if (p->fd >= 0 && !p->in_use)
             pev_daemon_log(d, PEV_LOG_WARN, "passed socket %d%s%s%s (%s) matches no Listen "
                            "address: kept unused", p->fd, *p->name ? " \"" : "", p->name,
                            *p->name ? "\"" : "", addr_text(&p->addr, at, sizeof at));

@@ -175,9 +175,10 @@ void pevi_notify_start_failed(pev_daemon_t *d);
  * LISTEN_FDNAMES), set FD_CLOEXEC on them, unset the variables. */
 void pevi_activate_init(pev_daemon_t *d);
 
-/* A passed listening socket bound to one of @a sa's addresses (a stream
- * socket, listening): made an apr_socket_t in @a pool (which closes it)
- * and never offered again. APR_NOTFOUND when none matches. */
+/* A passed listening socket bound to one of @a sa's addresses, not in use:
+ * a duplicate of it made an apr_socket_t in @a pool (which closes the
+ * duplicate; the passed socket is free again then). APR_NOTFOUND when none
+ * matches. */
 apr_status_t pevi_activate_take(pev_daemon_t *d, apr_socket_t **sock,
                                 const apr_sockaddr_t *sa, const char *key,
                                 apr_pool_t *pool);
