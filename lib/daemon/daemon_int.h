@@ -38,6 +38,12 @@
  *   c->pool          one per connection
  *   d->sig_pool      the signal handlers, from the start to the stop
  *   d->path_pool     the configuration file's name
+ *   sink pool        one per log target in use or prepared (log.c): the
+ *                    path, the file's descriptor
+ *   notify pool      the notification socket, the watchdog and status
+ *                    timers, their listeners (notify.c)
+ * The sockets the service manager passed are closed by a cleanup of
+ * d->pool (activate.c); a listening socket adopting one holds a duplicate.
  *
  * Per-restart work allocates only from pools it destroys again, so a
  * daemon's memory does not grow with the number of restarts.
