@@ -526,6 +526,89 @@ START_TEST(watchdog_for_another_pid)
 }
 END_TEST
 
+/* pubsubd as a child: the signals' way, and the watchdog in real time ---- */
+
+static pid_t spawn(const char *const argv[], const char *out);
+static int wait_exit(pid_t pid, long ms, int *status);
+static void wait_for(const char *path, const char *needle, int times);
+
+/* The next message that is not WATCHDOG=1, counting those in @a pings. */
+static const char *next_but_pings(int *pings)
+{
+    long deadline = lc_now_ms() + PT_WAIT_MS;
+    const char *got;
+
+    while (lc_now_ms() < deadline)
+        if ((got = notify_recv(100)) != NULL) {
+            if (strcmp(got, "WATCHDOG=1") != 0)
+                return got;
+            (*pings)++;
+        }
+    return NULL;
+}
+
+START_TEST(pubsubd_notifies)
+{
+    const char *argv[4];
+    char out[160], conf[128];
+    const char *got;
+    long t0;
+    int pings = 0, status;
+
+    notify_open(0);
+    /* a ping every 100 ms */
+    setenv("WATCHDOG_USEC", "200000", 1);
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nStatsInterval off\n");
+    write_file(conf_path, conf);
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    argv[0] = PUBSUBD_PATH;
+    argv[1] = "-f";
+    argv[2] = conf_path;
+    argv[3] = NULL;
+    child_pid = spawn(argv, out);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    got = next_but_pings(&pings);
+    ck_assert_msg(got && strcmp(got, "READY=1\nSTATUS=generation 1 running, 0 connections, "
+                                "0 accepted") == 0, "got '%s'", got ? got : "(nothing)");
+    /* about ten pings in a second: a bound, not a timing */
+    pings = 0;
+    t0 = lc_now_ms();
+    while (lc_now_ms() - t0 < 1000)
+        if ((got = notify_recv(100)) != NULL) {
+            ck_assert_str_eq(got, "WATCHDOG=1");
+            pings++;
+        }
+    ck_assert_msg(pings >= 3 && pings <= 40, "%d pings in a second", pings);
+    /* SIGHUP: a good reload, then a bad one */
+    ck_assert_int_eq(kill(child_pid, SIGHUP), 0);
+    got = next_but_pings(&pings);
+    ck_assert_msg(got && strncmp(got, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0, "got '%s'",
+                  got ? got : "(nothing)");
+    got = next_but_pings(&pings);
+    ck_assert_msg(got && strcmp(got, "READY=1\nSTATUS=generation 2 running, 0 connections, "
+                                "0 accepted") == 0, "got '%s'", got ? got : "(nothing)");
+    write_file(conf_path, "Listen 127.0.0.1:0\nMaxLine 1\n");
+    ck_assert_int_eq(kill(child_pid, SIGHUP), 0);
+    got = next_but_pings(&pings);
+    ck_assert_msg(got && strncmp(got, "RELOADING=1\n", 12) == 0, "got '%s'",
+                  got ? got : "(nothing)");
+    got = next_but_pings(&pings);
+    ck_assert_msg(got && strncmp(got, "READY=1\nSTATUS=reload failed, generation 2 still "
+                                 "running: ", 58) == 0 && strstr(got, "MaxLine"), "got '%s'",
+                  got ? got : "(nothing)");
+    /* SIGTERM */
+    ck_assert_int_eq(kill(child_pid, SIGTERM), 0);
+    got = next_but_pings(&pings);
+    ck_assert_msg(got && strcmp(got, "STOPPING=1\nSTATUS=stopping") == 0, "got '%s'",
+                  got ? got : "(nothing)");
+    ck_assert_int_eq(wait_exit(child_pid, PT_WAIT_MS, &status), 1);
+    child_pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    wait_for(out, "info: stopped", 1);
+}
+END_TEST
+
 /* ======================================================================== */
 /* activate                                                                  */
 
@@ -1331,6 +1414,7 @@ static Suite *systemd_suite(void)
     tcase_add_test(tc, notify_nothing_without_socket);
     tcase_add_test(tc, watchdog_at_half_the_period);
     tcase_add_test(tc, watchdog_for_another_pid);
+    tcase_add_test(tc, pubsubd_notifies);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("activate");
