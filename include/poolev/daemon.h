@@ -81,7 +81,8 @@ typedef struct pev_conn pev_conn_t;
  *  pool is destroyed. event_data: the pev_conn_t. */
 #define PEV_EVENT_CONN_CLOSE "core.conn-close"
 /** A log message. event_data: a const pev_log_record_t *. When nobody
- *  listens, the daemon writes messages up to PEV_LOG_INFO to stderr. */
+ *  listens, the daemon writes messages up to its LogLevel (default
+ *  PEV_LOG_INFO) to its LogTarget (default stderr); see pev_daemon_log(). */
 #define PEV_EVENT_LOG "core.log"
 
 /** Log levels, most severe first. */
@@ -164,8 +165,12 @@ typedef struct pev_module_def {
 /* ------------------------------------------------------------------------ */
 /* The daemon                                                                */
 
-/** Do not install SIGHUP/SIGTERM/SIGINT handlers (embedding, tests). */
+/** Do not install SIGHUP/SIGTERM/SIGINT/SIGUSR1 handlers (embedding, tests). */
 #define PEV_DAEMON_NO_SIGNALS 0x1
+/** Ignore the service manager: no notifications ($NOTIFY_SOCKET), no
+ *  watchdog, no socket activation ($LISTEN_FDS); the variables stay in the
+ *  environment. */
+#define PEV_DAEMON_NO_SYSTEMD 0x2
 
 /** pev_daemon_create() options. */
 typedef struct pev_daemon_options {
@@ -182,8 +187,10 @@ typedef struct pev_daemon_options {
 /**
  * Create a daemon: its pool (a subpool of @a pool), bus, loop, and one bus
  * module per module definition, in order. Nothing is parsed or opened yet.
- * The daemon also declares the core directive "Listen [HOST:]PORT"
- * (repeatable; PORT 0 takes an ephemeral port, see pev_daemon_port()).
+ * The daemon also declares the core directives "Listen [HOST:]PORT"
+ * (repeatable; PORT 0 takes an ephemeral port, see pev_daemon_port()),
+ * "LogLevel error|warn|info|debug", "LogTarget stderr|syslog [FACILITY]|file
+ * PATH" and "LogFile PATH" (see pev_daemon_log()).
  *
  * @param d    out: the daemon
  * @param opts options (copied; the module definitions and strings must stay
@@ -205,20 +212,26 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
 
 /**
  * Start the first generation: install the signal handlers (unless
- * PEV_DAEMON_NO_SIGNALS), core.preparse, parse the configuration, open the
- * listening sockets, the modules' init in load order, core.postparse,
- * core.startup. A stop asked for during the start (from one of these
- * listeners or an init) runs right after it, at the next
- * pev_daemon_run_once() or pev_daemon_run().
+ * PEV_DAEMON_NO_SIGNALS: SIGHUP, SIGTERM, SIGINT and SIGUSR1, which reopens
+ * the log file), read the service manager's variables (unless
+ * PEV_DAEMON_NO_SYSTEMD: $NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID,
+ * $LISTEN_FDS, $LISTEN_PID, $LISTEN_FDNAMES; each is unset once read, so
+ * child processes do not inherit them), core.preparse, parse the
+ * configuration, open the log target and the listening sockets (adopting
+ * the passed sockets bound to a Listen address), the modules' init in load
+ * order, core.postparse, core.startup, and READY=1 to the service manager.
+ * A stop asked for during the start (from one of these listeners or an
+ * init) runs right after it, at the next pev_daemon_run_once() or
+ * pev_daemon_run().
  *
  * @return APR_SUCCESS; on failure nothing stays open and
  *         pev_daemon_error() has one line naming the file and line, or the
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed init;
  *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
- *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
- *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
- *         the daemon was stopped (or its start failed) before.
+ *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM,
+ *         SIGINT or SIGUSR1 (pev_daemon_error() names the signal);
+ *         PEV_ECLOSED if the daemon was stopped (or its start failed) before.
  * @note PEV_EBUSY changes nothing: the signals are taken first, before any
  *       of the start runs, so a daemon whose signals were held elsewhere can
  *       be started once they are free. Every other failure is final.
@@ -319,14 +332,28 @@ PEV_API apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
 PEV_API apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path);
 
 /**
- * Log a message: generate PEV_EVENT_LOG, or write to stderr when nobody
- * listens (levels up to PEV_LOG_INFO). The message is formatted into a
- * bounded buffer (longer messages are cut) and newlines become spaces.
- * Callable from callbacks; a message logged from a core.log listener goes to
- * stderr (no recursion).
+ * Log a message: generate PEV_EVENT_LOG, or, when nobody listens, write it
+ * to the daemon's log target if its level is at most the configured
+ * LogLevel (default PEV_LOG_INFO). Targets (core directives LogTarget and
+ * LogFile, doc/daemon.md): stderr, one line with time, name, pid and level;
+ * stderr with an sd-daemon(3) "<N>" prefix instead of the time when it is
+ * the journal's stream ($JOURNAL_STREAM); syslog; a file. The message is
+ * formatted into a bounded buffer (longer messages are cut) and newlines
+ * become spaces. Callable from callbacks; a message logged from a core.log
+ * listener goes to the target (no recursion).
  */
 PEV_API void pev_daemon_log(pev_daemon_t *d, pev_log_level_t level, const char *fmt, ...)
     PEV_PRINTF(3, 4);
+
+/**
+ * Reopen the log file (what SIGUSR1 does; after a rotation the file's name
+ * names a new file): the new file is opened, and only then the old one is
+ * closed. Nothing happens for the other targets.
+ * @return APR_SUCCESS; APR_EINVAL for NULL; the open's error (the old file
+ *         stays in use and the error is logged there). Callable from
+ *         callbacks.
+ */
+PEV_API apr_status_t pev_daemon_reopen_logs(pev_daemon_t *d);
 
 /** pev_daemon_log() with a va_list. */
 PEV_API void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt,

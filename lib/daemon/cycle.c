@@ -235,6 +235,8 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
         return PEV_ECONFIG;
     st = pevi_conf_parse(d, scratch, *name, *text, *len);
     if (st == APR_SUCCESS && open)
+        st = pevi_log_prepare(d, scratch);
+    if (st == APR_SUCCESS && open)
         st = pevi_listen_open(d, scratch);
     apr_pool_destroy(scratch->conf_pool);
     return st;
@@ -258,6 +260,8 @@ static apr_status_t signals_take(pev_daemon_t *d)
             pevi_daemon_set_error(d, "cannot handle signal %d: %s", signos[i],
                                   pev_strerror(st, eb, sizeof eb));
     }
+    if (st == APR_SUCCESS)
+        st = pevi_log_take_signal(d);
     if (st != APR_SUCCESS && d->sig_pool) {
         apr_pool_destroy(d->sig_pool);
         d->sig_pool = NULL;
@@ -291,7 +295,11 @@ static apr_status_t start_first(pev_daemon_t *d)
     st = pevi_conf_parse(d, gen, name, text, len);
     apr_pool_destroy(tmp);
     if (st == APR_SUCCESS)
+        st = pevi_log_prepare(d, gen);
+    if (st == APR_SUCCESS) {
+        pevi_log_commit(d);
         st = pevi_listen_open(d, gen);
+    }
     if (st != APR_SUCCESS) {
         gen_end(gen);
         return st;
@@ -309,6 +317,7 @@ static apr_status_t start_first(pev_daemon_t *d)
         return st;
     }
     pevi_listen_log(d);
+    pevi_activate_report(d);
     pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
     if (d->gen == gen)
         pev_event_generate(d->bus, PEV_EVENT_STARTUP, gen);
@@ -333,9 +342,18 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
         if (st != APR_SUCCESS)
             return st;              /* nothing changed: still startable */
     }
+    /* the service manager's variables (notify.c, activate.c) */
+    pevi_notify_init(d);
+    pevi_activate_init(d);
     d->busy = 1;
     st = start_first(d);
     d->busy = 0;
+    if (st == APR_SUCCESS)
+        pevi_notify_ready(d);
+    else {
+        pevi_log_close(d);
+        pevi_notify_start_failed(d);
+    }
     if (st != APR_SUCCESS) {
         /* a failed start keeps nothing: the signals go back too */
         if (d->sig_pool)
@@ -352,6 +370,7 @@ static void do_stop(pev_daemon_t *d)
 
     d->state = D_STOPPING;
     d->stop_req = d->restart_req = 0;
+    pevi_notify_stopping(d);
     pev_event_generate(d->bus, PEV_EVENT_SHUTDOWN, gen);
     pevi_listen_commit(d, NULL, 0);
     pevi_conn_close_all(d);
@@ -376,12 +395,15 @@ static void do_restart(pev_daemon_t *d)
     d->restart_req = 0;
     if (apr_pool_create(&tmp, d->pool) != APR_SUCCESS)
         return;
+    pevi_notify_reloading(d);
     /* 1. read and check the next configuration while this one runs */
     st = config_check(d, tmp, 1, &name, &text, &len);
     if (st != APR_SUCCESS) {
+        pevi_log_abort(d);
         pev_daemon_log(d, PEV_LOG_ERROR, "reload failed, keeping generation %u: %s",
                        old ? old->number : 0, d->error);
         apr_pool_destroy(tmp);
+        pevi_notify_reloaded(d, 1);
         return;
     }
     /* 2. and 3. the running generation ends */
@@ -396,6 +418,7 @@ static void do_restart(pev_daemon_t *d)
         st = pevi_conf_parse(d, gen, name, text, len);
         d->gen = gen;               /* a failure below: the stop ends it */
         if (st == APR_SUCCESS) {
+            pevi_log_commit(d);
             pevi_listen_commit(d, gen, 0);
             st = run_inits(d, gen);
         }
@@ -404,6 +427,7 @@ static void do_restart(pev_daemon_t *d)
         st = PEV_ECONFIG;
     apr_pool_destroy(tmp);
     if (st != APR_SUCCESS) {
+        pevi_log_abort(d);
         pev_daemon_log(d, PEV_LOG_ERROR, "restart failed, stopping: %s", d->error);
         d->exit_status = st;
         do_stop(d);
@@ -411,6 +435,7 @@ static void do_restart(pev_daemon_t *d)
     }
     pev_daemon_log(d, PEV_LOG_INFO, "generation %u running", gen->number);
     pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
+    pevi_notify_reloaded(d, 0);
 }
 
 apr_status_t pev_daemon_check_config(pev_daemon_t *d)

@@ -11,7 +11,12 @@
  *     -> listen.c   the listening sockets
  *          -> conn.c    accepted connections
  *     -> conn.c
- *   log.c      pev_daemon_log() and the error text: used by every part
+ *   log.c      pev_daemon_log(), where messages go (stderr, the journal,
+ *              syslog, a file) and the error text: used by every part
+ *   notify.c   the service manager's notifications (READY=1, RELOADING=1,
+ *              STOPPING=1, WATCHDOG=1, STATUS=): called by cycle.c
+ *   activate.c listening sockets passed by the service manager: called by
+ *              cycle.c and listen.c
  *
  * Nothing calls up into cycle.c, and conn.c calls no other part but log.c.
  * Each part includes this header and public headers (listen.c polls its
@@ -33,6 +38,12 @@
  *   c->pool          one per connection
  *   d->sig_pool      the signal handlers, from the start to the stop
  *   d->path_pool     the configuration file's name
+ *   sink pool        one per log target in use or prepared (log.c): the
+ *                    path, the file's descriptor
+ *   notify pool      the notification socket, the watchdog and status
+ *                    timers, their listeners (notify.c)
+ * The sockets the service manager passed are closed by a cleanup of
+ * d->pool (activate.c); a listening socket adopting one holds a duplicate.
  *
  * Per-restart work allocates only from pools it destroys again, so a
  * daemon's memory does not grow with the number of restarts.
@@ -61,6 +72,8 @@ struct pev_gen {
     apr_size_t refs;                /* connections accepted under it */
     int ended;
     const char *fail;               /* pev_gen_fail() message */
+    struct pevi_log_conf *log;      /* LogLevel, LogTarget, LogFile (log.c);
+                                     * NULL: the defaults */
 };
 
 struct pev_daemon {
@@ -95,6 +108,10 @@ struct pev_daemon {
     apr_pool_t *sig_pool;
 
     char error[1024];
+
+    struct pevi_log *log;           /* where messages go (log.c) */
+    struct pevi_notify *notify;     /* the service manager (notify.c) */
+    struct pevi_passed *passed;     /* sockets passed at the start (activate.c) */
 };
 
 /* The @a i-th Listen key (apr_array_header_t keeps elements in a char *). */
@@ -109,6 +126,72 @@ static inline const char *pevi_gen_listen_key(const pev_gen_t *gen, int i)
 /* Set the text pev_daemon_error() returns. */
 void pevi_daemon_set_error(pev_daemon_t *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The log's state, in d->pool (pevi_conf_init() calls it). */
+apr_status_t pevi_log_init(pev_daemon_t *d);
+
+/* The core logging directives: LogLevel, LogTarget, LogFile. */
+extern const pev_directive_t pevi_log_directives[];
+
+/* Make @a gen's log settings the pending ones: open what they name (a log
+ * file, syslog) without using it yet. On failure d->error says why and the
+ * current settings stay. */
+apr_status_t pevi_log_prepare(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* Use the pending settings from now on (none pending: nothing happens). */
+void pevi_log_commit(pev_daemon_t *d);
+
+/* Drop the pending settings (a failed reload). */
+void pevi_log_abort(pev_daemon_t *d);
+
+/* Back to the defaults (stderr, info), closing a log file or syslog: after
+ * a failed start and at the stop. */
+void pevi_log_close(pev_daemon_t *d);
+
+/* Take SIGUSR1 (reopen the log file) into d->sig_pool. */
+apr_status_t pevi_log_take_signal(pev_daemon_t *d);
+
+/* ------------------------------------------------------------------------ */
+/* notify.c: the service manager's notification socket (sd_notify(3))        */
+
+/* At the start: read NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, and
+ * unset them. Nothing is done without NOTIFY_SOCKET. */
+void pevi_notify_init(pev_daemon_t *d);
+
+/* The first generation runs: READY=1, the watchdog timer. */
+void pevi_notify_ready(pev_daemon_t *d);
+
+/* A restart begins: RELOADING=1 with MONOTONIC_USEC. */
+void pevi_notify_reloading(pev_daemon_t *d);
+
+/* A restart ended: READY=1; @a failed: the reload failed, the running
+ * generation goes on (STATUS says so). */
+void pevi_notify_reloaded(pev_daemon_t *d, int failed);
+
+/* The stop begins: STOPPING=1. */
+void pevi_notify_stopping(pev_daemon_t *d);
+
+/* The start failed: STATUS= says why; the socket closes. */
+void pevi_notify_start_failed(pev_daemon_t *d);
+
+/* ------------------------------------------------------------------------ */
+/* activate.c: sockets passed by the service manager (sd_listen_fds(3))      */
+
+/* At the start: take the sockets of LISTEN_FDS / LISTEN_PID (and their
+ * LISTEN_FDNAMES), set FD_CLOEXEC on them, unset the variables. */
+void pevi_activate_init(pev_daemon_t *d);
+
+/* A passed listening socket bound to one of @a sa's addresses, not in use:
+ * a duplicate of it made an apr_socket_t in @a pool (which closes the
+ * duplicate; the passed socket is free again then). APR_NOTFOUND when none
+ * matches. */
+apr_status_t pevi_activate_take(pev_daemon_t *d, apr_socket_t **sock,
+                                const apr_sockaddr_t *sa, const char *key,
+                                apr_pool_t *pool);
+
+/* After the first generation opened its sockets: log the passed sockets
+ * no Listen address took (they stay open, for a reload that lists them). */
+void pevi_activate_report(pev_daemon_t *d);
 
 /* ------------------------------------------------------------------------ */
 /* conf.c                                                                    */
