@@ -37,6 +37,9 @@
 #ifndef PUBSUBD_PATH
 #define PUBSUBD_PATH "../examples/pubsubd"
 #endif
+#ifndef PUBSUBD_EXAMPLE_CONF
+#define PUBSUBD_EXAMPLE_CONF "../examples/pubsubd.conf"
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -1104,6 +1107,16 @@ START_TEST(command_line_and_start_failures)
     ck_assert_int_eq(count_lines(err), 1);
     free(out);
     free(err);
+
+    /* the installed example configuration is valid too */
+    {
+        const char *a_ex[] = { "-t", "-f", PUBSUBD_EXAMPLE_CONF, NULL };
+
+        ck_assert_int_eq(run_cli(a_ex, &out, &err), 0);
+        ck_assert_msg(strstr(out, "is valid") != NULL, "stderr: %s", err);
+        free(out);
+        free(err);
+    }
 
     ck_assert_int_eq(run_cli(a_h, &out, &err), 0);
     ck_assert_ptr_nonnull(strstr(out, "usage: pubsubd"));
