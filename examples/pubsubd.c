@@ -1117,7 +1117,8 @@ static void usage(FILE *to)
             "  -h       this help\n"
             "Signals: SIGHUP re-reads the configuration, SIGTERM and SIGINT stop.\n"
             "Exit status: 0 after a stop, 1 when the daemon cannot start or run,\n"
-            "2 for a usage error. doc/pubsubd.md describes the protocol.\n");
+            "2 for a usage error. pubsubd(8), pubsubd.conf(5) and doc/pubsubd.md\n"
+            "describe the protocol and the directives.\n");
 }
 
 int main(int argc, char *argv[])

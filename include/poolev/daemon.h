@@ -268,7 +268,9 @@ PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
  * scratch generation (module defaults and directive handlers run, as in a
  * restart's check parse; pev_gen_pool() is NULL there), then drop it. No
  * event is generated, no socket is opened, no init runs: addresses are
- * checked for syntax only. For "configtest" command-line options.
+ * checked for syntax only, the users and groups of User and Group must
+ * exist. While the daemon runs, a changed User, Group or PidFile is an
+ * error, as at a reload. For "configtest" command-line options.
  * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
  *         inside a start, restart or stop. Callable in any state.
