@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <apr_hash.h>
 #include <apr_strings.h>

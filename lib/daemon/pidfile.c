@@ -95,6 +95,7 @@ static int write_temp(const char *path, char **tmp, apr_pool_t *pool)
     if (fd < 0)
         return -1;
     n = snprintf(line, sizeof line, "%ld\n", (long) getpid());
+    errno = 0;
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || flock(fd, LOCK_EX | LOCK_NB) != 0
         || fchmod(fd, 0644) != 0 || write(fd, line, (size_t) n) != n) {
         err = errno ? errno : EIO;
@@ -149,6 +150,8 @@ static apr_status_t take(pev_daemon_t *d, pidfile_t *pf, apr_pool_t *pool)
         long pid;
         int old = open(path, O_RDWR | O_CLOEXEC), fd;
 
+        if (old < 0 && errno == EACCES)     /* someone else's: flock needs no write */
+            old = open(path, O_RDONLY | O_CLOEXEC);
         if (old < 0 && errno != ENOENT)
             return os_error(d, "open it", path, errno);
         if (old >= 0) {
