@@ -9,7 +9,9 @@
  *           messages (pubsub.published) for the daemon's whole life, and
  *           reports them every StatsInterval with a timer bound to the
  *           generation;
- *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, QUIT.
+ *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, QUIT; and the
+ *           answer to a connection over MaxConnections or
+ *           MaxConnectionsPerHost (core.conn-refused).
  *
  * What poolev does for it:
  *   - a subscription is a bus listener on "topic.NAME" bound to the
@@ -50,6 +52,17 @@ static const char default_config[] =
     "# core: addresses to listen on, [HOST:]PORT, repeatable; port 0 takes a\n"
     "# free port (the log names it)\n"
     "Listen 127.0.0.1:7450\n"
+    "\n"
+    "# core: the process. Started as root, pubsubd binds, writes the PidFile,\n"
+    "# then runs as User and Group; all three take effect at the start only\n"
+    "#User nobody\n"
+    "#Group nogroup\n"
+    "#PidFile /run/pubsubd.pid\n"
+    "\n"
+    "# core: connections held at once, in all and from one address (0: no\n"
+    "# limit); a connection over a limit gets -ERR too many connections\n"
+    "MaxConnections 1000\n"
+    "MaxConnectionsPerHost 100\n"
     "\n"
     "# core: the log; LogLevel error, warn, info or debug; LogTarget stderr\n"
     "# (the default; under systemd the journal), syslog [FACILITY] or\n"
@@ -680,10 +693,10 @@ static void cmd_stats(conn_state_t *cs, const char *topic)
           " subscriptions=%" APR_UINT64_T_FMT
           " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
           " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
-          " generation=%u conn_generation=%u%s",
+          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT "%s",
           q.connections, q.accepted, cs->totals->subscriptions, q.messages,
           q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
-          pev_gen_number(pev_conn_gen(cs->c)), extra);
+          pev_gen_number(pev_conn_gen(cs->c)), pev_daemon_refused(cs->d), extra);
 }
 
 /* Split off the next space-separated word: *w, *wlen; returns the rest
@@ -944,6 +957,20 @@ static void conn_open(const void *event_data, void *user_data)
     pev_stream_printf(s, "+OK %s\r\n", pc->greeting);
 }
 
+/* A connection over MaxConnections or MaxConnectionsPerHost: one line,
+ * then the daemon closes it (and counts it: STATS refused=). */
+static void conn_refused(const void *event_data, void *user_data)
+{
+    static const char total[] = "-ERR too many connections\r\n";
+    static const char host[] = "-ERR too many connections from your address\r\n";
+    pev_conn_t *c = (pev_conn_t *) event_data;
+    int per_host = pev_conn_refused(c) == PEV_CONN_REFUSED_HOST;
+
+    (void) user_data;
+    pev_stream_write(pev_conn_stream(c), per_host ? host : total,
+                     per_host ? sizeof host - 1 : sizeof total - 1);
+}
+
 /* The generation is current: say where it listens (the real ports, also
  * for Listen HOST:0). */
 static void announce(const void *event_data, void *user_data)
@@ -989,6 +1016,8 @@ static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     /* this generation takes the connections accepted while it is current */
     if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, conn_open, pg,
                                  gp)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_REFUSED, conn_refused,
+                                    pg, gp)) != APR_SUCCESS
         || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_POSTPARSE, announce, pg,
                                     gp)) != APR_SUCCESS)
         return pev_gen_fail(gen, rv, "pubsub: cannot register its listeners");
@@ -1011,7 +1040,8 @@ static void usage(FILE *to)
             "Signals: SIGHUP re-reads the configuration, SIGTERM and SIGINT stop,\n"
             "SIGUSR1 reopens the log file.\n"
             "Exit status: 0 after a stop, 1 when the daemon cannot start or run,\n"
-            "2 for a usage error. doc/pubsubd.md describes the protocol.\n");
+            "2 for a usage error. pubsubd(8), pubsubd.conf(5) and doc/pubsubd.md\n"
+            "describe the protocol and the directives.\n");
 }
 
 int main(int argc, char *argv[])

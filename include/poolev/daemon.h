@@ -80,6 +80,15 @@ typedef struct pev_conn pev_conn_t;
 /** A connection closed (after its handler's on_close), just before its
  *  pool is destroyed. event_data: the pev_conn_t. */
 #define PEV_EVENT_CONN_CLOSE "core.conn-close"
+/** A connection was accepted over MaxConnections or MaxConnectionsPerHost
+ *  and is refused. event_data: the pev_conn_t, never offered through
+ *  core.conn-open; pev_conn_refused() says which limit. A listener may
+ *  write a last line on pev_conn_stream() (a protocol's "too many
+ *  connections" reply); then, or at once when nobody listens, the daemon
+ *  closes it (the output is sent, for at most a second). Its pool goes
+ *  after the close, without core.conn-close. Counted in
+ *  pev_daemon_refused(), never in pev_daemon_connections(). */
+#define PEV_EVENT_CONN_REFUSED "core.conn-refused"
 /** A log message. event_data: a const pev_log_record_t *. When nobody
  *  listens, the daemon writes messages up to its LogLevel (default
  *  PEV_LOG_INFO) to its LogTarget (default stderr); see pev_daemon_log(). */
@@ -187,10 +196,17 @@ typedef struct pev_daemon_options {
 /**
  * Create a daemon: its pool (a subpool of @a pool), bus, loop, and one bus
  * module per module definition, in order. Nothing is parsed or opened yet.
- * The daemon also declares the core directives "Listen [HOST:]PORT"
- * (repeatable; PORT 0 takes an ephemeral port, see pev_daemon_port()),
- * "LogLevel error|warn|info|debug", "LogTarget stderr|syslog [FACILITY]|file
- * PATH" and "LogFile PATH" (see pev_daemon_log()).
+ * The daemon also declares the core directives (doc/daemon.md):
+ *   Listen [HOST:]PORT       repeatable; PORT 0 takes an ephemeral port,
+ *                            see pev_daemon_port();
+ *   LogLevel error|warn|info|debug, LogTarget stderr|syslog [FACILITY]|file
+ *   PATH, LogFile PATH       where messages go (see pev_daemon_log());
+ *   User NAME|UID            change to this user after binding (the start
+ *   Group NAME|GID           only; Group needs User);
+ *   PidFile PATH             write the process id there, locked while the
+ *                            daemon runs (the start only);
+ *   MaxConnections N         refuse connections over N open ones (0: no
+ *   MaxConnectionsPerHost N  limit), or over N from one address.
  *
  * @param d    out: the daemon
  * @param opts options (copied; the module definitions and strings must stay
@@ -204,7 +220,8 @@ typedef struct pev_daemon_options {
  *         a handler, with min_args < 0 or max_args < min_args (other than
  *         PEV_ARGS_ANY), or a name of 128 characters or more; APR_EEXIST for
  *         two modules or directives with the same name (directive names
- *         compare case-insensitively; "Listen" is taken); APR errors from
+ *         compare case-insensitively; the core directives' names are
+ *         taken); APR errors from
  *         the loop.
  */
 PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
@@ -217,21 +234,27 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  * PEV_DAEMON_NO_SYSTEMD: $NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID,
  * $LISTEN_FDS, $LISTEN_PID, $LISTEN_FDNAMES; each is unset once read, so
  * child processes do not inherit them), core.preparse, parse the
- * configuration, open the log target and the listening sockets (adopting
- * the passed sockets bound to a Listen address), the modules' init in load
- * order, core.postparse, core.startup, and READY=1 to the service manager.
- * A stop asked for during the start (from one of these listeners or an
- * init) runs right after it, at the next pev_daemon_run_once() or
- * pev_daemon_run().
+ * configuration, take the pid file (PidFile), open the log target and the
+ * listening sockets (adopting the passed sockets bound to a Listen
+ * address), drop the privileges (User, Group: initgroups, setgid, setuid,
+ * then verified), the modules' init in load order, core.postparse,
+ * core.startup, and READY=1 to the service manager. A stop asked for during
+ * the start (from one of these listeners or an init) runs right after it,
+ * at the next pev_daemon_run_once() or pev_daemon_run().
  *
  * @return APR_SUCCESS; on failure nothing stays open and
  *         pev_daemon_error() has one line naming the file and line, or the
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed init;
- *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
- *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM,
- *         SIGINT or SIGUSR1 (pev_daemon_error() names the signal);
- *         PEV_ECLOSED if the daemon was stopped (or its start failed) before.
+ *         APR_EEXIST for a pid file a running process holds ("already
+ *         running as pid N (PidFile PATH)"); the errno of a pid file that
+ *         cannot be written, or of a privilege change that failed or did
+ *         not verify (EPERM when not running as root), after which the
+ *         process must exit; APR_EINVAL for NULL; PEV_EBUSY if already
+ *         started or called from a callback, or if another loop holds
+ *         handlers for SIGHUP, SIGTERM, SIGINT or SIGUSR1
+ *         (pev_daemon_error() names the signal); PEV_ECLOSED if the daemon
+ *         was stopped (or its start failed) before.
  * @note PEV_EBUSY changes nothing: the signals are taken first, before any
  *       of the start runs, so a daemon whose signals were held elsewhere can
  *       be started once they are free. Every other failure is final.
@@ -245,7 +268,8 @@ PEV_API apr_status_t pev_daemon_start(pev_daemon_t *d);
  * restarts and the stop run here, between loop iterations, never inside a
  * callback. A stop: core.shutdown, the listening sockets close, every
  * connection is closed (output sent, at most shutdown_grace, then aborted),
- * core.exit, the generation ends.
+ * core.exit, the generation ends, the pid file is removed (or, when the
+ * dropped privileges cannot remove it, emptied) and its lock released.
  *
  * @return APR_SUCCESS after an orderly stop; the pev_daemon_start() error;
  *         a loop error; a failed restart init (the daemon then stopped, see
@@ -258,7 +282,9 @@ PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
  * scratch generation (module defaults and directive handlers run, as in a
  * restart's check parse; pev_gen_pool() is NULL there), then drop it. No
  * event is generated, no socket is opened, no init runs: addresses are
- * checked for syntax only. For "configtest" command-line options.
+ * checked for syntax only, the users and groups of User and Group must
+ * exist. While the daemon runs, a changed User, Group or PidFile is an
+ * error, as at a reload. For "configtest" command-line options.
  * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
  *         inside a start, restart or stop. Callable in any state.
@@ -277,7 +303,10 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
  * iteration, outside every callback:
  *   1. the configuration is read and parsed into a scratch generation, and
  *      new listening addresses are opened. On an error the running
- *      generation stays, and the error is logged (PEV_LOG_ERROR);
+ *      generation stays, and the error is logged (PEV_LOG_ERROR). A changed
+ *      User, Group or PidFile is such an error (they take effect at the
+ *      start only), and so is a new address that cannot be bound because
+ *      the privileges were dropped;
  *   2. core.restart (event_data: the ending generation);
  *   3. the generation ends: its pool is destroyed, everything bound to it
  *      unregisters; its configuration stays while its connections live;
@@ -313,8 +342,14 @@ PEV_API pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
 /** The message of the last start, restart or reload failure ("" if none;
  *  a later successful restart does not clear it). */
 PEV_API const char *pev_daemon_error(const pev_daemon_t *d);
-/** Number of open connections. */
+/** Number of open connections: those offered through core.conn-open
+ *  and not closed yet, of every generation (what MaxConnections bounds);
+ *  refused connections are not counted. */
 PEV_API apr_size_t pev_daemon_connections(const pev_daemon_t *d);
+
+/** Connections refused over MaxConnections or MaxConnectionsPerHost since
+ *  the daemon was created (core.conn-refused). 0 for NULL. */
+PEV_API apr_uint64_t pev_daemon_refused(const pev_daemon_t *d);
 
 /**
  * The port the @a index-th listening socket (in configuration order) is
@@ -399,7 +434,8 @@ PEV_API apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const cha
  * allowed). on_close runs once when the stream closes; afterwards the daemon
  * generates core.conn-close and destroys the connection's pool. Call it from
  * a core.conn-open listener (or later, to hand the connection over).
- * @return APR_SUCCESS; APR_EINVAL for NULL @a c; PEV_ECLOSED if it closed.
+ * @return APR_SUCCESS; APR_EINVAL for NULL @a c; PEV_ECLOSED if it closed
+ *         or is refused (pev_conn_refused()).
  */
 PEV_API apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
                                           void *user_data);
@@ -428,6 +464,16 @@ PEV_API apr_uint64_t pev_conn_id(const pev_conn_t *c);
 
 /** The peer's address as "IP:PORT" (in the connection's pool). */
 PEV_API const char *pev_conn_peer(const pev_conn_t *c);
+
+/** Why the connection is refused: 0 for a connection being served,
+ *  PEV_CONN_REFUSED_MAX (MaxConnections) or PEV_CONN_REFUSED_HOST
+ *  (MaxConnectionsPerHost) during core.conn-refused. */
+PEV_API int pev_conn_refused(const pev_conn_t *c);
+
+/** pev_conn_refused(): over MaxConnections. */
+#define PEV_CONN_REFUSED_MAX 1
+/** pev_conn_refused(): over MaxConnectionsPerHost. */
+#define PEV_CONN_REFUSED_HOST 2
 
 /** Close the connection gracefully (pev_stream_close()). */
 PEV_API apr_status_t pev_conn_close(pev_conn_t *c);

@@ -351,5 +351,12 @@ apr_status_t pevi_conf_init(pev_daemon_t *d)
         st = pevi_log_init(d);
     if (st == APR_SUCCESS)
         st = pevi_conf_add_directives(d, pevi_log_directives, -1);
+    /* the process directives, each part's own (privs.c, pidfile.c, limits.c) */
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_privs_directives, -1);
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_pidfile_directives, -1);
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_limits_directives, -1);
     return st;
 }

@@ -234,6 +234,8 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
     if (!scratch)
         return PEV_ECONFIG;
     st = pevi_conf_parse(d, scratch, *name, *text, *len);
+    if (st == APR_SUCCESS)
+        st = pevi_privs_check(d, scratch);
     if (st == APR_SUCCESS && open)
         st = pevi_log_prepare(d, scratch);
     if (st == APR_SUCCESS && open)
@@ -294,13 +296,22 @@ static apr_status_t start_first(pev_daemon_t *d)
     pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
     st = pevi_conf_parse(d, gen, name, text, len);
     apr_pool_destroy(tmp);
+    /* the pid file before the sockets (a second copy says so, not "address
+     * in use"), the privilege drop after them, before any init */
+    if (st == APR_SUCCESS)
+        st = pevi_privs_check(d, gen);
+    if (st == APR_SUCCESS)
+        st = pevi_pidfile_acquire(d, gen);
     if (st == APR_SUCCESS)
         st = pevi_log_prepare(d, gen);
     if (st == APR_SUCCESS) {
         pevi_log_commit(d);
         st = pevi_listen_open(d, gen);
     }
+    if (st == APR_SUCCESS && (st = pevi_privs_drop(d, gen)) != APR_SUCCESS)
+        pevi_listen_commit(d, NULL, 1);
     if (st != APR_SUCCESS) {
+        pevi_pidfile_release(d);
         gen_end(gen);
         return st;
     }
@@ -313,6 +324,7 @@ static apr_status_t start_first(pev_daemon_t *d)
         if (d->gen)
             gen_end(d->gen);
         pevi_listen_commit(d, NULL, 1);
+        pevi_pidfile_release(d);
         d->state = D_STOPPED;
         return st;
     }
@@ -374,12 +386,14 @@ static void do_stop(pev_daemon_t *d)
     pev_event_generate(d->bus, PEV_EVENT_SHUTDOWN, gen);
     pevi_listen_commit(d, NULL, 0);
     pevi_conn_close_all(d);
+    pevi_conn_drop_refused(d);
     pev_event_generate(d->bus, PEV_EVENT_EXIT, gen);
     if (d->sig_pool)
         apr_pool_destroy(d->sig_pool);
     d->sig_pool = NULL;
     if (d->gen)
         gen_end(d->gen);
+    pevi_pidfile_release(d);
     d->state = D_STOPPED;
     pev_daemon_log(d, PEV_LOG_INFO, "stopped");
 }

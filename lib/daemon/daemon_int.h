@@ -17,8 +17,13 @@
  *              STOPPING=1, WATCHDOG=1, STATUS=): called by cycle.c
  *   activate.c listening sockets passed by the service manager: called by
  *              cycle.c and listen.c
+ *   privs.c    the core directives User and Group, the privilege drop
+ *   pidfile.c  the core directive PidFile: the pid file and its lock
+ *   limits.c   the core directives MaxConnections and MaxConnectionsPerHost:
+ *              connections counted per host, refusals counted
  *
- * Nothing calls up into cycle.c, and conn.c calls no other part but log.c.
+ * Nothing calls up into cycle.c, and conn.c calls no other part but log.c
+ * and limits.c.
  * Each part includes this header and public headers (listen.c polls its
  * sockets through descriptor watchers, poolev/watch.h); cycle.c also
  * includes io_int.h, the loop's narrow interface, to ask whether the loop
@@ -55,12 +60,50 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include <sys/types.h>
+
 #include "poolev/daemon.h"
 #include "../list.h"
 
 enum pevi_dstate { D_NEW, D_RUNNING, D_STOPPING, D_STOPPED };
 
 struct pevi_lsock;
+struct pevi_host;
+
+/* What the process-wide core directives (User, Group, PidFile,
+ * MaxConnections, MaxConnectionsPerHost) stored for a generation; in its
+ * configuration pool, made by the first of them (pevi_gen_core()). */
+typedef struct pevi_core_conf {
+    const char *user;               /* as written; NULL: not set */
+    uid_t uid;
+    gid_t user_gid;                 /* the user's primary group */
+    const char *login;              /* the passwd entry's name; NULL: none */
+    const char *group;              /* as written; NULL: not set */
+    gid_t gid;
+    const char *pidfile;            /* NULL: none */
+    long max_conns;                 /* 0: no limit */
+    long max_conns_host;            /* 0: no limit */
+} pevi_core_conf_t;
+
+/* The process state of privs.c, pidfile.c and limits.c; in the daemon's
+ * pool, made once (pevi_daemon_proc()). */
+typedef struct pevi_proc {
+    /* privs.c: what the start set up, for the reloads to compare */
+    int started;                    /* the start got past the drop */
+    int dropped;                    /* privileges were dropped */
+    const char *user, *group;       /* as the start's configuration wrote them */
+    uid_t uid;
+    gid_t gid;
+    int has_user, has_group;
+    /* pidfile.c */
+    apr_pool_t *pid_pool;           /* holds the pid file; NULL: none */
+    const char *pidfile;            /* its path (in pid_pool) */
+    /* limits.c */
+    apr_hash_t *hosts;              /* IP -> struct pevi_host, counted */
+    struct pevi_host *spare;        /* records for reuse */
+    apr_uint64_t refused, refused_host;
+    pevi_link_t refusing;           /* refused connections still closing */
+} pevi_proc_t;
 
 struct pev_gen {
     pev_daemon_t *d;
@@ -74,6 +117,7 @@ struct pev_gen {
     const char *fail;               /* pev_gen_fail() message */
     struct pevi_log_conf *log;      /* LogLevel, LogTarget, LogFile (log.c);
                                      * NULL: the defaults */
+    pevi_core_conf_t *core;         /* NULL: no process directive given */
 };
 
 struct pev_daemon {
@@ -106,6 +150,7 @@ struct pev_daemon {
     apr_size_t nconns;
     apr_uint64_t conn_ids;
     apr_pool_t *sig_pool;
+    pevi_proc_t *proc;              /* privs.c, pidfile.c, limits.c */
 
     char error[1024];
 
@@ -243,5 +288,53 @@ void pevi_gen_unref(pev_gen_t *gen);
 /* The stop: close every connection, wait up to d->grace for them to go,
  * then abort the rest. */
 void pevi_conn_close_all(pev_daemon_t *d);
+
+/* The stop's last step for connections refused over a limit that are still
+ * sending their refusal: their pools go now, without callbacks. */
+void pevi_conn_drop_refused(pev_daemon_t *d);
+
+/* ------------------------------------------------------------------------ */
+/* privs.c, pidfile.c, limits.c                                              */
+
+/* The core directives of each part (conf.c adds them). */
+extern const pev_directive_t pevi_privs_directives[];
+extern const pev_directive_t pevi_pidfile_directives[];
+extern const pev_directive_t pevi_limits_directives[];
+
+/* The generation's process settings, made on first use (a directive
+ * handler); NULL from a generation no process directive touched when
+ * @a make is 0. */
+pevi_core_conf_t *pevi_gen_core(pev_gen_t *gen, int make);
+
+/* The daemon's process state, made on first use (in d->pool). */
+pevi_proc_t *pevi_daemon_proc(pev_daemon_t *d);
+
+/* After a parse (the start, a reload's check, a configuration check):
+ * settings that go together, and, while a generation runs, the settings a
+ * reload cannot change (User, Group, PidFile). d->error on failure. */
+apr_status_t pevi_privs_check(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* The start, after the sockets are bound: change to User and Group, and
+ * verify. On failure d->error says why; the process must not go on. */
+apr_status_t pevi_privs_drop(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* A bind that failed with @a st after the privileges were dropped: say so
+ * in d->error (listen.c calls it for a reload's new address). */
+void pevi_privs_bind_error(pev_daemon_t *d, const char *key, apr_status_t st);
+
+/* The start, before the sockets: take the pid file (lock it, write it
+ * atomically). A live one refuses the start. d->error on failure. */
+apr_status_t pevi_pidfile_acquire(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* Remove the pid file and release its lock (the stop, a failed start). */
+void pevi_pidfile_release(pev_daemon_t *d);
+
+/* May a connection from @a ip (NULL: unknown) be held under the current
+ * generation's limits? 0 and *host (counted; release it with
+ * pevi_limits_release()), or the PEV_CONN_REFUSED_* reason, counted. */
+int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host);
+
+/* A held connection from @a host went. */
+void pevi_limits_release(pev_daemon_t *d, struct pevi_host *host);
 
 #endif /* POOLEV_DAEMON_INT_H */

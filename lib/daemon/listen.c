@@ -214,6 +214,7 @@ apr_status_t pevi_listen_open(pev_daemon_t *d, const pev_gen_t *gen)
         st = lsock_open(d, key);
         if (st == APR_SUCCESS)
             continue;
+        pevi_privs_bind_error(d, key, st);     /* after a privilege drop */
         for (pp = &d->lsocks; *pp;) {
             lsock_t *l = *pp;
 
