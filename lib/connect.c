@@ -66,6 +66,7 @@ enum conn_stage { STAGE_RESOLVING, STAGE_CONNECTING };
 #ifdef HAVE_CARES
 /* A socket of the request's channel and its watcher. */
 typedef struct ares_sock {
+    struct ares_sock *next;         /* the request's list */
     pev_connect_t *req;
     ares_socket_t fd;               /* ARES_SOCKET_BAD: the slot is free */
     pev_watch_t *w;
@@ -96,7 +97,7 @@ struct pev_connect {
     const char *name;               /* the name to resolve */
     ares_channel channel;           /* NULL: none */
     pev_timer_t *ares_timer;
-    apr_array_header_t *socks;      /* of ares_sock_t * */
+    ares_sock_t *socks;             /* slots, from the request's pool */
     int resolved;                   /* the lookup ended */
     int ares_status;                /* how */
 #endif
@@ -178,6 +179,7 @@ static const char *addr_text(apr_sockaddr_t *sa, apr_pool_t *pool)
 /* ------------------------------------------------------------------------ */
 /* The loop's settings                                                       */
 
+#ifdef HAVE_CARES
 /* The settings of @a loop (made when @a make and missing); NULL if none.
  * Kept as user data of the loop's pool, under a key naming the loop: they
  * go with the loop. */
@@ -197,6 +199,7 @@ static loop_conf_t *loop_conf(pev_loop_t *loop, int make)
     }
     return data;
 }
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Stopping                                                                  */
@@ -226,7 +229,7 @@ static void close_attempt(pev_connect_t *req)
 static void resolver_stop(pev_connect_t *req)
 {
     ares_channel ch = req->channel;
-    int i;
+    ares_sock_t *as;
 
     timer_stop(req->ares_timer);
     if (ch) {
@@ -235,9 +238,7 @@ static void resolver_stop(pev_connect_t *req)
     }
     /* the socket callback removed them; a watcher c-ares never closed
      * (none should be left) goes too */
-    for (i = 0; req->socks && i < req->socks->nelts; i++) {
-        ares_sock_t *as = APR_ARRAY_IDX(req->socks, i, ares_sock_t *);
-
+    for (as = req->socks; as; as = as->next) {
         if (as->fd != ARES_SOCKET_BAD) {
             (void) pev_watch_remove(as->w);
             as->fd = ARES_SOCKET_BAD;
@@ -513,14 +514,11 @@ static void ares_schedule(pev_connect_t *req)
 
 static ares_sock_t *find_sock(pev_connect_t *req, ares_socket_t fd)
 {
-    int i;
+    ares_sock_t *as;
 
-    for (i = 0; req->socks && i < req->socks->nelts; i++) {
-        ares_sock_t *as = APR_ARRAY_IDX(req->socks, i, ares_sock_t *);
-
+    for (as = req->socks; as; as = as->next)
         if (as->fd == fd)
             return as;
-    }
     return NULL;
 }
 
@@ -550,10 +548,11 @@ static void on_ares_sock(void *data, ares_socket_t fd, int readable, int writabl
     }
     as = find_sock(req, ARES_SOCKET_BAD);
     if (!as) {
-        if (!req->socks)
-            req->socks = apr_array_make(req->pool, 2, sizeof(ares_sock_t *));
         as = apr_pcalloc(req->pool, sizeof *as);
-        APR_ARRAY_PUSH(req->socks, ares_sock_t *) = as;
+        if (!as)
+            return;
+        as->next = req->socks;
+        req->socks = as;
     }
     as->req = req;
     as->fd = fd;
