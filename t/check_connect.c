@@ -50,6 +50,7 @@ static pev_loop_t *LOOP;
 #define TWO_NAME  "two.poolev.test"     /* 127.0.0.1, then 127.0.0.2 */
 #define SLOW_NAME "slow.poolev.test"    /* 127.0.0.1, late */
 #define NO_NAME   "nosuch.poolev.test"  /* NXDOMAIN */
+#define DROP_NAME "drop.poolev.test"    /* 127.0.0.1; the first A query unanswered */
 
 typedef struct dns {
     int fd;                         /* UDP, 127.0.0.1 */
@@ -60,6 +61,7 @@ typedef struct dns {
     atomic_int delay_ms;
     atomic_int queries;             /* received */
     atomic_int answered;            /* sent */
+    atomic_int dropped;             /* queries left unanswered */
 } dns_t;
 
 static dns_t DNS;
@@ -67,7 +69,8 @@ static dns_t DNS;
 /* The addresses of @a name (NULL: unknown), at most 2. */
 static int dns_lookup(const char *name, const char *addrs[2])
 {
-    if (strcmp(name, ONE_NAME) == 0 || strcmp(name, SLOW_NAME) == 0) {
+    if (strcmp(name, ONE_NAME) == 0 || strcmp(name, SLOW_NAME) == 0
+        || strcmp(name, DROP_NAME) == 0) {
         addrs[0] = "127.0.0.1";
         return 1;
     }
@@ -127,6 +130,8 @@ static size_t dns_reply(const unsigned char *q, size_t qlen, unsigned char *out,
             n += 4;
         }
         *slow = strcmp(name, SLOW_NAME) == 0;
+        if (strcmp(name, DROP_NAME) == 0 && atomic_fetch_add(&DNS.dropped, 1) == 0)
+            return 0;
     }
     return n;
 }
@@ -813,6 +818,32 @@ START_TEST(resolve_slow_loop_keeps_serving)
 }
 END_TEST
 
+/* c-ares's own timeouts run on a loop timer: the first query goes
+ * unanswered, and only the retry that c-ares sends when its timeout (1 s,
+ * from RES_OPTIONS) passes gets the answer. Without the timer nothing would
+ * wake c-ares, and the request would end at its own timeout instead. */
+START_TEST(resolver_retries_on_its_timer)
+{
+    unsigned port = 0;
+    int lfd = listener("127.0.0.1", &port, 4);
+    res_t *r = res_new(NULL);
+    apr_time_t t0;
+
+    NEED_RESOLVER();
+    ck_assert_int_eq(setenv("RES_OPTIONS", "timeout:1 attempts:3", 1), 0);
+    t0 = pev_clock_monotonic();
+    ck_assert_int_eq(pev_connect(NULL, LOOP, DROP_NAME, (apr_port_t) port,
+                                 8 * APR_USEC_PER_SEC, on_connect, r, pt_subpool(pt_pool)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(unsetenv("RES_OPTIONS"), 0);  /* read when the channel was made */
+    PT_PUMP_UNTIL(LOOP, r->calls == 1);
+    ck_assert_msg(r->status == APR_SUCCESS, "%s", r->why);
+    ck_assert_int_ge(atomic_load(&DNS.dropped), 2);
+    ck_assert_int_ge(r->at - t0, 900 * 1000);
+    (void) accept_one(lfd);
+}
+END_TEST
+
 /* The timeout covers the resolution. */
 START_TEST(resolve_times_out)
 {
@@ -959,6 +990,35 @@ START_TEST(loop_destroyed_with_requests_pending)
         ck_assert_int_eq(pev_connect_cancel(b), PEV_EDESTROYED);
     ck_assert_ptr_null(pev_connect_error(a));
     apr_pool_destroy(rp);
+    ck_assert_int_eq(r->calls, 0);
+}
+END_TEST
+
+/* Requests in the loop's own pool go with it, before the loop: no
+ * callback, nothing left open. */
+START_TEST(requests_in_loop_pool)
+{
+    apr_pool_t *lp = pt_unkept_subpool(pt_pool);
+    unsigned hole = blackhole_port();
+    res_t *r = res_new(NULL);
+    pev_loop_t *loop;
+    int resolver = dns_start(), before = count_fds();
+
+    ck_assert_int_eq(pev_loop_create(&loop, lp), APR_SUCCESS);
+    if (resolver)
+        (void) dns_point(loop);
+    ck_assert_int_eq(pev_connect(NULL, loop, "127.0.0.1", (apr_port_t) hole,
+                                 5 * APR_USEC_PER_SEC, on_connect, r, lp), APR_SUCCESS);
+    if (resolver) {
+        ck_assert_int_eq(pev_connect(NULL, loop, SLOW_NAME, 80, 5 * APR_USEC_PER_SEC,
+                                     on_connect, r, lp), APR_SUCCESS);
+        PT_PUMP_UNTIL(loop, atomic_load(&DNS.queries) >= 2);
+    }
+    spin(loop, 5);
+    ck_assert_int_gt(count_fds(), before);
+    apr_pool_destroy(lp);
+    pt_scribble();
+    ck_assert_int_eq(count_fds(), before);
     ck_assert_int_eq(r->calls, 0);
 }
 END_TEST
@@ -1190,11 +1250,13 @@ static Suite *connect_suite(void)
     tcase_add_test(tc, resolve_two_addresses_first_refuses);
     tcase_add_test(tc, numeric_never_asks_dns);
     tcase_add_test(tc, resolve_slow_loop_keeps_serving);
+    tcase_add_test(tc, resolver_retries_on_its_timer);
     tcase_add_test(tc, resolve_times_out);
     tcase_add_test(tc, pool_destroyed_mid_resolution);
     tcase_add_test(tc, pool_destroyed_mid_connect);
     tcase_add_test(tc, pool_destroyed_in_callback);
     tcase_add_test(tc, loop_destroyed_with_requests_pending);
+    tcase_add_test(tc, requests_in_loop_pool);
     tcase_add_test(tc, loop_destroyed_in_callback);
     tcase_add_test(tc, cancel_pending_requests);
     tcase_add_test(tc, callback_cancels_others);
