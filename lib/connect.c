@@ -394,9 +394,10 @@ static void on_writable(pev_watch_t *w, apr_int16_t events, void *user_data)
 
     (void) w;
     (void) events;
-    if (apr_os_sock_get(&fd, req->sock) != APR_SUCCESS
-        || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
+    if (apr_os_sock_get(&fd, req->sock) != APR_SUCCESS)
+        err = EBADF;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno ? errno : EINVAL;
     if (err == 0) {
         connected(req);
         return;
