@@ -108,7 +108,8 @@ PEV_API apr_status_t pev_connect(pev_connect_t **req, pev_loop_t *loop, const ch
  * chained from it through apr_sockaddr_t.next, tried in that order, each at
  * its own port. The addresses are copied (into @a pool). No resolver is
  * involved; error messages name the first address.
- * @return as pev_connect(); APR_EINVAL also for a NULL @a sa.
+ * @return as pev_connect(); APR_EINVAL also for a NULL @a sa or an address
+ *         in the chain that is neither IPv4 nor IPv6.
  */
 PEV_API apr_status_t pev_connect_addr(pev_connect_t **req, pev_loop_t *loop,
                                       const apr_sockaddr_t *sa, apr_interval_time_t timeout,
