@@ -1134,6 +1134,65 @@ START_TEST(callback_cancels_others)
 }
 END_TEST
 
+/* A callback makes a new request in the same pool (a retry to another
+ * port); the stream of the retry gets its callbacks from the retry's
+ * callback, and reads. */
+typedef struct retry {
+    apr_port_t good;
+    int calls, lines;
+    apr_status_t first;
+    pev_stream_t *s;
+} retry_t;
+
+static void on_retry_read(pev_stream_t *s, void *user_data)
+{
+    retry_t *x = user_data;
+    char *line;
+    apr_size_t len;
+
+    while (pev_stream_getline(s, &line, &len) == APR_SUCCESS) {
+        ck_assert_str_eq(line, "welcome");
+        x->lines++;
+    }
+}
+
+static void on_connect_retry(pev_connect_t *req, apr_status_t status, pev_stream_t *stream,
+                             void *user_data)
+{
+    static const pev_stream_callbacks_t cb = { on_retry_read, NULL, NULL, NULL };
+    retry_t *x = user_data;
+
+    if (x->calls++ == 0) {
+        x->first = status;
+        ck_assert_int_eq(pev_connect(NULL, LOOP, "127.0.0.1", x->good, 5 * APR_USEC_PER_SEC,
+                                     on_connect_retry, x, pt_pool), APR_SUCCESS);
+        ck_assert_int_eq(x->calls, 1);
+        return;
+    }
+    (void) req;
+    ck_assert_int_eq(status, APR_SUCCESS);
+    x->s = stream;
+    ck_assert_int_eq(pev_stream_set_callbacks(stream, &cb, x), APR_SUCCESS);
+}
+
+START_TEST(callback_retries)
+{
+    unsigned good = 0;
+    int lfd = listener("127.0.0.1", &good, 4), peer;
+    retry_t *x = apr_pcalloc(pt_pool, sizeof *x);
+
+    x->good = (apr_port_t) good;
+    ck_assert_int_eq(pev_connect(NULL, LOOP, "127.0.0.1", (apr_port_t) closed_port(),
+                                 5 * APR_USEC_PER_SEC, on_connect_retry, x, pt_pool),
+                     APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, x->calls == 2);
+    ck_assert_int_eq(x->first, APR_ECONNREFUSED);
+    peer = accept_one(lfd);
+    pt_peer_puts(LOOP, peer, "welcome\n");
+    PT_PUMP_UNTIL(LOOP, x->lines == 1);
+}
+END_TEST
+
 /* ======================================================================== */
 /* Many requests, every outcome, seeded                                      */
 
@@ -1260,6 +1319,7 @@ static Suite *connect_suite(void)
     tcase_add_test(tc, loop_destroyed_in_callback);
     tcase_add_test(tc, cancel_pending_requests);
     tcase_add_test(tc, callback_cancels_others);
+    tcase_add_test(tc, callback_retries);
     tcase_add_test(tc, random_requests_leave_nothing);
     suite_add_tcase(s, tc);
     return s;
