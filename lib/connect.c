@@ -54,6 +54,10 @@
 
 #ifdef HAVE_CARES
 #include <ares.h>
+#else
+#include <netdb.h>
+#include <pthread.h>
+#include <stdlib.h>
 #endif
 
 #include "poolev/connect.h"
@@ -71,6 +75,8 @@ typedef struct ares_sock {
     ares_socket_t fd;               /* ARES_SOCKET_BAD: the slot is free */
     pev_watch_t *w;
 } ares_sock_t;
+#else
+typedef struct gai_job gai_job_t;
 #endif
 
 struct pev_connect {
@@ -93,23 +99,41 @@ struct pev_connect {
     pev_timer_t *deadline;          /* NULL: no timeout */
     pev_timer_t *step;
     const char *why;
-#ifdef HAVE_CARES
     const char *name;               /* the name to resolve */
+    int resolved;                   /* the lookup ended */
+#ifdef HAVE_CARES
     ares_channel channel;           /* NULL: none */
     pev_timer_t *ares_timer;
     ares_sock_t *socks;             /* slots, from the request's pool */
-    int resolved;                   /* the lookup ended */
-    int ares_status;                /* how */
+    int ares_status;                /* how the lookup ended */
+#else
+    gai_job_t *job;                 /* the lookup's thread's, while it runs */
+    const char *gai_why;            /* NULL: resolved */
 #endif
 };
 
+#ifndef HAVE_CARES
+/* What a loop shares with its lookup threads (malloc, counted): a thread
+ * whose loop went posts nothing. */
+typedef struct gai_hub {
+    pthread_mutex_t lock;
+    int gone;                       /* the loop's pool is going */
+    int refs;                       /* the loop's, and one per thread */
+} gai_hub_t;
+#endif
+
 /* The loop's settings for its requests, in the loop's pool. */
 typedef struct loop_conf {
+#ifdef HAVE_CARES
     const char *dns_servers;        /* NULL: the system's */
+#else
+    gai_hub_t *hub;
+#endif
 } loop_conf_t;
 
 static void on_step(pev_timer_t *t, void *user_data);
 static void try_next(pev_connect_t *req);
+static void resolver_stop(pev_connect_t *req);
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                 */
@@ -159,6 +183,29 @@ static apr_status_t numeric_addr(apr_sockaddr_t **out, const char *host, apr_por
     return APR_EINVAL;
 }
 
+/* The address @a a (IPv4 or IPv6) at @a port, appended at *@a tail;
+ * other families are skipped. */
+static void add_sockaddr(apr_sockaddr_t ***tail, const struct sockaddr *a, size_t len,
+                         apr_port_t port, apr_pool_t *pool)
+{
+    apr_sockaddr_t *sa = NULL;
+
+    if (a->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+        (void) make_addr(&sa, APR_INET, &((const struct sockaddr_in *) (const void *) a)->sin_addr,
+                         0, port, pool);
+#if APR_HAVE_IPV6
+    else if (a->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *) (const void *) a;
+
+        (void) make_addr(&sa, APR_INET6, &s6->sin6_addr, s6->sin6_scope_id, port, pool);
+    }
+#endif
+    if (sa) {
+        **tail = sa;
+        *tail = &sa->next;
+    }
+}
+
 /* "host:port", "[v6]:port". */
 static const char *target_of(const char *host, apr_port_t port, apr_pool_t *pool)
 {
@@ -179,7 +226,8 @@ static const char *addr_text(apr_sockaddr_t *sa, apr_pool_t *pool)
 /* ------------------------------------------------------------------------ */
 /* The loop's settings                                                       */
 
-#ifdef HAVE_CARES
+static apr_status_t loop_conf_cleanup(void *data);
+
 /* The settings of @a loop (made when @a make and missing); NULL if none.
  * Kept as user data of the loop's pool, under a key naming the loop: they
  * go with the loop. */
@@ -193,13 +241,12 @@ static loop_conf_t *loop_conf(pev_loop_t *loop, int make)
     (void) apr_pool_userdata_get(&data, key, pool);
     if (!data && make) {
         data = apr_pcalloc(pool, sizeof(loop_conf_t));
-        if (data && apr_pool_userdata_set(data, key, apr_pool_cleanup_null, pool)
+        if (data && apr_pool_userdata_set(data, key, loop_conf_cleanup, pool)
                     != APR_SUCCESS)
             data = NULL;
     }
     return data;
 }
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Stopping                                                                  */
@@ -255,9 +302,7 @@ static void conn_stop(pev_connect_t *req)
     timer_stop(req->deadline);
     timer_stop(req->step);
     close_attempt(req);
-#ifdef HAVE_CARES
     resolver_stop(req);
-#endif
 }
 
 /* The end: stop, then call back, last. */
@@ -577,27 +622,8 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 
         req->resolved = 1;
         req->ares_status = status;
-        for (n = res ? res->nodes : NULL; status == ARES_SUCCESS && n; n = n->ai_next) {
-            apr_sockaddr_t *sa = NULL;
-
-            if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(struct sockaddr_in))
-                (void) make_addr(&sa, APR_INET,
-                                 &((struct sockaddr_in *) (void *) n->ai_addr)->sin_addr, 0,
-                                 port, req->pool);
-#if APR_HAVE_IPV6
-            else if (n->ai_family == AF_INET6
-                     && n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
-                struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) (void *) n->ai_addr;
-
-                (void) make_addr(&sa, APR_INET6, &s6->sin6_addr, s6->sin6_scope_id,
-                                 port, req->pool);
-            }
-#endif
-            if (sa) {
-                *tail = sa;
-                tail = &sa->next;
-            }
-        }
+        for (n = res ? res->nodes : NULL; status == ARES_SUCCESS && n; n = n->ai_next)
+            add_sockaddr(&tail, n->ai_addr, n->ai_addrlen, port, req->pool);
         if (status == ARES_SUCCESS && !req->next)
             req->ares_status = ARES_ENODATA;
         (void) kick(req);
@@ -657,6 +683,200 @@ static int resolve_step(pev_connect_t *req)
     return 1;
 }
 
+static apr_status_t loop_conf_cleanup(void *data)
+{
+    (void) data;
+    return APR_SUCCESS;
+}
+
+#else /* !HAVE_CARES */
+
+/* ------------------------------------------------------------------------ */
+/* Resolving (getaddrinfo on a thread)                                       */
+
+/*
+ * Without c-ares a name is resolved by getaddrinfo(3) on a thread of its
+ * own (detached), which hands the result to the loop with pev_loop_post().
+ * A thread cannot be stopped: a request that stops first detaches itself
+ * from the job (job->req = NULL, on the loop's thread), and the result is
+ * dropped when it arrives. The loop's hub tells a thread whose loop went
+ * not to post at all: its cleanup (a cleanup of the loop's pool, which runs
+ * before the loop's own) sets gone under the lock the thread posts under.
+ * The job is the thread's until it posts, then the posted call's: exactly
+ * one of them frees it.
+ */
+struct gai_job {
+    gai_hub_t *hub;
+    pev_loop_t *loop;
+    pev_connect_t *req;             /* loop's thread only; NULL: detached */
+    char *name;
+    struct addrinfo *res;
+    int err, sys_errno;             /* getaddrinfo's, errno for EAI_SYSTEM */
+};
+
+static void hub_unref(gai_hub_t *hub)
+{
+    int last;
+
+    pthread_mutex_lock(&hub->lock);
+    last = --hub->refs == 0;
+    pthread_mutex_unlock(&hub->lock);
+    if (last) {
+        pthread_mutex_destroy(&hub->lock);
+        free(hub);
+    }
+}
+
+static void job_free(gai_job_t *job)
+{
+    if (job->res)
+        freeaddrinfo(job->res);
+    hub_unref(job->hub);
+    free(job->name);
+    free(job);
+}
+
+/* The loop's pool is going: its threads post nothing from now on. */
+static apr_status_t loop_conf_cleanup(void *data)
+{
+    loop_conf_t *conf = data;
+
+    if (conf->hub) {
+        pthread_mutex_lock(&conf->hub->lock);
+        conf->hub->gone = 1;
+        pthread_mutex_unlock(&conf->hub->lock);
+        hub_unref(conf->hub);
+        conf->hub = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* The loop's thread: the lookup ended (or the loop went, @a cancelled). */
+static void gai_done(void *user_data, int cancelled)
+{
+    gai_job_t *job = user_data;
+    pev_connect_t *req = job->req;
+    apr_sockaddr_t **tail;
+    struct addrinfo *ai;
+
+    if (req)
+        req->job = NULL;
+    if (cancelled || !req || !req->pending) {
+        job_free(job);
+        return;
+    }
+    req->resolved = 1;
+    tail = &req->next;
+    for (ai = job->err ? NULL : job->res; ai; ai = ai->ai_next)
+        if (ai->ai_addr)
+            add_sockaddr(&tail, ai->ai_addr, ai->ai_addrlen, req->port, req->pool);
+    if (job->err == EAI_SYSTEM)
+        req->gai_why = apr_pstrdup(req->pool, strerror(job->sys_errno));
+    else if (job->err)
+        req->gai_why = apr_pstrdup(req->pool, gai_strerror(job->err));
+    else if (!req->next)
+        req->gai_why = "no address of a usable family";
+    job_free(job);
+    (void) kick(req);
+}
+
+static void *gai_main(void *arg)
+{
+    gai_job_t *job = arg;
+    struct addrinfo hints;
+    int posted;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    job->err = getaddrinfo(job->name, NULL, &hints, &job->res);
+    job->sys_errno = errno;
+    if (job->err)
+        job->res = NULL;
+    pthread_mutex_lock(&job->hub->lock);
+    posted = !job->hub->gone && pev_loop_post(job->loop, gai_done, job) == APR_SUCCESS;
+    pthread_mutex_unlock(&job->hub->lock);
+    if (!posted)
+        job_free(job);
+    return NULL;
+}
+
+/* Start the lookup's thread. APR_ENOMEM, or APR_SUCCESS (a thread that
+ * cannot start is the lookup's failure, reported by the step). */
+static apr_status_t resolve_start(pev_connect_t *req)
+{
+    loop_conf_t *conf = loop_conf(req->loop, 1);
+    pthread_attr_t attr;
+    pthread_t thread;
+    gai_job_t *job;
+    int rc;
+
+    if (!conf)
+        return APR_ENOMEM;
+    if (!conf->hub) {
+        conf->hub = calloc(1, sizeof *conf->hub);
+        if (!conf->hub)
+            return APR_ENOMEM;
+        if (pthread_mutex_init(&conf->hub->lock, NULL) != 0) {
+            free(conf->hub);
+            conf->hub = NULL;
+            return APR_ENOMEM;
+        }
+        conf->hub->refs = 1;
+    }
+    job = calloc(1, sizeof *job);
+    if (!job || !(job->name = strdup(req->name))) {
+        free(job);
+        return APR_ENOMEM;
+    }
+    job->hub = conf->hub;
+    job->loop = req->loop;
+    job->req = req;
+    pthread_mutex_lock(&conf->hub->lock);
+    conf->hub->refs++;
+    pthread_mutex_unlock(&conf->hub->lock);
+    rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        rc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (rc == 0)
+            rc = pthread_create(&thread, &attr, gai_main, job);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        job->req = NULL;
+        job_free(job);
+        req->resolved = 1;
+        req->gai_why = apr_psprintf(req->pool, "cannot start a resolver thread: %s",
+                                    strerror(rc));
+        return kick(req);
+    }
+    req->job = job;
+    return APR_SUCCESS;
+}
+
+/* Let go of the lookup: its result is dropped when it comes. */
+static void resolver_stop(pev_connect_t *req)
+{
+    if (req->job) {
+        req->job->req = NULL;
+        req->job = NULL;
+    }
+}
+
+/* The step of a request that resolves: the lookup ended. */
+static int resolve_step(pev_connect_t *req)
+{
+    if (!req->resolved)
+        return 0;
+    if (req->gai_why) {
+        fail(req, PEV_ERESOLVE, "resolve %s: %s", req->name, req->gai_why);
+        return 0;
+    }
+    req->stage = STAGE_CONNECTING;
+    return 1;
+}
+
 #endif /* HAVE_CARES */
 
 static void on_step(pev_timer_t *t, void *user_data)
@@ -666,10 +886,8 @@ static void on_step(pev_timer_t *t, void *user_data)
     (void) t;
     if (!req->pending)
         return;
-#ifdef HAVE_CARES
     if (req->stage == STAGE_RESOLVING && !resolve_step(req))
         return;
-#endif
     try_next(req);
 }
 
@@ -717,11 +935,9 @@ static apr_status_t conn_start(pev_connect_t **out, pev_connect_t *req)
 {
     apr_status_t st;
 
-#ifdef HAVE_CARES
     if (req->stage == STAGE_RESOLVING)
         st = resolve_start(req);
     else
-#endif
         st = kick(req);
     if (st != APR_SUCCESS) {
         conn_stop(req);
@@ -748,10 +964,6 @@ apr_status_t pev_connect(pev_connect_t **out, pev_loop_t *loop, const char *host
     num = numeric_addr(&sa, host, port, pool);
     if (num != APR_SUCCESS && num != APR_EINVAL)
         return num;
-#ifndef HAVE_CARES
-    if (num != APR_SUCCESS)
-        return APR_ENOTIMPL;
-#endif
     if ((st = conn_new(&req, loop, timeout, fn, user_data, pool)) != APR_SUCCESS)
         return st;
     req->target = target_of(host, port, pool);
@@ -759,11 +971,9 @@ apr_status_t pev_connect(pev_connect_t **out, pev_loop_t *loop, const char *host
         req->stage = STAGE_CONNECTING;
         req->next = sa;
     } else {
-#ifdef HAVE_CARES
         req->stage = STAGE_RESOLVING;
         req->name = apr_pstrdup(pool, host);
         req->port = port;
-#endif
     }
     return conn_start(out, req);
 }
