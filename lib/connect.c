@@ -57,6 +57,7 @@
 #else
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #endif
 
@@ -702,10 +703,15 @@ static apr_status_t loop_conf_cleanup(void *data)
  * dropped when it arrives. The loop's hub tells a thread whose loop went
  * not to post at all: its cleanup (a cleanup of the loop's pool, which runs
  * before the loop's own) sets gone under the lock the thread posts under.
- * The job is the thread's until it posts, then the posted call's: exactly
- * one of them frees it.
+ *
+ * A job has two references: the request's (dropped when the request lets
+ * go of it or the result reaches it) and the thread's (passed to the posted
+ * call, or dropped when the thread cannot post). Only the loop's thread
+ * touches job->req, and only while the request's reference is held; the
+ * last reference frees the job.
  */
 struct gai_job {
+    atomic_int refs;
     gai_hub_t *hub;
     pev_loop_t *loop;
     pev_connect_t *req;             /* loop's thread only; NULL: detached */
@@ -736,6 +742,24 @@ static void job_free(gai_job_t *job)
     free(job);
 }
 
+static void job_unref(gai_job_t *job)
+{
+    if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) == 1)
+        job_free(job);
+}
+
+/* The loop's thread: the request lets go of its job. */
+static void job_detach(pev_connect_t *req)
+{
+    gai_job_t *job = req->job;
+
+    if (job) {
+        req->job = NULL;
+        job->req = NULL;
+        job_unref(job);
+    }
+}
+
 /* The loop's pool is going: its threads post nothing from now on. */
 static apr_status_t loop_conf_cleanup(void *data)
 {
@@ -760,9 +784,9 @@ static void gai_done(void *user_data, int cancelled)
     struct addrinfo *ai;
 
     if (req)
-        req->job = NULL;
+        job_detach(req);            /* the request's reference; ours is left */
     if (cancelled || !req || !req->pending) {
-        job_free(job);
+        job_unref(job);
         return;
     }
     req->resolved = 1;
@@ -776,7 +800,7 @@ static void gai_done(void *user_data, int cancelled)
         req->gai_why = apr_pstrdup(req->pool, gai_strerror(job->err));
     else if (!req->next)
         req->gai_why = "no address of a usable family";
-    job_free(job);
+    job_unref(job);
     (void) kick(req);
 }
 
@@ -798,7 +822,7 @@ static void *gai_main(void *arg)
     posted = !job->hub->gone && pev_loop_post(job->loop, gai_done, job) == APR_SUCCESS;
     pthread_mutex_unlock(&job->hub->lock);
     if (!posted)
-        job_free(job);
+        job_unref(job);
     return NULL;
 }
 
@@ -830,6 +854,7 @@ static apr_status_t resolve_start(pev_connect_t *req)
         free(job);
         return APR_ENOMEM;
     }
+    atomic_init(&job->refs, 2);     /* the request's, the thread's */
     job->hub = conf->hub;
     job->loop = req->loop;
     job->req = req;
@@ -844,8 +869,7 @@ static apr_status_t resolve_start(pev_connect_t *req)
         pthread_attr_destroy(&attr);
     }
     if (rc != 0) {
-        job->req = NULL;
-        job_free(job);
+        job_free(job);              /* no thread: nobody else has it */
         req->resolved = 1;
         req->gai_why = apr_psprintf(req->pool, "cannot start a resolver thread: %s",
                                     strerror(rc));
@@ -858,10 +882,7 @@ static apr_status_t resolve_start(pev_connect_t *req)
 /* Let go of the lookup: its result is dropped when it comes. */
 static void resolver_stop(pev_connect_t *req)
 {
-    if (req->job) {
-        req->job->req = NULL;
-        req->job = NULL;
-    }
+    job_detach(req);
 }
 
 /* The step of a request that resolves: the lookup ended. */
