@@ -71,6 +71,7 @@ typedef struct dns {
     atomic_int queries;             /* received */
     atomic_int answered;            /* sent */
     atomic_int dropped;             /* queries left unanswered */
+    atomic_int epoch;               /* one per dns_start() */
 } dns_t;
 
 static dns_t DNS;
@@ -246,7 +247,13 @@ static int dns_start(void)
     struct sockaddr_in sin;
     socklen_t sl = sizeof sin;
 
-    memset(&DNS, 0, sizeof DNS);
+    /* field by field: without c-ares, a lookup thread of an earlier test
+     * (CK_FORK=no) may still be in the suite's getaddrinfo() */
+    DNS.running = 0;
+    atomic_store(&DNS.queries, 0);
+    atomic_store(&DNS.answered, 0);
+    atomic_store(&DNS.dropped, 0);
+    atomic_fetch_add(&DNS.epoch, 1);
     DNS.fd = socket(AF_INET, SOCK_DGRAM, 0);
     ck_assert_int_ge(DNS.fd, 0);
     memset(&sin, 0, sizeof sin);
@@ -278,6 +285,14 @@ static void dns_stop(void)
 
 #ifndef HAVE_CARES
 static pthread_t MAIN_THREAD;
+static int (*REAL_GETADDRINFO)(const char *, const char *, const struct addrinfo *,
+                               struct addrinfo **);
+static pthread_once_t REAL_ONCE = PTHREAD_ONCE_INIT;
+
+static void find_real_getaddrinfo(void)
+{
+    *(void **) &REAL_GETADDRINFO = dlsym(RTLD_NEXT, "getaddrinfo");
+}
 
 /* The suite's getaddrinfo(): the test names as the responder answers them
  * (the A records; a slow one late), other names passed on. A call from
@@ -286,27 +301,25 @@ static pthread_t MAIN_THREAD;
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **res)
 {
-    static int (*real)(const char *, const char *, const struct addrinfo *,
-                       struct addrinfo **);
     struct addrinfo h, **tail = res;
     const char *addrs[2];
     char name[256];
     size_t i;
-    int count, rc = 0, library = !pthread_equal(pthread_self(), MAIN_THREAD);
+    int count, rc = 0, library = !pthread_equal(pthread_self(), MAIN_THREAD),
+        epoch = atomic_load(&DNS.epoch);
 
-    if (!real)
-        *(void **) &real = dlsym(RTLD_NEXT, "getaddrinfo");
+    pthread_once(&REAL_ONCE, find_real_getaddrinfo);
     if (library)
         atomic_fetch_add(&DNS.queries, 1);
     for (i = 0; node && node[i] && i < sizeof name - 1; i++)
         name[i] = (char) tolower((unsigned char) node[i]);
     name[i] = '\0';
     if (!node || !strstr(name, ".poolev.test"))
-        return real(node, service, hints, res);
+        return REAL_GETADDRINFO(node, service, hints, res);
     count = dns_lookup(name, addrs);
     if (strcmp(name, SLOW_NAME) == 0)
         usleep((useconds_t) atomic_load(&DNS.delay_ms) * 1000);
-    if (library)
+    if (library && epoch == atomic_load(&DNS.epoch))  /* not an earlier test's */
         atomic_fetch_add(&DNS.answered, 1);
     if (count < 0)
         return EAI_NONAME;
@@ -316,7 +329,7 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
     h.ai_flags = AI_NUMERICHOST;
     *res = NULL;
     for (i = 0; i < (size_t) count && rc == 0; i++)
-        if ((rc = real(addrs[i], service, &h, tail)) == 0)
+        if ((rc = REAL_GETADDRINFO(addrs[i], service, &h, tail)) == 0)
             while (*tail)
                 tail = &(*tail)->ai_next;
     if (rc != 0 && *res) {
@@ -332,9 +345,6 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 
 static void setup(void)
 {
-#ifndef HAVE_CARES
-    MAIN_THREAD = pthread_self();
-#endif
     pt_setup();
     ck_assert_int_eq(pev_loop_create(&LOOP, pt_pool), APR_SUCCESS);
 }
@@ -1398,5 +1408,8 @@ static Suite *connect_suite(void)
 
 int main(int argc, char **argv)
 {
+#ifndef HAVE_CARES
+    MAIN_THREAD = pthread_self();
+#endif
     return pt_main(argc, argv, connect_suite, NULL);
 }
