@@ -38,6 +38,10 @@
  * (c-ares cannot cancel one query of a shared channel), and stopping the
  * request is ares_destroy(). c-ares needs no library initialization on the
  * systems poolev runs on (ares_library_init() matters on Windows only).
+ *
+ * Without c-ares (configure --without-cares), a lookup is getaddrinfo(3) on
+ * a thread of its own, its result posted to the loop (see "Resolving
+ * (getaddrinfo on a thread)" below); the rest is the same.
  */
 #include "config.h"
 

@@ -30,8 +30,12 @@
  * by c-ares (one channel per request, driven by the loop's watchers and
  * timers: the loop never blocks), from /etc/hosts and the DNS servers of
  * /etc/resolv.conf, or those set with pev_connect_set_dns_servers(). A build
- * configured --without-cares connects to numeric addresses only: a name
- * gets APR_ENOTIMPL from pev_connect().
+ * configured --without-cares resolves names with getaddrinfo(3) instead, on
+ * a thread of its own per lookup that hands the result to the loop with
+ * pev_loop_post(): the loop does not block either, but the system's
+ * resolver decides (nsswitch.conf), pev_connect_set_dns_servers() is not
+ * available, and a lookup abandoned (the request cancelled or its pool or
+ * loop destroyed) lets its thread run to its end, dropping the result.
  *
  * Threads: a request belongs to its loop's thread.
  */
@@ -95,8 +99,7 @@ typedef void pev_connect_fn(pev_connect_t *req, apr_status_t status, pev_stream_
  * @param pool      owning pool: the request, its socket and the resulting
  *                  stream are allocated from it
  * @return APR_SUCCESS (the callback will tell the outcome); APR_EINVAL for
- *         NULL or empty arguments or port 0; APR_ENOMEM; APR_ENOTIMPL for a
- *         name that is not a numeric address in a build without c-ares.
+ *         NULL or empty arguments or port 0; APR_ENOMEM.
  * Callable from any callback of the loop.
  */
 PEV_API apr_status_t pev_connect(pev_connect_t **req, pev_loop_t *loop, const char *host,
