@@ -817,7 +817,9 @@ static void *gai_main(void *arg)
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
+    /* no AI_ADDRCONFIG, as with c-ares: it drops "localhost" on a host with
+     * loopback alone, and an address of a family the host cannot reach
+     * fails at once and the next is tried */
     job->err = getaddrinfo(job->name, NULL, &hints, &job->res);
     job->sys_errno = errno;
     if (job->err)
