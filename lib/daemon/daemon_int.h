@@ -159,7 +159,7 @@ void pevi_listen_log(pev_daemon_t *d);
 void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns);
 
 /* Drop a hold on @a gen's configuration (a connection's, or the one
- * gen_end() takes while the generation pool goes): the configuration pool
+ * gen_end() takes while the generation pool goes): the shared pool (conf_pool)
  * goes with the last hold of a generation that has ended. */
 void pevi_gen_unref(pev_gen_t *gen);
 
