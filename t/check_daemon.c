@@ -1694,12 +1694,23 @@ static void leaky_ping(const void *event_data, void *user_data)
     leaky_calls++;
 }
 
+static void leaky_tick(pev_timer_t *t, void *user_data)
+{
+    (void) t;
+    (void) user_data;
+}
+
+/* A listener and a timer bound to the shared pool: both outlive the
+ * generation. */
 static apr_status_t leaky_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
-    pev_bus_t *bus = pev_daemon_bus(pev_gen_daemon(gen));
+    pev_daemon_t *d = pev_gen_daemon(gen);
 
     (void) mconf;
-    return pev_event_register(NULL, bus, mod, "app.leak", leaky_ping,
+    ck_assert_int_eq(pev_timer_add_in(NULL, pev_daemon_loop(d), 3600 * APR_USEC_PER_SEC,
+                                      leaky_tick, NULL, pev_gen_shared_pool(gen)),
+                     APR_SUCCESS);
+    return pev_event_register(NULL, pev_daemon_bus(d), mod, "app.leak", leaky_ping,
                               (void *) (intptr_t) pev_gen_number(gen), pev_gen_shared_pool(gen));
 }
 
@@ -1734,8 +1745,8 @@ START_TEST(test_pool_lifetimes_and_warnings)
     g1 = pev_daemon_gen(d);
     ck_assert_ptr_eq(pev_gen_conf_pool(g1), pev_gen_shared_pool(g1));
     ck_assert_ptr_ne(pev_gen_pool(g1), pev_gen_shared_pool(g1));
-    ck_assert_logged("module leaky: 1 listener(s) registered in generation 1's init are "
-                     "bound to its shared pool");
+    ck_assert_logged("module leaky: 2 listener(s) or timer(s) registered in generation 1's "
+                     "init are bound to its shared pool");
     /* the first generation may bind to the daemon's pool (once) */
     ck_assert_ptr_null(strstr(logbuf, "module forever"));
     cl = pt_client(pev_daemon_port(d, 0), 0);
@@ -1744,10 +1755,10 @@ START_TEST(test_pool_lifetimes_and_warnings)
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
-    ck_assert_logged("module leaky: 1 listener(s) registered in generation 2's init are "
-                     "bound to its shared pool");
-    ck_assert_logged("module forever: 1 listener(s) registered in generation 2's init are "
-                     "bound to the daemon's pool");
+    ck_assert_logged("module leaky: 2 listener(s) or timer(s) registered in generation 2's "
+                     "init are bound to its shared pool");
+    ck_assert_logged("module forever: 1 listener(s) or timer(s) registered in generation 2's "
+                     "init are bound to the daemon's pool");
     /* what the warning is about: the generation ended, its pool is gone,
      * and its listener still runs while the connection holds the pool */
     ck_assert_ptr_null(pev_gen_pool(g1));

@@ -173,7 +173,7 @@ typedef const char *pev_module_check_fn(pev_gen_t *gen, void *mconf);
  * the module's process_init, once, not here: a listener bound to the
  * daemon's pool from an init is registered again by every restart, and one
  * bound to pev_gen_shared_pool() outlives its generation (the daemon logs a
- * warning for both).
+ * warning for both, and for timers bound to those pools).
  * @return APR_SUCCESS, or an error: the generation fails (the message given
  *         with pev_gen_fail(), else the status's text, is reported).
  */

@@ -223,25 +223,31 @@ static void on_signal(int signo, void *user_data)
     }
 }
 
-/* After module @a i's init: warn about listeners it bound to a pool that
- * outlives the generation. @a shared and @a process: the counts of
- * listeners bound to the generation's shared pool and to the daemon's pool
- * before the init (updated). */
+/* Listeners and timers bound to @a pool, for init_lifetimes(). */
+static apr_size_t pool_items(const pev_daemon_t *d, apr_pool_t *pool)
+{
+    return pevi_bus_pool_listeners(d->bus, pool) + pevi_loop_pool_timers(d->loop, pool);
+}
+
+/* After module @a i's init: warn about listeners and timers it bound to a
+ * pool that outlives the generation. @a shared and @a process: the counts
+ * bound to the generation's shared pool and to the daemon's pool before the
+ * init (updated). */
 static void init_lifetimes(pev_daemon_t *d, pev_gen_t *gen, int i, apr_size_t *shared,
                            apr_size_t *process)
 {
-    apr_size_t ns = pevi_bus_pool_listeners(d->bus, gen->conf_pool);
-    apr_size_t np = pevi_bus_pool_listeners(d->bus, d->pool);
+    apr_size_t ns = pool_items(d, gen->conf_pool);
+    apr_size_t np = pool_items(d, d->pool);
 
     if (ns > *shared)
-        pev_daemon_log(d, PEV_LOG_WARN, "module %s: %lu listener(s) registered in "
-                       "generation %u's init are bound to its shared pool "
+        pev_daemon_log(d, PEV_LOG_WARN, "module %s: %lu listener(s) or timer(s) registered "
+                       "in generation %u's init are bound to its shared pool "
                        "(pev_gen_shared_pool()), which outlives the generation while "
                        "connections hold it: bind them to pev_gen_pool()",
                        d->defs[i]->name, (unsigned long) (ns - *shared), gen->number);
     if (np > *process && gen->number > 1)
-        pev_daemon_log(d, PEV_LOG_WARN, "module %s: %lu listener(s) registered in "
-                       "generation %u's init are bound to the daemon's pool and stay for "
+        pev_daemon_log(d, PEV_LOG_WARN, "module %s: %lu listener(s) or timer(s) registered "
+                       "in generation %u's init are bound to the daemon's pool and stay for "
                        "the process's life, one more set per restart: register them once, "
                        "in process_init, or bind them to pev_gen_pool()",
                        d->defs[i]->name, (unsigned long) (np - *process), gen->number);
@@ -282,8 +288,8 @@ static apr_status_t run_process_inits(pev_daemon_t *d, pev_gen_t *gen)
 /* Run each module's init for @a gen, in load order. */
 static apr_status_t run_inits(pev_daemon_t *d, pev_gen_t *gen)
 {
-    apr_size_t shared = pevi_bus_pool_listeners(d->bus, gen->conf_pool);
-    apr_size_t process = pevi_bus_pool_listeners(d->bus, d->pool);
+    apr_size_t shared = pool_items(d, gen->conf_pool);
+    apr_size_t process = pool_items(d, d->pool);
     int i;
 
     for (i = 0; i < d->nmods; i++) {
