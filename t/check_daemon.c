@@ -1313,9 +1313,12 @@ START_TEST(test_module_check_everywhere)
     /* what the check takes, the reload takes */
     write_conf("Listen 127.0.0.1:0\nGreeting three\n");
     ck_assert_int_eq(pev_daemon_check_config(d), APR_SUCCESS);
+    check_calls = 0;
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    /* on the check parse, before the switch; not again after it */
+    ck_assert_int_eq(check_calls, 1);
 }
 END_TEST
 

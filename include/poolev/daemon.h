@@ -154,10 +154,11 @@ typedef const char *pev_module_defaults_fn(pev_gen_t *gen, void *mconf);
  * larger than another, a directive that needs another), run after the parse
  * and before anything is switched: by pev_daemon_check_config(), at the
  * start, and by every restart while the running generation goes on (its
- * check parse). Like directive handlers it looks at @a mconf and changes
- * nothing else; it may run twice per restart (on the check parse, where
- * pev_gen_pool(@a gen) is NULL, and on the real one) and must give the same
- * answer both times.
+ * check parse, where pev_gen_pool(@a gen) is NULL). Like directive handlers
+ * it looks at @a mconf and changes nothing else. A restart runs it on the
+ * check parse only (not again on the real parse of the same text, where a
+ * failure could only stop the daemon), so it must depend on the
+ * configuration alone.
  * @return NULL, or a message (static, or from pev_gen_shared_pool()); the
  *         daemon reports "FILE: module NAME: message" and the configuration
  *         is refused: PEV_ECONFIG at the start and from
@@ -338,7 +339,7 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
  *   2. core.restart (event_data: the ending generation);
  *   3. the generation ends: its pool is destroyed, everything bound to it
  *      unregisters; its configuration stays while its connections live;
- *   4. the next generation: core.preparse, parse, checks, listening sockets
+ *   4. the next generation: core.preparse, parse, listening sockets
  *      no longer configured are closed (those that stay are kept open, so
  *      no connection is refused), init in load order, the new addresses are
  *      logged ("listening on 127.0.0.1:41234"), core.postparse.

@@ -529,8 +529,8 @@ static void do_restart(pev_daemon_t *d)
         pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
         st = pevi_conf_parse(d, gen, name, text, len);
         d->gen = gen;               /* a failure below: the stop ends it */
-        if (st == APR_SUCCESS)
-            st = gen_check(d, gen, name);
+        /* no gen_check(): step 1 checked this text, and a check failing
+         * now could only stop the daemon */
         if (st == APR_SUCCESS) {
             pevi_listen_commit(d, gen, 0);
             st = run_inits(d, gen);
