@@ -1500,9 +1500,23 @@ START_TEST(test_listen_respelled_keeps_socket)
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 3);
-    snprintf(conf, sizeof conf, "Listen 0.0.0.0:%u: the same address as Listen *:%u",
-             (unsigned) pfree, (unsigned) pfree);
+    snprintf(conf, sizeof conf, "test.conf: Listen 0.0.0.0:%u: the same address as "
+             "Listen *:%u", (unsigned) pfree, (unsigned) pfree);
     ck_assert_error(d, conf);
+    /* and at a start */
+    {
+        char text[96];
+
+        snprintf(text, sizeof text, "Listen 127.0.0.1:%u\nListen localhost:0\n"
+                 "Listen 127.0.0.1:%u\n", (unsigned) p1, (unsigned) p1);
+        expect_start_error(text, PEV_ECONFIG, "test.conf:3: Listen: 127.0.0.1:");
+        pfree = free_port();
+        snprintf(text, sizeof text, "Listen *:%u\nListen 0.0.0.0:%u\n",
+                 (unsigned) pfree, (unsigned) pfree);
+        snprintf(conf, sizeof conf, "test.conf: Listen 0.0.0.0:%u: the same address as "
+                 "Listen *:%u", (unsigned) pfree, (unsigned) pfree);
+        expect_start_error(text, PEV_ECONFIG, conf);
+    }
 }
 END_TEST
 

@@ -344,6 +344,21 @@ static apr_status_t gen_check(pev_daemon_t *d, pev_gen_t *gen, const char *name)
     return APR_SUCCESS;
 }
 
+/* pevi_listen_open(), with the file named in a configuration error (two
+ * spellings of one address). */
+static apr_status_t listen_open(pev_daemon_t *d, const pev_gen_t *gen, const char *name)
+{
+    apr_status_t st = pevi_listen_open(d, gen);
+
+    if (st == PEV_ECONFIG) {
+        char msg[sizeof d->error];
+
+        apr_cpystrn(msg, d->error, sizeof msg);
+        pevi_daemon_set_error(d, "%s: %s", name, msg);
+    }
+    return st;
+}
+
 /* Read the configuration (into @a tmp) and parse it into a scratch
  * generation, dropped again: no generation pool, no module init; the
  * module checks run. With @a open, the sockets it lists are matched with
@@ -365,7 +380,7 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
     if (st == APR_SUCCESS)
         st = gen_check(d, scratch, *name);
     if (st == APR_SUCCESS && open)
-        st = pevi_listen_open(d, scratch);
+        st = listen_open(d, scratch, *name);
     apr_pool_destroy(scratch->conf_pool);
     return st;
 }
@@ -421,9 +436,9 @@ static apr_status_t start_first(pev_daemon_t *d)
     st = pevi_conf_parse(d, gen, name, text, len);
     if (st == APR_SUCCESS)
         st = gen_check(d, gen, name);
-    apr_pool_destroy(tmp);
     if (st == APR_SUCCESS)
-        st = pevi_listen_open(d, gen);
+        st = listen_open(d, gen, name);
+    apr_pool_destroy(tmp);
     if (st != APR_SUCCESS) {
         gen_end(gen);
         return st;
