@@ -1496,7 +1496,7 @@ START_TEST(test_listen_respelled_keeps_socket)
     snprintf(conf, sizeof conf, "Listen %u\nListen 0.0.0.0:%u\n", (unsigned) pfree,
              (unsigned) pfree);
     write_conf(conf);
-    ck_assert_int_eq(pev_daemon_check_config(d), APR_SUCCESS);  /* syntax only */
+    ck_assert_int_eq(pev_daemon_check_config(d), PEV_ECONFIG);  /* -t says so too */
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 3);

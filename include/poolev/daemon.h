@@ -312,9 +312,11 @@ PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
  * scratch generation (module defaults, directive handlers and module checks
  * run, as in a restart's check parse; pev_gen_pool() is NULL there), and
  * refuse it without a Listen line (unless PEV_DAEMON_NO_LISTEN_OK), then
- * drop it. It accepts exactly what a start or a restart would parse. No
- * event is generated, no socket is opened, no init runs: addresses are
- * checked for syntax only. For "configtest" command-line options.
+ * drop it. It accepts exactly what a start or a restart would parse and
+ * check. No event is generated, no socket is opened, no init runs:
+ * addresses are resolved and compared (one address listed under two
+ * spellings is refused), not bound, so an address in use is only found by
+ * the start or restart. For "configtest" command-line options.
  * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
  *         inside a start, restart or stop. Callable in any state.

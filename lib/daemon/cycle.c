@@ -344,11 +344,12 @@ static apr_status_t gen_check(pev_daemon_t *d, pev_gen_t *gen, const char *name)
     return APR_SUCCESS;
 }
 
-/* pevi_listen_open(), with the file named in a configuration error (two
- * spellings of one address). */
-static apr_status_t listen_open(pev_daemon_t *d, const pev_gen_t *gen, const char *name)
+/* pevi_listen_open() (@a open), or pevi_listen_check(), with the file named
+ * in a configuration error (two spellings of one address). */
+static apr_status_t listen_open(pev_daemon_t *d, const pev_gen_t *gen, const char *name,
+                                int open)
 {
-    apr_status_t st = pevi_listen_open(d, gen);
+    apr_status_t st = open ? pevi_listen_open(d, gen) : pevi_listen_check(d, gen);
 
     if (st == PEV_ECONFIG) {
         char msg[sizeof d->error];
@@ -362,8 +363,9 @@ static apr_status_t listen_open(pev_daemon_t *d, const pev_gen_t *gen, const cha
 /* Read the configuration (into @a tmp) and parse it into a scratch
  * generation, dropped again: no generation pool, no module init; the
  * module checks run. With @a open, the sockets it lists are matched with
- * the open ones, and those not open yet are opened (marked fresh). On
- * failure d->error says why. */
+ * the open ones, and those not open yet are opened (marked fresh); without,
+ * the addresses are only resolved and compared. On failure d->error says
+ * why. */
 static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
                                  const char **name, const char **text, apr_size_t *len)
 {
@@ -379,8 +381,8 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
     st = pevi_conf_parse(d, scratch, *name, *text, *len);
     if (st == APR_SUCCESS)
         st = gen_check(d, scratch, *name);
-    if (st == APR_SUCCESS && open)
-        st = listen_open(d, scratch, *name);
+    if (st == APR_SUCCESS)
+        st = listen_open(d, scratch, *name, open);
     apr_pool_destroy(scratch->conf_pool);
     return st;
 }
@@ -437,7 +439,7 @@ static apr_status_t start_first(pev_daemon_t *d)
     if (st == APR_SUCCESS)
         st = gen_check(d, gen, name);
     if (st == APR_SUCCESS)
-        st = listen_open(d, gen, name);
+        st = listen_open(d, gen, name, 1);
     apr_pool_destroy(tmp);
     if (st != APR_SUCCESS) {
         gen_end(gen);

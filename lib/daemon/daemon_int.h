@@ -142,6 +142,11 @@ apr_status_t pevi_conf_parse(pev_daemon_t *d, pev_gen_t *gen, const char *name,
  * stays matched, and d->error names the address. */
 apr_status_t pevi_listen_open(pev_daemon_t *d, const pev_gen_t *gen);
 
+/* What pevi_listen_open() checks before it opens anything: the addresses
+ * resolve, and no address is listed twice under two spellings. Opens
+ * nothing (pev_daemon_check_config()). */
+apr_status_t pevi_listen_check(pev_daemon_t *d, const pev_gen_t *gen);
+
 /* Keep exactly the sockets the last pevi_listen_open() matched (@a gen
  * NULL: none), in configuration order; log the closes unless @a quiet (a
  * failed start says one thing only). */

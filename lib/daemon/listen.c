@@ -205,15 +205,8 @@ static apr_status_t listen_one(pev_daemon_t *d, const pev_gen_t *gen, int i,
 {
     const char *key = pevi_gen_listen_key(gen, i);
     lsock_t *l;
-    int j;
 
     if (sas[i]) {
-        for (j = 0; j < i; j++)
-            if (sas[j] && addr_same(sas[j], sas[i])) {
-                pevi_daemon_set_error(d, "Listen %s: the same address as Listen %s",
-                                      key, pevi_gen_listen_key(gen, j));
-                return PEV_ECONFIG;
-            }
         for (l = d->lsocks; l; l = l->next)
             if (!l->claim && addr_same(l->local, sas[i]))
                 break;
@@ -230,6 +223,57 @@ static apr_status_t listen_one(pev_daemon_t *d, const pev_gen_t *gen, int i,
     return lsock_open(d, key, i + 1);
 }
 
+/* Resolve the addresses @a gen lists with a port into *@a out (in @a tmp;
+ * NULL for port 0 lines), refusing one address listed twice under two
+ * spellings (PEV_ECONFIG). On failure d->error says why. */
+static apr_status_t resolve_all(pev_daemon_t *d, const pev_gen_t *gen, apr_pool_t *tmp,
+                                apr_sockaddr_t ***out)
+{
+    int n = gen->listen->nelts, i, j;
+    apr_sockaddr_t **sas = apr_pcalloc(tmp, sizeof *sas * (apr_size_t) (n + 1));
+    apr_status_t st = APR_SUCCESS;
+    char eb[256];
+
+    for (i = 0; st == APR_SUCCESS && i < n; i++) {
+        const char *key = pevi_gen_listen_key(gen, i);
+        char *host;
+        apr_port_t port;
+
+        key_split(key, tmp, &host, &port);
+        if (port == 0)
+            continue;
+        st = key_resolve(&sas[i], key, tmp);
+        if (st != APR_SUCCESS) {
+            pevi_daemon_set_error(d, "cannot resolve %s: %s", key,
+                                  pev_strerror(st, eb, sizeof eb));
+            break;
+        }
+        for (j = 0; j < i; j++)
+            if (sas[j] && addr_same(sas[j], sas[i])) {
+                pevi_daemon_set_error(d, "Listen %s: the same address as Listen %s",
+                                      key, pevi_gen_listen_key(gen, j));
+                st = PEV_ECONFIG;
+                break;
+            }
+    }
+    *out = sas;
+    return st;
+}
+
+apr_status_t pevi_listen_check(pev_daemon_t *d, const pev_gen_t *gen)
+{
+    apr_sockaddr_t **sas;
+    apr_pool_t *tmp;
+    apr_status_t st;
+
+    st = apr_pool_create(&tmp, d->pool);
+    if (st != APR_SUCCESS)
+        return st;
+    st = resolve_all(d, gen, tmp, &sas);
+    apr_pool_destroy(tmp);
+    return st;
+}
+
 /* Match each address @a gen lists with an open socket, by resolved address
  * (a port 0 line: by spelling), and open the sockets for those that match
  * none (marked fresh). On failure the fresh ones are closed again, nothing
@@ -241,27 +285,13 @@ apr_status_t pevi_listen_open(pev_daemon_t *d, const pev_gen_t *gen)
     apr_pool_t *tmp;
     apr_status_t st;
     lsock_t **pp, *l;
-    char eb[256];
 
     st = apr_pool_create(&tmp, d->pool);
     if (st != APR_SUCCESS)
         return st;
     for (l = d->lsocks; l; l = l->next)
         l->claim = 0;
-    sas = apr_pcalloc(tmp, sizeof *sas * (apr_size_t) (n + 1));
-    for (i = 0; st == APR_SUCCESS && i < n; i++) {
-        const char *key = pevi_gen_listen_key(gen, i);
-        char *host;
-        apr_port_t port;
-
-        key_split(key, tmp, &host, &port);
-        if (port == 0)
-            continue;
-        st = key_resolve(&sas[i], key, tmp);
-        if (st != APR_SUCCESS)
-            pevi_daemon_set_error(d, "cannot resolve %s: %s", key,
-                                  pev_strerror(st, eb, sizeof eb));
-    }
+    st = resolve_all(d, gen, tmp, &sas);
     /* lines with a port first: a port 0 line takes its old socket only if
      * no line names the port that socket has */
     for (pass = 0; pass < 2; pass++)
