@@ -264,7 +264,7 @@ typedef struct pev_daemon_options {
  *         compare case-insensitively; "Listen" is taken); APR errors from
  *         the loop. On every failure but NULL arguments *opts->error (when
  *         opts->error is set) says which module, directive or field, e.g.
- *         "module 2 (dup): directive 'Listen' is taken by the core".
+ *         "module 1 (dup): directive 'listen' is taken by the core".
  */
 PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
                                        apr_pool_t *pool);
@@ -274,14 +274,15 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  * PEV_DAEMON_NO_SIGNALS), core.preparse, parse the configuration, the
  * modules' checks, open the listening sockets (at least one is needed,
  * unless PEV_DAEMON_NO_LISTEN_OK), the modules' process_init then init in
- * load order, core.postparse, core.startup. A stop asked for during the start (from one of these
- * listeners or an init) runs right after it, at the next
- * pev_daemon_run_once() or pev_daemon_run().
+ * load order, core.postparse, core.startup. A stop asked for during the
+ * start (from one of these listeners or an init) runs right after it, at
+ * the next pev_daemon_run_once() or pev_daemon_run().
  *
  * @return APR_SUCCESS; on failure nothing stays open and
  *         pev_daemon_error() has one line naming the file and line, or the
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
- *         APR error for a socket that cannot be opened or a failed init;
+ *         APR error for a socket that cannot be opened or a failed
+ *         process_init or init;
  *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
  *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
  *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
@@ -369,7 +370,7 @@ PEV_API pev_loop_t *pev_daemon_loop(const pev_daemon_t *d);
 PEV_API apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
 /** What module @a def's process_init stored in its *state (NULL before the
  *  first start, for a module without process_init, or one that is not the
- *  daemon's). Valid as long as the daemon. */
+ *  daemon's). Valid as long as the daemon. Callable from callbacks. */
 PEV_API void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def);
 /** The daemon's name (from its options). */
 PEV_API const char *pev_daemon_name(const pev_daemon_t *d);
