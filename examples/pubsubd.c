@@ -121,12 +121,17 @@ typedef struct pubsub_conf {
 
 static const char *stats_defaults(pev_gen_t *gen, void *mconf);
 static const char *set_stats_interval(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static apr_status_t stats_process_init(pev_gen_t *first, pev_module_t *mod, apr_pool_t *pool,
+                                       void **state);
 static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
 static const char *pubsub_defaults(pev_gen_t *gen, void *mconf);
 static const char *set_greeting(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
 static const char *set_interval(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
 static const char *set_size(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
 static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
+static const char *pubsub_check(pev_gen_t *gen, void *mconf);
+static apr_status_t pubsub_process_init(pev_gen_t *first, pev_module_t *mod, apr_pool_t *pool,
+                                        void **state);
 static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
 
 static const pev_directive_t stats_directives[] = {
@@ -147,10 +152,13 @@ static const pev_directive_t pubsub_directives[] = {
 };
 
 static const pev_module_def_t stats_module = {
-    "stats", sizeof(stats_conf_t), stats_defaults, stats_directives, stats_init
+    .name = "stats", .conf_size = sizeof(stats_conf_t), .defaults = stats_defaults,
+    .directives = stats_directives, .init = stats_init, .process_init = stats_process_init
 };
 static const pev_module_def_t pubsub_module = {
-    "pubsub", sizeof(pubsub_conf_t), pubsub_defaults, pubsub_directives, pubsub_init
+    .name = "pubsub", .conf_size = sizeof(pubsub_conf_t), .defaults = pubsub_defaults,
+    .directives = pubsub_directives, .init = pubsub_init, .check = pubsub_check,
+    .process_init = pubsub_process_init
 };
 
 static const pev_module_def_t *const modules[] = {
@@ -176,7 +184,7 @@ typedef struct pubsub_stats {
 /* Directive helpers: they store values and nothing else                     */
 
 static const char *parse_size(const char *arg, apr_size_t min, apr_size_t max,
-                              apr_size_t *out)
+                              apr_size_t *out, apr_pool_t *pool)
 {
     char *end;
     unsigned long long v;
@@ -192,7 +200,8 @@ static const char *parse_size(const char *arg, apr_size_t min, apr_size_t max,
     if (*end)
         return "expects a number (with an optional k or m)";
     if (v > max / unit || v * unit < min || v * unit > max)
-        return "out of range";
+        return apr_psprintf(pool, "out of range (%" APR_SIZE_T_FMT " to %" APR_SIZE_T_FMT ")",
+                            min, max);
     *out = (apr_size_t) v * unit;
     return NULL;
 }
@@ -238,7 +247,7 @@ static const char *pubsub_defaults(pev_gen_t *gen, void *mconf)
 static const char *set_greeting(pev_gen_t *gen, void *mconf, int argc, char *argv[])
 {
     pubsub_conf_t *pc = mconf;
-    apr_pool_t *p = pev_gen_conf_pool(gen);
+    apr_pool_t *p = pev_gen_shared_pool(gen);
     const char *g = argv[1], *c;
     int i;
 
@@ -276,22 +285,22 @@ static const char *set_interval(pev_gen_t *gen, void *mconf, int argc, char *arg
 static const char *set_size(pev_gen_t *gen, void *mconf, int argc, char *argv[])
 {
     pubsub_conf_t *pc = mconf;
+    apr_pool_t *p = pev_gen_shared_pool(gen);
     apr_size_t v;
     const char *err;
 
-    (void) gen;
     (void) argc;
     if (strcasecmp(argv[0], "MaxLine") == 0) {
-        if ((err = parse_size(argv[1], LINE_MIN, LINE_LIMIT, &v)) == NULL)
+        if ((err = parse_size(argv[1], LINE_MIN, LINE_LIMIT, &v, p)) == NULL)
             pc->max_line = v;
     } else if (strcasecmp(argv[0], "MaxTopic") == 0) {
-        if ((err = parse_size(argv[1], 1, TOPIC_LIMIT, &v)) == NULL)
+        if ((err = parse_size(argv[1], 1, TOPIC_LIMIT, &v, p)) == NULL)
             pc->max_topic = v;
     } else if (strcasecmp(argv[0], "MaxSubscriptions") == 0) {
-        if ((err = parse_size(argv[1], 1, SUBS_LIMIT, &v)) == NULL)
+        if ((err = parse_size(argv[1], 1, SUBS_LIMIT, &v, p)) == NULL)
             pc->max_subs = (long) v;
     } else {
-        if ((err = parse_size(argv[1], OUTPUT_MIN, OUTPUT_LIMIT, &v)) == NULL)
+        if ((err = parse_size(argv[1], OUTPUT_MIN, OUTPUT_LIMIT, &v, p)) == NULL)
             pc->output_limit = v;
     }
     return err;
@@ -314,8 +323,6 @@ static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *
 
 /* ======================================================================== */
 /* stats: counters for the daemon's life, a report per generation            */
-
-#define STATS_KEY "pubsubd.stats"
 
 typedef struct stats_state {
     pev_daemon_t *d;
@@ -385,40 +392,45 @@ static void stats_report(pev_timer_t *timer, void *user_data)
 
 /*
  * The counters and their listeners live as long as the daemon: they are
- * registered once, bound to the daemon's pool, and a connection accepted
- * under one generation that closes under the next is counted right. The
- * report timer is bound to the generation: its interval is the
- * generation's, and the restart cancels it.
+ * registered once, at the first start, bound to the daemon's pool, and a
+ * connection accepted under one generation that closes under the next is
+ * counted right.
  */
+static apr_status_t stats_process_init(pev_gen_t *first, pev_module_t *mod, apr_pool_t *pool,
+                                       void **state)
+{
+    pev_daemon_t *d = pev_gen_daemon(first);
+    pev_bus_t *bus = pev_daemon_bus(d);
+    stats_state_t *st = apr_pcalloc(pool, sizeof *st);
+    apr_status_t rv;
+
+    st->d = d;
+    if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open,
+                                 st, pool)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_CLOSE,
+                                    stats_conn_close, st, pool)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, EV_PUBLISHED, stats_published,
+                                    st, pool)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, EV_STATS_QUERY, stats_query,
+                                    st, pool)) != APR_SUCCESS)
+        return pev_gen_fail(first, rv, "stats: cannot register its listeners");
+    *state = st;
+    return APR_SUCCESS;
+}
+
+/* The report timer is bound to the generation: its interval is the
+ * generation's, and the restart cancels it. */
 static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     const stats_conf_t *sc = mconf;
     pev_daemon_t *d = pev_gen_daemon(gen);
-    apr_pool_t *dpool = pev_daemon_pool(d);
-    pev_bus_t *bus = pev_daemon_bus(d);
-    stats_state_t *st;
     stats_tick_t *t;
     apr_status_t rv;
-    void *found = NULL;
 
-    apr_pool_userdata_get(&found, STATS_KEY, dpool);
-    if ((st = found) == NULL) {
-        st = apr_pcalloc(dpool, sizeof *st);
-        st->d = d;
-        if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open,
-                                     st, dpool)) != APR_SUCCESS
-            || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_CLOSE,
-                                        stats_conn_close, st, dpool)) != APR_SUCCESS
-            || (rv = pev_event_register(NULL, bus, mod, EV_PUBLISHED, stats_published,
-                                        st, dpool)) != APR_SUCCESS
-            || (rv = pev_event_register(NULL, bus, mod, EV_STATS_QUERY, stats_query,
-                                        st, dpool)) != APR_SUCCESS)
-            return pev_gen_fail(gen, rv, "stats: cannot register its listeners");
-        apr_pool_userdata_setn(st, STATS_KEY, NULL, dpool);
-    }
+    (void) mod;
     if (sc->interval > 0) {
         t = apr_palloc(pev_gen_pool(gen), sizeof *t);
-        t->st = st;
+        t->st = pev_daemon_module_state(d, &stats_module);
         t->interval = sc->interval;
         rv = pev_timer_add_in(NULL, pev_daemon_loop(d), sc->interval, stats_report, t,
                               pev_gen_pool(gen));
@@ -989,30 +1001,43 @@ static void announce(const void *event_data, void *user_data)
                    pev_gen_number(gen), i > 1 ? "s" : "", ports);
 }
 
+/* The rules between the directives, checked before a configuration is
+ * taken (pubsubd -t, the start, every reload). */
+static const char *pubsub_check(pev_gen_t *gen, void *mconf)
+{
+    const pubsub_conf_t *pc = mconf;
+
+    /* a whole MSG line must fit in a subscriber's output, or every message
+     * of that size would count as a slow subscriber */
+    if (pc->output_limit < pc->max_line + 16)
+        return apr_psprintf(pev_gen_shared_pool(gen), "OutputLimit (%" APR_SIZE_T_FMT
+                            ") must be at least MaxLine + 16 (%" APR_SIZE_T_FMT ")",
+                            pc->output_limit, pc->max_line + 16);
+    return NULL;
+}
+
+/* The counts kept for the daemon's life. */
+static apr_status_t pubsub_process_init(pev_gen_t *first, pev_module_t *mod, apr_pool_t *pool,
+                                        void **state)
+{
+    (void) first;
+    (void) mod;
+    *state = apr_pcalloc(pool, sizeof(pubsub_totals_t));
+    return APR_SUCCESS;
+}
+
 static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     pev_daemon_t *d = pev_gen_daemon(gen);
     pev_bus_t *bus = pev_daemon_bus(d);
     apr_pool_t *gp = pev_gen_pool(gen);
     pubsub_gen_t *pg = apr_palloc(gp, sizeof *pg);
-    const pubsub_conf_t *pc = mconf;
     apr_status_t rv;
-    void *found = NULL;
 
-    /* a whole MSG line must fit in a subscriber's output, or every message
-     * of that size would count as a slow subscriber */
-    if (pc->output_limit < pc->max_line + 16)
-        return pev_gen_fail(gen, APR_EINVAL, "OutputLimit (%" APR_SIZE_T_FMT
-                            ") must be at least MaxLine + 16 (%" APR_SIZE_T_FMT ")",
-                            pc->output_limit, pc->max_line + 16);
-    apr_pool_userdata_get(&found, "pubsubd.totals", pev_daemon_pool(d));
-    if (!found) {
-        found = apr_pcalloc(pev_daemon_pool(d), sizeof(pubsub_totals_t));
-        apr_pool_userdata_setn(found, "pubsubd.totals", NULL, pev_daemon_pool(d));
-    }
+    (void) mconf;
     pg->d = d;
     pg->mod = mod;
-    pg->totals = found;
+    pg->totals = pev_daemon_module_state(d, &pubsub_module);
     /* this generation takes the connections accepted while it is current */
     if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, conn_open, pg,
                                  gp)) != APR_SUCCESS
@@ -1050,7 +1075,7 @@ int main(int argc, char *argv[])
     pev_daemon_t *d;
     apr_pool_t *pool;
     apr_status_t st;
-    const char *file = NULL;
+    const char *file = NULL, *create_err = NULL;
     char err[256];
     int i, print = 0, check_only = 0;
 
@@ -1093,8 +1118,9 @@ int main(int argc, char *argv[])
     opts.config_file = file;
     opts.default_config = default_config;
     opts.flags = 0;
+    opts.error = &create_err;
     if ((st = pev_daemon_create(&d, &opts, pool)) != APR_SUCCESS) {
-        fprintf(stderr, NAME ": %s\n", pev_strerror(st, err, sizeof err));
+        fprintf(stderr, NAME ": %s\n", create_err ? create_err : pev_strerror(st, err, sizeof err));
         return 1;
     }
     if (check_only) {

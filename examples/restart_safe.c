@@ -4,11 +4,11 @@
  * restart_safe.c - a restart-safe module registration, in a few lines.
  *
  * A "module" keeps per-generation state (a greeting, a counter) in memory from
- * the generation's configuration pool and registers listeners whose user_data
- * points into it. Every restart destroys that pool. In daemons built on the
+ * the generation pool (the pool that lives while the generation is current)
+ * and registers listeners whose user_data points into it. Every restart destroys that pool. In daemons built on the
  * ProFTPD or Cyrus runtimes the module must remember to unregister first, or
  * the next event calls it with a dangling pointer. Here the registrations are
- * bound to the configuration pool, so the restart removes them before the
+ * bound to the generation pool, so the restart removes them before the
  * memory goes; the module simply registers again for the new generation.
  *
  * Run: ./examples/restart_safe   (or: make demo)
@@ -88,14 +88,14 @@ int main(void)
     printf("poolev %s: restart-safe registrations\n", POOLEV_VERSION_STRING);
     for (gen = 1; gen <= 3; gen++) {
         apr_pool_create(&conf, process);
-        printf("generation %d: configuration pool created, module registers\n", gen);
+        printf("generation %d: generation pool created, module registers\n", gen);
         if ((st = greeter_init(bus, mod, conf, gen, greetings[gen - 1])) != APR_SUCCESS)
             return fail("greeter_init", st);
         printf("  listeners on app.hello: %d\n", pev_event_listening(bus, "app.hello"));
         pev_event_generate(bus, "app.hello", "world");
         pev_event_generate(bus, "app.hello", "again");
 
-        printf("restart: generate core.restart, then destroy the configuration pool\n");
+        printf("restart: generate core.restart, then destroy the generation pool\n");
         pev_event_generate(bus, "core.restart", NULL);
         apr_pool_destroy(conf);
         printf("  listeners on app.hello after the restart: %d (no unregister call)\n",

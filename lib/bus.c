@@ -34,6 +34,7 @@
 #include <apr_strings.h>
 
 #include "poolev/bus.h"
+#include "bus_int.h"
 #include "hash.h"
 #include "owner.h"
 #include "sentry.h"
@@ -418,6 +419,11 @@ static void bus_release(void *container, pevi_link_t *item)
 static void bus_settle(void *container)
 {
     maybe_compact(container);
+}
+
+apr_size_t pevi_bus_pool_listeners(const pev_bus_t *bus, apr_pool_t *pool)
+{
+    return bus && pool ? pevi_owners_items(&bus->owners, pool) : 0;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -47,4 +47,8 @@ apr_status_t pevi_io_set(pev_loop_t *loop, pevi_io_t *io, apr_int16_t events);
  * caller). */
 int pevi_loop_running(const pev_loop_t *loop);
 
+/* Number of the loop's timers bound to exactly @a pool (the daemon warns
+ * about timers that outlive their generation). O(those timers). */
+apr_size_t pevi_loop_pool_timers(const pev_loop_t *loop, apr_pool_t *pool);
+
 #endif /* POOLEV_IO_INT_H */

@@ -632,6 +632,11 @@ int pevi_loop_running(const pev_loop_t *loop)
     return loop->frame != NULL;
 }
 
+apr_size_t pevi_loop_pool_timers(const pev_loop_t *loop, apr_pool_t *pool)
+{
+    return loop && pool ? pevi_owners_items(&loop->owners, pool) : 0;
+}
+
 apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
 {
     pev_loop_t *loop;

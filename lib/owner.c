@@ -119,3 +119,15 @@ apr_size_t pevi_owners_count(const pevi_owners_t *o)
 {
     return (apr_size_t) apr_hash_count(o->by_pool);
 }
+
+apr_size_t pevi_owners_items(const pevi_owners_t *o, apr_pool_t *pool)
+{
+    const pevi_owner_t *ow = apr_hash_get(o->by_pool, &pool, sizeof pool);
+    const pevi_link_t *item;
+    apr_size_t n = 0;
+
+    if (ow)
+        for (item = ow->head.next; item != &ow->head; item = item->next)
+            n++;
+    return n;
+}

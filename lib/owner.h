@@ -67,4 +67,7 @@ void pevi_owners_detach_all(pevi_owners_t *o);
 /* Number of (pool, container) owners. */
 apr_size_t pevi_owners_count(const pevi_owners_t *o);
 
+/* Number of items owned through @a pool. O(items of @a pool). */
+apr_size_t pevi_owners_items(const pevi_owners_t *o, apr_pool_t *pool);
+
 #endif /* POOLEV_OWNER_H */

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <malloc.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <apr_allocator.h>
 #include <apr_strings.h>
@@ -37,6 +38,7 @@ typedef struct {
     long value;
     int fail_init;
     int restart_in_init;
+    int check_fail;
 } alpha_conf_t;
 
 #define ALPHA_MAGIC 0x616c7068u
@@ -121,6 +123,29 @@ static const char *alpha_restart_in_init(pev_gen_t *gen, void *mconf, int argc,
     return NULL;
 }
 
+static const char *alpha_check_fail(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    (void) gen;
+    (void) argc;
+    (void) argv;
+    ((alpha_conf_t *) mconf)->check_fail = 1;
+    return NULL;
+}
+
+static int check_calls;
+
+/* The module's check: refuses a configuration with CheckFail. */
+static const char *alpha_check(pev_gen_t *gen, void *mconf)
+{
+    alpha_conf_t *c = mconf;
+
+    check_calls++;
+    if (c->check_fail)
+        return apr_psprintf(pev_gen_shared_pool(gen), "CheckFail was given (greeting %s)",
+                            c->greeting);
+    return NULL;
+}
+
 static const pev_directive_t alpha_directives[] = {
     { "Greeting", 1, 1, alpha_greeting, "TEXT" },
     { "Value", 1, 1, alpha_value, "N" },
@@ -128,6 +153,7 @@ static const pev_directive_t alpha_directives[] = {
     { "Refuse", 0, PEV_ARGS_ANY, alpha_refuse, NULL },
     { "Words", 1, 3, alpha_words, "WORD..." },
     { "RestartInInit", 0, 0, alpha_restart_in_init, NULL },
+    { "CheckFail", 0, 0, alpha_check_fail, NULL },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -186,7 +212,8 @@ static apr_status_t alpha_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 }
 
 static const pev_module_def_t alpha_def = {
-    "alpha", sizeof(alpha_conf_t), alpha_defaults, alpha_directives, alpha_init
+    .name = "alpha", .conf_size = sizeof(alpha_conf_t), .defaults = alpha_defaults,
+    .directives = alpha_directives, .init = alpha_init, .check = alpha_check
 };
 
 static void beta_ping(const void *event_data, void *user_data)
@@ -204,7 +231,7 @@ static apr_status_t beta_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
                               "app.ping", beta_ping, NULL, pev_gen_pool(gen));
 }
 
-static const pev_module_def_t beta_def = { "beta", 0, NULL, NULL, beta_init };
+static const pev_module_def_t beta_def = { .name = "beta", .init = beta_init };
 
 static const pev_module_def_t *const test_modules[] = { &alpha_def, &beta_def, NULL };
 
@@ -264,9 +291,21 @@ static void quiet_log(const void *event_data, void *user_data)
     (void) user_data;
 }
 
-/* A daemon on @a config (text) or the test file; no signals; lifecycle events
- * logged by core listeners; log messages swallowed. */
+/* A daemon on @a config (text) or the test file; no signals; a configuration
+ * without Listen accepted (PEV_DAEMON_NO_LISTEN_OK); lifecycle events logged
+ * by core listeners; log messages swallowed. */
+static pev_daemon_t *make_daemon_with(const pev_module_def_t *const *modules,
+                                      const char *config, int use_file, int flags);
+
 static pev_daemon_t *make_daemon(const char *config, int use_file, int flags)
+{
+    return make_daemon_with(test_modules, config, use_file, flags | PEV_DAEMON_NO_LISTEN_OK);
+}
+
+/* make_daemon() with @a modules, and without PEV_DAEMON_NO_LISTEN_OK unless
+ * @a flags has it. */
+static pev_daemon_t *make_daemon_with(const pev_module_def_t *const *modules,
+                                      const char *config, int use_file, int flags)
 {
     static const struct { const char *ev; int v; } evs[] = {
         { PEV_EVENT_PREPARSE, L_PREPARSE }, { PEV_EVENT_POSTPARSE, L_POSTPARSE },
@@ -281,7 +320,7 @@ static pev_daemon_t *make_daemon(const char *config, int use_file, int flags)
 
     memset(&o, 0, sizeof o);
     o.name = "testd";
-    o.modules = test_modules;
+    o.modules = modules;
     o.default_config = config;
     o.config_file = use_file ? conf_path : NULL;
     o.shutdown_grace = 200000;
@@ -641,7 +680,7 @@ START_TEST(test_create_errors)
 {
     static const pev_directive_t dup[] = { { "listen", 1, 1, alpha_greeting, NULL },
                                            { NULL, 0, 0, NULL, NULL } };
-    static const pev_module_def_t dupdef = { "dup", 0, NULL, dup, NULL };
+    static const pev_module_def_t dupdef = { .name = "dup", .directives = dup };
     static const pev_module_def_t *const dupmods[] = { &dupdef, NULL };
     static const pev_module_def_t *const twice[] = { &alpha_def, &alpha_def, NULL };
     pev_daemon_options_t o;
@@ -959,7 +998,7 @@ START_TEST(test_connection_nobody_takes)
 END_TEST
 
 /* A daemon on @a config that takes the signals (make_daemon()'s do not);
- * log messages swallowed. */
+ * no Listen needed; log messages swallowed. */
 static pev_daemon_t *signal_daemon(const char *config)
 {
     pev_daemon_options_t o;
@@ -969,6 +1008,7 @@ static pev_daemon_t *signal_daemon(const char *config)
     o.name = "testd";
     o.modules = test_modules;
     o.default_config = config;
+    o.flags = PEV_DAEMON_NO_LISTEN_OK;
     ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
                                         quiet_log, NULL, NULL), APR_SUCCESS);
@@ -1211,6 +1251,548 @@ START_TEST(test_config_nul_byte)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Configuration pitfalls                                                    */
+
+/* The log messages of a daemon, one per line, for tests that read them. */
+static char logbuf[16384];
+
+static void capture_log(const void *event_data, void *user_data)
+{
+    const pev_log_record_t *r = event_data;
+    apr_size_t n = strlen(logbuf);
+
+    (void) user_data;
+    apr_snprintf(logbuf + n, sizeof logbuf - n, "%s\n", r->msg);
+}
+
+static void capture(pev_daemon_t *d)
+{
+    logbuf[0] = '\0';
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
+                                        capture_log, NULL, NULL), APR_SUCCESS);
+}
+
+#define ck_assert_logged(text) \
+    ck_assert_msg(strstr(logbuf, (text)) != NULL, "no '%s' in the log:\n%s", (text), logbuf)
+#define ck_assert_error(d, text) \
+    ck_assert_msg(strstr(pev_daemon_error(d), (text)) != NULL, "error '%s' lacks '%s'", \
+                  pev_daemon_error(d), (text))
+
+/* A module's check runs in pev_daemon_check_config(), at the start and on
+ * every reload, before anything is switched: what -t calls valid a reload
+ * takes, and a reload it refuses keeps the running generation. */
+START_TEST(test_module_check_everywhere)
+{
+    pev_daemon_t *d = make_daemon("Greeting one\nCheckFail\n", 1, 0);
+    pev_gen_t *g1;
+
+    check_calls = 0;
+    ck_assert_int_eq(pev_daemon_check_config(d), PEV_ECONFIG);
+    ck_assert_error(d, "test.conf: module alpha: CheckFail was given (greeting one)");
+    ck_assert_int_eq(check_calls, 1);
+    ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+    ck_assert_error(d, "module alpha: CheckFail was given");
+    /* refused before any init ran or any socket opened */
+    ck_assert_int_eq(pt_log_count(&tlog, L_INIT_A), 0);
+    ck_assert_ptr_null(pev_daemon_gen(d));
+
+    d = make_daemon("Listen 127.0.0.1:0\nGreeting one\n", 1, 0);
+    capture(d);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    g1 = pev_daemon_gen(d);
+    write_conf("Listen 127.0.0.1:0\nGreeting two\nCheckFail\n");
+    ck_assert_int_eq(pev_daemon_check_config(d), PEV_ECONFIG);
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_ptr_eq(pev_daemon_gen(d), g1);
+    ck_assert_int_eq(pt_log_count(&tlog, L_RESTART), 0);
+    ck_assert_logged("reload failed, keeping generation 1: ");
+    ck_assert_logged("module alpha: CheckFail was given (greeting two)");
+    lc_close(pt_client(pev_daemon_port(d, 0), 0), 0);    /* still listening */
+    /* what the check takes, the reload takes */
+    write_conf("Listen 127.0.0.1:0\nGreeting three\n");
+    ck_assert_int_eq(pev_daemon_check_config(d), APR_SUCCESS);
+    check_calls = 0;
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    /* on the check parse, before the switch; not again after it */
+    ck_assert_int_eq(check_calls, 1);
+}
+END_TEST
+
+static void on_alarm(int signo)
+{
+    (void) signo;
+}
+
+/* A FIFO (or a directory) at the configuration path is refused at once,
+ * naming the file: in pev_daemon_check_config(), at the start and on a
+ * reload (which keeps the generation). An alarm interrupts an open() that
+ * would wait for a writer forever. */
+START_TEST(test_config_not_regular_file)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 1, 0);
+    struct sigaction sa, old;
+    pev_gen_t *g1;
+    char dir[160];
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;           /* no SA_RESTART: open() gets EINTR */
+    ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+    capture(d);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    g1 = pev_daemon_gen(d);
+    unlink(conf_path);
+    ck_assert_int_eq(mkfifo(conf_path, 0600), 0);
+    alarm(2);
+    ck_assert_int_eq(pev_daemon_check_config(d), APR_EINVAL);
+    ck_assert_error(d, "test.conf: a FIFO, not a regular file");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    alarm(0);
+    ck_assert_ptr_eq(pev_daemon_gen(d), g1);
+    ck_assert_logged("reload failed, keeping generation 1: ");
+    ck_assert_logged("test.conf: a FIFO, not a regular file");
+    unlink(conf_path);
+    d = make_daemon("", 1, 0);
+    unlink(conf_path);
+    ck_assert_int_eq(mkfifo(conf_path, 0600), 0);
+    alarm(2);
+    ck_assert_int_eq(pev_daemon_start(d), APR_EINVAL);
+    alarm(0);
+    ck_assert_error(d, "a FIFO");
+    unlink(conf_path);
+    /* a directory */
+    snprintf(dir, sizeof dir, "%s/conf.d", tmpdir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    ck_assert_int_eq(pev_daemon_set_config_file(d, dir), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_check_config(d), APR_EINVAL);
+    ck_assert_error(d, "conf.d: a directory, not a regular file");
+    rmdir(dir);
+    ck_assert_int_eq(sigaction(SIGALRM, &old, NULL), 0);
+}
+END_TEST
+
+/* A configuration without Listen is refused: at the start, by
+ * pev_daemon_check_config() and on a reload, which keeps the generation and
+ * its listening socket. PEV_DAEMON_NO_LISTEN_OK allows it on purpose. */
+START_TEST(test_config_without_listen)
+{
+    static const char *const confs[] = { "", "# only a comment\n\n  # and another\n",
+                                         "Greeting x\n" };
+    pev_daemon_t *d;
+    apr_port_t port;
+    unsigned i;
+
+    for (i = 0; i < sizeof confs / sizeof confs[0]; i++) {
+        d = make_daemon_with(test_modules, confs[i], 1, 0);
+        ck_assert_int_eq(pev_daemon_check_config(d), PEV_ECONFIG);
+        ck_assert_error(d, "test.conf: no listening sockets available");
+        ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+        ck_assert_error(d, "no listening sockets available");
+        ck_assert_ptr_null(pev_daemon_gen(d));
+        ck_assert_int_eq(pt_log_count(&tlog, L_INIT_A), 0);
+    }
+    /* the default configuration too */
+    d = make_daemon_with(test_modules, "# nothing\n", 0, 0);
+    ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+    ck_assert_error(d, "(default configuration): no listening sockets available");
+
+    d = make_daemon_with(test_modules, "Listen 127.0.0.1:0\n", 1, 0);
+    capture(d);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    port = pev_daemon_port(d, 0);
+    write_conf("# everything commented out\n# Listen 127.0.0.1:0\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 1);
+    ck_assert_uint_eq(pev_daemon_port(d, 0), port);
+    ck_assert_logged("reload failed, keeping generation 1: ");
+    ck_assert_logged("no listening sockets available");
+    lc_close(pt_client(port, 0), 0);
+
+    /* on purpose: the flag */
+    d = make_daemon_with(test_modules, "# no Listen\n", 1, PEV_DAEMON_NO_LISTEN_OK);
+    ck_assert_int_eq(pev_daemon_check_config(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_uint_eq(pev_daemon_port(d, 0), 0);
+}
+END_TEST
+
+/* A free loopback port: bound by a daemon, then given back. */
+static apr_port_t free_port(void)
+{
+    pev_daemon_t *o = make_daemon("Listen 127.0.0.1:0\n", 0, 0);
+    apr_port_t p;
+
+    ck_assert_int_eq(pev_daemon_start(o), APR_SUCCESS);
+    p = pev_daemon_port(o, 0);
+    ck_assert_int_eq(pev_daemon_stop(o), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(o), APR_SUCCESS);
+    return p;
+}
+
+/* An address respelled keeps its socket: a client waiting in the backlog
+ * during the restart is served, and nothing fails with "address in use". */
+static void respell(pev_daemon_t *d, const char *conf, apr_port_t port, unsigned gen)
+{
+    lc_client_t *cl;
+
+    write_conf(conf);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    cl = pt_client(port, 0);
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_msg(pev_gen_number(pev_daemon_gen(d)) == gen, "'%s' failed: %s", conf,
+                  pev_daemon_error(d));
+    ck_assert_uint_eq(pev_daemon_port(d, 0), port);
+    PT_DAEMON_UNTIL(d, pt_log_count(&tlog, L_CONN_CLOSE) == 1);
+    lc_close(cl, 0);
+}
+
+START_TEST(test_listen_respelled_keeps_socket)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 1, 0);
+    apr_port_t p0, p1, pfree;
+    char conf[160];
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    p0 = pev_daemon_port(d, 0);
+    /* the port Listen 127.0.0.1:0 took, written out */
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\n", (unsigned) p0);
+    respell(d, conf, p0, 2);
+    /* and back: a port 0 line matches the socket of its own spelling only,
+     * so this one takes a new port */
+    write_conf("Listen 127.0.0.1:0\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 3);
+    p1 = pev_daemon_port(d, 0);
+    ck_assert_uint_ne(p1, p0);
+    ck_assert_ptr_null(lc_connect(p0, 0));
+    /* the port named and a port 0 line of the old spelling: the named one
+     * keeps the socket, the port 0 one gets a new one */
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nListen 127.0.0.1:%u\n", (unsigned) p1);
+    write_conf(conf);
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_msg(pev_gen_number(pev_daemon_gen(d)) == 4, "%s", pev_daemon_error(d));
+    ck_assert_uint_ne(pev_daemon_port(d, 0), p1);
+    ck_assert_uint_eq(pev_daemon_port(d, 1), p1);
+
+    /* Listen PORT and Listen 0.0.0.0:PORT are one address */
+    pfree = free_port();
+    snprintf(conf, sizeof conf, "Listen %u\n", (unsigned) pfree);
+    d = make_daemon(conf, 1, 0);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    snprintf(conf, sizeof conf, "Listen 0.0.0.0:%u\n", (unsigned) pfree);
+    respell(d, conf, pfree, 2);
+    snprintf(conf, sizeof conf, "Listen *:%u\n", (unsigned) pfree);
+    respell(d, conf, pfree, 3);
+    /* listed twice under two spellings: an error naming both, the
+     * generation stays */
+    snprintf(conf, sizeof conf, "Listen %u\nListen 0.0.0.0:%u\n", (unsigned) pfree,
+             (unsigned) pfree);
+    write_conf(conf);
+    ck_assert_int_eq(pev_daemon_check_config(d), PEV_ECONFIG);  /* -t says so too */
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 3);
+    snprintf(conf, sizeof conf, "test.conf: Listen 0.0.0.0:%u: the same address as "
+             "Listen *:%u", (unsigned) pfree, (unsigned) pfree);
+    ck_assert_error(d, conf);
+    /* and at a start */
+    {
+        char text[96];
+
+        snprintf(text, sizeof text, "Listen 127.0.0.1:%u\nListen localhost:0\n"
+                 "Listen 127.0.0.1:%u\n", (unsigned) p1, (unsigned) p1);
+        expect_start_error(text, PEV_ECONFIG, "test.conf:3: Listen: 127.0.0.1:");
+        pfree = free_port();
+        snprintf(text, sizeof text, "Listen *:%u\nListen 0.0.0.0:%u\n",
+                 (unsigned) pfree, (unsigned) pfree);
+        snprintf(conf, sizeof conf, "test.conf: Listen 0.0.0.0:%u: the same address as "
+                 "Listen *:%u", (unsigned) pfree, (unsigned) pfree);
+        expect_start_error(text, PEV_ECONFIG, conf);
+    }
+}
+END_TEST
+
+/* The log names bound addresses, and a reload logs its new ones. */
+START_TEST(test_listen_logs_bound_addresses)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 1, 0);
+    apr_port_t p0, p1;
+    char want[64];
+
+    capture(d);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    p0 = pev_daemon_port(d, 0);
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u\n", (unsigned) p0);
+    ck_assert_logged(want);
+    ck_assert_ptr_null(strstr(logbuf, ":0"));
+    write_conf("Listen 127.0.0.1:0\nListen localhost:0\n");
+    logbuf[0] = '\0';
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    p1 = pev_daemon_port(d, 1);
+    /* only the new one */
+    ck_assert_ptr_null(strstr(logbuf, want));
+    snprintf(want, sizeof want, ":%u\n", (unsigned) p1);
+    ck_assert_logged("listening on ");
+    ck_assert_logged(want);
+    ck_assert_ptr_null(strstr(logbuf, "(port"));
+    write_conf("Listen localhost:0\n");
+    logbuf[0] = '\0';
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    snprintf(want, sizeof want, "closed 127.0.0.1:%u\n", (unsigned) p0);
+    ck_assert_logged(want);
+    ck_assert_ptr_null(strstr(logbuf, "listening on"));
+}
+END_TEST
+
+/* Messages that say what is wrong: the range of a number, the range of a
+ * port, and which module, directive or field pev_daemon_create() refused. */
+START_TEST(test_error_texts)
+{
+    static const pev_directive_t nofn[] = { { "Broken", 1, 1, NULL, NULL },
+                                            { NULL, 0, 0, NULL, NULL } };
+    static const pev_directive_t badargs[] = { { "Backwards", 2, 1, alpha_greeting, NULL },
+                                               { NULL, 0, 0, NULL, NULL } };
+    static const pev_directive_t dup[] = { { "listen", 1, 1, alpha_greeting, NULL },
+                                           { NULL, 0, 0, NULL, NULL } };
+    static const pev_directive_t dup2[] = { { "GREETING", 1, 1, alpha_greeting, NULL },
+                                            { NULL, 0, 0, NULL, NULL } };
+    static const pev_module_def_t m_nofn = { .name = "nofn", .directives = nofn };
+    static const pev_module_def_t m_badargs = { .name = "badargs", .directives = badargs };
+    static const pev_module_def_t m_dup = { .name = "dup", .directives = dup };
+    static const pev_module_def_t m_dup2 = { .name = "dup2", .directives = dup2 };
+    static const pev_module_def_t m_noname = { .name = "" };
+    static const struct {
+        const pev_module_def_t *mods[3];
+        apr_status_t st;
+        const char *msg;
+    } cases[] = {
+        { { &m_nofn }, APR_EINVAL,
+          "module 1 (nofn): directive 'Broken' has no handler (fn is NULL)" },
+        { { &m_badargs }, APR_EINVAL,
+          "module 1 (badargs): directive 'Backwards' has max_args < min_args" },
+        { { &m_dup }, APR_EEXIST, "module 1 (dup): directive 'listen' is taken by the core" },
+        { { &alpha_def, &m_dup2 }, APR_EEXIST,
+          "module 2 (dup2): directive 'GREETING' is taken by module alpha" },
+        { { &alpha_def, &alpha_def }, APR_EEXIST,
+          "module 2 (alpha): a module of that name comes before it" },
+        { { &beta_def, &m_noname }, APR_EINVAL, "module 2 (modules[1]): has no name" },
+    };
+    pev_daemon_options_t o;
+    pev_daemon_t *d;
+    const char *err;
+    unsigned i;
+
+    expect_start_error("Value 1001\nListen 127.0.0.1:0\n", PEV_ECONFIG,
+                       "test.conf:1: Value: number out of range (0-1000)");
+    expect_start_error("Listen 127.0.0.1:99999\n", PEV_ECONFIG,
+                       "test.conf:1: Listen: port 99999 out of range (1-65535, or 0 for any "
+                       "free port)");
+    expect_start_error("Listen 65536\n", PEV_ECONFIG, "Listen: port 65536 out of range");
+    expect_start_error("Listen [::1]:123456\n", PEV_ECONFIG, "port 123456 out of range");
+    expect_start_error("Listen 127.0.0.1:\n", PEV_ECONFIG, "Listen: expects [HOST:]PORT");
+
+    memset(&o, 0, sizeof o);
+    o.error = &err;
+    err = "unset";
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_EINVAL);
+    ck_assert_str_eq(err, "options: neither config_file nor default_config is set");
+    o.default_config = "Listen 127.0.0.1:0\n";
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err = NULL;
+        o.modules = cases[i].mods;
+        ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), cases[i].st);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_str_eq(err, cases[i].msg);
+    }
+    o.modules = test_modules;
+    err = "unset";
+    ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
+    ck_assert_ptr_null(err);
+    ck_assert_str_eq(pev_daemon_error(d), "");
+}
+END_TEST
+
+/* A module with process state: process_init runs once, at the first start,
+ * before the first init, with the daemon's pool; the inits of every
+ * generation find the state. */
+typedef struct {
+    unsigned magic;
+    int inits;
+} gamma_state_t;
+
+static int gamma_process_inits;
+static apr_pool_t *gamma_pool_seen;
+
+static apr_status_t gamma_process_init(pev_gen_t *first, pev_module_t *mod, apr_pool_t *pool,
+                                       void **state)
+{
+    gamma_state_t *st;
+
+    ck_assert_ptr_nonnull(mod);
+    ck_assert_ptr_null(*state);
+    ck_assert_uint_eq(pev_gen_number(first), 1);
+    ck_assert_int_eq(pt_log_count(&tlog, L_INIT_A), 0);     /* before every init */
+    gamma_process_inits++;
+    gamma_pool_seen = pool;
+    st = apr_pcalloc(pool, sizeof *st);
+    st->magic = ALPHA_MAGIC;
+    *state = st;
+    return APR_SUCCESS;
+}
+
+static apr_status_t gamma_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
+
+static const pev_module_def_t gamma_def = {
+    .name = "gamma", .init = gamma_init, .process_init = gamma_process_init
+};
+
+static apr_status_t gamma_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    gamma_state_t *st = pev_daemon_module_state(pev_gen_daemon(gen), &gamma_def);
+
+    (void) mod;
+    (void) mconf;
+    ck_assert_ptr_nonnull(st);
+    ck_assert_uint_eq(st->magic, ALPHA_MAGIC);
+    st->inits++;
+    return APR_SUCCESS;
+}
+
+START_TEST(test_process_init_once)
+{
+    static const pev_module_def_t *const mods[] = { &alpha_def, &gamma_def, NULL };
+    pev_daemon_t *d = make_daemon_with(mods, "Listen 127.0.0.1:0\n", 0, 0);
+    gamma_state_t *st;
+    int i;
+
+    gamma_process_inits = 0;
+    ck_assert_ptr_null(pev_daemon_module_state(d, &gamma_def));
+    ck_assert_int_eq(pev_daemon_check_config(d), APR_SUCCESS);
+    ck_assert_int_eq(gamma_process_inits, 0);               /* not from a check */
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_int_eq(gamma_process_inits, 1);
+    ck_assert_ptr_eq(gamma_pool_seen, pev_daemon_pool(d));
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    }
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 4);
+    ck_assert_int_eq(gamma_process_inits, 1);
+    st = pev_daemon_module_state(d, &gamma_def);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(st->inits, 4);
+    ck_assert_ptr_null(pev_daemon_module_state(d, &alpha_def));   /* none */
+    ck_assert_ptr_null(pev_daemon_module_state(d, &beta_def));    /* not the daemon's */
+}
+END_TEST
+
+/* The pools by lifetime: the generation pool goes with the generation, the
+ * shared pool (pev_gen_conf_pool() is its old name) when the last
+ * connection of the generation closes. A listener a module binds to the
+ * shared pool in its init outlives the generation: the daemon warns. So
+ * does a listener bound to the daemon's pool by a restart's init. */
+static int leaky_calls;
+
+static void leaky_ping(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+    leaky_calls++;
+}
+
+static void leaky_tick(pev_timer_t *t, void *user_data)
+{
+    (void) t;
+    (void) user_data;
+}
+
+/* A listener and a timer bound to the shared pool: both outlive the
+ * generation. */
+static apr_status_t leaky_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    pev_daemon_t *d = pev_gen_daemon(gen);
+
+    (void) mconf;
+    ck_assert_int_eq(pev_timer_add_in(NULL, pev_daemon_loop(d), 3600 * APR_USEC_PER_SEC,
+                                      leaky_tick, NULL, pev_gen_shared_pool(gen)),
+                     APR_SUCCESS);
+    return pev_event_register(NULL, pev_daemon_bus(d), mod, "app.leak", leaky_ping,
+                              (void *) (intptr_t) pev_gen_number(gen), pev_gen_shared_pool(gen));
+}
+
+static apr_status_t forever_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    pev_daemon_t *d = pev_gen_daemon(gen);
+
+    (void) mconf;
+    return pev_event_register(NULL, pev_daemon_bus(d), mod, "app.forever", leaky_ping,
+                              (void *) (intptr_t) pev_gen_number(gen), pev_daemon_pool(d));
+}
+
+static void hold_open(const void *event_data, void *user_data)
+{
+    (void) user_data;
+    ck_assert_int_eq(pev_conn_set_handler((pev_conn_t *) event_data, NULL, NULL), APR_SUCCESS);
+}
+
+START_TEST(test_pool_lifetimes_and_warnings)
+{
+    static const pev_module_def_t leaky = { .name = "leaky", .init = leaky_init };
+    static const pev_module_def_t forever = { .name = "forever", .init = forever_init };
+    static const pev_module_def_t *const mods[] = { &alpha_def, &leaky, &forever, NULL };
+    pev_daemon_t *d = make_daemon_with(mods, "Listen 127.0.0.1:0\n", 0, 0);
+    pev_gen_t *g1;
+    lc_client_t *cl;
+
+    capture(d);
+    ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_CONN_OPEN,
+                                        hold_open, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    g1 = pev_daemon_gen(d);
+    ck_assert_ptr_eq(pev_gen_conf_pool(g1), pev_gen_shared_pool(g1));
+    ck_assert_ptr_ne(pev_gen_pool(g1), pev_gen_shared_pool(g1));
+    ck_assert_logged("module leaky: 2 listener(s) or timer(s) registered in generation 1's "
+                     "init are bound to its shared pool");
+    /* the first generation may bind to the daemon's pool (once) */
+    ck_assert_ptr_null(strstr(logbuf, "module forever"));
+    cl = pt_client(pev_daemon_port(d, 0), 0);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 1);
+    logbuf[0] = '\0';
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    ck_assert_logged("module leaky: 2 listener(s) or timer(s) registered in generation 2's "
+                     "init are bound to its shared pool");
+    ck_assert_logged("module forever: 1 listener(s) or timer(s) registered in generation 2's "
+                     "init are bound to the daemon's pool");
+    /* what the warning is about: the generation ended, its pool is gone,
+     * and its listener still runs while the connection holds the pool */
+    ck_assert_ptr_null(pev_gen_pool(g1));
+    leaky_calls = 0;
+    pev_event_generate(pev_daemon_bus(d), "app.leak", NULL);
+    ck_assert_int_eq(leaky_calls, 2);
+    lc_close(cl, 0);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 0);
+    leaky_calls = 0;
+    pev_event_generate(pev_daemon_bus(d), "app.leak", NULL);
+    ck_assert_int_eq(leaky_calls, 1);
+    /* a module that binds to its generation pool gets no warning */
+    ck_assert_ptr_null(strstr(logbuf, "module alpha"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Restart safety                                                            */
 
 /* Memory the process holds: the heap (mallinfo2) plus its data mappings
@@ -1303,6 +1885,14 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_last_connection_goes_with_generation_pool);
     tcase_add_test(tc, test_conn_pool_destroyed_in_conn_open);
     tcase_add_test(tc, test_config_nul_byte);
+    tcase_add_test(tc, test_module_check_everywhere);
+    tcase_add_test(tc, test_config_not_regular_file);
+    tcase_add_test(tc, test_config_without_listen);
+    tcase_add_test(tc, test_listen_respelled_keeps_socket);
+    tcase_add_test(tc, test_listen_logs_bound_addresses);
+    tcase_add_test(tc, test_error_texts);
+    tcase_add_test(tc, test_process_init_once);
+    tcase_add_test(tc, test_pool_lifetimes_and_warnings);
     tcase_add_test(tc, test_thousand_restarts);
     suite_add_tcase(s, tc);
     return s;

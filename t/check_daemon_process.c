@@ -434,7 +434,7 @@ static const char *any_value(pev_gen_t *gen, void *mconf, int argc, char *argv[]
 START_TEST(test_process_directive_names_taken)
 {
     static pev_directive_t named[2];
-    static const pev_module_def_t mod = { "m", 0, NULL, named, NULL };
+    static const pev_module_def_t mod = { .name = "m", .directives = named };
     static const pev_module_def_t *const mods[] = { &mod, NULL };
     const char *names[] = { "User", "group", "PIDFILE", "MaxConnections",
                             "MaxConnectionsPerHost" };

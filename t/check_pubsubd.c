@@ -1545,6 +1545,195 @@ START_TEST(connection_limits_bound_a_slowloris)
 END_TEST
 
 /* ======================================================================== */
+/* Configuration pitfalls                                                    */
+
+/* How often the log holds @a needle. */
+static int log_count(const char *needle)
+{
+    char *text = slurp(D.log), *at = text;
+    int n = 0;
+
+    while ((at = strstr(at, needle)) != NULL) {
+        n++;
+        at += strlen(needle);
+    }
+    free(text);
+    return n;
+}
+
+/* Wait until the log holds @a needle @a n times. */
+static void log_wait_count(const char *needle, int n)
+{
+    long deadline = lc_now_ms() + START_MS;
+
+    while (log_count(needle) < n) {
+        if (lc_now_ms() > deadline) {
+            char *text = slurp(D.log);
+
+            ck_abort_msg("'%s' not %d times in the log:\n%s", needle, n, text);
+        }
+        lc_sleep_ms(2);
+    }
+}
+
+/* Run pubsubd -t -f @a path, which must end within START_MS (else it is
+ * killed and the test fails); its exit status, stderr in *err. */
+static int run_check(const char *path, char **err)
+{
+    const char *args[] = { "-t", "-f", path, NULL };
+    pid_t pid = spawn(args);
+    int status;
+
+    if (!wait_exit(pid, START_MS, &status)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        ck_abort_msg("pubsubd -t -f %s did not end", path);
+    }
+    ck_assert(WIFEXITED(status));
+    *err = slurp(D.log);
+    return WEXITSTATUS(status);
+}
+
+/* The running daemon refused a reload and goes on: its clients and new
+ * ones are served under generation 1. */
+static void still_generation_1(lc_client_t *old, int reloads_refused)
+{
+    lc_client_t *c;
+
+    log_wait_count("reload failed, keeping generation 1: ", reloads_refused);
+    PT_ASK(old, "PING", "+PONG");
+    c = cl_open("pubsubd ready");
+    ck_assert_int_eq(stat_get(c, NULL, "generation"), 1);
+    lc_close(c, 0);
+    ck_assert_int_eq(log_count("restart failed"), 0);
+}
+
+/* What -t calls valid, a reload takes; what a reload would refuse, -t
+ * refuses. MaxLine 1m with the default OutputLimit (256k) passed -t and
+ * stopped the daemon on SIGHUP. */
+START_TEST(config_check_is_the_reload_check)
+{
+    char *err;
+    lc_client_t *c;
+
+    write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 1m\n");
+    ck_assert_int_eq(run_check(D.conf, &err), 1);
+    ck_assert_msg(strstr(err, "module pubsub: OutputLimit (262144) must be at least MaxLine "
+                              "+ 16 (1048592)") && count_lines(err) == 1, "stderr: %s", err);
+    free(err);
+    write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 1m\nOutputLimit 1040k\n");
+    ck_assert_int_eq(run_check(D.conf, &err), 0);
+    free(err);
+
+    daemon_start("");
+    c = cl_open("pubsubd ready");
+    daemon_reload("MaxLine 1m\n");
+    still_generation_1(c, 1);
+    ck_assert(log_has("OutputLimit (262144) must be at least MaxLine + 16"));
+    daemon_reload("MaxLine 1m\nOutputLimit 1040k\n");
+    free(log_wait("generation 2 ready", START_MS));
+    PT_ASK(c, "PING", "+PONG");
+    lc_close(c, 0);
+    daemon_stop();
+}
+END_TEST
+
+/* A FIFO at the configuration path: -t and a reload refuse it at once,
+ * naming the file, instead of waiting for a writer forever. */
+START_TEST(fifo_configuration_refused)
+{
+    char fifo[160], *err, want[200];
+    lc_client_t *c;
+
+    snprintf(fifo, sizeof fifo, "%s/fifo.conf", D.dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(run_check(fifo, &err), 1);
+    snprintf(want, sizeof want, "%s: a FIFO, not a regular file", fifo);
+    ck_assert_msg(strstr(err, want) && count_lines(err) == 1, "stderr: %s", err);
+    free(err);
+
+    daemon_start("");
+    c = cl_open("pubsubd ready");
+    ck_assert_int_eq(unlink(D.conf), 0);
+    ck_assert_int_eq(mkfifo(D.conf, 0600), 0);
+    ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
+    still_generation_1(c, 1);
+    ck_assert(log_has("pubsubd.conf: a FIFO, not a regular file"));
+    /* the loop was not blocked: SIGTERM still works */
+    lc_close(c, 0);
+    daemon_stop();
+}
+END_TEST
+
+/* A configuration without Listen (empty, or all commented out): refused by
+ * -t and at the start, and a reload to it keeps listening. */
+START_TEST(configuration_without_listen_refused)
+{
+    const char *a_f[] = { "-f", D.conf, NULL };
+    char *out, *err;
+    lc_client_t *c;
+
+    write_file(D.conf, "# Listen 127.0.0.1:7450\n\nLogLevel debug\n");
+    ck_assert_int_eq(run_check(D.conf, &err), 1);
+    ck_assert_msg(strstr(err, "no listening sockets available") && count_lines(err) == 1,
+                  "stderr: %s", err);
+    free(err);
+    write_file(D.conf, "");
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    ck_assert_msg(strstr(err, "no listening sockets available") && count_lines(err) == 1,
+                  "stderr: %s", err);
+    free(out);
+    free(err);
+
+    daemon_start("");
+    c = cl_open("pubsubd ready");
+    write_file(D.conf, "# everything commented out\n# Listen 127.0.0.1:0\n");
+    ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
+    still_generation_1(c, 1);
+    ck_assert(log_has("no listening sockets available"));
+    lc_close(c, 0);
+    daemon_stop();
+}
+END_TEST
+
+/* The log names the bound address; a reload that writes the port out keeps
+ * the socket (a client connected meanwhile is served), and the port 0 line
+ * it adds gets a new socket, logged. */
+START_TEST(respelled_listen_kept_and_logged)
+{
+    char conf[512], want[64];
+    unsigned port2;
+    lc_client_t *c, *w;
+    char *rest;
+
+    daemon_start("");
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u\n", D.port);
+    ck_assert(log_has(want));
+    ck_assert(!log_has("127.0.0.1:0"));
+    c = cl_open("pubsubd ready");
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\nLogLevel debug\nStatsInterval off\n"
+             "Listen 127.0.0.1:0\n", D.port);
+    write_file(D.conf, conf);
+    ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
+    w = pt_client(D.port, 0);               /* during the reload */
+    rest = log_wait("generation 2 ready: listening on ports ", START_MS);
+    ck_assert_uint_eq((unsigned) strtoul(rest, NULL, 10), D.port);
+    port2 = (unsigned) strtoul(strchr(rest, ',') + 2, NULL, 10);
+    free(rest);
+    ck_assert_uint_ne(port2, D.port);
+    ck_assert_int_eq(log_count("listening on 127.0.0.1:"), 2);
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u\n", port2);
+    ck_assert(log_has(want));
+    ck_assert(!log_has("restart failed") && !log_has("reload failed"));
+    PT_EXPECT(w, "+OK pubsubd ready");
+    PT_ASK(c, "PING", "+PONG");
+    lc_close(w, 0);
+    lc_close(c, 0);
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
 
 static Suite *pubsubd_suite(void)
 {
@@ -1569,6 +1758,10 @@ static Suite *pubsubd_suite(void)
     tcase_add_test(tc, failed_drop_fails_the_start);
     tcase_add_test(tc, pidfile_live_refused_stale_replaced);
     tcase_add_test(tc, connection_limits_bound_a_slowloris);
+    tcase_add_test(tc, config_check_is_the_reload_check);
+    tcase_add_test(tc, fifo_configuration_refused);
+    tcase_add_test(tc, configuration_without_listen_refused);
+    tcase_add_test(tc, respelled_listen_kept_and_logged);
     suite_add_tcase(s, tc);
     return s;
 }

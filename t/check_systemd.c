@@ -210,8 +210,8 @@ static const pev_directive_t test_directives[] = {
     { NULL, 0, 0, NULL, NULL }
 };
 
-static const pev_module_def_t test_def = { "test", sizeof(long), NULL, test_directives,
-                                           NULL };
+static const pev_module_def_t test_def = { .name = "test", .conf_size = sizeof(long),
+                                           .directives = test_directives };
 static const pev_module_def_t *const test_modules[] = { &test_def, NULL };
 
 static unsigned free_port(void);
@@ -229,7 +229,7 @@ static pev_daemon_t *make_daemon(const char *config, int flags)
     o.modules = test_modules;
     o.config_file = conf_path;
     o.shutdown_grace = 200000;
-    o.flags = flags;
+    o.flags = flags | PEV_DAEMON_NO_LISTEN_OK;   /* some configurations list no address */
     write_file(conf_path, config);
     ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     return d;
@@ -1383,7 +1383,7 @@ START_TEST(log_emfile_episode_once)
     log = slurp(log_path);
     /* 100 ms pauses for about 550 ms: one line when it begins, one when it
      * ends, with the number of pauses */
-    ck_assert_msg(count_in(log, "accept on 127.0.0.1:0: ") == 2
+    ck_assert_msg(count_in(log, "accept on 127.0.0.1:") == 2
                   && count_in(log, "pausing, retrying every 100 ms") == 1
                   && count_in(log, "accepting again after ") == 1, "log:\n%s", log);
     {

@@ -6,20 +6,27 @@
  * SIGTERM/SIGINT shutdown, listening sockets kept across restarts, and
  * connections with their own pool and stream.
  *
- * Objects and their pools (doc/daemon.md has the picture):
+ * Objects and their pools (doc/daemon.md has the picture), named by how
+ * long they live:
  *
  *   daemon       a subpool of the pool given to pev_daemon_create() (the
  *                "process pool"); owns the bus, the loop, the listening
- *                sockets, the connections and the generations.
+ *                sockets, the connections and the generations. Lives until
+ *                the process pool goes: state that survives restarts
+ *                (pev_module_def_t.process_init).
  *   generation   two pools, both subpools of the daemon's pool:
- *                - the generation pool (pev_gen_pool()): module state and
- *                  registrations (listeners, timers). Destroyed when the
- *                  generation ends (restart or stop): everything bound to it
- *                  unregisters itself at that moment.
- *                - the configuration pool (pev_gen_conf_pool()): the values
- *                  the directives stored. Connections accepted under the
- *                  generation hold it, so it is destroyed when the
- *                  generation has ended AND its last connection has closed.
+ *                - the generation pool (pev_gen_pool()): lives while the
+ *                  generation is current. Module state and registrations
+ *                  (listeners, timers) of one generation go here: the
+ *                  restart or the stop destroys it, and everything bound to
+ *                  it unregisters itself at that moment. The common case.
+ *                - the shared pool (pev_gen_shared_pool(), formerly
+ *                  pev_gen_conf_pool()): the generation record and the values
+ *                  the directives stored. Shared with the connections
+ *                  accepted under the generation, so it lives until the
+ *                  generation has ended AND its last connection has closed:
+ *                  longer than the generation, for as long as any client
+ *                  stays. Nothing that runs on events belongs here.
  *   connection   its own pool (a subpool of the daemon's pool) with the
  *                accepted socket, the stream and whatever the modules
  *                allocate for it; destroyed after the stream's close.
@@ -116,7 +123,7 @@ typedef struct pev_log_record {
  * A directive handler: store the arguments in @a mconf (the module's
  * configuration for @a gen). @a argv[0] is the directive's name as written,
  * @a argv[1..argc-1] its arguments (their count was checked against the
- * declaration); all strings live in the generation's configuration pool.
+ * declaration); all strings live in the generation's shared pool.
  *
  * Handlers store values and nothing else: a restart parses the new file
  * twice (once to check it while the running generation goes on, once for
@@ -125,7 +132,7 @@ typedef struct pev_log_record {
  * NULL (the scratch generation has no registrations).
  *
  * @return NULL when the value is accepted, else a message (static, or from
- *         pev_gen_conf_pool()); the daemon reports "FILE:LINE: NAME: message".
+ *         pev_gen_shared_pool()); the daemon reports "FILE:LINE: NAME: message".
  */
 typedef const char *pev_directive_fn(pev_gen_t *gen, void *mconf, int argc,
                                      char *argv[]);
@@ -153,22 +160,61 @@ typedef struct pev_directive {
 typedef const char *pev_module_defaults_fn(pev_gen_t *gen, void *mconf);
 
 /**
+ * A module's check: the rules between its directives (a limit that must be
+ * larger than another, a directive that needs another), run after the parse
+ * and before anything is switched: by pev_daemon_check_config(), at the
+ * start, and by every restart while the running generation goes on (its
+ * check parse, where pev_gen_pool(@a gen) is NULL). Like directive handlers
+ * it looks at @a mconf and changes nothing else. A restart runs it on the
+ * check parse only (not again on the real parse of the same text, where a
+ * failure could only stop the daemon), so it must depend on the
+ * configuration alone.
+ * @return NULL, or a message (static, or from pev_gen_shared_pool()); the
+ *         daemon reports "FILE: module NAME: message" and the configuration
+ *         is refused: PEV_ECONFIG at the start and from
+ *         pev_daemon_check_config(), and a restart keeps the running
+ *         generation.
+ */
+typedef const char *pev_module_check_fn(pev_gen_t *gen, void *mconf);
+
+/**
  * A module's init, run for each generation in load order after the parse.
- * Register listeners and timers bound to pev_gen_pool(@a gen) (they end with
- * the generation) or to pev_daemon_pool() (they live as long as the daemon,
- * so the module must not register them again on the next generation).
+ * Register listeners and timers bound to pev_gen_pool(@a gen): they end with
+ * the generation. State and listeners that must survive restarts belong to
+ * the module's process_init, once, not here: a listener bound to the
+ * daemon's pool from an init is registered again by every restart, and one
+ * bound to pev_gen_shared_pool() outlives its generation (the daemon logs a
+ * warning for both, and for timers bound to those pools).
  * @return APR_SUCCESS, or an error: the generation fails (the message given
  *         with pev_gen_fail(), else the status's text, is reported).
  */
 typedef apr_status_t pev_module_init_fn(pev_gen_t *gen, pev_module_t *mod, void *mconf);
 
-/** A module, declared statically by the application. */
+/**
+ * A module's process init: runs once in the daemon's life, at the first
+ * start, in load order, before the first generation's inits (after its
+ * parse, checks and listening sockets). @a pool is the daemon's pool
+ * (pev_daemon_pool()): what is allocated or registered there lives until
+ * the daemon goes, across every restart. Store the module's process state
+ * in *@a state (NULL on entry); pev_daemon_module_state() returns it later,
+ * for instance from the module's init. Use pev_gen_fail(@a first, ...) for
+ * a message.
+ * @return APR_SUCCESS, or an error: the start fails as for a failed init.
+ */
+typedef apr_status_t pev_module_process_init_fn(pev_gen_t *first, pev_module_t *mod,
+                                                apr_pool_t *pool, void **state);
+
+/** A module, declared statically by the application. Members may be added
+ *  at the end in later releases: declare it with designated initializers,
+ *  or list every member. */
 typedef struct pev_module_def {
     const char *name;                   /* unique; also the bus module's name */
     apr_size_t conf_size;               /* per-generation configuration; 0: none */
     pev_module_defaults_fn *defaults;   /* NULL: the zeroed struct is the default */
     const pev_directive_t *directives;  /* NULL: none */
     pev_module_init_fn *init;           /* NULL: none */
+    pev_module_check_fn *check;         /* NULL: none */
+    pev_module_process_init_fn *process_init; /* NULL: none */
 } pev_module_def_t;
 
 /* ------------------------------------------------------------------------ */
@@ -180,6 +226,13 @@ typedef struct pev_module_def {
  *  watchdog, no socket activation ($LISTEN_FDS); the variables stay in the
  *  environment. */
 #define PEV_DAEMON_NO_SYSTEMD 0x2
+/** Accept a configuration without a Listen line: the daemon then runs with
+ *  no listening socket, on purpose (a program that only uses the loop, the
+ *  bus and the restarts). Without this flag such a configuration is refused
+ *  ("no listening sockets available") at the start, by
+ *  pev_daemon_check_config() and on a restart (which keeps the running
+ *  generation). */
+#define PEV_DAEMON_NO_LISTEN_OK 0x4
 
 /** pev_daemon_create() options. */
 typedef struct pev_daemon_options {
@@ -191,6 +244,12 @@ typedef struct pev_daemon_options {
                                          * stop before they are aborted;
                                          * 0: 2 seconds */
     int flags;                          /* PEV_DAEMON_* */
+    const char **error;                 /* out, optional: when
+                                         * pev_daemon_create() fails, a
+                                         * message naming the module,
+                                         * directive or field at fault
+                                         * (static, or in the pool given to
+                                         * it); NULL: not wanted */
 } pev_daemon_options_t;
 
 /**
@@ -207,6 +266,11 @@ typedef struct pev_daemon_options {
  *                            daemon runs (the start only);
  *   MaxConnections N         refuse connections over N open ones (0: no
  *   MaxConnectionsPerHost N  limit), or over N from one address.
+ *   A restart keeps a listening socket whose address the next configuration
+ *   lists again, compared as resolved addresses (family, address, port),
+ *   not as spelled: "Listen 7450" and "Listen 0.0.0.0:7450" are the same
+ *   socket, and so are "Listen 127.0.0.1:0" and the port it took. A line
+ *   with port 0 matches the socket opened for the same spelling only.
  *
  * @param d    out: the daemon
  * @param opts options (copied; the module definitions and strings must stay
@@ -221,8 +285,10 @@ typedef struct pev_daemon_options {
  *         PEV_ARGS_ANY), or a name of 128 characters or more; APR_EEXIST for
  *         two modules or directives with the same name (directive names
  *         compare case-insensitively; the core directives' names are
- *         taken); APR errors from
- *         the loop.
+ *         taken); APR errors from the loop. On every failure but NULL
+ *         arguments *opts->error (when opts->error is set) says which
+ *         module, directive or field, e.g. "module 1 (dup): directive
+ *         'listen' is taken by the core".
  */
 PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
                                        apr_pool_t *pool);
@@ -234,18 +300,20 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  * PEV_DAEMON_NO_SYSTEMD: $NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID,
  * $LISTEN_FDS, $LISTEN_PID, $LISTEN_FDNAMES; each is unset once read, so
  * child processes do not inherit them), core.preparse, parse the
- * configuration, take the pid file (PidFile), open the log target and the
- * listening sockets (adopting the passed sockets bound to a Listen
- * address), drop the privileges (User, Group: initgroups, setgid, setuid,
- * then verified), the modules' init in load order, core.postparse,
- * core.startup, and READY=1 to the service manager. A stop asked for during
- * the start (from one of these listeners or an init) runs right after it,
- * at the next pev_daemon_run_once() or pev_daemon_run().
+ * configuration, the modules' checks, take the pid file (PidFile), open the
+ * log target and the listening sockets (at least one is needed, unless
+ * PEV_DAEMON_NO_LISTEN_OK; passed sockets bound to a Listen address are
+ * adopted), drop the privileges (User, Group: initgroups, setgid, setuid,
+ * then verified), the modules' process_init then init in load order,
+ * core.postparse, core.startup, and READY=1 to the service manager. A stop
+ * asked for during the start (from one of these listeners or an init) runs
+ * right after it, at the next pev_daemon_run_once() or pev_daemon_run().
  *
  * @return APR_SUCCESS; on failure nothing stays open and
  *         pev_daemon_error() has one line naming the file and line, or the
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
- *         APR error for a socket that cannot be opened or a failed init;
+ *         APR error for a socket that cannot be opened or a failed
+ *         process_init or init;
  *         APR_EEXIST for a pid file a running process holds ("already
  *         running as pid N (PidFile PATH)"); the errno of a pid file that
  *         cannot be written, or of a privilege change that failed or did
@@ -279,12 +347,16 @@ PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
 
 /**
  * Check the configuration without starting: read it and parse it into a
- * scratch generation (module defaults and directive handlers run, as in a
- * restart's check parse; pev_gen_pool() is NULL there), then drop it. No
- * event is generated, no socket is opened, no init runs: addresses are
- * checked for syntax only, the users and groups of User and Group must
- * exist. While the daemon runs, a changed User, Group or PidFile is an
- * error, as at a reload. For "configtest" command-line options.
+ * scratch generation (module defaults, directive handlers and module checks
+ * run, as in a restart's check parse; pev_gen_pool() is NULL there), and
+ * refuse it without a Listen line (unless PEV_DAEMON_NO_LISTEN_OK), then
+ * drop it. It accepts exactly what a start or a restart would parse and
+ * check. No event is generated, no socket is opened, no init runs:
+ * addresses are resolved and compared (one address listed under two
+ * spellings is refused), not bound, so an address in use is only found by
+ * the start or restart; the users and groups of User and Group must exist.
+ * While the daemon runs, a changed User, Group or PidFile is an error, as
+ * at a reload. For "configtest" command-line options.
  * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
  *         inside a start, restart or stop. Callable in any state.
@@ -301,18 +373,20 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
 /**
  * Ask for a restart (what SIGHUP does). It runs after the current loop
  * iteration, outside every callback:
- *   1. the configuration is read and parsed into a scratch generation, and
- *      new listening addresses are opened. On an error the running
- *      generation stays, and the error is logged (PEV_LOG_ERROR). A changed
- *      User, Group or PidFile is such an error (they take effect at the
- *      start only), and so is a new address that cannot be bound because
- *      the privileges were dropped;
+ *   1. the configuration is read and parsed into a scratch generation, the
+ *      modules' checks run, it must list an address (unless
+ *      PEV_DAEMON_NO_LISTEN_OK), and new listening addresses are opened. On
+ *      any error the running generation stays, and the error is logged
+ *      (PEV_LOG_ERROR). A changed User, Group or PidFile is such an error
+ *      (they take effect at the start only), and so is a new address that
+ *      cannot be bound because the privileges were dropped;
  *   2. core.restart (event_data: the ending generation);
  *   3. the generation ends: its pool is destroyed, everything bound to it
  *      unregisters; its configuration stays while its connections live;
- *   4. the next generation: core.preparse, parse, listening sockets no
- *      longer configured are closed (those that stay are kept open, so no
- *      connection is refused), init in load order, core.postparse.
+ *   4. the next generation: core.preparse, parse, listening sockets
+ *      no longer configured are closed (those that stay are kept open, so
+ *      no connection is refused), init in load order, the new addresses are
+ *      logged ("listening on 127.0.0.1:41234"), core.postparse.
  * If an init fails in step 4 there is no generation to go back to: the
  * daemon logs it and stops, and pev_daemon_run() returns the error.
  *
@@ -335,6 +409,10 @@ PEV_API pev_bus_t *pev_daemon_bus(const pev_daemon_t *d);
 PEV_API pev_loop_t *pev_daemon_loop(const pev_daemon_t *d);
 /** The daemon's pool: lives as long as the daemon (process lifetime). */
 PEV_API apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
+/** What module @a def's process_init stored in its *state (NULL before the
+ *  first start, for a module without process_init, or one that is not the
+ *  daemon's). Valid as long as the daemon. Callable from callbacks. */
+PEV_API void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def);
 /** The daemon's name (from its options). */
 PEV_API const char *pev_daemon_name(const pev_daemon_t *d);
 /** The current generation, NULL before the start and after the stop. */
@@ -400,17 +478,25 @@ PEV_API void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char 
 /** The generation's number: 1 for the start, +1 per restart. */
 PEV_API unsigned pev_gen_number(const pev_gen_t *gen);
 
-/** The generation pool: bind per-generation registrations and state here.
- *  Destroyed when the generation ends (restart or stop). */
+/** The generation pool: lives while the generation is current. Bind the
+ *  generation's registrations and module state here (the usual choice).
+ *  Destroyed when the generation ends (restart or stop); NULL after that,
+ *  and during a check parse. */
 PEV_API apr_pool_t *pev_gen_pool(const pev_gen_t *gen);
 
-/** The generation's configuration pool: the values the directives stored.
- *  Lives until the generation has ended and no connection holds it. */
+/** The generation's shared pool: the generation record and the values the
+ *  directives stored, shared with the connections accepted under the
+ *  generation. Lives until the generation has ended AND its last connection
+ *  has closed, so longer than the generation: for values a connection reads,
+ *  never for listeners or timers (they would outlive the generation). */
+PEV_API apr_pool_t *pev_gen_shared_pool(const pev_gen_t *gen);
+
+/** Deprecated name of pev_gen_shared_pool() (same pool; kept for 0.2). */
 PEV_API apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen);
 
 /** The configuration of module @a def in @a gen (NULL if the module has
  *  none, or is not one of the daemon's). Valid as long as
- *  pev_gen_conf_pool(). */
+ *  pev_gen_shared_pool(). */
 PEV_API void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def);
 
 /** The daemon. */
@@ -453,7 +539,8 @@ PEV_API pev_stream_t *pev_conn_stream(const pev_conn_t *c);
 PEV_API apr_pool_t *pev_conn_pool(const pev_conn_t *c);
 
 /** The generation the connection was accepted under: its configuration
- *  stays valid for the connection's life (its pool may be gone). */
+ *  (pev_gen_shared_pool()) stays valid for the connection's life; its
+ *  generation pool may be gone. */
 PEV_API pev_gen_t *pev_conn_gen(const pev_conn_t *c);
 
 /** The daemon. */
@@ -483,7 +570,9 @@ PEV_API apr_status_t pev_conn_close(pev_conn_t *c);
 
 /**
  * Parse a whole decimal number in [@a min, @a max].
- * @return NULL, or a static message ("expects a number", "out of range").
+ * @return NULL, or a message: "expects a whole number", or "number out of
+ *         range (MIN-MAX)" with the range. The message is static or in a
+ *         buffer of the calling thread, valid until its next call.
  */
 PEV_API const char *pev_parse_long(const char *arg, long min, long max, long *out);
 

@@ -9,8 +9,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <apr_file_io.h>
 #include <apr_hash.h>
@@ -41,8 +44,12 @@ const char *pev_parse_long(const char *arg, long min, long max, long *out)
     v = strtol(arg, &end, 10);
     if (end == arg || *end != '\0' || apr_isspace(*arg))
         return "expects a whole number";
-    if (errno == ERANGE || v < min || v > max)
-        return "number out of range";
+    if (errno == ERANGE || v < min || v > max) {
+        static _Thread_local char msg[96];
+
+        apr_snprintf(msg, sizeof msg, "number out of range (%ld-%ld)", min, max);
+        return msg;
+    }
     *out = v;
     return NULL;
 }
@@ -88,16 +95,27 @@ const char *pev_parse_interval(const char *arg, apr_interval_time_t *out)
 /* ------------------------------------------------------------------------ */
 /* Reading and parsing                                                       */
 
-/* The configuration text: the file, or the default. In @a tmp. */
+/* What a file that is not a regular one is, for the message. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISFIFO(mode) ? "a FIFO" : S_ISDIR(mode) ? "a directory"
+           : S_ISCHR(mode) ? "a character device" : S_ISBLK(mode) ? "a block device"
+           : S_ISSOCK(mode) ? "a socket" : "not a regular file";
+}
+
+/* The configuration text: the file, or the default. In @a tmp. The file is
+ * opened without blocking (a FIFO or a device at the path would hold the
+ * daemon in open() or read() forever) and read only if it is a regular
+ * file. */
 apr_status_t pevi_conf_load(pev_daemon_t *d, apr_pool_t *tmp, const char **name,
                             const char **text, apr_size_t *len)
 {
-    apr_file_t *f;
-    apr_finfo_t fi;
+    struct stat sb;
     apr_status_t st;
     char *buf;
-    apr_size_t n;
+    apr_size_t n, want;
     char eb[256];
+    int fd;
 
     if (!d->config_file) {
         *name = "(default configuration)";
@@ -107,40 +125,53 @@ apr_status_t pevi_conf_load(pev_daemon_t *d, apr_pool_t *tmp, const char **name,
     }
     /* a copy: a callback may set another file while this one is parsed */
     *name = apr_pstrdup(tmp, d->config_file);
-    st = apr_file_open(&f, d->config_file, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, tmp);
-    if (st != APR_SUCCESS) {
-        pevi_daemon_set_error(d, "%s: cannot open: %s", d->config_file,
-                              pev_strerror(st, eb, sizeof eb));
+    do
+        fd = open(*name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        st = APR_FROM_OS_ERROR(errno);
+        pevi_daemon_set_error(d, "%s: cannot open: %s", *name, pev_strerror(st, eb, sizeof eb));
         return st;
     }
-    st = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
-    if (st == APR_SUCCESS && fi.filetype != APR_REG) {
-        pevi_daemon_set_error(d, "%s: not a regular file", d->config_file);
-        apr_file_close(f);
+    if (fstat(fd, &sb) != 0) {
+        st = APR_FROM_OS_ERROR(errno);
+        pevi_daemon_set_error(d, "%s: %s", *name, pev_strerror(st, eb, sizeof eb));
+        close(fd);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        pevi_daemon_set_error(d, "%s: %s, not a regular file: refused", *name,
+                              file_kind(sb.st_mode));
+        close(fd);
         return APR_EINVAL;
     }
-    if (st == APR_SUCCESS && fi.size > CONFIG_MAX_BYTES) {
-        pevi_daemon_set_error(d, "%s: larger than %d bytes", d->config_file, CONFIG_MAX_BYTES);
-        apr_file_close(f);
+    if (sb.st_size > CONFIG_MAX_BYTES) {
+        pevi_daemon_set_error(d, "%s: larger than %d bytes", *name, CONFIG_MAX_BYTES);
+        close(fd);
         return APR_EINVAL;
     }
-    if (st != APR_SUCCESS) {
-        pevi_daemon_set_error(d, "%s: %s", d->config_file, pev_strerror(st, eb, sizeof eb));
-        apr_file_close(f);
-        return st;
+    /* read at most the size plus one byte, so a file that grew is seen */
+    want = (apr_size_t) sb.st_size + 1;
+    buf = apr_palloc(tmp, want + 1);
+    n = 0;
+    while (n < want) {
+        ssize_t r = read(fd, buf + n, want - n);
+
+        if (r > 0)
+            n += (apr_size_t) r;
+        else if (r == 0)
+            break;
+        else if (errno != EINTR) {
+            st = APR_FROM_OS_ERROR(errno);
+            pevi_daemon_set_error(d, "%s: read error: %s", *name,
+                                  pev_strerror(st, eb, sizeof eb));
+            close(fd);
+            return st;
+        }
     }
-    /* read at most the limit plus one byte, so a file that grew is seen */
-    buf = apr_palloc(tmp, (apr_size_t) fi.size + 2);
-    n = (apr_size_t) fi.size + 1;
-    st = apr_file_read_full(f, buf, n, &n);
-    apr_file_close(f);
-    if (st != APR_SUCCESS && !APR_STATUS_IS_EOF(st)) {
-        pevi_daemon_set_error(d, "%s: read error: %s", d->config_file,
-                              pev_strerror(st, eb, sizeof eb));
-        return st;
-    }
-    if (n > (apr_size_t) fi.size) {
-        pevi_daemon_set_error(d, "%s: the file changed while it was read", d->config_file);
+    close(fd);
+    if (n > (apr_size_t) sb.st_size) {
+        pevi_daemon_set_error(d, "%s: the file changed while it was read", *name);
         return APR_EINVAL;
     }
     buf[n] = '\0';
@@ -278,28 +309,37 @@ apr_status_t pevi_conf_parse(pev_daemon_t *d, pev_gen_t *gen, const char *name,
 /* The core directive: Listen [HOST:]PORT */
 static const char *core_listen(pev_gen_t *gen, void *mconf, int argc, char *argv[])
 {
-    const char *arg = argv[1];
+    const char *arg = argv[1], *colon = strrchr(arg, ':'), *pstr = arg, *q;
     char *host, *scope;
     apr_port_t port;
     const char *key;
-    apr_size_t n = strlen(arg);
-    int i;
+    int i, any = 0;
 
     (void) mconf;
     (void) argc;
-    /* APR refuses port 0; it means "any free port" here */
-    if (strcmp(arg, "0") == 0)
-        arg = "1";
-    else if (n >= 2 && strcmp(arg + n - 2, ":0") == 0)
-        arg = apr_pstrcat(gen->conf_pool, apr_pstrndup(gen->conf_pool, arg, n - 1), "1", NULL);
-    else
-        n = 0;
+    /* the port: after the last colon, unless that one is inside [IPv6] */
+    if (colon && (arg[0] != '[' || (strchr(arg, ']') && colon > strchr(arg, ']'))))
+        pstr = colon + 1;
+    for (q = pstr; apr_isdigit(*q); q++)
+        ;
+    if (q > pstr && *q == '\0') {
+        if (q - pstr > 5 || atol(pstr) > 65535)
+            return apr_psprintf(gen->conf_pool, "port %s out of range (1-65535, or 0 for "
+                                "any free port)", pstr);
+        /* APR refuses port 0; it means "any free port" here */
+        if (atol(pstr) == 0) {
+            any = 1;
+            arg = apr_pstrcat(gen->conf_pool,
+                              apr_pstrndup(gen->conf_pool, arg, (apr_size_t) (pstr - arg)),
+                              "1", NULL);
+        }
+    }
     if (apr_parse_addr_port(&host, &scope, &port, arg, gen->conf_pool) != APR_SUCCESS
         || scope)
         return "expects [HOST:]PORT";
     if (port == 0)
         return "expects [HOST:]PORT (a port is missing)";
-    if (n)
+    if (any)
         port = 0;
     if (host && strchr(host, ':'))
         key = apr_psprintf(gen->conf_pool, "[%s]:%u", host, (unsigned) port);
@@ -324,15 +364,28 @@ apr_status_t pevi_conf_add_directives(pev_daemon_t *d, const pev_directive_t *di
         char *lname;
         int i;
 
-        if (!dirs->fn || dirs->min_args < 0
-            || (dirs->max_args >= 0 && dirs->max_args < dirs->min_args)
-            || strlen(dirs->name) >= 128)
+        const char *bad = !dirs->fn ? "has no handler (fn is NULL)"
+                          : dirs->min_args < 0 ? "has min_args < 0"
+                          : dirs->max_args >= 0 && dirs->max_args < dirs->min_args
+                            ? "has max_args < min_args"
+                          : strlen(dirs->name) >= 128 ? "has a name of 128 characters or more"
+                          : NULL;
+
+        if (bad) {
+            pevi_daemon_set_error(d, "directive '%.40s' %s", dirs->name, bad);
             return APR_EINVAL;
+        }
         lname = apr_pstrdup(d->pool, dirs->name);
         for (i = 0; lname[i]; i++)
             lname[i] = (char) apr_tolower(lname[i]);
-        if (apr_hash_get(d->directives, lname, APR_HASH_KEY_STRING))
+        if ((de = apr_hash_get(d->directives, lname, APR_HASH_KEY_STRING)) != NULL) {
+            if (de->module < 0)
+                pevi_daemon_set_error(d, "directive '%s' is taken by the core", dirs->name);
+            else
+                pevi_daemon_set_error(d, "directive '%s' is taken by module %s", dirs->name,
+                                      d->defs[de->module]->name);
             return APR_EEXIST;
+        }
         de = apr_palloc(d->pool, sizeof *de);
         de->dir = dirs;
         de->module = module;

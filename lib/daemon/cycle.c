@@ -14,6 +14,7 @@
 
 #include "poolev/signal.h"
 #include "daemon_int.h"
+#include "../bus_int.h"
 #include "../io_int.h"
 
 #define DEFAULT_GRACE APR_TIME_C(2000000)
@@ -122,8 +123,15 @@ apr_status_t pev_daemon_create(pev_daemon_t **out, const pev_daemon_options_t *o
     apr_status_t st;
     int i;
 
-    if (!out || !opts || !pool || (!opts->config_file && !opts->default_config))
+    if (!out || !opts || !pool)
         return APR_EINVAL;
+    if (opts->error)
+        *opts->error = NULL;
+    if (!opts->config_file && !opts->default_config) {
+        if (opts->error)
+            *opts->error = "options: neither config_file nor default_config is set";
+        return APR_EINVAL;
+    }
     st = apr_pool_create(&dp, pool);
     if (st != APR_SUCCESS)
         return st;
@@ -152,22 +160,48 @@ apr_status_t pev_daemon_create(pev_daemon_t **out, const pev_daemon_options_t *o
             d->nmods++;
     d->defs = opts->modules;
     d->mods = apr_pcalloc(dp, sizeof(pev_module_t *) * (apr_size_t) (d->nmods + 1));
+    d->mstate = apr_pcalloc(dp, sizeof(void *) * (apr_size_t) (d->nmods + 1));
     for (i = 0; st == APR_SUCCESS && i < d->nmods; i++) {
         const pev_module_def_t *def = d->defs[i];
+        char eb[256];
 
-        if (!def->name || !*def->name)
+        d->error[0] = '\0';
+        if (!def->name || !*def->name) {
             st = APR_EINVAL;
-        else
-            st = pev_module_add(&d->mods[i], d->bus, def->name);
-        if (st == APR_SUCCESS)
-            st = pevi_conf_add_directives(d, def->directives, i);
+            pevi_daemon_set_error(d, "module %d (modules[%d]): has no name", i + 1, i);
+            break;
+        }
+        st = pev_module_add(&d->mods[i], d->bus, def->name);
+        if (st != APR_SUCCESS) {
+            if (st == APR_EEXIST)
+                pevi_daemon_set_error(d, "module %d (%s): a module of that name comes "
+                                      "before it", i + 1, def->name);
+            else
+                pevi_daemon_set_error(d, "module %d (%s): %s", i + 1, def->name,
+                                      pev_strerror(st, eb, sizeof eb));
+            break;
+        }
+        st = pevi_conf_add_directives(d, def->directives, i);
+        if (st != APR_SUCCESS) {
+            char msg[sizeof d->error];
+
+            apr_cpystrn(msg, d->error, sizeof msg);
+            pevi_daemon_set_error(d, "module %d (%s): %s", i + 1, def->name, msg);
+        }
     }
     if (st != APR_SUCCESS)
         goto fail;
+    d->error[0] = '\0';
     *out = d;
     return APR_SUCCESS;
 
 fail:
+    if (opts->error) {
+        char eb[256];
+
+        *opts->error = apr_pstrdup(pool, d->error[0] ? d->error
+                                         : pev_strerror(st, eb, sizeof eb));
+    }
     apr_pool_destroy(dp);
     return st;
 }
@@ -189,9 +223,73 @@ static void on_signal(int signo, void *user_data)
     }
 }
 
+/* Listeners and timers bound to @a pool, for init_lifetimes(). */
+static apr_size_t pool_items(const pev_daemon_t *d, apr_pool_t *pool)
+{
+    return pevi_bus_pool_listeners(d->bus, pool) + pevi_loop_pool_timers(d->loop, pool);
+}
+
+/* After module @a i's init: warn about listeners and timers it bound to a
+ * pool that outlives the generation. @a shared and @a process: the counts
+ * bound to the generation's shared pool and to the daemon's pool before the
+ * init (updated). */
+static void init_lifetimes(pev_daemon_t *d, pev_gen_t *gen, int i, apr_size_t *shared,
+                           apr_size_t *process)
+{
+    apr_size_t ns = pool_items(d, gen->conf_pool);
+    apr_size_t np = pool_items(d, d->pool);
+
+    if (ns > *shared)
+        pev_daemon_log(d, PEV_LOG_WARN, "module %s: %lu listener(s) or timer(s) registered "
+                       "in generation %u's init are bound to its shared pool "
+                       "(pev_gen_shared_pool()), which outlives the generation while "
+                       "connections hold it: bind them to pev_gen_pool()",
+                       d->defs[i]->name, (unsigned long) (ns - *shared), gen->number);
+    if (np > *process && gen->number > 1)
+        pev_daemon_log(d, PEV_LOG_WARN, "module %s: %lu listener(s) or timer(s) registered "
+                       "in generation %u's init are bound to the daemon's pool and stay for "
+                       "the process's life, one more set per restart: register them once, "
+                       "in process_init, or bind them to pev_gen_pool()",
+                       d->defs[i]->name, (unsigned long) (np - *process), gen->number);
+    *shared = ns;
+    *process = np;
+}
+
+/* The modules' process_init, once in the daemon's life, in load order,
+ * with the first generation @a gen. */
+static apr_status_t run_process_inits(pev_daemon_t *d, pev_gen_t *gen)
+{
+    int i;
+
+    d->process_inited = 1;
+    for (i = 0; i < d->nmods; i++) {
+        const pev_module_def_t *def = d->defs[i];
+        apr_status_t st;
+        char eb[256];
+
+        if (!def->process_init)
+            continue;
+        gen->fail = NULL;
+        st = def->process_init(gen, d->mods[i], d->pool, &d->mstate[i]);
+        if (st != APR_SUCCESS) {
+            pevi_daemon_set_error(d, "module %s: %s", def->name,
+                                  gen->fail ? gen->fail : pev_strerror(st, eb, sizeof eb));
+            return st;
+        }
+        if (!gen->pool) {
+            pevi_daemon_set_error(d, "module %s: the generation ended during its "
+                                  "process_init", def->name);
+            return APR_EGENERAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* Run each module's init for @a gen, in load order. */
 static apr_status_t run_inits(pev_daemon_t *d, pev_gen_t *gen)
 {
+    apr_size_t shared = pool_items(d, gen->conf_pool);
+    apr_size_t process = pool_items(d, d->pool);
     int i;
 
     for (i = 0; i < d->nmods; i++) {
@@ -213,14 +311,61 @@ static apr_status_t run_inits(pev_daemon_t *d, pev_gen_t *gen)
                                   def->name);
             return APR_EGENERAL;
         }
+        init_lifetimes(d, gen, i, &shared, &process);
     }
     return APR_SUCCESS;
 }
 
+/* What a parsed configuration must also satisfy before anything is
+ * switched: each module's check, in load order, and a listening address
+ * (unless PEV_DAEMON_NO_LISTEN_OK). @a name: the file, for messages. On
+ * failure d->error says why; PEV_ECONFIG. */
+static apr_status_t gen_check(pev_daemon_t *d, pev_gen_t *gen, const char *name)
+{
+    int i;
+
+    for (i = 0; i < d->nmods; i++) {
+        const pev_module_def_t *def = d->defs[i];
+        const char *msg;
+
+        if (!def->check)
+            continue;
+        msg = def->check(gen, gen->mconf[i]);
+        if (msg) {
+            pevi_daemon_set_error(d, "%s: module %s: %s", name, def->name, msg);
+            return PEV_ECONFIG;
+        }
+    }
+    if (gen->listen->nelts == 0 && !(d->flags & PEV_DAEMON_NO_LISTEN_OK)) {
+        pevi_daemon_set_error(d, "%s: no listening sockets available: the configuration "
+                              "has no Listen line", name);
+        return PEV_ECONFIG;
+    }
+    return APR_SUCCESS;
+}
+
+/* pevi_listen_open() (@a open), or pevi_listen_check(), with the file named
+ * in a configuration error (two spellings of one address). */
+static apr_status_t listen_open(pev_daemon_t *d, const pev_gen_t *gen, const char *name,
+                                int open)
+{
+    apr_status_t st = open ? pevi_listen_open(d, gen) : pevi_listen_check(d, gen);
+
+    if (st == PEV_ECONFIG) {
+        char msg[sizeof d->error];
+
+        apr_cpystrn(msg, d->error, sizeof msg);
+        pevi_daemon_set_error(d, "%s: %s", name, msg);
+    }
+    return st;
+}
+
 /* Read the configuration (into @a tmp) and parse it into a scratch
- * generation, dropped again: no generation pool, no module init. With
- * @a open, the sockets it lists that are not open yet are opened (marked
- * fresh). On failure d->error says why. */
+ * generation, dropped again: no generation pool, no module init; the
+ * module checks run. With @a open, the sockets it lists are matched with
+ * the open ones, and those not open yet are opened (marked fresh); without,
+ * the addresses are only resolved and compared. On failure d->error says
+ * why. */
 static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
                                  const char **name, const char **text, apr_size_t *len)
 {
@@ -235,11 +380,13 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
         return PEV_ECONFIG;
     st = pevi_conf_parse(d, scratch, *name, *text, *len);
     if (st == APR_SUCCESS)
+        st = gen_check(d, scratch, *name);
+    if (st == APR_SUCCESS)
         st = pevi_privs_check(d, scratch);
     if (st == APR_SUCCESS && open)
         st = pevi_log_prepare(d, scratch);
-    if (st == APR_SUCCESS && open)
-        st = pevi_listen_open(d, scratch);
+    if (st == APR_SUCCESS)
+        st = listen_open(d, scratch, *name, open);
     apr_pool_destroy(scratch->conf_pool);
     return st;
 }
@@ -295,9 +442,10 @@ static apr_status_t start_first(pev_daemon_t *d)
     }
     pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
     st = pevi_conf_parse(d, gen, name, text, len);
-    apr_pool_destroy(tmp);
     /* the pid file before the sockets (a second copy says so, not "address
      * in use"), the privilege drop after them, before any init */
+    if (st == APR_SUCCESS)
+        st = gen_check(d, gen, name);
     if (st == APR_SUCCESS)
         st = pevi_privs_check(d, gen);
     if (st == APR_SUCCESS)
@@ -306,8 +454,9 @@ static apr_status_t start_first(pev_daemon_t *d)
         st = pevi_log_prepare(d, gen);
     if (st == APR_SUCCESS) {
         pevi_log_commit(d);
-        st = pevi_listen_open(d, gen);
+        st = listen_open(d, gen, name, 1);
     }
+    apr_pool_destroy(tmp);
     if (st == APR_SUCCESS && (st = pevi_privs_drop(d, gen)) != APR_SUCCESS)
         pevi_listen_commit(d, NULL, 1);
     if (st != APR_SUCCESS) {
@@ -319,7 +468,9 @@ static apr_status_t start_first(pev_daemon_t *d)
     d->gen_count = gen->number;
     d->gen = gen;
     d->state = D_RUNNING;
-    st = run_inits(d, gen);
+    st = d->process_inited ? APR_SUCCESS : run_process_inits(d, gen);
+    if (st == APR_SUCCESS)
+        st = run_inits(d, gen);
     if (st != APR_SUCCESS) {
         if (d->gen)
             gen_end(d->gen);
@@ -431,6 +582,8 @@ static void do_restart(pev_daemon_t *d)
         pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
         st = pevi_conf_parse(d, gen, name, text, len);
         d->gen = gen;               /* a failure below: the stop ends it */
+        /* no gen_check(): step 1 checked this text, and a check failing
+         * now could only stop the daemon */
         if (st == APR_SUCCESS) {
             pevi_log_commit(d);
             pevi_listen_commit(d, gen, 0);
@@ -447,6 +600,7 @@ static void do_restart(pev_daemon_t *d)
         do_stop(d);
         return;
     }
+    pevi_listen_log(d);
     pev_daemon_log(d, PEV_LOG_INFO, "generation %u running", gen->number);
     pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
     pevi_notify_reloaded(d, 0);
@@ -548,6 +702,19 @@ apr_status_t pev_daemon_stop(pev_daemon_t *d)
 pev_bus_t *pev_daemon_bus(const pev_daemon_t *d) { return d ? d->bus : NULL; }
 pev_loop_t *pev_daemon_loop(const pev_daemon_t *d) { return d ? d->loop : NULL; }
 apr_pool_t *pev_daemon_pool(const pev_daemon_t *d) { return d ? d->pool : NULL; }
+
+void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def)
+{
+    int i;
+
+    if (!d || !def)
+        return NULL;
+    for (i = 0; i < d->nmods; i++)
+        if (d->defs[i] == def)
+            return d->mstate[i];
+    return NULL;
+}
+
 const char *pev_daemon_name(const pev_daemon_t *d) { return d ? d->name : NULL; }
 pev_gen_t *pev_daemon_gen(const pev_daemon_t *d) { return d ? d->gen : NULL; }
 const char *pev_daemon_error(const pev_daemon_t *d) { return d ? d->error : ""; }
@@ -570,7 +737,8 @@ apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path)
 
 unsigned pev_gen_number(const pev_gen_t *gen) { return gen ? gen->number : 0; }
 apr_pool_t *pev_gen_pool(const pev_gen_t *gen) { return gen ? gen->pool : NULL; }
-apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen) { return gen ? gen->conf_pool : NULL; }
+apr_pool_t *pev_gen_shared_pool(const pev_gen_t *gen) { return gen ? gen->conf_pool : NULL; }
+apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen) { return pev_gen_shared_pool(gen); }
 pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen) { return gen ? gen->d : NULL; }
 int pev_gen_is_current(const pev_gen_t *gen) { return gen && gen->d->gen == gen; }
 

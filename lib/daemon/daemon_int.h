@@ -34,11 +34,12 @@
  *
  * Pools (all subpools of the daemon's pool d->pool, which is a subpool of
  * the caller's process pool):
- *   gen->conf_pool   the generation record, module configurations, parsed
- *                    values; destroyed when the generation has ended and its
- *                    last connection closed (refs == 0)
- *     gen->pool      a subpool of conf_pool: registrations and module state,
- *                    destroyed when the generation ends
+ *   gen->conf_pool   the shared pool (pev_gen_shared_pool()): the generation
+ *                    record, module configurations, parsed values; destroyed
+ *                    when the generation has ended and its last connection
+ *                    closed (refs == 0)
+ *     gen->pool      a subpool of conf_pool (pev_gen_pool()): registrations
+ *                    and module state, destroyed when the generation ends
  *   lsock->pool      one per listening socket, kept across generations
  *   c->pool          one per connection
  *   d->sig_pool      the signal handlers, from the start to the stop
@@ -128,6 +129,7 @@ struct pev_daemon {
     const pev_module_def_t *const *defs;
     int nmods;
     pev_module_t **mods;
+    void **mstate;                  /* per module: its process_init's state */
     apr_hash_t *directives;         /* lower-case name -> directive entry */
     apr_pool_t *path_pool;
     const char *config_file;
@@ -145,6 +147,7 @@ struct pev_daemon {
 
     pev_gen_t *gen;
     unsigned gen_count;
+    int process_inited;             /* the modules' process_init ran */
     struct pevi_lsock *lsocks;
     pevi_link_t conns;
     apr_size_t nconns;
@@ -261,15 +264,23 @@ apr_status_t pevi_conf_parse(pev_daemon_t *d, pev_gen_t *gen, const char *name,
 /* ------------------------------------------------------------------------ */
 /* listen.c                                                                  */
 
-/* Open the sockets @a gen lists that are not open yet (marked fresh). On
- * failure the fresh ones are closed again and d->error names the address. */
+/* Match each address @a gen lists with an open socket, by resolved address
+ * (a port 0 line: by spelling), and open the sockets for those that match
+ * none (marked fresh). On failure the fresh ones are closed again, nothing
+ * stays matched, and d->error names the address. */
 apr_status_t pevi_listen_open(pev_daemon_t *d, const pev_gen_t *gen);
 
-/* Keep exactly the sockets @a gen lists (NULL: none), in its order; log the
- * closes unless @a quiet (a failed start says one thing only). */
+/* What pevi_listen_open() checks before it opens anything: the addresses
+ * resolve, and no address is listed twice under two spellings. Opens
+ * nothing (pev_daemon_check_config()). */
+apr_status_t pevi_listen_check(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* Keep exactly the sockets the last pevi_listen_open() matched (@a gen
+ * NULL: none), in configuration order; log the closes unless @a quiet (a
+ * failed start says one thing only). */
 void pevi_listen_commit(pev_daemon_t *d, const pev_gen_t *gen, int quiet);
 
-/* Log each open socket's address and port. */
+/* Log "listening on ADDRESS:PORT" for each open socket not logged yet. */
 void pevi_listen_log(pev_daemon_t *d);
 
 /* ------------------------------------------------------------------------ */
@@ -281,7 +292,7 @@ void pevi_listen_log(pev_daemon_t *d);
 void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns);
 
 /* Drop a hold on @a gen's configuration (a connection's, or the one
- * gen_end() takes while the generation pool goes): the configuration pool
+ * gen_end() takes while the generation pool goes): the shared pool (conf_pool)
  * goes with the last hold of a generation that has ended. */
 void pevi_gen_unref(pev_gen_t *gen);
 
