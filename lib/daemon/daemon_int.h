@@ -141,6 +141,11 @@ apr_status_t pevi_listen_open(pev_daemon_t *d, const pev_gen_t *gen);
  * closes unless @a quiet (a failed start says one thing only). */
 void pevi_listen_commit(pev_daemon_t *d, const pev_gen_t *gen, int quiet);
 
+/* Poll again the sockets that were paused because no generation could
+ * take a connection (during a start, restart or stop whose callbacks ran
+ * the loop). Called when a generation runs again. */
+void pevi_listen_resume(pev_daemon_t *d);
+
 /* Log each open socket's address and port. */
 void pevi_listen_log(pev_daemon_t *d);
 

@@ -31,6 +31,7 @@ struct pevi_lsock {
     apr_port_t port;                /* the bound port */
     pev_timer_t *pause;             /* re-enables accepting after EMFILE */
     int fresh;                      /* opened for a restart not yet done */
+    int declined;                   /* paused: no generation to accept for */
     lsock_t *next;
 };
 
@@ -51,6 +52,16 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
 
     (void) w;
     (void) events;
+    /* nobody to accept for (a start, restart or stop is under way, and one
+     * of its callbacks runs the loop): readiness is level-triggered, so a
+     * waiting connection would be reported again in every iteration and
+     * spin the loop. Stop polling until a generation runs again
+     * (pevi_listen_resume()); the connection waits in the backlog. */
+    if (d->state != D_RUNNING || !d->gen || d->busy || d->stop_req) {
+        if (pev_watch_set(l->watch, 0) == APR_SUCCESS)
+            l->declined = 1;
+        return;
+    }
     for (i = 0; i < ACCEPT_BATCH && d->state == D_RUNNING && d->gen && !d->busy
                 && !d->stop_req; i++) {
         apr_pool_t *cp;
@@ -231,6 +242,20 @@ void pevi_listen_commit(pev_daemon_t *d, const pev_gen_t *gen, int quiet)
         apr_pool_destroy(l->pool);
     }
     d->lsocks = keep;
+}
+
+/* Poll again the sockets lsock_ready() paused for want of a generation. */
+void pevi_listen_resume(pev_daemon_t *d)
+{
+    lsock_t *l;
+
+    for (l = d->lsocks; l; l = l->next) {
+        if (!l->declined)
+            continue;
+        l->declined = 0;
+        if (pev_watch_set(l->watch, PEV_WATCH_READ) != APR_SUCCESS)
+            pev_daemon_log(d, PEV_LOG_ERROR, "cannot poll %s again", l->key);
+    }
 }
 
 void pevi_listen_log(pev_daemon_t *d)
