@@ -38,6 +38,16 @@
  * stream's pool and are reused. A generation count tells a callback's
  * caller that its event was removed (and maybe reused) during the call.
  *
+ * TLS (pev_stream_start_tls()): the stream's reads, writes and close go
+ * through an SSL object (tls.c) instead of the descriptor. Output written
+ * before the start is sent in plaintext first (plain_left counts it), then
+ * the handshake runs from the task and the poll; input is not wanted
+ * meanwhile. A TLS read or write that waits may wait for the other
+ * direction (in_want, out_want: the events each waits for), which
+ * io_update() polls for. Decrypted input OpenSSL holds is never reported by
+ * the poll, so while there is some and input is wanted, the task reads it,
+ * as it reads a regular file.
+ *
  * Callbacks run under a guard: a sentry (sentry.h) on the stream's list,
  * which release and orphan mark gone; after a callback the caller checks
  * its guard before touching the stream again.
@@ -57,9 +67,11 @@
 #include <apr_portable.h>
 
 #include "poolev/stream.h"
+#include "poolev/tls.h"
 #include "loop_int.h"
 #include "owner.h"
 #include "sentry.h"
+#include "tls_int.h"
 
 enum stream_state { S_OPEN, S_CLOSING, S_CLOSED };
 
@@ -81,6 +93,20 @@ struct pev_waitevent {
     unsigned firing : 1;
 };
 
+/* A stream's TLS, from pev_stream_start_tls() on (in the stream's pool). */
+typedef struct stream_tls {
+    pevi_tls_t *t;
+    pev_timer_t hs_timer;           /* the handshake timeout */
+    pev_stream_tls_fn *on_ready;
+    void *ready_data;
+    apr_size_t plain_left;          /* leading output bytes sent in plaintext */
+    apr_int16_t in_want;            /* the events a waiting read waits for */
+    apr_int16_t out_want;           /* and a waiting write (out_blocked) */
+    pev_stream_tls_t state;
+    unsigned hs_kick : 1;           /* the task takes the next handshake step */
+    unsigned shut_done : 1;         /* close_notify sent (or not to be sent) */
+} stream_tls_t;
+
 struct pev_stream {
     pevi_io_t io;
     pevi_task_t task;               /* flush; finish a close */
@@ -92,6 +118,8 @@ struct pev_stream {
     int fd;
     enum stream_state state;
     apr_status_t reason;            /* why it closes (CLOSING, CLOSED) */
+    apr_status_t eof_reason;        /* APR_EOF, or PEV_ETRUNCATED (TLS) */
+    stream_tls_t *tls;              /* NULL: plaintext */
     unsigned can_read : 1;
     unsigned can_write : 1;
     unsigned eof : 1;
@@ -181,11 +209,25 @@ static inline apr_status_t stream_check(const pev_stream_t *s, int args_ok,
     return APR_SUCCESS;
 }
 
+/* Is the TLS handshake under way (or its plaintext prelude)? */
+static inline int tls_hs(const pev_stream_t *s)
+{
+    return s->tls && s->tls->state == PEV_STREAM_TLS_HANDSHAKE;
+}
+
 /* Does the stream's state ask for input? */
 static int wants_input(const pev_stream_t *s)
 {
     return s->state == S_OPEN && s->can_read && !s->eof && !s->input_paused
-           && !s->user_paused;
+           && !s->user_paused && !tls_hs(s);
+}
+
+/* Is there input the poll does not report: a regular file (always ready),
+ * or decrypted TLS input OpenSSL holds? */
+static int reads_unpolled(const pev_stream_t *s)
+{
+    return s->regular
+           || (s->tls && s->tls->state == PEV_STREAM_TLS_ON && pevi_tls_pending(s->tls->t));
 }
 
 /* The poll interest the stream's state asks for. A regular file is never
@@ -203,10 +245,25 @@ static void io_update(pev_stream_t *s)
             pevi_task_post(s->loop, &s->task);
         return;
     }
-    if (wants_input(s))
-        want |= APR_POLLIN;
-    if (s->out_blocked)
-        want |= APR_POLLOUT;
+    if (s->tls) {
+        stream_tls_t *x = s->tls;
+
+        if (x->state == PEV_STREAM_TLS_HANDSHAKE) {
+            if (!x->plain_left && !x->hs_kick)
+                want |= pevi_tls_want(x->t);
+        } else if (wants_input(s)) {
+            want |= x->in_want;
+            if (pevi_tls_pending(x->t))
+                pevi_task_post(s->loop, &s->task);
+        }
+        if (s->out_blocked)
+            want |= x->out_want;
+    } else {
+        if (wants_input(s))
+            want |= APR_POLLIN;
+        if (s->out_blocked)
+            want |= APR_POLLOUT;
+    }
     st = pevi_io_set(s->loop, &s->io, want);
     if (st != APR_SUCCESS)
         stream_fail(s, st);
@@ -345,6 +402,13 @@ static void stream_shut(pev_stream_t *s, int loop_alive)
         pevi_timer_orphan(&s->idle);
     }
     wait_unlink_all(s, loop_alive);
+    if (s->tls) {
+        if (loop_alive)
+            pevi_timer_disarm(&s->tls->hs_timer);
+        else
+            pevi_timer_orphan(&s->tls->hs_timer);
+        pevi_tls_free(s->tls->t);      /* before the descriptor it uses */
+    }
     if (s->sock)
         (void) apr_socket_close(s->sock);
     else
@@ -400,6 +464,20 @@ static void stream_begin_close(pev_stream_t *s, apr_status_t reason)
  * throws away what the kernel has not sent yet. */
 static void close_sent(pev_stream_t *s)
 {
+    stream_tls_t *x = s->tls;
+
+    if (x && x->state == PEV_STREAM_TLS_ON && !x->shut_done) {
+        /* close_notify first; a socket that takes no more waits */
+        apr_status_t st = pevi_tls_shutdown(x->t);
+
+        if (st == APR_EAGAIN) {
+            x->out_want = pevi_tls_want(x->t);
+            s->out_blocked = 1;
+            io_update(s);
+            return;
+        }
+        x->shut_done = 1;       /* sent, or failed: closing either way */
+    }
     if (s->sock && !s->eof) {
         char sink[4096];
         apr_size_t total = 0;
@@ -441,28 +519,77 @@ static void deliver_close(pev_stream_t *s)
 /* Send what the descriptor takes. APR_SUCCESS when all is sent, APR_EAGAIN
  * when some is left (then the loop polls for POLLOUT), else the error (the
  * stream has failed). */
+/* The descriptor took nothing more: wait until it reports @a want. */
+static apr_status_t out_wait(pev_stream_t *s, apr_int16_t want)
+{
+    int changed = !s->out_blocked;
+
+    if (s->tls && s->tls->out_want != want) {
+        s->tls->out_want = want;
+        changed = 1;
+    }
+    if (changed) {
+        s->out_blocked = 1;
+        io_update(s);
+    }
+    return s->state == S_CLOSED ? PEV_ECLOSED : APR_EAGAIN;
+}
+
+/* Hand output to OpenSSL. APR_SUCCESS when it took some; else as
+ * out_send(). */
+static apr_status_t out_send_tls(pev_stream_t *s)
+{
+    stream_tls_t *x = s->tls;
+    apr_size_t n;
+    apr_status_t st;
+
+    if (x->state == PEV_STREAM_TLS_HANDSHAKE)
+        return APR_EAGAIN;      /* sent once the handshake is done */
+    st = pevi_tls_write(x->t, s->obuf + s->opos, s->olen - s->opos, &n);
+    if (st == APR_SUCCESS) {
+        s->opos += n;
+        return APR_SUCCESS;
+    }
+    if (st == APR_EAGAIN)
+        return out_wait(s, pevi_tls_want(x->t));
+    stream_fail(s, st);
+    return st;
+}
+
 static apr_status_t out_send(pev_stream_t *s)
 {
     while (s->opos < s->olen) {
+        apr_size_t len = s->olen - s->opos;
         ssize_t n;
 
+        if (s->tls) {
+            if (!s->tls->plain_left) {
+                apr_status_t st = out_send_tls(s);
+
+                if (st != APR_SUCCESS)
+                    return st;
+                continue;
+            }
+            if (len > s->tls->plain_left)
+                len = s->tls->plain_left;   /* the plaintext before the start */
+        }
         if (s->sock)
-            n = send(s->fd, s->obuf + s->opos, s->olen - s->opos, MSG_NOSIGNAL);
+            n = send(s->fd, s->obuf + s->opos, len, MSG_NOSIGNAL);
         else
-            n = write(s->fd, s->obuf + s->opos, s->olen - s->opos);
+            n = write(s->fd, s->obuf + s->opos, len);
         if (n > 0) {
             s->opos += (apr_size_t) n;
+            if (s->tls && (s->tls->plain_left -= (apr_size_t) n) == 0) {
+                /* the plaintext is out: the task starts the handshake */
+                s->tls->hs_kick = 1;
+                pevi_task_post(s->loop, &s->task);
+            }
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!s->out_blocked) {
-                s->out_blocked = 1;
-                io_update(s);
-            }
-            return s->state == S_CLOSED ? PEV_ECLOSED : APR_EAGAIN;
-        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return out_wait(s, APR_POLLOUT);
         {
             apr_status_t st = n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
 
@@ -496,7 +623,7 @@ static void eof_settle(pev_stream_t *s)
     if (s->regular && s->can_write)
         return;
     if (s->state == S_OPEN && !s->want_drain)
-        stream_begin_close(s, APR_EOF);
+        stream_begin_close(s, s->eof_reason);
 }
 
 /* After output was sent: a refused writer may write again (on_drain). Returns
@@ -799,9 +926,37 @@ static int stream_fill(pev_stream_t *s)
         stream_fail(s, st);
         return 0;
     }
-    do
-        n = read(s->fd, s->ibuf + s->ilen, s->icap - s->ilen);
-    while (n < 0 && errno == EINTR);
+    if (s->tls) {
+        apr_size_t got;
+
+        st = pevi_tls_read(s->tls->t, s->ibuf + s->ilen, s->icap - s->ilen, &got);
+        if (st == APR_EAGAIN) {
+            apr_int16_t want = pevi_tls_want(s->tls->t);
+
+            if (want != s->tls->in_want) {
+                s->tls->in_want = want;
+                io_update(s);
+            }
+            return 0;
+        }
+        if (st == APR_EOF || st == PEV_ETRUNCATED) {
+            s->eof_reason = st;
+            n = 0;
+        } else if (st != APR_SUCCESS) {
+            stream_fail(s, st);
+            return 0;
+        } else {
+            n = (ssize_t) got;
+            if (s->tls->in_want != APR_POLLIN) {
+                s->tls->in_want = APR_POLLIN;
+                io_update(s);
+            }
+        }
+    } else {
+        do
+            n = read(s->fd, s->ibuf + s->ilen, s->icap - s->ilen);
+        while (n < 0 && errno == EINTR);
+    }
     if (n > 0) {
         s->ilen += (apr_size_t) n;
         s->last_input = pev_loop_now(s->loop);
@@ -818,6 +973,9 @@ static int stream_fill(pev_stream_t *s)
          * were valid until the callback returned) */
         if (s->ibuf && s->ipos == s->ilen && s->state != S_CLOSED)
             free_input(s);
+        /* decrypted input left in OpenSSL: the poll will not say so */
+        if (s->tls && wants_input(s) && reads_unpolled(s))
+            pevi_task_post(s->loop, &s->task);
         return 0;
     }
     if (n == 0) {
@@ -834,11 +992,45 @@ static int stream_fill(pev_stream_t *s)
     return 0;
 }
 
+/* The next step of the TLS handshake. Non-zero if the stream is gone. */
+static int hs_step(pev_stream_t *s)
+{
+    stream_tls_t *x = s->tls;
+    apr_status_t st = pevi_tls_handshake(x->t);
+    pevi_sentry_t g;
+
+    if (st == APR_EAGAIN) {
+        io_update(s);
+        return 0;
+    }
+    if (st != APR_SUCCESS) {
+        stream_fail(s, st);
+        return 0;
+    }
+    x->state = PEV_STREAM_TLS_ON;
+    x->in_want = APR_POLLIN;
+    pevi_timer_disarm(&x->hs_timer);
+    io_update(s);
+    /* the task sends what was written meanwhile and reads what came with
+     * the handshake's last flight */
+    pevi_task_post(s->loop, &s->task);
+    if (x->on_ready && s->state == S_OPEN) {
+        pevi_sentry_push(&s->guards, &g);
+        x->on_ready(s, x->ready_data);
+        if (pevi_sentry_gone(&g))
+            return 1;
+        pevi_sentry_pop(&s->guards, &g);
+    }
+    return 0;
+}
+
 static void stream_ready(pevi_io_t *io, apr_int16_t events)
 {
     pev_stream_t *s = PEVI_CONTAINER(io, pev_stream_t, io);
+    apr_int16_t out_ev = s->tls ? s->tls->out_want : APR_POLLOUT;
+    apr_int16_t in_ev = s->tls ? s->tls->in_want : APR_POLLIN;
 
-    if (s->out_blocked && (events & (APR_POLLOUT | APR_POLLERR | APR_POLLHUP))) {
+    if (s->out_blocked && (events & (out_ev | APR_POLLERR | APR_POLLHUP))) {
         apr_status_t st = out_send(s);
 
         if (st != APR_SUCCESS && st != APR_EAGAIN)
@@ -850,8 +1042,14 @@ static void stream_ready(pevi_io_t *io, apr_int16_t events)
         if (maybe_drain(s))
             return;
     }
-    if (s->state == S_OPEN && (s->io.events & APR_POLLIN)
-        && (events & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)))
+    if (tls_hs(s)) {
+        if (!s->tls->plain_left && !s->tls->hs_kick
+            && (events & (s->io.events | APR_POLLHUP | APR_POLLERR)))
+            (void) hs_step(s);
+        return;
+    }
+    if (wants_input(s) && (s->io.events & in_ev)
+        && (events & (in_ev | APR_POLLHUP | APR_POLLERR)))
         (void) stream_fill(s);
 }
 
@@ -863,7 +1061,12 @@ static void stream_task(pevi_task_t *task)
 {
     pev_stream_t *s = PEVI_CONTAINER(task, pev_stream_t, task);
 
-    if (s->regular && wants_input(s) && stream_fill(s))
+    if (tls_hs(s) && s->tls->hs_kick && s->state != S_CLOSED) {
+        s->tls->hs_kick = 0;
+        if (hs_step(s))
+            return;
+    }
+    if (reads_unpolled(s) && wants_input(s) && stream_fill(s))
         return;
     if (s->state != S_CLOSED && s->opos < s->olen)
         (void) out_send(s);
@@ -875,7 +1078,8 @@ static void stream_task(pevi_task_t *task)
     }
     if (maybe_drain(s))
         return;
-    if (s->regular && s->state != S_CLOSED && (wants_input(s) || s->out_blocked))
+    if (s->state != S_CLOSED
+        && ((reads_unpolled(s) && wants_input(s)) || (s->regular && s->out_blocked)))
         pevi_task_post(s->loop, &s->task);
 }
 
@@ -947,6 +1151,86 @@ apr_status_t pev_stream_touch(pev_stream_t *s)
         return st;
     s->last_input = pev_loop_now(s->loop);
     return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* TLS                                                                       */
+
+static void hs_fire(pev_timer_t *t, void *user_data)
+{
+    pev_stream_t *s = user_data;
+
+    (void) t;
+    if (!tls_hs(s))
+        return;
+    pevi_tls_set_error(s->tls->t, "the TLS handshake timed out");
+    stream_fail(s, APR_TIMEUP);
+}
+
+apr_status_t pev_stream_start_tls(pev_stream_t *s, pev_tls_ctx_t *ctx, const char *host,
+                                  pev_stream_tls_fn *on_ready, void *user_data,
+                                  apr_size_t *discarded)
+{
+    stream_tls_t *x;
+    apr_interval_time_t timeout;
+    apr_status_t st;
+
+    if (discarded)
+        *discarded = 0;
+    if (!pev_tls_available())
+        return APR_ENOTIMPL;
+    if ((st = stream_check(s, ctx != NULL, NEED_OPEN)) != APR_SUCCESS)
+        return st;
+    if (!s->sock)
+        return APR_EINVAL;
+    if (s->tls)
+        return PEV_EBUSY;
+    x = apr_pcalloc(s->pool, sizeof *x);
+    if (!x)
+        return APR_ENOMEM;
+    if ((st = pevi_tls_new(&x->t, ctx, s->fd, host, s->pool)) != APR_SUCCESS)
+        return st;
+    pevi_timer_init(&x->hs_timer, s->loop, hs_fire, s);
+    timeout = pevi_tls_handshake_timeout(x->t);
+    if (timeout > 0
+        && (st = pevi_timer_arm(&x->hs_timer, time_add(pev_loop_now(s->loop), timeout)))
+               != APR_SUCCESS) {
+        pevi_tls_free(x->t);
+        return st;
+    }
+    x->on_ready = on_ready;
+    x->ready_data = user_data;
+    x->state = PEV_STREAM_TLS_HANDSHAKE;
+    x->in_want = APR_POLLIN;
+    x->out_want = APR_POLLOUT;      /* the plaintext's, if it waits */
+    x->plain_left = s->olen - s->opos;
+    x->hs_kick = x->plain_left == 0;
+    s->tls = x;
+    /* what the peer sent after the command that asked for TLS is not part
+     * of the encrypted session: it goes (the buffer stays, for lines handed
+     * out before) */
+    if (discarded)
+        *discarded = s->ilen - s->ipos;
+    s->ipos = s->ilen = s->iscan = 0;
+    s->input_paused = 0;
+    io_update(s);
+    pevi_task_post(s->loop, &s->task);
+    return APR_SUCCESS;
+}
+
+pev_stream_tls_t pev_stream_tls_state(const pev_stream_t *s)
+{
+    return s && s->tls ? s->tls->state : PEV_STREAM_TLS_NONE;
+}
+
+const char *pev_stream_tls_error(const pev_stream_t *s)
+{
+    return s && s->tls ? pevi_tls_error(s->tls->t) : NULL;
+}
+
+struct ssl_st *pev_stream_tls_ssl(const pev_stream_t *s)
+{
+    return s && s->tls && s->state != S_CLOSED ? pevi_tls_ssl(s->tls->t) : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1087,6 +1371,7 @@ static apr_status_t stream_create(pev_stream_t **out, pev_loop_t *loop,
     s->file = file;
     s->state = S_OPEN;
     s->reason = APR_SUCCESS;
+    s->eof_reason = APR_EOF;
     if (cb)
         s->cb = *cb;
     s->user_data = user_data;

@@ -21,10 +21,14 @@
 typedef struct pevi_tls pevi_tls_t;
 
 /** A TLS connection over @a fd for @a ctx (client: @a host for SNI and
- *  verification); its memory is malloc'd, freed by pevi_tls_free(). */
-apr_status_t pevi_tls_new(pevi_tls_t **t, pev_tls_ctx_t *ctx, int fd, const char *host);
+ *  verification). The record comes from @a pool (the stream's: it keeps the
+ *  error text until the pool goes); the SSL object is freed by
+ *  pevi_tls_free(). APR_EINVAL for a context whose pool has gone or a client
+ *  context that verifies and no host. */
+apr_status_t pevi_tls_new(pevi_tls_t **t, pev_tls_ctx_t *ctx, int fd, const char *host,
+                          apr_pool_t *pool);
 
-/** Free the SSL object (no alert is sent). NULL is fine. */
+/** Free the SSL object (no alert is sent); the error text stays. NULL is fine. */
 void pevi_tls_free(pevi_tls_t *t);
 
 /** The context's handshake timeout (0: none). */
@@ -50,6 +54,9 @@ apr_status_t pevi_tls_shutdown(pevi_tls_t *t);
 
 /** The poll events the last APR_EAGAIN waits for (APR_POLLIN or APR_POLLOUT). */
 apr_int16_t pevi_tls_want(const pevi_tls_t *t);
+
+/** Set the reason text (a failure the stream found: a handshake timeout). */
+void pevi_tls_set_error(pevi_tls_t *t, const char *text);
 
 /** The reason text of the last failure, or NULL. */
 const char *pevi_tls_error(const pevi_tls_t *t);

@@ -32,7 +32,7 @@ void stream_teardown(void);
 #define FILL       2    /* and fill them before the stream is created */
 #define NO_IDLE_CB 4    /* no on_idle callback */
 
-#define MAXLINES 64
+#define MAXLINES 128
 
 typedef struct sctx sctx_t;
 typedef void sctx_fn(sctx_t *c);
