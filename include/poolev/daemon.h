@@ -40,6 +40,7 @@
 #include "poolev/loop.h"
 #include "poolev/status.h"
 #include "poolev/stream.h"
+#include "poolev/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,7 +76,12 @@ typedef struct pev_conn pev_conn_t;
  *  event_data: the current generation (NULL as for core.shutdown). */
 #define PEV_EVENT_EXIT "core.exit"
 /** A connection was accepted. event_data: the pev_conn_t. A listener takes
- *  it with pev_conn_set_handler(); a connection nobody takes is closed. */
+ *  it with pev_conn_set_handler(); a connection nobody takes is closed.
+ *  A connection accepted on a TLS listener ("Listen HOST:PORT tls") is
+ *  offered once its TLS handshake succeeded (pev_conn_is_tls() says so,
+ *  and pev_stream_tls_ssl() gives the peer's certificate); one whose
+ *  handshake fails is closed without core.conn-open or core.conn-close
+ *  (a PEV_LOG_DEBUG message says why). */
 #define PEV_EVENT_CONN_OPEN "core.conn-open"
 /** A connection closed (after its handler's on_close), just before its
  *  pool is destroyed. event_data: the pev_conn_t. */
@@ -182,8 +188,19 @@ typedef struct pev_daemon_options {
 /**
  * Create a daemon: its pool (a subpool of @a pool), bus, loop, and one bus
  * module per module definition, in order. Nothing is parsed or opened yet.
- * The daemon also declares the core directive "Listen [HOST:]PORT"
- * (repeatable; PORT 0 takes an ephemeral port, see pev_daemon_port()).
+ * The daemon also declares the core directives (doc/daemon.md):
+ *   Listen [HOST:]PORT [tls]  repeatable; PORT 0 takes an ephemeral port
+ *                             (see pev_daemon_port()); "tls": implicit TLS,
+ *                             every connection starts with the handshake
+ *   TLSCertificateFile FILE   the server certificate chain (PEM); makes the
+ *                             generation's TLS server context
+ *                             (pev_daemon_tls()), needed by "tls" listeners
+ *                             and by a module's STARTTLS
+ *   TLSCertificateKeyFile FILE  its private key (PEM); default: in the
+ *                             certificate's file
+ *   TLSCACertificateFile FILE CAs whose client certificates are verified:
+ *                             clients are asked for one, and one that is
+ *                             sent must verify (PEV_TLS_VERIFY_OPTIONAL)
  *
  * @param d    out: the daemon
  * @param opts options (copied; the module definitions and strings must stay
@@ -197,7 +214,8 @@ typedef struct pev_daemon_options {
  *         a handler, with min_args < 0 or max_args < min_args (other than
  *         PEV_ARGS_ANY), or a name of 128 characters or more; APR_EEXIST for
  *         two modules or directives with the same name (directive names
- *         compare case-insensitively; "Listen" is taken); APR errors from
+ *         compare case-insensitively; the core directives' names are taken);
+ *         APR errors from
  *         the loop.
  */
 PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
@@ -215,6 +233,10 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  *         pev_daemon_error() has one line naming the file and line, or the
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed init;
+ *         PEV_ETLS when the TLS certificate, key or CA file cannot be
+ *         loaded, or the key does not match the certificate (the message
+ *         names the file and gives OpenSSL's reason); APR_ENOTIMPL for TLS
+ *         directives in a build without OpenSSL;
  *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
  *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
  *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
@@ -245,7 +267,8 @@ PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
  * scratch generation (module defaults and directive handlers run, as in a
  * restart's check parse; pev_gen_pool() is NULL there), then drop it. No
  * event is generated, no socket is opened, no init runs: addresses are
- * checked for syntax only. For "configtest" command-line options.
+ * checked for syntax only. The TLS certificate, key and CA files are loaded
+ * and checked (then dropped). For "configtest" command-line options.
  * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
  *         inside a start, restart or stop. Callable in any state.
@@ -262,9 +285,11 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
 /**
  * Ask for a restart (what SIGHUP does). It runs after the current loop
  * iteration, outside every callback:
- *   1. the configuration is read and parsed into a scratch generation, and
- *      new listening addresses are opened. On an error the running
- *      generation stays, and the error is logged (PEV_LOG_ERROR);
+ *   1. the configuration is read and parsed into a scratch generation, its
+ *      TLS server context is built (certificate and key loaded and checked:
+ *      this context becomes the next generation's), and new listening
+ *      addresses are opened. On an error the running generation stays, and
+ *      the error is logged (PEV_LOG_ERROR);
  *   2. core.restart (event_data: the ending generation);
  *   3. the generation ends: its pool is destroyed, everything bound to it
  *      unregisters; its configuration stays while its connections live;
@@ -309,6 +334,22 @@ PEV_API apr_size_t pev_daemon_connections(const pev_daemon_t *d);
  * such socket.
  */
 PEV_API apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
+
+/** Non-zero when the @a index-th listening socket (as pev_daemon_port())
+ *  is a TLS listener ("Listen HOST:PORT tls"). */
+PEV_API int pev_daemon_port_is_tls(const pev_daemon_t *d, int index);
+
+/**
+ * The current generation's TLS server context (TLSCertificateFile and
+ * friends), or NULL when the generation has none (or there is no current
+ * generation). For a protocol module's STARTTLS: call
+ * pev_stream_start_tls(pev_conn_stream(c), pev_daemon_tls(d), NULL, ...)
+ * from the connection's read callback, after writing the reply that says
+ * "go ahead". The context belongs to the generation pool: do not keep it
+ * beyond the callback (a restart replaces it; connections that started TLS
+ * with it keep what they need).
+ */
+PEV_API pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d);
 
 /**
  * Read the configuration from @a path from the next restart on (copied;
@@ -357,6 +398,12 @@ PEV_API pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen);
 /** Non-zero while @a gen is the daemon's current generation. */
 PEV_API int pev_gen_is_current(const pev_gen_t *gen);
 
+/** @a gen's TLS server context (see pev_daemon_tls()): NULL without
+ *  TLSCertificateFile, and once the generation has ended (its pool is gone).
+ *  During a module's init it is the context of the generation being
+ *  started. */
+PEV_API pev_tls_ctx_t *pev_gen_tls(const pev_gen_t *gen);
+
 /**
  * From a module's init: set the message reported for its failure (copied).
  * Returns @a status, so an init can say: return pev_gen_fail(gen, st, "...");
@@ -401,6 +448,11 @@ PEV_API apr_uint64_t pev_conn_id(const pev_conn_t *c);
 
 /** The peer's address as "IP:PORT" (in the connection's pool). */
 PEV_API const char *pev_conn_peer(const pev_conn_t *c);
+
+/** Non-zero when the connection's stream is under TLS or its handshake
+ *  runs: accepted on a TLS listener, or upgraded with
+ *  pev_stream_start_tls() (STARTTLS). Stays what it was after the close. */
+PEV_API int pev_conn_is_tls(const pev_conn_t *c);
 
 /** Close the connection gracefully (pev_stream_close()). */
 PEV_API apr_status_t pev_conn_close(pev_conn_t *c);

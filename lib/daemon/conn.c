@@ -3,7 +3,9 @@
  *
  * conn.c - accepted connections: each with its own pool and stream, handed
  * to the modules through core.conn-open, holding its generation's
- * configuration until it closes; and the stop's closing of them all.
+ * configuration until it closes; the server handshake of a connection
+ * accepted on a TLS listener, before it is offered; and the stop's closing
+ * of them all.
  */
 #include "config.h"
 
@@ -24,6 +26,7 @@ struct pev_conn {
     pev_stream_callbacks_t cb;      /* the handler's callbacks */
     void *user_data;
     int handled;
+    int offered;                    /* core.conn-open generated */
     int closed;                     /* on_close delivered */
 };
 
@@ -64,6 +67,18 @@ static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
     pev_conn_t *c = user_data;
 
     c->closed = 1;
+    if (!c->offered) {
+        /* a TLS handshake that failed (or a stop during it): the modules
+         * never saw the connection, so they hear nothing of its end */
+        char eb[256];
+        const char *why = pev_stream_tls_error(s);
+
+        pev_daemon_log(c->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s:"
+                       " TLS handshake failed: %s%s%s", c->id, c->peer,
+                       pev_strerror(reason, eb, sizeof eb), why ? ": " : "", why ? why : "");
+        apr_pool_destroy(c->pool);
+        return;
+    }
     if (c->cb.on_close)
         c->cb.on_close(s, reason, c->user_data);
     pev_event_generate(c->d->bus, PEV_EVENT_CONN_CLOSE, c);
@@ -88,7 +103,31 @@ static apr_status_t conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
+/* Offer @a c to the modules: core.conn-open; closed if nobody takes it. */
+static void conn_offer(pev_conn_t *c)
+{
+    pev_daemon_t *d = c->d;
+
+    c->offered = 1;
+    d->opening = c;
+    pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
+    if (d->opening != c)
+        return;                     /* a listener destroyed its pool */
+    d->opening = NULL;
+    if (!c->handled && !c->closed && pev_stream_is_open(c->stream)) {
+        pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
+                       " from %s: no module took it", c->id, c->peer);
+        pev_stream_close(c->stream);
+    }
+}
+
+static void conn_tls_ready(pev_stream_t *s, void *user_data)
+{
+    (void) s;
+    conn_offer(user_data);
+}
+
+void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls)
 {
     pev_conn_t *c = apr_pcalloc(cp, sizeof *c);
     apr_sockaddr_t *sa;
@@ -118,16 +157,17 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
     }
     pevi_list_append(&d->conns, &c->link);
     d->nconns++;
-    d->opening = c;
-    pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
-    if (d->opening != c)
-        return;                     /* a listener destroyed its pool */
-    d->opening = NULL;
-    if (!c->handled && !c->closed && pev_stream_is_open(c->stream)) {
-        pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
-                       " from %s: no module took it", c->id, c->peer);
-        pev_stream_close(c->stream);
+    if (tls) {
+        /* the modules see the connection once its handshake succeeded */
+        st = pev_stream_start_tls(c->stream, tls, NULL, conn_tls_ready, c, NULL);
+        if (st != APR_SUCCESS) {
+            pev_daemon_log(d, PEV_LOG_ERROR, "connection from %s: cannot start TLS: %s",
+                           c->peer, pev_strerror(st, eb, sizeof eb));
+            apr_pool_destroy(cp);
+        }
+        return;
     }
+    conn_offer(c);
 }
 
 apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
@@ -152,6 +192,11 @@ pev_gen_t *pev_conn_gen(const pev_conn_t *c) { return c ? c->gen : NULL; }
 pev_daemon_t *pev_conn_daemon(const pev_conn_t *c) { return c ? c->d : NULL; }
 apr_uint64_t pev_conn_id(const pev_conn_t *c) { return c ? c->id : 0; }
 const char *pev_conn_peer(const pev_conn_t *c) { return c ? c->peer : NULL; }
+
+int pev_conn_is_tls(const pev_conn_t *c)
+{
+    return c && pev_stream_tls_state(c->stream) != PEV_STREAM_TLS_NONE;
+}
 
 apr_status_t pev_conn_close(pev_conn_t *c)
 {

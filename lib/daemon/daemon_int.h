@@ -45,6 +45,7 @@
 #include <apr_tables.h>
 
 #include "poolev/daemon.h"
+#include "poolev/tls.h"
 #include "../list.h"
 
 enum pevi_dstate { D_NEW, D_RUNNING, D_STOPPING, D_STOPPED };
@@ -57,7 +58,16 @@ struct pev_gen {
     apr_pool_t *pool;               /* NULL once ended (or for a scratch parse) */
     unsigned number;
     void **mconf;                   /* per module, in load order */
-    apr_array_header_t *listen;     /* const char * keys, configuration order */
+    apr_array_header_t *listen;     /* const char * keys, configuration order:
+                                     * "HOST:PORT", or "HOST:PORT tls" */
+    const char *tls_cert;           /* TLSCertificateFile, or NULL */
+    const char *tls_key;            /* TLSCertificateKeyFile, or NULL */
+    const char *tls_ca;             /* TLSCACertificateFile, or NULL */
+    int tls_listens;                /* Listen lines with "tls" */
+    pev_tls_ctx_t *tls;             /* the server context; NULL without
+                                     * TLSCertificateFile, or once ended */
+    apr_pool_t *tls_pool;           /* the context's pool (a subpool of
+                                     * d->pool), destroyed with gen->pool */
     apr_size_t refs;                /* connections accepted under it */
     int ended;
     const char *fail;               /* pev_gen_fail() message */
@@ -130,6 +140,14 @@ apr_status_t pevi_conf_load(pev_daemon_t *d, apr_pool_t *tmp, const char **name,
 apr_status_t pevi_conf_parse(pev_daemon_t *d, pev_gen_t *gen, const char *name,
                              const char *text, apr_size_t len);
 
+/* Check @a gen's TLS directives (read from @a name) and build its server
+ * context in a new subpool of d->pool: *tls_pool and *ctx, both NULL when
+ * the generation has no TLSCertificateFile. PEV_ECONFIG for directives
+ * that do not go together, PEV_ETLS (or APR_ENOTIMPL) when the context
+ * cannot be built; d->error says why (the file and OpenSSL's reason). */
+apr_status_t pevi_conf_tls(pev_daemon_t *d, const pev_gen_t *gen, const char *name,
+                           apr_pool_t **tls_pool, pev_tls_ctx_t **ctx);
+
 /* ------------------------------------------------------------------------ */
 /* listen.c                                                                  */
 
@@ -154,8 +172,10 @@ void pevi_listen_log(pev_daemon_t *d);
 
 /* A socket accepted into its own pool @a cp (a subpool of d->pool), under
  * the current generation: make it a connection and offer it to the
- * modules (core.conn-open). */
-void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns);
+ * modules (core.conn-open). With @a tls (a TLS listener: the generation's
+ * context), the server handshake runs first and the connection is offered
+ * once it succeeded. */
+void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls);
 
 /* Drop a hold on @a gen's configuration (a connection's, or the one
  * gen_end() takes while the generation pool goes): the configuration pool

@@ -27,7 +27,8 @@ struct pevi_lsock {
     pev_daemon_t *d;
     apr_pool_t *pool;
     apr_socket_t *sock;
-    const char *key;                /* "HOST:PORT" as configured */
+    const char *key;                /* "HOST:PORT" or "HOST:PORT tls" */
+    int tls;                        /* a TLS listener */
     apr_port_t port;                /* the bound port */
     pev_timer_t *pause;             /* re-enables accepting after EMFILE */
     int fresh;                      /* opened for a restart not yet done */
@@ -74,7 +75,9 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
             apr_pool_tag(cp, "pev_conn");
             st = apr_socket_accept(&ns, l->sock, cp);
             if (st == APR_SUCCESS) {
-                pevi_conn_accept(d, cp, ns);
+                /* a TLS listener only exists in a generation with a context
+                 * (pevi_conf_tls() checked it) */
+                pevi_conn_accept(d, cp, ns, l->tls ? d->gen->tls : NULL);
                 continue;
             }
             apr_pool_destroy(cp);
@@ -129,7 +132,13 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
      * any */
     {
         char *copy = apr_pstrdup(lp, key);
-        char *colon = strrchr(copy, ':');
+        char *colon, *blank = strchr(copy, ' ');
+
+        if (blank) {                /* "HOST:PORT tls" */
+            *blank = '\0';
+            l->tls = 1;
+        }
+        colon = strrchr(copy, ':');
 
         *colon = '\0';
         host = strcmp(copy, "*") == 0 ? NULL : copy;
@@ -263,11 +272,13 @@ void pevi_listen_log(pev_daemon_t *d)
     const lsock_t *l;
 
     for (l = d->lsocks; l; l = l->next) {
-        char *colon = strrchr(l->key, ':');
+        const char *blank = strchr(l->key, ' ');
+        int n = blank ? (int) (blank - l->key) : (int) strlen(l->key);
 
-        pev_daemon_log(d, PEV_LOG_INFO, "listening on %.*s:%u",
-                       colon ? (int) (colon - l->key) : (int) strlen(l->key), l->key,
-                       (unsigned) l->port);
+        while (n > 0 && l->key[n - 1] != ':')
+            n--;
+        pev_daemon_log(d, PEV_LOG_INFO, "listening on %.*s%u (%s)", n, l->key,
+                       (unsigned) l->port, l->tls ? "TLS" : "plaintext");
     }
 }
 
@@ -280,4 +291,15 @@ apr_port_t pev_daemon_port(const pev_daemon_t *d, int index)
     for (l = d->lsocks; l && index > 0; l = l->next)
         index--;
     return l ? l->port : 0;
+}
+
+int pev_daemon_port_is_tls(const pev_daemon_t *d, int index)
+{
+    const lsock_t *l;
+
+    if (!d || index < 0)
+        return 0;
+    for (l = d->lsocks; l && index > 0; l = l->next)
+        index--;
+    return l ? l->tls : 0;
 }
