@@ -403,7 +403,8 @@ int main(int argc, char *argv[])
     ask(&pub, "PUB news", "-ERR usage: PUB topic message");
     ask(&pub, "SUB", "-ERR usage: SUB topic");
     ask(&pub, "UNSUB news", "-ERR not subscribed to news");
-    ask(&pub, "HELLO", "-ERR unknown command 'HELLO' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    ask(&pub, "HELLO",
+        "-ERR unknown command 'HELLO' (SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT)");
     ask(&pub, "STATS news", "+OK *");
     check(stat_of(pub.lc->line, "subscribers") == 3, "news should have 3 subscribers");
     check(stat_of(pub.lc->line, "connections") == 4, "4 connections expected");
