@@ -85,14 +85,36 @@ START_TEST(test_version)
 }
 END_TEST
 
+/* A build --without-openssl has the TLS calls, and each says APR_ENOTIMPL;
+ * a build with OpenSSL makes contexts. */
+START_TEST(test_tls_built_or_not)
+{
+    pev_tls_ctx_t *ctx = (pev_tls_ctx_t *) &ctx;
+
+    if (pev_tls_available()) {
+        ck_assert_int_eq(pev_tls_ctx_create(&ctx, PEV_TLS_SERVER, pt_pool), APR_SUCCESS);
+        ck_assert_ptr_nonnull(pev_tls_ctx_ssl_ctx(ctx));
+        return;
+    }
+    ck_assert_int_eq(pev_tls_ctx_create(&ctx, PEV_TLS_SERVER, pt_pool), APR_ENOTIMPL);
+    ck_assert_ptr_null(ctx);
+    ck_assert_int_eq(pev_tls_ctx_load_cert(NULL, "c", "k"), APR_ENOTIMPL);
+    ck_assert_int_eq(pev_stream_start_tls(NULL, NULL, NULL, NULL, NULL, NULL), APR_ENOTIMPL);
+    ck_assert_ptr_null(pev_stream_tls_ssl(NULL));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("status");
     TCase *tc = tcase_create("status");
 
+    tcase_add_checked_fixture(tc, pt_setup, pt_teardown);
+
     tcase_add_test(tc, test_codes_in_user_range);
     tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_tls_built_or_not);
     suite_add_tcase(s, tc);
     return pt_run(s);
 }

@@ -827,6 +827,52 @@ START_TEST(test_idle_and_wait_events_over_tls)
 }
 END_TEST
 
+/* TLS 1.2 renegotiation started by the server in the middle of a session:
+ * the client's reads write handshake messages and the server's reads take
+ * them, inside the streams; data flows on both ways and the renegotiation
+ * completes. */
+START_TEST(test_renegotiation)
+{
+    pev_tls_ctx_t *sctx = server_ctx(), *cctx = client_ctx();
+    tpair_t p;
+    SSL *ssl;
+    int before;
+
+    ck_assert(SSL_CTX_set_max_proto_version(pev_tls_ctx_ssl_ctx(sctx), TLS1_2_VERSION));
+    p = tls_pair(sctx, cctx, "localhost", 0);
+    PT_PUMP_UNTIL(LOOP, READY[1] && READY[2]);
+    ssl = pev_stream_tls_ssl(p.srv->s);
+    ck_assert_int_eq(SSL_version(ssl), TLS1_2_VERSION);
+    before = SSL_num_renegotiations(ssl);
+    ck_assert_int_eq(SSL_renegotiate(ssl), 1);
+    ck_assert_int_eq(pev_stream_write(p.srv->s, "after\n", 6), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, p.cli->nlines == 1 || p.cli->closes || p.srv->closes);
+    ck_assert_int_eq(p.cli->nlines, 1);
+    ck_assert_str_eq(p.cli->line[0], "after");
+    ck_assert_int_eq(pev_stream_write(p.cli->s, "back\n", 5), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, p.srv->nlines == 1 || p.srv->closes);
+    ck_assert_int_eq(p.srv->nlines, 1);
+    ck_assert_int_gt(SSL_num_renegotiations(ssl), before);
+    ck_assert_int_eq(SSL_renegotiate_pending(ssl), 0);
+}
+END_TEST
+
+/* A TLS 1.3 key update asked of the peer: both sides go on. */
+START_TEST(test_key_update)
+{
+    tpair_t p = tls_up();
+
+    ck_assert_int_eq(SSL_key_update(pev_stream_tls_ssl(p.cli->s), SSL_KEY_UPDATE_REQUESTED),
+                     1);
+    ck_assert_int_eq(pev_stream_write(p.cli->s, "one\n", 4), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, p.srv->nlines == 1);
+    ck_assert_int_eq(pev_stream_write(p.srv->s, "two\n", 4), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, p.cli->nlines == 1);
+    ck_assert_int_eq(SSL_get_key_update_type(pev_stream_tls_ssl(p.cli->s)),
+                     SSL_KEY_UPDATE_NONE);
+}
+END_TEST
+
 /* pev_stream_getline_wait() over TLS, outside the callbacks. */
 START_TEST(test_getline_wait_over_tls)
 {
@@ -1029,6 +1075,8 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_bulk_output_limit_and_drain);
     tcase_add_test(tc, test_idle_and_wait_events_over_tls);
     tcase_add_test(tc, test_getline_wait_over_tls);
+    tcase_add_test(tc, test_renegotiation);
+    tcase_add_test(tc, test_key_update);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("teardown");

@@ -42,6 +42,9 @@
  *
  * Threads: a stream belongs to its loop's thread.
  *
+ * TLS: pev_stream_start_tls() (poolev/tls.h) puts a socket stream under
+ * TLS; everything here then works the same.
+ *
  * Writing to a pipe whose reader is gone raises SIGPIPE unless the process
  * ignores it (sockets use MSG_NOSIGNAL and get an EPIPE status instead).
  */
@@ -86,7 +89,8 @@ typedef void pev_stream_read_fn(pev_stream_t *s, void *user_data);
 typedef void pev_stream_drain_fn(pev_stream_t *s, void *user_data);
 
 /** The stream closed, for @a reason (APR_EOF, an I/O error, APR_TIMEUP,
- *  PEV_ELINE or PEV_ECLOSED). Runs exactly once; the last callback. */
+ *  PEV_ELINE or PEV_ECLOSED; under TLS also PEV_ETLS, PEV_ETLSVERIFY and
+ *  PEV_ETRUNCATED: poolev/tls.h). Runs exactly once; the last callback. */
 typedef void pev_stream_close_fn(pev_stream_t *s, apr_status_t reason, void *user_data);
 
 /** No input for the idle interval. Return non-zero to keep the stream open
