@@ -9,6 +9,7 @@
  * STARTTLS through pev_daemon_tls() with the plaintext after the command
  * discarded, and optional client certificates.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -467,6 +468,54 @@ START_TEST(test_stop_with_tls_connections)
 }
 END_TEST
 
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* Each restart builds a context and the generation's end frees it (a TLS
+ * connection of the first generation stays open all along): the heap does
+ * not grow with the restarts. */
+START_TEST(test_restarts_free_their_contexts)
+{
+    long restarts = pt_env_long("POOLEV_TLS_RESTARTS", 300), i;
+    const char *preload = getenv("LD_PRELOAD");
+    size_t before = 0, after;
+    pev_daemon_t *d;
+    tc_t a;
+
+    if (preload && strstr(preload, "vgpreload"))
+        restarts = 30;                  /* valgrind checks the leaks itself */
+    GOOD_TLS_CONF();
+    d = make_daemon();
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    tls_client(&a, d, pev_daemon_port(d, 1));
+    ck_assert_str_eq(ask(&a, "info\n"), "tls=1 gen=1 client=-");
+    /* the first hundred reach the steady state of the pools' free lists
+     * and OpenSSL's caches (about 80 KB, whatever the count after) */
+    for (i = 0; i < restarts + 100; i++) {
+        if (i == 100) {
+            malloc_trim(0);
+            before = heap_in_use();
+        }
+        logtext[0] = '\0';
+        if (pev_daemon_restart(d) != APR_SUCCESS || pev_daemon_run_once(d, 0) != APR_SUCCESS
+            || pev_daemon_tls(d) == NULL)
+            ck_abort_msg("restart %ld failed: %s", i, pev_daemon_error(d));
+    }
+    malloc_trim(0);
+    after = heap_in_use();
+    printf("check_daemon_tls: %ld TLS restarts, heap in use %zu -> %zu bytes\n", restarts,
+           before, after);
+    ck_assert_msg(after <= before + 32 * 1024, "heap grew from %zu to %zu bytes over %ld"
+                  " restarts", before, after, restarts);
+    ck_assert_str_eq(ask(&a, "info\n"), "tls=1 gen=1 client=-");
+    tc_close(&a);
+}
+END_TEST
+
 static Suite *daemon_tls_suite(void)
 {
     Suite *s = suite_create("daemon_tls");
@@ -481,6 +530,7 @@ static Suite *daemon_tls_suite(void)
     tcase_add_test(tc, test_module_starttls_discards);
     tcase_add_test(tc, test_client_certificates);
     tcase_add_test(tc, test_stop_with_tls_connections);
+    tcase_add_test(tc, test_restarts_free_their_contexts);
     suite_add_tcase(s, tc);
     return s;
 }
