@@ -34,6 +34,8 @@ static char tmpdir[64], conf_path[128];
 static char logtext[65536];
 static apr_size_t last_discarded;
 static int starttls_calls;
+static struct tc *init_client;         /* handshake it in the next init */
+static int init_handshake, init_opens; /* its result; conn-opens during it */
 
 /* ------------------------------------------------------------------------ */
 /* A test module: a line protocol on every connection                       */
@@ -98,12 +100,32 @@ static void proto_close(const void *event_data, void *user_data)
     pt_log_add(&tlog, L_CONN_CLOSE);
 }
 
+static void loop_pump(void *arg)
+{
+    ck_assert_int_eq(pev_loop_run_once(arg, 1000), APR_SUCCESS);
+}
+
 static apr_status_t proto_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     pev_bus_t *bus = pev_daemon_bus(pev_gen_daemon(gen));
     apr_status_t st;
 
     (void) mconf;
+    if (init_client) {
+        /* an init that runs the loop before it is ready (waiting for a
+         * backend): a TLS handshake completes meanwhile */
+        struct tc *c = init_client;
+        int opens = pt_log_count(&tlog, L_CONN_OPEN), i;
+
+        init_client = NULL;
+        c->pump = loop_pump;
+        c->arg = pev_daemon_loop(pev_gen_daemon(gen));
+        init_handshake = tc_start_tls(c, pki->ca, "localhost", NULL, NULL);
+        /* and the server's side of it: the client's Finished */
+        for (i = 0; i < 50; i++)
+            loop_pump(c->arg);
+        init_opens = pt_log_count(&tlog, L_CONN_OPEN) - opens;
+    }
     st = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, proto_open, NULL,
                             pev_gen_pool(gen));
     if (st == APR_SUCCESS)
@@ -468,6 +490,39 @@ START_TEST(test_stop_with_tls_connections)
 }
 END_TEST
 
+/* A TLS handshake that ends while a restart's init runs the loop: the
+ * connection is offered once the new generation runs (to its listeners),
+ * with what the client sent meanwhile. */
+START_TEST(test_handshake_done_during_restart_is_offered_after)
+{
+    pev_daemon_t *d;
+    tc_t a;
+    const char *l;
+
+    GOOD_TLS_CONF();
+    d = make_daemon();
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    ck_assert_int_eq(tc_connect(&a, pev_daemon_port(d, 1), pump, d), 0);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == 1);     /* accepted */
+    init_client = &a;
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    ck_assert_msg(init_handshake == 0, "handshake during the init: %s", a.err);
+    ck_assert_int_eq(init_opens, 0);
+    /* a command sent before the offer waits for it */
+    a.pump = pump;
+    a.arg = d;
+    ck_assert_int_eq(tc_puts(&a, "info\n"), 0);
+    l = tc_line(&a);
+    ck_assert_msg(l != NULL, "no reply: %s", a.err);
+    ck_assert_str_eq(l, "tls=1 gen=1 client=-");
+    ck_assert_int_eq(pt_log_count(&tlog, L_CONN_OPEN), 1);
+    ck_assert_str_eq(ask(&a, "hello\n"), "echo hello");
+    tc_close(&a);
+}
+END_TEST
+
 static size_t heap_in_use(void)
 {
     struct mallinfo2 mi = mallinfo2();
@@ -531,6 +586,7 @@ static Suite *daemon_tls_suite(void)
     tcase_add_test(tc, test_client_certificates);
     tcase_add_test(tc, test_stop_with_tls_connections);
     tcase_add_test(tc, test_restarts_free_their_contexts);
+    tcase_add_test(tc, test_handshake_done_during_restart_is_offered_after);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -81,7 +81,10 @@ typedef struct pev_conn pev_conn_t;
  *  offered once its TLS handshake succeeded (pev_conn_is_tls() says so,
  *  and pev_stream_tls_ssl() gives the peer's certificate); one whose
  *  handshake fails is closed without core.conn-open or core.conn-close
- *  (a PEV_LOG_DEBUG message says why). */
+ *  (a PEV_LOG_DEBUG message says why). core.conn-open is never generated
+ *  while a start, restart or stop runs (one of its callbacks may run the
+ *  loop): a handshake that ends then is offered, its input held, in the
+ *  first iteration after the generation runs. */
 #define PEV_EVENT_CONN_OPEN "core.conn-open"
 /** A connection closed (after its handler's on_close), just before its
  *  pool is destroyed. event_data: the pev_conn_t. */

@@ -27,8 +27,19 @@ struct pev_conn {
     void *user_data;
     int handled;
     int offered;                    /* core.conn-open generated */
+    int deferred;                   /* handshake done while no generation could
+                                     * take it: offered when one runs again
+                                     * (2: its timer is armed) */
     int closed;                     /* on_close delivered */
 };
+
+static void conn_undefer(pev_conn_t *c)
+{
+    if (c->deferred) {
+        c->deferred = 0;
+        c->d->ndeferred--;
+    }
+}
 
 void pevi_gen_unref(pev_gen_t *gen)
 {
@@ -95,6 +106,7 @@ static apr_status_t conn_cleanup(void *data)
 
     if (c->d->opening == c)
         c->d->opening = NULL;
+    conn_undefer(c);
     if (pevi_link_linked(&c->link)) {
         pevi_link_remove(&c->link);
         c->d->nconns--;
@@ -103,8 +115,10 @@ static apr_status_t conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* Offer @a c to the modules: core.conn-open; closed if nobody takes it. */
-static void conn_offer(pev_conn_t *c)
+/* Offer @a c to the modules: core.conn-open; closed if nobody takes it.
+ * Returns 1 when a module took it and it is open, else 0 (and then @a c
+ * may be gone). */
+static int conn_offer(pev_conn_t *c)
 {
     pev_daemon_t *d = c->d;
 
@@ -112,19 +126,82 @@ static void conn_offer(pev_conn_t *c)
     d->opening = c;
     pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
     if (d->opening != c)
-        return;                     /* a listener destroyed its pool */
+        return 0;                   /* a listener destroyed its pool */
     d->opening = NULL;
-    if (!c->handled && !c->closed && pev_stream_is_open(c->stream)) {
+    if (c->closed || !pev_stream_is_open(c->stream))
+        return 0;
+    if (!c->handled) {
         pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
                        " from %s: no module took it", c->id, c->peer);
         pev_stream_close(c->stream);
+        return 0;
     }
+    return 1;
+}
+
+/* Whether a connection can be offered now: a generation runs, and no
+ * start, restart or stop is under way (one of their callbacks may run the
+ * loop, and the next generation's listeners may not be there yet). */
+static int can_offer(const pev_daemon_t *d)
+{
+    return d->state == D_RUNNING && d->gen && !d->busy && !d->stop_req;
 }
 
 static void conn_tls_ready(pev_stream_t *s, void *user_data)
 {
-    (void) s;
-    conn_offer(user_data);
+    pev_conn_t *c = user_data;
+
+    if (!can_offer(c->d)) {
+        /* hold its input until it is offered (pevi_conn_offer_deferred()) */
+        c->deferred = 1;
+        c->d->ndeferred++;
+        (void) pev_stream_pause_input(s, 1);
+        return;
+    }
+    conn_offer(c);
+}
+
+static void conn_offer_later(pev_timer_t *t, void *user_data)
+{
+    pev_conn_t *c = user_data;
+    pev_stream_t *s = c->stream;
+
+    (void) t;
+    if (c->closed || !pev_stream_is_open(s) || !c->deferred)
+        return;
+    if (!can_offer(c->d)) {
+        c->deferred = 1;            /* busy again: the next resume offers it */
+        return;
+    }
+    conn_undefer(c);
+    /* reading resumes in a later iteration; a module may pause it again
+     * from its core.conn-open */
+    (void) pev_stream_pause_input(s, 0);
+    /* input that came with the end of the handshake is in the buffer
+     * already: no read reports it */
+    if (conn_offer(c) && pev_stream_input_pending(s) > 0 && c->cb.on_read)
+        c->cb.on_read(s, c->user_data);
+}
+
+void pevi_conn_offer_deferred(pev_daemon_t *d)
+{
+    pevi_link_t *l;
+
+    if (d->ndeferred == 0)
+        return;
+    /* from a loop iteration (a timer in the connection's pool), as every
+     * core.conn-open is */
+    for (l = d->conns.next; l != &d->conns; l = l->next) {
+        pev_conn_t *c = PEVI_CONTAINER(l, pev_conn_t, link);
+
+        if (c->deferred != 1)
+            continue;
+        if (pev_timer_add_in(NULL, d->loop, 0, conn_offer_later, c, c->pool) == APR_SUCCESS)
+            c->deferred = 2;
+        else
+            pev_daemon_log(d, PEV_LOG_ERROR, "connection %" APR_UINT64_T_FMT
+                           ": cannot offer it", c->id);
+    }
 }
 
 void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls)

@@ -386,8 +386,10 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
     d->busy = 1;
     st = start_first(d);
     d->busy = 0;
-    if (st == APR_SUCCESS && d->state == D_RUNNING && d->gen && !d->stop_req)
+    if (st == APR_SUCCESS && d->state == D_RUNNING && d->gen && !d->stop_req) {
         pevi_listen_resume(d);
+        pevi_conn_offer_deferred(d);
+    }
     if (st != APR_SUCCESS) {
         /* a failed start keeps nothing: the signals go back too */
         if (d->sig_pool)
@@ -522,8 +524,10 @@ apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout)
     else if (d->restart_req)
         do_restart(d);
     d->busy = 0;
-    if (d->state == D_RUNNING && d->gen && !d->stop_req)
+    if (d->state == D_RUNNING && d->gen && !d->stop_req) {
         pevi_listen_resume(d);
+        pevi_conn_offer_deferred(d);
+    }
     return d->state == D_STOPPED ? d->exit_status : APR_SUCCESS;
 }
 

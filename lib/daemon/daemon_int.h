@@ -92,6 +92,7 @@ struct pev_daemon {
     int restart_req, stop_req;
     int busy;                       /* inside start/restart/stop */
     pev_conn_t *opening;            /* during its core.conn-open */
+    apr_size_t ndeferred;           /* TLS connections waiting to be offered */
     int in_log;
     int dying;                      /* d->pool is being destroyed */
     apr_status_t exit_status;
@@ -181,6 +182,11 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls
  * gen_end() takes while the generation pool goes): the configuration pool
  * goes with the last hold of a generation that has ended. */
 void pevi_gen_unref(pev_gen_t *gen);
+
+/* Offer the TLS connections whose handshake ended while no generation
+ * could take them (a start, restart or stop ran the loop): each from a
+ * timer of the next iteration. Cheap when there are none. */
+void pevi_conn_offer_deferred(pev_daemon_t *d);
 
 /* The stop: close every connection, wait up to d->grace for them to go,
  * then abort the rest. */
