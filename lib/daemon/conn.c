@@ -84,9 +84,10 @@ static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
         char eb[256];
         const char *why = pev_stream_tls_error(s);
 
-        pev_daemon_log(c->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s:"
-                       " TLS handshake failed: %s%s%s", c->id, c->peer,
-                       pev_strerror(reason, eb, sizeof eb), why ? ": " : "", why ? why : "");
+        pev_daemon_log(c->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s: %s:"
+                       " %s%s%s", c->id, c->peer, c->deferred ? "closed before it was offered"
+                       : "TLS handshake failed", pev_strerror(reason, eb, sizeof eb),
+                       why ? ": " : "", why ? why : "");
         apr_pool_destroy(c->pool);
         return;
     }
