@@ -56,7 +56,7 @@ _Noreturn static void bench_fail(apr_status_t st, const char *what, const char *
 }
 
 /* A fresh child pool of @a parent; aborts on failure. */
-static apr_pool_t *new_pool(apr_pool_t *parent)
+static inline apr_pool_t *new_pool(apr_pool_t *parent)
 {
     apr_pool_t *p;
 
@@ -108,7 +108,7 @@ static inline struct event_base *lev_new_base(void)
 #endif
 
 /* Abort with @a msg unless @a ok: for sanity checks of the measured state. */
-static void expect(int ok, const char *msg)
+static inline void expect(int ok, const char *msg)
 {
     if (!ok) {
         fprintf(stderr, "sanity check failed: %s\n", msg);

@@ -543,8 +543,14 @@ static apr_status_t out_send_tls(pev_stream_t *s)
     apr_size_t n;
     apr_status_t st;
 
-    if (x->state == PEV_STREAM_TLS_HANDSHAKE)
-        return APR_EAGAIN;      /* sent once the handshake is done */
+    if (x->state == PEV_STREAM_TLS_HANDSHAKE) {
+        /* sent once the handshake is done: nothing to poll for meanwhile */
+        if (s->out_blocked) {
+            s->out_blocked = 0;
+            io_update(s);
+        }
+        return s->state == S_CLOSED ? PEV_ECLOSED : APR_EAGAIN;
+    }
     st = pevi_tls_write(x->t, s->obuf + s->opos, s->olen - s->opos, &n);
     if (st == APR_SUCCESS) {
         s->opos += n;
@@ -622,6 +628,12 @@ static void eof_settle(pev_stream_t *s)
      * nothing of its output, which goes on until pev_stream_close() */
     if (s->regular && s->can_write)
         return;
+    /* a TLS end without close_notify leaves OpenSSL unable to send more:
+     * nothing waits for a drain that cannot come */
+    if (s->eof_reason == PEV_ETRUNCATED) {
+        stream_fail(s, PEV_ETRUNCATED);
+        return;
+    }
     if (s->state == S_OPEN && !s->want_drain)
         stream_begin_close(s, s->eof_reason);
 }
@@ -1044,7 +1056,7 @@ static void stream_ready(pevi_io_t *io, apr_int16_t events)
     }
     if (tls_hs(s)) {
         if (!s->tls->plain_left && !s->tls->hs_kick
-            && (events & (s->io.events | APR_POLLHUP | APR_POLLERR)))
+            && (events & (pevi_tls_want(s->tls->t) | APR_POLLHUP | APR_POLLERR)))
             (void) hs_step(s);
         return;
     }

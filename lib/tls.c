@@ -486,6 +486,10 @@ apr_status_t pevi_tls_new(pevi_tls_t **out, pev_tls_ctx_t *c, int fd, const char
     SSL_set_bio(ssl, bio, bio);
     /* the output buffer may move and grow between retries; hand over the
      * memory of idle connections */
+    /* without read-ahead, all the input OpenSSL holds is one record's
+     * decrypted bytes, which SSL_pending() counts (a wrapped SSL_CTX may
+     * have it on) */
+    SSL_set_read_ahead(ssl, 0);
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                           | SSL_MODE_RELEASE_BUFFERS);
     if (c->role == PEV_TLS_CLIENT) {
@@ -584,7 +588,8 @@ static apr_status_t tls_status(pevi_tls_t *t, int rc, int handshake)
             return PEV_ETLSVERIFY;
         }
         vr = SSL_get_verify_result(t->ssl);
-        if (handshake && vr != X509_V_OK) {
+        if (vr != X509_V_OK && ERR_GET_LIB(q) == ERR_LIB_SSL
+            && ERR_GET_REASON(q) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
             apr_snprintf(t->err, sizeof t->err, "certificate verification failed: %s",
                          X509_verify_cert_error_string(vr));
             ERR_clear_error();
@@ -656,10 +661,28 @@ apr_status_t pevi_tls_write(pevi_tls_t *t, const char *buf, apr_size_t len, apr_
 
 apr_status_t pevi_tls_shutdown(pevi_tls_t *t)
 {
+    char saved[sizeof t->err];
+    apr_status_t st;
     int rc;
 
     if (t->fatal || t->shut_sent || !t->ssl)
         return APR_SUCCESS;
+    /* a failure here ends a clean close without close_notify: it leaves no
+     * reason text (the stream did not fail) */
+    memcpy(saved, t->err, sizeof saved);
+    if (SSL_in_init(t->ssl)) {
+        /* a renegotiation under way: OpenSSL sends no close_notify in the
+         * middle of a handshake, so finish it first */
+        ERR_clear_error();
+        t->sys_errno = 0;
+        rc = SSL_do_handshake(t->ssl);
+        if (rc != 1) {
+            st = tls_status(t, rc, 0);
+            if (st != APR_EAGAIN)
+                memcpy(t->err, saved, sizeof saved);
+            return st == APR_EAGAIN ? st : APR_SUCCESS;
+        }
+    }
     ERR_clear_error();
     t->sys_errno = 0;
     rc = SSL_shutdown(t->ssl);
@@ -668,7 +691,12 @@ apr_status_t pevi_tls_shutdown(pevi_tls_t *t)
         ERR_clear_error();
         return APR_SUCCESS;
     }
-    return tls_status(t, rc, 0);
+    st = tls_status(t, rc, 0);
+    if (st != APR_EAGAIN) {
+        memcpy(t->err, saved, sizeof saved);
+        return APR_SUCCESS;
+    }
+    return st;
 }
 
 apr_int16_t pevi_tls_want(const pevi_tls_t *t)

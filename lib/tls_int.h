@@ -23,8 +23,8 @@ typedef struct pevi_tls pevi_tls_t;
 /** A TLS connection over @a fd for @a ctx (client: @a host for SNI and
  *  verification). The record comes from @a pool (the stream's: it keeps the
  *  error text until the pool goes); the SSL object is freed by
- *  pevi_tls_free(). APR_EINVAL for a context whose pool has gone or a client
- *  context that verifies and no host. */
+ *  pevi_tls_free(). APR_EINVAL for a client context that verifies and no
+ *  host. */
 apr_status_t pevi_tls_new(pevi_tls_t **t, pev_tls_ctx_t *ctx, int fd, const char *host,
                           apr_pool_t *pool);
 
@@ -48,8 +48,10 @@ int pevi_tls_pending(const pevi_tls_t *t);
  *  APR_EAGAIN; an error. The buffer may move between retries. */
 apr_status_t pevi_tls_write(pevi_tls_t *t, const char *buf, apr_size_t len, apr_size_t *n);
 
-/** Send close_notify: APR_SUCCESS when sent (the peer's is not waited
- *  for); APR_EAGAIN; an error (the stream closes anyway). */
+/** Send close_notify, after finishing a renegotiation under way:
+ *  APR_SUCCESS when sent (the peer's is not waited for) or when it cannot
+ *  be (the close goes on without it, and no reason text is left);
+ *  APR_EAGAIN. */
 apr_status_t pevi_tls_shutdown(pevi_tls_t *t);
 
 /** The poll events the last APR_EAGAIN waits for (APR_POLLIN or APR_POLLOUT). */

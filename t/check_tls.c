@@ -11,11 +11,14 @@
  * (harness_tls.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <openssl/ssl.h>
 
@@ -888,6 +891,356 @@ START_TEST(test_getline_wait_over_tls)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------------ */
+/* The loop waits: no state polls for what cannot come                       */
+
+static double mono_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+/* Ten pev_loop_run_once() of 50 ms with nothing to do take at least about
+ * that long: a loop woken at once by an interest that cannot be satisfied
+ * (a level-triggered POLLOUT nobody needs) returns in no time. A slow
+ * machine only makes the wait longer, never shorter. */
+static void expect_loop_waits(const char *what)
+{
+    double t0 = mono_s(), secs;
+    int i;
+
+    for (i = 0; i < 10; i++)
+        (void) pev_loop_run_once(LOOP, 50000);
+    secs = mono_s() - t0;
+    ck_assert_msg(secs > 0.3, "%s: 10 waits of 50 ms returned after %.3f s (busy loop)",
+                  what, secs);
+}
+
+#define BIGPLAIN (512 * 1024)
+
+/* STARTTLS with a plaintext reply too big for the socket, and output
+ * written after the start: once the plaintext is out, the handshake waits
+ * for the ClientHello and nothing else is polled for. */
+static void starttls_big_reply(sctx_t *c)
+{
+    static char big[BIGPLAIN];
+    char *line;
+    apr_size_t len;
+
+    while (pev_stream_getline(c->s, &line, &len) == APR_SUCCESS) {
+        if (strcmp(line, "STARTTLS") == 0) {
+            memset(big, 'p', sizeof big);
+            ck_assert_int_eq(pev_stream_write(c->s, big, sizeof big), APR_SUCCESS);
+            ck_assert_int_eq(pev_stream_start_tls(c->s, server_ctx(), NULL, on_ready, c,
+                                                  NULL),
+                             APR_SUCCESS);
+            ck_assert_int_eq(pev_stream_write(c->s, "* encrypted hello\r\n", 19),
+                             APR_SUCCESS);
+            break;
+        }
+    }
+}
+
+START_TEST(test_handshake_wait_does_not_spin)
+{
+    sctx_t *srv = sock_stream(1, NULL, FILL);
+    apr_size_t total = 0;
+    char buf[65536];
+
+    srv->take_lines = 0;
+    srv->read_action = starttls_big_reply;
+    pt_peer_puts(LOOP, srv->fd, "STARTTLS\r\n");
+    PT_PUMP_UNTIL(LOOP, pev_stream_tls_state(srv->s) == PEV_STREAM_TLS_HANDSHAKE);
+    pt_pump(LOOP, 2);
+    ck_assert_uint_gt(pev_stream_output_pending(srv->s), 19);   /* the plaintext waits */
+    peer_skip_filler(srv);
+    {
+        apr_time_t end = pev_clock_monotonic() + (apr_time_t) PT_WAIT_MS * 1000;
+
+        while (total < BIGPLAIN) {
+            ssize_t n = recv(srv->fd, buf, sizeof buf, MSG_DONTWAIT);
+
+            if (n > 0)
+                total += (apr_size_t) n;
+            pt_pump(LOOP, 1);
+            ck_assert_msg(pev_clock_monotonic() < end, "plaintext reply not sent");
+        }
+    }
+    ck_assert_uint_eq(total, BIGPLAIN);
+    pt_pump(LOOP, 3);
+    expect_loop_waits("handshake after the plaintext");
+    ck_assert_int_eq(pev_stream_tls_state(srv->s), PEV_STREAM_TLS_HANDSHAKE);
+}
+END_TEST
+
+/* Established and idle, and after a renegotiation: the loop waits too. */
+START_TEST(test_established_idle_does_not_spin)
+{
+    tpair_t p = tls_up();
+
+    ck_assert_int_eq(pev_stream_write(p.cli->s, "x\n", 2), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, p.srv->nlines == 1);
+    pt_pump(LOOP, 3);
+    expect_loop_waits("established");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* More failures, mapped right                                               */
+
+/* A client that does not verify, refused by a server that wants a client
+ * certificate (TLS 1.2): the server's alert, PEV_ETLS; not a verification
+ * failure of the client's own (OpenSSL records a verify result even when
+ * nothing is verified). */
+START_TEST(test_unverifying_client_refused_gets_tls_error)
+{
+    pev_tls_ctx_t *sctx = server_ctx_in(pt_pool, PKI->selfsigned_cert, PKI->selfsigned_key);
+    pev_tls_ctx_t *cctx = client_ctx_in(pt_pool, NULL);
+    tpair_t p;
+
+    ck_assert_int_eq(pev_tls_ctx_load_ca(sctx, PKI->ca), APR_SUCCESS);
+    ck_assert_int_eq(pev_tls_ctx_set_verify(sctx, PEV_TLS_VERIFY_REQUIRED), APR_SUCCESS);
+    ck_assert(SSL_CTX_set_max_proto_version(pev_tls_ctx_ssl_ctx(sctx), TLS1_2_VERSION));
+    ck_assert_int_eq(pev_tls_ctx_set_verify(cctx, PEV_TLS_VERIFY_NONE), APR_SUCCESS);
+    p = tls_pair(sctx, cctx, NULL, 0);
+    PT_PUMP_UNTIL(LOOP, BOTH_CLOSED(p));
+    ck_assert_int_eq(p.srv->reason, PEV_ETLSVERIFY);
+    ck_assert_msg(p.cli->reason == PEV_ETLS, "client got %d: %s", p.cli->reason,
+                  pev_stream_tls_error(p.cli->s));
+}
+END_TEST
+
+/* TLS 1.3: the client is refused after its own handshake ended (on_ready),
+ * and then closes with PEV_ETLS. */
+START_TEST(test_tls13_client_refused_after_ready)
+{
+    pev_tls_ctx_t *sctx = server_ctx();
+    tpair_t p;
+
+    ck_assert_int_eq(pev_tls_ctx_load_ca(sctx, PKI->ca), APR_SUCCESS);
+    ck_assert_int_eq(pev_tls_ctx_set_verify(sctx, PEV_TLS_VERIFY_REQUIRED), APR_SUCCESS);
+    p = tls_pair(sctx, client_ctx(), "localhost", 0);
+    PT_PUMP_UNTIL(LOOP, BOTH_CLOSED(p));
+    ck_assert_int_eq(READY[1], 0);
+    ck_assert_int_eq(READY[2], 1);
+    ck_assert_int_eq(p.srv->reason, PEV_ETLSVERIFY);
+    ck_assert_int_eq(p.cli->reason, PEV_ETLS);
+}
+END_TEST
+
+/* A wrapped SSL_CTX with read-ahead on: records OpenSSL read ahead would
+ * be invisible to the poll and to SSL_pending(); poolev turns it off. */
+START_TEST(test_wrapped_read_ahead_not_stuck)
+{
+    SSL_CTX *raw = SSL_CTX_new(TLS_server_method());
+    pev_tls_ctx_t *sctx;
+    tpair_t p;
+
+    ck_assert(SSL_CTX_use_certificate_chain_file(raw, PKI->server_cert) == 1);
+    ck_assert(SSL_CTX_use_PrivateKey_file(raw, PKI->server_key, SSL_FILETYPE_PEM) == 1);
+    SSL_CTX_set_read_ahead(raw, 1);
+    ck_assert_int_eq(pev_tls_ctx_wrap(&sctx, PEV_TLS_SERVER, raw, pt_pool), APR_SUCCESS);
+    SSL_CTX_free(raw);
+    p = tls_pair(sctx, client_ctx(), "localhost", 0);
+    PT_PUMP_UNTIL(LOOP, READY[1] && READY[2]);
+    ck_assert_int_eq(pev_stream_pause_input(p.srv->s, 1), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_write(p.cli->s, "one\n", 4), APR_SUCCESS);
+    pt_pump(LOOP, 3);
+    ck_assert_int_eq(pev_stream_write(p.cli->s, "two\n", 4), APR_SUCCESS);
+    pt_pump(LOOP, 3);
+    ck_assert_int_eq(pev_stream_pause_input(p.srv->s, 0), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, p.srv->nlines == 2);
+}
+END_TEST
+
+/* pev_stream_close() while a renegotiation runs: the handshake is finished,
+ * then close_notify goes; the peer sees a clean end and the closer no
+ * failure. */
+START_TEST(test_close_during_renegotiation_sends_close_notify)
+{
+    pev_tls_ctx_t *sctx = server_ctx();
+    tpair_t p;
+    int i;
+
+    ck_assert(SSL_CTX_set_max_proto_version(pev_tls_ctx_ssl_ctx(sctx), TLS1_2_VERSION));
+    p = tls_pair(sctx, client_ctx(), "localhost", 0);
+    PT_PUMP_UNTIL(LOOP, READY[1] && READY[2]);
+    ck_assert_int_eq(SSL_renegotiate(pev_stream_tls_ssl(p.srv->s)), 1);
+    ck_assert_int_eq(pev_stream_write(p.srv->s, "after\n", 6), APR_SUCCESS);
+    for (i = 0; i < 200 && !SSL_in_init(pev_stream_tls_ssl(p.cli->s)); i++)
+        (void) pev_loop_run_once(LOOP, 1000);
+    ck_assert_msg(SSL_in_init(pev_stream_tls_ssl(p.cli->s)), "the client never renegotiated");
+    ck_assert_int_eq(pev_stream_close(p.cli->s), APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, BOTH_CLOSED(p));
+    ck_assert_int_eq(p.cli->reason, PEV_ECLOSED);
+    ck_assert_ptr_null(pev_stream_tls_error(p.cli->s));
+    ck_assert_msg(p.srv->reason == APR_EOF, "server got %d: %s", p.srv->reason,
+                  pev_stream_tls_error(p.srv->s));
+}
+END_TEST
+
+/* A handshake timeout of 0 is none: a silent peer is kept (the idle
+ * timeout, if any, is what ends it). */
+START_TEST(test_handshake_timeout_zero_is_none)
+{
+    pev_tls_ctx_t *ctx = server_ctx();
+    sctx_t *c = sock_stream(1, NULL, NO_IDLE_CB);
+
+    ck_assert_int_eq(pev_tls_ctx_set_handshake_timeout(ctx, 0), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_start_tls(c->s, ctx, NULL, on_ready, c, NULL), APR_SUCCESS);
+    pt_pump(LOOP, 2);
+    pt_tick(LOOP, pt_fake_now + 10 * PEV_TLS_HANDSHAKE_TIMEOUT_DEFAULT);
+    pt_pump(LOOP, 2);
+    ck_assert_int_eq(c->closes, 0);
+    ck_assert_int_eq(pev_stream_tls_state(c->s), PEV_STREAM_TLS_HANDSHAKE);
+}
+END_TEST
+
+/* The client's side of STARTTLS: what the server sent after its +OK, in
+ * plaintext in the same segment, is dropped too. */
+START_TEST(test_starttls_client_discards_server_bytes_after_ok)
+{
+    sctx_t *cli = sock_stream(2, NULL, 0);
+    apr_size_t disc = 0;
+
+    cli->take_lines = 0;
+    pt_peer_puts(LOOP, cli->fd, "+OK begin TLS\r\n* INJECTED by the server side\r\n");
+    PT_PUMP_UNTIL(LOOP, pev_stream_input_pending(cli->s) == 46);
+    {
+        char *line;
+        apr_size_t len;
+
+        ck_assert_int_eq(pev_stream_getline(cli->s, &line, &len), APR_SUCCESS);
+        ck_assert_str_eq(line, "+OK begin TLS");
+    }
+    ck_assert_int_eq(pev_stream_start_tls(cli->s, client_ctx(), "localhost", on_ready, cli,
+                                          &disc),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(disc, 31);
+    ck_assert_uint_eq(pev_stream_input_pending(cli->s), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* One context, several loops on their own threads                           */
+
+#define TLS_THREADS 4
+#define TLS_ROUNDS 8
+
+typedef struct tthread {
+    apr_pool_t *pool;           /* the thread's own: made before it starts */
+    pev_tls_ctx_t *sctx, *cctx;
+    int ok;                     /* sessions that carried a line each way */
+    char why[160];
+} tthread_t;
+
+typedef struct tend {
+    pev_stream_t *s;
+    int ready, got, closed;
+} tend_t;
+
+static void tt_ready(pev_stream_t *s, void *user_data)
+{
+    tend_t *e = user_data;
+
+    (void) s;
+    e->ready = 1;
+}
+
+static void tt_read(pev_stream_t *s, void *user_data)
+{
+    tend_t *e = user_data;
+    char *line;
+    apr_size_t len;
+
+    while (pev_stream_getline(s, &line, &len) == APR_SUCCESS)
+        if (strcmp(line, "ping") == 0)
+            e->got++;
+}
+
+static void tt_close(pev_stream_t *s, apr_status_t reason, void *user_data)
+{
+    tend_t *e = user_data;
+
+    (void) s;
+    (void) reason;
+    e->closed = 1;
+}
+
+static void *tls_thread(void *arg)
+{
+    static const pev_stream_callbacks_t cb = { tt_read, NULL, tt_close, NULL };
+    tthread_t *t = arg;
+    int round;
+
+    for (round = 0; round < TLS_ROUNDS; round++) {
+        apr_pool_t *p;
+        pev_loop_t *loop;
+        apr_socket_t *a = NULL, *b = NULL;
+        tend_t srv = { 0 }, cli = { 0 };
+        int sv[2], i;
+
+        if (apr_pool_create(&p, t->pool) != APR_SUCCESS
+            || pev_loop_create(&loop, p) != APR_SUCCESS
+            || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+            snprintf(t->why, sizeof t->why, "setup failed");
+            return NULL;
+        }
+        apr_os_sock_put(&a, &sv[0], p);
+        apr_os_sock_put(&b, &sv[1], p);
+        if (pev_stream_create_socket(&srv.s, loop, a, &cb, &srv, p) != APR_SUCCESS
+            || pev_stream_create_socket(&cli.s, loop, b, &cb, &cli, p) != APR_SUCCESS
+            || pev_stream_start_tls(srv.s, t->sctx, NULL, tt_ready, &srv, NULL)
+                   != APR_SUCCESS
+            || pev_stream_start_tls(cli.s, t->cctx, "localhost", tt_ready, &cli, NULL)
+                   != APR_SUCCESS) {
+            snprintf(t->why, sizeof t->why, "streams failed");
+            return NULL;
+        }
+        (void) pev_stream_write(cli.s, "ping\n", 5);
+        (void) pev_stream_write(srv.s, "ping\n", 5);
+        for (i = 0; i < 20000 && !(srv.got && cli.got) && !srv.closed && !cli.closed; i++)
+            (void) pev_loop_run_once(loop, 1000);
+        if (srv.got && cli.got && srv.ready && cli.ready)
+            t->ok++;
+        else
+            snprintf(t->why, sizeof t->why, "round %d: srv ready %d got %d closed %d,"
+                     " cli ready %d got %d closed %d (%s)", round, srv.ready, srv.got,
+                     srv.closed, cli.ready, cli.got, cli.closed,
+                     pev_stream_tls_error(cli.s) ? pev_stream_tls_error(cli.s) : "-");
+        apr_pool_destroy(p);    /* streams, SSL objects, sockets, loop */
+    }
+    return NULL;
+}
+
+/* A context is shared by loops on several threads: every thread's sessions
+ * complete (CI runs this suite under ThreadSanitizer too). */
+START_TEST(test_ctx_shared_by_loops_on_threads)
+{
+    tthread_t t[TLS_THREADS];
+    pthread_t th[TLS_THREADS];
+    pev_tls_ctx_t *sctx = server_ctx(), *cctx = client_ctx();
+    int i;
+
+    for (i = 0; i < TLS_THREADS; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].pool = pt_subpool(pt_pool);
+        t[i].sctx = sctx;
+        t[i].cctx = cctx;
+    }
+    for (i = 0; i < TLS_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, tls_thread, &t[i]), 0);
+    for (i = 0; i < TLS_THREADS; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    for (i = 0; i < TLS_THREADS; i++)
+        ck_assert_msg(t[i].ok == TLS_ROUNDS, "thread %d: %d of %d sessions; %s", i, t[i].ok,
+                      TLS_ROUNDS, t[i].why);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Pools destroyed at every step                                             */
 
@@ -1028,6 +1381,9 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_hangup_during_handshake);
     tcase_add_test(tc, test_handshake_timeout);
     tcase_add_test(tc, test_handshake_timeout_default);
+    tcase_add_test(tc, test_handshake_timeout_zero_is_none);
+    tcase_add_test(tc, test_handshake_wait_does_not_spin);
+    tcase_add_test(tc, test_established_idle_does_not_spin);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("verify");
@@ -1045,6 +1401,9 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_protocol_version_refused);
     tcase_add_test(tc, test_tls12_minimum);
     tcase_add_test(tc, test_alpn);
+    tcase_add_test(tc, test_unverifying_client_refused_gets_tls_error);
+    tcase_add_test(tc, test_tls13_client_refused_after_ready);
+    tcase_add_test(tc, test_wrapped_read_ahead_not_stuck);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("contexts");
@@ -1055,6 +1414,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_ctx_pool_destroyed_streams_run_on);
     tcase_add_test(tc, test_ctx_wrap);
     tcase_add_test(tc, test_start_tls_errors);
+    tcase_add_test(tc, test_ctx_shared_by_loops_on_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("starttls");
@@ -1062,6 +1422,7 @@ static Suite *tls_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_starttls_discards_injected_plaintext);
     tcase_add_test(tc, test_starttls_plaintext_reply_waits_for_room);
+    tcase_add_test(tc, test_starttls_client_discards_server_bytes_after_ok);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("streams");
@@ -1076,6 +1437,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_idle_and_wait_events_over_tls);
     tcase_add_test(tc, test_getline_wait_over_tls);
     tcase_add_test(tc, test_renegotiation);
+    tcase_add_test(tc, test_close_during_renegotiation_sends_close_notify);
     tcase_add_test(tc, test_key_update);
     suite_add_tcase(s, tc);
 

@@ -104,7 +104,9 @@ PEV_API apr_status_t pev_tls_ctx_create(pev_tls_ctx_t **ctx, pev_tls_role_t role
  * Wrap an SSL_CTX the caller built. The context takes a reference of its
  * own (SSL_CTX_up_ref()), dropped when @a pool goes; the caller keeps its
  * own. The setters below change @a ssl_ctx itself. poolev sets on each SSL
- * made from it the modes it needs (partial writes, moving write buffer).
+ * made from it what it needs (partial writes, a moving write buffer, no
+ * read-ahead). The caller's protocol versions, ciphers and verification
+ * stand; TLS 1.2 as the minimum is the caller's choice here.
  * @return as pev_tls_ctx_create(); APR_EINVAL for a NULL @a ssl_ctx.
  */
 PEV_API apr_status_t pev_tls_ctx_wrap(pev_tls_ctx_t **ctx, pev_tls_role_t role,
@@ -170,8 +172,11 @@ PEV_API struct ssl_ctx_st *pev_tls_ctx_ssl_ctx(const pev_tls_ctx_t *ctx);
 /** The handshake of @a s succeeded: the stream is under TLS. A failed
  *  handshake calls no such function: the stream closes, and on_close gets
  *  PEV_ETLS (also for a peer that hangs up during the handshake),
- *  PEV_ETLSVERIFY, APR_TIMEUP or an I/O error. May close the stream or
- *  destroy any pool. */
+ *  PEV_ETLSVERIFY, APR_TIMEUP or an I/O error. One exception is TLS 1.3's:
+ *  a client finishes its handshake before the server has checked the
+ *  client's certificate, so a client the server then refuses gets this call
+ *  and afterwards closes with PEV_ETLS (the server's alert). May close the
+ *  stream or destroy any pool. */
 typedef void pev_stream_tls_fn(pev_stream_t *s, void *user_data);
 
 /**
