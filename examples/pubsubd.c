@@ -3,14 +3,15 @@
  *
  * pubsubd.c - a line-protocol publish/subscribe server built on poolev.
  *
- * Three modules, in load order:
- *   log     a core.log listener that writes timestamped lines to stderr
- *           (LogLevel);
+ * Two modules, in load order (the log is the daemon's own: the core
+ * directives LogLevel, LogTarget and LogFile, SIGUSR1 reopens a log file):
  *   stats   counts connections (core.conn-open / core.conn-close) and
  *           messages (pubsub.published) for the daemon's whole life, and
  *           reports them every StatsInterval with a timer bound to the
  *           generation;
- *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT.
+ *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT; and
+ *           the answer to a connection over MaxConnections or
+ *           MaxConnectionsPerHost (core.conn-refused).
  *
  * What poolev does for it:
  *   - a subscription is a bus listener on "topic.NAME" bound to the
@@ -63,8 +64,22 @@ static const char default_config[] =
     "#TLSCACertificateFile ca.crt\n"
     "#Listen 127.0.0.1:7451 tls\n"
     "\n"
-    "# log module: error, warn, info or debug\n"
+    "# core: the process. Started as root, pubsubd binds, writes the PidFile,\n"
+    "# then runs as User and Group; all three take effect at the start only\n"
+    "#User nobody\n"
+    "#Group nogroup\n"
+    "#PidFile /run/pubsubd.pid\n"
+    "\n"
+    "# core: connections held at once, in all and from one address (0: no\n"
+    "# limit); a connection over a limit gets -ERR too many connections\n"
+    "MaxConnections 1000\n"
+    "MaxConnectionsPerHost 100\n"
+    "\n"
+    "# core: the log; LogLevel error, warn, info or debug; LogTarget stderr\n"
+    "# (the default; under systemd the journal), syslog [FACILITY] or\n"
+    "# file PATH (reopened on SIGUSR1)\n"
     "LogLevel info\n"
+    "LogTarget stderr\n"
     "\n"
     "# stats module: report the counters this often (0: never)\n"
     "StatsInterval 60s\n"
@@ -98,10 +113,6 @@ static const char default_config[] =
 /* ======================================================================== */
 /* Module declarations                                                       */
 
-typedef struct log_conf {
-    pev_log_level_t level;
-} log_conf_t;
-
 typedef struct stats_conf {
     apr_interval_time_t interval;       /* 0: no periodic report */
 } stats_conf_t;
@@ -119,9 +130,6 @@ typedef struct pubsub_conf {
     slow_policy_t slow_policy;
 } pubsub_conf_t;
 
-static const char *log_defaults(pev_gen_t *gen, void *mconf);
-static const char *set_log_level(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
-static apr_status_t log_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
 static const char *stats_defaults(pev_gen_t *gen, void *mconf);
 static const char *set_stats_interval(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
 static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
@@ -131,11 +139,6 @@ static const char *set_interval(pev_gen_t *gen, void *mconf, int argc, char *arg
 static const char *set_size(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
 static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *argv[]);
 static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf);
-
-static const pev_directive_t log_directives[] = {
-    { "LogLevel", 1, 1, set_log_level, "error|warn|info|debug" },
-    { NULL, 0, 0, NULL, NULL }
-};
 
 static const pev_directive_t stats_directives[] = {
     { "StatsInterval", 1, 1, set_stats_interval, "DURATION" },
@@ -154,9 +157,6 @@ static const pev_directive_t pubsub_directives[] = {
     { NULL, 0, 0, NULL, NULL }
 };
 
-static const pev_module_def_t log_module = {
-    "log", sizeof(log_conf_t), log_defaults, log_directives, log_init
-};
 static const pev_module_def_t stats_module = {
     "stats", sizeof(stats_conf_t), stats_defaults, stats_directives, stats_init
 };
@@ -165,7 +165,7 @@ static const pev_module_def_t pubsub_module = {
 };
 
 static const pev_module_def_t *const modules[] = {
-    &log_module, &stats_module, &pubsub_module, NULL
+    &stats_module, &pubsub_module, NULL
 };
 
 /* What pubsub.published carries: one PUB, after its delivery. */
@@ -206,32 +206,6 @@ static const char *parse_size(const char *arg, apr_size_t min, apr_size_t max,
         return "out of range";
     *out = (apr_size_t) v * unit;
     return NULL;
-}
-
-static const char *log_defaults(pev_gen_t *gen, void *mconf)
-{
-    log_conf_t *lc = mconf;
-
-    (void) gen;
-    lc->level = PEV_LOG_INFO;
-    return NULL;
-}
-
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
-
-static const char *set_log_level(pev_gen_t *gen, void *mconf, int argc, char *argv[])
-{
-    log_conf_t *lc = mconf;
-    int i;
-
-    (void) gen;
-    (void) argc;
-    for (i = 0; i < 4; i++)
-        if (strcasecmp(argv[1], level_names[i]) == 0) {
-            lc->level = (pev_log_level_t) i;
-            return NULL;
-        }
-    return "expects error, warn, info or debug";
 }
 
 static const char *stats_defaults(pev_gen_t *gen, void *mconf)
@@ -347,45 +321,6 @@ static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *
     else
         return "expects drop or disconnect";
     return NULL;
-}
-
-/* ======================================================================== */
-/* log: core.log to stderr, one write per line                               */
-
-static void log_write(const void *event_data, void *user_data)
-{
-    const pev_log_record_t *r = event_data;
-    const log_conf_t *lc = user_data;
-    char buf[1280], ts[32];
-    apr_time_t now = apr_time_now();
-    apr_time_exp_t tm;
-    apr_size_t tslen;
-    int n;
-
-    if (r->level > lc->level)
-        return;
-    apr_time_exp_lt(&tm, now);
-    apr_strftime(ts, &tslen, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-    n = snprintf(buf, sizeof buf, "%s.%03d %s[%ld] %s: %s\n", ts,
-                 (int) (tm.tm_usec / 1000), pev_daemon_name(r->daemon), (long) getpid(),
-                 level_names[r->level], r->msg);
-    if (n < 0)
-        return;
-    if ((apr_size_t) n >= sizeof buf) {
-        n = sizeof buf - 1;
-        buf[n - 1] = '\n';
-    }
-    if (fwrite(buf, 1, (size_t) n, stderr) != (size_t) n)
-        return;     /* nowhere to report it */
-}
-
-/* Bound to the generation: the next generation registers with its level. */
-static apr_status_t log_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
-{
-    pev_bus_t *bus = pev_daemon_bus(pev_gen_daemon(gen));
-
-    return pev_event_register(NULL, bus, mod, PEV_EVENT_LOG, log_write,
-                              mconf, pev_gen_pool(gen));
 }
 
 /* ======================================================================== */
@@ -769,10 +704,11 @@ static void cmd_stats(conn_state_t *cs, const char *topic)
           " subscriptions=%" APR_UINT64_T_FMT
           " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
           " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
-          " generation=%u conn_generation=%u tls=%d%s",
+          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT " tls=%d%s",
           q.connections, q.accepted, cs->totals->subscriptions, q.messages,
           q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
-          pev_gen_number(pev_conn_gen(cs->c)), pev_conn_is_tls(cs->c), extra);
+          pev_gen_number(pev_conn_gen(cs->c)), pev_daemon_refused(cs->d),
+          pev_conn_is_tls(cs->c), extra);
 }
 
 static void tls_ready(pev_stream_t *s, void *user_data)
@@ -1084,6 +1020,20 @@ static void conn_open(const void *event_data, void *user_data)
     pev_stream_printf(s, "+OK %s\r\n", pc->greeting);
 }
 
+/* A connection over MaxConnections or MaxConnectionsPerHost: one line,
+ * then the daemon closes it (and counts it: STATS refused=). */
+static void conn_refused(const void *event_data, void *user_data)
+{
+    static const char total[] = "-ERR too many connections\r\n";
+    static const char host[] = "-ERR too many connections from your address\r\n";
+    pev_conn_t *c = (pev_conn_t *) event_data;
+    int per_host = pev_conn_refused(c) == PEV_CONN_REFUSED_HOST;
+
+    (void) user_data;
+    pev_stream_write(pev_conn_stream(c), per_host ? host : total,
+                     per_host ? sizeof host - 1 : sizeof total - 1);
+}
+
 /* The generation is current: say where it listens (the real ports, also
  * for Listen HOST:0). */
 static void announce(const void *event_data, void *user_data)
@@ -1129,6 +1079,8 @@ static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     /* this generation takes the connections accepted while it is current */
     if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, conn_open, pg,
                                  gp)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_REFUSED, conn_refused,
+                                    pg, gp)) != APR_SUCCESS
         || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_POSTPARSE, announce, pg,
                                     gp)) != APR_SUCCESS)
         return pev_gen_fail(gen, rv, "pubsub: cannot register its listeners");
@@ -1148,9 +1100,11 @@ static void usage(FILE *to)
             "           bound: a running pubsubd's addresses are fine)\n"
             "  -p       print the embedded default configuration and exit\n"
             "  -h       this help\n"
-            "Signals: SIGHUP re-reads the configuration, SIGTERM and SIGINT stop.\n"
+            "Signals: SIGHUP re-reads the configuration, SIGTERM and SIGINT stop,\n"
+            "SIGUSR1 reopens the log file.\n"
             "Exit status: 0 after a stop, 1 when the daemon cannot start or run,\n"
-            "2 for a usage error. doc/pubsubd.md describes the protocol.\n");
+            "2 for a usage error. pubsubd(8), pubsubd.conf(5) and doc/pubsubd.md\n"
+            "describe the protocol and the directives.\n");
 }
 
 int main(int argc, char *argv[])

@@ -18,6 +18,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,6 +39,9 @@
 
 #ifndef PUBSUBD_PATH
 #define PUBSUBD_PATH "../examples/pubsubd"
+#endif
+#ifndef PUBSUBD_EXAMPLE_CONF
+#define PUBSUBD_EXAMPLE_CONF "../examples/pubsubd.conf"
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -87,6 +92,21 @@ static char *slurp(const char *path)
     buf = malloc((size_t) n + 1);
     ck_assert_ptr_nonnull(buf);
     n = (long) fread(buf, 1, (size_t) n, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A small file's text (static), or NULL. */
+static const char *slurp_static(const char *path)
+{
+    static char buf[256];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, sizeof buf - 1, f);
     buf[n] = '\0';
     fclose(f);
     return buf;
@@ -233,6 +253,15 @@ static int log_has(const char *needle)
 
     free(text);
     return has;
+}
+
+/* The log holds @a needle now. */
+static void log_expect(const char *needle)
+{
+    char *text = slurp(D.log);
+
+    ck_assert_msg(strstr(text, needle) != NULL, "no '%s' in the log:\n%s", needle, text);
+    free(text);
 }
 
 /* Start pubsubd on a free loopback port with the test's settings. */
@@ -1085,6 +1114,16 @@ START_TEST(command_line_and_start_failures)
     free(out);
     free(err);
 
+    /* the installed example configuration is valid too */
+    {
+        const char *a_ex[] = { "-t", "-f", PUBSUBD_EXAMPLE_CONF, NULL };
+
+        ck_assert_int_eq(run_cli(a_ex, &out, &err), 0);
+        ck_assert_msg(strstr(out, "is valid") != NULL, "stderr: %s", err);
+        free(out);
+        free(err);
+    }
+
     ck_assert_int_eq(run_cli(a_h, &out, &err), 0);
     ck_assert_ptr_nonnull(strstr(out, "usage: pubsubd"));
     free(out);
@@ -1458,6 +1497,369 @@ END_TEST
 #endif /* HAVE_OPENSSL */
 
 /* ======================================================================== */
+/* The process: User and Group, PidFile, connection limits                   */
+
+/* The value of the line "@a key:" of /proc/PID/status, blanks squeezed to
+ * single spaces and trimmed (static). */
+static const char *proc_status(const char *key)
+{
+    static char val[256];
+    char path[64], line[512];
+    size_t klen = strlen(key);
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%ld/status", (long) D.pid);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    val[0] = '\0';
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            char *p = line + klen + 1, *o = val;
+
+            for (; *p; p++) {
+                if (*p == ' ' || *p == '\t' || *p == '\n') {
+                    if (o > val && o[-1] != ' ')
+                        *o++ = ' ';
+                }
+                else
+                    *o++ = *p;
+            }
+            if (o > val && o[-1] == ' ')
+                o--;
+            *o = '\0';
+        }
+    fclose(f);
+    return val;
+}
+
+/* A free loopback port only root may bind, or 0. */
+static unsigned privileged_port(void)
+{
+    const char *text = slurp_static("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+    long start = text ? strtol(text, NULL, 10) : 1024;
+    struct sockaddr_in sa;
+    long p;
+
+    for (p = start - 1; p > 0 && p >= start - 300; p--) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+        ck_assert_int_ge(fd, 0);
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa.sin_port = htons((unsigned short) p);
+        ok = bind(fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return (unsigned) p;
+    }
+    return 0;
+}
+
+START_TEST(user_and_group_dropped_after_binding)
+{
+    struct passwd *pw = getpwnam("nobody");
+    struct group *gr = getgrnam("nogroup");
+    char settings[512], want[128], pidf[160], *text;
+    unsigned low;
+    lc_client_t *a;
+    uid_t uid;
+    gid_t gid;
+
+    if (geteuid() != 0 || !pw || !gr) {
+        printf("skipped user_and_group_dropped_after_binding: needs root and the user "
+               "nobody, group nogroup\n");
+        return;
+    }
+    uid = pw->pw_uid;
+    gid = gr->gr_gid;
+    /* nobody reads the configuration at the reloads: the directory is
+     * readable, and not writable, so the pid file cannot be removed */
+    ck_assert_int_eq(chmod(D.dir, 0755), 0);
+    snprintf(pidf, sizeof pidf, "%s/pubsubd.pid", D.dir);
+    snprintf(settings, sizeof settings, "User nobody\nGroup nogroup\nPidFile %s\n", pidf);
+    daemon_start(settings);
+    ck_assert(log_has("running as user nobody (uid "));
+    snprintf(want, sizeof want, "%lu %lu %lu %lu", (unsigned long) uid, (unsigned long) uid,
+             (unsigned long) uid, (unsigned long) uid);
+    ck_assert_str_eq(proc_status("Uid"), want);
+    snprintf(want, sizeof want, "%lu %lu %lu %lu", (unsigned long) gid, (unsigned long) gid,
+             (unsigned long) gid, (unsigned long) gid);
+    ck_assert_str_eq(proc_status("Gid"), want);
+    snprintf(want, sizeof want, "%lu", (unsigned long) gid);
+    ck_assert_str_eq(proc_status("Groups"), want);     /* root's groups are gone */
+    snprintf(want, sizeof want, "%ld\n", (long) D.pid);
+    text = slurp(pidf);
+    ck_assert_str_eq(text, want);
+    free(text);
+    a = cl_open("pubsubd ready");
+    PT_ASK(a, "PING", "+PONG");
+
+    /* a reload that needs a new privileged port: refused, generation kept */
+    low = privileged_port();
+    if (low) {
+        snprintf(settings, sizeof settings,
+                 "User nobody\nGroup nogroup\nPidFile %s\nListen 127.0.0.1:%u\n", pidf, low);
+        daemon_reload(settings);
+        snprintf(want, sizeof want, "cannot bind 127.0.0.1:%u after dropping privileges: "
+                 "Permission denied; use socket activation or restart", low);
+        free(log_wait(want, START_MS));
+        ck_assert(log_has("reload failed, keeping generation 1"));
+        ck_assert_int_eq(stat_get(a, NULL, "generation"), 1);
+    }
+    else
+        printf("user_and_group_dropped_after_binding: no privileged port to try\n");
+    /* a reload that changes the user: refused, generation kept */
+    snprintf(settings, sizeof settings, "User root\nPidFile %s\n", pidf);
+    daemon_reload(settings);
+    free(log_wait("User/Group changed (from nobody/nogroup to root/(none))", START_MS));
+    ck_assert_int_eq(stat_get(a, NULL, "generation"), 1);
+    /* the same user and pid file: the reload goes through, as nobody */
+    snprintf(settings, sizeof settings,
+             "User nobody\nGroup nogroup\nPidFile %s\nGreeting reloaded\n", pidf);
+    daemon_reload(settings);
+    free(log_wait("generation 2 ready", START_MS));
+    pt_client_free(cl_open("reloaded"));
+    PT_ASK(a, "PING", "+PONG");
+
+    /* the stop: nobody cannot remove the pid file from this directory; it
+     * is left empty and unlocked, and the next start replaces it */
+    daemon_stop();
+    log_expect("cannot remove PidFile");
+    text = slurp(pidf);
+    ck_assert_str_eq(text, "");
+    free(text);
+    ck_assert_int_eq(access(pidf, F_OK), 0);
+    snprintf(settings, sizeof settings, "User nobody\nGroup nogroup\nPidFile %s\n", pidf);
+    unlink(D.log);                  /* not the last daemon's "ready" */
+    daemon_start(settings);
+    log_expect("holds no pid: replacing it");
+    snprintf(want, sizeof want, "%ld\n", (long) D.pid);
+    text = slurp(pidf);
+    ck_assert_str_eq(text, want);
+    free(text);
+    daemon_stop();
+}
+END_TEST
+
+START_TEST(failed_drop_fails_the_start)
+{
+    const char *a_f[] = { "-f", D.conf, NULL }, *a_t[] = { "-t", "-f", D.conf, NULL };
+    char *out, *err, pidf[160];
+
+    snprintf(pidf, sizeof pidf, "%s/pubsubd.pid", D.dir);
+    write_file(D.conf, "Listen 127.0.0.1:0\nUser no-such-user-poolev\n");
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    ck_assert_msg(strstr(err, ":2: User: no such user 'no-such-user-poolev'")
+                  && count_lines(err) == 1, "stderr: %s", err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(run_cli(a_t, &out, &err), 1);      /* -t says the same */
+    ck_assert_msg(strstr(err, "no such user 'no-such-user-poolev'"), "stderr: %s", err);
+    free(out);
+    free(err);
+    write_file(D.conf, "Listen 127.0.0.1:0\nGroup nogroup\n");
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    ck_assert_msg(strstr(err, "Group needs User") && count_lines(err) == 1, "stderr: %s", err);
+    free(out);
+    free(err);
+    if (geteuid() != 0) {
+        /* the drop itself fails: not root */
+        char conf[256];
+
+        snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nUser root\nPidFile %s\n", pidf);
+        write_file(D.conf, conf);
+        ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+        ck_assert_msg(strstr(err, "not running as root"), "stderr: %s", err);
+        free(out);
+        free(err);
+        ck_assert_int_ne(access(pidf, F_OK), 0);        /* a failed start removes it */
+    }
+}
+END_TEST
+
+START_TEST(pidfile_live_refused_stale_replaced)
+{
+    const char *a_f[] = { "-f", D.conf, NULL };
+    char settings[256], want[256], pidf[160], *out, *err, *text;
+    pid_t first;
+
+    snprintf(pidf, sizeof pidf, "%s/pubsubd.pid", D.dir);
+    snprintf(settings, sizeof settings, "PidFile %s\n", pidf);
+    daemon_start(settings);
+    first = D.pid;
+    snprintf(want, sizeof want, "%ld\n", (long) first);
+    text = slurp(pidf);
+    ck_assert_str_eq(text, want);
+    free(text);
+    /* a second pubsubd on the same pid file: refused before it binds */
+    ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
+    snprintf(want, sizeof want, "pubsubd: already running as pid %ld (PidFile %s)\n",
+             (long) first, pidf);
+    ck_assert_str_eq(err, want);
+    free(out);
+    free(err);
+    D.pid = first;
+    snprintf(want, sizeof want, "%ld\n", (long) first);
+    text = slurp(pidf);
+    ck_assert_str_eq(text, want);
+    free(text);
+    daemon_stop();
+    ck_assert_int_ne(access(pidf, F_OK), 0);            /* removed at the stop */
+
+    /* stale: a pid that is not running, then a live one that is not ours */
+    write_file(pidf, "2147483000\n");
+    unlink(D.log);                  /* not the last daemon's "ready" */
+    daemon_start(settings);
+    log_expect("(pid 2147483000 is not running): replacing it");
+    snprintf(want, sizeof want, "%ld\n", (long) D.pid);
+    text = slurp(pidf);
+    ck_assert_str_eq(text, want);
+    free(text);
+    daemon_stop();
+    snprintf(want, sizeof want, "%ld\n", (long) getpid());
+    write_file(pidf, want);
+    unlink(D.log);
+    daemon_start(settings);
+    log_expect("does not hold its lock): replacing it");
+    daemon_stop();
+    ck_assert_int_ne(access(pidf, F_OK), 0);
+}
+END_TEST
+
+/* A raw connection to the daemon from the loopback address @a src. */
+static int connect_from(const char *src)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    ck_assert_int_eq(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((unsigned short) D.port);
+    ck_assert_msg(connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0, "connect from %s: %s",
+                  src, strerror(errno));
+    return fd;
+}
+
+/* The first line @a fd receives, without its CRLF (static); "" at the end
+ * of input. Fails after PT_IO_MS. */
+static const char *first_line(int fd)
+{
+    static char line[256];
+    long deadline = lc_now_ms() + PT_IO_MS;
+    size_t n = 0;
+
+    for (;;) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        ssize_t r;
+
+        ck_assert_msg(lc_now_ms() < deadline, "no line after %d ms", PT_IO_MS);
+        if (poll(&p, 1, 10) <= 0)
+            continue;
+        r = read(fd, line + n, 1);
+        if (r <= 0)
+            break;
+        if (line[n] == '\n')
+            break;
+        if (n < sizeof line - 1 && line[n] != '\r')
+            n++;
+    }
+    line[n] = '\0';
+    return line;
+}
+
+/* The daemon closes @a fd's connection within PT_IO_MS. */
+static void expect_eof(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    char c;
+
+    ck_assert_int_eq(poll(&p, 1, PT_IO_MS), 1);
+    ck_assert_int_le(read(fd, &c, 1), 0);
+}
+
+/*
+ * A slowloris: 200 connections that each send one byte and nothing more,
+ * against MaxConnections 50 and MaxConnectionsPerHost 20. The daemon holds
+ * at most the limits; the others get the refusal line and the end; a
+ * client is served again once slots free up.
+ */
+START_TEST(connection_limits_bound_a_slowloris)
+{
+    static const char *const hosts[] = { "127.0.0.3", "127.0.0.4", "127.0.0.5",
+                                         "127.0.0.6", "127.0.0.7" };
+    int fds[200], held[200], nheld = 0, per_host = 0, total = 0, i, j, fd, base;
+    lc_client_t *admin, *c;
+    const char *line;
+
+    daemon_start("LogLevel info\nIdleTimeout off\nMaxConnections 50\n"
+                 "MaxConnectionsPerHost 20\n");
+    admin = cl_open("pubsubd ready");              /* one of the 50 */
+    base = daemon_fds();
+    /* 60 from one address: 20 held, the rest refused per host */
+    for (i = 0; i < 60; i++) {
+        fds[i] = connect_from("127.0.0.2");
+        line = first_line(fds[i]);
+        if (strcmp(line, "+OK pubsubd ready") == 0) {
+            ck_assert_int_eq(write(fds[i], "P", 1), 1);   /* and nothing more */
+            held[nheld++] = i;
+            continue;
+        }
+        ck_assert_str_eq(line, "-ERR too many connections from your address");
+        expect_eof(fds[i]);
+        per_host++;
+    }
+    ck_assert_int_eq(nheld, 20);
+    /* 140 from five more: the total limit, 50 with the admin's, comes first */
+    for (; i < 200; i++) {
+        fds[i] = connect_from(hosts[i % 5]);
+        line = first_line(fds[i]);
+        if (strcmp(line, "+OK pubsubd ready") == 0) {
+            ck_assert_int_eq(write(fds[i], "P", 1), 1);
+            held[nheld++] = i;
+            continue;
+        }
+        ck_assert_str_eq(line, "-ERR too many connections");
+        expect_eof(fds[i]);
+        total++;
+    }
+    printf("slowloris: %d held, %d refused per host, %d refused in all\n", nheld,
+           per_host, total);
+    ck_assert_int_eq(nheld, 49);
+    ck_assert_int_eq(per_host, 40);
+    ck_assert_int_eq(total, 151 - 40);
+    ck_assert_int_eq(stat_get(admin, NULL, "connections"), 50);
+    ck_assert_int_eq(stat_get(admin, NULL, "refused"), 151);
+    ck_assert_int_eq(stat_get(admin, NULL, "accepted"), 50);
+    ck_assert_int_eq(daemon_fds(), base + 49);       /* no refused one lingers */
+
+    /* full: a legitimate client is refused too, until slots free up */
+    fd = connect_from("127.0.0.1");
+    ck_assert_str_eq(first_line(fd), "-ERR too many connections");
+    close(fd);
+    for (j = 0; j < 10; j++)
+        close(fds[held[nheld - 1 - j]]);
+    stat_wait(admin, "connections", 40, 10000);
+    c = cl_open("pubsubd ready");
+    PT_ASK(c, "PING", "+PONG");
+    ck_assert_int_eq(stat_get(c, NULL, "connections"), 41);
+    for (j = 0; j < nheld - 10; j++)
+        close(fds[held[j]]);
+    for (i = 0; i < 200; i++) {
+        for (j = 0; j < nheld && held[j] != i; j++)
+            ;
+        if (j == nheld)
+            close(fds[i]);                          /* the refused ones */
+    }
+    daemon_stop();
+}
+END_TEST
+
+/* ======================================================================== */
 
 static Suite *pubsubd_suite(void)
 {
@@ -1478,6 +1880,10 @@ static Suite *pubsubd_suite(void)
     tcase_add_test(tc, thousand_connections_leak_no_descriptor);
     tcase_add_test(tc, sigterm_says_bye_and_exits_zero);
     tcase_add_test(tc, command_line_and_start_failures);
+    tcase_add_test(tc, user_and_group_dropped_after_binding);
+    tcase_add_test(tc, failed_drop_fails_the_start);
+    tcase_add_test(tc, pidfile_live_refused_stale_replaced);
+    tcase_add_test(tc, connection_limits_bound_a_slowloris);
     suite_add_tcase(s, tc);
 #ifdef HAVE_OPENSSL
     tc = tcase_create("tls");

@@ -89,8 +89,20 @@ typedef struct pev_conn pev_conn_t;
 /** A connection closed (after its handler's on_close), just before its
  *  pool is destroyed. event_data: the pev_conn_t. */
 #define PEV_EVENT_CONN_CLOSE "core.conn-close"
+/** A connection was accepted over MaxConnections or MaxConnectionsPerHost
+ *  and is refused. event_data: the pev_conn_t, never offered through
+ *  core.conn-open; pev_conn_refused() says which limit. A listener may
+ *  write a last line on pev_conn_stream() (a protocol's "too many
+ *  connections" reply); then, or at once when nobody listens, the daemon
+ *  closes it (the output is sent, for at most a second). On a TLS
+ *  listener the refusal comes before any handshake, so nothing is sent:
+ *  the connection is reset, whatever a listener wrote. Its pool goes
+ *  after the close, without core.conn-close. Counted in
+ *  pev_daemon_refused(), never in pev_daemon_connections(). */
+#define PEV_EVENT_CONN_REFUSED "core.conn-refused"
 /** A log message. event_data: a const pev_log_record_t *. When nobody
- *  listens, the daemon writes messages up to PEV_LOG_INFO to stderr. */
+ *  listens, the daemon writes messages up to its LogLevel (default
+ *  PEV_LOG_INFO) to its LogTarget (default stderr); see pev_daemon_log(). */
 #define PEV_EVENT_LOG "core.log"
 
 /** Log levels, most severe first. */
@@ -173,8 +185,12 @@ typedef struct pev_module_def {
 /* ------------------------------------------------------------------------ */
 /* The daemon                                                                */
 
-/** Do not install SIGHUP/SIGTERM/SIGINT handlers (embedding, tests). */
+/** Do not install SIGHUP/SIGTERM/SIGINT/SIGUSR1 handlers (embedding, tests). */
 #define PEV_DAEMON_NO_SIGNALS 0x1
+/** Ignore the service manager: no notifications ($NOTIFY_SOCKET), no
+ *  watchdog, no socket activation ($LISTEN_FDS); the variables stay in the
+ *  environment. */
+#define PEV_DAEMON_NO_SYSTEMD 0x2
 
 /** pev_daemon_create() options. */
 typedef struct pev_daemon_options {
@@ -192,18 +208,26 @@ typedef struct pev_daemon_options {
  * Create a daemon: its pool (a subpool of @a pool), bus, loop, and one bus
  * module per module definition, in order. Nothing is parsed or opened yet.
  * The daemon also declares the core directives (doc/daemon.md):
- *   Listen [HOST:]PORT [tls]  repeatable; PORT 0 takes an ephemeral port
- *                             (see pev_daemon_port()); "tls": implicit TLS,
- *                             every connection starts with the handshake
- *   TLSCertificateFile FILE   the server certificate chain (PEM); makes the
- *                             generation's TLS server context
- *                             (pev_daemon_tls()), needed by "tls" listeners
- *                             and by a module's STARTTLS
+ *   Listen [HOST:]PORT [tls] repeatable; PORT 0 takes an ephemeral port,
+ *                            see pev_daemon_port(); "tls": implicit TLS,
+ *                            every connection starts with the handshake;
+ *   TLSCertificateFile FILE  the server certificate chain (PEM); makes the
+ *                            generation's TLS server context
+ *                            (pev_daemon_tls()), needed by "tls" listeners
+ *                            and by a module's STARTTLS;
  *   TLSCertificateKeyFile FILE  its private key (PEM); default: in the
- *                             certificate's file
- *   TLSCACertificateFile FILE CAs whose client certificates are verified:
- *                             clients are asked for one, and one that is
- *                             sent must verify (PEV_TLS_VERIFY_OPTIONAL)
+ *                            certificate's file;
+ *   TLSCACertificateFile FILE  CAs whose client certificates are verified:
+ *                            clients are asked for one, and one that is
+ *                            sent must verify (PEV_TLS_VERIFY_OPTIONAL);
+ *   LogLevel error|warn|info|debug, LogTarget stderr|syslog [FACILITY]|file
+ *   PATH, LogFile PATH       where messages go (see pev_daemon_log());
+ *   User NAME|UID            change to this user after binding (the start
+ *   Group NAME|GID           only; Group needs User);
+ *   PidFile PATH             write the process id there, locked while the
+ *                            daemon runs (the start only);
+ *   MaxConnections N         refuse connections over N open ones (0: no
+ *   MaxConnectionsPerHost N  limit), or over N from one address.
  *
  * @param d    out: the daemon
  * @param opts options (copied; the module definitions and strings must stay
@@ -217,8 +241,8 @@ typedef struct pev_daemon_options {
  *         a handler, with min_args < 0 or max_args < min_args (other than
  *         PEV_ARGS_ANY), or a name of 128 characters or more; APR_EEXIST for
  *         two modules or directives with the same name (directive names
- *         compare case-insensitively; the core directives' names are taken);
- *         APR errors from
+ *         compare case-insensitively; the core directives' names are
+ *         taken); APR errors from
  *         the loop.
  */
 PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_options_t *opts,
@@ -226,11 +250,18 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
 
 /**
  * Start the first generation: install the signal handlers (unless
- * PEV_DAEMON_NO_SIGNALS), core.preparse, parse the configuration, open the
- * listening sockets, the modules' init in load order, core.postparse,
- * core.startup. A stop asked for during the start (from one of these
- * listeners or an init) runs right after it, at the next
- * pev_daemon_run_once() or pev_daemon_run().
+ * PEV_DAEMON_NO_SIGNALS: SIGHUP, SIGTERM, SIGINT and SIGUSR1, which reopens
+ * the log file), read the service manager's variables (unless
+ * PEV_DAEMON_NO_SYSTEMD: $NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID,
+ * $LISTEN_FDS, $LISTEN_PID, $LISTEN_FDNAMES; each is unset once read, so
+ * child processes do not inherit them), core.preparse, parse the
+ * configuration, take the pid file (PidFile), open the log target and the
+ * listening sockets (adopting the passed sockets bound to a Listen
+ * address), drop the privileges (User, Group: initgroups, setgid, setuid,
+ * then verified), the modules' init in load order, core.postparse,
+ * core.startup, and READY=1 to the service manager. A stop asked for during
+ * the start (from one of these listeners or an init) runs right after it,
+ * at the next pev_daemon_run_once() or pev_daemon_run().
  *
  * @return APR_SUCCESS; on failure nothing stays open and
  *         pev_daemon_error() has one line naming the file and line, or the
@@ -240,10 +271,15 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  *         loaded, or the key does not match the certificate (the message
  *         names the file and gives OpenSSL's reason); APR_ENOTIMPL for TLS
  *         directives in a build without OpenSSL;
- *         APR_EINVAL for NULL; PEV_EBUSY if already started or called from
- *         a callback, or if another loop holds handlers for SIGHUP, SIGTERM
- *         or SIGINT (pev_daemon_error() names the signal); PEV_ECLOSED if
- *         the daemon was stopped (or its start failed) before.
+ *         APR_EEXIST for a pid file a running process holds ("already
+ *         running as pid N (PidFile PATH)"); the errno of a pid file that
+ *         cannot be written, or of a privilege change that failed or did
+ *         not verify (EPERM when not running as root), after which the
+ *         process must exit; APR_EINVAL for NULL; PEV_EBUSY if already
+ *         started or called from a callback, or if another loop holds
+ *         handlers for SIGHUP, SIGTERM, SIGINT or SIGUSR1
+ *         (pev_daemon_error() names the signal); PEV_ECLOSED if the daemon
+ *         was stopped (or its start failed) before.
  * @note PEV_EBUSY changes nothing: the signals are taken first, before any
  *       of the start runs, so a daemon whose signals were held elsewhere can
  *       be started once they are free. Every other failure is final.
@@ -257,7 +293,8 @@ PEV_API apr_status_t pev_daemon_start(pev_daemon_t *d);
  * restarts and the stop run here, between loop iterations, never inside a
  * callback. A stop: core.shutdown, the listening sockets close, every
  * connection is closed (output sent, at most shutdown_grace, then aborted),
- * core.exit, the generation ends.
+ * core.exit, the generation ends, the pid file is removed (or, when the
+ * dropped privileges cannot remove it, emptied) and its lock released.
  *
  * @return APR_SUCCESS after an orderly stop; the pev_daemon_start() error;
  *         a loop error; a failed restart init (the daemon then stopped, see
@@ -270,8 +307,10 @@ PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
  * scratch generation (module defaults and directive handlers run, as in a
  * restart's check parse; pev_gen_pool() is NULL there), then drop it. No
  * event is generated, no socket is opened, no init runs: addresses are
- * checked for syntax only. The TLS certificate, key and CA files are loaded
- * and checked (then dropped). For "configtest" command-line options.
+ * checked for syntax only, the users and groups of User and Group must
+ * exist. The TLS certificate, key and CA files are loaded and checked (then
+ * dropped). While the daemon runs, a changed User, Group or PidFile is an
+ * error, as at a reload. For "configtest" command-line options.
  * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
  *         inside a start, restart or stop. Callable in any state.
@@ -290,9 +329,12 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
  * iteration, outside every callback:
  *   1. the configuration is read and parsed into a scratch generation, its
  *      TLS server context is built (certificate and key loaded and checked:
- *      this context becomes the next generation's), and new listening
- *      addresses are opened. On an error the running generation stays, and
- *      the error is logged (PEV_LOG_ERROR);
+ *      this context becomes the next generation's; after User and Group the
+ *      files are read as that user), and new listening addresses are
+ *      opened. On an error the running generation stays, and the error is
+ *      logged (PEV_LOG_ERROR). A changed User, Group or PidFile is such an
+ *      error (they take effect at the start only), and so is a new address
+ *      that cannot be bound because the privileges were dropped;
  *   2. core.restart (event_data: the ending generation);
  *   3. the generation ends: its pool is destroyed, everything bound to it
  *      unregisters; its configuration stays while its connections live;
@@ -328,8 +370,14 @@ PEV_API pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
 /** The message of the last start, restart or reload failure ("" if none;
  *  a later successful restart does not clear it). */
 PEV_API const char *pev_daemon_error(const pev_daemon_t *d);
-/** Number of open connections. */
+/** Number of open connections: those offered through core.conn-open
+ *  and not closed yet, of every generation (what MaxConnections bounds);
+ *  refused connections are not counted. */
 PEV_API apr_size_t pev_daemon_connections(const pev_daemon_t *d);
+
+/** Connections refused over MaxConnections or MaxConnectionsPerHost since
+ *  the daemon was created (core.conn-refused). 0 for NULL. */
+PEV_API apr_uint64_t pev_daemon_refused(const pev_daemon_t *d);
 
 /**
  * The port the @a index-th listening socket (in configuration order) is
@@ -363,14 +411,28 @@ PEV_API pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d);
 PEV_API apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path);
 
 /**
- * Log a message: generate PEV_EVENT_LOG, or write to stderr when nobody
- * listens (levels up to PEV_LOG_INFO). The message is formatted into a
- * bounded buffer (longer messages are cut) and newlines become spaces.
- * Callable from callbacks; a message logged from a core.log listener goes to
- * stderr (no recursion).
+ * Log a message: generate PEV_EVENT_LOG, or, when nobody listens, write it
+ * to the daemon's log target if its level is at most the configured
+ * LogLevel (default PEV_LOG_INFO). Targets (core directives LogTarget and
+ * LogFile, doc/daemon.md): stderr, one line with time, name, pid and level;
+ * stderr with an sd-daemon(3) "<N>" prefix instead of the time when it is
+ * the journal's stream ($JOURNAL_STREAM); syslog; a file. The message is
+ * formatted into a bounded buffer (longer messages are cut) and newlines
+ * become spaces. Callable from callbacks; a message logged from a core.log
+ * listener goes to the target (no recursion).
  */
 PEV_API void pev_daemon_log(pev_daemon_t *d, pev_log_level_t level, const char *fmt, ...)
     PEV_PRINTF(3, 4);
+
+/**
+ * Reopen the log file (what SIGUSR1 does; after a rotation the file's name
+ * names a new file): the new file is opened, and only then the old one is
+ * closed. Nothing happens for the other targets.
+ * @return APR_SUCCESS; APR_EINVAL for NULL; the open's error (the old file
+ *         stays in use and the error is logged there). Callable from
+ *         callbacks.
+ */
+PEV_API apr_status_t pev_daemon_reopen_logs(pev_daemon_t *d);
 
 /** pev_daemon_log() with a va_list. */
 PEV_API void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt,
@@ -422,7 +484,8 @@ PEV_API apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const cha
  * allowed). on_close runs once when the stream closes; afterwards the daemon
  * generates core.conn-close and destroys the connection's pool. Call it from
  * a core.conn-open listener (or later, to hand the connection over).
- * @return APR_SUCCESS; APR_EINVAL for NULL @a c; PEV_ECLOSED if it closed.
+ * @return APR_SUCCESS; APR_EINVAL for NULL @a c; PEV_ECLOSED if it closed
+ *         or is refused (pev_conn_refused()).
  */
 PEV_API apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
                                           void *user_data);
@@ -456,6 +519,16 @@ PEV_API const char *pev_conn_peer(const pev_conn_t *c);
  *  runs: accepted on a TLS listener, or upgraded with
  *  pev_stream_start_tls() (STARTTLS). Stays what it was after the close. */
 PEV_API int pev_conn_is_tls(const pev_conn_t *c);
+
+/** Why the connection is refused: 0 for a connection being served,
+ *  PEV_CONN_REFUSED_MAX (MaxConnections) or PEV_CONN_REFUSED_HOST
+ *  (MaxConnectionsPerHost) during core.conn-refused. */
+PEV_API int pev_conn_refused(const pev_conn_t *c);
+
+/** pev_conn_refused(): over MaxConnections. */
+#define PEV_CONN_REFUSED_MAX 1
+/** pev_conn_refused(): over MaxConnectionsPerHost. */
+#define PEV_CONN_REFUSED_HOST 2
 
 /** Close the connection gracefully (pev_stream_close()). */
 PEV_API apr_status_t pev_conn_close(pev_conn_t *c);

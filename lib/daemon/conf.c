@@ -442,6 +442,20 @@ apr_status_t pevi_conf_add_directives(pev_daemon_t *d, const pev_directive_t *di
 
 apr_status_t pevi_conf_init(pev_daemon_t *d)
 {
+    apr_status_t st;
+
     d->directives = apr_hash_make(d->pool);
-    return pevi_conf_add_directives(d, core_directives, -1);
+    st = pevi_conf_add_directives(d, core_directives, -1);
+    if (st == APR_SUCCESS)
+        st = pevi_log_init(d);
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_log_directives, -1);
+    /* the process directives, each part's own (privs.c, pidfile.c, limits.c) */
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_privs_directives, -1);
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_pidfile_directives, -1);
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_limits_directives, -1);
+    return st;
 }

@@ -5,7 +5,9 @@
  * to the modules through core.conn-open, holding its generation's
  * configuration until it closes; the server handshake of a connection
  * accepted on a TLS listener, before it is offered; and the stop's closing
- * of them all.
+ * of them all. A connection over a limit (limits.c) is refused instead:
+ * core.conn-refused, its last words sent (none on a TLS listener: it is
+ * reset), closed; it is never counted as open.
  */
 #include "config.h"
 
@@ -14,6 +16,8 @@
 #include <apr_strings.h>
 
 #include "daemon_int.h"
+
+#define REFUSE_LINGER APR_TIME_C(1000000)  /* to send a refusal */
 
 struct pev_conn {
     pevi_link_t link;               /* on d->conns while open */
@@ -26,11 +30,13 @@ struct pev_conn {
     pev_stream_callbacks_t cb;      /* the handler's callbacks */
     void *user_data;
     int handled;
-    int offered;                    /* core.conn-open generated */
+    int tls_wait;                   /* its TLS handshake runs, not offered yet */
     int deferred;                   /* handshake done while no generation could
                                      * take it: offered when one runs again
                                      * (2: its timer is armed) */
     int closed;                     /* on_close delivered */
+    int refused;                    /* PEV_CONN_REFUSED_*; 0: held */
+    struct pevi_host *host;         /* counted for its address (limits.c) */
 };
 
 static void conn_undefer(pev_conn_t *c)
@@ -78,7 +84,7 @@ static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
     pev_conn_t *c = user_data;
 
     c->closed = 1;
-    if (!c->offered) {
+    if (c->tls_wait) {
         /* a TLS handshake that failed (or a stop during it): the modules
          * never saw the connection, so they hear nothing of its end */
         char eb[256];
@@ -93,7 +99,8 @@ static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
     }
     if (c->cb.on_close)
         c->cb.on_close(s, reason, c->user_data);
-    pev_event_generate(c->d->bus, PEV_EVENT_CONN_CLOSE, c);
+    if (!c->refused)
+        pev_event_generate(c->d->bus, PEV_EVENT_CONN_CLOSE, c);
     apr_pool_destroy(c->pool);
 }
 
@@ -110,8 +117,10 @@ static apr_status_t conn_cleanup(void *data)
     conn_undefer(c);
     if (pevi_link_linked(&c->link)) {
         pevi_link_remove(&c->link);
-        c->d->nconns--;
+        if (!c->refused)
+            c->d->nconns--;
     }
+    pevi_limits_release(c->d, c->host);
     pevi_gen_unref(c->gen);
     return APR_SUCCESS;
 }
@@ -123,7 +132,7 @@ static int conn_offer(pev_conn_t *c)
 {
     pev_daemon_t *d = c->d;
 
-    c->offered = 1;
+    c->tls_wait = 0;
     d->opening = c;
     pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
     if (d->opening != c)
@@ -205,10 +214,42 @@ void pevi_conn_offer_deferred(pev_daemon_t *d)
     }
 }
 
+/* Over a limit: core.conn-refused, then the close (the listeners' last
+ * words are sent, for at most REFUSE_LINGER). On d->proc->refusing until
+ * its pool goes, so that a stop does not wait for it. */
+static void conn_refuse(pev_daemon_t *d, pev_conn_t *c, int tls)
+{
+    pevi_list_append(&pevi_daemon_proc(d)->refusing, &c->link);
+    pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s refused: %s",
+                   c->id, c->peer, c->refused == PEV_CONN_REFUSED_MAX
+                   ? "MaxConnections reached" : "MaxConnectionsPerHost reached");
+    d->opening = c;
+    pev_event_generate(d->bus, PEV_EVENT_CONN_REFUSED, c);
+    if (d->opening != c)
+        return;                     /* a listener destroyed its pool */
+    d->opening = NULL;
+    if (tls && pev_stream_is_open(c->stream))
+        pev_stream_abort(c->stream);    /* no plaintext to a TLS client */
+    else if (pev_stream_is_open(c->stream)) {
+        pev_stream_set_idle_timeout(c->stream, REFUSE_LINGER);
+        pev_stream_close(c->stream);
+    }
+}
+
+void pevi_conn_drop_refused(pev_daemon_t *d)
+{
+    if (!d->proc)
+        return;
+    while (!pevi_list_empty(&d->proc->refusing))
+        apr_pool_destroy(PEVI_CONTAINER(d->proc->refusing.next, pev_conn_t, link)->pool);
+}
+
+
 void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls)
 {
     pev_conn_t *c = apr_pcalloc(cp, sizeof *c);
     apr_sockaddr_t *sa;
+    char *ip = NULL;
     apr_status_t st;
     char eb[256];
 
@@ -220,11 +261,11 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls
     apr_pool_cleanup_register(cp, c, conn_cleanup, apr_pool_cleanup_null);
     c->peer = "?";
     if (apr_socket_addr_get(&sa, APR_REMOTE, ns) == APR_SUCCESS) {
-        char *ip;
-
         if (apr_sockaddr_ip_get(&ip, sa) == APR_SUCCESS)
             c->peer = apr_psprintf(cp, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
                                    (unsigned) sa->port);
+        else
+            ip = NULL;
     }
     st = pev_stream_create_socket(&c->stream, d->loop, ns, &conn_thunks, c, cp);
     if (st != APR_SUCCESS) {
@@ -233,10 +274,16 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls
         apr_pool_destroy(cp);
         return;
     }
+    c->refused = pevi_limits_admit(d, ip, &c->host);
+    if (c->refused) {
+        conn_refuse(d, c, tls != NULL);
+        return;
+    }
     pevi_list_append(&d->conns, &c->link);
     d->nconns++;
     if (tls) {
         /* the modules see the connection once its handshake succeeded */
+        c->tls_wait = 1;
         st = pev_stream_start_tls(c->stream, tls, NULL, conn_tls_ready, c, NULL);
         if (st != APR_SUCCESS) {
             pev_daemon_log(d, PEV_LOG_ERROR, "connection from %s: cannot start TLS: %s",
@@ -253,7 +300,7 @@ apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *c
 {
     if (!c)
         return APR_EINVAL;
-    if (c->closed || !pev_stream_is_open(c->stream))
+    if (c->closed || c->refused || !pev_stream_is_open(c->stream))
         return PEV_ECLOSED;
     if (cb)
         c->cb = *cb;
@@ -270,6 +317,7 @@ pev_gen_t *pev_conn_gen(const pev_conn_t *c) { return c ? c->gen : NULL; }
 pev_daemon_t *pev_conn_daemon(const pev_conn_t *c) { return c ? c->d : NULL; }
 apr_uint64_t pev_conn_id(const pev_conn_t *c) { return c ? c->id : 0; }
 const char *pev_conn_peer(const pev_conn_t *c) { return c ? c->peer : NULL; }
+int pev_conn_refused(const pev_conn_t *c) { return c ? c->refused : 0; }
 
 int pev_conn_is_tls(const pev_conn_t *c)
 {

@@ -266,7 +266,11 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
         return PEV_ECONFIG;
     st = pevi_conf_parse(d, scratch, *name, *text, *len);
     if (st == APR_SUCCESS)
+        st = pevi_privs_check(d, scratch);
+    if (st == APR_SUCCESS)
         st = pevi_conf_tls(d, scratch, *name, &tp, &ctx);
+    if (st == APR_SUCCESS && open)
+        st = pevi_log_prepare(d, scratch);
     if (st == APR_SUCCESS && open)
         st = pevi_listen_open(d, scratch);
     apr_pool_destroy(scratch->conf_pool);
@@ -300,6 +304,8 @@ static apr_status_t signals_take(pev_daemon_t *d)
             pevi_daemon_set_error(d, "cannot handle signal %d: %s", signos[i],
                                   pev_strerror(st, eb, sizeof eb));
     }
+    if (st == APR_SUCCESS)
+        st = pevi_log_take_signal(d);
     if (st != APR_SUCCESS && d->sig_pool) {
         apr_pool_destroy(d->sig_pool);
         d->sig_pool = NULL;
@@ -340,9 +346,22 @@ static apr_status_t start_first(pev_daemon_t *d)
             gen_attach_tls(gen, tp, ctx);
     }
     apr_pool_destroy(tmp);
+    /* the pid file before the sockets (a second copy says so, not "address
+     * in use"), the privilege drop after them, before any init */
     if (st == APR_SUCCESS)
+        st = pevi_privs_check(d, gen);
+    if (st == APR_SUCCESS)
+        st = pevi_pidfile_acquire(d, gen);
+    if (st == APR_SUCCESS)
+        st = pevi_log_prepare(d, gen);
+    if (st == APR_SUCCESS) {
+        pevi_log_commit(d);
         st = pevi_listen_open(d, gen);
+    }
+    if (st == APR_SUCCESS && (st = pevi_privs_drop(d, gen)) != APR_SUCCESS)
+        pevi_listen_commit(d, NULL, 1);
     if (st != APR_SUCCESS) {
+        pevi_pidfile_release(d);
         gen_end(gen);
         return st;
     }
@@ -355,10 +374,12 @@ static apr_status_t start_first(pev_daemon_t *d)
         if (d->gen)
             gen_end(d->gen);
         pevi_listen_commit(d, NULL, 1);
+        pevi_pidfile_release(d);
         d->state = D_STOPPED;
         return st;
     }
     pevi_listen_log(d);
+    pevi_activate_report(d);
     pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
     if (d->gen == gen)
         pev_event_generate(d->bus, PEV_EVENT_STARTUP, gen);
@@ -383,12 +404,21 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
         if (st != APR_SUCCESS)
             return st;              /* nothing changed: still startable */
     }
+    /* the service manager's variables (notify.c, activate.c) */
+    pevi_notify_init(d);
+    pevi_activate_init(d);
     d->busy = 1;
     st = start_first(d);
     d->busy = 0;
     if (st == APR_SUCCESS && d->state == D_RUNNING && d->gen && !d->stop_req) {
         pevi_listen_resume(d);
         pevi_conn_offer_deferred(d);
+    }
+    if (st == APR_SUCCESS)
+        pevi_notify_ready(d);
+    else {
+        pevi_log_close(d);
+        pevi_notify_start_failed(d);
     }
     if (st != APR_SUCCESS) {
         /* a failed start keeps nothing: the signals go back too */
@@ -406,15 +436,18 @@ static void do_stop(pev_daemon_t *d)
 
     d->state = D_STOPPING;
     d->stop_req = d->restart_req = 0;
+    pevi_notify_stopping(d);
     pev_event_generate(d->bus, PEV_EVENT_SHUTDOWN, gen);
     pevi_listen_commit(d, NULL, 0);
     pevi_conn_close_all(d);
+    pevi_conn_drop_refused(d);
     pev_event_generate(d->bus, PEV_EVENT_EXIT, gen);
     if (d->sig_pool)
         apr_pool_destroy(d->sig_pool);
     d->sig_pool = NULL;
     if (d->gen)
         gen_end(d->gen);
+    pevi_pidfile_release(d);
     d->state = D_STOPPED;
     pev_daemon_log(d, PEV_LOG_INFO, "stopped");
 }
@@ -432,14 +465,17 @@ static void do_restart(pev_daemon_t *d)
     d->restart_req = 0;
     if (apr_pool_create(&tmp, d->pool) != APR_SUCCESS)
         return;
+    pevi_notify_reloading(d);
     /* 1. read and check the next configuration while this one runs; its
      * TLS context is built now, once, so a certificate or key that cannot
      * be loaded keeps the running generation */
     st = config_check(d, tmp, 1, &name, &text, &len, &tls_pool, &tls);
     if (st != APR_SUCCESS) {
+        pevi_log_abort(d);
         pev_daemon_log(d, PEV_LOG_ERROR, "reload failed, keeping generation %u: %s",
                        old ? old->number : 0, d->error);
         apr_pool_destroy(tmp);
+        pevi_notify_reloaded(d, 1);
         return;
     }
     /* 2. and 3. the running generation ends */
@@ -455,6 +491,7 @@ static void do_restart(pev_daemon_t *d)
         st = pevi_conf_parse(d, gen, name, text, len);
         d->gen = gen;               /* a failure below: the stop ends it */
         if (st == APR_SUCCESS) {
+            pevi_log_commit(d);
             pevi_listen_commit(d, gen, 0);
             st = run_inits(d, gen);
         }
@@ -466,6 +503,7 @@ static void do_restart(pev_daemon_t *d)
     }
     apr_pool_destroy(tmp);
     if (st != APR_SUCCESS) {
+        pevi_log_abort(d);
         pev_daemon_log(d, PEV_LOG_ERROR, "restart failed, stopping: %s", d->error);
         d->exit_status = st;
         do_stop(d);
@@ -474,6 +512,7 @@ static void do_restart(pev_daemon_t *d)
     pev_daemon_log(d, PEV_LOG_INFO, "generation %u running", gen->number);
     pevi_listen_log(d);
     pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
+    pevi_notify_reloaded(d, 0);
 }
 
 apr_status_t pev_daemon_check_config(pev_daemon_t *d)

@@ -11,9 +11,19 @@
  *     -> listen.c   the listening sockets
  *          -> conn.c    accepted connections
  *     -> conn.c
- *   log.c      pev_daemon_log() and the error text: used by every part
+ *   log.c      pev_daemon_log(), where messages go (stderr, the journal,
+ *              syslog, a file) and the error text: used by every part
+ *   notify.c   the service manager's notifications (READY=1, RELOADING=1,
+ *              STOPPING=1, WATCHDOG=1, STATUS=): called by cycle.c
+ *   activate.c listening sockets passed by the service manager: called by
+ *              cycle.c and listen.c
+ *   privs.c    the core directives User and Group, the privilege drop
+ *   pidfile.c  the core directive PidFile: the pid file and its lock
+ *   limits.c   the core directives MaxConnections and MaxConnectionsPerHost:
+ *              connections counted per host, refusals counted
  *
- * Nothing calls up into cycle.c, and conn.c calls no other part but log.c.
+ * Nothing calls up into cycle.c, and conn.c calls no other part but log.c
+ * and limits.c.
  * Each part includes this header and public headers (listen.c polls its
  * sockets through descriptor watchers, poolev/watch.h); cycle.c also
  * includes io_int.h, the loop's narrow interface, to ask whether the loop
@@ -33,6 +43,12 @@
  *   c->pool          one per connection
  *   d->sig_pool      the signal handlers, from the start to the stop
  *   d->path_pool     the configuration file's name
+ *   sink pool        one per log target in use or prepared (log.c): the
+ *                    path, the file's descriptor
+ *   notify pool      the notification socket, the watchdog and status
+ *                    timers, their listeners (notify.c)
+ * The sockets the service manager passed are closed by a cleanup of
+ * d->pool (activate.c); a listening socket adopting one holds a duplicate.
  *
  * Per-restart work allocates only from pools it destroys again, so a
  * daemon's memory does not grow with the number of restarts.
@@ -44,6 +60,8 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include <sys/types.h>
+
 #include "poolev/daemon.h"
 #include "poolev/tls.h"
 #include "../list.h"
@@ -51,6 +69,42 @@
 enum pevi_dstate { D_NEW, D_RUNNING, D_STOPPING, D_STOPPED };
 
 struct pevi_lsock;
+struct pevi_host;
+
+/* What the process-wide core directives (User, Group, PidFile,
+ * MaxConnections, MaxConnectionsPerHost) stored for a generation; in its
+ * configuration pool, made by the first of them (pevi_gen_core()). */
+typedef struct pevi_core_conf {
+    const char *user;               /* as written; NULL: not set */
+    uid_t uid;
+    gid_t user_gid;                 /* the user's primary group */
+    const char *login;              /* the passwd entry's name; NULL: none */
+    const char *group;              /* as written; NULL: not set */
+    gid_t gid;
+    const char *pidfile;            /* NULL: none */
+    long max_conns;                 /* 0: no limit */
+    long max_conns_host;            /* 0: no limit */
+} pevi_core_conf_t;
+
+/* The process state of privs.c, pidfile.c and limits.c; in the daemon's
+ * pool, made once (pevi_daemon_proc()). */
+typedef struct pevi_proc {
+    /* privs.c: what the start set up, for the reloads to compare */
+    int started;                    /* the start got past the drop */
+    int dropped;                    /* privileges were dropped */
+    const char *user, *group;       /* as the start's configuration wrote them */
+    uid_t uid;
+    gid_t gid;
+    int has_user, has_group;
+    /* pidfile.c */
+    apr_pool_t *pid_pool;           /* holds the pid file; NULL: none */
+    const char *pidfile;            /* its path (in pid_pool) */
+    /* limits.c */
+    apr_hash_t *hosts;              /* IP -> struct pevi_host, counted */
+    struct pevi_host *spare;        /* records for reuse */
+    apr_uint64_t refused, refused_host;
+    pevi_link_t refusing;           /* refused connections still closing */
+} pevi_proc_t;
 
 struct pev_gen {
     pev_daemon_t *d;
@@ -71,6 +125,9 @@ struct pev_gen {
     apr_size_t refs;                /* connections accepted under it */
     int ended;
     const char *fail;               /* pev_gen_fail() message */
+    struct pevi_log_conf *log;      /* LogLevel, LogTarget, LogFile (log.c);
+                                     * NULL: the defaults */
+    pevi_core_conf_t *core;         /* NULL: no process directive given */
 };
 
 struct pev_daemon {
@@ -104,8 +161,13 @@ struct pev_daemon {
     apr_size_t nconns;
     apr_uint64_t conn_ids;
     apr_pool_t *sig_pool;
+    pevi_proc_t *proc;              /* privs.c, pidfile.c, limits.c */
 
     char error[1024];
+
+    struct pevi_log *log;           /* where messages go (log.c) */
+    struct pevi_notify *notify;     /* the service manager (notify.c) */
+    struct pevi_passed *passed;     /* sockets passed at the start (activate.c) */
 };
 
 /* The @a i-th Listen key (apr_array_header_t keeps elements in a char *). */
@@ -120,6 +182,72 @@ static inline const char *pevi_gen_listen_key(const pev_gen_t *gen, int i)
 /* Set the text pev_daemon_error() returns. */
 void pevi_daemon_set_error(pev_daemon_t *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The log's state, in d->pool (pevi_conf_init() calls it). */
+apr_status_t pevi_log_init(pev_daemon_t *d);
+
+/* The core logging directives: LogLevel, LogTarget, LogFile. */
+extern const pev_directive_t pevi_log_directives[];
+
+/* Make @a gen's log settings the pending ones: open what they name (a log
+ * file, syslog) without using it yet. On failure d->error says why and the
+ * current settings stay. */
+apr_status_t pevi_log_prepare(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* Use the pending settings from now on (none pending: nothing happens). */
+void pevi_log_commit(pev_daemon_t *d);
+
+/* Drop the pending settings (a failed reload). */
+void pevi_log_abort(pev_daemon_t *d);
+
+/* Back to the defaults (stderr, info), closing a log file or syslog: after
+ * a failed start and at the stop. */
+void pevi_log_close(pev_daemon_t *d);
+
+/* Take SIGUSR1 (reopen the log file) into d->sig_pool. */
+apr_status_t pevi_log_take_signal(pev_daemon_t *d);
+
+/* ------------------------------------------------------------------------ */
+/* notify.c: the service manager's notification socket (sd_notify(3))        */
+
+/* At the start: read NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, and
+ * unset them. Nothing is done without NOTIFY_SOCKET. */
+void pevi_notify_init(pev_daemon_t *d);
+
+/* The first generation runs: READY=1, the watchdog timer. */
+void pevi_notify_ready(pev_daemon_t *d);
+
+/* A restart begins: RELOADING=1 with MONOTONIC_USEC. */
+void pevi_notify_reloading(pev_daemon_t *d);
+
+/* A restart ended: READY=1; @a failed: the reload failed, the running
+ * generation goes on (STATUS says so). */
+void pevi_notify_reloaded(pev_daemon_t *d, int failed);
+
+/* The stop begins: STOPPING=1. */
+void pevi_notify_stopping(pev_daemon_t *d);
+
+/* The start failed: STATUS= says why; the socket closes. */
+void pevi_notify_start_failed(pev_daemon_t *d);
+
+/* ------------------------------------------------------------------------ */
+/* activate.c: sockets passed by the service manager (sd_listen_fds(3))      */
+
+/* At the start: take the sockets of LISTEN_FDS / LISTEN_PID (and their
+ * LISTEN_FDNAMES), set FD_CLOEXEC on them, unset the variables. */
+void pevi_activate_init(pev_daemon_t *d);
+
+/* A passed listening socket bound to one of @a sa's addresses, not in use:
+ * a duplicate of it made an apr_socket_t in @a pool (which closes the
+ * duplicate; the passed socket is free again then). APR_NOTFOUND when none
+ * matches. */
+apr_status_t pevi_activate_take(pev_daemon_t *d, apr_socket_t **sock,
+                                const apr_sockaddr_t *sa, const char *key,
+                                apr_pool_t *pool);
+
+/* After the first generation opened its sockets: log the passed sockets
+ * no Listen address took (they stay open, for a reload that lists them). */
+void pevi_activate_report(pev_daemon_t *d);
 
 /* ------------------------------------------------------------------------ */
 /* conf.c                                                                    */
@@ -191,5 +319,53 @@ void pevi_conn_offer_deferred(pev_daemon_t *d);
 /* The stop: close every connection, wait up to d->grace for them to go,
  * then abort the rest. */
 void pevi_conn_close_all(pev_daemon_t *d);
+
+/* The stop's last step for connections refused over a limit that are still
+ * sending their refusal: their pools go now, without callbacks. */
+void pevi_conn_drop_refused(pev_daemon_t *d);
+
+/* ------------------------------------------------------------------------ */
+/* privs.c, pidfile.c, limits.c                                              */
+
+/* The core directives of each part (conf.c adds them). */
+extern const pev_directive_t pevi_privs_directives[];
+extern const pev_directive_t pevi_pidfile_directives[];
+extern const pev_directive_t pevi_limits_directives[];
+
+/* The generation's process settings, made on first use (a directive
+ * handler); NULL from a generation no process directive touched when
+ * @a make is 0. */
+pevi_core_conf_t *pevi_gen_core(pev_gen_t *gen, int make);
+
+/* The daemon's process state, made on first use (in d->pool). */
+pevi_proc_t *pevi_daemon_proc(pev_daemon_t *d);
+
+/* After a parse (the start, a reload's check, a configuration check):
+ * settings that go together, and, while a generation runs, the settings a
+ * reload cannot change (User, Group, PidFile). d->error on failure. */
+apr_status_t pevi_privs_check(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* The start, after the sockets are bound: change to User and Group, and
+ * verify. On failure d->error says why; the process must not go on. */
+apr_status_t pevi_privs_drop(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* A bind that failed with @a st after the privileges were dropped: say so
+ * in d->error (listen.c calls it for a reload's new address). */
+void pevi_privs_bind_error(pev_daemon_t *d, const char *key, apr_status_t st);
+
+/* The start, before the sockets: take the pid file (lock it, write it
+ * atomically). A live one refuses the start. d->error on failure. */
+apr_status_t pevi_pidfile_acquire(pev_daemon_t *d, const pev_gen_t *gen);
+
+/* Remove the pid file and release its lock (the stop, a failed start). */
+void pevi_pidfile_release(pev_daemon_t *d);
+
+/* May a connection from @a ip (NULL: unknown) be held under the current
+ * generation's limits? 0 and *host (counted; release it with
+ * pevi_limits_release()), or the PEV_CONN_REFUSED_* reason, counted. */
+int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host);
+
+/* A held connection from @a host went. */
+void pevi_limits_release(pev_daemon_t *d, struct pevi_host *host);
 
 #endif /* POOLEV_DAEMON_INT_H */

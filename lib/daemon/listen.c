@@ -31,6 +31,8 @@ struct pevi_lsock {
     int tls;                        /* a TLS listener */
     apr_port_t port;                /* the bound port */
     pev_timer_t *pause;             /* re-enables accepting after EMFILE */
+    apr_time_t paused_since;        /* an EMFILE episode began (0: none) */
+    unsigned pauses;                /* pauses in the episode */
     int fresh;                      /* opened for a restart not yet done */
     int declined;                   /* paused: no generation to accept for */
     lsock_t *next;
@@ -43,6 +45,17 @@ static void lsock_resume(pev_timer_t *t, void *user_data)
     (void) t;
     if (pev_watch_set(l->watch, PEV_WATCH_READ) != APR_SUCCESS)
         pev_daemon_log(l->d, PEV_LOG_ERROR, "cannot poll %s again", l->key);
+}
+
+/* Accepting works again after an EMFILE episode: say so, once. */
+static void lsock_episode_end(lsock_t *l)
+{
+    pev_daemon_log(l->d, PEV_LOG_INFO, "accept on %s: accepting again after %ld ms "
+                   "(%u pause%s)", l->key,
+                   (long) ((pev_loop_now(l->d->loop) - l->paused_since) / 1000), l->pauses,
+                   l->pauses == 1 ? "" : "s");
+    l->paused_since = 0;
+    l->pauses = 0;
 }
 
 static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
@@ -75,6 +88,8 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
             apr_pool_tag(cp, "pev_conn");
             st = apr_socket_accept(&ns, l->sock, cp);
             if (st == APR_SUCCESS) {
+                if (l->paused_since)
+                    lsock_episode_end(l);
                 /* a TLS listener only exists in a generation with a context
                  * (pevi_conf_tls() checked it) */
                 pevi_conn_accept(d, cp, ns, l->tls ? d->gen->tls : NULL);
@@ -82,14 +97,24 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
             }
             apr_pool_destroy(cp);
         }
-        if (APR_STATUS_IS_EAGAIN(st) || APR_STATUS_IS_EINTR(st))
+        if (APR_STATUS_IS_EAGAIN(st) || APR_STATUS_IS_EINTR(st)) {
+            if (l->paused_since && APR_STATUS_IS_EAGAIN(st))
+                lsock_episode_end(l);
             return;
+        }
         if (APR_STATUS_IS_ECONNABORTED(st) || st == APR_FROM_OS_ERROR(EPROTO))
             continue;
         /* out of descriptors or memory: the socket stays readable, so stop
-         * polling it for a moment rather than spin */
-        pev_daemon_log(d, PEV_LOG_WARN, "accept on %s: %s; pausing for %d ms", l->key,
-                       pev_strerror(st, eb, sizeof eb), (int) (ACCEPT_PAUSE / 1000));
+         * polling it for a moment rather than spin; said once per episode */
+        if (!l->paused_since) {
+            pev_daemon_log(d, PEV_LOG_WARN, "accept on %s: %s; pausing, retrying every %d ms",
+                           l->key, pev_strerror(st, eb, sizeof eb),
+                           (int) (ACCEPT_PAUSE / 1000));
+            l->paused_since = pev_loop_now(d->loop);
+            if (!l->paused_since)
+                l->paused_since = 1;
+        }
+        l->pauses++;
         if ((l->pause ? pev_timer_rearm_in(l->pause, ACCEPT_PAUSE)
              : pev_timer_add_in(&l->pause, d->loop, ACCEPT_PAUSE, lsock_resume, l, l->pool))
             == APR_SUCCESS)
@@ -118,6 +143,7 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
     apr_status_t st;
     const char *what;
     char eb[256];
+    int adopted = 0;
 
     st = apr_pool_create(&lp, d->pool);
     if (st != APR_SUCCESS)
@@ -151,17 +177,20 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key)
     }
     if (st == APR_SUCCESS)
         st = apr_sockaddr_info_get(&sa, host, host ? APR_UNSPEC : APR_INET, port, 0, lp);
-    if (st == APR_SUCCESS) {
+    /* a socket the service manager passed for this address (activate.c) */
+    if (st == APR_SUCCESS)
+        adopted = pevi_activate_take(d, &l->sock, sa, key, lp) == APR_SUCCESS;
+    if (st == APR_SUCCESS && !adopted) {
         what = "create a socket for";
         st = apr_socket_create(&l->sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, lp);
     }
-    if (st == APR_SUCCESS)
+    if (st == APR_SUCCESS && !adopted)
         st = apr_socket_opt_set(l->sock, APR_SO_REUSEADDR, 1);
-    if (st == APR_SUCCESS) {
+    if (st == APR_SUCCESS && !adopted) {
         what = "bind";
         st = apr_socket_bind(l->sock, sa);
     }
-    if (st == APR_SUCCESS) {
+    if (st == APR_SUCCESS && !adopted) {
         what = "listen on";
         st = apr_socket_listen(l->sock, SOMAXCONN);
     }
@@ -205,6 +234,7 @@ apr_status_t pevi_listen_open(pev_daemon_t *d, const pev_gen_t *gen)
         st = lsock_open(d, key);
         if (st == APR_SUCCESS)
             continue;
+        pevi_privs_bind_error(d, key, st);     /* after a privilege drop */
         for (pp = &d->lsocks; *pp;) {
             lsock_t *l = *pp;
 
