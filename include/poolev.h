@@ -13,6 +13,7 @@
  *   poolev/signal.h  signal handlers that run in loop context
  *   poolev/stream.h  pool-owned buffered streams with timed wait events
  *   poolev/watch.h   watchers of descriptors the caller owns (library sockets)
+ *   poolev/connect.h outbound connections: non-blocking resolution, a stream
  *   poolev/daemon.h  the daemon lifecycle: modules, configuration generations
  *   poolev/export.h  PEV_API (what libpoolev exports) and PEV_PRINTF
  */
@@ -26,6 +27,7 @@
 #include "poolev/stream.h"
 #include "poolev/watch.h"
 #include "poolev/tls.h"
+#include "poolev/connect.h"
 #include "poolev/daemon.h"
 
 /** poolev's version, as numbers and as a string. */

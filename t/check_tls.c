@@ -1124,6 +1124,65 @@ START_TEST(test_starttls_client_discards_server_bytes_after_ok)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------------ */
+/* An outbound connection, then TLS as a client                              */
+
+static sctx_t *CONNECTED;
+
+static void on_connected(pev_connect_t *req, apr_status_t status, pev_stream_t *stream,
+                         void *user_data)
+{
+    sctx_t *c = user_data;
+
+    (void) req;
+    ck_assert_int_eq(status, APR_SUCCESS);
+    c->s = stream;
+    ck_assert_int_eq(pev_stream_set_callbacks(stream, &CB_ALL, c), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_start_tls(stream, client_ctx(), "localhost", on_ready, c,
+                                          NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_write(stream, "over the connect\n", 17), APR_SUCCESS);
+    CONNECTED = c;
+}
+
+/* pev_connect() to a TLS server, TLS started in the connect callback with
+ * SNI and verification: the line arrives, encrypted. */
+START_TEST(test_connect_then_tls_client)
+{
+    apr_socket_t *lsn, *acc;
+    apr_sockaddr_t *sa;
+    pev_connect_t *req;
+    sctx_t *cli = ctx_new(2), *srv = ctx_new(1);
+    pev_stream_t *ss;
+
+    cli->pool = pt_subpool(pt_pool);
+    srv->pool = pt_subpool(pt_pool);
+    CONNECTED = NULL;
+    ck_assert_int_eq(apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, 0, 0, pt_pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_create(&lsn, APR_INET, SOCK_STREAM, APR_PROTO_TCP, pt_pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_bind(lsn, sa), APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_listen(lsn, 4), APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_addr_get(&sa, APR_LOCAL, lsn), APR_SUCCESS);
+    ck_assert_int_eq(pev_connect(&req, LOOP, "127.0.0.1", sa->port, 5 * APR_USEC_PER_SEC,
+                                 on_connected, cli, cli->pool),
+                     APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, CONNECTED != NULL);
+    ck_assert_int_eq(apr_socket_accept(&acc, lsn, srv->pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_create_socket(&ss, LOOP, acc, &CB_ALL, srv, srv->pool),
+                     APR_SUCCESS);
+    srv->s = ss;
+    ck_assert_int_eq(pev_stream_start_tls(ss, server_ctx(), NULL, on_ready, srv, NULL),
+                     APR_SUCCESS);
+    PT_PUMP_UNTIL(LOOP, READY[1] && READY[2] && srv->nlines == 1);
+    ck_assert_str_eq(srv->line[0], "over the connect");
+    ck_assert_str_eq(SSL_get_servername(pev_stream_tls_ssl(ss), TLSEXT_NAMETYPE_host_name),
+                     "localhost");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* One context, several loops on their own threads                           */
 
@@ -1415,6 +1474,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_ctx_wrap);
     tcase_add_test(tc, test_start_tls_errors);
     tcase_add_test(tc, test_ctx_shared_by_loops_on_threads);
+    tcase_add_test(tc, test_connect_then_tls_client);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("starttls");

@@ -29,9 +29,9 @@ extern "C" {
 #define PEV_ENESTING   (PEV_START_ERROR + 1)
 /** The bus, loop or stream was destroyed (its pool cleared or destroyed):
  *  by a callback while the call was running (the caller must not touch it
- *  again), or before a call on one of the loop's timers, signal handlers or
- *  streams. Also the close reason of a stream whose pool or loop was
- *  destroyed (poolev/stream.h). */
+ *  again), or before a call on one of the loop's timers, signal handlers,
+ *  streams or connect requests. Also the close reason of a stream whose
+ *  pool or loop was destroyed (poolev/stream.h). */
 #define PEV_EDESTROYED (PEV_START_ERROR + 2)
 /** The module was removed with pev_module_remove(); it takes no new
  *  listeners. Also: the watcher was removed with pev_watch_remove()
@@ -55,7 +55,8 @@ extern "C" {
 #define PEV_EBUSY      (PEV_START_ERROR + 5)
 /** Closed: the stream is closed or closing (poolev/stream.h), also the close
  *  reason of a stream closed by pev_stream_close() or pev_stream_abort();
- *  the connection is closed (pev_conn_set_handler()); the daemon is stopping
+ *  the connection is closed (pev_conn_set_handler()); the connect request
+ *  finished or was cancelled (pev_connect_cancel()); the daemon is stopping
  *  or stopped, or its start failed (pev_daemon_start(), pev_daemon_run(),
  *  pev_daemon_run_once(), pev_daemon_restart()). */
 #define PEV_ECLOSED    (PEV_START_ERROR + 6)
