@@ -13,10 +13,19 @@
  *      subscription ends with its connection;
  *   5. SIGHUP with a changed greeting: a new connection sees the new
  *      greeting, the old subscriptions still deliver;
- *   6. SIGTERM: every client is told, pubsubd exits with status 0.
+ *   6. TLS (a throwaway certificate made with the OpenSSL API, and a
+ *      "Listen ... tls" port in the configuration from the start): a client
+ *      upgrades with STARTTLS and publishes and receives through TLS; a
+ *      client that sends a command in the same segment as STARTTLS sees it
+ *      discarded, not run; a client on the TLS port talks TLS from its
+ *      first byte;
+ *   7. SIGTERM: every client is told, pubsubd exits with status 0.
  *
  * Every step is checked; the demo exits non-zero when the daemon does not
  * behave, and every wait has a deadline, so it never hangs.
+ *
+ * The clients are plain POSIX and, for TLS, OpenSSL directly (no APR, no
+ * poolev).
  *
  * Run: ./examples/pubsub_demo [PATH-TO-PUBSUBD]
  */
@@ -33,15 +42,31 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef PUBSUB_DEMO_TLS          /* the build has OpenSSL (Makefile.am) */
+#include <poll.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#endif
+
 #include "lineclient.h"
 
 #define WAIT_MS 3000            /* a reply that should come at once */
 #define IDLE_S  2               /* the demo's IdleTimeout */
 
 static const char *pubsubd;
-static char dir[64], conf_path[128], log_path[128];
+static char dir[64], conf_path[128], log_path[128], cert_path[128], key_path[128];
 static pid_t daemon_pid;
-static unsigned port;
+static unsigned port, tls_port;
+#ifdef PUBSUB_DEMO_TLS
+static const int tls_port_wanted = 1;
+#else
+static const int tls_port_wanted = 0;
+#endif
 static long log_off;            /* log bytes shown so far */
 static int checks;
 
@@ -82,6 +107,8 @@ static void cleanup(void)
     }
     unlink(conf_path);
     unlink(log_path);
+    unlink(cert_path);
+    unlink(key_path);
     rmdir(dir);
 }
 
@@ -207,6 +234,210 @@ static long stat_of(const char *reply, const char *key)
 }
 
 /* ======================================================================== */
+/* TLS clients (OpenSSL)                                                     */
+
+#ifdef PUBSUB_DEMO_TLS
+
+static SSL_CTX *tls_ctx;
+
+/* A throwaway self-signed certificate for localhost and 127.0.0.1 (EC
+ * P-256, a day), written to cert_path and key_path; the clients trust it. */
+static void make_certificate(void)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    FILE *f;
+    int ok;
+
+    ok = key && x && X509_set_version(x, 2)
+         && ASN1_INTEGER_set(X509_get_serialNumber(x), (long) getpid())
+         && X509_gmtime_adj(X509_getm_notBefore(x), -3600)
+         && X509_gmtime_adj(X509_getm_notAfter(x), 86400) && X509_set_pubkey(x, key);
+    name = X509_get_subject_name(x);
+    ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                          (const unsigned char *) "localhost", -1, -1, 0)
+         && X509_set_issuer_name(x, name);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    if (ok && (ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
+                                         "DNS:localhost,IP:127.0.0.1")) != NULL) {
+        ok = X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (ok && (ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+                                         "critical,CA:TRUE")) != NULL) {
+        ok = X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    ok = ok && X509_sign(x, key, EVP_sha256());
+    if (ok && (f = fopen(cert_path, "w")) != NULL) {
+        ok = PEM_write_X509(f, x);
+        ok = fclose(f) == 0 && ok;
+    }
+    if (ok && (f = fopen(key_path, "w")) != NULL) {
+        ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+        ok = fclose(f) == 0 && ok;
+    }
+    X509_free(x);
+    EVP_PKEY_free(key);
+    if (!ok)
+        fail("cannot make a test certificate in %s", dir);
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || SSL_CTX_load_verify_locations(tls_ctx, cert_path, NULL) != 1)
+        fail("cannot make a TLS client context");
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+}
+
+typedef struct tls_client {
+    const char *name;
+    lc_client_t *lc;            /* the connection; its buffer is for plaintext */
+    SSL *ssl;
+    size_t len;
+    char buf[4096];
+    char line[4096];
+} tls_client_t;
+
+/* Wait at most until @a deadline for @a fd to be ready for @a events. */
+static int wait_fd(int fd, short events, long deadline)
+{
+    struct pollfd p = { fd, events, 0 };
+    long left = deadline - lc_now_ms();
+
+    return left > 0 && poll(&p, 1, (int) left) == 1;
+}
+
+/* The TLS handshake on @a c's connection, verifying "localhost". */
+static void tls_handshake(tls_client_t *c)
+{
+    long deadline = lc_now_ms() + WAIT_MS;
+    int r;
+
+    if (c->lc->len)
+        fail("%s: plaintext arrived after the go-ahead", c->name);
+    c->ssl = SSL_new(tls_ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->lc->fd) != 1
+        || SSL_set_tlsext_host_name(c->ssl, "localhost") != 1
+        || SSL_set1_host(c->ssl, "localhost") != 1)
+        fail("%s: SSL_new", c->name);
+    while ((r = SSL_connect(c->ssl)) != 1) {
+        int e = SSL_get_error(c->ssl, r);
+
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            || !wait_fd(c->lc->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+            fail("%s: TLS handshake failed: %s", c->name,
+                 X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+    }
+    printf("%-5s : TLS handshake done: %s, %s, certificate of localhost verified\n",
+           c->name, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+}
+
+static void tls_say(tls_client_t *c, const char *cmd)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s\r\n", cmd), off = 0;
+    long deadline = lc_now_ms() + WAIT_MS;
+
+    printf("%-5s > %s  (TLS)\n", c->name, cmd);
+    while (off < n) {
+        int w = SSL_write(c->ssl, buf + off, n - off), e;
+
+        if (w > 0) {
+            off += w;
+            continue;
+        }
+        e = SSL_get_error(c->ssl, w);
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            || !wait_fd(c->lc->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+            fail("%s: SSL_write failed", c->name);
+    }
+}
+
+/* The next line through TLS, or NULL at the end or after WAIT_MS. */
+static const char *tls_line(tls_client_t *c)
+{
+    long deadline = lc_now_ms() + WAIT_MS;
+
+    for (;;) {
+        char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+        int r, e;
+
+        if (nl) {
+            size_t n = (size_t) (nl - c->buf);
+
+            memcpy(c->line, c->buf, n);
+            c->line[n] = '\0';
+            if (n && c->line[n - 1] == '\r')
+                c->line[n - 1] = '\0';
+            memmove(c->buf, nl + 1, c->len - n - 1);
+            c->len -= n + 1;
+            return c->line;
+        }
+        if (c->len == sizeof c->buf)
+            return NULL;
+        r = SSL_read(c->ssl, c->buf + c->len, (int) (sizeof c->buf - c->len));
+        if (r > 0) {
+            c->len += (size_t) r;
+            continue;
+        }
+        e = SSL_get_error(c->ssl, r);
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            || !wait_fd(c->lc->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+            return NULL;
+    }
+}
+
+static const char *tls_expect(tls_client_t *c, const char *want)
+{
+    const char *got = tls_line(c);
+    size_t n = strlen(want);
+    int prefix = n > 0 && want[n - 1] == '*';
+
+    if (!got)
+        fail("%s expected \"%s\" through TLS, got nothing", c->name, want);
+    printf("%-5s < %s  (TLS)\n", c->name, got);
+    check(prefix ? strncmp(got, want, n - 1) == 0 : strcmp(got, want) == 0,
+          "%s expected \"%s\", got \"%s\"", c->name, want, got);
+    return got;
+}
+
+static void tls_ask(tls_client_t *c, const char *cmd, const char *want)
+{
+    tls_say(c, cmd);
+    tls_expect(c, want);
+}
+
+/* Connect to @a p; on the TLS port (@a implicit) the handshake first. */
+static void tls_connect(tls_client_t *c, const char *name, unsigned p, int implicit)
+{
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->lc = lc_connect(p, 0);
+    if (!c->lc)
+        fail("%s: connect to 127.0.0.1:%u: %s", name, p, strerror(errno));
+    printf("%-5s connects to port %u%s\n", name, p, implicit ? " (the TLS port)" : "");
+    if (implicit)
+        tls_handshake(c);
+}
+
+/* The server's close: the BYE line came, then the end (close_notify). */
+static void tls_expect_end(tls_client_t *c)
+{
+    const char *l = tls_line(c);
+
+    if (l)
+        fail("%s expected the end of the connection, got \"%s\"", c->name, l);
+    check(SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN,
+          "%s: the daemon ended TLS without close_notify", c->name);
+    printf("%-5s : connection closed by the daemon (close_notify received)\n", c->name);
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    lc_free(c->lc);
+}
+#endif /* PUBSUB_DEMO_TLS */
+
+/* ======================================================================== */
 /* The daemon                                                                */
 
 /* pubsubd -p: the embedded default configuration. */
@@ -314,9 +545,18 @@ static void start_daemon(void)
         execl(pubsubd, pubsubd, "-f", conf_path, (char *) NULL);
         _exit(127);
     }
-    port = (unsigned) strtoul(log_wait("generation 1 ready: listening on port ", 5000),
-                              NULL, 10);
+    {
+        /* "port P", or "ports P, T": the plaintext port, then the TLS port */
+        const char *ports = log_wait("generation 1 ready: listening on port", 5000);
+        char *end;
+
+        port = (unsigned) strtoul(ports + (*ports == 's'), &end, 10);
+        tls_port = strncmp(end, ", ", 2) == 0 ? (unsigned) strtoul(end + 2, NULL, 10) : 0;
+    }
     check(port > 0, "no port in the log");
+#ifdef PUBSUB_DEMO_TLS
+    check(tls_port > 0, "no TLS port in the log");
+#endif
 }
 
 /* ======================================================================== */
@@ -324,6 +564,10 @@ static void start_daemon(void)
 int main(int argc, char *argv[])
 {
     client_t sub1, sub2, pub, idle, late;
+#ifdef PUBSUB_DEMO_TLS
+    tls_client_t up, inj, imp;
+    char tls_conf[1024];
+#endif
     char *conf, self[512];
     long t_idle, waited, deadline;
     int status;
@@ -350,6 +594,8 @@ int main(int argc, char *argv[])
     }
     snprintf(conf_path, sizeof conf_path, "%s/pubsubd.conf", dir);
     snprintf(log_path, sizeof log_path, "%s/pubsubd.log", dir);
+    snprintf(cert_path, sizeof cert_path, "%s/server.crt", dir);
+    snprintf(key_path, sizeof key_path, "%s/server.key", dir);
 
     printf("pubsubd demo: a publish/subscribe daemon on poolev, driven by real TCP clients\n"
            "(lines \"name > ...\" are sent by a client, \"name < ...\" are what it reads,\n"
@@ -361,10 +607,19 @@ int main(int argc, char *argv[])
     set_directive(conf, 8192, "IdleTimeout", "IdleTimeout 2s");
     set_directive(conf, 8192, "LogLevel", "LogLevel debug");
     set_directive(conf, 8192, "StatsInterval", "StatsInterval 1s");
+#ifdef PUBSUB_DEMO_TLS
+    make_certificate();
+    snprintf(tls_conf, sizeof tls_conf, "\n# the demo: TLS\nListen 127.0.0.1:0 tls\n"
+             "TLSCertificateFile %s\nTLSCertificateKeyFile %s\n", cert_path, key_path);
+    if (strlen(conf) + strlen(tls_conf) >= 8192)
+        fail("the default configuration is too long");
+    strcat(conf, tls_conf);
+#endif
     write_config(conf);
     note("configuration: the embedded default (pubsubd -p), with Listen 127.0.0.1:0 (a free "
-         "port), IdleTimeout %ds, StatsInterval 1s and LogLevel debug, in %s", IDLE_S,
-         conf_path);
+         "port), IdleTimeout %ds, StatsInterval 1s and LogLevel debug%s, in %s", IDLE_S,
+         tls_port_wanted ? ", and a TLS port (Listen 127.0.0.1:0 tls) with a throwaway"
+         " certificate for localhost" : "", conf_path);
 
     /* 2. start, connect */
     note("starting %s -f %s", pubsubd, conf_path);
@@ -403,7 +658,8 @@ int main(int argc, char *argv[])
     ask(&pub, "PUB news", "-ERR usage: PUB topic message");
     ask(&pub, "SUB", "-ERR usage: SUB topic");
     ask(&pub, "UNSUB news", "-ERR not subscribed to news");
-    ask(&pub, "HELLO", "-ERR unknown command 'HELLO' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+    ask(&pub, "HELLO",
+        "-ERR unknown command 'HELLO' (SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT)");
     ask(&pub, "STATS news", "+OK *");
     check(stat_of(pub.lc->line, "subscribers") == 3, "news should have 3 subscribers");
     check(stat_of(pub.lc->line, "connections") == 4, "4 connections expected");
@@ -459,7 +715,59 @@ int main(int argc, char *argv[])
     check(stat_of(late.lc->line, "conn_generation") == 2, "late should be a generation 2 "
           "connection");
 
-    /* 6. stop */
+    /* 6. TLS */
+#ifdef PUBSUB_DEMO_TLS
+    note("TLS: up connects in plaintext and upgrades with STARTTLS; the \"+OK\" goes out"
+         " in plaintext, then the handshake");
+    tls_connect(&up, "up", port, 0);
+    if (!lc_line(up.lc, WAIT_MS) || strncmp(up.lc->line, "+OK ", 4) != 0)
+        fail("up: no greeting");
+    printf("%-5s < %s\n", up.name, up.lc->line);
+    printf("%-5s > STARTTLS\n", up.name);
+    if (lc_send(up.lc, "STARTTLS\r\n", 10, WAIT_MS) != 0)
+        fail("up: send");
+    if (!lc_line(up.lc, WAIT_MS) || strcmp(up.lc->line, "+OK begin TLS") != 0)
+        fail("up: STARTTLS was not answered with +OK begin TLS");
+    printf("%-5s < %s\n", up.name, up.lc->line);
+    tls_handshake(&up);
+    tls_ask(&up, "SUB news", "+OK subscribed to news");
+    say(&pub, "PUB news through TLS and plaintext alike");
+    expect(&pub, "+OK delivered=3");
+    expect(&sub1, "MSG news through TLS and plaintext alike");
+    expect(&sub2, "MSG news through TLS and plaintext alike");
+    tls_expect(&up, "MSG news through TLS and plaintext alike");
+    tls_ask(&up, "STARTTLS", "-ERR TLS is on already");
+
+    note("inj sends STARTTLS and a PUB in one segment, as a man in the middle could"
+         " (CVE-2011-0411): the PUB came in plaintext, so the daemon discards it");
+    tls_connect(&inj, "inj", port, 0);
+    if (!lc_line(inj.lc, WAIT_MS))
+        fail("inj: no greeting");
+    printf("%-5s > STARTTLS\\r\\nPUB news injected\\r\\n  (one write)\n", inj.name);
+    if (lc_send(inj.lc, "STARTTLS\r\nPUB news injected\r\n", 29, WAIT_MS) != 0)
+        fail("inj: send");
+    if (!lc_line(inj.lc, WAIT_MS) || strcmp(inj.lc->line, "+OK begin TLS") != 0)
+        fail("inj: STARTTLS was not answered with +OK begin TLS");
+    printf("%-5s < %s\n", inj.name, inj.lc->line);
+    tls_handshake(&inj);
+    log_wait("STARTTLS: discarded 19 byte(s)", 5000);
+    show_log();
+    tls_ask(&inj, "STATS news", "+OK *");
+    check(stat_of(inj.line, "tls") == 1, "inj should be under TLS");
+    ask(&sub1, "PING", "+PONG");           /* no MSG news injected before it */
+    tls_ask(&up, "PING", "+PONG");
+
+    note("imp connects to the TLS port: the handshake comes first, then the greeting");
+    tls_connect(&imp, "imp", tls_port, 1);
+    tls_expect(&imp, "+OK pubsubd, reloaded: hello again");
+    tls_ask(&imp, "STATS", "+OK *");
+    check(stat_of(imp.line, "tls") == 1 && stat_of(imp.line, "conn_generation") == 2,
+          "imp should be a TLS connection of generation 2");
+#else
+    note("TLS: skipped, this build has no OpenSSL (configured --without-openssl)");
+#endif
+
+    /* 7. stop */
     note("sending SIGTERM");
     if (kill(daemon_pid, SIGTERM) != 0)
         fail("kill: %s", strerror(errno));
@@ -471,6 +779,14 @@ int main(int argc, char *argv[])
     expect_end(&pub);
     expect(&late, "BYE server shutting down");
     expect_end(&late);
+#ifdef PUBSUB_DEMO_TLS
+    tls_expect(&up, "BYE server shutting down");
+    tls_expect_end(&up);
+    tls_expect(&inj, "BYE server shutting down");
+    tls_expect_end(&inj);
+    tls_expect(&imp, "BYE server shutting down");
+    tls_expect_end(&imp);
+#endif
     deadline = lc_now_ms() + 5000;
     while (waitpid(daemon_pid, &status, WNOHANG) != daemon_pid) {
         if (lc_now_ms() > deadline)
@@ -482,6 +798,9 @@ int main(int argc, char *argv[])
     check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pubsubd exited with status %d",
           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     note("pubsubd exited with status 0");
+#ifdef PUBSUB_DEMO_TLS
+    SSL_CTX_free(tls_ctx);
+#endif
     cleanup();
     printf("\ndemo passed: %d checks\n", checks);
     return 0;

@@ -9,8 +9,8 @@
  *           messages (pubsub.published) for the daemon's whole life, and
  *           reports them every StatsInterval with a timer bound to the
  *           generation;
- *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, QUIT; and the
- *           answer to a connection over MaxConnections or
+ *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT; and
+ *           the answer to a connection over MaxConnections or
  *           MaxConnectionsPerHost (core.conn-refused).
  *
  * What poolev does for it:
@@ -25,7 +25,12 @@
  *     under, and their subscriptions keep delivering;
  *   - output to each client is limited (OutputLimit); a subscriber that
  *     cannot keep up loses messages or its connection (SlowPolicy), never
- *     the daemon's memory or the other clients' service.
+ *     the daemon's memory or the other clients' service;
+ *   - TLS: the daemon core's TLS directives give each generation a server
+ *     context and "Listen HOST:PORT tls" ports whose clients are handed
+ *     over after the handshake; STARTTLS upgrades a plaintext connection
+ *     in place, and the plaintext a client sent after the command is
+ *     discarded (and logged), never read as a command.
  *
  * doc/pubsubd.md describes the protocol, the directives and the policy.
  *
@@ -49,9 +54,15 @@
 static const char default_config[] =
     "# pubsubd: the embedded default configuration (pubsubd -p prints it)\n"
     "\n"
-    "# core: addresses to listen on, [HOST:]PORT, repeatable; port 0 takes a\n"
-    "# free port (the log names it)\n"
+    "# core: addresses to listen on, [HOST:]PORT [tls], repeatable; port 0\n"
+    "# takes a free port (the log names it); \"tls\" ports need a certificate\n"
     "Listen 127.0.0.1:7450\n"
+    "# core: TLS for \"tls\" ports and STARTTLS (PEM files); a client\n"
+    "# certificate is asked for and verified with TLSCACertificateFile\n"
+    "#TLSCertificateFile server.crt\n"
+    "#TLSCertificateKeyFile server.key\n"
+    "#TLSCACertificateFile ca.crt\n"
+    "#Listen 127.0.0.1:7451 tls\n"
     "\n"
     "# core: the process. Started as root, pubsubd binds, writes the PidFile,\n"
     "# then runs as User and Group; all three take effect at the start only\n"
@@ -705,10 +716,55 @@ static void cmd_stats(conn_state_t *cs, const char *topic)
           " subscriptions=%" APR_UINT64_T_FMT
           " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
           " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
-          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT "%s",
+          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT " tls=%d%s",
           q.connections, q.accepted, cs->totals->subscriptions, q.messages,
           q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
-          pev_gen_number(pev_conn_gen(cs->c)), pev_daemon_refused(cs->d), extra);
+          pev_gen_number(pev_conn_gen(cs->c)), pev_daemon_refused(cs->d),
+          pev_conn_is_tls(cs->c), extra);
+}
+
+static void tls_ready(pev_stream_t *s, void *user_data)
+{
+    conn_state_t *cs = user_data;
+
+    (void) s;
+    pev_daemon_log(cs->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
+                   " (%s): STARTTLS: TLS established", cs->id, pev_conn_peer(cs->c));
+}
+
+/* STARTTLS: "+OK", sent in plaintext, then the handshake. The stream
+ * discards whatever the client sent after the command: bytes that came in
+ * plaintext must never run as commands of the TLS session (CVE-2011-0411). */
+static void cmd_starttls(conn_state_t *cs)
+{
+    static const char go[] = "+OK begin TLS\r\n";
+    pev_tls_ctx_t *ctx = pev_daemon_tls(cs->d);
+    apr_size_t discarded = 0;
+    apr_status_t st;
+    char err[128];
+
+    if (pev_conn_is_tls(cs->c)) {
+        reply(cs, "-ERR TLS is on already");
+        return;
+    }
+    if (!ctx) {
+        reply(cs, "-ERR TLS is not configured");
+        return;
+    }
+    /* it always fits: the handshake must not start before it is queued */
+    last_words(cs, go, sizeof go - 1);
+    st = pev_stream_start_tls(cs->s, ctx, NULL, tls_ready, cs, &discarded);
+    if (st != APR_SUCCESS) {
+        /* the client was told to go ahead: all it can get now is the end */
+        pev_daemon_log(cs->d, PEV_LOG_ERROR, "connection %" APR_UINT64_T_FMT
+                       ": STARTTLS: %s", cs->id, pev_strerror(st, err, sizeof err));
+        pev_stream_abort(cs->s);
+        return;
+    }
+    if (discarded)
+        pev_daemon_log(cs->d, PEV_LOG_WARN, "connection %" APR_UINT64_T_FMT " (%s):"
+                       " STARTTLS: discarded %" APR_SIZE_T_FMT " byte(s) sent in plaintext"
+                       " after the command", cs->id, pev_conn_peer(cs->c), discarded);
 }
 
 /* Split off the next space-separated word: *w, *wlen; returns the rest
@@ -779,6 +835,11 @@ static void command(conn_state_t *cs, char *line, apr_size_t len)
             cmd_stats(cs, NULL);
         else if (topic_ok(cs, arg, alen))
             cmd_stats(cs, arg);
+    } else if (is_cmd(cmd, clen, "STARTTLS")) {
+        if (alen)
+            reply(cs, "-ERR usage: STARTTLS");
+        else
+            cmd_starttls(cs);
     } else if (is_cmd(cmd, clen, "QUIT")) {
         if (alen)
             reply(cs, "-ERR usage: QUIT");
@@ -794,7 +855,8 @@ static void command(conn_state_t *cs, char *line, apr_size_t len)
             if ((unsigned char) cmd[i] < ' ' || (unsigned char) cmd[i] >= 0x7f
                 || cmd[i] == '\'')
                 cmd[i] = '?';
-        reply(cs, "-ERR unknown command '%.*s' (SUB, UNSUB, PUB, PING, STATS, QUIT)",
+        reply(cs, "-ERR unknown command '%.*s'"
+              " (SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT)",
               (int) clen, cmd);
     }
 }
@@ -866,7 +928,6 @@ static void on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
     conn_state_t *cs = user_data;
     char err[128];
 
-    (void) s;
     /* nothing to undo: the daemon destroys the connection's pool next, and
      * with it the subscriptions, the wait events and this state */
     pev_daemon_log(cs->d, reason == PEV_ELINE ? PEV_LOG_INFO : PEV_LOG_DEBUG,
@@ -874,6 +935,8 @@ static void on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
                    " end with it", cs->id, pev_conn_peer(cs->c),
                    reason == APR_EOF ? "by the client"
                    : reason == PEV_ECLOSED ? "by the server"
+                   : (reason == PEV_ETLS || reason == PEV_ETLSVERIFY) && pev_stream_tls_error(s)
+                   ? pev_stream_tls_error(s)
                    : reason == APR_TIMEUP ? "the client did not read its last output"
                    : reason == PEV_ELINE ? "line too long"
                    : pev_strerror(reason, err, sizeof err),

@@ -39,6 +39,7 @@ typedef struct {
     int fail_init;
     int restart_in_init;
     int check_fail;
+    int run_loop_in_init;
 } alpha_conf_t;
 
 #define ALPHA_MAGIC 0x616c7068u
@@ -52,6 +53,7 @@ typedef struct {
 
 static alpha_state_t *alpha_current;   /* state of the current generation */
 static long ping_calls, stale_calls;
+static apr_uint64_t init_loop_iterations; /* RunLoopInInit: iterations it ran */
 
 static const char *alpha_defaults(pev_gen_t *gen, void *mconf)
 {
@@ -146,6 +148,39 @@ static const char *alpha_check(pev_gen_t *gen, void *mconf)
     return NULL;
 }
 
+static const char *alpha_run_loop_in_init(pev_gen_t *gen, void *mconf, int argc,
+                                          char *argv[])
+{
+    (void) gen;
+    (void) argc;
+    (void) argv;
+    ((alpha_conf_t *) mconf)->run_loop_in_init = 1;
+    return NULL;
+}
+
+static void set_flag(pev_timer_t *t, void *user_data)
+{
+    (void) t;
+    *(int *) user_data = 1;
+}
+
+/* An init that runs the daemon's loop until a 30 ms timer fires (as a module
+ * that waits for a backend during its init would), and counts the
+ * iterations: the timer is the only thing left to wait for, so an idle
+ * loop needs a handful of them. */
+static void run_loop_for_a_while(pev_loop_t *loop, apr_pool_t *pool)
+{
+    apr_uint64_t first = pt_loop_iterations(loop);
+    int fired = 0, n;
+
+    ck_assert_int_eq(pev_timer_add_in(NULL, loop, 30000, set_flag, &fired, pool),
+                     APR_SUCCESS);
+    for (n = 0; !fired && n < 1000000; n++)
+        ck_assert_int_eq(pev_loop_run_once(loop, 100000), APR_SUCCESS);
+    ck_assert(fired);
+    init_loop_iterations = pt_loop_iterations(loop) - first;
+}
+
 static const pev_directive_t alpha_directives[] = {
     { "Greeting", 1, 1, alpha_greeting, "TEXT" },
     { "Value", 1, 1, alpha_value, "N" },
@@ -154,6 +189,7 @@ static const pev_directive_t alpha_directives[] = {
     { "Words", 1, 3, alpha_words, "WORD..." },
     { "RestartInInit", 0, 0, alpha_restart_in_init, NULL },
     { "CheckFail", 0, 0, alpha_check_fail, NULL },
+    { "RunLoopInInit", 0, 0, alpha_run_loop_in_init, NULL },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -201,6 +237,8 @@ static apr_status_t alpha_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
         return pev_gen_fail(gen, APR_EGENERAL, "FailInit was given");
     if (c->restart_in_init)
         pev_daemon_restart(d);
+    if (c->run_loop_in_init)
+        run_loop_for_a_while(pev_daemon_loop(d), gp);
     st = apr_pcalloc(gp, sizeof *st);
     st->magic = ALPHA_MAGIC;
     st->gen = pev_gen_number(gen);
@@ -508,6 +546,35 @@ START_TEST(test_bad_reload_keeps_generation)
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+}
+END_TEST
+
+/* A connection that waits while an init runs the loop (no generation can
+ * take it yet) must not make every iteration return at once: the listening
+ * socket is not polled while the daemon declines to accept, and is polled
+ * again once the generation runs, so the connection is served then. */
+START_TEST(test_waiting_connection_does_not_spin_init_loop)
+{
+    pev_daemon_t *d = make_daemon("Listen 127.0.0.1:0\n", 1, 0);
+    lc_client_t *c;
+
+    ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
+    write_conf("Listen 127.0.0.1:0\nRunLoopInInit\n");
+    c = pt_client(pev_daemon_port(d, 0), 0);
+    ck_assert_ptr_nonnull(c);
+    /* the restart runs before the next iteration, so the connection is
+     * still in the backlog when the init runs the loop */
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    pt_log_reset(&tlog);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
+    ck_assert_int_eq(pt_log_count(&tlog, L_CONN_OPEN), 0);
+    /* one iteration reports the socket (and pauses it), the rest wait for
+     * the timer; a socket polled all along makes every one return at once */
+    ck_assert_msg(init_loop_iterations <= 5, "the init's loop ran %lu iterations",
+                  (unsigned long) init_loop_iterations);
+    /* the generation runs: the socket is polled again, the connection taken */
+    PT_DAEMON_UNTIL(d, pt_log_count(&tlog, L_CONN_OPEN) == 1);
 }
 END_TEST
 
@@ -1530,7 +1597,7 @@ START_TEST(test_listen_logs_bound_addresses)
     capture(d);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     p0 = pev_daemon_port(d, 0);
-    snprintf(want, sizeof want, "listening on 127.0.0.1:%u\n", (unsigned) p0);
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u (plaintext)\n", (unsigned) p0);
     ck_assert_logged(want);
     ck_assert_ptr_null(strstr(logbuf, ":0"));
     write_conf("Listen 127.0.0.1:0\nListen localhost:0\n");
@@ -1541,7 +1608,7 @@ START_TEST(test_listen_logs_bound_addresses)
     p1 = pev_daemon_port(d, 1);
     /* only the new one */
     ck_assert_ptr_null(strstr(logbuf, want));
-    snprintf(want, sizeof want, ":%u\n", (unsigned) p1);
+    snprintf(want, sizeof want, ":%u (plaintext)\n", (unsigned) p1);
     ck_assert_logged("listening on ");
     ck_assert_logged(want);
     ck_assert_ptr_null(strstr(logbuf, "(port"));
@@ -1863,6 +1930,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_restart_requested_in_init);
     tcase_add_test(tc, test_bad_reload_keeps_generation);
     tcase_add_test(tc, test_failed_init_on_restart_stops);
+    tcase_add_test(tc, test_waiting_connection_does_not_spin_init_loop);
     tcase_add_test(tc, test_shutdown_order);
     tcase_add_test(tc, test_accept_pauses_when_out_of_descriptors);
     tcase_add_test(tc, test_config_errors);

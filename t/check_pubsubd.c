@@ -32,7 +32,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "config.h"
 #include "harness.h"
+#include "harness_tls.h"
+#include "tlsclient.h"
 
 #ifndef PUBSUBD_PATH
 #define PUBSUBD_PATH "../examples/pubsubd"
@@ -275,8 +278,9 @@ static void daemon_start(const char *settings)
              "%s", settings);
     write_file(D.conf, conf);
     D.pid = spawn(args);
-    rest = log_wait("generation 1 ready: listening on port ", START_MS);
-    D.port = (unsigned) strtoul(rest, NULL, 10);
+    /* "port N", or "ports N, M" with a TLS listener after it */
+    rest = log_wait("generation 1 ready: listening on port", START_MS);
+    D.port = (unsigned) strtoul(rest + (rest[0] == 's'), NULL, 10);
     free(rest);
     ck_assert_uint_gt(D.port, 0);
 }
@@ -447,9 +451,11 @@ START_TEST(protocol_commands_and_replies)
     PT_ASK(a, "QUIT now", "-ERR usage: QUIT");
 
     /* unknown commands, named printably */
-    PT_ASK(a, "FROB x", "-ERR unknown command 'FROB' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
-    PT_ASK(a, "SUBSCRIBE x", "-ERR unknown command 'SUBSCRIBE' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
-    PT_ASK(a, "\x01\x7f'", "-ERR unknown command '?\?\?' (SUB, UNSUB, PUB, PING, STATS, QUIT)");
+#define CMDS " (SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT)"
+    PT_ASK(a, "FROB x", "-ERR unknown command 'FROB'" CMDS);
+    PT_ASK(a, "SUBSCRIBE x", "-ERR unknown command 'SUBSCRIBE'" CMDS);
+    PT_ASK(a, "\x01\x7f'", "-ERR unknown command '?\?\?'" CMDS);
+#undef CMDS
 
     /* topics: MaxTopic 8, visible ASCII */
     PT_ASK(a, "SUB 12345678", "+OK subscribed to 12345678");
@@ -1182,6 +1188,315 @@ START_TEST(command_line_and_start_failures)
 END_TEST
 
 /* ======================================================================== */
+/* TLS: "Listen ... tls", STARTTLS, real clients                             */
+
+#ifdef HAVE_OPENSSL
+
+#ifndef STARTTLS_CLIENT
+#define STARTTLS_CLIENT "t/starttls_client.py"
+#endif
+
+static pt_pki_t *pki;                   /* one for the run, made in main() */
+static unsigned tls_port;
+
+/* Start pubsubd with TLS: the plaintext port (D.port) and a TLS port
+ * (tls_port), the test PKI's server certificate, and @a extra. */
+static void tls_daemon_start(const char *extra)
+{
+    char settings[3000], *rest, *comma;
+
+    ck_assert_msg(pki != NULL, "no test PKI");
+    snprintf(settings, sizeof settings, "Listen 127.0.0.1:0 tls\nTLSCertificateFile %s\n"
+             "TLSCertificateKeyFile %s\n%s", pki->server_cert, pki->server_key, extra);
+    daemon_start(settings);
+    rest = log_wait("generation 1 ready: listening on ports ", START_MS);
+    comma = strstr(rest, ", ");
+    ck_assert_ptr_nonnull(comma);
+    tls_port = (unsigned) strtoul(comma + 2, NULL, 10);
+    free(rest);
+    ck_assert_uint_gt(tls_port, 0);
+}
+
+/* A reply through the TLS client: the next line after sending @a cmd. */
+static const char *tc_ask(tc_t *c, const char *cmd)
+{
+    const char *l;
+
+    ck_assert_int_eq(tc_puts(c, cmd), 0);
+    ck_assert_int_eq(tc_puts(c, "\r\n"), 0);
+    l = tc_line(c);
+    ck_assert_msg(l != NULL, "no reply to '%s': %s", cmd, c->err);
+    return l;
+}
+
+#define TC_ASK(c, cmd, want) do {                                            \
+        const char *got_ = tc_ask((c), (cmd));                               \
+        ck_assert_msg(strcmp(got_, (want)) == 0, "%s: got '%s', want '%s'",  \
+                      (cmd), got_, (want));                                  \
+    } while (0)
+
+/* A plaintext client that upgrades with STARTTLS. */
+static void tc_starttls_client(tc_t *c)
+{
+    const char *l;
+
+    ck_assert_int_eq(tc_connect(c, D.port, NULL, NULL), 0);
+    l = tc_line(c);
+    ck_assert_msg(l && strcmp(l, "+OK pubsubd ready") == 0, "greeting: %s", l ? l : c->err);
+    TC_ASK(c, "STARTTLS", "+OK begin TLS");
+    ck_assert_msg(tc_start_tls(c, pki->ca, "localhost", NULL, NULL) == 0, "handshake: %s",
+                  c->err);
+}
+
+/*
+ * CVE-2011-0411: a client (or a man in the middle) sends STARTTLS and more
+ * commands in the same segment. The commands after STARTTLS arrived in
+ * plaintext; run after the handshake they would look like commands of the
+ * TLS session. They are discarded: nothing is published, no subscription is
+ * made, and the daemon logs how many bytes it discarded.
+ */
+START_TEST(starttls_discards_plaintext_after_command)
+{
+    static const char segment[] = "STARTTLS\r\nPUB ch injected\r\nSUB x\r\n";
+    lc_client_t *sub;
+    tc_t a;
+    const char *l;
+    char want[128];
+
+    tls_daemon_start("");
+    sub = cl_open("pubsubd ready");
+    PT_ASK(sub, "SUB ch", "+OK subscribed to ch");
+    ck_assert_int_eq(tc_connect(&a, D.port, NULL, NULL), 0);
+    l = tc_line(&a);
+    ck_assert_msg(l && strcmp(l, "+OK pubsubd ready") == 0, "greeting: %s", l ? l : a.err);
+    /* one send, one segment on loopback */
+    ck_assert_int_eq(tc_send(&a, segment, sizeof segment - 1), 0);
+    l = tc_line(&a);
+    ck_assert_msg(l && strcmp(l, "+OK begin TLS") == 0, "STARTTLS: %s", l ? l : a.err);
+    ck_assert_msg(tc_start_tls(&a, pki->ca, "localhost", NULL, NULL) == 0, "handshake: %s",
+                  a.err);
+    snprintf(want, sizeof want, "STARTTLS: discarded %u byte(s) sent in plaintext",
+             (unsigned) (sizeof segment - 1 - strlen("STARTTLS\r\n")));
+    free(log_wait(want, START_MS));
+    /* the first reply through TLS answers the first command sent through
+     * TLS; nothing was published and the only subscription is sub's */
+    l = tc_ask(&a, "STATS x");
+    ck_assert_msg(strstr(l, " messages=0 ") && strstr(l, " subscriptions=1 ")
+                  && strstr(l, " tls=1 ") && strstr(l, " subscribers=0"), "STATS: %s", l);
+    /* sub got no MSG: its next line is the reply to its next command */
+    PT_ASK(sub, "PING", "+PONG");
+    TC_ASK(&a, "PUB ch after", "+OK delivered=1");
+    PT_EXPECT(sub, "MSG ch after");
+    tc_close(&a);
+    daemon_stop();
+}
+END_TEST
+
+START_TEST(starttls_without_tls_configured)
+{
+    lc_client_t *c;
+
+    daemon_start("");
+    c = cl_open("pubsubd ready");
+    PT_ASK(c, "STARTTLS", "-ERR TLS is not configured");
+    PT_ASK(c, "STARTTLS now", "-ERR usage: STARTTLS");
+    PT_ASK(c, "PING", "+PONG");
+    daemon_stop();
+}
+END_TEST
+
+/* TLS on already: after a STARTTLS, and on the TLS port */
+START_TEST(starttls_twice_refused)
+{
+    tc_t a, t;
+
+    tls_daemon_start("");
+    tc_starttls_client(&a);
+    TC_ASK(&a, "STARTTLS", "-ERR TLS is on already");
+    TC_ASK(&a, "PING", "+PONG");
+    ck_assert_int_eq(tc_connect(&t, tls_port, NULL, NULL), 0);
+    ck_assert_msg(tc_start_tls(&t, pki->ca, "localhost", NULL, NULL) == 0, "%s", t.err);
+    ck_assert_ptr_nonnull(tc_line(&t));         /* the greeting */
+    TC_ASK(&t, "STARTTLS", "-ERR TLS is on already");
+    tc_close(&a);
+    tc_close(&t);
+    daemon_stop();
+}
+END_TEST
+
+/* The TLS port: greeting and commands through TLS; a reload with a key that
+ * does not match keeps the generation and the TLS clients. */
+START_TEST(implicit_tls_port_and_bad_reload)
+{
+    tc_t t, u;
+    const char *l;
+    char want[128], settings[2048];
+
+    tls_daemon_start("");
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u (TLS)", tls_port);
+    ck_assert(log_has(want));
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u (plaintext)", D.port);
+    ck_assert(log_has(want));
+    ck_assert_int_eq(tc_connect(&t, tls_port, NULL, NULL), 0);
+    ck_assert_msg(tc_start_tls(&t, pki->ca, "localhost", NULL, NULL) == 0, "%s", t.err);
+    l = tc_line(&t);
+    ck_assert_msg(l && strcmp(l, "+OK pubsubd ready") == 0, "greeting: %s", l ? l : t.err);
+    l = tc_ask(&t, "STATS");
+    ck_assert_msg(strstr(l, " tls=1") != NULL, "STATS: %s", l);
+
+    snprintf(settings, sizeof settings, "Listen 127.0.0.1:0 tls\nTLSCertificateFile %s\n"
+             "TLSCertificateKeyFile %s\n", pki->server_cert, pki->other_key);
+    daemon_reload(settings);
+    free(log_wait("reload failed, keeping generation 1: ", START_MS));
+    ck_assert_msg(log_has(pki->other_key) || log_has(pki->server_cert),
+                  "the message names no file");
+    TC_ASK(&t, "PING after", "+PONG after");
+    ck_assert_int_eq(tc_connect(&u, tls_port, NULL, NULL), 0);
+    ck_assert_msg(tc_start_tls(&u, pki->ca, "localhost", NULL, NULL) == 0, "%s", u.err);
+    ck_assert_ptr_nonnull(tc_line(&u));
+    l = tc_ask(&u, "STATS");
+    ck_assert_msg(strstr(l, " generation=1 ") != NULL, "STATS: %s", l);
+    tc_close(&t);
+    tc_close(&u);
+    daemon_stop();
+}
+END_TEST
+
+/* @a name on PATH, or NULL. */
+static const char *find_program(const char *name)
+{
+    static char path[1024];
+    const char *p = getenv("PATH");
+
+    while (p && *p) {
+        const char *e = strchr(p, ':');
+        size_t n = e ? (size_t) (e - p) : strlen(p);
+
+        snprintf(path, sizeof path, "%.*s/%s", (int) n, p, name);
+        if (access(path, X_OK) == 0)
+            return path;
+        p = e ? e + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Run @a argv (a program and its arguments) with stdin from @a input,
+ * stdout and stderr into the file D.out; its exit status, or -1 when it did
+ * not end in time (it is killed). *@a out: what it wrote (malloc'd). */
+static int run_tool(const char *const argv[], const char *input, char **out)
+{
+    char in_path[160];
+    pid_t pid;
+    int status, fd;
+
+    snprintf(in_path, sizeof in_path, "%s/tool-input", D.dir);
+    write_file(in_path, input);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        if ((fd = open(in_path, O_RDONLY)) >= 0)
+            dup2(fd, 0);
+        if ((fd = open(D.out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    if (!wait_exit(pid, START_MS, &status)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        *out = slurp(D.out);
+        return -1;
+    }
+    *out = slurp(D.out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* openssl s_client on the TLS port: verified against the test CA with the
+ * host name, one command, QUIT; and refused with another CA. */
+START_TEST(interop_openssl_s_client)
+{
+    const char *openssl = find_program("openssl");
+    char port[64], exe[1024];
+    char *out;
+    int rc;
+
+    if (!openssl) {
+        fprintf(stderr, "check_pubsubd: SKIP interop_openssl_s_client: no openssl"
+                " command (apt-get install openssl)\n");
+        return;
+    }
+    snprintf(exe, sizeof exe, "%s", openssl);
+    tls_daemon_start("");
+    snprintf(port, sizeof port, "127.0.0.1:%u", tls_port);
+    {
+        const char *argv[] = { exe, "s_client", "-connect", port, "-CAfile", pki->ca,
+                               "-verify_return_error", "-servername", "localhost",
+                               "-verify_hostname", "localhost", "-quiet", NULL };
+
+        rc = run_tool(argv, "PING interop\r\nQUIT\r\n", &out);
+        ck_assert_msg(rc == 0 && strstr(out, "+OK pubsubd ready")
+                      && strstr(out, "+PONG interop") && strstr(out, "+OK bye"),
+                      "s_client (status %d):\n%s", rc, out);
+        free(out);
+    }
+    {
+        const char *argv[] = { exe, "s_client", "-connect", port, "-CAfile", pki->other_ca,
+                               "-verify_return_error", "-servername", "localhost", "-quiet",
+                               NULL };
+
+        rc = run_tool(argv, "PING interop\r\nQUIT\r\n", &out);
+        ck_assert_msg(rc != 0 && !strstr(out, "+PONG"), "s_client trusting another CA"
+                      " (status %d):\n%s", rc, out);
+        free(out);
+    }
+    daemon_stop();
+}
+END_TEST
+
+/* Python's ssl module: STARTTLS on the plaintext port, and the TLS port;
+ * default client context (certificate and host name verified). */
+START_TEST(interop_python_ssl)
+{
+    const char *python = find_program("python3");
+    char port[16], tport[16], exe[1024];
+    char *out;
+    int rc;
+
+    if (!python) {
+        fprintf(stderr, "check_pubsubd: SKIP interop_python_ssl: no python3"
+                " (apt-get install python3)\n");
+        return;
+    }
+    snprintf(exe, sizeof exe, "%s", python);
+    tls_daemon_start("");
+    snprintf(port, sizeof port, "%u", D.port);
+    snprintf(tport, sizeof tport, "%u", tls_port);
+    {
+        const char *argv[] = { exe, STARTTLS_CLIENT, port, pki->ca, NULL };
+
+        rc = run_tool(argv, "", &out);
+        ck_assert_msg(rc == 0 && strstr(out, "ok\n"), "STARTTLS (status %d):\n%s", rc, out);
+        free(out);
+    }
+    {
+        const char *argv[] = { exe, STARTTLS_CLIENT, tport, pki->ca, "implicit", NULL };
+
+        rc = run_tool(argv, "", &out);
+        ck_assert_msg(rc == 0 && strstr(out, "ok\n"), "implicit TLS (status %d):\n%s", rc,
+                      out);
+        free(out);
+    }
+    daemon_stop();
+}
+END_TEST
+
+#endif /* HAVE_OPENSSL */
+
+/* ======================================================================== */
 /* The process: User and Group, PidFile, connection limits                   */
 
 /* The value of the line "@a key:" of /proc/PID/status, blanks squeezed to
@@ -1707,7 +2022,7 @@ START_TEST(respelled_listen_kept_and_logged)
     char *rest;
 
     daemon_start("");
-    snprintf(want, sizeof want, "listening on 127.0.0.1:%u\n", D.port);
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u (plaintext)\n", D.port);
     ck_assert(log_has(want));
     ck_assert(!log_has("127.0.0.1:0"));
     c = cl_open("pubsubd ready");
@@ -1722,7 +2037,7 @@ START_TEST(respelled_listen_kept_and_logged)
     free(rest);
     ck_assert_uint_ne(port2, D.port);
     ck_assert_int_eq(log_count("listening on 127.0.0.1:"), 2);
-    snprintf(want, sizeof want, "listening on 127.0.0.1:%u\n", port2);
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%u (plaintext)\n", port2);
     ck_assert(log_has(want));
     ck_assert(!log_has("restart failed") && !log_has("reload failed"));
     PT_EXPECT(w, "+OK pubsubd ready");
@@ -1763,10 +2078,32 @@ static Suite *pubsubd_suite(void)
     tcase_add_test(tc, configuration_without_listen_refused);
     tcase_add_test(tc, respelled_listen_kept_and_logged);
     suite_add_tcase(s, tc);
+#ifdef HAVE_OPENSSL
+    tc = tcase_create("tls");
+    tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, starttls_discards_plaintext_after_command);
+    tcase_add_test(tc, starttls_without_tls_configured);
+    tcase_add_test(tc, starttls_twice_refused);
+    tcase_add_test(tc, implicit_tls_port_and_bad_reload);
+    tcase_add_test(tc, interop_openssl_s_client);
+    tcase_add_test(tc, interop_python_ssl);
+    suite_add_tcase(s, tc);
+#endif
     return s;
 }
 
 int main(int argc, char **argv)
 {
-    return pt_main(argc, argv, pubsubd_suite, NULL);
+    int rc;
+
+#ifdef HAVE_OPENSSL
+    /* one PKI for the run, made before the tests fork */
+    pki = pt_pki_create();
+#endif
+    rc = pt_main(argc, argv, pubsubd_suite, NULL);
+#ifdef HAVE_OPENSSL
+    pt_pki_destroy(pki);
+#endif
+    return rc;
 }

@@ -47,6 +47,7 @@
 #include "poolev/loop.h"
 #include "poolev/status.h"
 #include "poolev/stream.h"
+#include "poolev/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,7 +83,15 @@ typedef struct pev_conn pev_conn_t;
  *  event_data: the current generation (NULL as for core.shutdown). */
 #define PEV_EVENT_EXIT "core.exit"
 /** A connection was accepted. event_data: the pev_conn_t. A listener takes
- *  it with pev_conn_set_handler(); a connection nobody takes is closed. */
+ *  it with pev_conn_set_handler(); a connection nobody takes is closed.
+ *  A connection accepted on a TLS listener ("Listen HOST:PORT tls") is
+ *  offered once its TLS handshake succeeded (pev_conn_is_tls() says so,
+ *  and pev_stream_tls_ssl() gives the peer's certificate); one whose
+ *  handshake fails is closed without core.conn-open or core.conn-close
+ *  (a PEV_LOG_DEBUG message says why). core.conn-open is never generated
+ *  while a start, restart or stop runs (one of its callbacks may run the
+ *  loop): a handshake that ends then is offered, its input held, in the
+ *  first iteration after the generation runs. */
 #define PEV_EVENT_CONN_OPEN "core.conn-open"
 /** A connection closed (after its handler's on_close), just before its
  *  pool is destroyed. event_data: the pev_conn_t. */
@@ -92,7 +101,9 @@ typedef struct pev_conn pev_conn_t;
  *  core.conn-open; pev_conn_refused() says which limit. A listener may
  *  write a last line on pev_conn_stream() (a protocol's "too many
  *  connections" reply); then, or at once when nobody listens, the daemon
- *  closes it (the output is sent, for at most a second). Its pool goes
+ *  closes it (the output is sent, for at most a second). On a TLS
+ *  listener the refusal comes before any handshake, so nothing is sent:
+ *  the connection is reset, whatever a listener wrote. Its pool goes
  *  after the close, without core.conn-close. Counted in
  *  pev_daemon_refused(), never in pev_daemon_connections(). */
 #define PEV_EVENT_CONN_REFUSED "core.conn-refused"
@@ -256,8 +267,18 @@ typedef struct pev_daemon_options {
  * Create a daemon: its pool (a subpool of @a pool), bus, loop, and one bus
  * module per module definition, in order. Nothing is parsed or opened yet.
  * The daemon also declares the core directives (doc/daemon.md):
- *   Listen [HOST:]PORT       repeatable; PORT 0 takes an ephemeral port,
- *                            see pev_daemon_port();
+ *   Listen [HOST:]PORT [tls] repeatable; PORT 0 takes an ephemeral port,
+ *                            see pev_daemon_port(); "tls": implicit TLS,
+ *                            every connection starts with the handshake;
+ *   TLSCertificateFile FILE  the server certificate chain (PEM); makes the
+ *                            generation's TLS server context
+ *                            (pev_daemon_tls()), needed by "tls" listeners
+ *                            and by a module's STARTTLS;
+ *   TLSCertificateKeyFile FILE  its private key (PEM); default: in the
+ *                            certificate's file;
+ *   TLSCACertificateFile FILE  CAs whose client certificates are verified:
+ *                            clients are asked for one, and one that is
+ *                            sent must verify (PEV_TLS_VERIFY_OPTIONAL);
  *   LogLevel error|warn|info|debug, LogTarget stderr|syslog [FACILITY]|file
  *   PATH, LogFile PATH       where messages go (see pev_daemon_log());
  *   User NAME|UID            change to this user after binding (the start
@@ -314,6 +335,10 @@ PEV_API apr_status_t pev_daemon_create(pev_daemon_t **d, const pev_daemon_option
  *         address, and the cause: PEV_ECONFIG for a configuration error, the
  *         APR error for a socket that cannot be opened or a failed
  *         process_init or init;
+ *         PEV_ETLS when the TLS certificate, key or CA file cannot be
+ *         loaded, or the key does not match the certificate (the message
+ *         names the file and gives OpenSSL's reason); APR_ENOTIMPL for TLS
+ *         directives in a build without OpenSSL;
  *         APR_EEXIST for a pid file a running process holds ("already
  *         running as pid N (PidFile PATH)"); the errno of a pid file that
  *         cannot be written, or of a privilege change that failed or did
@@ -354,8 +379,9 @@ PEV_API apr_status_t pev_daemon_run(pev_daemon_t *d);
  * check. No event is generated, no socket is opened, no init runs:
  * addresses are resolved and compared (one address listed under two
  * spellings is refused), not bound, so an address in use is only found by
- * the start or restart; the users and groups of User and Group must exist.
- * While the daemon runs, a changed User, Group or PidFile is an error, as
+ * the start or restart; the users and groups of User and Group must exist;
+ * the TLS certificate, key and CA files are loaded and checked (then
+ * dropped). While the daemon runs, a changed User, Group or PidFile is an error, as
  * at a reload. For "configtest" command-line options.
  * @return APR_SUCCESS; PEV_ECONFIG or a file error, with pev_daemon_error()
  *         naming the file and line; APR_EINVAL for NULL; PEV_EBUSY from
@@ -375,11 +401,14 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
  * iteration, outside every callback:
  *   1. the configuration is read and parsed into a scratch generation, the
  *      modules' checks run, it must list an address (unless
- *      PEV_DAEMON_NO_LISTEN_OK), and new listening addresses are opened. On
- *      any error the running generation stays, and the error is logged
- *      (PEV_LOG_ERROR). A changed User, Group or PidFile is such an error
- *      (they take effect at the start only), and so is a new address that
- *      cannot be bound because the privileges were dropped;
+ *      PEV_DAEMON_NO_LISTEN_OK), its TLS server context is built
+ *      (certificate and key loaded and checked: this context becomes the
+ *      next generation's; after User and Group the files are read as that
+ *      user), and new listening addresses are opened. On any error the
+ *      running generation stays, and the error is logged (PEV_LOG_ERROR). A
+ *      changed User, Group or PidFile is such an error (they take effect at
+ *      the start only), and so is a new address that cannot be bound
+ *      because the privileges were dropped;
  *   2. core.restart (event_data: the ending generation);
  *   3. the generation ends: its pool is destroyed, everything bound to it
  *      unregisters; its configuration stays while its connections live;
@@ -435,6 +464,22 @@ PEV_API apr_uint64_t pev_daemon_refused(const pev_daemon_t *d);
  * such socket.
  */
 PEV_API apr_port_t pev_daemon_port(const pev_daemon_t *d, int index);
+
+/** Non-zero when the @a index-th listening socket (as pev_daemon_port())
+ *  is a TLS listener ("Listen HOST:PORT tls"). */
+PEV_API int pev_daemon_port_is_tls(const pev_daemon_t *d, int index);
+
+/**
+ * The current generation's TLS server context (TLSCertificateFile and
+ * friends), or NULL when the generation has none (or there is no current
+ * generation). For a protocol module's STARTTLS: call
+ * pev_stream_start_tls(pev_conn_stream(c), pev_daemon_tls(d), NULL, ...)
+ * from the connection's read callback, after writing the reply that says
+ * "go ahead". The context belongs to the generation pool: do not keep it
+ * beyond the callback (a restart replaces it; connections that started TLS
+ * with it keep what they need).
+ */
+PEV_API pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d);
 
 /**
  * Read the configuration from @a path from the next restart on (copied;
@@ -505,6 +550,12 @@ PEV_API pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen);
 /** Non-zero while @a gen is the daemon's current generation. */
 PEV_API int pev_gen_is_current(const pev_gen_t *gen);
 
+/** @a gen's TLS server context (see pev_daemon_tls()): NULL without
+ *  TLSCertificateFile, and once the generation has ended (its pool is gone).
+ *  During a module's init it is the context of the generation being
+ *  started. */
+PEV_API pev_tls_ctx_t *pev_gen_tls(const pev_gen_t *gen);
+
 /**
  * From a module's init: set the message reported for its failure (copied).
  * Returns @a status, so an init can say: return pev_gen_fail(gen, st, "...");
@@ -551,6 +602,11 @@ PEV_API apr_uint64_t pev_conn_id(const pev_conn_t *c);
 
 /** The peer's address as "IP:PORT" (in the connection's pool). */
 PEV_API const char *pev_conn_peer(const pev_conn_t *c);
+
+/** Non-zero when the connection's stream is under TLS or its handshake
+ *  runs: accepted on a TLS listener, or upgraded with
+ *  pev_stream_start_tls() (STARTTLS). Stays what it was after the close. */
+PEV_API int pev_conn_is_tls(const pev_conn_t *c);
 
 /** Why the connection is refused: 0 for a connection being served,
  *  PEV_CONN_REFUSED_MAX (MaxConnections) or PEV_CONN_REFUSED_HOST

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <apr_cstr.h>
 #include <apr_file_io.h>
 #include <apr_hash.h>
 #include <apr_lib.h>
@@ -306,17 +307,21 @@ apr_status_t pevi_conf_parse(pev_daemon_t *d, pev_gen_t *gen, const char *name,
 /* ------------------------------------------------------------------------ */
 /* Directives                                                                */
 
-/* The core directive: Listen [HOST:]PORT */
+/* The core directive: Listen [HOST:]PORT [tls] */
 static const char *core_listen(pev_gen_t *gen, void *mconf, int argc, char *argv[])
 {
     const char *arg = argv[1], *colon = strrchr(arg, ':'), *pstr = arg, *q;
     char *host, *scope;
     apr_port_t port;
     const char *key;
-    int i, any = 0;
+    int i, any = 0, tls = 0;
 
     (void) mconf;
-    (void) argc;
+    if (argc > 2) {
+        if (apr_cstr_casecmp(argv[2], "tls") != 0)
+            return apr_psprintf(gen->conf_pool, "unknown option '%s' (only 'tls')", argv[2]);
+        tls = 1;
+    }
     /* the port: after the last colon, unless that one is inside [IPv6] */
     if (colon && (arg[0] != '[' || (strchr(arg, ']') && colon > strchr(arg, ']'))))
         pstr = colon + 1;
@@ -345,17 +350,111 @@ static const char *core_listen(pev_gen_t *gen, void *mconf, int argc, char *argv
         key = apr_psprintf(gen->conf_pool, "[%s]:%u", host, (unsigned) port);
     else
         key = apr_psprintf(gen->conf_pool, "%s:%u", host ? host : "*", (unsigned) port);
-    for (i = 0; i < gen->listen->nelts; i++)
-        if (strcmp(pevi_gen_listen_key(gen, i), key) == 0)
+    /* an address is listed once, plaintext or TLS (port 0 excepted: each
+     * line takes a port of its own) */
+    for (i = 0; i < gen->listen->nelts; i++) {
+        const char *k = pevi_gen_listen_key(gen, i);
+        apr_size_t kl = strlen(key);
+
+        if (strncmp(k, key, kl) == 0 && (k[kl] == '\0' || k[kl] == ' ')
+            && (port != 0 || (k[kl] == ' ') == tls))
             return apr_psprintf(gen->conf_pool, "%s is listed twice", key);
+    }
+    if (tls) {
+        key = apr_pstrcat(gen->conf_pool, key, " tls", NULL);
+        gen->tls_listens++;
+    }
     *(const char **) (void *) apr_array_push(gen->listen) = key;
     return NULL;
 }
 
+/* TLSCertificateFile, TLSCertificateKeyFile, TLSCACertificateFile FILE */
+static const char *core_tls_file(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    const char **slot;
+
+    (void) mconf;
+    (void) argc;
+    if (apr_cstr_casecmp(argv[0], "TLSCertificateFile") == 0)
+        slot = &gen->tls_cert;
+    else if (apr_cstr_casecmp(argv[0], "TLSCertificateKeyFile") == 0)
+        slot = &gen->tls_key;
+    else
+        slot = &gen->tls_ca;
+    if (*slot)
+        return "given twice";
+    if (!*argv[1])
+        return "expects a file name";
+    *slot = argv[1];
+    return NULL;
+}
+
 static const pev_directive_t core_directives[] = {
-    { "Listen", 1, 1, core_listen, "[HOST:]PORT" },
+    { "Listen", 1, 2, core_listen, "[HOST:]PORT [tls]" },
+    { "TLSCertificateFile", 1, 1, core_tls_file, "FILE" },
+    { "TLSCertificateKeyFile", 1, 1, core_tls_file, "FILE" },
+    { "TLSCACertificateFile", 1, 1, core_tls_file, "FILE" },
     { NULL, 0, 0, NULL, NULL }
 };
+
+apr_status_t pevi_conf_tls(pev_daemon_t *d, const pev_gen_t *gen, const char *name,
+                           apr_pool_t **tls_pool, pev_tls_ctx_t **ctx)
+{
+    apr_pool_t *tp;
+    pev_tls_ctx_t *c;
+    apr_status_t st;
+    const char *what;
+    char eb[256];
+
+    *tls_pool = NULL;
+    *ctx = NULL;
+    if (!gen->tls_cert) {
+        if (gen->tls_listens) {
+            pevi_daemon_set_error(d, "%s: Listen ... tls needs TLSCertificateFile", name);
+            return PEV_ECONFIG;
+        }
+        if (gen->tls_key || gen->tls_ca) {
+            pevi_daemon_set_error(d, "%s: %s needs TLSCertificateFile", name,
+                                  gen->tls_key ? "TLSCertificateKeyFile"
+                                               : "TLSCACertificateFile");
+            return PEV_ECONFIG;
+        }
+        return APR_SUCCESS;
+    }
+    st = apr_pool_create(&tp, d->pool);
+    if (st != APR_SUCCESS) {
+        pevi_daemon_set_error(d, "%s: TLS: out of memory", name);
+        return st;
+    }
+    apr_pool_tag(tp, "pev_gen_tls");
+    what = "TLSCertificateFile";
+    st = pev_tls_ctx_create(&c, PEV_TLS_SERVER, tp);
+    if (st == APR_SUCCESS) {
+        /* without TLSCertificateKeyFile the key is in the certificate's file */
+        st = pev_tls_ctx_load_cert(c, gen->tls_cert, gen->tls_key ? gen->tls_key
+                                                                  : gen->tls_cert);
+        if (st == APR_SUCCESS && gen->tls_ca) {
+            what = "TLSCACertificateFile";
+            st = pev_tls_ctx_load_ca(c, gen->tls_ca);
+        }
+        if (st != APR_SUCCESS)
+            pevi_daemon_set_error(d, "%s: %s: %s", name, what, pev_tls_error(c)
+                                  ? pev_tls_error(c) : pev_strerror(st, eb, sizeof eb));
+    }
+    else if (st == APR_ENOTIMPL)
+        pevi_daemon_set_error(d, "%s: TLSCertificateFile: this build has no TLS"
+                              " (configured --without-openssl)", name);
+    else
+        pevi_daemon_set_error(d, "%s: TLS: cannot make a context: %s", name,
+                              pev_strerror(st, eb, sizeof eb));
+    if (st != APR_SUCCESS) {
+        apr_pool_destroy(tp);
+        return st;
+    }
+    *tls_pool = tp;
+    *ctx = c;
+    return APR_SUCCESS;
+}
 
 apr_status_t pevi_conf_add_directives(pev_daemon_t *d, const pev_directive_t *dirs, int module)
 {

@@ -3,9 +3,11 @@
  *
  * conn.c - accepted connections: each with its own pool and stream, handed
  * to the modules through core.conn-open, holding its generation's
- * configuration until it closes; and the stop's closing of them all.
- * A connection over a limit (limits.c) is refused instead: core.conn-refused,
- * its last words sent, closed; it is never counted as open.
+ * configuration until it closes; the server handshake of a connection
+ * accepted on a TLS listener, before it is offered; and the stop's closing
+ * of them all. A connection over a limit (limits.c) is refused instead:
+ * core.conn-refused, its last words sent (none on a TLS listener: it is
+ * reset), closed; it is never counted as open.
  */
 #include "config.h"
 
@@ -28,10 +30,22 @@ struct pev_conn {
     pev_stream_callbacks_t cb;      /* the handler's callbacks */
     void *user_data;
     int handled;
+    int tls_wait;                   /* its TLS handshake runs, not offered yet */
+    int deferred;                   /* handshake done while no generation could
+                                     * take it: offered when one runs again
+                                     * (2: its timer is armed) */
     int closed;                     /* on_close delivered */
     int refused;                    /* PEV_CONN_REFUSED_*; 0: held */
     struct pevi_host *host;         /* counted for its address (limits.c) */
 };
+
+static void conn_undefer(pev_conn_t *c)
+{
+    if (c->deferred) {
+        c->deferred = 0;
+        c->d->ndeferred--;
+    }
+}
 
 void pevi_gen_unref(pev_gen_t *gen)
 {
@@ -70,6 +84,19 @@ static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
     pev_conn_t *c = user_data;
 
     c->closed = 1;
+    if (c->tls_wait) {
+        /* a TLS handshake that failed (or a stop during it): the modules
+         * never saw the connection, so they hear nothing of its end */
+        char eb[256];
+        const char *why = pev_stream_tls_error(s);
+
+        pev_daemon_log(c->d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s: %s:"
+                       " %s%s%s", c->id, c->peer, c->deferred ? "closed before it was offered"
+                       : "TLS handshake failed", pev_strerror(reason, eb, sizeof eb),
+                       why ? ": " : "", why ? why : "");
+        apr_pool_destroy(c->pool);
+        return;
+    }
     if (c->cb.on_close)
         c->cb.on_close(s, reason, c->user_data);
     if (!c->refused)
@@ -87,6 +114,7 @@ static apr_status_t conn_cleanup(void *data)
 
     if (c->d->opening == c)
         c->d->opening = NULL;
+    conn_undefer(c);
     if (pevi_link_linked(&c->link)) {
         pevi_link_remove(&c->link);
         if (!c->refused)
@@ -97,10 +125,99 @@ static apr_status_t conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Offer @a c to the modules: core.conn-open; closed if nobody takes it.
+ * Returns 1 when a module took it and it is open, else 0 (and then @a c
+ * may be gone). */
+static int conn_offer(pev_conn_t *c)
+{
+    pev_daemon_t *d = c->d;
+
+    c->tls_wait = 0;
+    d->opening = c;
+    pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
+    if (d->opening != c)
+        return 0;                   /* a listener destroyed its pool */
+    d->opening = NULL;
+    if (c->closed || !pev_stream_is_open(c->stream))
+        return 0;
+    if (!c->handled) {
+        pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
+                       " from %s: no module took it", c->id, c->peer);
+        pev_stream_close(c->stream);
+        return 0;
+    }
+    return 1;
+}
+
+/* Whether a connection can be offered now: a generation runs, and no
+ * start, restart or stop is under way (one of their callbacks may run the
+ * loop, and the next generation's listeners may not be there yet). */
+static int can_offer(const pev_daemon_t *d)
+{
+    return d->state == D_RUNNING && d->gen && !d->busy && !d->stop_req;
+}
+
+static void conn_tls_ready(pev_stream_t *s, void *user_data)
+{
+    pev_conn_t *c = user_data;
+
+    if (!can_offer(c->d)) {
+        /* hold its input until it is offered (pevi_conn_offer_deferred()) */
+        c->deferred = 1;
+        c->d->ndeferred++;
+        (void) pev_stream_pause_input(s, 1);
+        return;
+    }
+    conn_offer(c);
+}
+
+static void conn_offer_later(pev_timer_t *t, void *user_data)
+{
+    pev_conn_t *c = user_data;
+    pev_stream_t *s = c->stream;
+
+    (void) t;
+    if (c->closed || !pev_stream_is_open(s) || !c->deferred)
+        return;
+    if (!can_offer(c->d)) {
+        c->deferred = 1;            /* busy again: the next resume offers it */
+        return;
+    }
+    conn_undefer(c);
+    /* reading resumes in a later iteration; a module may pause it again
+     * from its core.conn-open */
+    (void) pev_stream_pause_input(s, 0);
+    /* input that came with the end of the handshake is in the buffer
+     * already: no read reports it */
+    if (conn_offer(c) && pev_stream_input_pending(s) > 0 && c->cb.on_read)
+        c->cb.on_read(s, c->user_data);
+}
+
+void pevi_conn_offer_deferred(pev_daemon_t *d)
+{
+    pevi_link_t *l;
+
+    if (d->ndeferred == 0)
+        return;
+    /* from a loop iteration (a timer in the connection's pool), as every
+     * core.conn-open is */
+    for (l = d->conns.next; l != &d->conns; l = l->next) {
+        pev_conn_t *c = PEVI_CONTAINER(l, pev_conn_t, link);
+
+        if (c->deferred != 1)
+            continue;
+        if (pev_timer_add_in(NULL, d->loop, 0, conn_offer_later, c, c->pool) == APR_SUCCESS)
+            c->deferred = 2;
+        else
+            pev_daemon_log(d, PEV_LOG_ERROR, "connection %" APR_UINT64_T_FMT
+                           ": cannot offer it", c->id);
+    }
+}
+
 /* Over a limit: core.conn-refused, then the close (the listeners' last
  * words are sent, for at most REFUSE_LINGER). On d->proc->refusing until
  * its pool goes, so that a stop does not wait for it. */
-static void conn_refuse(pev_daemon_t *d, pev_conn_t *c)
+static void conn_refuse(pev_daemon_t *d, pev_conn_t *c, int tls)
 {
     pevi_list_append(&pevi_daemon_proc(d)->refusing, &c->link);
     pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s refused: %s",
@@ -111,7 +228,9 @@ static void conn_refuse(pev_daemon_t *d, pev_conn_t *c)
     if (d->opening != c)
         return;                     /* a listener destroyed its pool */
     d->opening = NULL;
-    if (pev_stream_is_open(c->stream)) {
+    if (tls && pev_stream_is_open(c->stream))
+        pev_stream_abort(c->stream);    /* no plaintext to a TLS client */
+    else if (pev_stream_is_open(c->stream)) {
         pev_stream_set_idle_timeout(c->stream, REFUSE_LINGER);
         pev_stream_close(c->stream);
     }
@@ -125,7 +244,8 @@ void pevi_conn_drop_refused(pev_daemon_t *d)
         apr_pool_destroy(PEVI_CONTAINER(d->proc->refusing.next, pev_conn_t, link)->pool);
 }
 
-void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
+
+void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls)
 {
     pev_conn_t *c = apr_pcalloc(cp, sizeof *c);
     apr_sockaddr_t *sa;
@@ -156,21 +276,23 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns)
     }
     c->refused = pevi_limits_admit(d, ip, &c->host);
     if (c->refused) {
-        conn_refuse(d, c);
+        conn_refuse(d, c, tls != NULL);
         return;
     }
     pevi_list_append(&d->conns, &c->link);
     d->nconns++;
-    d->opening = c;
-    pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
-    if (d->opening != c)
-        return;                     /* a listener destroyed its pool */
-    d->opening = NULL;
-    if (!c->handled && !c->closed && pev_stream_is_open(c->stream)) {
-        pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT
-                       " from %s: no module took it", c->id, c->peer);
-        pev_stream_close(c->stream);
+    if (tls) {
+        /* the modules see the connection once its handshake succeeded */
+        c->tls_wait = 1;
+        st = pev_stream_start_tls(c->stream, tls, NULL, conn_tls_ready, c, NULL);
+        if (st != APR_SUCCESS) {
+            pev_daemon_log(d, PEV_LOG_ERROR, "connection from %s: cannot start TLS: %s",
+                           c->peer, pev_strerror(st, eb, sizeof eb));
+            apr_pool_destroy(cp);
+        }
+        return;
     }
+    conn_offer(c);
 }
 
 apr_status_t pev_conn_set_handler(pev_conn_t *c, const pev_stream_callbacks_t *cb,
@@ -196,6 +318,11 @@ pev_daemon_t *pev_conn_daemon(const pev_conn_t *c) { return c ? c->d : NULL; }
 apr_uint64_t pev_conn_id(const pev_conn_t *c) { return c ? c->id : 0; }
 const char *pev_conn_peer(const pev_conn_t *c) { return c ? c->peer : NULL; }
 int pev_conn_refused(const pev_conn_t *c) { return c ? c->refused : 0; }
+
+int pev_conn_is_tls(const pev_conn_t *c)
+{
+    return c && pev_stream_tls_state(c->stream) != PEV_STREAM_TLS_NONE;
+}
 
 apr_status_t pev_conn_close(pev_conn_t *c)
 {

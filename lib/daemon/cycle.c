@@ -39,6 +39,32 @@ static apr_status_t gen_pool_gone(void *data)
     return APR_SUCCESS;
 }
 
+static apr_status_t gen_tls_gone(void *data)
+{
+    pev_gen_t *gen = data;
+    apr_pool_t *tp = gen->tls_pool;
+
+    gen->tls = NULL;
+    gen->tls_pool = NULL;
+    /* a daemon being destroyed destroys the context's pool itself (it is a
+     * subpool of d->pool, like this generation's configuration pool) */
+    if (tp && !gen->d->dying)
+        apr_pool_destroy(tp);
+    return APR_SUCCESS;
+}
+
+/* Give @a gen its TLS server context (pevi_conf_tls()): it goes with the
+ * generation pool; connections that started TLS with it keep OpenSSL's
+ * reference to what they use. */
+static void gen_attach_tls(pev_gen_t *gen, apr_pool_t *tls_pool, pev_tls_ctx_t *ctx)
+{
+    if (!tls_pool)
+        return;
+    gen->tls = ctx;
+    gen->tls_pool = tls_pool;
+    apr_pool_cleanup_register(gen->pool, gen, gen_tls_gone, apr_pool_cleanup_null);
+}
+
 /* A new generation with defaults applied. @a scratch: no generation pool
  * (a restart's check parse). NULL on failure, d->error set. */
 static pev_gen_t *gen_new(pev_daemon_t *d, int scratch)
@@ -362,14 +388,19 @@ static apr_status_t listen_open(pev_daemon_t *d, const pev_gen_t *gen, const cha
 
 /* Read the configuration (into @a tmp) and parse it into a scratch
  * generation, dropped again: no generation pool, no module init; the
- * module checks run. With @a open, the sockets it lists are matched with
- * the open ones, and those not open yet are opened (marked fresh); without,
+ * module checks run. Its TLS context is built (the certificate and key are
+ * read and checked): into *@a tls_pool and *@a tls when these are given,
+ * else dropped. With @a open, the sockets it lists are matched with the
+ * open ones, and those not open yet are opened (marked fresh); without,
  * the addresses are only resolved and compared. On failure d->error says
- * why. */
+ * why, and nothing stays. */
 static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
-                                 const char **name, const char **text, apr_size_t *len)
+                                 const char **name, const char **text, apr_size_t *len,
+                                 apr_pool_t **tls_pool, pev_tls_ctx_t **tls)
 {
     pev_gen_t *scratch;
+    apr_pool_t *tp = NULL;
+    pev_tls_ctx_t *ctx = NULL;
     apr_status_t st;
 
     st = pevi_conf_load(d, tmp, name, text, len);
@@ -383,11 +414,22 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
         st = gen_check(d, scratch, *name);
     if (st == APR_SUCCESS)
         st = pevi_privs_check(d, scratch);
+    if (st == APR_SUCCESS)
+        st = pevi_conf_tls(d, scratch, *name, &tp, &ctx);
     if (st == APR_SUCCESS && open)
         st = pevi_log_prepare(d, scratch);
     if (st == APR_SUCCESS)
         st = listen_open(d, scratch, *name, open);
     apr_pool_destroy(scratch->conf_pool);
+    if (tp && (st != APR_SUCCESS || !tls_pool)) {
+        apr_pool_destroy(tp);
+        tp = NULL;
+        ctx = NULL;
+    }
+    if (tls_pool) {
+        *tls_pool = tp;
+        *tls = ctx;
+    }
     return st;
 }
 
@@ -448,6 +490,14 @@ static apr_status_t start_first(pev_daemon_t *d)
         st = gen_check(d, gen, name);
     if (st == APR_SUCCESS)
         st = pevi_privs_check(d, gen);
+    if (st == APR_SUCCESS) {
+        apr_pool_t *tp;
+        pev_tls_ctx_t *ctx;
+
+        st = pevi_conf_tls(d, gen, name, &tp, &ctx);
+        if (st == APR_SUCCESS)
+            gen_attach_tls(gen, tp, ctx);
+    }
     if (st == APR_SUCCESS)
         st = pevi_pidfile_acquire(d, gen);
     if (st == APR_SUCCESS)
@@ -511,6 +561,10 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
     d->busy = 1;
     st = start_first(d);
     d->busy = 0;
+    if (st == APR_SUCCESS && d->state == D_RUNNING && d->gen && !d->stop_req) {
+        pevi_listen_resume(d);
+        pevi_conn_offer_deferred(d);
+    }
     if (st == APR_SUCCESS)
         pevi_notify_ready(d);
     else {
@@ -555,14 +609,18 @@ static void do_restart(pev_daemon_t *d)
     const char *name, *text;
     apr_size_t len;
     pev_gen_t *gen, *old = d->gen;
+    apr_pool_t *tls_pool;
+    pev_tls_ctx_t *tls;
     apr_status_t st;
 
     d->restart_req = 0;
     if (apr_pool_create(&tmp, d->pool) != APR_SUCCESS)
         return;
     pevi_notify_reloading(d);
-    /* 1. read and check the next configuration while this one runs */
-    st = config_check(d, tmp, 1, &name, &text, &len);
+    /* 1. read and check the next configuration while this one runs; its
+     * TLS context is built now, once, so a certificate or key that cannot
+     * be loaded keeps the running generation */
+    st = config_check(d, tmp, 1, &name, &text, &len, &tls_pool, &tls);
     if (st != APR_SUCCESS) {
         pevi_log_abort(d);
         pev_daemon_log(d, PEV_LOG_ERROR, "reload failed, keeping generation %u: %s",
@@ -578,6 +636,7 @@ static void do_restart(pev_daemon_t *d)
     /* 4. the next one */
     gen = gen_new(d, 0);
     if (gen) {
+        gen_attach_tls(gen, tls_pool, tls);
         d->gen_count = gen->number;
         pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
         st = pevi_conf_parse(d, gen, name, text, len);
@@ -590,8 +649,11 @@ static void do_restart(pev_daemon_t *d)
             st = run_inits(d, gen);
         }
     }
-    else
+    else {
+        if (tls_pool)
+            apr_pool_destroy(tls_pool);
         st = PEV_ECONFIG;
+    }
     apr_pool_destroy(tmp);
     if (st != APR_SUCCESS) {
         pevi_log_abort(d);
@@ -602,6 +664,7 @@ static void do_restart(pev_daemon_t *d)
     }
     pevi_listen_log(d);
     pev_daemon_log(d, PEV_LOG_INFO, "generation %u running", gen->number);
+    pevi_listen_log(d);
     pev_event_generate(d->bus, PEV_EVENT_POSTPARSE, gen);
     pevi_notify_reloaded(d, 0);
 }
@@ -622,7 +685,7 @@ apr_status_t pev_daemon_check_config(pev_daemon_t *d)
     if (st != APR_SUCCESS)
         return st;
     d->busy = 1;
-    st = config_check(d, tmp, 0, &name, &text, &len);
+    st = config_check(d, tmp, 0, &name, &text, &len, NULL, NULL);
     d->busy = 0;
     apr_pool_destroy(tmp);
     return st;
@@ -654,6 +717,10 @@ apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout)
     else if (d->restart_req)
         do_restart(d);
     d->busy = 0;
+    if (d->state == D_RUNNING && d->gen && !d->stop_req) {
+        pevi_listen_resume(d);
+        pevi_conn_offer_deferred(d);
+    }
     return d->state == D_STOPPED ? d->exit_status : APR_SUCCESS;
 }
 
@@ -717,6 +784,7 @@ void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def
 
 const char *pev_daemon_name(const pev_daemon_t *d) { return d ? d->name : NULL; }
 pev_gen_t *pev_daemon_gen(const pev_daemon_t *d) { return d ? d->gen : NULL; }
+pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d) { return d && d->gen ? d->gen->tls : NULL; }
 const char *pev_daemon_error(const pev_daemon_t *d) { return d ? d->error : ""; }
 apr_size_t pev_daemon_connections(const pev_daemon_t *d) { return d ? d->nconns : 0; }
 
@@ -741,6 +809,7 @@ apr_pool_t *pev_gen_shared_pool(const pev_gen_t *gen) { return gen ? gen->conf_p
 apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen) { return pev_gen_shared_pool(gen); }
 pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen) { return gen ? gen->d : NULL; }
 int pev_gen_is_current(const pev_gen_t *gen) { return gen && gen->d->gen == gen; }
+pev_tls_ctx_t *pev_gen_tls(const pev_gen_t *gen) { return gen ? gen->tls : NULL; }
 
 void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def)
 {

@@ -64,6 +64,7 @@
 #include <sys/types.h>
 
 #include "poolev/daemon.h"
+#include "poolev/tls.h"
 #include "../list.h"
 
 enum pevi_dstate { D_NEW, D_RUNNING, D_STOPPING, D_STOPPED };
@@ -112,7 +113,16 @@ struct pev_gen {
     apr_pool_t *pool;               /* NULL once ended (or for a scratch parse) */
     unsigned number;
     void **mconf;                   /* per module, in load order */
-    apr_array_header_t *listen;     /* const char * keys, configuration order */
+    apr_array_header_t *listen;     /* const char * keys, configuration order:
+                                     * "HOST:PORT", or "HOST:PORT tls" */
+    const char *tls_cert;           /* TLSCertificateFile, or NULL */
+    const char *tls_key;            /* TLSCertificateKeyFile, or NULL */
+    const char *tls_ca;             /* TLSCACertificateFile, or NULL */
+    int tls_listens;                /* Listen lines with "tls" */
+    pev_tls_ctx_t *tls;             /* the server context; NULL without
+                                     * TLSCertificateFile, or once ended */
+    apr_pool_t *tls_pool;           /* the context's pool (a subpool of
+                                     * d->pool), destroyed with gen->pool */
     apr_size_t refs;                /* connections accepted under it */
     int ended;
     const char *fail;               /* pev_gen_fail() message */
@@ -141,6 +151,7 @@ struct pev_daemon {
     int restart_req, stop_req;
     int busy;                       /* inside start/restart/stop */
     pev_conn_t *opening;            /* during its core.conn-open */
+    apr_size_t ndeferred;           /* TLS connections waiting to be offered */
     int in_log;
     int dying;                      /* d->pool is being destroyed */
     apr_status_t exit_status;
@@ -261,6 +272,14 @@ apr_status_t pevi_conf_load(pev_daemon_t *d, apr_pool_t *tmp, const char **name,
 apr_status_t pevi_conf_parse(pev_daemon_t *d, pev_gen_t *gen, const char *name,
                              const char *text, apr_size_t len);
 
+/* Check @a gen's TLS directives (read from @a name) and build its server
+ * context in a new subpool of d->pool: *tls_pool and *ctx, both NULL when
+ * the generation has no TLSCertificateFile. PEV_ECONFIG for directives
+ * that do not go together, PEV_ETLS (or APR_ENOTIMPL) when the context
+ * cannot be built; d->error says why (the file and OpenSSL's reason). */
+apr_status_t pevi_conf_tls(pev_daemon_t *d, const pev_gen_t *gen, const char *name,
+                           apr_pool_t **tls_pool, pev_tls_ctx_t **ctx);
+
 /* ------------------------------------------------------------------------ */
 /* listen.c                                                                  */
 
@@ -280,7 +299,13 @@ apr_status_t pevi_listen_check(pev_daemon_t *d, const pev_gen_t *gen);
  * failed start says one thing only). */
 void pevi_listen_commit(pev_daemon_t *d, const pev_gen_t *gen, int quiet);
 
-/* Log "listening on ADDRESS:PORT" for each open socket not logged yet. */
+/* Poll again the sockets that were paused because no generation could
+ * take a connection (during a start, restart or stop whose callbacks ran
+ * the loop). Called when a generation runs again. */
+void pevi_listen_resume(pev_daemon_t *d);
+
+/* Log "listening on ADDRESS:PORT (plaintext|TLS)" for each open socket not
+ * logged yet. */
 void pevi_listen_log(pev_daemon_t *d);
 
 /* ------------------------------------------------------------------------ */
@@ -288,13 +313,20 @@ void pevi_listen_log(pev_daemon_t *d);
 
 /* A socket accepted into its own pool @a cp (a subpool of d->pool), under
  * the current generation: make it a connection and offer it to the
- * modules (core.conn-open). */
-void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns);
+ * modules (core.conn-open). With @a tls (a TLS listener: the generation's
+ * context), the server handshake runs first and the connection is offered
+ * once it succeeded. */
+void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls);
 
 /* Drop a hold on @a gen's configuration (a connection's, or the one
  * gen_end() takes while the generation pool goes): the shared pool (conf_pool)
  * goes with the last hold of a generation that has ended. */
 void pevi_gen_unref(pev_gen_t *gen);
+
+/* Offer the TLS connections whose handshake ended while no generation
+ * could take them (a start, restart or stop ran the loop): each from a
+ * timer of the next iteration. Cheap when there are none. */
+void pevi_conn_offer_deferred(pev_daemon_t *d);
 
 /* The stop: close every connection, wait up to d->grace for them to go,
  * then abort the rest. */

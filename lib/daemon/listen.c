@@ -27,9 +27,10 @@ struct pevi_lsock {
     pev_daemon_t *d;
     apr_pool_t *pool;
     apr_socket_t *sock;
-    const char *key;                /* "HOST:PORT" as configured */
+    const char *key;                /* "HOST:PORT" or "HOST:PORT tls" */
     const char *name;               /* the bound address, "127.0.0.1:41234" */
     apr_sockaddr_t *local;          /* the bound address */
+    int tls;                        /* a TLS listener */
     apr_port_t port;                /* the bound port */
     pev_timer_t *pause;             /* re-enables accepting after EMFILE */
     apr_time_t paused_since;        /* an EMFILE episode began (0: none) */
@@ -40,6 +41,7 @@ struct pevi_lsock {
                                      * last pevi_listen_open() matched it
                                      * with; 0: none */
     int logged;                     /* "listening on" was logged */
+    int declined;                   /* paused: no generation to accept for */
     lsock_t *next;
 };
 
@@ -71,6 +73,16 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
 
     (void) w;
     (void) events;
+    /* nobody to accept for (a start, restart or stop is under way, and one
+     * of its callbacks runs the loop): readiness is level-triggered, so a
+     * waiting connection would be reported again in every iteration and
+     * spin the loop. Stop polling until a generation runs again
+     * (pevi_listen_resume()); the connection waits in the backlog. */
+    if (d->state != D_RUNNING || !d->gen || d->busy || d->stop_req) {
+        if (pev_watch_set(l->watch, 0) == APR_SUCCESS)
+            l->declined = 1;
+        return;
+    }
     for (i = 0; i < ACCEPT_BATCH && d->state == D_RUNNING && d->gen && !d->busy
                 && !d->stop_req; i++) {
         apr_pool_t *cp;
@@ -85,7 +97,9 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
             if (st == APR_SUCCESS) {
                 if (l->paused_since)
                     lsock_episode_end(l);
-                pevi_conn_accept(d, cp, ns);
+                /* a TLS listener only exists in a generation with a context
+                 * (pevi_conf_tls() checked it) */
+                pevi_conn_accept(d, cp, ns, l->tls ? d->gen->tls : NULL);
                 continue;
             }
             apr_pool_destroy(cp);
@@ -117,12 +131,19 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
 }
 
 /* Split a key checked by core_listen() (conf.c), "HOST:PORT" with HOST "*"
- * for any and "[...]" around IPv6 addresses, into @a pool. */
-static void key_split(const char *key, apr_pool_t *pool, char **host, apr_port_t *port)
+ * for any and "[...]" around IPv6 addresses, and " tls" after it for a TLS
+ * listener, into @a pool. Non-zero for a TLS listener. */
+static int key_split(const char *key, apr_pool_t *pool, char **host, apr_port_t *port)
 {
     char *copy = apr_pstrdup(pool, key);
-    char *colon = strrchr(copy, ':');
+    char *colon, *blank = strchr(copy, ' ');
+    int tls = 0;
 
+    if (blank) {                    /* "HOST:PORT tls" */
+        *blank = '\0';
+        tls = 1;
+    }
+    colon = strrchr(copy, ':');
     *colon = '\0';
     *host = strcmp(copy, "*") == 0 ? NULL : copy;
     if (*host && (*host)[0] == '[') {
@@ -130,6 +151,7 @@ static void key_split(const char *key, apr_pool_t *pool, char **host, apr_port_t
         (*host)[strlen(*host) - 1] = '\0';
     }
     *port = (apr_port_t) atoi(colon + 1);
+    return tls;
 }
 
 static apr_status_t key_resolve(apr_sockaddr_t **sa, const char *key, apr_pool_t *pool)
@@ -179,7 +201,7 @@ static apr_status_t lsock_open(pev_daemon_t *d, const char *key, int claim)
     l->pool = lp;
     l->key = apr_pstrdup(lp, key);
     what = "resolve";
-    key_split(key, lp, &host, &port);
+    l->tls = key_split(key, lp, &host, &port);
     l->any_port = port == 0;
     /* the address stays in lp: the socket keeps a pointer to it */
     st = apr_sockaddr_info_get(&sa, host, host ? APR_UNSPEC : APR_INET, port, 0, lp);
@@ -233,11 +255,14 @@ static apr_status_t listen_one(pev_daemon_t *d, const pev_gen_t *gen, int i,
                                apr_sockaddr_t *const *sas)
 {
     const char *key = pevi_gen_listen_key(gen, i);
+    int tls = strchr(key, ' ') != NULL;     /* "HOST:PORT tls" */
     lsock_t *l;
 
+    /* a socket is kept for a line of its kind only: a plaintext listener
+     * does not become a TLS one (that address must be closed first) */
     if (sas[i]) {
         for (l = d->lsocks; l; l = l->next)
-            if (!l->claim && addr_same(l->local, sas[i]))
+            if (!l->claim && l->tls == tls && addr_same(l->local, sas[i]))
                 break;
     }
     else
@@ -389,13 +414,28 @@ void pevi_listen_commit(pev_daemon_t *d, const pev_gen_t *gen, int quiet)
     d->lsocks = keep;
 }
 
+/* Poll again the sockets lsock_ready() paused for want of a generation. */
+void pevi_listen_resume(pev_daemon_t *d)
+{
+    lsock_t *l;
+
+    for (l = d->lsocks; l; l = l->next) {
+        if (!l->declined)
+            continue;
+        l->declined = 0;
+        if (pev_watch_set(l->watch, PEV_WATCH_READ) != APR_SUCCESS)
+            pev_daemon_log(d, PEV_LOG_ERROR, "cannot poll %s again", l->key);
+    }
+}
+
 void pevi_listen_log(pev_daemon_t *d)
 {
     lsock_t *l;
 
     for (l = d->lsocks; l; l = l->next)
         if (!l->logged) {
-            pev_daemon_log(d, PEV_LOG_INFO, "listening on %s", l->name);
+            pev_daemon_log(d, PEV_LOG_INFO, "listening on %s (%s)", l->name,
+                           l->tls ? "TLS" : "plaintext");
             l->logged = 1;
         }
 }
@@ -409,4 +449,15 @@ apr_port_t pev_daemon_port(const pev_daemon_t *d, int index)
     for (l = d->lsocks; l && index > 0; l = l->next)
         index--;
     return l ? l->port : 0;
+}
+
+int pev_daemon_port_is_tls(const pev_daemon_t *d, int index)
+{
+    const lsock_t *l;
+
+    if (!d || index < 0)
+        return 0;
+    for (l = d->lsocks; l && index > 0; l = l->next)
+        index--;
+    return l ? l->tls : 0;
 }
