@@ -41,21 +41,6 @@ static void write_text(const char *path, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-/* The whole of a small file, or NULL when it does not exist (static). */
-static const char *read_text(const char *path)
-{
-    static char buf[256];
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    if (!f)
-        return NULL;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* Entries of the test's directory (the configuration, the pid file). */
 static int dir_entries(void)
 {
@@ -212,10 +197,10 @@ START_TEST(test_pidfile_written_and_removed)
     struct stat st;
     int fd;
 
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     snprintf(want, sizeof want, "%ld\n", (long) getpid());
-    ck_assert_str_eq(read_text(pid_path), want);
+    ck_assert_str_eq(pt_slurp_small(pid_path), want);
     ck_assert_int_eq(stat(pid_path, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0644);
     /* locked while the daemon runs: another descriptor cannot take it */
@@ -228,7 +213,7 @@ START_TEST(test_pidfile_written_and_removed)
     ck_assert_int_eq(dir_entries(), 2);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     stop(d);
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
 }
 END_TEST
 
@@ -242,21 +227,21 @@ START_TEST(test_pidfile_stale_replaced)
     write_text(pid_path, "2147483000\n");
     d = make_daemon(pid_conf(), 0);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
-    ck_assert_str_eq(read_text(pid_path), want);
+    ck_assert_str_eq(pt_slurp_small(pid_path), want);
     stop(d);
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
     /* a live process that is not ours (it holds no lock), and garbage */
     write_text(pid_path, "1\n");
     d = make_daemon(pid_conf(), 0);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
-    ck_assert_str_eq(read_text(pid_path), want);
+    ck_assert_str_eq(pt_slurp_small(pid_path), want);
     stop(d);
     write_text(pid_path, "");
     d = make_daemon(pid_conf(), 0);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
-    ck_assert_str_eq(read_text(pid_path), want);
+    ck_assert_str_eq(pt_slurp_small(pid_path), want);
     stop(d);
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
 }
 END_TEST
 
@@ -274,9 +259,9 @@ START_TEST(test_pidfile_live_refused)
              pid_path);
     ck_assert_str_eq(pev_daemon_error(b), want);
     snprintf(want, sizeof want, "%ld\n", (long) getpid());
-    ck_assert_str_eq(read_text(pid_path), want);
+    ck_assert_str_eq(pt_slurp_small(pid_path), want);
     stop(a);
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
 
     /* a lock held by another holder (here a descriptor of the test) */
     write_text(pid_path, "4242\n");
@@ -287,14 +272,14 @@ START_TEST(test_pidfile_live_refused)
     ck_assert_int_eq(pev_daemon_start(b), APR_EEXIST);
     snprintf(want, sizeof want, "already running as pid 4242 (PidFile %s)", pid_path);
     ck_assert_str_eq(pev_daemon_error(b), want);
-    ck_assert_str_eq(read_text(pid_path), "4242\n");
+    ck_assert_str_eq(pt_slurp_small(pid_path), "4242\n");
     close(fd);
     b = make_daemon(pid_conf(), 0);
     ck_assert_int_eq(pev_daemon_start(b), APR_SUCCESS);
     /* and the daemon's pool destroyed without a stop removes it too */
     apr_pool_destroy(dpool);
     ck_assert_int_eq(apr_pool_create(&dpool, NULL), APR_SUCCESS);
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
 }
 END_TEST
 
@@ -315,7 +300,7 @@ START_TEST(test_pidfile_errors_and_reload)
              pid_path);
     d = make_daemon(conf, 0);
     ck_assert_int_ne(pev_daemon_start(d), APR_SUCCESS);
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
 
     /* a reload cannot move it: the generation stays */
     d = make_daemon(pid_conf(), 0);
@@ -330,9 +315,9 @@ START_TEST(test_pidfile_errors_and_reload)
     /* the same file: fine */
     reload(d, pid_conf());
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 2);
-    ck_assert_ptr_nonnull(read_text(pid_path));
+    ck_assert_ptr_nonnull(pt_slurp_small(pid_path));
     stop(d);
-    ck_assert_ptr_null(read_text(pid_path));
+    ck_assert_ptr_null(pt_slurp_small(pid_path));
     /* a check after the stop compares with nothing */
     ck_assert_int_eq(pev_daemon_check_config(d), APR_SUCCESS);
 }

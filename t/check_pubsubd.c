@@ -58,59 +58,7 @@
 #define START_MS  10000     /* the daemon starts or stops */
 
 /* ======================================================================== */
-/* Files                                                                     */
-
-static void write_file(const char *path, const char *text)
-{
-    char tmp[256];
-    FILE *f;
-
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", tmp, strerror(errno));
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(rename(tmp, path), 0);     /* a reader sees all or nothing */
-}
-
-/* The whole file, NUL-terminated (malloc'd); "" if it does not exist. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (!f) {
-        buf = malloc(1);
-        ck_assert_ptr_nonnull(buf);
-        buf[0] = '\0';
-        return buf;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t) n + 1);
-    ck_assert_ptr_nonnull(buf);
-    n = (long) fread(buf, 1, (size_t) n, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* A small file's text (static), or NULL. */
-static const char *slurp_static(const char *path)
-{
-    static char buf[256];
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    if (!f)
-        return NULL;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
+/* The daemon                                                                */
 
 static const char *pubsubd_path(void)
 {
@@ -227,7 +175,7 @@ static char *log_wait(const char *needle, long ms)
     int status;
 
     for (;;) {
-        text = slurp(D.log);
+        text = pt_slurp(D.log);
         if ((at = strstr(text, needle)) != NULL) {
             at = strdup(at + strlen(needle));
             free(text);
@@ -248,7 +196,7 @@ static char *log_wait(const char *needle, long ms)
 
 static int log_has(const char *needle)
 {
-    char *text = slurp(D.log);
+    char *text = pt_slurp(D.log);
     int has = strstr(text, needle) != NULL;
 
     free(text);
@@ -258,7 +206,7 @@ static int log_has(const char *needle)
 /* The log holds @a needle now. */
 static void log_expect(const char *needle)
 {
-    char *text = slurp(D.log);
+    char *text = pt_slurp(D.log);
 
     ck_assert_msg(strstr(text, needle) != NULL, "no '%s' in the log:\n%s", needle, text);
     free(text);
@@ -276,7 +224,7 @@ static void daemon_start(const char *settings)
              "LogLevel debug\n"
              "StatsInterval off\n"
              "%s", settings);
-    write_file(D.conf, conf);
+    pt_write_file(D.conf, conf);
     D.pid = spawn(args);
     /* "port N", or "ports N, M" with a TLS listener after it */
     rest = log_wait("generation 1 ready: listening on port", START_MS);
@@ -296,7 +244,7 @@ static void daemon_reload(const char *settings)
              "LogLevel debug\n"
              "StatsInterval off\n"
              "%s", settings);
-    write_file(D.conf, conf);
+    pt_write_file(D.conf, conf);
     ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
 }
 
@@ -309,11 +257,11 @@ static void daemon_stop(void)
     ck_assert_int_gt(D.pid, 0);
     ck_assert_int_eq(kill(D.pid, SIGTERM), 0);
     if (!wait_exit(D.pid, START_MS, &status)) {
-        text = slurp(D.log);
+        text = pt_slurp(D.log);
         ck_abort_msg("pubsubd did not stop after SIGTERM; log:\n%s", text);
     }
     D.pid = 0;
-    text = slurp(D.log);
+    text = pt_slurp(D.log);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "pubsubd stopped with status %d; log:\n%s", status, text);
     free(text);
@@ -1066,8 +1014,8 @@ static int run_cli(const char *const args[], char **out, char **err)
 
     ck_assert_msg(wait_exit(pid, START_MS, &status), "pubsubd did not exit");
     ck_assert(WIFEXITED(status));
-    *out = slurp(D.out);
-    *err = slurp(D.log);
+    *out = pt_slurp(D.out);
+    *err = pt_slurp(D.log);
     return WEXITSTATUS(status);
 }
 
@@ -1100,14 +1048,14 @@ START_TEST(command_line_and_start_failures)
      * is free does not matter) */
     nl = strstr(out, "Listen 127.0.0.1:7450");
     memcpy(nl, "Listen 127.0.0.1:0   ", 21);
-    write_file(D.conf, out);
+    pt_write_file(D.conf, out);
     free(out);
     free(err);
     ck_assert_int_eq(run_cli(a_t, &out, &err), 0);
     ck_assert_ptr_nonnull(strstr(out, "is valid"));
     free(out);
     free(err);
-    write_file(D.conf, "Listen 127.0.0.1:0\nIdleTimeout soon\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nIdleTimeout soon\n");
     ck_assert_int_eq(run_cli(a_t, &out, &err), 1);
     ck_assert_ptr_nonnull(strstr(err, ":2: IdleTimeout: "));
     ck_assert_int_eq(count_lines(err), 1);
@@ -1137,7 +1085,7 @@ START_TEST(command_line_and_start_failures)
     free(err);
 
     /* a bad value: exit 1, one line naming the file, the line, the cause */
-    write_file(D.conf, "Listen 127.0.0.1:0\nIdleTimeout soon\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nIdleTimeout soon\n");
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     snprintf(conf, sizeof conf, "%s:2:", D.conf);
     ck_assert_msg(strstr(err, conf) && strstr(err, "IdleTimeout") && count_lines(err) == 1,
@@ -1148,19 +1096,19 @@ START_TEST(command_line_and_start_failures)
     ck_assert_msg(strstr(err, conf) && count_lines(err) == 1, "stderr: %s", err);
     free(out);
     free(err);
-    write_file(D.conf, "Listen 127.0.0.1:0\nSlowPolicy sometimes\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nSlowPolicy sometimes\n");
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     ck_assert_msg(strstr(err, "SlowPolicy") && strstr(err, "expects drop or disconnect")
                   && count_lines(err) == 1, "stderr: %s", err);
     free(out);
     free(err);
-    write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 10\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 10\n");
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     ck_assert_msg(strstr(err, "MaxLine") && strstr(err, "out of range"), "stderr: %s", err);
     free(out);
     free(err);
     /* a MSG line must fit in a subscriber's output */
-    write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 8k\nOutputLimit 4k\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 8k\nOutputLimit 4k\n");
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     ck_assert_msg(strstr(err, "OutputLimit (4096) must be at least MaxLine + 16")
                   && count_lines(err) == 1, "stderr: %s", err);
@@ -1178,7 +1126,7 @@ START_TEST(command_line_and_start_failures)
     ck_assert_int_eq(listen(lsn, 1), 0);
     ck_assert_int_eq(getsockname(lsn, (struct sockaddr *) &sa, &slen), 0);
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\n", (unsigned) ntohs(sa.sin_port));
-    write_file(D.conf, conf);
+    pt_write_file(D.conf, conf);
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     close(lsn);
     ck_assert_msg(strstr(err, "127.0.0.1") && count_lines(err) == 1, "stderr: %s", err);
@@ -1390,7 +1338,7 @@ static int run_tool(const char *const argv[], const char *input, char **out)
     int status, fd;
 
     snprintf(in_path, sizeof in_path, "%s/tool-input", D.dir);
-    write_file(in_path, input);
+    pt_write_file(in_path, input);
     fflush(stdout);
     fflush(stderr);
     pid = fork();
@@ -1408,10 +1356,10 @@ static int run_tool(const char *const argv[], const char *input, char **out)
     if (!wait_exit(pid, START_MS, &status)) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
-        *out = slurp(D.out);
+        *out = pt_slurp(D.out);
         return -1;
     }
-    *out = slurp(D.out);
+    *out = pt_slurp(D.out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -1535,7 +1483,7 @@ static const char *proc_status(const char *key)
 /* A free loopback port only root may bind, or 0. */
 static unsigned privileged_port(void)
 {
-    const char *text = slurp_static("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+    const char *text = pt_slurp_small("/proc/sys/net/ipv4/ip_unprivileged_port_start");
     long start = text ? strtol(text, NULL, 10) : 1024;
     struct sockaddr_in sa;
     long p;
@@ -1589,7 +1537,7 @@ START_TEST(user_and_group_dropped_after_binding)
     snprintf(want, sizeof want, "%lu", (unsigned long) gid);
     ck_assert_str_eq(proc_status("Groups"), want);     /* root's groups are gone */
     snprintf(want, sizeof want, "%ld\n", (long) D.pid);
-    text = slurp(pidf);
+    text = pt_slurp(pidf);
     ck_assert_str_eq(text, want);
     free(text);
     a = cl_open("pubsubd ready");
@@ -1626,7 +1574,7 @@ START_TEST(user_and_group_dropped_after_binding)
      * is left empty and unlocked, and the next start replaces it */
     daemon_stop();
     log_expect("cannot remove PidFile");
-    text = slurp(pidf);
+    text = pt_slurp(pidf);
     ck_assert_str_eq(text, "");
     free(text);
     ck_assert_int_eq(access(pidf, F_OK), 0);
@@ -1635,7 +1583,7 @@ START_TEST(user_and_group_dropped_after_binding)
     daemon_start(settings);
     log_expect("holds no pid: replacing it");
     snprintf(want, sizeof want, "%ld\n", (long) D.pid);
-    text = slurp(pidf);
+    text = pt_slurp(pidf);
     ck_assert_str_eq(text, want);
     free(text);
     daemon_stop();
@@ -1648,7 +1596,7 @@ START_TEST(failed_drop_fails_the_start)
     char *out, *err, pidf[160];
 
     snprintf(pidf, sizeof pidf, "%s/pubsubd.pid", D.dir);
-    write_file(D.conf, "Listen 127.0.0.1:0\nUser no-such-user-poolev\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nUser no-such-user-poolev\n");
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     ck_assert_msg(strstr(err, ":2: User: no such user 'no-such-user-poolev'")
                   && count_lines(err) == 1, "stderr: %s", err);
@@ -1658,7 +1606,7 @@ START_TEST(failed_drop_fails_the_start)
     ck_assert_msg(strstr(err, "no such user 'no-such-user-poolev'"), "stderr: %s", err);
     free(out);
     free(err);
-    write_file(D.conf, "Listen 127.0.0.1:0\nGroup nogroup\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nGroup nogroup\n");
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     ck_assert_msg(strstr(err, "Group needs User") && count_lines(err) == 1, "stderr: %s", err);
     free(out);
@@ -1668,7 +1616,7 @@ START_TEST(failed_drop_fails_the_start)
         char conf[256];
 
         snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nUser root\nPidFile %s\n", pidf);
-        write_file(D.conf, conf);
+        pt_write_file(D.conf, conf);
         ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
         ck_assert_msg(strstr(err, "not running as root"), "stderr: %s", err);
         free(out);
@@ -1689,7 +1637,7 @@ START_TEST(pidfile_live_refused_stale_replaced)
     daemon_start(settings);
     first = D.pid;
     snprintf(want, sizeof want, "%ld\n", (long) first);
-    text = slurp(pidf);
+    text = pt_slurp(pidf);
     ck_assert_str_eq(text, want);
     free(text);
     /* a second pubsubd on the same pid file: refused before it binds */
@@ -1701,24 +1649,24 @@ START_TEST(pidfile_live_refused_stale_replaced)
     free(err);
     D.pid = first;
     snprintf(want, sizeof want, "%ld\n", (long) first);
-    text = slurp(pidf);
+    text = pt_slurp(pidf);
     ck_assert_str_eq(text, want);
     free(text);
     daemon_stop();
     ck_assert_int_ne(access(pidf, F_OK), 0);            /* removed at the stop */
 
     /* stale: a pid that is not running, then a live one that is not ours */
-    write_file(pidf, "2147483000\n");
+    pt_write_file(pidf, "2147483000\n");
     unlink(D.log);                  /* not the last daemon's "ready" */
     daemon_start(settings);
     log_expect("(pid 2147483000 is not running): replacing it");
     snprintf(want, sizeof want, "%ld\n", (long) D.pid);
-    text = slurp(pidf);
+    text = pt_slurp(pidf);
     ck_assert_str_eq(text, want);
     free(text);
     daemon_stop();
     snprintf(want, sizeof want, "%ld\n", (long) getpid());
-    write_file(pidf, want);
+    pt_write_file(pidf, want);
     unlink(D.log);
     daemon_start(settings);
     log_expect("does not hold its lock): replacing it");
@@ -1865,7 +1813,7 @@ END_TEST
 /* How often the log holds @a needle. */
 static int log_count(const char *needle)
 {
-    char *text = slurp(D.log), *at = text;
+    char *text = pt_slurp(D.log), *at = text;
     int n = 0;
 
     while ((at = strstr(at, needle)) != NULL) {
@@ -1883,7 +1831,7 @@ static void log_wait_count(const char *needle, int n)
 
     while (log_count(needle) < n) {
         if (lc_now_ms() > deadline) {
-            char *text = slurp(D.log);
+            char *text = pt_slurp(D.log);
 
             ck_abort_msg("'%s' not %d times in the log:\n%s", needle, n, text);
         }
@@ -1905,7 +1853,7 @@ static int run_check(const char *path, char **err)
         ck_abort_msg("pubsubd -t -f %s did not end", path);
     }
     ck_assert(WIFEXITED(status));
-    *err = slurp(D.log);
+    *err = pt_slurp(D.log);
     return WEXITSTATUS(status);
 }
 
@@ -1931,12 +1879,12 @@ START_TEST(config_check_is_the_reload_check)
     char *err;
     lc_client_t *c;
 
-    write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 1m\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 1m\n");
     ck_assert_int_eq(run_check(D.conf, &err), 1);
     ck_assert_msg(strstr(err, "module pubsub: OutputLimit (262144) must be at least MaxLine "
                               "+ 16 (1048592)") && count_lines(err) == 1, "stderr: %s", err);
     free(err);
-    write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 1m\nOutputLimit 1040k\n");
+    pt_write_file(D.conf, "Listen 127.0.0.1:0\nMaxLine 1m\nOutputLimit 1040k\n");
     ck_assert_int_eq(run_check(D.conf, &err), 0);
     free(err);
 
@@ -1988,12 +1936,12 @@ START_TEST(configuration_without_listen_refused)
     char *out, *err;
     lc_client_t *c;
 
-    write_file(D.conf, "# Listen 127.0.0.1:7450\n\nLogLevel debug\n");
+    pt_write_file(D.conf, "# Listen 127.0.0.1:7450\n\nLogLevel debug\n");
     ck_assert_int_eq(run_check(D.conf, &err), 1);
     ck_assert_msg(strstr(err, "no listening sockets available") && count_lines(err) == 1,
                   "stderr: %s", err);
     free(err);
-    write_file(D.conf, "");
+    pt_write_file(D.conf, "");
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     ck_assert_msg(strstr(err, "no listening sockets available") && count_lines(err) == 1,
                   "stderr: %s", err);
@@ -2002,7 +1950,7 @@ START_TEST(configuration_without_listen_refused)
 
     daemon_start("");
     c = cl_open("pubsubd ready");
-    write_file(D.conf, "# everything commented out\n# Listen 127.0.0.1:0\n");
+    pt_write_file(D.conf, "# everything commented out\n# Listen 127.0.0.1:0\n");
     ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
     still_generation_1(c, 1);
     ck_assert(log_has("no listening sockets available"));
@@ -2028,7 +1976,7 @@ START_TEST(respelled_listen_kept_and_logged)
     c = cl_open("pubsubd ready");
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\nLogLevel debug\nStatsInterval off\n"
              "Listen 127.0.0.1:0\n", D.port);
-    write_file(D.conf, conf);
+    pt_write_file(D.conf, conf);
     ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
     w = pt_client(D.port, 0);               /* during the reload */
     rest = log_wait("generation 2 ready: listening on ports ", START_MS);

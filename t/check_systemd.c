@@ -66,43 +66,7 @@ static apr_pool_t *dpool;
 static int notify_fd = -1;
 static pid_t child_pid;
 
-static void write_file(const char *path, const char *text)
-{
-    char tmp[256];
-    FILE *f;
-
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", tmp, strerror(errno));
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(rename(tmp, path), 0);
-}
-
-/* The whole file (malloc'd, NUL-terminated); "" if it does not exist. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (!f) {
-        buf = calloc(1, 1);
-        ck_assert_ptr_nonnull(buf);
-        return buf;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t) n + 1);
-    ck_assert_ptr_nonnull(buf);
-    n = (long) fread(buf, 1, (size_t) n, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* write_file() for the modes, which run without check: 0 or -1. */
+/* pt_write_file() for the modes, which run without check: 0 or -1. */
 static int mode_write_file(const char *path, const char *text)
 {
     char tmp[256];
@@ -122,20 +86,11 @@ static int mode_write_file(const char *path, const char *text)
 
 static int file_has(const char *path, const char *needle)
 {
-    char *text = slurp(path);
+    char *text = pt_slurp(path);
     int has = strstr(text, needle) != NULL;
 
     free(text);
     return has;
-}
-
-static int count_in(const char *text, const char *needle)
-{
-    int n = 0;
-
-    for (; (text = strstr(text, needle)) != NULL; text += strlen(needle))
-        n++;
-    return n;
 }
 
 static void unset_all(void)
@@ -230,7 +185,7 @@ static pev_daemon_t *make_daemon(const char *config, int flags)
     o.config_file = conf_path;
     o.shutdown_grace = 200000;
     o.flags = flags | PEV_DAEMON_NO_LISTEN_OK;   /* some configurations list no address */
-    write_file(conf_path, config);
+    pt_write_file(conf_path, config);
     ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     return d;
 }
@@ -335,7 +290,7 @@ START_TEST(notify_start_reload_bad_reload_stop)
     ck_assert_ptr_null(getenv("NOTIFY_SOCKET"));
 
     /* a good reload */
-    write_file(conf_path, "Listen 127.0.0.1:0\nValue 2\n");
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nValue 2\n");
     t0 = monotonic_usec();
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
@@ -343,7 +298,7 @@ START_TEST(notify_start_reload_bad_reload_stop)
     EXPECT_MSG("READY=1\nSTATUS=generation 2 running, 0 connections, 0 accepted");
 
     /* a bad reload: generation 2 goes on */
-    write_file(conf_path, "Listen 127.0.0.1:0\nValue 2000\n");
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nValue 2000\n");
     t0 = monotonic_usec();
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
@@ -559,7 +514,7 @@ START_TEST(pubsubd_notifies)
     /* a ping every 100 ms */
     setenv("WATCHDOG_USEC", "200000", 1);
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nStatsInterval off\n");
-    write_file(conf_path, conf);
+    pt_write_file(conf_path, conf);
     snprintf(out, sizeof out, "%s/out", tmpdir);
     argv[0] = PUBSUBD_PATH;
     argv[1] = "-f";
@@ -588,7 +543,7 @@ START_TEST(pubsubd_notifies)
     got = next_but_pings(&pings);
     ck_assert_msg(got && strcmp(got, "READY=1\nSTATUS=generation 2 running, 0 connections, "
                                 "0 accepted") == 0, "got '%s'", got ? got : "(nothing)");
-    write_file(conf_path, "Listen 127.0.0.1:0\nMaxLine 1\n");
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nMaxLine 1\n");
     ck_assert_int_eq(kill(child_pid, SIGHUP), 0);
     got = next_but_pings(&pings);
     ck_assert_msg(got && strncmp(got, "RELOADING=1\n", 12) == 0, "got '%s'",
@@ -785,12 +740,12 @@ START_TEST(activate_adopts_passed_sockets)
     setenv("PEV_TEST_DIR", tmpdir, 1);
     ck_assert_int_eq(pt_run_self("activate"), 0);
     unsetenv("PEV_TEST_DIR");
-    log = slurp(log_path);
+    log = pt_slurp(log_path);
     ck_assert_msg(strstr(log, ": adopted passed socket 3 \"one\" (127.0.0.1:")
                   && strstr(log, "passed socket 4 \"two\" (127.0.0.1:")
                   && strstr(log, "matches no Listen address: kept unused")
                   && strstr(log, ": adopted passed socket 4 \"two\"")
-                  && count_in(log, ": adopted passed socket 3 \"one\"") == 2
+                  && pt_count(log, ": adopted passed socket 3 \"one\"") == 2
                   && !strstr(log, "in use"), "log:\n%s", log);
     free(log);
 }
@@ -825,8 +780,8 @@ static void wait_for(const char *path, const char *needle, int times)
     char *text;
 
     for (;;) {
-        text = slurp(path);
-        if (count_in(text, needle) >= times)
+        text = pt_slurp(path);
+        if (pt_count(text, needle) >= times)
             break;
         if (lc_now_ms() > deadline)
             ck_abort_msg("no '%s' (x%d) in %s after %d ms:\n%s", needle, times, path,
@@ -888,7 +843,7 @@ START_TEST(pubsubd_under_socket_activate)
     port = free_port();
     snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
     snprintf(conf, sizeof conf, "Listen %s\nLogLevel debug\nStatsInterval off\n", addr);
-    write_file(conf_path, conf);
+    pt_write_file(conf_path, conf);
     snprintf(out, sizeof out, "%s/out", tmpdir);
     argv[0] = SOCKET_ACTIVATE;
     argv[1] = "-l";
@@ -907,7 +862,7 @@ START_TEST(pubsubd_under_socket_activate)
     PT_EXPECT(c, "+OK pubsubd ready");
     PT_ASK(c, "PING one", "+PONG one");
     wait_for(out, "generation 1 ready", 1);
-    text = slurp(out);
+    text = pt_slurp(out);
     ck_assert_msg(strstr(text, "adopted passed socket 3 \"pubsub\"")
                   && !strstr(text, "in use") && !strstr(text, "kept unused"), "log:\n%s",
                   text);
@@ -923,7 +878,7 @@ START_TEST(pubsubd_under_socket_activate)
     ck_assert_ptr_nonnull(c);
     PT_EXPECT(c, "+OK pubsubd ready");
     PT_ASK(c, "PING two", "+PONG two");
-    text = slurp(out);
+    text = pt_slurp(out);
     ck_assert_msg(!strstr(text, "in use") && !strstr(text, "closed 127.0.0.1"), "log:\n%s",
                   text);
     free(text);
@@ -932,7 +887,7 @@ START_TEST(pubsubd_under_socket_activate)
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
     /* pubsubd's lines, the reload's included, have their time and level (the
      * others are systemd-socket-activate's) */
-    text = slurp(out);
+    text = pt_slurp(out);
     {
         static const char *const theirs[] = { "Listening on ", "Communication attempt",
                                               "Execing " };
@@ -974,7 +929,7 @@ static void unit_copy(const char *name, char *to, size_t size)
     FILE *f;
 
     snprintf(from, sizeof from, "%s/%s", UNITS_DIR, name);
-    text = slurp(from);
+    text = pt_slurp(from);
     ck_assert_msg(*text, "%s: missing or empty (make builds it)", from);
     cap = strlen(text) + 1024;
     out = calloc(1, cap);
@@ -1013,7 +968,7 @@ START_TEST(units_verify)
     }
     unit_copy("pubsubd.service", service, sizeof service);
     unit_copy("pubsubd.socket", sock, sizeof sock);
-    text = slurp(service);
+    text = pt_slurp(service);
     ck_assert_msg(strstr(text, "Type=notify\n") && strstr(text, "ExecReload=")
                   && !strstr(text, "@"), "%s", text);
     free(text);
@@ -1027,7 +982,7 @@ START_TEST(units_verify)
     child_pid = spawn(argv, out);
     ck_assert_int_eq(wait_exit(child_pid, 30000, &status), 1);
     child_pid = 0;
-    text = slurp(out);
+    text = pt_slurp(out);
     /* warnings about the units come out on stderr with a zero status */
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strstr(text, "pubsubd"),
                   "systemd-analyze verify: status %d:\n%s", status, text);
@@ -1088,12 +1043,12 @@ START_TEST(log_level_debug_and_default)
     ck_assert(file_has(log_path, "info: an info line"));
     /* LogLevel debug, on a reload: the daemon's own debug lines too */
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nLogFile %s\nLogLevel debug\n", log_path);
-    write_file(conf_path, conf);
+    pt_write_file(conf_path, conf);
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     pev_daemon_log(d, PEV_LOG_DEBUG, "a debug line");
     ck_assert(served(d, pev_daemon_port(d, 0)));
-    text = slurp(log_path);
+    text = pt_slurp(log_path);
     ck_assert_msg(strstr(text, "debug: a debug line")
                   && strstr(text, "debug: connection 1 from 127.0.0.1:")
                   && strstr(text, "info: generation 2 running"), "log:\n%s", text);
@@ -1101,7 +1056,7 @@ START_TEST(log_level_debug_and_default)
     free(text);
     /* LogLevel error: the rest is dropped */
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nLogFile %s\nLogLevel error\n", log_path);
-    write_file(conf_path, conf);
+    pt_write_file(conf_path, conf);
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     pev_daemon_log(d, PEV_LOG_WARN, "a warning");
@@ -1150,14 +1105,14 @@ START_TEST(log_stderr_lines_have_time_and_level)
         char conf[64];
 
         snprintf(conf, sizeof conf, "Listen 127.0.0.1:%u\n", free_port());
-        write_file(conf_path, conf);
+        pt_write_file(conf_path, conf);
         (void) pev_daemon_restart(d);
         (void) pev_daemon_run_once(d, 0);
         (void) pev_daemon_stop(d);
         (void) pev_daemon_run_once(d, 0);
     }
     stderr_back(saved);
-    text = slurp(err);
+    text = pt_slurp(err);
     ck_assert_msg(strstr(text, "warn: before the start") && strstr(text, "info: closed ")
                   && strstr(text, "info: generation 2 running")
                   && strstr(text, "info: stopped"), "stderr:\n%s", text);
@@ -1189,12 +1144,12 @@ START_TEST(log_journal_prefixes)
     }
     /* another stream: no prefixes */
     setenv("JOURNAL_STREAM", "1:1", 1);
-    write_file(conf_path, "Listen 127.0.0.1:0\n");
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\n");
     (void) pev_daemon_restart(d);
     (void) pev_daemon_run_once(d, 0);
     pev_daemon_log(d, PEV_LOG_INFO, "plain");
     stderr_back(saved);
-    text = slurp(err);
+    text = pt_slurp(err);
     ck_assert_msg(strstr(text, "\n<3>error: e\n<4>warn: w\n<6>i\n<7>d\n")
                   && strstr(text, "<6>listening on 127.0.0.1:")
                   && strstr(text, " testd[") && strstr(text, "] info: plain\n")
@@ -1219,7 +1174,7 @@ START_TEST(log_file_reopened)
     pev_daemon_log(d, PEV_LOG_INFO, "line two");       /* still the old file */
     ck_assert_int_eq(pev_daemon_reopen_logs(d), APR_SUCCESS);
     pev_daemon_log(d, PEV_LOG_INFO, "line three");
-    text = slurp(rotated);
+    text = pt_slurp(rotated);
     ck_assert_msg(strstr(text, "line one") && strstr(text, "line two")
                   && !strstr(text, "line three"), "%s:\n%s", rotated, text);
     free(text);
@@ -1263,7 +1218,7 @@ START_TEST(log_file_errors)
     d = make_daemon(conf, PEV_DAEMON_NO_SIGNALS);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
     snprintf(conf, sizeof conf, "Listen 127.0.0.1:0\nLogFile %s\n", bad);
-    write_file(conf_path, conf);
+    pt_write_file(conf_path, conf);
     ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 1);
@@ -1309,7 +1264,7 @@ START_TEST(log_directives)
         ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
         ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
         stderr_back(saved);
-        text = slurp(err);
+        text = pt_slurp(err);
         ck_assert_msg(*text == '\0', "stderr:\n%s", text);
         free(text);
     }
@@ -1380,12 +1335,12 @@ START_TEST(log_emfile_episode_once)
     setenv("PEV_TEST_DIR", tmpdir, 1);
     ck_assert_int_eq(pt_run_self("emfile"), 0);
     unsetenv("PEV_TEST_DIR");
-    log = slurp(log_path);
+    log = pt_slurp(log_path);
     /* 100 ms pauses for about 550 ms: one line when it begins, one when it
      * ends, with the number of pauses */
-    ck_assert_msg(count_in(log, "accept on 127.0.0.1:") == 2
-                  && count_in(log, "pausing, retrying every 100 ms") == 1
-                  && count_in(log, "accepting again after ") == 1, "log:\n%s", log);
+    ck_assert_msg(pt_count(log, "accept on 127.0.0.1:") == 2
+                  && pt_count(log, "pausing, retrying every 100 ms") == 1
+                  && pt_count(log, "accepting again after ") == 1, "log:\n%s", log);
     {
         const char *p = strstr(log, "ms (");
         unsigned pauses = 0;

@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,4 +246,66 @@ apr_size_t pt_loop_timers(pev_loop_t *loop)
     if (pev_loop_stats(loop, &st) != APR_SUCCESS)     /* into check only on failure */
         ck_abort_msg("pev_loop_stats failed");
     return st.timers_armed;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
+
+void pt_write_file(const char *path, const char *text)
+{
+    char tmp[512];
+    FILE *f;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    ck_assert_msg(f != NULL, "cannot write %s: %s", tmp, strerror(errno));
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(tmp, path), 0);     /* a reader sees all or nothing */
+}
+
+char *pt_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+
+    if (!f) {
+        buf = calloc(1, 1);
+        ck_assert_ptr_nonnull(buf);
+        return buf;
+    }
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+    buf = malloc((size_t) n + 1);
+    ck_assert_ptr_nonnull(buf);
+    n = (long) fread(buf, 1, (size_t) n, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+const char *pt_slurp_small(const char *path)
+{
+    static char buf[256];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f)
+        return NULL;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int pt_count(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (; (text = strstr(text, needle)) != NULL; text += strlen(needle))
+        n++;
+    return n;
 }

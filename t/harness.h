@@ -311,6 +311,24 @@ const char *pt_client_line(lc_client_t *c, long ms);
                       got_ ? got_ : "(nothing: end of input or timeout)");   \
     } while (0)
 
+/* ======================================================================== */
+/* Files                                                                     */
+
+/* Write @a text to @a path whole: into PATH.tmp, then renamed, so a reader
+ * (a daemon's reload) sees all of it or nothing. Fails the test on error. */
+void pt_write_file(const char *path, const char *text);
+
+/* The whole of @a path, NUL-terminated (malloc'd: free it); "" when it does
+ * not exist. */
+char *pt_slurp(const char *path);
+
+/* The first 255 bytes of @a path (a /proc or pid file), NUL-terminated, in a
+ * static buffer that the next call reuses; NULL when it does not exist. */
+const char *pt_slurp_small(const char *path);
+
+/* How often @a needle occurs in @a text (not overlapping). */
+int pt_count(const char *text, const char *needle);
+
 /* A command and its exact reply. */
 #define PT_ASK(c, cmd, want) do {                                            \
         pt_client_send((c), "%s", (cmd));                                    \
