@@ -3,41 +3,45 @@
  *
  * heap.c - internal: indexed 4-ary min-heap (see heap.h).
  *
- * Entry i has its children at 4i+1 .. 4i+4 and its parent at (i-1)/4. Sifting
- * moves a "hole" instead of swapping: entries on the path shift by one slot
- * (each move rewrites that entry's node->index) and the travelling entry is
- * written once, at the end. Keys are compared from the array only; the nodes
- * are written, never read, while sifting. At 1,000,000 entries the array is
- * larger than the caches: sift-down prefetches the level below the one it
- * compares (about 10% off a pop there).
+ * Entry i has its children at 4i+1 .. 4i+4 and its parent at (i-1)/4. An
+ * entry is 16 bytes and the array is placed so that entry 1 starts a cache
+ * line: the four children of any entry fill exactly one line. Sifting moves
+ * a "hole" instead of swapping: entries on the path shift by one slot (each
+ * move rewrites that entry's node->index) and the travelling entry is
+ * written once, at the end. Marks are compared from the array; a node is
+ * read only to break a tie between equal marks (its seq). At 1,000,000
+ * entries the array is larger than the caches: sift-down prefetches the
+ * level below the one it compares.
  */
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "heap.h"
 
 void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 
-/* Whether key (m, s) sorts before entry y: by mark, then by seq. */
-static inline int key_before(apr_time_t m, apr_uint64_t s,
+/* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
+ * The nodes are read only when the marks are equal. */
+static inline int key_before(apr_time_t m, const pevi_heap_node_t *node,
                              const pevi_heap_entry_t *y)
 {
-    return m < y->mark || (m == y->mark && s < y->seq);
+    return m < y->mark || (m == y->mark && node->seq < y->node->seq);
 }
 
-/* Whether entry x sorts before key (m, s). */
+/* Whether entry x sorts before key (m, node's seq). */
 static inline int entry_before(const pevi_heap_entry_t *x, apr_time_t m,
-                               apr_uint64_t s)
+                               const pevi_heap_node_t *node)
 {
-    return x->mark < m || (x->mark == m && x->seq < s);
+    return x->mark < m || (x->mark == m && x->node->seq < node->seq);
 }
 
 /* Whether entry x sorts before entry y. */
 static inline int entry_less(const pevi_heap_entry_t *x,
                              const pevi_heap_entry_t *y)
 {
-    return key_before(x->mark, x->seq, y);
+    return x->mark < y->mark || (x->mark == y->mark && x->node->seq < y->node->seq);
 }
 
 /* Move the entry at slot from to slot to, and tell its node. */
@@ -49,52 +53,51 @@ static inline void move(pevi_heap_entry_t *a, apr_size_t to, apr_size_t from)
     node->index = to;
 }
 
-/* Store key (m, s) of node at slot i, and tell the node. */
+/* Store mark m of node at slot i, and tell the node. */
 static inline void place(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
-                         apr_uint64_t s, pevi_heap_node_t *node)
+                         pevi_heap_node_t *node)
 {
     a[i].mark = m;
-    a[i].seq = s;
     a[i].node = node;
     node->index = i;
 }
 
-/* Place (m, s, node), which belongs at or above the hole i, moving larger
+/* Place (m, node), which belongs at or above the hole i, moving larger
  * parents down. */
 static void sift_up(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
-                    apr_uint64_t s, pevi_heap_node_t *node)
+                    pevi_heap_node_t *node)
 {
     while (i > 0) {
         apr_size_t p = (i - 1) >> 2;
 
-        if (!key_before(m, s, &a[p]))
+        if (!key_before(m, node, &a[p]))
             break;
         move(a, i, p);
         i = p;
     }
-    place(a, i, m, s, node);
+    place(a, i, m, node);
 }
 
-/* Ask for the cache lines of entries [first, first + 16): the children of
- * four siblings, one of which the next level of a sift-down descends to. */
+/* Ask for the four cache lines of entries [first, first + 16): the children
+ * of four siblings, one of which the next level of a sift-down descends to. */
 static inline void prefetch_16(const pevi_heap_entry_t *first)
 {
 #if defined(__GNUC__)
     const char *p = (const char *) first;
-    int off;
 
-    for (off = 0; off < 16 * (int) sizeof *first; off += 64)
-        __builtin_prefetch(p + off);
-    __builtin_prefetch(p + 16 * sizeof *first - 1);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + 128);
+    __builtin_prefetch(p + 192);
 #else
     (void) first;
 #endif
 }
 
-/* Place (m, s, node), which belongs at or below the hole i of a heap of n
+/* Place (m, node), which belongs at or below the hole i of a heap of n
  * entries, moving smaller children up. */
 static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
-                      apr_time_t m, apr_uint64_t s, pevi_heap_node_t *node)
+                      apr_time_t m, pevi_heap_node_t *node)
 {
     for (;;) {
         apr_size_t c = 4 * i + 1, k;
@@ -121,12 +124,45 @@ static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
         }
         else
             break;
-        if (!entry_before(&a[k], m, s))
+        if (!entry_before(&a[k], m, node))
             break;
         move(a, i, k);
         i = k;
     }
-    place(a, i, m, s, node);
+    place(a, i, m, node);
+}
+
+/* Bytes to allocate for @a cap entries: room to place them aligned. */
+#define BLOCK_BYTES(cap) ((cap) * sizeof(pevi_heap_entry_t) + 48)
+
+/* Where entry 0 goes in @a block: entry 1 at the next 64-byte boundary. */
+static inline pevi_heap_entry_t *aligned_in(void *block)
+{
+    apr_uintptr_t p = (apr_uintptr_t) block + sizeof(pevi_heap_entry_t);
+
+    p = (p + 63) & ~(apr_uintptr_t) 63;
+    return (pevi_heap_entry_t *) (void *) (p - sizeof(pevi_heap_entry_t));
+}
+
+/* Give the array room for @a cap entries (more or fewer, at least
+ * h->size). Returns 0 if the allocator failed: then nothing changed. */
+static int resize(pevi_heap_t *h, apr_size_t cap)
+{
+    apr_size_t off = h->a ? (apr_size_t) ((char *) h->a - (char *) h->block) : 0;
+    char *block = pevi_heap_realloc(h->block, BLOCK_BYTES(cap));
+    pevi_heap_entry_t *a;
+
+    if (!block)
+        return 0;
+    /* realloc kept the entries at their old offset, which may not be the
+     * aligned one in the new block */
+    a = aligned_in(block);
+    if ((char *) a != block + off && h->size)
+        memmove(a, block + off, h->size * sizeof *a);
+    h->block = block;
+    h->a = a;
+    h->cap = cap;
+    return 1;
 }
 
 /* Halve the array, not below the minimum. A failed realloc keeps the larger
@@ -134,15 +170,10 @@ static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
 static void shrink(pevi_heap_t *h)
 {
     apr_size_t cap = h->cap / 2;
-    pevi_heap_entry_t *a;
 
     if (cap < PEVI_HEAP_MIN)
         cap = PEVI_HEAP_MIN;
-    a = pevi_heap_realloc(h->a, cap * sizeof *a);
-    if (a) {
-        h->a = a;
-        h->cap = cap;
-    }
+    (void) resize(h, cap);
 }
 
 /* Take slot i out: the last entry fills it. Leaves the old node's index. */
@@ -153,13 +184,12 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
     if (i != last) {
         pevi_heap_entry_t *a = h->a;
         apr_time_t m = a[last].mark;
-        apr_uint64_t s = a[last].seq;
         pevi_heap_node_t *node = a[last].node;
 
-        if (i > 0 && key_before(m, s, &a[(i - 1) >> 2]))
-            sift_up(a, i, m, s, node);
+        if (i > 0 && key_before(m, node, &a[(i - 1) >> 2]))
+            sift_up(a, i, m, node);
         else
-            sift_down(a, last, i, m, s, node);
+            sift_down(a, last, i, m, node);
     }
     if (h->cap > PEVI_HEAP_MIN && h->size < h->cap / 4)
         shrink(h);              /* less than a quarter used */
@@ -168,6 +198,7 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
 void pevi_heap_init(pevi_heap_t *h)
 {
     h->a = NULL;
+    h->block = NULL;
     h->size = 0;
     h->cap = 0;
     h->next_seq = 0;
@@ -175,7 +206,7 @@ void pevi_heap_init(pevi_heap_t *h)
 
 void pevi_heap_free(pevi_heap_t *h)
 {
-    free(h->a);
+    free(h->block);
     pevi_heap_init(h);
 }
 
@@ -191,20 +222,16 @@ apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
 {
     if (h->size == h->cap) {
         apr_size_t cap = h->cap ? h->cap * 2 : PEVI_HEAP_MIN;
-        pevi_heap_entry_t *a;
 
         /* also keeps 4 * i + 4 (children) within apr_size_t */
-        if (cap > (apr_size_t) -1 / sizeof *a)
+        if (cap > ((apr_size_t) -1 - 64) / sizeof(pevi_heap_entry_t))
             return APR_ENOMEM;
-        a = pevi_heap_realloc(h->a, cap * sizeof *a);
-        if (!a)
+        if (!resize(h, cap))
             return APR_ENOMEM;
-        h->a = a;
-        h->cap = cap;
     }
     n->mark = mark;
     n->seq = h->next_seq++;
-    sift_up(h->a, h->size++, mark, n->seq, n);
+    sift_up(h->a, h->size++, mark, n);
     return APR_SUCCESS;
 }
 
@@ -225,9 +252,9 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
     n->seq = h->next_seq++;
     /* the new seq is the largest: an equal mark means a larger key */
     if (mark < old)
-        sift_up(h->a, i, mark, n->seq, n);
+        sift_up(h->a, i, mark, n);
     else
-        sift_down(h->a, h->size, i, mark, n->seq, n);
+        sift_down(h->a, h->size, i, mark, n);
 }
 
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
@@ -268,7 +295,7 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
         for (i = (n - 2) / 4 + 1; i-- > 0;) {
             pevi_heap_entry_t e = a[i];
 
-            sift_down(a, n, i, e.mark, e.seq, e.node);
+            sift_down(a, n, i, e.mark, e.node);
         }
     /* one reallocation to the size the shrinking rule ends at */
     {
@@ -278,13 +305,8 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
             cap /= 2;
         if (cap < PEVI_HEAP_MIN)
             cap = PEVI_HEAP_MIN;
-        if (cap < h->cap) {
-            a = pevi_heap_realloc(h->a, cap * sizeof *a);
-            if (a) {                /* else keep the larger array */
-                h->a = a;
-                h->cap = cap;
-            }
-        }
+        if (cap < h->cap)
+            (void) resize(h, cap);  /* failing, keeps the larger array */
     }
 }
 

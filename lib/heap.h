@@ -4,16 +4,21 @@
  * heap.h - internal: an indexed 4-ary min-heap of caller-embedded nodes.
  *
  * The event loop keeps its timers (and stream wait events) here. A node lives
- * inside the caller's struct; the heap array holds one entry per node with a
- * copy of the node's key {mark, seq} and a pointer back to the node, so that
- * sifting compares keys without touching the nodes. Whenever an entry moves,
- * its node's index is rewritten, which makes remove and update O(log n).
+ * inside the caller's struct; the heap array holds one 16-byte entry per node:
+ * a copy of the node's mark and a pointer back to the node, so that sifting
+ * compares marks without touching the nodes (a node's seq is read only when
+ * two marks are equal). Whenever an entry moves, its node's index is
+ * rewritten, which makes remove and update O(log n).
  *
  * Order: by mark, then by seq. seq is a per-heap counter assigned on every
  * push and update, so nodes with equal marks leave in FIFO order, and an
  * updated node sorts after every node already holding the same mark.
  *
- * The array grows by doubling (malloc/realloc), starts at and never shrinks
+ * Layout: the four children of an entry share one 64-byte cache line (the
+ * array is aligned so that entry 1, the first child of the root, starts a
+ * line), so each level of a sift reads one line of the array.
+ *
+ * The array grows by doubling (realloc), starts at and never shrinks
  * below PEVI_HEAP_MIN entries, and halves when less than a quarter is used.
  * The heap knows nothing of APR pools and does no locking.
  */
@@ -39,16 +44,18 @@ typedef struct pevi_heap_node {
     apr_size_t index;           /* position in the heap; PEVI_HEAP_NONE if out */
 } pevi_heap_node_t;
 
-/* One array slot: the node's key inline, so comparisons stay in the array. */
+/* One array slot: the node's mark inline, so comparisons stay in the array
+ * (the node's seq breaks ties). */
 typedef struct pevi_heap_entry {
     apr_time_t mark;
-    apr_uint64_t seq;
     pevi_heap_node_t *node;
 } pevi_heap_entry_t;
 
 /* The heap. Fields are private to heap.c (tests may read them). */
 typedef struct pevi_heap {
-    pevi_heap_entry_t *a;       /* NULL until the first push */
+    pevi_heap_entry_t *a;       /* entry 0; NULL until the first push */
+    void *block;                /* what the allocator returned; a lies
+                                 * within it (alignment) */
     apr_size_t size;            /* entries in use */
     apr_size_t cap;             /* entries allocated */
     apr_uint64_t next_seq;      /* seq for the next push or update */

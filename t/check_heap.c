@@ -102,20 +102,29 @@ static void check_heap(const pevi_heap_t *h)
         FAIL_IF(!e->node, "entry %lu has no node", (unsigned long) i);
         FAIL_IF(e->node->index != i, "entry %lu: node index %lu",
                 (unsigned long) i, (unsigned long) e->node->index);
-        FAIL_IF(e->node->mark != e->mark || e->node->seq != e->seq,
-                "entry %lu: key (%lld,%llu) but node (%lld,%llu)",
-                (unsigned long) i, (long long) e->mark,
-                (unsigned long long) e->seq, (long long) e->node->mark,
-                (unsigned long long) e->node->seq);
+        FAIL_IF(e->node->mark != e->mark,
+                "entry %lu: mark %lld but node %lld", (unsigned long) i,
+                (long long) e->mark, (long long) e->node->mark);
         if (i > 0) {
             const pevi_heap_entry_t *p = &h->a[(i - 1) / 4];
 
-            FAIL_IF(!key_less(p->mark, p->seq, e->mark, e->seq),
+            FAIL_IF(!key_less(p->mark, p->node->seq, e->mark, e->node->seq),
                     "entry %lu (%lld,%llu) not after its parent (%lld,%llu)",
                     (unsigned long) i, (long long) e->mark,
-                    (unsigned long long) e->seq, (long long) p->mark,
-                    (unsigned long long) p->seq);
+                    (unsigned long long) e->node->seq, (long long) p->mark,
+                    (unsigned long long) p->node->seq);
         }
+    }
+    /* the layout: 16-byte entries, the four children of every entry in one
+     * 64-byte line, the whole array inside the allocated block */
+    FAIL_IF(sizeof(pevi_heap_entry_t) != 16, "entry of %lu bytes",
+            (unsigned long) sizeof(pevi_heap_entry_t));
+    if (h->a) {
+        FAIL_IF(((apr_uintptr_t) &h->a[1]) % 64 != 0, "entry 1 at %p: not a line start",
+                (void *) &h->a[1]);
+        FAIL_IF((char *) h->a < (char *) h->block
+                || (char *) h->a - (char *) h->block > 48,
+                "array %p not at the start of its block %p", (void *) h->a, h->block);
     }
 }
 
