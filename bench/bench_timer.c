@@ -43,7 +43,8 @@
  * (POOLEV_BENCH_RUNS, default 7) after one warm-up run; the sides alternate
  * within each run, the order rotated from run to run, so a disturbance of
  * the machine hits every side alike. POOLEV_BENCH_SIZES (a comma-separated
- * list of timer counts) limits the sizes measured.
+ * list of timer counts) limits the sizes measured, POOLEV_BENCH_SIDES (a
+ * comma-separated list of poolev, libev, libevent) the sides.
  *
  * glibc's heap trimming is turned off so that freed memory stays mapped
  * between runs, as APR's allocator keeps its blocks: no side pays first-touch
@@ -517,9 +518,22 @@ static void lev_run(const workload_t *w, result_t *r)
 /* ------------------------------------------------------------------------ */
 /* Runs, medians and the table                                               */
 
-/* Whether side @a side was built in. */
+/* Whether side @a side was built in (and POOLEV_BENCH_SIDES, a list of side
+ * names, names it, when set). */
 static int side_present(int side)
 {
+    const char *want = getenv("POOLEV_BENCH_SIDES");
+
+    if (want && *want) {
+        const char *p = strstr(want, side_name[side]);
+        size_t len = strlen(side_name[side]);
+
+        /* "libev" must not match inside "libevent" */
+        while (p && ((p != want && p[-1] != ',') || (p[len] && p[len] != ',')))
+            p = strstr(p + 1, side_name[side]);
+        if (!p)
+            return 0;
+    }
     switch (side) {
     case SIDE_POOLEV:
         return 1;

@@ -78,6 +78,22 @@ static void sift_up(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
     place(a, i, m, node);
 }
 
+/* sift_up() for a node holding the largest seq (just assigned): it rises
+ * only above strictly later marks, so no node is read. */
+static void sift_up_newest(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
+                           pevi_heap_node_t *node)
+{
+    while (i > 0) {
+        apr_size_t p = (i - 1) >> 2;
+
+        if (!(m < a[p].mark))
+            break;
+        move(a, i, p);
+        i = p;
+    }
+    place(a, i, m, node);
+}
+
 /* Ask for the four cache lines of entries [first, first + 16): the children
  * of four siblings, one of which the next level of a sift-down descends to. */
 static inline void prefetch_16(const pevi_heap_entry_t *first)
@@ -217,21 +233,15 @@ void pevi_heap_node_init(pevi_heap_node_t *n)
     n->index = PEVI_HEAP_NONE;
 }
 
-apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
-                            apr_time_t mark)
+apr_status_t pevi_heap_grow(pevi_heap_t *h)
 {
-    if (h->size == h->cap) {
-        apr_size_t cap = h->cap ? h->cap * 2 : PEVI_HEAP_MIN;
+    apr_size_t cap = h->cap ? h->cap * 2 : PEVI_HEAP_MIN;
 
-        /* also keeps 4 * i + 4 (children) within apr_size_t */
-        if (cap > ((apr_size_t) -1 - 64) / sizeof(pevi_heap_entry_t))
-            return APR_ENOMEM;
-        if (!resize(h, cap))
-            return APR_ENOMEM;
-    }
-    n->mark = mark;
-    n->seq = h->next_seq++;
-    sift_up(h->a, h->size++, mark, n);
+    /* also keeps 4 * i + 4 (children) within apr_size_t */
+    if (cap > ((apr_size_t) -1 - 64) / sizeof(pevi_heap_entry_t))
+        return APR_ENOMEM;
+    if (!resize(h, cap))
+        return APR_ENOMEM;
     return APR_SUCCESS;
 }
 
@@ -252,7 +262,7 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
     n->seq = h->next_seq++;
     /* the new seq is the largest: an equal mark means a larger key */
     if (mark < old)
-        sift_up(h->a, i, mark, n);
+        sift_up_newest(h->a, i, mark, n);
     else
         sift_down(h->a, h->size, i, mark, n);
 }
@@ -282,6 +292,11 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
     for (i = 0; i < h->size; i++) {
         pevi_heap_entry_t e = a[i];
 
+#if defined(__GNUC__)
+        /* keep() reads the node: ask for nodes ahead of this one */
+        if (i + 8 < h->size)
+            __builtin_prefetch(a[i + 8].node, 1);
+#endif
         if (keep(e.node, user_data)) {
             a[n] = e;
             e.node->index = n++;

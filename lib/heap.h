@@ -71,10 +71,44 @@ void pevi_heap_free(pevi_heap_t *h);
 /* Initialize a node as not in any heap. */
 void pevi_heap_node_init(pevi_heap_node_t *n);
 
+/* Make room for one more entry (heap.c; push calls it when full).
+ * APR_ENOMEM if the array cannot grow; then nothing changed. */
+apr_status_t pevi_heap_grow(pevi_heap_t *h);
+
 /* Insert @a n (not in a heap) with deadline @a mark and the next sequence
- * number. APR_ENOMEM if the array cannot grow; then nothing changed. */
-apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
-                            apr_time_t mark);
+ * number. APR_ENOMEM if the array cannot grow; then nothing changed. Inline:
+ * the loop adds a timer with it. The new seq is the largest, so the node
+ * rises only above strictly later marks: no node is read while sifting. */
+static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
+                                          apr_time_t mark)
+{
+    pevi_heap_entry_t *a;
+    apr_size_t i;
+
+    if (h->size == h->cap) {
+        apr_status_t st = pevi_heap_grow(h);
+
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    n->mark = mark;
+    n->seq = h->next_seq++;
+    a = h->a;
+    i = h->size++;
+    while (i > 0) {
+        apr_size_t p = (i - 1) >> 2;
+
+        if (!(mark < a[p].mark))
+            break;
+        a[i] = a[p];
+        a[i].node->index = i;
+        i = p;
+    }
+    a[i].mark = mark;
+    a[i].node = n;
+    n->index = i;
+    return APR_SUCCESS;
+}
 
 /* Take @a n (in @a h) out of the heap; O(log n). Its index becomes NONE. */
 void pevi_heap_remove(pevi_heap_t *h, pevi_heap_node_t *n);
@@ -85,6 +119,13 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark);
 
 /* The minimum node by (mark, seq), or NULL if the heap is empty; O(1). */
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h);
+
+/* The minimum node's mark, read from the array (the heap must not be
+ * empty); O(1). */
+static inline apr_time_t pevi_heap_top_mark(const pevi_heap_t *h)
+{
+    return h->a[0].mark;
+}
 
 /* Remove and return the minimum node, or NULL if the heap is empty. */
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h);

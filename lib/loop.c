@@ -7,12 +7,12 @@
  *   1. poll, at most until the heap's first mark (without waiting when
  *      end-of-iteration tasks are posted);
  *   2. read the clock: that is the loop's time for the whole iteration;
- *   3. every timer whose mark <= now leaves the heap for the "due" list, in
+ *   3. every timer whose mark <= now leaves the heap for the due array, in
  *      (mark, sequence) order;
  *   4. handle readiness (descriptors' callbacks, the wakeup pipe: when it is
  *      consumed, the calls posted so far run as one batch, in order) and run
  *      the handlers of signals delivered since the last iteration (signal.c);
- *   5. run the due list;
+ *   5. run the due array;
  *   6. run the end-of-iteration tasks (output flushes, closes).
  * The due set is fixed in step 3, before any callback of the iteration runs:
  * a timer armed by a callback for a mark already passed waits in the heap for
@@ -22,7 +22,7 @@
  *
  * Timer records live in their lifetime pools and are released through
  * owner.h before those pools go. A timer is in exactly one of: the heap, the
- * due list, or nowhere (idle).
+ * due array, or nowhere (idle).
  *
  * Posted calls (pev_loop_post, any thread) are malloc'd nodes pushed on an
  * atomic LIFO list (a CAS on its head, no lock). The loop's thread takes the
@@ -104,7 +104,9 @@ struct pev_loop {
     apr_time_t now;
 
     pevi_heap_t heap;
-    pevi_link_t due;                /* sentinel of a circular list */
+    pev_timer_t **due;              /* the iteration's due timers, in order
+                                     * (NULL: cancelled or re-armed since) */
+    apr_size_t ndue, due_cap;
     apr_size_t armed;               /* T_HEAP and T_DUE timers */
     apr_size_t dead;                /* T_DEAD entries in the heap */
 
@@ -152,7 +154,18 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
     return a + b;
 }
 
-#define QUEUE_TIMER(link) PEVI_CONTAINER(link, pev_timer_t, queue)
+/* The smallest due array; it grows by doubling, never shrinks. */
+#define DUE_MIN 64
+
+/* Ask for the cache line of @a p (no effect without GCC's builtins). */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 1);
+#else
+    (void) p;
+#endif
+}
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
@@ -160,12 +173,10 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *user_data)
 {
     pevi_heap_node_init(&t->node);
-    pevi_link_init(&t->queue);
     pevi_link_init(&t->owned);
     t->loop = loop;
     t->fn = fn;
     t->user_data = user_data;
-    t->mark = 0;
     t->state = T_IDLE;
 }
 
@@ -182,7 +193,8 @@ void pevi_timer_disarm(pev_timer_t *t)
         t->loop->armed--;
         break;
     case T_DUE:
-        pevi_link_remove(&t->queue);
+        t->loop->due[t->node.index] = NULL;
+        t->node.index = PEVI_HEAP_NONE;
         t->loop->armed--;
         break;
     case T_DEAD:
@@ -200,7 +212,6 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     pev_loop_t *loop = t->loop;
     apr_status_t st;
 
-    t->mark = mark;
     switch (t->state) {
     case T_HEAP:                /* move the entry */
         pevi_heap_update(&loop->heap, &t->node, mark);
@@ -210,12 +221,14 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         loop->dead--;
         break;
     case T_DUE:
-        pevi_link_remove(&t->queue);
+        loop->due[t->node.index] = NULL;
+        t->node.index = PEVI_HEAP_NONE;
         loop->armed--;
         /* fall through */
     case T_IDLE:
         st = pevi_heap_push(&loop->heap, &t->node, mark);
         if (st != APR_SUCCESS) {
+            t->node.mark = mark;
             t->state = T_IDLE;
             return st;
         }
@@ -289,16 +302,21 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     t = apr_palloc(lifetime, sizeof *t);
     if (!t)
         return APR_ENOMEM;
-    pevi_timer_init(t, loop, fn, user_data);
-    t->mark = mark;
+    /* pevi_timer_init() and pevi_timer_arm() of an idle timer, folded: the
+     * push sets the node's mark, seq and index */
+    t->fn = fn;
+    t->user_data = user_data;
+    t->loop = loop;
     st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
     if (st != APR_SUCCESS)
         return st;
-    st = pevi_timer_arm(t, mark);
+    st = pevi_heap_push(&loop->heap, &t->node, mark);
     if (st != APR_SUCCESS) {
         pevi_link_remove(&t->owned);
         return st;
     }
+    t->state = T_HEAP;
+    loop->armed++;
     if (out)
         *out = t;
     return APR_SUCCESS;
@@ -358,7 +376,7 @@ int pev_timer_armed(const pev_timer_t *t)
 
 apr_time_t pev_timer_mark(const pev_timer_t *t)
 {
-    return t ? t->mark : 0;
+    return t ? t->node.mark : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -584,6 +602,9 @@ static apr_status_t loop_cleanup(void *data)
     pevi_owners_detach_all(&loop->owners);
     pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
+    free(loop->due);
+    loop->due = NULL;
+    loop->ndue = loop->due_cap = 0;
     return APR_SUCCESS;
 }
 
@@ -645,7 +666,6 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     loop->clock = monotonic_clock;
     loop->now = pev_clock_monotonic();
     pevi_heap_init(&loop->heap);
-    pevi_list_init(&loop->due);
     pevi_list_init(&loop->tasks);
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
@@ -752,13 +772,82 @@ static pevi_heap_node_t *first_live(pev_loop_t *loop)
     return top;
 }
 
+/* Step 3: move every timer whose mark has come from the heap to the due
+ * array, in (mark, seq) order. The array is empty here. If it cannot grow,
+ * the rest stays in the heap (fires later, never early). */
+static void take_due(pev_loop_t *loop)
+{
+    pevi_heap_t *h = &loop->heap;
+    apr_time_t now = loop->now;
+    apr_size_t n = 0;
+
+    while (pevi_heap_size(h) && pevi_heap_top_mark(h) <= now) {
+        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(h), pev_timer_t, node);
+        pevi_heap_node_t *next = pevi_heap_top(h);
+
+        /* the next one's record is most likely a cache miss: ask for it
+         * while this one is handled */
+        if (next)
+            prefetch_w(next);
+        if (t->state == T_DEAD) {
+            t->state = T_IDLE;
+            loop->dead--;
+            continue;
+        }
+        if (n == loop->due_cap) {
+            apr_size_t cap = loop->due_cap ? loop->due_cap * 2 : DUE_MIN;
+            pev_timer_t **due = realloc(loop->due, cap * sizeof *due);
+
+            if (!due) {             /* back in; its seq is new (it goes after
+                                     * equal marks): fine, it fires later */
+                if (pevi_heap_push(h, &t->node, t->node.mark) != APR_SUCCESS) {
+                    /* cannot happen: the pop left room */
+                    t->state = T_IDLE;
+                    loop->armed--;
+                }
+                break;
+            }
+            loop->due = due;
+            loop->due_cap = cap;
+        }
+        t->node.index = n;
+        t->state = T_DUE;
+        loop->due[n++] = t;
+    }
+    loop->ndue = n;
+}
+
+/* Step 5: run the due timers in order, skipping those cancelled or re-armed
+ * since step 3. Returns non-zero when a callback destroyed the loop. */
+static int run_due(pev_loop_t *loop, const pevi_sentry_t *frame)
+{
+    apr_size_t i;
+
+    for (i = 0; i < loop->ndue; i++) {
+        pev_timer_t *t = loop->due[i];
+
+        if (i + 4 < loop->ndue && loop->due[i + 4])
+            prefetch_w(loop->due[i + 4]);
+        if (!t)
+            continue;
+        loop->due[i] = NULL;
+        t->state = T_IDLE;
+        t->node.index = PEVI_HEAP_NONE;
+        loop->armed--;
+        t->fn(t, t->user_data);     /* may free t, other timers, or the loop */
+        if (pevi_sentry_gone(frame))
+            return 1;
+    }
+    loop->ndue = 0;
+    return 0;
+}
+
 /* One iteration (see the top of the file). */
 static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
                             const pevi_sentry_t *frame)
 {
     const apr_pollfd_t *descs;
     pevi_heap_node_t *top;
-    pevi_link_t *l;
     apr_int32_t n = 0, i;
     apr_status_t st;
 
@@ -798,17 +887,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
     loop->iterations++;
 
     /* 3. the due set, fixed before any callback runs */
-    while ((top = pevi_heap_top(&loop->heap)) != NULL && top->mark <= loop->now) {
-        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(&loop->heap), pev_timer_t, node);
-
-        if (t->state == T_DEAD) {
-            t->state = T_IDLE;
-            loop->dead--;
-            continue;
-        }
-        pevi_list_append(&loop->due, &t->queue);
-        t->state = T_DUE;
-    }
+    take_due(loop);
 
     /* 4. readiness; signals */
     while (loop->ready_pos < loop->nready) {
@@ -834,15 +913,8 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         return PEV_EDESTROYED;
 
     /* 5. the due timers, in order */
-    while ((l = pevi_list_shift(&loop->due)) != NULL) {
-        pev_timer_t *t = QUEUE_TIMER(l);
-
-        t->state = T_IDLE;
-        loop->armed--;
-        t->fn(t, t->user_data);     /* may free t, other timers, or the loop */
-        if (pevi_sentry_gone(frame))
-            return PEV_EDESTROYED;
-    }
+    if (run_due(loop, frame))
+        return PEV_EDESTROYED;
 
     /* 6. end-of-iteration tasks: output flushes, closes */
     if (run_tasks(loop, frame))

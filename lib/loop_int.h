@@ -26,19 +26,20 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
 /* Timers, also embedded in other records (stream idle timers, wait events). */
 
 /* T_DEAD: cancelled, its entry still in the heap (pev_timer_cancel() is lazy:
- * the entry goes when it surfaces, on re-arm or release, or in a sweep). */
+ * the entry goes when it surfaces, on re-arm or release, or in a sweep).
+ * T_DUE: taken for the current iteration; node.index is its place in the
+ * loop's due array. */
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
 
+/* What firing touches (node, state, fn, user_data) comes first: 48 bytes. */
 struct pev_timer {
-    pevi_heap_node_t node;          /* while T_HEAP or T_DEAD */
-    pevi_link_t queue;              /* while T_DUE */
-    pevi_link_t owned;              /* on its lifetime pool's owner list
-                                     * (unused for embedded timers) */
-    pev_loop_t *loop;               /* NULL once the loop is gone */
+    pevi_heap_node_t node;          /* node.mark: the mark, always */
+    enum pevi_timer_state state;
     pev_timer_fn *fn;
     void *user_data;
-    apr_time_t mark;
-    enum pevi_timer_state state;
+    pev_loop_t *loop;               /* NULL once the loop is gone */
+    pevi_link_t owned;              /* on its lifetime pool's owner list
+                                     * (unused for embedded timers) */
 };
 
 /* Set up an embedded timer, idle. Its owner keeps it from outliving the
