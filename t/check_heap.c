@@ -937,6 +937,67 @@ static int keep_not_third(pevi_heap_node_t *n, void *user_data)
 
 /* filter drops exactly the rejected nodes (index NONE), keeps the heap order
  * and the FIFO order of equal marks among the kept ones */
+/* An allocator that always moves the block (a fresh malloc, a copy, the old
+ * one freed), so that each growth and shrink lands at another offset from a
+ * cache line and the heap has to re-place its entries. */
+static void *moving_realloc_sized(void *ptr, size_t size)
+{
+    static size_t pad, old_size;
+    void *skew, *p;
+
+    /* a small allocation first shifts where the next block starts */
+    pad = (pad + 16) % 80;
+    skew = pad ? malloc(pad) : NULL;
+    p = malloc(size);
+    if (p && ptr)
+        memcpy(p, ptr, old_size < size ? old_size : size);
+    free(skew);
+    if (p) {
+        free(ptr);
+        old_size = size;
+    }
+    return p;
+}
+
+/* Growing and shrinking with a block that moves every time keeps every
+ * entry, the layout (children in one line) and the order; seeded. */
+START_TEST(moving_blocks_keep_layout_and_order)
+{
+    enum { N = 3000 };
+    pevi_heap_t h;
+    pevi_heap_node_t *nodes = calloc(N, sizeof *nodes);
+    pt_rng_t rng;
+    apr_time_t last = APR_INT64_MIN;
+    int i;
+
+    ck_assert_ptr_nonnull(nodes);
+    SEED = pt_seed("check_heap");
+    rng.s = SEED;
+    pevi_heap_init(&h);
+    pevi_heap_realloc = moving_realloc_sized;
+    for (i = 0; i < N; i++) {
+        pevi_heap_node_init(&nodes[i]);
+        FAIL_IF(pevi_heap_push(&h, &nodes[i], (apr_time_t) pt_below(&rng, 500))
+                != APR_SUCCESS, "push %d", i);
+        if ((i & (i + 1)) == 0 || i % 97 == 0)
+            check_heap(&h);
+    }
+    check_heap(&h);
+    for (i = 0; i < N; i++) {
+        pevi_heap_node_t *x = pevi_heap_pop(&h);
+
+        FAIL_IF(!x || x->mark < last, "pop %d out of order", i);
+        last = x->mark;
+        if (i % 101 == 0)
+            check_heap(&h);
+    }
+    check_heap(&h);
+    pevi_heap_realloc = realloc;
+    pevi_heap_free(&h);
+    free(nodes);
+}
+END_TEST
+
 START_TEST(filter_drops_and_reheapifies)
 {
     enum { N = 3000 };
@@ -1035,6 +1096,7 @@ static Suite *heap_suite(void)
     tcase_add_test(tc, two_heaps_own_sequences);
     tcase_add_test(tc, filter_drops_and_reheapifies);
     tcase_add_test(tc, filter_survives_failing_shrink);
+    tcase_add_test(tc, moving_blocks_keep_layout_and_order);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(tr, setup, teardown);
