@@ -22,6 +22,12 @@
 
 void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 
+#if defined(__GNUC__)
+#define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define PEVI_UNLIKELY(x) (x)
+#endif
+
 /* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
  * The nodes are read only when the marks are equal. */
 static inline int key_before(apr_time_t m, const pevi_heap_node_t *node,
@@ -125,10 +131,24 @@ static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
              * fetching it while this one is compared */
             if (4 * c + 16 < n)
                 prefetch_16(&a[4 * c + 1]);
-            /* all four children: a small tournament */
-            l = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
-            r = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
-            k = entry_less(&a[r], &a[l]) ? r : l;
+            /* all four children: a small tournament on the marks alone,
+             * written for conditional moves (the outcomes are random);
+             * equal marks go to the exact comparison, which reads seqs */
+            {
+                apr_time_t m0 = a[c].mark, m1 = a[c + 1].mark,
+                           m2 = a[c + 2].mark, m3 = a[c + 3].mark, ml, mr;
+
+                l = m1 < m0 ? c + 1 : c;
+                ml = m1 < m0 ? m1 : m0;
+                r = m3 < m2 ? c + 3 : c + 2;
+                mr = m3 < m2 ? m3 : m2;
+                k = mr < ml ? r : l;
+                if (PEVI_UNLIKELY(m0 == m1 || m2 == m3 || ml == mr)) {
+                    l = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
+                    r = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
+                    k = entry_less(&a[r], &a[l]) ? r : l;
+                }
+            }
         }
         else if (c < n) {
             apr_size_t j;
