@@ -111,6 +111,12 @@ struct pev_loop {
     apr_size_t dead;                /* T_DEAD entries in the heap */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
+    /* records handed out by pev_timer_add(): a run of them allocated at
+     * once from rec_pool, which is cleared or destroyed only after the
+     * owner of (rec_pool, loop) let go of them (timer_settle) */
+    apr_pool_t *rec_pool;
+    char *rec_next, *rec_end;
+    apr_size_t rec_run;             /* records in the next run */
     pevi_link_t parts;              /* components' owners (sentinel) */
     apr_size_t ios;                 /* open items of components */
     pevi_link_t tasks;              /* end-of-iteration work (sentinel) */
@@ -282,6 +288,46 @@ void pevi_timer_orphan(pev_timer_t *t)
     t->loop = NULL;
 }
 
+/* A lifetime pool's owner released its timers (the pool is being cleared
+ * or destroyed): forget the run of records, which may be that pool's. */
+static void timer_settle(void *container)
+{
+    pev_loop_t *loop = container;
+
+    loop->rec_pool = NULL;
+    loop->rec_next = loop->rec_end = NULL;
+}
+
+/* Records in the runs pev_timer_add() allocates: 1 for a pool's first timer,
+ * doubling while timers keep coming for the same pool, up to this. A pool
+ * with a single timer gets exactly one record; at most half of what a pool
+ * got for its timers is unused when another pool takes the run over. */
+#define REC_RUN_MAX 64
+
+/* A record for a timer of @a lifetime: from the current run when the run is
+ * that pool's, else from a new run (in records of the lifetime pool, as
+ * ever: they live exactly as long as the pool). */
+static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
+{
+    pev_timer_t *t;
+    apr_size_t run;
+
+    if (loop->rec_pool == lifetime && loop->rec_next != loop->rec_end) {
+        t = (pev_timer_t *) (void *) loop->rec_next;
+        loop->rec_next += sizeof *t;
+        return t;
+    }
+    run = loop->rec_pool == lifetime ? loop->rec_run : 1;
+    t = apr_palloc(lifetime, run * sizeof *t);
+    if (!t)
+        return NULL;
+    loop->rec_pool = lifetime;
+    loop->rec_next = (char *) (t + 1);
+    loop->rec_end = (char *) (t + run);
+    loop->rec_run = run < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
+    return t;
+}
+
 /* The loop is going while the timer's pool lives on. */
 static void timer_orphan(void *container, pevi_link_t *item)
 {
@@ -299,7 +345,7 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         return APR_EINVAL;
     if (!lifetime)
         lifetime = loop->pool;
-    t = apr_palloc(lifetime, sizeof *t);
+    t = record_alloc(loop, lifetime);
     if (!t)
         return APR_ENOMEM;
     /* pevi_timer_init() and pevi_timer_arm() of an idle timer, folded: the
@@ -308,8 +354,12 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     t->user_data = user_data;
     t->loop = loop;
     st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
-    if (st != APR_SUCCESS)
+    if (st != APR_SUCCESS) {
+        /* no owner for the pool: nothing would tell the loop when the
+         * pool's memory goes, so the run must not be kept */
+        timer_settle(loop);
         return st;
+    }
     st = pevi_heap_push(&loop->heap, &t->node, mark);
     if (st != APR_SUCCESS) {
         pevi_link_remove(&t->owned);
@@ -673,7 +723,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->posted, NULL);
     atomic_init(&loop->closed, 0);
     atomic_init(&loop->posting, 0);
-    pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
+    pevi_owners_init(&loop->owners, loop, timer_release, timer_settle, timer_orphan, pool);
     pevi_list_init(&loop->parts);
     pevi_signals_init(&loop->signals, loop, pool);
 

@@ -934,6 +934,43 @@ START_TEST(timer_pool_destroyed_with_thousands)
 }
 END_TEST
 
+/* pev_timer_add() hands out records from runs allocated in the lifetime
+ * pool. A run never outlives its pool's clear: after a clear, memory the
+ * pool hands out again is never also a timer record (a stale run would
+ * overwrite the pattern); interleaved pools each get their own records;
+ * every timer fires once. */
+START_TEST(timer_record_runs_follow_pool_lifetime)
+{
+    enum { N = 300, BUF = 64 * 1024 };
+    apr_pool_t *p = pt_subpool(pt_pool), *q = pt_subpool(pt_pool);
+    unsigned char *buf;
+    int i, round;
+
+    for (round = 0; round < 3; round++) {
+        pt_log_reset(&LOG);
+        for (i = 0; i < 5; i++)         /* a run for p, partly used */
+            (void) at(pt_fake_now + 1, tact(pt_pool, i), p);
+        apr_pool_clear(p);
+        ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+        buf = apr_palloc(p, BUF);       /* the memory the run was in */
+        memset(buf, 0xa5, BUF);
+        for (i = 0; i < N; i++)
+            (void) at(pt_fake_now + 1 + i % 3, tact(pt_pool, i), i % 3 ? p : q);
+        pt_tick(LOOP, pt_fake_now + 5);
+        ck_assert_int_eq(LOG.n, N);
+        for (i = 0; i < N; i++)
+            ck_assert_int_eq(pt_log_count(&LOG, i), 1);
+        for (i = 0; i < BUF; i++)
+            if (buf[i] != 0xa5)
+                ck_abort_msg("round %d: byte %d of memory the pool handed out "
+                             "after its clear was overwritten", round, i);
+        apr_pool_clear(q);
+    }
+    apr_pool_destroy(p);
+    apr_pool_destroy(q);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -961,6 +998,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, timer_cancel_then_readd_same_record);
     tcase_add_test(tc, timer_pool_destroyed_with_thousands);
     tcase_add_test(tc, timer_due_set_under_churn);
+    tcase_add_test(tc, timer_record_runs_follow_pool_lifetime);
     tcase_add_test(tc, timer_model_random);
     tcase_add_test(tc, timer_lazy_cancel_sweep);
     suite_add_tcase(s, tc);
