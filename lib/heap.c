@@ -118,8 +118,8 @@ static inline void prefetch_16(const pevi_heap_entry_t *first)
 
 /* Place (m, node), which belongs at or below the hole i of a heap of n
  * entries, moving smaller children up. */
-static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
-                      apr_time_t m, pevi_heap_node_t *node)
+static inline void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
+                                 apr_time_t m, pevi_heap_node_t *node, int newest)
 {
     for (;;) {
         apr_size_t c = 4 * i + 1, k;
@@ -160,12 +160,27 @@ static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
         }
         else
             break;
-        if (!entry_before(&a[k], m, node))
+        /* a node holding the largest seq sorts after every equal mark:
+         * then the marks decide alone */
+        if (newest ? a[k].mark > m : !entry_before(&a[k], m, node))
             break;
         move(a, i, k);
         i = k;
     }
     place(a, i, m, node);
+}
+
+static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
+                      apr_time_t m, pevi_heap_node_t *node)
+{
+    sift_down_any(a, n, i, m, node, 0);
+}
+
+/* sift_down() for a node holding the largest seq (just assigned). */
+static void sift_down_newest(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
+                             apr_time_t m, pevi_heap_node_t *node)
+{
+    sift_down_any(a, n, i, m, node, 1);
 }
 
 /* Bytes to allocate for @a cap entries: room to place them aligned. */
@@ -284,7 +299,7 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
     if (mark < old)
         sift_up_newest(h->a, i, mark, n);
     else
-        sift_down(h->a, h->size, i, mark, n);
+        sift_down_newest(h->a, h->size, i, mark, n);
 }
 
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
