@@ -28,34 +28,40 @@ void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 #define PEVI_UNLIKELY(x) (x)
 #endif
 
+/* The node of entry e, without the mark bit (pevi_heap_mark()). */
+static inline pevi_heap_node_t *node_of(const pevi_heap_entry_t *e)
+{
+    return (pevi_heap_node_t *) ((apr_uintptr_t) e->node & ~(apr_uintptr_t) 1);
+}
+
 /* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
  * The nodes are read only when the marks are equal. */
 static inline int key_before(apr_time_t m, const pevi_heap_node_t *node,
                              const pevi_heap_entry_t *y)
 {
-    return m < y->mark || (m == y->mark && node->seq < y->node->seq);
+    return m < y->mark || (m == y->mark && node->seq < node_of(y)->seq);
 }
 
 /* Whether entry x sorts before key (m, node's seq). */
 static inline int entry_before(const pevi_heap_entry_t *x, apr_time_t m,
                                const pevi_heap_node_t *node)
 {
-    return x->mark < m || (x->mark == m && x->node->seq < node->seq);
+    return x->mark < m || (x->mark == m && node_of(x)->seq < node->seq);
 }
 
 /* Whether entry x sorts before entry y. */
 static inline int entry_less(const pevi_heap_entry_t *x,
                              const pevi_heap_entry_t *y)
 {
-    return x->mark < y->mark || (x->mark == y->mark && x->node->seq < y->node->seq);
+    return x->mark < y->mark || (x->mark == y->mark && node_of(x)->seq < node_of(y)->seq);
 }
 
 /* Move the entry at slot from to slot to, and tell its node. */
 static inline void move(pevi_heap_entry_t *a, apr_size_t to, apr_size_t from)
 {
-    pevi_heap_node_t *node = a[from].node;
+    pevi_heap_node_t *node = node_of(&a[from]);
 
-    a[to] = a[from];
+    a[to] = a[from];            /* the mark bit moves along */
     node->index = to;
 }
 
@@ -235,12 +241,15 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
     if (i != last) {
         pevi_heap_entry_t *a = h->a;
         apr_time_t m = a[last].mark;
-        pevi_heap_node_t *node = a[last].node;
+        pevi_heap_node_t *node = node_of(&a[last]);
+        pevi_heap_node_t *tagged = a[last].node;
 
         if (i > 0 && key_before(m, node, &a[(i - 1) >> 2]))
             sift_up(a, i, m, node);
         else
             sift_down(a, last, i, m, node);
+        if (tagged != node)         /* keep its mark bit */
+            a[node->index].node = tagged;
     }
     if (h->cap > PEVI_HEAP_MIN && h->size < h->cap / 4)
         shrink(h);              /* less than a quarter used */
@@ -304,7 +313,7 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
 
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
 {
-    return h->size ? h->a[0].node : NULL;
+    return h->size ? node_of(&h->a[0]) : NULL;
 }
 
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
@@ -313,10 +322,37 @@ pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
 
     if (!h->size)
         return NULL;
-    n = h->a[0].node;
+    n = node_of(&h->a[0]);
     n->index = PEVI_HEAP_NONE;
     remove_at(h, 0);
     return n;
+}
+
+/* Restore the heap order of the first n entries (Floyd's construction:
+ * sift down each parent, the last first), then shrink the array to what the
+ * shrinking rule ends at. The mark bits of the entries are kept. */
+static void rebuild(pevi_heap_t *h, apr_size_t n)
+{
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i, cap = h->cap;
+
+    h->size = n;
+    if (n > 1)
+        for (i = (n - 2) / 4 + 1; i-- > 0;) {
+            pevi_heap_entry_t e = a[i];
+            pevi_heap_node_t *node = node_of(&e);
+
+            sift_down(a, n, i, e.mark, node);
+            if (e.node != node)
+                a[node->index].node = e.node;
+        }
+    /* one reallocation to the size the shrinking rule ends at */
+    while (cap > PEVI_HEAP_MIN && n < cap / 4)
+        cap /= 2;
+    if (cap < PEVI_HEAP_MIN)
+        cap = PEVI_HEAP_MIN;
+    if (cap < h->cap)
+        (void) resize(h, cap);      /* failing, keeps the larger array */
 }
 
 void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
@@ -326,38 +362,52 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
 
     for (i = 0; i < h->size; i++) {
         pevi_heap_entry_t e = a[i];
+        pevi_heap_node_t *node = node_of(&e);
 
 #if defined(__GNUC__)
         /* keep() reads the node: ask for nodes ahead of this one */
         if (i + 8 < h->size)
-            __builtin_prefetch(a[i + 8].node, 1);
+            __builtin_prefetch(node_of(&a[i + 8]), 1);
 #endif
-        if (keep(e.node, user_data)) {
+        if (keep(node, user_data)) {
             a[n] = e;
-            e.node->index = n++;
+            node->index = n++;
         } else {
-            e.node->index = PEVI_HEAP_NONE;
+            node->index = PEVI_HEAP_NONE;
         }
     }
-    h->size = n;
-    /* Floyd's heap construction: sift down each parent, the last first */
-    if (n > 1)
-        for (i = (n - 2) / 4 + 1; i-- > 0;) {
-            pevi_heap_entry_t e = a[i];
+    rebuild(h, n);
+}
 
-            sift_down(a, n, i, e.mark, e.node);
+void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n)
+{
+    h->a[n->index].node = (pevi_heap_node_t *) ((apr_uintptr_t) n | 1);
+}
+
+int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n)
+{
+    return n->index < h->size && node_of(&h->a[n->index]) == n;
+}
+
+void pevi_heap_sweep(pevi_heap_t *h)
+{
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i, n = 0;
+
+    /* the marked entries are dropped without reading their nodes; a kept
+     * entry that moves tells its node */
+    for (i = 0; i < h->size; i++) {
+        pevi_heap_entry_t e = a[i];
+
+        if ((apr_uintptr_t) e.node & 1)
+            continue;
+        if (n != i) {
+            a[n] = e;
+            e.node->index = n;
         }
-    /* one reallocation to the size the shrinking rule ends at */
-    {
-        apr_size_t cap = h->cap;
-
-        while (cap > PEVI_HEAP_MIN && n < cap / 4)
-            cap /= 2;
-        if (cap < PEVI_HEAP_MIN)
-            cap = PEVI_HEAP_MIN;
-        if (cap < h->cap)
-            (void) resize(h, cap);  /* failing, keeps the larger array */
+        n++;
     }
+    rebuild(h, n);
 }
 
 apr_size_t pevi_heap_size(const pevi_heap_t *h)

@@ -100,8 +100,8 @@ static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
 
         if (!(mark < a[p].mark))
             break;
-        a[i] = a[p];
-        a[i].node->index = i;
+        a[i] = a[p];            /* the parent's mark bit moves along */
+        ((pevi_heap_node_t *) ((apr_uintptr_t) a[i].node & ~(apr_uintptr_t) 1))->index = i;
         i = p;
     }
     a[i].mark = mark;
@@ -137,6 +137,17 @@ typedef int pevi_heap_keep_fn(pevi_heap_node_t *n, void *user_data);
  * restore the heap order; O(n), never allocates (the array may shrink). The
  * kept nodes keep their keys: their order among themselves is unchanged. */
 void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data);
+
+/* Marked entries: a lazy removal. pevi_heap_mark() flags @a n's entry (n in
+ * the heap) in the array; pevi_heap_sweep() drops every flagged entry without
+ * reading their nodes, whose index is then stale: for a marked node, ask
+ * pevi_heap_marked_in() whether its entry is still in the heap (not
+ * pevi_heap_contains()). Until then a marked entry is an entry like any
+ * other: it sorts, pops and is removed or updated as before (update clears
+ * the flag). The sweep is O(n) and never allocates (the array may shrink). */
+void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n);
+int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n);
+void pevi_heap_sweep(pevi_heap_t *h);
 
 /* Number of nodes in the heap. */
 apr_size_t pevi_heap_size(const pevi_heap_t *h);

@@ -204,8 +204,11 @@ void pevi_timer_disarm(pev_timer_t *t)
         t->loop->armed--;
         break;
     case T_DEAD:
-        pevi_heap_remove(&t->loop->heap, &t->node);
-        t->loop->dead--;
+        /* a sweep may have dropped the entry already */
+        if (pevi_heap_marked_in(&t->loop->heap, &t->node)) {
+            pevi_heap_remove(&t->loop->heap, &t->node);
+            t->loop->dead--;
+        }
         break;
     case T_IDLE:
         return;
@@ -222,16 +225,27 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     case T_HEAP:                /* move the entry */
         pevi_heap_update(&loop->heap, &t->node, mark);
         return APR_SUCCESS;
-    case T_DEAD:                /* revive the entry */
-        pevi_heap_update(&loop->heap, &t->node, mark);
-        loop->dead--;
+    case T_DEAD:
+        if (pevi_heap_marked_in(&loop->heap, &t->node)) {
+            /* revive the entry (the update clears its mark bit) */
+            pevi_heap_update(&loop->heap, &t->node, mark);
+            loop->dead--;
+            break;
+        }
+        /* swept: idle */
+        /* fall through */
+    case T_IDLE:
+        st = pevi_heap_push(&loop->heap, &t->node, mark);
+        if (st != APR_SUCCESS) {
+            t->node.mark = mark;
+            t->state = T_IDLE;
+            return st;
+        }
         break;
     case T_DUE:
         loop->due[t->node.index] = NULL;
         t->node.index = PEVI_HEAP_NONE;
         loop->armed--;
-        /* fall through */
-    case T_IDLE:
         st = pevi_heap_push(&loop->heap, &t->node, mark);
         if (st != APR_SUCCESS) {
             t->node.mark = mark;
@@ -245,20 +259,12 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     return APR_SUCCESS;
 }
 
-/* pevi_heap_filter(): drop the cancelled entries. */
-static int keep_live(pevi_heap_node_t *n, void *user_data)
-{
-    pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
-
-    (void) user_data;
-    if (t->state != T_DEAD)
-        return 1;
-    t->state = T_IDLE;
-    return 0;
-}
-
-/* Cancel without touching the heap: the entry stays, marked dead, until it
- * surfaces, the timer is re-armed or released, or a sweep drops it. */
+/* Cancel without moving anything in the heap: the entry stays, its mark bit
+ * set in the array, until it surfaces, the timer is re-armed or released,
+ * or a sweep drops it. The sweep reads only the array: the records of the
+ * entries it drops keep T_DEAD with a stale index, which
+ * pevi_heap_marked_in() tells from an entry still there (such a record is
+ * idle). */
 static void timer_cancel_lazy(pev_timer_t *t)
 {
     pev_loop_t *loop = t->loop;
@@ -267,10 +273,11 @@ static void timer_cancel_lazy(pev_timer_t *t)
         pevi_timer_disarm(t);
         return;
     }
+    pevi_heap_mark(&loop->heap, &t->node);
     t->state = T_DEAD;
     loop->armed--;
     if (++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed) {
-        pevi_heap_filter(&loop->heap, keep_live, NULL);
+        pevi_heap_sweep(&loop->heap);
         loop->dead = 0;
     }
 }

@@ -25,8 +25,10 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
 /* ------------------------------------------------------------------------ */
 /* Timers, also embedded in other records (stream idle timers, wait events). */
 
-/* T_DEAD: cancelled, its entry still in the heap (pev_timer_cancel() is lazy:
- * the entry goes when it surfaces, on re-arm or release, or in a sweep).
+/* T_DEAD: cancelled, its entry marked in the heap (pev_timer_cancel() is
+ * lazy: the entry goes when it surfaces, on re-arm or release, or in a
+ * sweep, which leaves the record T_DEAD: idle once pevi_heap_marked_in()
+ * says the entry is gone).
  * T_DUE: taken for the current iteration; node.index is its place in the
  * loop's due array. */
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
