@@ -44,7 +44,10 @@
  * within each run, the order rotated from run to run, so a disturbance of
  * the machine hits every side alike. POOLEV_BENCH_SIZES (a comma-separated
  * list of timer counts) limits the sizes measured, POOLEV_BENCH_SIDES (a
- * comma-separated list of poolev, libev, libevent) the sides.
+ * comma-separated list of poolev, libev, libevent) the sides, and
+ * POOLEV_BENCH_CLOCK=cpu times with the thread's CPU time instead of
+ * CLOCK_MONOTONIC (on a shared machine it leaves out the waits for a core;
+ * the loops' own clocks stay the real monotonic clock).
  *
  * glibc's heap trimming is turned off so that freed memory stays mapped
  * between runs, as APR's allocator keeps its blocks: no side pays first-touch
@@ -77,6 +80,8 @@
 #endif
 
 #define DEFAULT_RUNS 7
+
+int bt_cpu_clock;
 
 static const char *const side_name[SIDES] = { "poolev", "libev", "libevent" };
 
@@ -167,20 +172,20 @@ static void pev_run(apr_pool_t *root, const workload_t *w, result_t *r)
         CHECK(pev_loop_run_once(s.loop, 0));    /* the loop's time: now */
         now = pev_loop_now(s.loop);
         bench_barrier();
-        t0 = bench_now_ns();
+        t0 = bt_now_ns();
         for (i = 0; i < w->n; i++)
             CHECK(pev_timer_add(&s.h[i], s.loop, now + w->offset[i], pev_count, &s,
                                 s.life));
-        t1 = bench_now_ns();
+        t1 = bt_now_ns();
         bench_barrier();
         add_ns += t1 - t0;
         expect(pev_armed(s.loop) == w->n, "poolev: n timers armed");
 
         bench_barrier();
-        t0 = bench_now_ns();
+        t0 = bt_now_ns();
         for (i = 0; i < w->n; i++)
             CHECK(pev_timer_cancel(s.h[w->order[i]]));
-        t1 = bench_now_ns();
+        t1 = bt_now_ns();
         bench_barrier();
         cancel_ns += t1 - t0;
         expect(pev_armed(s.loop) == 0, "poolev: every timer cancelled");
@@ -201,9 +206,9 @@ static void pev_run(apr_pool_t *root, const workload_t *w, result_t *r)
         bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
         for (;;) {
             bench_barrier();
-            t0 = bench_now_ns();
+            t0 = bt_now_ns();
             CHECK(pev_loop_run_once(s.loop, 0));
-            t1 = bench_now_ns();
+            t1 = bt_now_ns();
             bench_barrier();
             fire_ns += t1 - t0;
             if (s.fired == w->n)
@@ -222,7 +227,7 @@ static void pev_run(apr_pool_t *root, const workload_t *w, result_t *r)
                             pev_idle, &s, s.life));
     s.fired = 0;
     bench_barrier();
-    t0 = bench_now_ns();
+    t0 = bt_now_ns();
     for (i = 0; i < MIX_OPS; i++) {
         pev_timer_t **h = &s.h[w->mix_k[i]];
 
@@ -242,7 +247,7 @@ static void pev_run(apr_pool_t *root, const workload_t *w, result_t *r)
             CHECK(pev_loop_run_once(s.loop, 0));
     }
     CHECK(pev_loop_run_once(s.loop, 0));
-    t1 = bench_now_ns();
+    t1 = bt_now_ns();
     bench_barrier();
     mix_ns = t1 - t0;
     expect(pev_armed(s.loop) == w->n && s.fired >= MIX_OPS / 20,
@@ -368,10 +373,10 @@ static void job_add(lev_side_t *s)
     uint32_t i;
 
     bench_barrier();
-    t0 = bench_now_ns();
+    t0 = bt_now_ns();
     for (i = 0; i < w->n; i++)
         s->ev[i] = lev_arm(s, w->offset[i], lev_count);
-    t1 = bench_now_ns();
+    t1 = bt_now_ns();
     bench_barrier();
     s->timed_ns = t1 - t0;
 }
@@ -452,10 +457,10 @@ static void lev_run(const workload_t *w, result_t *r)
         expect(lev_added(&s) == s.base_events + (int) w->n, "libevent: n timers added");
 
         bench_barrier();
-        t0 = bench_now_ns();
+        t0 = bt_now_ns();
         for (i = 0; i < w->n; i++)
             LCHECK(event_del(s.ev[w->order[i]]) == 0, "event_del");
-        t1 = bench_now_ns();
+        t1 = bt_now_ns();
         bench_barrier();
         cancel_ns += t1 - t0;
         expect(lev_added(&s) == s.base_events, "libevent: every timer cancelled");
@@ -471,10 +476,10 @@ static void lev_run(const workload_t *w, result_t *r)
         bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
         for (;;) {
             bench_barrier();
-            t0 = bench_now_ns();
+            t0 = bt_now_ns();
             LCHECK(event_base_loop(s.base, EVLOOP_NONBLOCK) >= 0,
                    "event_base_loop(EVLOOP_NONBLOCK)");
-            t1 = bench_now_ns();
+            t1 = bt_now_ns();
             bench_barrier();
             fire_ns += t1 - t0;
             if (s.fired == w->n)
@@ -491,14 +496,14 @@ static void lev_run(const workload_t *w, result_t *r)
     s.fired = 0;
     s.mix_pos = 0;
     bench_barrier();
-    t0 = bench_now_ns();
+    t0 = bt_now_ns();
     while (s.mix_pos < MIX_OPS) {
         lev_in_loop(&s, job_mix_batch);
         /* fire the due ones here: in the next batch's iteration the job,
          * activated first, would run before them (and could cancel them) */
         LCHECK(event_base_loop(s.base, EVLOOP_NONBLOCK) >= 0, "event_base_loop");
     }
-    t1 = bench_now_ns();
+    t1 = bt_now_ns();
     bench_barrier();
     mix_ns = t1 - t0;
     expect(lev_added(&s) == s.base_events + (int) w->n && s.fired >= MIX_OPS / 20,
@@ -703,6 +708,11 @@ int main(void)
     atexit(apr_terminate);
     CHECK(apr_pool_create(&root, NULL));
     runs = bench_runs_from_env("POOLEV_BENCH_RUNS", DEFAULT_RUNS);
+    {
+        const char *c = getenv("POOLEV_BENCH_CLOCK");
+
+        bt_cpu_clock = c && strcmp(c, "cpu") == 0;
+    }
 #ifdef __GLIBC__
     /* keep freed memory mapped (APR's allocator keeps its blocks too) */
     if (!mallopt(M_TRIM_THRESHOLD, 1 << 30) || !mallopt(M_MMAP_THRESHOLD, 32 << 20))
@@ -723,7 +733,9 @@ int main(void)
 #endif
     printf("figures are medians of %d runs (POOLEV_BENCH_RUNS), after a warm-up run,\n"
            "the sides alternating in a rotated order; ns per operation; real\n"
-           "monotonic clock on every side\n\n", runs);
+           "monotonic clock on every side; timed with %s\n\n", runs,
+           bt_cpu_clock ? "the thread's CPU time (POOLEV_BENCH_CLOCK=cpu)"
+                        : "CLOCK_MONOTONIC (POOLEV_BENCH_CLOCK=cpu: the thread's CPU time)");
 
     bench_table_header(&t);
     for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {

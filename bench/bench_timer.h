@@ -9,6 +9,8 @@
 #define POOLEV_BENCH_TIMER_H
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
 
 #define SPAN_US 10000000u       /* marks are uniform over 10 s */
 #define AC_OPS 200000u          /* at least this many adds (cancels) per run */
@@ -52,6 +54,21 @@ typedef struct result {
 static inline uint32_t fire_offset(const workload_t *w, uint32_t i)
 {
     return (uint32_t) ((uint64_t) w->offset[i] * w->fire_window_us / SPAN_US);
+}
+
+/* The clock of the timed sections: CLOCK_MONOTONIC, or with
+ * POOLEV_BENCH_CLOCK=cpu the thread's CPU time (CLOCK_THREAD_CPUTIME_ID,
+ * user and system), which leaves out the time the thread waits for a core
+ * on a shared machine. Set once by main() (bench_timer.c). */
+extern int bt_cpu_clock;
+
+static inline uint64_t bt_now_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(bt_cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts) != 0)
+        abort();
+    return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
 }
 
 /* libev (bench_timer_ev.c, when HAVE_LIBEV) */

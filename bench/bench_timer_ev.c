@@ -90,21 +90,21 @@ void bench_ev_run(const workload_t *w, result_t *r)
     for (rep = 0; rep < w->reps_ac; rep++) {
         ev_run(loop, EVRUN_NOWAIT);     /* the loop's time: now */
         bench_barrier();
-        t0 = bench_now_ns();
+        t0 = bt_now_ns();
         for (i = 0; i < w->n; i++) {
             ev_timer_init(&ev_w[i], ev_count, w->offset[i] / 1e6, 0.);
             ev_timer_start(loop, &ev_w[i]);
         }
-        t1 = bench_now_ns();
+        t1 = bt_now_ns();
         bench_barrier();
         add_ns += t1 - t0;
         expect(ev_active_count(w->n) == w->n, "libev: n timers armed");
 
         bench_barrier();
-        t0 = bench_now_ns();
+        t0 = bt_now_ns();
         for (i = 0; i < w->n; i++)
             ev_timer_stop(loop, &ev_w[w->order[i]]);
-        t1 = bench_now_ns();
+        t1 = bt_now_ns();
         bench_barrier();
         cancel_ns += t1 - t0;
         expect(ev_active_count(w->n) == 0, "libev: every timer cancelled");
@@ -122,9 +122,9 @@ void bench_ev_run(const workload_t *w, result_t *r)
         bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
         for (;;) {
             bench_barrier();
-            t0 = bench_now_ns();
+            t0 = bt_now_ns();
             ev_run(loop, EVRUN_NOWAIT);
-            t1 = bench_now_ns();
+            t1 = bt_now_ns();
             bench_barrier();
             fire_ns += t1 - t0;
             if (ev_fired == w->n)
@@ -142,7 +142,7 @@ void bench_ev_run(const workload_t *w, result_t *r)
     }
     ev_fired = 0;
     bench_barrier();
-    t0 = bench_now_ns();
+    t0 = bt_now_ns();
     for (i = 0; i < MIX_OPS; i++) {
         ev_timer *x = &ev_w[w->mix_k[i]];
 
@@ -167,7 +167,7 @@ void bench_ev_run(const workload_t *w, result_t *r)
             ev_run(loop, EVRUN_NOWAIT);
     }
     ev_run(loop, EVRUN_NOWAIT);
-    t1 = bench_now_ns();
+    t1 = bt_now_ns();
     bench_barrier();
     mix_ns = t1 - t0;
     expect(ev_active_count(w->n) == w->n && ev_fired >= MIX_OPS / 20,
