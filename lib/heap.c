@@ -62,7 +62,7 @@ static inline void move(pevi_heap_entry_t *a, apr_size_t to, apr_size_t from)
     pevi_heap_node_t *node = node_of(&a[from]);
 
     a[to] = a[from];            /* the mark bit moves along */
-    node->index = to;
+    node->index = (apr_uint32_t) to;
 }
 
 /* Store mark m of node at slot i, and tell the node. */
@@ -71,7 +71,7 @@ static inline void place(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
 {
     a[i].mark = m;
     a[i].node = node;
-    node->index = i;
+    node->index = (apr_uint32_t) i;
 }
 
 /* Place (m, node), which belongs at or above the hole i, moving larger
@@ -281,8 +281,9 @@ apr_status_t pevi_heap_grow(pevi_heap_t *h)
 {
     apr_size_t cap = h->cap ? h->cap * 2 : PEVI_HEAP_MIN;
 
-    /* also keeps 4 * i + 4 (children) within apr_size_t */
-    if (cap > ((apr_size_t) -1 - 64) / sizeof(pevi_heap_entry_t))
+    /* an index is 32 bits; this also keeps 4 * i + 4 (children) and the
+     * array's size within apr_size_t */
+    if (cap > PEVI_HEAP_MAX || cap > ((apr_size_t) -1 - 64) / sizeof(pevi_heap_entry_t))
         return APR_ENOMEM;
     if (!resize(h, cap))
         return APR_ENOMEM;
@@ -371,7 +372,7 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
 #endif
         if (keep(node, user_data)) {
             a[n] = e;
-            node->index = n++;
+            node->index = (apr_uint32_t) n++;
         } else {
             node->index = PEVI_HEAP_NONE;
         }
@@ -403,7 +404,7 @@ void pevi_heap_sweep(pevi_heap_t *h)
             continue;
         if (n != i) {
             a[n] = e;
-            e.node->index = n;
+            e.node->index = (apr_uint32_t) n;
         }
         n++;
     }

@@ -32,7 +32,10 @@
 #include <apr_time.h>
 
 /* index of a node that is not in a heap */
-#define PEVI_HEAP_NONE ((apr_size_t) -1)
+#define PEVI_HEAP_NONE ((apr_uint32_t) -1)
+
+/* most entries a heap holds (an index is 32 bits) */
+#define PEVI_HEAP_MAX ((apr_size_t) 0xfffffff0u)
 
 /* smallest array the heap allocates; it never shrinks below this */
 #define PEVI_HEAP_MIN 64
@@ -41,7 +44,8 @@
 typedef struct pevi_heap_node {
     apr_time_t mark;            /* deadline, microseconds (read-only) */
     apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
-    apr_size_t index;           /* position in the heap; PEVI_HEAP_NONE if out */
+    apr_uint32_t index;         /* position in the heap; PEVI_HEAP_NONE if out */
+    apr_uint32_t spare;         /* the caller's: the heap never touches it */
 } pevi_heap_node_t;
 
 /* One array slot: the node's mark inline, so comparisons stay in the array
@@ -101,12 +105,13 @@ static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
         if (!(mark < a[p].mark))
             break;
         a[i] = a[p];            /* the parent's mark bit moves along */
-        ((pevi_heap_node_t *) ((apr_uintptr_t) a[i].node & ~(apr_uintptr_t) 1))->index = i;
+        ((pevi_heap_node_t *) ((apr_uintptr_t) a[i].node & ~(apr_uintptr_t) 1))->index =
+            (apr_uint32_t) i;
         i = p;
     }
     a[i].mark = mark;
     a[i].node = n;
-    n->index = i;
+    n->index = (apr_uint32_t) i;
     return APR_SUCCESS;
 }
 

@@ -183,7 +183,7 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
     t->loop = loop;
     t->fn = fn;
     t->user_data = user_data;
-    t->state = T_IDLE;
+    PEVI_TSTATE(t) = T_IDLE;
 }
 
 /* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
@@ -193,7 +193,7 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
 /* Take @a t out of wherever it is armed (a cancelled entry too). */
 void pevi_timer_disarm(pev_timer_t *t)
 {
-    switch (t->state) {
+    switch (PEVI_TSTATE(t)) {
     case T_HEAP:
         pevi_heap_remove(&t->loop->heap, &t->node);
         t->loop->armed--;
@@ -213,7 +213,7 @@ void pevi_timer_disarm(pev_timer_t *t)
     case T_IDLE:
         return;
     }
-    t->state = T_IDLE;
+    PEVI_TSTATE(t) = T_IDLE;
 }
 
 apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
@@ -221,7 +221,7 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     pev_loop_t *loop = t->loop;
     apr_status_t st;
 
-    switch (t->state) {
+    switch (PEVI_TSTATE(t)) {
     case T_HEAP:                /* move the entry */
         pevi_heap_update(&loop->heap, &t->node, mark);
         return APR_SUCCESS;
@@ -238,7 +238,7 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         st = pevi_heap_push(&loop->heap, &t->node, mark);
         if (st != APR_SUCCESS) {
             t->node.mark = mark;
-            t->state = T_IDLE;
+            PEVI_TSTATE(t) = T_IDLE;
             return st;
         }
         break;
@@ -249,12 +249,12 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         st = pevi_heap_push(&loop->heap, &t->node, mark);
         if (st != APR_SUCCESS) {
             t->node.mark = mark;
-            t->state = T_IDLE;
+            PEVI_TSTATE(t) = T_IDLE;
             return st;
         }
         break;
     }
-    t->state = T_HEAP;
+    PEVI_TSTATE(t) = T_HEAP;
     loop->armed++;
     return APR_SUCCESS;
 }
@@ -269,12 +269,12 @@ static void timer_cancel_lazy(pev_timer_t *t)
 {
     pev_loop_t *loop = t->loop;
 
-    if (t->state != T_HEAP) {
+    if (PEVI_TSTATE(t) != T_HEAP) {
         pevi_timer_disarm(t);
         return;
     }
     pevi_heap_mark(&loop->heap, &t->node);
-    t->state = T_DEAD;
+    PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
     if (++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed) {
         pevi_heap_sweep(&loop->heap);
@@ -291,7 +291,7 @@ static void timer_release(void *container, pevi_link_t *item)
 
 void pevi_timer_orphan(pev_timer_t *t)
 {
-    t->state = T_IDLE;
+    PEVI_TSTATE(t) = T_IDLE;
     t->loop = NULL;
 }
 
@@ -306,10 +306,15 @@ static void timer_settle(void *container)
 }
 
 /* Records in the runs pev_timer_add() allocates: 1 for a pool's first timer,
- * doubling while timers keep coming for the same pool, up to this. A pool
- * with a single timer gets exactly one record; at most half of what a pool
- * got for its timers is unused when another pool takes the run over. */
-#define REC_RUN_MAX 64
+ * doubling while timers keep coming for the same pool, up to this (two runs
+ * of 62 fill one of APR's 8 KB blocks). A pool with a single timer gets
+ * exactly one record; at most half of what a pool got for its timers is
+ * unused when another pool takes the run over. */
+#define REC_RUN_MAX 62
+
+/* Records start on cache lines (each is one line). */
+#define REC_ALIGN 64
+_Static_assert(sizeof(pev_timer_t) == REC_ALIGN, "a timer record is one cache line");
 
 /* A record for a timer of @a lifetime: from the current run when the run is
  * that pool's, else from a new run (in records of the lifetime pool, as
@@ -325,9 +330,12 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
         return t;
     }
     run = loop->rec_pool == lifetime ? loop->rec_run : 1;
-    t = apr_palloc(lifetime, run * sizeof *t);
+    t = apr_palloc(lifetime, run * sizeof *t + REC_ALIGN - 8);
     if (!t)
         return NULL;
+    /* APR aligns to 8 bytes: skip to the next line */
+    t = (pev_timer_t *) (void *) (((apr_uintptr_t) t + REC_ALIGN - 1)
+                                  & ~(apr_uintptr_t) (REC_ALIGN - 1));
     loop->rec_pool = lifetime;
     loop->rec_next = (char *) (t + 1);
     loop->rec_end = (char *) (t + run);
@@ -372,7 +380,7 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         pevi_link_remove(&t->owned);
         return st;
     }
-    t->state = T_HEAP;
+    PEVI_TSTATE(t) = T_HEAP;
     loop->armed++;
     if (out)
         *out = t;
@@ -420,7 +428,7 @@ apr_status_t pev_timer_cancel(pev_timer_t *t)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    if (t->state == T_IDLE || t->state == T_DEAD)
+    if (PEVI_TSTATE(t) == T_IDLE || PEVI_TSTATE(t) == T_DEAD)
         return PEV_ENOTARMED;
     timer_cancel_lazy(t);
     return APR_SUCCESS;
@@ -428,7 +436,7 @@ apr_status_t pev_timer_cancel(pev_timer_t *t)
 
 int pev_timer_armed(const pev_timer_t *t)
 {
-    return t && (t->state == T_HEAP || t->state == T_DUE);
+    return t && (PEVI_TSTATE(t) == T_HEAP || PEVI_TSTATE(t) == T_DUE);
 }
 
 apr_time_t pev_timer_mark(const pev_timer_t *t)
@@ -820,10 +828,10 @@ static pevi_heap_node_t *first_live(pev_loop_t *loop)
     while ((top = pevi_heap_top(&loop->heap)) != NULL) {
         pev_timer_t *t = PEVI_CONTAINER(top, pev_timer_t, node);
 
-        if (t->state != T_DEAD)
+        if (PEVI_TSTATE(t) != T_DEAD)
             break;
         pevi_heap_pop(&loop->heap);
-        t->state = T_IDLE;
+        PEVI_TSTATE(t) = T_IDLE;
         loop->dead--;
     }
     return top;
@@ -846,8 +854,8 @@ static void take_due(pev_loop_t *loop)
          * while this one is handled */
         if (next)
             prefetch_w(next);
-        if (t->state == T_DEAD) {
-            t->state = T_IDLE;
+        if (PEVI_TSTATE(t) == T_DEAD) {
+            PEVI_TSTATE(t) = T_IDLE;
             loop->dead--;
             continue;
         }
@@ -859,7 +867,7 @@ static void take_due(pev_loop_t *loop)
                                      * equal marks): fine, it fires later */
                 if (pevi_heap_push(h, &t->node, t->node.mark) != APR_SUCCESS) {
                     /* cannot happen: the pop left room */
-                    t->state = T_IDLE;
+                    PEVI_TSTATE(t) = T_IDLE;
                     loop->armed--;
                 }
                 break;
@@ -867,8 +875,8 @@ static void take_due(pev_loop_t *loop)
             loop->due = due;
             loop->due_cap = cap;
         }
-        t->node.index = n;
-        t->state = T_DUE;
+        t->node.index = (apr_uint32_t) n;
+        PEVI_TSTATE(t) = T_DUE;
         loop->due[n++] = t;
     }
     loop->ndue = n;
@@ -888,7 +896,7 @@ static int run_due(pev_loop_t *loop, const pevi_sentry_t *frame)
         if (!t)
             continue;
         loop->due[i] = NULL;
-        t->state = T_IDLE;
+        PEVI_TSTATE(t) = T_IDLE;
         t->node.index = PEVI_HEAP_NONE;
         loop->armed--;
         t->fn(t, t->user_data);     /* may free t, other timers, or the loop */

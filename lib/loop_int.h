@@ -33,16 +33,20 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
  * loop's due array. */
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
 
-/* What firing touches (node, state, fn, user_data) comes first: 48 bytes. */
+/* 64 bytes, and pev_timer_add() places its records on 64-byte boundaries:
+ * arming, cancelling and firing touch one cache line of the record. */
 struct pev_timer {
-    pevi_heap_node_t node;          /* node.mark: the mark, always */
-    enum pevi_timer_state state;
+    pevi_heap_node_t node;          /* node.mark: the mark, always;
+                                     * node.spare: the state (PEVI_TSTATE) */
     pev_timer_fn *fn;
     void *user_data;
     pev_loop_t *loop;               /* NULL once the loop is gone */
     pevi_link_t owned;              /* on its lifetime pool's owner list
                                      * (unused for embedded timers) */
 };
+
+/* The state of timer @a t (an enum pevi_timer_state). */
+#define PEVI_TSTATE(t) ((t)->node.spare)
 
 /* Set up an embedded timer, idle. Its owner keeps it from outliving the
  * loop: pevi_timer_orphan() when the loop goes first. */
