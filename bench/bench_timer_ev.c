@@ -19,6 +19,8 @@
 /* ------------------------------------------------------------------------ */
 /* libev                                                                     */
 
+#ifdef HAVE_LIBEV               /* else this file is empty */
+
 #include <ev.h>
 
 /* The watchers, owned by the benchmark (one array per size, reused). */
@@ -182,3 +184,9 @@ void bench_ev_run(const workload_t *w, result_t *r)
     ev_loop_destroy(loop);
 }
 
+#else
+
+/* ISO C wants something in a translation unit */
+typedef int bench_timer_ev_unused;
+
+#endif /* HAVE_LIBEV */
