@@ -3,98 +3,129 @@
  *
  * heap.c - internal: indexed 4-ary min-heap (see heap.h).
  *
- * Entry i has its children at 4i+1 .. 4i+4 and its parent at (i-1)/4. Sifting
- * moves a "hole" instead of swapping: entries on the path shift by one slot
- * (each move rewrites that entry's node->index) and the travelling entry is
- * written once, at the end. Keys are compared from the array only; the nodes
- * are written, never read, while sifting. At 1,000,000 entries the array is
- * larger than the caches: sift-down prefetches the level below the one it
- * compares (about 10% off a pop there).
+ * Entry i has its children at 4i+1 .. 4i+4 and its parent at (i-1)/4. An
+ * entry is 16 bytes and the array is placed so that entry 1 starts a cache
+ * line: the four children of any entry fill exactly one line. Sifting moves
+ * a "hole" instead of swapping: entries on the path shift by one slot (each
+ * move rewrites that entry's node->index) and the travelling entry is
+ * written once, at the end. Marks are compared from the array; a node is
+ * read only to break a tie between equal marks (its seq). At 1,000,000
+ * entries the array is larger than the caches: sift-down prefetches the
+ * level below the one it compares.
  */
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "heap.h"
 
 void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 
-/* Whether key (m, s) sorts before entry y: by mark, then by seq. */
-static inline int key_before(apr_time_t m, apr_uint64_t s,
-                             const pevi_heap_entry_t *y)
+#if defined(__GNUC__)
+#define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define PEVI_UNLIKELY(x) (x)
+#endif
+
+/* The node of entry e, without the mark bit (pevi_heap_mark()). */
+static inline pevi_heap_node_t *node_of(const pevi_heap_entry_t *e)
 {
-    return m < y->mark || (m == y->mark && s < y->seq);
+    return (pevi_heap_node_t *) ((apr_uintptr_t) e->node & ~(apr_uintptr_t) 1);
 }
 
-/* Whether entry x sorts before key (m, s). */
-static inline int entry_before(const pevi_heap_entry_t *x, apr_time_t m,
-                               apr_uint64_t s)
+/* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
+ * The nodes are read only when the marks are equal. */
+static inline int key_before(apr_time_t m, const pevi_heap_node_t *node,
+                             const pevi_heap_entry_t *y)
 {
-    return x->mark < m || (x->mark == m && x->seq < s);
+    return m < y->mark || (m == y->mark && node->seq < node_of(y)->seq);
+}
+
+/* Whether entry x sorts before key (m, node's seq). */
+static inline int entry_before(const pevi_heap_entry_t *x, apr_time_t m,
+                               const pevi_heap_node_t *node)
+{
+    return x->mark < m || (x->mark == m && node_of(x)->seq < node->seq);
 }
 
 /* Whether entry x sorts before entry y. */
 static inline int entry_less(const pevi_heap_entry_t *x,
                              const pevi_heap_entry_t *y)
 {
-    return key_before(x->mark, x->seq, y);
+    return x->mark < y->mark || (x->mark == y->mark && node_of(x)->seq < node_of(y)->seq);
 }
 
 /* Move the entry at slot from to slot to, and tell its node. */
 static inline void move(pevi_heap_entry_t *a, apr_size_t to, apr_size_t from)
 {
-    pevi_heap_node_t *node = a[from].node;
+    pevi_heap_node_t *node = node_of(&a[from]);
 
-    a[to] = a[from];
-    node->index = to;
+    a[to] = a[from];            /* the mark bit moves along */
+    node->index = (apr_uint32_t) to;
 }
 
-/* Store key (m, s) of node at slot i, and tell the node. */
+/* Store mark m of node at slot i, and tell the node. */
 static inline void place(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
-                         apr_uint64_t s, pevi_heap_node_t *node)
+                         pevi_heap_node_t *node)
 {
     a[i].mark = m;
-    a[i].seq = s;
     a[i].node = node;
-    node->index = i;
+    node->index = (apr_uint32_t) i;
 }
 
-/* Place (m, s, node), which belongs at or above the hole i, moving larger
+/* Place (m, node), which belongs at or above the hole i, moving larger
  * parents down. */
 static void sift_up(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
-                    apr_uint64_t s, pevi_heap_node_t *node)
+                    pevi_heap_node_t *node)
 {
     while (i > 0) {
         apr_size_t p = (i - 1) >> 2;
 
-        if (!key_before(m, s, &a[p]))
+        if (!key_before(m, node, &a[p]))
             break;
         move(a, i, p);
         i = p;
     }
-    place(a, i, m, s, node);
+    place(a, i, m, node);
 }
 
-/* Ask for the cache lines of entries [first, first + 16): the children of
- * four siblings, one of which the next level of a sift-down descends to. */
+/* sift_up() for a node holding the largest seq (just assigned): it rises
+ * only above strictly later marks, so no node is read. */
+static void sift_up_newest(pevi_heap_entry_t *a, apr_size_t i, apr_time_t m,
+                           pevi_heap_node_t *node)
+{
+    while (i > 0) {
+        apr_size_t p = (i - 1) >> 2;
+
+        if (!(m < a[p].mark))
+            break;
+        move(a, i, p);
+        i = p;
+    }
+    place(a, i, m, node);
+}
+
+/* Ask for the four cache lines of entries [first, first + 16): the children
+ * of four siblings, one of which the next level of a sift-down descends to. */
 static inline void prefetch_16(const pevi_heap_entry_t *first)
 {
 #if defined(__GNUC__)
     const char *p = (const char *) first;
-    int off;
 
-    for (off = 0; off < 16 * (int) sizeof *first; off += 64)
-        __builtin_prefetch(p + off);
-    __builtin_prefetch(p + 16 * sizeof *first - 1);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + 128);
+    __builtin_prefetch(p + 192);
 #else
     (void) first;
 #endif
 }
 
-/* Place (m, s, node), which belongs at or below the hole i of a heap of n
+/* Place (m, node), which belongs at or below the hole i of a heap of n
  * entries, moving smaller children up. */
-static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
-                      apr_time_t m, apr_uint64_t s, pevi_heap_node_t *node)
+static inline void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
+                                 apr_time_t m, pevi_heap_node_t *node, int newest)
 {
     for (;;) {
         apr_size_t c = 4 * i + 1, k;
@@ -106,10 +137,24 @@ static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
              * fetching it while this one is compared */
             if (4 * c + 16 < n)
                 prefetch_16(&a[4 * c + 1]);
-            /* all four children: a small tournament */
-            l = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
-            r = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
-            k = entry_less(&a[r], &a[l]) ? r : l;
+            /* all four children: a small tournament on the marks alone,
+             * written for conditional moves (the outcomes are random);
+             * equal marks go to the exact comparison, which reads seqs */
+            {
+                apr_time_t m0 = a[c].mark, m1 = a[c + 1].mark,
+                           m2 = a[c + 2].mark, m3 = a[c + 3].mark, ml, mr;
+
+                l = m1 < m0 ? c + 1 : c;
+                ml = m1 < m0 ? m1 : m0;
+                r = m3 < m2 ? c + 3 : c + 2;
+                mr = m3 < m2 ? m3 : m2;
+                k = mr < ml ? r : l;
+                if (PEVI_UNLIKELY(m0 == m1 || m2 == m3 || ml == mr)) {
+                    l = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
+                    r = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
+                    k = entry_less(&a[r], &a[l]) ? r : l;
+                }
+            }
         }
         else if (c < n) {
             apr_size_t j;
@@ -121,12 +166,60 @@ static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
         }
         else
             break;
-        if (!entry_before(&a[k], m, s))
+        /* a node holding the largest seq sorts after every equal mark:
+         * then the marks decide alone */
+        if (newest ? a[k].mark > m : !entry_before(&a[k], m, node))
             break;
         move(a, i, k);
         i = k;
     }
-    place(a, i, m, s, node);
+    place(a, i, m, node);
+}
+
+static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
+                      apr_time_t m, pevi_heap_node_t *node)
+{
+    sift_down_any(a, n, i, m, node, 0);
+}
+
+/* sift_down() for a node holding the largest seq (just assigned). */
+static void sift_down_newest(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
+                             apr_time_t m, pevi_heap_node_t *node)
+{
+    sift_down_any(a, n, i, m, node, 1);
+}
+
+/* Bytes to allocate for @a cap entries: room to place them aligned. */
+#define BLOCK_BYTES(cap) ((cap) * sizeof(pevi_heap_entry_t) + 48)
+
+/* Where entry 0 goes in @a block: entry 1 at the next 64-byte boundary. */
+static inline pevi_heap_entry_t *aligned_in(void *block)
+{
+    apr_uintptr_t p = (apr_uintptr_t) block + sizeof(pevi_heap_entry_t);
+
+    p = (p + 63) & ~(apr_uintptr_t) 63;
+    return (pevi_heap_entry_t *) (void *) (p - sizeof(pevi_heap_entry_t));
+}
+
+/* Give the array room for @a cap entries (more or fewer, at least
+ * h->size). Returns 0 if the allocator failed: then nothing changed. */
+static int resize(pevi_heap_t *h, apr_size_t cap)
+{
+    apr_size_t off = h->a ? (apr_size_t) ((char *) h->a - (char *) h->block) : 0;
+    char *block = pevi_heap_realloc(h->block, BLOCK_BYTES(cap));
+    pevi_heap_entry_t *a;
+
+    if (!block)
+        return 0;
+    /* realloc kept the entries at their old offset, which may not be the
+     * aligned one in the new block */
+    a = aligned_in(block);
+    if ((char *) a != block + off && h->size)
+        memmove(a, block + off, h->size * sizeof *a);
+    h->block = block;
+    h->a = a;
+    h->cap = cap;
+    return 1;
 }
 
 /* Halve the array, not below the minimum. A failed realloc keeps the larger
@@ -134,15 +227,10 @@ static void sift_down(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
 static void shrink(pevi_heap_t *h)
 {
     apr_size_t cap = h->cap / 2;
-    pevi_heap_entry_t *a;
 
     if (cap < PEVI_HEAP_MIN)
         cap = PEVI_HEAP_MIN;
-    a = pevi_heap_realloc(h->a, cap * sizeof *a);
-    if (a) {
-        h->a = a;
-        h->cap = cap;
-    }
+    (void) resize(h, cap);
 }
 
 /* Take slot i out: the last entry fills it. Leaves the old node's index. */
@@ -153,13 +241,15 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
     if (i != last) {
         pevi_heap_entry_t *a = h->a;
         apr_time_t m = a[last].mark;
-        apr_uint64_t s = a[last].seq;
-        pevi_heap_node_t *node = a[last].node;
+        pevi_heap_node_t *node = node_of(&a[last]);
+        pevi_heap_node_t *tagged = a[last].node;
 
-        if (i > 0 && key_before(m, s, &a[(i - 1) >> 2]))
-            sift_up(a, i, m, s, node);
+        if (i > 0 && key_before(m, node, &a[(i - 1) >> 2]))
+            sift_up(a, i, m, node);
         else
-            sift_down(a, last, i, m, s, node);
+            sift_down(a, last, i, m, node);
+        if (tagged != node)         /* keep its mark bit */
+            a[node->index].node = tagged;
     }
     if (h->cap > PEVI_HEAP_MIN && h->size < h->cap / 4)
         shrink(h);              /* less than a quarter used */
@@ -168,6 +258,7 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
 void pevi_heap_init(pevi_heap_t *h)
 {
     h->a = NULL;
+    h->block = NULL;
     h->size = 0;
     h->cap = 0;
     h->next_seq = 0;
@@ -175,7 +266,7 @@ void pevi_heap_init(pevi_heap_t *h)
 
 void pevi_heap_free(pevi_heap_t *h)
 {
-    free(h->a);
+    free(h->block);
     pevi_heap_init(h);
 }
 
@@ -186,25 +277,16 @@ void pevi_heap_node_init(pevi_heap_node_t *n)
     n->index = PEVI_HEAP_NONE;
 }
 
-apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
-                            apr_time_t mark)
+apr_status_t pevi_heap_grow(pevi_heap_t *h)
 {
-    if (h->size == h->cap) {
-        apr_size_t cap = h->cap ? h->cap * 2 : PEVI_HEAP_MIN;
-        pevi_heap_entry_t *a;
+    apr_size_t cap = h->cap ? h->cap * 2 : PEVI_HEAP_MIN;
 
-        /* also keeps 4 * i + 4 (children) within apr_size_t */
-        if (cap > (apr_size_t) -1 / sizeof *a)
-            return APR_ENOMEM;
-        a = pevi_heap_realloc(h->a, cap * sizeof *a);
-        if (!a)
-            return APR_ENOMEM;
-        h->a = a;
-        h->cap = cap;
-    }
-    n->mark = mark;
-    n->seq = h->next_seq++;
-    sift_up(h->a, h->size++, mark, n->seq, n);
+    /* an index is 32 bits; this also keeps 4 * i + 4 (children) and the
+     * array's size within apr_size_t */
+    if (cap > PEVI_HEAP_MAX || cap > ((apr_size_t) -1 - 64) / sizeof(pevi_heap_entry_t))
+        return APR_ENOMEM;
+    if (!resize(h, cap))
+        return APR_ENOMEM;
     return APR_SUCCESS;
 }
 
@@ -225,14 +307,14 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
     n->seq = h->next_seq++;
     /* the new seq is the largest: an equal mark means a larger key */
     if (mark < old)
-        sift_up(h->a, i, mark, n->seq, n);
+        sift_up_newest(h->a, i, mark, n);
     else
-        sift_down(h->a, h->size, i, mark, n->seq, n);
+        sift_down_newest(h->a, h->size, i, mark, n);
 }
 
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
 {
-    return h->size ? h->a[0].node : NULL;
+    return h->size ? node_of(&h->a[0]) : NULL;
 }
 
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
@@ -241,10 +323,37 @@ pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
 
     if (!h->size)
         return NULL;
-    n = h->a[0].node;
+    n = node_of(&h->a[0]);
     n->index = PEVI_HEAP_NONE;
     remove_at(h, 0);
     return n;
+}
+
+/* Restore the heap order of the first n entries (Floyd's construction:
+ * sift down each parent, the last first), then shrink the array to what the
+ * shrinking rule ends at. The mark bits of the entries are kept. */
+static void rebuild(pevi_heap_t *h, apr_size_t n)
+{
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i, cap = h->cap;
+
+    h->size = n;
+    if (n > 1)
+        for (i = (n - 2) / 4 + 1; i-- > 0;) {
+            pevi_heap_entry_t e = a[i];
+            pevi_heap_node_t *node = node_of(&e);
+
+            sift_down(a, n, i, e.mark, node);
+            if (e.node != node)
+                a[node->index].node = e.node;
+        }
+    /* one reallocation to the size the shrinking rule ends at */
+    while (cap > PEVI_HEAP_MIN && n < cap / 4)
+        cap /= 2;
+    if (cap < PEVI_HEAP_MIN)
+        cap = PEVI_HEAP_MIN;
+    if (cap < h->cap)
+        (void) resize(h, cap);      /* failing, keeps the larger array */
 }
 
 void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
@@ -254,38 +363,52 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
 
     for (i = 0; i < h->size; i++) {
         pevi_heap_entry_t e = a[i];
+        pevi_heap_node_t *node = node_of(&e);
 
-        if (keep(e.node, user_data)) {
+#if defined(__GNUC__)
+        /* keep() reads the node: ask for nodes ahead of this one */
+        if (i + 8 < h->size)
+            __builtin_prefetch(node_of(&a[i + 8]), 1);
+#endif
+        if (keep(node, user_data)) {
             a[n] = e;
-            e.node->index = n++;
+            node->index = (apr_uint32_t) n++;
         } else {
-            e.node->index = PEVI_HEAP_NONE;
+            node->index = PEVI_HEAP_NONE;
         }
     }
-    h->size = n;
-    /* Floyd's heap construction: sift down each parent, the last first */
-    if (n > 1)
-        for (i = (n - 2) / 4 + 1; i-- > 0;) {
-            pevi_heap_entry_t e = a[i];
+    rebuild(h, n);
+}
 
-            sift_down(a, n, i, e.mark, e.seq, e.node);
-        }
-    /* one reallocation to the size the shrinking rule ends at */
-    {
-        apr_size_t cap = h->cap;
+void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n)
+{
+    h->a[n->index].node = (pevi_heap_node_t *) ((apr_uintptr_t) n | 1);
+}
 
-        while (cap > PEVI_HEAP_MIN && n < cap / 4)
-            cap /= 2;
-        if (cap < PEVI_HEAP_MIN)
-            cap = PEVI_HEAP_MIN;
-        if (cap < h->cap) {
-            a = pevi_heap_realloc(h->a, cap * sizeof *a);
-            if (a) {                /* else keep the larger array */
-                h->a = a;
-                h->cap = cap;
-            }
+int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n)
+{
+    return n->index < h->size && node_of(&h->a[n->index]) == n;
+}
+
+void pevi_heap_sweep(pevi_heap_t *h)
+{
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i, n = 0;
+
+    /* the marked entries are dropped without reading their nodes; a kept
+     * entry that moves tells its node */
+    for (i = 0; i < h->size; i++) {
+        pevi_heap_entry_t e = a[i];
+
+        if ((apr_uintptr_t) e.node & 1)
+            continue;
+        if (n != i) {
+            a[n] = e;
+            e.node->index = (apr_uint32_t) n;
         }
+        n++;
     }
+    rebuild(h, n);
 }
 
 apr_size_t pevi_heap_size(const pevi_heap_t *h)

@@ -4,16 +4,21 @@
  * heap.h - internal: an indexed 4-ary min-heap of caller-embedded nodes.
  *
  * The event loop keeps its timers (and stream wait events) here. A node lives
- * inside the caller's struct; the heap array holds one entry per node with a
- * copy of the node's key {mark, seq} and a pointer back to the node, so that
- * sifting compares keys without touching the nodes. Whenever an entry moves,
- * its node's index is rewritten, which makes remove and update O(log n).
+ * inside the caller's struct; the heap array holds one 16-byte entry per node:
+ * a copy of the node's mark and a pointer back to the node, so that sifting
+ * compares marks without touching the nodes (a node's seq is read only when
+ * two marks are equal). Whenever an entry moves, its node's index is
+ * rewritten, which makes remove and update O(log n).
  *
  * Order: by mark, then by seq. seq is a per-heap counter assigned on every
  * push and update, so nodes with equal marks leave in FIFO order, and an
  * updated node sorts after every node already holding the same mark.
  *
- * The array grows by doubling (malloc/realloc), starts at and never shrinks
+ * Layout: the four children of an entry share one 64-byte cache line (the
+ * array is aligned so that entry 1, the first child of the root, starts a
+ * line), so each level of a sift reads one line of the array.
+ *
+ * The array grows by doubling (realloc), starts at and never shrinks
  * below PEVI_HEAP_MIN entries, and halves when less than a quarter is used.
  * The heap knows nothing of APR pools and does no locking.
  */
@@ -27,7 +32,10 @@
 #include <apr_time.h>
 
 /* index of a node that is not in a heap */
-#define PEVI_HEAP_NONE ((apr_size_t) -1)
+#define PEVI_HEAP_NONE ((apr_uint32_t) -1)
+
+/* most entries a heap holds (an index is 32 bits) */
+#define PEVI_HEAP_MAX ((apr_size_t) 0xfffffff0u)
 
 /* smallest array the heap allocates; it never shrinks below this */
 #define PEVI_HEAP_MIN 64
@@ -36,19 +44,22 @@
 typedef struct pevi_heap_node {
     apr_time_t mark;            /* deadline, microseconds (read-only) */
     apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
-    apr_size_t index;           /* position in the heap; PEVI_HEAP_NONE if out */
+    apr_uint32_t index;         /* position in the heap; PEVI_HEAP_NONE if out */
+    apr_uint32_t spare;         /* the caller's: the heap never touches it */
 } pevi_heap_node_t;
 
-/* One array slot: the node's key inline, so comparisons stay in the array. */
+/* One array slot: the node's mark inline, so comparisons stay in the array
+ * (the node's seq breaks ties). */
 typedef struct pevi_heap_entry {
     apr_time_t mark;
-    apr_uint64_t seq;
     pevi_heap_node_t *node;
 } pevi_heap_entry_t;
 
 /* The heap. Fields are private to heap.c (tests may read them). */
 typedef struct pevi_heap {
-    pevi_heap_entry_t *a;       /* NULL until the first push */
+    pevi_heap_entry_t *a;       /* entry 0; NULL until the first push */
+    void *block;                /* what the allocator returned; a lies
+                                 * within it (alignment) */
     apr_size_t size;            /* entries in use */
     apr_size_t cap;             /* entries allocated */
     apr_uint64_t next_seq;      /* seq for the next push or update */
@@ -64,10 +75,45 @@ void pevi_heap_free(pevi_heap_t *h);
 /* Initialize a node as not in any heap. */
 void pevi_heap_node_init(pevi_heap_node_t *n);
 
+/* Make room for one more entry (heap.c; push calls it when full).
+ * APR_ENOMEM if the array cannot grow; then nothing changed. */
+apr_status_t pevi_heap_grow(pevi_heap_t *h);
+
 /* Insert @a n (not in a heap) with deadline @a mark and the next sequence
- * number. APR_ENOMEM if the array cannot grow; then nothing changed. */
-apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
-                            apr_time_t mark);
+ * number. APR_ENOMEM if the array cannot grow; then nothing changed. Inline:
+ * the loop adds a timer with it. The new seq is the largest, so the node
+ * rises only above strictly later marks: no node is read while sifting. */
+static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
+                                          apr_time_t mark)
+{
+    pevi_heap_entry_t *a;
+    apr_size_t i;
+
+    if (h->size == h->cap) {
+        apr_status_t st = pevi_heap_grow(h);
+
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    n->mark = mark;
+    n->seq = h->next_seq++;
+    a = h->a;
+    i = h->size++;
+    while (i > 0) {
+        apr_size_t p = (i - 1) >> 2;
+
+        if (!(mark < a[p].mark))
+            break;
+        a[i] = a[p];            /* the parent's mark bit moves along */
+        ((pevi_heap_node_t *) ((apr_uintptr_t) a[i].node & ~(apr_uintptr_t) 1))->index =
+            (apr_uint32_t) i;
+        i = p;
+    }
+    a[i].mark = mark;
+    a[i].node = n;
+    n->index = (apr_uint32_t) i;
+    return APR_SUCCESS;
+}
 
 /* Take @a n (in @a h) out of the heap; O(log n). Its index becomes NONE. */
 void pevi_heap_remove(pevi_heap_t *h, pevi_heap_node_t *n);
@@ -79,6 +125,13 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark);
 /* The minimum node by (mark, seq), or NULL if the heap is empty; O(1). */
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h);
 
+/* The minimum node's mark, read from the array (the heap must not be
+ * empty); O(1). */
+static inline apr_time_t pevi_heap_top_mark(const pevi_heap_t *h)
+{
+    return h->a[0].mark;
+}
+
 /* Remove and return the minimum node, or NULL if the heap is empty. */
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h);
 
@@ -89,6 +142,17 @@ typedef int pevi_heap_keep_fn(pevi_heap_node_t *n, void *user_data);
  * restore the heap order; O(n), never allocates (the array may shrink). The
  * kept nodes keep their keys: their order among themselves is unchanged. */
 void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data);
+
+/* Marked entries: a lazy removal. pevi_heap_mark() flags @a n's entry (n in
+ * the heap) in the array; pevi_heap_sweep() drops every flagged entry without
+ * reading their nodes, whose index is then stale: for a marked node, ask
+ * pevi_heap_marked_in() whether its entry is still in the heap (not
+ * pevi_heap_contains()). Until then a marked entry is an entry like any
+ * other: it sorts, pops and is removed or updated as before (update clears
+ * the flag). The sweep is O(n) and never allocates (the array may shrink). */
+void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n);
+int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n);
+void pevi_heap_sweep(pevi_heap_t *h);
 
 /* Number of nodes in the heap. */
 apr_size_t pevi_heap_size(const pevi_heap_t *h);

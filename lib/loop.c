@@ -7,12 +7,12 @@
  *   1. poll, at most until the heap's first mark (without waiting when
  *      end-of-iteration tasks are posted);
  *   2. read the clock: that is the loop's time for the whole iteration;
- *   3. every timer whose mark <= now leaves the heap for the "due" list, in
+ *   3. every timer whose mark <= now leaves the heap for the due array, in
  *      (mark, sequence) order;
  *   4. handle readiness (descriptors' callbacks, the wakeup pipe: when it is
  *      consumed, the calls posted so far run as one batch, in order) and run
  *      the handlers of signals delivered since the last iteration (signal.c);
- *   5. run the due list;
+ *   5. run the due array;
  *   6. run the end-of-iteration tasks (output flushes, closes).
  * The due set is fixed in step 3, before any callback of the iteration runs:
  * a timer armed by a callback for a mark already passed waits in the heap for
@@ -22,7 +22,7 @@
  *
  * Timer records live in their lifetime pools and are released through
  * owner.h before those pools go. A timer is in exactly one of: the heap, the
- * due list, or nowhere (idle).
+ * due array, or nowhere (idle).
  *
  * Posted calls (pev_loop_post, any thread) are malloc'd nodes pushed on an
  * atomic LIFO list (a CAS on its head, no lock). The loop's thread takes the
@@ -104,11 +104,19 @@ struct pev_loop {
     apr_time_t now;
 
     pevi_heap_t heap;
-    pevi_link_t due;                /* sentinel of a circular list */
+    pev_timer_t **due;              /* the iteration's due timers, in order
+                                     * (NULL: cancelled or re-armed since) */
+    apr_size_t ndue, due_cap;
     apr_size_t armed;               /* T_HEAP and T_DUE timers */
     apr_size_t dead;                /* T_DEAD entries in the heap */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
+    /* records handed out by pev_timer_add(): a run of them allocated at
+     * once from rec_pool, which is cleared or destroyed only after the
+     * owner of (rec_pool, loop) let go of them (timer_settle) */
+    apr_pool_t *rec_pool;
+    char *rec_next, *rec_end;
+    apr_size_t rec_run;             /* records in the next run */
     pevi_link_t parts;              /* components' owners (sentinel) */
     apr_size_t ios;                 /* open items of components */
     pevi_link_t tasks;              /* end-of-iteration work (sentinel) */
@@ -152,7 +160,18 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
     return a + b;
 }
 
-#define QUEUE_TIMER(link) PEVI_CONTAINER(link, pev_timer_t, queue)
+/* The smallest due array; it grows by doubling, never shrinks. */
+#define DUE_MIN 64
+
+/* Ask for the cache line of @a p (no effect without GCC's builtins). */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p, 1);
+#else
+    (void) p;
+#endif
+}
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
@@ -160,13 +179,11 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *user_data)
 {
     pevi_heap_node_init(&t->node);
-    pevi_link_init(&t->queue);
     pevi_link_init(&t->owned);
     t->loop = loop;
     t->fn = fn;
     t->user_data = user_data;
-    t->mark = 0;
-    t->state = T_IDLE;
+    PEVI_TSTATE(t) = T_IDLE;
 }
 
 /* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
@@ -176,23 +193,27 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
 /* Take @a t out of wherever it is armed (a cancelled entry too). */
 void pevi_timer_disarm(pev_timer_t *t)
 {
-    switch (t->state) {
+    switch (PEVI_TSTATE(t)) {
     case T_HEAP:
         pevi_heap_remove(&t->loop->heap, &t->node);
         t->loop->armed--;
         break;
     case T_DUE:
-        pevi_link_remove(&t->queue);
+        t->loop->due[t->node.index] = NULL;
+        t->node.index = PEVI_HEAP_NONE;
         t->loop->armed--;
         break;
     case T_DEAD:
-        pevi_heap_remove(&t->loop->heap, &t->node);
-        t->loop->dead--;
+        /* a sweep may have dropped the entry already */
+        if (pevi_heap_marked_in(&t->loop->heap, &t->node)) {
+            pevi_heap_remove(&t->loop->heap, &t->node);
+            t->loop->dead--;
+        }
         break;
     case T_IDLE:
         return;
     }
-    t->state = T_IDLE;
+    PEVI_TSTATE(t) = T_IDLE;
 }
 
 apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
@@ -200,58 +221,63 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     pev_loop_t *loop = t->loop;
     apr_status_t st;
 
-    t->mark = mark;
-    switch (t->state) {
+    switch (PEVI_TSTATE(t)) {
     case T_HEAP:                /* move the entry */
         pevi_heap_update(&loop->heap, &t->node, mark);
         return APR_SUCCESS;
-    case T_DEAD:                /* revive the entry */
-        pevi_heap_update(&loop->heap, &t->node, mark);
-        loop->dead--;
-        break;
-    case T_DUE:
-        pevi_link_remove(&t->queue);
-        loop->armed--;
+    case T_DEAD:
+        if (pevi_heap_marked_in(&loop->heap, &t->node)) {
+            /* revive the entry (the update clears its mark bit) */
+            pevi_heap_update(&loop->heap, &t->node, mark);
+            loop->dead--;
+            break;
+        }
+        /* swept: idle */
         /* fall through */
     case T_IDLE:
         st = pevi_heap_push(&loop->heap, &t->node, mark);
         if (st != APR_SUCCESS) {
-            t->state = T_IDLE;
+            t->node.mark = mark;
+            PEVI_TSTATE(t) = T_IDLE;
+            return st;
+        }
+        break;
+    case T_DUE:
+        loop->due[t->node.index] = NULL;
+        t->node.index = PEVI_HEAP_NONE;
+        loop->armed--;
+        st = pevi_heap_push(&loop->heap, &t->node, mark);
+        if (st != APR_SUCCESS) {
+            t->node.mark = mark;
+            PEVI_TSTATE(t) = T_IDLE;
             return st;
         }
         break;
     }
-    t->state = T_HEAP;
+    PEVI_TSTATE(t) = T_HEAP;
     loop->armed++;
     return APR_SUCCESS;
 }
 
-/* pevi_heap_filter(): drop the cancelled entries. */
-static int keep_live(pevi_heap_node_t *n, void *user_data)
-{
-    pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
-
-    (void) user_data;
-    if (t->state != T_DEAD)
-        return 1;
-    t->state = T_IDLE;
-    return 0;
-}
-
-/* Cancel without touching the heap: the entry stays, marked dead, until it
- * surfaces, the timer is re-armed or released, or a sweep drops it. */
+/* Cancel without moving anything in the heap: the entry stays, its mark bit
+ * set in the array, until it surfaces, the timer is re-armed or released,
+ * or a sweep drops it. The sweep reads only the array: the records of the
+ * entries it drops keep T_DEAD with a stale index, which
+ * pevi_heap_marked_in() tells from an entry still there (such a record is
+ * idle). */
 static void timer_cancel_lazy(pev_timer_t *t)
 {
     pev_loop_t *loop = t->loop;
 
-    if (t->state != T_HEAP) {
+    if (PEVI_TSTATE(t) != T_HEAP) {
         pevi_timer_disarm(t);
         return;
     }
-    t->state = T_DEAD;
+    pevi_heap_mark(&loop->heap, &t->node);
+    PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
     if (++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed) {
-        pevi_heap_filter(&loop->heap, keep_live, NULL);
+        pevi_heap_sweep(&loop->heap);
         loop->dead = 0;
     }
 }
@@ -265,8 +291,56 @@ static void timer_release(void *container, pevi_link_t *item)
 
 void pevi_timer_orphan(pev_timer_t *t)
 {
-    t->state = T_IDLE;
+    PEVI_TSTATE(t) = T_IDLE;
     t->loop = NULL;
+}
+
+/* A lifetime pool's owner released its timers (the pool is being cleared
+ * or destroyed): forget the run of records, which may be that pool's. */
+static void timer_settle(void *container)
+{
+    pev_loop_t *loop = container;
+
+    loop->rec_pool = NULL;
+    loop->rec_next = loop->rec_end = NULL;
+}
+
+/* Records in the runs pev_timer_add() allocates: 1 for a pool's first timer,
+ * doubling while timers keep coming for the same pool, up to this (two runs
+ * of 62 fill one of APR's 8 KB blocks). A pool with a single timer gets
+ * exactly one record; at most half of what a pool got for its timers is
+ * unused when another pool takes the run over. */
+#define REC_RUN_MAX 62
+
+/* Records start on cache lines (each is one line). */
+#define REC_ALIGN 64
+_Static_assert(sizeof(pev_timer_t) == REC_ALIGN, "a timer record is one cache line");
+
+/* A record for a timer of @a lifetime: from the current run when the run is
+ * that pool's, else from a new run (in records of the lifetime pool, as
+ * ever: they live exactly as long as the pool). */
+static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
+{
+    pev_timer_t *t;
+    apr_size_t run;
+
+    if (loop->rec_pool == lifetime && loop->rec_next != loop->rec_end) {
+        t = (pev_timer_t *) (void *) loop->rec_next;
+        loop->rec_next += sizeof *t;
+        return t;
+    }
+    run = loop->rec_pool == lifetime ? loop->rec_run : 1;
+    t = apr_palloc(lifetime, run * sizeof *t + REC_ALIGN - 8);
+    if (!t)
+        return NULL;
+    /* APR aligns to 8 bytes: skip to the next line */
+    t = (pev_timer_t *) (void *) (((apr_uintptr_t) t + REC_ALIGN - 1)
+                                  & ~(apr_uintptr_t) (REC_ALIGN - 1));
+    loop->rec_pool = lifetime;
+    loop->rec_next = (char *) (t + 1);
+    loop->rec_end = (char *) (t + run);
+    loop->rec_run = run < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
+    return t;
 }
 
 /* The loop is going while the timer's pool lives on. */
@@ -286,19 +360,28 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         return APR_EINVAL;
     if (!lifetime)
         lifetime = loop->pool;
-    t = apr_palloc(lifetime, sizeof *t);
+    t = record_alloc(loop, lifetime);
     if (!t)
         return APR_ENOMEM;
-    pevi_timer_init(t, loop, fn, user_data);
-    t->mark = mark;
+    /* pevi_timer_init() and pevi_timer_arm() of an idle timer, folded: the
+     * push sets the node's mark, seq and index */
+    t->fn = fn;
+    t->user_data = user_data;
+    t->loop = loop;
     st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
-    if (st != APR_SUCCESS)
+    if (st != APR_SUCCESS) {
+        /* no owner for the pool: nothing would tell the loop when the
+         * pool's memory goes, so the run must not be kept */
+        timer_settle(loop);
         return st;
-    st = pevi_timer_arm(t, mark);
+    }
+    st = pevi_heap_push(&loop->heap, &t->node, mark);
     if (st != APR_SUCCESS) {
         pevi_link_remove(&t->owned);
         return st;
     }
+    PEVI_TSTATE(t) = T_HEAP;
+    loop->armed++;
     if (out)
         *out = t;
     return APR_SUCCESS;
@@ -345,7 +428,7 @@ apr_status_t pev_timer_cancel(pev_timer_t *t)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    if (t->state == T_IDLE || t->state == T_DEAD)
+    if (PEVI_TSTATE(t) == T_IDLE || PEVI_TSTATE(t) == T_DEAD)
         return PEV_ENOTARMED;
     timer_cancel_lazy(t);
     return APR_SUCCESS;
@@ -353,12 +436,12 @@ apr_status_t pev_timer_cancel(pev_timer_t *t)
 
 int pev_timer_armed(const pev_timer_t *t)
 {
-    return t && (t->state == T_HEAP || t->state == T_DUE);
+    return t && (PEVI_TSTATE(t) == T_HEAP || PEVI_TSTATE(t) == T_DUE);
 }
 
 apr_time_t pev_timer_mark(const pev_timer_t *t)
 {
-    return t ? t->mark : 0;
+    return t ? t->node.mark : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -584,6 +667,9 @@ static apr_status_t loop_cleanup(void *data)
     pevi_owners_detach_all(&loop->owners);
     pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
+    free(loop->due);
+    loop->due = NULL;
+    loop->ndue = loop->due_cap = 0;
     return APR_SUCCESS;
 }
 
@@ -650,7 +736,6 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     loop->clock = monotonic_clock;
     loop->now = pev_clock_monotonic();
     pevi_heap_init(&loop->heap);
-    pevi_list_init(&loop->due);
     pevi_list_init(&loop->tasks);
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
@@ -658,7 +743,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->posted, NULL);
     atomic_init(&loop->closed, 0);
     atomic_init(&loop->posting, 0);
-    pevi_owners_init(&loop->owners, loop, timer_release, NULL, timer_orphan, pool);
+    pevi_owners_init(&loop->owners, loop, timer_release, timer_settle, timer_orphan, pool);
     pevi_list_init(&loop->parts);
     pevi_signals_init(&loop->signals, loop, pool);
 
@@ -748,13 +833,83 @@ static pevi_heap_node_t *first_live(pev_loop_t *loop)
     while ((top = pevi_heap_top(&loop->heap)) != NULL) {
         pev_timer_t *t = PEVI_CONTAINER(top, pev_timer_t, node);
 
-        if (t->state != T_DEAD)
+        if (PEVI_TSTATE(t) != T_DEAD)
             break;
         pevi_heap_pop(&loop->heap);
-        t->state = T_IDLE;
+        PEVI_TSTATE(t) = T_IDLE;
         loop->dead--;
     }
     return top;
+}
+
+/* Step 3: move every timer whose mark has come from the heap to the due
+ * array, in (mark, seq) order. The array is empty here. If it cannot grow,
+ * the rest stays in the heap (fires later, never early). */
+static void take_due(pev_loop_t *loop)
+{
+    pevi_heap_t *h = &loop->heap;
+    apr_time_t now = loop->now;
+    apr_size_t n = 0;
+
+    while (pevi_heap_size(h) && pevi_heap_top_mark(h) <= now) {
+        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(h), pev_timer_t, node);
+        pevi_heap_node_t *next = pevi_heap_top(h);
+
+        /* the next one's record is most likely a cache miss: ask for it
+         * while this one is handled */
+        if (next)
+            prefetch_w(next);
+        if (PEVI_TSTATE(t) == T_DEAD) {
+            PEVI_TSTATE(t) = T_IDLE;
+            loop->dead--;
+            continue;
+        }
+        if (n == loop->due_cap) {
+            apr_size_t cap = loop->due_cap ? loop->due_cap * 2 : DUE_MIN;
+            pev_timer_t **due = realloc(loop->due, cap * sizeof *due);
+
+            if (!due) {             /* back in; its seq is new (it goes after
+                                     * equal marks): fine, it fires later */
+                if (pevi_heap_push(h, &t->node, t->node.mark) != APR_SUCCESS) {
+                    /* cannot happen: the pop left room */
+                    PEVI_TSTATE(t) = T_IDLE;
+                    loop->armed--;
+                }
+                break;
+            }
+            loop->due = due;
+            loop->due_cap = cap;
+        }
+        t->node.index = (apr_uint32_t) n;
+        PEVI_TSTATE(t) = T_DUE;
+        loop->due[n++] = t;
+    }
+    loop->ndue = n;
+}
+
+/* Step 5: run the due timers in order, skipping those cancelled or re-armed
+ * since step 3. Returns non-zero when a callback destroyed the loop. */
+static int run_due(pev_loop_t *loop, const pevi_sentry_t *frame)
+{
+    apr_size_t i;
+
+    for (i = 0; i < loop->ndue; i++) {
+        pev_timer_t *t = loop->due[i];
+
+        if (i + 4 < loop->ndue && loop->due[i + 4])
+            prefetch_w(loop->due[i + 4]);
+        if (!t)
+            continue;
+        loop->due[i] = NULL;
+        PEVI_TSTATE(t) = T_IDLE;
+        t->node.index = PEVI_HEAP_NONE;
+        loop->armed--;
+        t->fn(t, t->user_data);     /* may free t, other timers, or the loop */
+        if (pevi_sentry_gone(frame))
+            return 1;
+    }
+    loop->ndue = 0;
+    return 0;
 }
 
 /* One iteration (see the top of the file). */
@@ -763,7 +918,6 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
 {
     const apr_pollfd_t *descs;
     pevi_heap_node_t *top;
-    pevi_link_t *l;
     apr_int32_t n = 0, i;
     apr_status_t st;
 
@@ -803,17 +957,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
     loop->iterations++;
 
     /* 3. the due set, fixed before any callback runs */
-    while ((top = pevi_heap_top(&loop->heap)) != NULL && top->mark <= loop->now) {
-        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(&loop->heap), pev_timer_t, node);
-
-        if (t->state == T_DEAD) {
-            t->state = T_IDLE;
-            loop->dead--;
-            continue;
-        }
-        pevi_list_append(&loop->due, &t->queue);
-        t->state = T_DUE;
-    }
+    take_due(loop);
 
     /* 4. readiness; signals */
     while (loop->ready_pos < loop->nready) {
@@ -839,15 +983,8 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         return PEV_EDESTROYED;
 
     /* 5. the due timers, in order */
-    while ((l = pevi_list_shift(&loop->due)) != NULL) {
-        pev_timer_t *t = QUEUE_TIMER(l);
-
-        t->state = T_IDLE;
-        loop->armed--;
-        t->fn(t, t->user_data);     /* may free t, other timers, or the loop */
-        if (pevi_sentry_gone(frame))
-            return PEV_EDESTROYED;
-    }
+    if (run_due(loop, frame))
+        return PEV_EDESTROYED;
 
     /* 6. end-of-iteration tasks: output flushes, closes */
     if (run_tasks(loop, frame))

@@ -25,21 +25,28 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
 /* ------------------------------------------------------------------------ */
 /* Timers, also embedded in other records (stream idle timers, wait events). */
 
-/* T_DEAD: cancelled, its entry still in the heap (pev_timer_cancel() is lazy:
- * the entry goes when it surfaces, on re-arm or release, or in a sweep). */
+/* T_DEAD: cancelled, its entry marked in the heap (pev_timer_cancel() is
+ * lazy: the entry goes when it surfaces, on re-arm or release, or in a
+ * sweep, which leaves the record T_DEAD: idle once pevi_heap_marked_in()
+ * says the entry is gone).
+ * T_DUE: taken for the current iteration; node.index is its place in the
+ * loop's due array. */
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
 
+/* 64 bytes, and pev_timer_add() places its records on 64-byte boundaries:
+ * arming, cancelling and firing touch one cache line of the record. */
 struct pev_timer {
-    pevi_heap_node_t node;          /* while T_HEAP or T_DEAD */
-    pevi_link_t queue;              /* while T_DUE */
-    pevi_link_t owned;              /* on its lifetime pool's owner list
-                                     * (unused for embedded timers) */
-    pev_loop_t *loop;               /* NULL once the loop is gone */
+    pevi_heap_node_t node;          /* node.mark: the mark, always;
+                                     * node.spare: the state (PEVI_TSTATE) */
     pev_timer_fn *fn;
     void *user_data;
-    apr_time_t mark;
-    enum pevi_timer_state state;
+    pev_loop_t *loop;               /* NULL once the loop is gone */
+    pevi_link_t owned;              /* on its lifetime pool's owner list
+                                     * (unused for embedded timers) */
 };
+
+/* The state of timer @a t (an enum pevi_timer_state). */
+#define PEVI_TSTATE(t) ((t)->node.spare)
 
 /* Set up an embedded timer, idle. Its owner keeps it from outliving the
  * loop: pevi_timer_orphan() when the loop goes first. */

@@ -7,12 +7,6 @@
 
 #include "owner.h"
 
-struct pevi_owner {
-    pevi_owners_t *owners;          /* NULL once detached */
-    apr_pool_t *pool;
-    pevi_link_t head;               /* sentinel of the circular item list */
-};
-
 /* Release every item and forget the owner. */
 static void owner_detach(pevi_owner_t *ow)
 {
@@ -69,7 +63,8 @@ void pevi_owners_init(pevi_owners_t *o, void *container, pevi_release_fn *releas
     o->cleanups_registered = 0;
 }
 
-apr_status_t pevi_owner_add(pevi_owners_t *o, apr_pool_t *lifetime, pevi_link_t *item)
+apr_status_t pevi_owner_add_slow(pevi_owners_t *o, apr_pool_t *lifetime,
+                                 pevi_link_t *item)
 {
     pevi_owner_t *ow = o->last;
 

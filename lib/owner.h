@@ -53,11 +53,33 @@ void pevi_owners_init(pevi_owners_t *o, void *container, pevi_release_fn *releas
                       pevi_settle_fn *settle, pevi_orphan_fn *orphan,
                       apr_pool_t *pool);
 
+/* One (pool, container) owner. Private to owner.c but for the fast path of
+ * pevi_owner_add(). */
+struct pevi_owner {
+    pevi_owners_t *owners;          /* NULL once detached */
+    apr_pool_t *pool;
+    pevi_link_t head;               /* sentinel of the circular item list */
+};
+
+/* pevi_owner_add() when @a lifetime is not the last pool used. */
+apr_status_t pevi_owner_add_slow(pevi_owners_t *o, apr_pool_t *lifetime,
+                                 pevi_link_t *item);
+
 /* Add @a item to the items owned through @a lifetime. O(1) when @a lifetime
- * is the last pool used; else one hash lookup (and on first use an
+ * is the last pool used (inline); else one hash lookup (and on first use an
  * allocation from @a lifetime and two cleanup registrations).
  * Returns APR_SUCCESS or APR_ENOMEM. */
-apr_status_t pevi_owner_add(pevi_owners_t *o, apr_pool_t *lifetime, pevi_link_t *item);
+static inline apr_status_t pevi_owner_add(pevi_owners_t *o, apr_pool_t *lifetime,
+                                          pevi_link_t *item)
+{
+    pevi_owner_t *ow = o->last;
+
+    if (!ow || ow->pool != lifetime)
+        return pevi_owner_add_slow(o, lifetime, item);
+    /* newest first: a pool's teardown releases the newest item first */
+    pevi_list_prepend(&ow->head, item);
+    return APR_SUCCESS;
+}
 
 /* The container dies: detach every owner (their pools' later teardown does
  * nothing). Items are not released; each is passed to the orphan function,

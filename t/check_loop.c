@@ -679,6 +679,298 @@ START_TEST(timer_lazy_cancel_sweep)
 }
 END_TEST
 
+/* ======================================================================== */
+/* The due set under churn                                                   */
+
+#define CT 1500
+
+typedef struct {
+    pev_timer_t *h;
+    int pool;               /* 0..3 */
+    int armed;              /* model: armed (in the heap or due) */
+    int due;                /* model: in the current iteration's due set */
+    apr_time_t mark;
+    apr_uint64_t order;     /* arming order: ties fire FIFO */
+    int id;
+} ctimer_t;
+
+static ctimer_t CTS[CT];
+static apr_pool_t *CPOOLS[4];
+static ctimer_t *CDUE[CT];  /* the model's due set of the iteration, in order */
+static int CNDUE, CPOS;     /* its size; the next position expected to fire */
+static pt_rng_t CRNG;
+static uint64_t CSEED;
+static long CFIRED;
+
+static void churn_fire(pev_timer_t *t, void *user_data);
+
+static int cmp_cdue(const void *x, const void *y)
+{
+    const ctimer_t *a = *(ctimer_t *const *) x, *b = *(ctimer_t *const *) y;
+
+    if (a->mark != b->mark)
+        return a->mark < b->mark ? -1 : 1;
+    return a->order < b->order ? -1 : 1;
+}
+
+/* Arm @a m (adding a record if it has none) for @a mark; model too. */
+static void churn_arm(ctimer_t *m, apr_time_t mark)
+{
+    if (!m->h) {
+        m->pool = (int) pt_below(&CRNG, 4);
+        MODEL_CHECK(pev_timer_add(&m->h, LOOP, mark, churn_fire, m, CPOOLS[m->pool])
+                    == APR_SUCCESS, "seed %llu: add", (unsigned long long) CSEED);
+    } else {
+        MODEL_CHECK(pev_timer_rearm(m->h, mark) == APR_SUCCESS, "seed %llu: rearm",
+                    (unsigned long long) CSEED);
+    }
+    m->armed = 1;
+    m->due = 0;             /* re-armed: never in this iteration */
+    m->mark = mark;
+    m->order = ++ORDER;
+}
+
+/* One random action on another timer, from a callback or between
+ * iterations: re-arm (often for a mark already passed, or the same mark as
+ * others), cancel and re-arm the same record, cancel, or clear a pool. */
+static void churn_act(void)
+{
+    ctimer_t *m = &CTS[pt_below(&CRNG, CT)];
+    unsigned r = pt_below(&CRNG, 100);
+    int i;
+
+    if (r < 45) {
+        /* few distinct marks: many ties */
+        churn_arm(m, pt_fake_now + (apr_time_t) pt_below(&CRNG, 8) * 50 - 100);
+    } else if (r < 65) {
+        if (m->h) {
+            MODEL_CHECK(pev_timer_cancel(m->h) == (m->armed ? APR_SUCCESS : PEV_ENOTARMED),
+                        "seed %llu: cancel", (unsigned long long) CSEED);
+            m->armed = m->due = 0;
+            if (r < 55)     /* and add the same record again */
+                churn_arm(m, pt_fake_now + (apr_time_t) pt_below(&CRNG, 4) * 50 - 50);
+        }
+    } else if (r < 66) {
+        int p = (int) pt_below(&CRNG, 4);
+
+        apr_pool_clear(CPOOLS[p]);
+        for (i = 0; i < CT; i++)
+            if (CTS[i].h && CTS[i].pool == p) {
+                CTS[i].h = NULL;
+                CTS[i].armed = CTS[i].due = 0;
+            }
+    }
+}
+
+static void churn_fire(pev_timer_t *t, void *user_data)
+{
+    ctimer_t *m = user_data;
+    int k;
+
+    /* the next one of the fixed due set that is still due */
+    while (CPOS < CNDUE && !CDUE[CPOS]->due)
+        CPOS++;
+    MODEL_CHECK(CPOS < CNDUE, "seed %llu: timer %d fired beyond the due set",
+                (unsigned long long) CSEED, m->id);
+    MODEL_CHECK(CDUE[CPOS] == m, "seed %llu: timer %d fired, model expects %d",
+                (unsigned long long) CSEED, m->id, CDUE[CPOS]->id);
+    MODEL_CHECK(m->h == t && pev_loop_now(LOOP) >= m->mark && !pev_timer_armed(t),
+                "seed %llu: timer %d state", (unsigned long long) CSEED, m->id);
+    CPOS++;
+    m->armed = m->due = 0;
+    CFIRED++;
+    for (k = (int) pt_below(&CRNG, 3); k > 0; k--)
+        churn_act();
+}
+
+/* Timers cancelled, re-armed (the same record, often for a mark already due,
+ * with many equal marks) and pools cleared from inside the callbacks of an
+ * iteration: the due set stays the one fixed before the first callback, in
+ * (mark, arming order), minus what was cancelled or re-armed before its
+ * turn; nothing fires early; seeded. */
+START_TEST(timer_due_set_under_churn)
+{
+    long iters = pt_env_long("POOLEV_CHURN_ITERS", 400), it;
+    int i, k;
+
+    CSEED = pt_seed("check_loop");
+    CRNG.s = CSEED;
+    CFIRED = 0;
+    memset(CTS, 0, sizeof CTS);
+    ORDER = 0;
+    for (i = 0; i < 4; i++)
+        CPOOLS[i] = pt_subpool(pt_pool);
+    for (i = 0; i < CT; i++)
+        CTS[i].id = i;
+    for (it = 0; it < iters; it++) {
+        apr_size_t model_armed = 0;
+
+        for (k = (int) pt_below(&CRNG, 200); k > 0; k--)
+            churn_act();
+        pt_fake_now += pt_below(&CRNG, 120);
+        CNDUE = CPOS = 0;
+        for (i = 0; i < CT; i++)
+            if (CTS[i].armed && CTS[i].mark <= pt_fake_now) {
+                CTS[i].due = 1;
+                CDUE[CNDUE++] = &CTS[i];
+            }
+        qsort(CDUE, (size_t) CNDUE, sizeof *CDUE, cmp_cdue);
+        MODEL_CHECK(pev_loop_run_once(LOOP, 0) == APR_SUCCESS, "seed %llu: run",
+                    (unsigned long long) CSEED);
+        while (CPOS < CNDUE && !CDUE[CPOS]->due)
+            CPOS++;
+        MODEL_CHECK(CPOS == CNDUE, "seed %llu iteration %ld: timer %d did not fire",
+                    (unsigned long long) CSEED, it, CPOS < CNDUE ? CDUE[CPOS]->id : -1);
+        for (i = 0; i < CT; i++)
+            model_armed += CTS[i].armed;
+        MODEL_CHECK(pt_loop_timers(LOOP) == model_armed,
+                    "seed %llu iteration %ld: %lu armed, model %lu",
+                    (unsigned long long) CSEED, it, (unsigned long) pt_loop_timers(LOOP),
+                    (unsigned long) model_armed);
+    }
+    printf("check_loop: %ld churned iterations, %ld timers fired\n", iters, CFIRED);
+}
+END_TEST
+
+/* Cancel and re-arm of the same record, many times over (lazy cancels and
+ * their sweeps in between), fires it once, at its last mark; a due timer
+ * cancelled and re-armed by an earlier callback of the iteration fires in
+ * the next one. */
+static void cancel_rearm_other(tact_t *self, pev_timer_t *t)
+{
+    (void) t;
+    ck_assert_int_eq(pev_timer_cancel(self->p1), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(self->p1, pt_fake_now), APR_SUCCESS);
+}
+
+START_TEST(timer_cancel_then_readd_same_record)
+{
+    enum { N = 3000 };
+    pev_timer_t **h = calloc(N, sizeof *h);
+    tact_t *first;
+    pev_timer_t *victim;
+    int i, round;
+
+    ck_assert_ptr_nonnull(h);
+    for (i = 0; i < N; i++)
+        h[i] = at(pt_fake_now + 1000 + i, tact(pt_pool, i), NULL);
+    for (round = 0; round < 5; round++)
+        for (i = 0; i < N; i++) {
+            ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+            ck_assert_int_eq(pev_timer_cancel(h[i]), PEV_ENOTARMED);
+            ck_assert_int_eq(pev_timer_rearm(h[i], pt_fake_now + 10 + (N - i) % 7),
+                             APR_SUCCESS);
+        }
+    ck_assert_uint_eq(pt_loop_timers(LOOP), N);
+    pt_tick(LOOP, pt_fake_now + 20);
+    ck_assert_int_eq(LOG.n, N);
+    for (i = 0; i < N; i++)
+        ck_assert_int_eq(pt_log_count(&LOG, i), 1);
+    /* by mark, then arming order: marks 10 + (N - i) % 7 */
+    for (i = 1; i < N; i++) {
+        int a = LOG.v[i - 1], b = LOG.v[i];
+        int ma = (N - a) % 7, mb = (N - b) % 7;
+
+        ck_assert(ma < mb || (ma == mb && a < b));
+    }
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+
+    pt_log_reset(&LOG);
+    first = tact(pt_pool, 1);
+    victim = at(pt_fake_now + 5, tact(pt_pool, 2), NULL);
+    first->action = cancel_rearm_other;
+    first->p1 = victim;
+    (void) at(pt_fake_now + 5, first, NULL);
+    ck_assert_int_eq(pev_timer_rearm(victim, pt_fake_now + 5), APR_SUCCESS);  /* after first */
+    pt_fake_now += 5;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_log(&LOG, 1);
+    ck_assert(pev_timer_armed(victim));
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_log(&LOG, 1, 2);
+    free(h);
+}
+END_TEST
+
+/* A pool holding thousands of armed timers (some cancelled, some due) is
+ * destroyed: from outside, and by the first callback of an iteration in
+ * which they are due (none of them fires; valgrind sees no access to a
+ * freed record). */
+START_TEST(timer_pool_destroyed_with_thousands)
+{
+    enum { N = 6000 };
+    apr_pool_t *p = pt_subpool(pt_pool);
+    tact_t *killer;
+    int i;
+
+    for (i = 0; i < N; i++) {
+        pev_timer_t *t = at(pt_fake_now + 1 + i % 50, tact(pt_pool, 100 + i), p);
+
+        if (i % 5 == 0)
+            ck_assert_int_eq(pev_timer_cancel(t), APR_SUCCESS);
+    }
+    ck_assert_uint_eq(pt_loop_timers(LOOP), N - N / 5);
+    apr_pool_destroy(p);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    pt_tick(LOOP, pt_fake_now + 100);
+    ck_assert_int_eq(LOG.n, 0);
+
+    p = pt_subpool(pt_pool);
+    killer = tact(pt_pool, 1);
+    killer->action = destroy_pool_action;
+    killer->p1 = p;
+    (void) at(pt_fake_now + 1, killer, NULL);
+    for (i = 0; i < N; i++) {
+        pev_timer_t *t = at(pt_fake_now + 1 + i % 3, tact(pt_pool, 100 + i), p);
+
+        if (i % 7 == 0)
+            ck_assert_int_eq(pev_timer_cancel(t), APR_SUCCESS);
+    }
+    (void) at(pt_fake_now + 3, tact(pt_pool, 2), NULL);
+    pt_fake_now += 10;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_log(&LOG, 1, 2);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+}
+END_TEST
+
+/* pev_timer_add() hands out records from runs allocated in the lifetime
+ * pool. A run never outlives its pool's clear: after a clear, memory the
+ * pool hands out again is never also a timer record (a stale run would
+ * overwrite the pattern); interleaved pools each get their own records;
+ * every timer fires once. */
+START_TEST(timer_record_runs_follow_pool_lifetime)
+{
+    enum { N = 300, BUF = 64 * 1024 };
+    apr_pool_t *p = pt_subpool(pt_pool), *q = pt_subpool(pt_pool);
+    unsigned char *buf;
+    int i, round;
+
+    for (round = 0; round < 3; round++) {
+        pt_log_reset(&LOG);
+        for (i = 0; i < 5; i++)         /* a run for p, partly used */
+            (void) at(pt_fake_now + 1, tact(pt_pool, i), p);
+        apr_pool_clear(p);
+        ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+        buf = apr_palloc(p, BUF);       /* the memory the run was in */
+        memset(buf, 0xa5, BUF);
+        for (i = 0; i < N; i++)
+            (void) at(pt_fake_now + 1 + i % 3, tact(pt_pool, i), i % 3 ? p : q);
+        pt_tick(LOOP, pt_fake_now + 5);
+        ck_assert_int_eq(LOG.n, N);
+        for (i = 0; i < N; i++)
+            ck_assert_int_eq(pt_log_count(&LOG, i), 1);
+        for (i = 0; i < BUF; i++)
+            if (buf[i] != 0xa5)
+                ck_abort_msg("round %d: byte %d of memory the pool handed out "
+                             "after its clear was overwritten", round, i);
+        apr_pool_clear(q);
+    }
+    apr_pool_destroy(p);
+    apr_pool_destroy(q);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -703,6 +995,10 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, timer_extreme_marks);
     tcase_add_test(tc, wakeup_and_stop_from_another_thread);
     tcase_add_test(tc, run_until_idle_on_real_clock);
+    tcase_add_test(tc, timer_cancel_then_readd_same_record);
+    tcase_add_test(tc, timer_pool_destroyed_with_thousands);
+    tcase_add_test(tc, timer_due_set_under_churn);
+    tcase_add_test(tc, timer_record_runs_follow_pool_lifetime);
     tcase_add_test(tc, timer_model_random);
     tcase_add_test(tc, timer_lazy_cancel_sweep);
     suite_add_tcase(s, tc);

@@ -15,8 +15,10 @@
  *    from inside any timer callback, the timer's own included.
  *  - A timer handle stays valid memory as long as its lifetime pool: cancel
  *    or re-arm of a fired or cancelled timer returns a status, never crashes.
- *    Each pev_timer_add() allocates a new record from the lifetime pool, so a
- *    periodic or repeatedly-reset timer should be re-armed, not added again.
+ *    Each pev_timer_add() allocates a new record from the lifetime pool (in
+ *    runs, while adds keep to one pool; a record is never reused while its
+ *    pool lives), so a periodic or repeatedly-reset timer should be
+ *    re-armed, not added again.
  *
  * Threads: a loop runs on one thread. pev_loop_wakeup(), pev_loop_stop()
  * and pev_loop_post() may be called from any thread while the loop exists;

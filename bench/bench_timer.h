@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
+ * bench_timer.h - what bench_timer.c shares with bench_timer_ev.c, the libev
+ * side (a file of its own: <ev.h> and libevent's <event2/event.h> both
+ * define EV_READ, EV_TIMEOUT, ...).
+ */
+#ifndef POOLEV_BENCH_TIMER_H
+#define POOLEV_BENCH_TIMER_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define SPAN_US 10000000u       /* marks are uniform over 10 s */
+#define AC_OPS 200000u          /* at least this many adds (cancels) per run */
+#define FIRE_OPS 20000u         /* at least this many fires per run */
+#define FIRE_MIN_WINDOW_US 2000u    /* shortest firing window */
+#define FIRE_SLACK_NS (UINT64_C(2) * 1000000)   /* sleep past the window */
+#define MIX_OPS 200000u         /* mix operations per run */
+#define MIX_BATCH 1000u         /* mix operations per loop iteration */
+#define IDLE_US 10000000u       /* the mix's idle timeout: 10 s */
+
+#define MARK_SEED 0x2545f491u
+#define ORDER_SEED 0x9e3779b9u
+#define MIX_SEED 0x6a09e667u
+
+enum { SIDE_POOLEV, SIDE_LIBEV, SIDE_LIBEVENT, SIDES };
+
+/* mix operation kinds */
+enum { MIX_REARM, MIX_READD, MIX_FIRE };
+
+/* ------------------------------------------------------------------------ */
+/* The workload, shared by every side                                        */
+
+typedef struct workload {
+    uint32_t n;                 /* timers */
+    const char *label;          /* n with thousands separators */
+    uint32_t *offset;           /* n mark offsets in us, uniform in [0, SPAN_US) */
+    uint32_t *order;            /* a permutation of 0..n-1: the cancel order */
+    uint32_t *mix_k;            /* MIX_OPS timer indexes */
+    unsigned char *mix_kind;    /* MIX_OPS operation kinds */
+    uint32_t fire_window_us;    /* firing marks lie in [0, this) from now */
+    unsigned reps_ac;           /* add+cancel rounds per run */
+    unsigned reps_fire;         /* fire rounds per run */
+} workload_t;
+
+/* One run's figures for one side, ns per operation. */
+typedef struct result {
+    double add, cancel, fire, mix;
+} result_t;
+
+/* The firing offset of timer @a i: its offset scaled into the window. */
+static inline uint32_t fire_offset(const workload_t *w, uint32_t i)
+{
+    return (uint32_t) ((uint64_t) w->offset[i] * w->fire_window_us / SPAN_US);
+}
+
+/* The clock of the timed sections: CLOCK_MONOTONIC, or with
+ * POOLEV_BENCH_CLOCK=cpu the thread's CPU time (CLOCK_THREAD_CPUTIME_ID,
+ * user and system), which leaves out the time the thread waits for a core
+ * on a shared machine. Set once by main() (bench_timer.c). */
+extern int bt_cpu_clock;
+
+static inline uint64_t bt_now_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(bt_cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts) != 0)
+        abort();
+    return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* libev (bench_timer_ev.c, when HAVE_LIBEV) */
+void bench_ev_describe(void);
+/* Allocate (or, with 0, free) the n watchers the libev side uses. */
+void bench_ev_watchers(uint32_t n);
+void bench_ev_run(const workload_t *w, result_t *r);
+
+#endif

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The poolev Authors
+ *
+ * bench_timer_ev.c - the libev side of bench_timer (see bench_timer.c for
+ * what is measured).
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* libevent's header defines what <ev.h> defines too: benchutil.h must not
+ * include it here */
+#undef HAVE_LIBEVENT
+#include "benchutil.h"
+#include "bench_timer.h"
+
+/* ------------------------------------------------------------------------ */
+/* libev                                                                     */
+
+#ifdef HAVE_LIBEV               /* else this file is empty */
+
+#include <ev.h>
+
+/* The watchers, owned by the benchmark (one array per size, reused). */
+static ev_timer *ev_w;
+static uint64_t ev_fired;
+
+void bench_ev_watchers(uint32_t n)
+{
+    (void) new_pool;            /* benchutil.h's, unused on this side */
+    free(ev_w);
+    ev_w = NULL;
+    if (n) {
+        ev_w = calloc(n, sizeof *ev_w);
+        expect(ev_w != NULL, "libev: watcher array allocated");
+    }
+}
+
+/* Timer callback: count one firing. */
+static void ev_count(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void) loop;
+    (void) w;
+    (void) revents;
+    ev_fired++;
+}
+
+/* Mix callback: count, and re-arm to the idle timeout. */
+static void ev_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void) revents;
+    ev_fired++;
+    ev_timer_set(w, IDLE_US / 1e6, 0.);
+    ev_timer_start(loop, w);
+}
+
+/* Print libev's version and the backend a loop uses. */
+void bench_ev_describe(void)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    unsigned b;
+
+    expect(loop != NULL, "libev: ev_loop_new");
+    b = ev_backend(loop);
+    printf("libev: %d.%d, backend %s\n", ev_version_major(), ev_version_minor(),
+           b == EVBACKEND_EPOLL ? "epoll" : b == EVBACKEND_POLL ? "poll"
+           : b == EVBACKEND_SELECT ? "select" : "other");
+    ev_loop_destroy(loop);
+}
+
+/* Pending (active) watchers of the first @a n. */
+static uint32_t ev_active_count(uint32_t n)
+{
+    uint32_t i, c = 0;
+
+    for (i = 0; i < n; i++)
+        c += ev_is_active(&ev_w[i]) ? 1 : 0;
+    return c;
+}
+
+/* One libev run of the four measurements; figures into @a r. */
+void bench_ev_run(const workload_t *w, result_t *r)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    uint64_t t0, t1, add_ns = 0, cancel_ns = 0, fire_ns = 0, mix_ns;
+    uint32_t i;
+    unsigned rep;
+
+    expect(loop != NULL, "libev: ev_loop_new");
+    for (rep = 0; rep < w->reps_ac; rep++) {
+        ev_run(loop, EVRUN_NOWAIT);     /* the loop's time: now */
+        bench_barrier();
+        t0 = bt_now_ns();
+        for (i = 0; i < w->n; i++) {
+            ev_timer_init(&ev_w[i], ev_count, w->offset[i] / 1e6, 0.);
+            ev_timer_start(loop, &ev_w[i]);
+        }
+        t1 = bt_now_ns();
+        bench_barrier();
+        add_ns += t1 - t0;
+        expect(ev_active_count(w->n) == w->n, "libev: n timers armed");
+
+        bench_barrier();
+        t0 = bt_now_ns();
+        for (i = 0; i < w->n; i++)
+            ev_timer_stop(loop, &ev_w[w->order[i]]);
+        t1 = bt_now_ns();
+        bench_barrier();
+        cancel_ns += t1 - t0;
+        expect(ev_active_count(w->n) == 0, "libev: every timer cancelled");
+    }
+
+    for (rep = 0; rep < w->reps_fire; rep++) {
+        int calls = 0;
+
+        ev_run(loop, EVRUN_NOWAIT);
+        for (i = 0; i < w->n; i++) {
+            ev_timer_init(&ev_w[i], ev_count, fire_offset(w, i) / 1e6, 0.);
+            ev_timer_start(loop, &ev_w[i]);
+        }
+        ev_fired = 0;
+        bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
+        for (;;) {
+            bench_barrier();
+            t0 = bt_now_ns();
+            ev_run(loop, EVRUN_NOWAIT);
+            t1 = bt_now_ns();
+            bench_barrier();
+            fire_ns += t1 - t0;
+            if (ev_fired == w->n)
+                break;
+            expect(++calls < 1000, "libev: all timers fired within a second");
+            bench_sleep_ns(1000000);
+        }
+        expect(ev_active_count(w->n) == 0, "libev: nothing armed after firing");
+    }
+
+    ev_run(loop, EVRUN_NOWAIT);
+    for (i = 0; i < w->n; i++) {
+        ev_timer_init(&ev_w[i], ev_idle_cb, w->offset[i] / 1e6, 0.);
+        ev_timer_start(loop, &ev_w[i]);
+    }
+    ev_fired = 0;
+    bench_barrier();
+    t0 = bt_now_ns();
+    for (i = 0; i < MIX_OPS; i++) {
+        ev_timer *x = &ev_w[w->mix_k[i]];
+
+        switch (w->mix_kind[i]) {
+        case MIX_REARM:         /* libev's idle-timeout idiom */
+            x->repeat = IDLE_US / 1e6;
+            ev_timer_again(loop, x);
+            x->repeat = 0.;
+            break;
+        case MIX_READD:
+            ev_timer_stop(loop, x);
+            ev_timer_set(x, IDLE_US / 1e6, 0.);
+            ev_timer_start(loop, x);
+            break;
+        default:
+            ev_timer_stop(loop, x);
+            ev_timer_set(x, 0., 0.);
+            ev_timer_start(loop, x);
+            break;
+        }
+        if ((i + 1) % MIX_BATCH == 0)
+            ev_run(loop, EVRUN_NOWAIT);
+    }
+    ev_run(loop, EVRUN_NOWAIT);
+    t1 = bt_now_ns();
+    bench_barrier();
+    mix_ns = t1 - t0;
+    expect(ev_active_count(w->n) == w->n && ev_fired >= MIX_OPS / 20,
+           "libev: the mix keeps n armed and fires the due ones");
+    for (i = 0; i < w->n; i++)
+        ev_timer_stop(loop, &ev_w[i]);
+
+    r->add = (double) add_ns / ((double) w->reps_ac * w->n);
+    r->cancel = (double) cancel_ns / ((double) w->reps_ac * w->n);
+    r->fire = (double) fire_ns / ((double) w->reps_fire * w->n);
+    r->mix = (double) mix_ns / MIX_OPS;
+    ev_loop_destroy(loop);
+}
+
+#else
+
+/* ISO C wants something in a translation unit */
+typedef int bench_timer_ev_unused;
+
+#endif /* HAVE_LIBEV */
