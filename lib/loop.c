@@ -43,6 +43,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +126,9 @@ struct pev_loop {
     pevi_signals_t signals;
     pevi_sentry_t *frame;           /* the running iteration's, if any; the
                                      * loop's cleanup marks it gone */
+    void *bufs;                     /* cached stream buffers: each holds the
+                                     * next one's address (pevi_loop_buf_*) */
+    unsigned nbufs;
     apr_uint64_t iterations;
 };
 
@@ -667,10 +671,39 @@ static apr_status_t loop_cleanup(void *data)
     pevi_owners_detach_all(&loop->owners);
     pevi_signals_fini(&loop->signals);
     pevi_heap_free(&loop->heap);
+    while (loop->bufs) {
+        void *b = loop->bufs;
+
+        memcpy(&loop->bufs, b, sizeof b);
+        free(b);
+    }
+    loop->nbufs = 0;
     free(loop->due);
     loop->due = NULL;
     loop->ndue = loop->due_cap = 0;
     return APR_SUCCESS;
+}
+
+void *pevi_loop_buf_take(pev_loop_t *loop)
+{
+    void *b = loop->bufs;
+
+    if (b) {
+        memcpy(&loop->bufs, b, sizeof b);
+        loop->nbufs--;
+    }
+    return b;
+}
+
+void pevi_loop_buf_give(pev_loop_t *loop, void *buf)
+{
+    if (loop->nbufs >= PEVI_BUF_CACHE) {
+        free(buf);
+        return;
+    }
+    memcpy(buf, &loop->bufs, sizeof buf);
+    loop->bufs = buf;
+    loop->nbufs++;
 }
 
 struct pevi_signals *pevi_loop_signals(pev_loop_t *loop)

@@ -95,6 +95,23 @@ void pevi_task_cancel(pevi_task_t *task);
 pevi_owners_t *pevi_loop_owners(pev_loop_t *loop, const void *key,
                                 pevi_release_fn *release, pevi_orphan_fn *orphan);
 
+/* A cache of the small buffers streams use (PEVI_BUF_SIZE malloc'd bytes):
+ * a stream whose output drained, or whose input was all taken, gives its
+ * buffer back instead of freeing it, and the next one that needs a buffer
+ * takes it, so a daemon writing to many connections in each iteration does
+ * not free and allocate (and the C library trim and grow its heap) hundreds
+ * of times per iteration. At most PEVI_BUF_CACHE buffers are kept (1 MiB);
+ * the loop's cleanup frees them. Loop thread only. */
+#define PEVI_BUF_SIZE (4096 + 1)
+#define PEVI_BUF_CACHE 256
+
+/* A cached buffer of PEVI_BUF_SIZE bytes, or NULL (then malloc one). */
+void *pevi_loop_buf_take(pev_loop_t *loop);
+
+/* Keep @a buf (PEVI_BUF_SIZE bytes from malloc) for the next taker; frees
+ * it when the cache is full. */
+void pevi_loop_buf_give(pev_loop_t *loop, void *buf);
+
 /* Open items (streams) keep pev_loop_run() going: +1 on open, -1 on close.
  * pev_loop_stats() reports them as streams. */
 void pevi_loop_ios_adjust(pev_loop_t *loop, int delta);

@@ -16,7 +16,9 @@
  * buffer is full: no LF in it means the line is too long; an LF means the
  * user has not taken its lines yet, and input pauses until it does.
  *
- * Output: a malloc'd buffer bounded by the output limit. Writes append and
+ * Output: a malloc'd buffer bounded by the output limit (buffers of the
+ * first size come from, and go back to, the loop's cache of them, and are
+ * let go as soon as they are empty). Writes append and
  * post the stream's task; the task sends at the end of the iteration (one
  * send per stream per iteration, however many writes). What the descriptor
  * does not take is sent when the poll reports it writable.
@@ -155,6 +157,29 @@ struct pev_stream {
 };
 
 static void stream_fail(pev_stream_t *s, apr_status_t reason);
+
+/* A buffer of @a cap bytes and the spare one, from @a buf (NULL: new): a
+ * new one of the small size comes from the loop's cache when it has one. */
+static char *buf_resize(pev_stream_t *s, char *buf, apr_size_t cap)
+{
+    if (!buf && cap + 1 == PEVI_BUF_SIZE) {
+        char *b = pevi_loop_buf_take(s->loop);
+
+        if (b)
+            return b;
+    }
+    return realloc(buf, cap + 1);
+}
+
+/* Let go of @a buf of @a cap bytes and the spare one: a small one goes back
+ * to the loop's cache while the loop lives. */
+static void buf_drop(pev_stream_t *s, char *buf, apr_size_t cap, int loop_alive)
+{
+    if (buf && loop_alive && cap + 1 == PEVI_BUF_SIZE)
+        pevi_loop_buf_give(s->loop, buf);
+    else
+        free(buf);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
@@ -414,7 +439,7 @@ static void stream_shut(pev_stream_t *s, int loop_alive)
     else
         (void) apr_file_close(s->file);
     s->fd = -1;
-    free(s->obuf);
+    buf_drop(s, s->obuf, s->ocap, loop_alive);
     s->obuf = NULL;
     s->opos = s->olen = s->ocap = 0;
     s->out_blocked = 0;
@@ -423,7 +448,7 @@ static void stream_shut(pev_stream_t *s, int loop_alive)
 
 static void free_input(pev_stream_t *s)
 {
-    free(s->ibuf);
+    buf_drop(s, s->ibuf, s->icap, s->loop != NULL);
     s->ibuf = NULL;
     s->ipos = s->ilen = s->icap = s->iscan = 0;
 }
@@ -604,7 +629,7 @@ static apr_status_t out_send(pev_stream_t *s)
         }
     }
     /* all sent: an idle stream holds no output buffer */
-    free(s->obuf);
+    buf_drop(s, s->obuf, s->ocap, 1);
     s->obuf = NULL;
     s->opos = s->olen = s->ocap = 0;
     if (s->out_blocked) {
@@ -691,7 +716,7 @@ static apr_status_t out_reserve(pev_stream_t *s, apr_size_t len)
 
         while (cap < pending + len)
             cap *= 2;
-        nb = realloc(s->obuf, cap + 1);
+        nb = buf_resize(s, s->obuf, cap);
         if (!nb)
             return APR_ENOMEM;
         s->obuf = nb;
@@ -913,7 +938,7 @@ static apr_status_t in_make_room(pev_stream_t *s)
     cap = s->icap ? s->icap * 2 : s->regular ? IBUF_INITIAL_FILE : IBUF_INITIAL;
     if (cap > bound)
         cap = bound;
-    nb = realloc(s->ibuf, cap + 1);
+    nb = buf_resize(s, s->ibuf, cap);
     if (!nb)
         return APR_ENOMEM;
     s->ibuf = nb;
