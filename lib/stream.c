@@ -785,7 +785,12 @@ apr_status_t pev_stream_flush(pev_stream_t *s)
 
     if ((st = stream_check(s, 1, NEED_UNCLOSED)) != APR_SUCCESS)
         return st;
-    return out_send(s);
+    st = out_send(s);
+    /* a refused writer's on_drain comes from the task: once the output is
+     * sent the stream polls for no room, so no POLLOUT would lead to it */
+    if (s->want_drain && s->state == S_OPEN && s->olen - s->opos <= s->out_limit / 2)
+        pevi_task_post(s->loop, &s->task);
+    return st;
 }
 
 apr_size_t pev_stream_output_pending(const pev_stream_t *s)

@@ -707,6 +707,42 @@ START_TEST(drain_runs_once_at_half_limit)
 }
 END_TEST
 
+/* A flush that sends the output of a refused writer leads to its on_drain,
+ * from the loop (never inside the flush): nothing else would, since the
+ * emptied stream polls for no room. */
+START_TEST(flush_that_empties_output_leads_to_drain)
+{
+    sctx_t *c = sock_stream(1, NULL, FILL);
+    pev_stream_t *s = c->s;
+    char buf[1000], got[1000];
+    apr_size_t skipped = 0;
+    int eof;
+
+    pt_pattern(buf, sizeof buf, 0);
+    ck_assert_int_eq(pev_stream_set_output_limit(s, 1000), APR_SUCCESS);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1000), APR_SUCCESS);
+    pt_pump(LOOP, 3);                                   /* the kernel is full */
+    ck_assert_uint_eq(pev_stream_output_pending(s), 1000);
+    ck_assert_int_eq(pev_stream_write(s, buf, 1), PEV_EFULL);
+    /* the peer makes room without the loop running, so no poll sees it */
+    while (skipped < c->filled) {
+        char chunk[4096];
+        ssize_t n = recv(c->fd, chunk, sizeof chunk < c->filled - skipped
+                                           ? sizeof chunk : c->filled - skipped, 0);
+        ck_assert_int_gt(n, 0);
+        skipped += (apr_size_t) n;
+    }
+    ck_assert_int_eq(pev_stream_flush(s), APR_SUCCESS);
+    ck_assert_uint_eq(pev_stream_output_pending(s), 0);
+    ck_assert_int_eq(c->drains, 0);                     /* not inside the flush */
+    PT_PUMP_UNTIL(LOOP, c->drains == 1);
+    pt_pump(LOOP, 3);
+    ck_assert_int_eq(c->drains, 1);
+    ck_assert_uint_eq(pt_peer_read(LOOP, c->fd, got, 1000, &eof), 1000);
+    ck_assert_int_eq(memcmp(got, buf, 1000), 0);
+}
+END_TEST
+
 /* ======================================================================== */
 /* Pipes                                                                     */
 
@@ -1201,6 +1237,7 @@ static Suite *stream_io_suite(void)
     tcase_add_test(ti, output_limit_all_or_nothing);
     tcase_add_test(ti, output_limit_lowered_below_pending_refuses);
     tcase_add_test(ti, drain_runs_once_at_half_limit);
+    tcase_add_test(ti, flush_that_empties_output_leads_to_drain);
     tcase_add_test(ti, pipe_stream_reads);
     tcase_add_test(ti, pipe_stream_writes);
     tcase_add_test(ti, file_stream_reads_lines_then_eof);

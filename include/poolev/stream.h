@@ -305,7 +305,10 @@ PEV_API apr_status_t pev_stream_vprintf(pev_stream_t *s, const char *fmt, va_lis
     PEV_PRINTF(2, 0);
 
 /**
- * Try to send the buffered output now, without waiting.
+ * Try to send the buffered output now, without waiting. When a write was
+ * refused with PEV_EFULL and the flush leaves half the output limit or less
+ * unsent, on_drain follows from the loop (never inside the flush), as after
+ * a drain the loop saw. Callable from any callback of the stream's loop.
  * @return APR_SUCCESS when nothing is left; APR_EAGAIN when some is left
  *         (the loop sends it when the descriptor is writable); the I/O
  *         error (the stream closes); PEV_ECLOSED; APR_EINVAL.
