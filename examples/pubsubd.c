@@ -899,8 +899,13 @@ static void process_input(conn_state_t *cs)
 
 static void on_read(pev_stream_t *s, void *user_data)
 {
-    (void) s;
     process_input(user_data);
+    /* the replies to this batch of commands go out now, before the
+     * messages a PUB queued for the subscribers (sent at the end of the
+     * iteration): a publisher waiting for its +OK gets it first, as from
+     * Redis. One send per batch, as at the end of the iteration. */
+    if (pev_stream_output_pending(s) > 0)
+        (void) pev_stream_flush(s);
 }
 
 /* The output fell to half the limit after a refused write. */
