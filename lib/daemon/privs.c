@@ -97,6 +97,22 @@ static int lookup_group(const char *name, struct group *gr, apr_pool_t *pool)
     return ERANGE;
 }
 
+/* The error of a User or Group lookup that returned @a rc for @a name
+ * (numeric value @a id, or -1), or NULL when the value is usable: found, or
+ * a number without an entry. */
+static const char *lookup_failed(apr_pool_t *p, const char *what, const char *name, int rc,
+                                 long id)
+{
+    char eb[128];
+
+    if (rc == ENOENT && id < 0)
+        return apr_psprintf(p, "no such %s '%s'", what, name);
+    if (rc != 0 && rc != ENOENT)
+        return apr_psprintf(p, "cannot look up %s '%s': %s", what, name,
+                            pev_strerror(APR_FROM_OS_ERROR(rc), eb, sizeof eb));
+    return NULL;
+}
+
 /* User NAME|UID: looked up now, so that a configuration check (and the
  * start's message, with the file and line) names a user that does not
  * exist. */
@@ -106,17 +122,14 @@ static const char *core_user(pev_gen_t *gen, void *mconf, int argc, char *argv[]
     apr_pool_t *p = gen->conf_pool;
     struct passwd pw;
     long id = parse_id(argv[1]);
+    const char *err;
     int rc;
-    char eb[128];
 
     (void) mconf;
     (void) argc;
     rc = lookup_user(argv[1], &pw, p);
-    if (rc == ENOENT && id < 0)
-        return apr_psprintf(p, "no such user '%s'", argv[1]);
-    if (rc != 0 && rc != ENOENT)
-        return apr_psprintf(p, "cannot look up user '%s': %s", argv[1],
-                            pev_strerror(APR_FROM_OS_ERROR(rc), eb, sizeof eb));
+    if ((err = lookup_failed(p, "user", argv[1], rc, id)) != NULL)
+        return err;
     core->user = argv[1];
     if (rc == 0) {
         core->uid = pw.pw_uid;
@@ -138,17 +151,14 @@ static const char *core_group(pev_gen_t *gen, void *mconf, int argc, char *argv[
     apr_pool_t *p = gen->conf_pool;
     struct group gr;
     long id = parse_id(argv[1]);
+    const char *err;
     int rc;
-    char eb[128];
 
     (void) mconf;
     (void) argc;
     rc = lookup_group(argv[1], &gr, p);
-    if (rc == ENOENT && id < 0)
-        return apr_psprintf(p, "no such group '%s'", argv[1]);
-    if (rc != 0 && rc != ENOENT)
-        return apr_psprintf(p, "cannot look up group '%s': %s", argv[1],
-                            pev_strerror(APR_FROM_OS_ERROR(rc), eb, sizeof eb));
+    if ((err = lookup_failed(p, "group", argv[1], rc, id)) != NULL)
+        return err;
     core->group = argv[1];
     core->gid = rc == 0 ? gr.gr_gid : (gid_t) id;
     return NULL;
