@@ -28,6 +28,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,11 @@ struct pev_workers {
 
 static _Thread_local pev_worker_t *self;
 
+/* Copies are aligned as malloc(3)'s memory is: a receiver may read them as
+ * any type. */
+#define ALIGN_UP(n) (((n) + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1))
+#define SHARED_HEAD ALIGN_UP(sizeof(pev_shared_t))
+
 /* ------------------------------------------------------------------------ */
 /* Shared blocks                                                             */
 
@@ -95,13 +101,13 @@ apr_status_t pev_shared_create(pev_shared_t **shared, const void *data, apr_size
 
     if (!shared || (!data && len))
         return APR_EINVAL;
-    s = malloc(sizeof *s + (len ? len : 1));
+    s = malloc(SHARED_HEAD + (len ? len : 1));
     if (!s)
         return APR_ENOMEM;
     atomic_init(&s->refs, 1);
     if (len)
-        memcpy(s + 1, data, len);
-    s->data = len ? (const void *) (s + 1) : NULL;
+        memcpy((char *) s + SHARED_HEAD, data, len);
+    s->data = len ? (const void *) ((char *) s + SHARED_HEAD) : NULL;
     s->len = len;
     s->free_fn = NULL;
     s->ctx = NULL;
@@ -225,10 +231,11 @@ static apr_status_t send_msg(pev_workers_t *g, int to, xmsg_t *m)
     return st;
 }
 
+/* A message for @a event with room for @a extra bytes at msg_bytes(). */
 static xmsg_t *msg_make(const char *event, apr_size_t extra)
 {
     apr_size_t nlen = strlen(event) + 1;
-    xmsg_t *m = malloc(sizeof *m + nlen + extra);
+    xmsg_t *m = malloc(ALIGN_UP(sizeof *m + nlen) + extra);
 
     if (!m)
         return NULL;
@@ -256,7 +263,7 @@ apr_status_t pev_workers_send(pev_workers_t *group, int to, const char *event,
     if (!m)
         return APR_ENOMEM;
     if (len) {
-        char *bytes = m->name + strlen(event) + 1;
+        char *bytes = (char *) m + ALIGN_UP(sizeof *m + strlen(event) + 1);
 
         memcpy(bytes, data, len);
         m->data = bytes;

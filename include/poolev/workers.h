@@ -193,7 +193,8 @@ PEV_API pev_bus_t *pev_worker_bus(const pev_worker_t *worker);
  * worker's, the sender's own included), later, on that worker's thread:
  * its listeners get a pev_worker_event_t whose data is a copy of the
  * @a len bytes at @a data, made before this returns (the sender may
- * destroy the memory at once). One copy serves every receiver.
+ * destroy the memory at once), aligned as malloc(3)'s memory is. One copy
+ * serves every receiver.
  *
  * Order: the events one thread sends arrive at each worker in the order
  * sent (also between send and send_shared). Delivery happens in a posted
@@ -230,7 +231,8 @@ typedef void pev_shared_free_fn(void *data, apr_size_t len, void *ctx);
 
 /**
  * A shared block holding a copy of @a len bytes at @a data (malloc'd, not
- * from a pool: any thread may release the last reference). The caller holds
+ * from a pool: any thread may release the last reference; aligned as
+ * malloc(3)'s memory is). The caller holds
  * one reference.
  * @return APR_SUCCESS; APR_EINVAL for NULL @a shared, or NULL data with a
  *         non-zero length; APR_ENOMEM.
