@@ -986,6 +986,88 @@ START_TEST(stress_pools_destroyed_on_both_sides)
 }
 END_TEST
 
+/* Worker 1 is held while M events queue for it; its listener pool is
+ * destroyed, by a later listener of the k-th event (k seeded), with the
+ * rest in flight: the pool's listener is called for exactly the first k,
+ * and never once its pool is gone (its record is in unkept memory). */
+static atomic_int POOLED_CALLS, CORE_CALLS;
+static int DESTROY_AT;
+static apr_pool_t *LPOOL1;
+
+static void on_p(const void *event_data, void *user_data)
+{
+    lrec_t *r = user_data;
+
+    (void) event_data;
+    W_CHECK(r->magic == MAGIC);
+    W_CHECK(LPOOL1 != NULL);
+    atomic_fetch_add(&POOLED_CALLS, 1);
+}
+
+static void on_c(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+    if (atomic_fetch_add(&CORE_CALLS, 1) + 1 == DESTROY_AT) {
+        apr_pool_destroy(LPOOL1);
+        LPOOL1 = NULL;
+    }
+    poke();
+}
+
+static apr_status_t init_inflight(pev_worker_t *w, void *ud)
+{
+    pev_bus_t *bus = pev_worker_bus(w);
+
+    (void) ud;
+    pev_event_register(NULL, bus, NULL, "t.hold", on_hold, NULL, NULL);
+    if (pev_worker_index(w) == 1) {
+        lrec_t *r;
+
+        LPOOL1 = unkept(pev_worker_pool(w));
+        r = apr_palloc(LPOOL1, sizeof *r);
+        r->magic = MAGIC;
+        r->worker = 1;
+        /* the pool's listener first, then the one that destroys it */
+        pev_event_register(NULL, bus, NULL, "t.e", on_p, r, LPOOL1);
+        pev_event_register(NULL, bus, NULL, "t.e", on_c, NULL, NULL);
+    }
+    return APR_SUCCESS;
+}
+
+START_TEST(listener_pool_destroyed_in_flight)
+{
+    pt_rng_t rng = { pt_seed("check_workers in-flight") };
+    pev_workers_t *g;
+    int m = 500, round;
+
+    for (round = 0; round < 5; round++) {
+        apr_pool_t *gp = pt_subpool(pt_pool);
+        int i;
+
+        DESTROY_AT = 1 + (int) pt_below(&rng, (unsigned) m);
+        atomic_store(&POOLED_CALLS, 0);
+        atomic_store(&CORE_CALLS, 0);
+        atomic_store(&HOLDING, 0);
+        RELEASE_HOLD = 0;
+        ck_assert_int_eq(pev_workers_create(&g, 2, init_inflight, NULL, NULL, gp), APR_SUCCESS);
+        ck_assert_int_eq(pev_workers_start(g), APR_SUCCESS);
+        ck_assert_int_eq(pev_workers_send(g, 1, "t.hold", NULL, 0), APR_SUCCESS);
+        ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
+        for (i = 0; i < m; i++)
+            ck_assert_int_eq(pev_workers_send(g, 1, "t.e", &i, sizeof i), APR_SUCCESS);
+        pthread_mutex_lock(&MU);
+        RELEASE_HOLD = 1;
+        pthread_cond_broadcast(&CV);
+        pthread_mutex_unlock(&MU);
+        ck_assert_int_eq(wait_atleast(&CORE_CALLS, m), m);
+        apr_pool_destroy(gp);
+        ck_assert_no_worker_errors();
+        ck_assert_int_eq(atomic_load(&POOLED_CALLS), DESTROY_AT);
+    }
+}
+END_TEST
+
 static Suite *workers_suite(void)
 {
     Suite *s = suite_create("workers");
@@ -1005,6 +1087,7 @@ static Suite *workers_suite(void)
     tcase_add_test(tc, shared_freed_once_after_last_worker);
     tcase_add_test(tc, stop_with_events_queued);
     tcase_add_test(tc, group_pool_destroyed_in_flight);
+    tcase_add_test(tc, listener_pool_destroyed_in_flight);
     tcase_add_test(tc, stress_pools_destroyed_on_both_sides);
     suite_add_tcase(s, tc);
     return s;
