@@ -179,7 +179,10 @@ PEV_API pev_workers_t *pev_worker_group(const pev_worker_t *worker);
  *  exit hook; NULL otherwise. Only on the worker's thread. */
 PEV_API apr_pool_t *pev_worker_pool(const pev_worker_t *worker);
 
-/** The worker's loop, as pev_worker_pool(). */
+/** The worker's loop, from its init hook to its exit hook; NULL otherwise.
+ *  Other threads may read it while the worker runs only to pass it to
+ *  pev_loop_post() or pev_loop_wakeup() (see the Threads list); everything
+ *  else on the loop is the worker's thread's. */
 PEV_API pev_loop_t *pev_worker_loop(const pev_worker_t *worker);
 
 /** The worker's bus, as pev_worker_pool(). */
