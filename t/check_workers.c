@@ -11,6 +11,7 @@
  * POOLEV_WORKERS_ITERS scales the stress test (valgrind runs fewer).
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1068,6 +1069,79 @@ START_TEST(listener_pool_destroyed_in_flight)
 }
 END_TEST
 
+/* The workers run with every asynchronous signal blocked: signals are
+ * taken on the other threads. The test's thread keeps its mask. */
+static atomic_int MASK_OK;
+
+static apr_status_t init_mask(pev_worker_t *w, void *ud)
+{
+    sigset_t cur;
+
+    (void) w;
+    (void) ud;
+    pthread_sigmask(SIG_SETMASK, NULL, &cur);
+    if (sigismember(&cur, SIGTERM) == 1 && sigismember(&cur, SIGHUP) == 1
+        && sigismember(&cur, SIGINT) == 1 && sigismember(&cur, SIGUSR1) == 1
+        && sigismember(&cur, SIGCHLD) == 1 && sigismember(&cur, SIGSEGV) == 0)
+        atomic_fetch_add(&MASK_OK, 1);
+    return APR_SUCCESS;
+}
+
+START_TEST(signals_blocked_in_workers)
+{
+    pev_workers_t *g;
+    sigset_t before, after;
+
+    atomic_store(&MASK_OK, 0);
+    pthread_sigmask(SIG_SETMASK, NULL, &before);
+    ck_assert_int_eq(pev_workers_create(&g, 3, init_mask, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(g), APR_SUCCESS);
+    pthread_sigmask(SIG_SETMASK, NULL, &after);
+    ck_assert_int_eq(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
+    ck_assert_int_eq(sigismember(&after, SIGHUP), sigismember(&before, SIGHUP));
+    pev_workers_stop(g);
+    pev_workers_join(g);
+    ck_assert_int_eq(atomic_load(&MASK_OK), 3);
+}
+END_TEST
+
+/* Mode --destroy-on-worker: a worker's listener destroys its own group's
+ * pool, which cannot join its own thread: the process aborts (a clear
+ * message rather than a deadlock or a use after free). */
+static apr_pool_t *DOOMED;
+
+static void on_doom(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+    apr_pool_destroy(DOOMED);
+}
+
+static apr_status_t init_doom(pev_worker_t *w, void *ud)
+{
+    (void) ud;
+    return pev_event_register(NULL, pev_worker_bus(w), NULL, "t.doom", on_doom, NULL, NULL);
+}
+
+static int destroy_on_worker_main(void)
+{
+    pev_workers_t *g;
+
+    PT_MODE_CHECK(apr_initialize() == APR_SUCCESS);
+    PT_MODE_CHECK(apr_pool_create(&DOOMED, NULL) == APR_SUCCESS);
+    PT_MODE_CHECK(pev_workers_create(&g, 2, init_doom, NULL, NULL, DOOMED) == APR_SUCCESS);
+    PT_MODE_CHECK(pev_workers_start(g) == APR_SUCCESS);
+    PT_MODE_CHECK(pev_workers_send(g, 1, "t.doom", NULL, 0) == APR_SUCCESS);
+    PT_MODE_CHECK(pev_workers_join(g) == APR_SUCCESS);     /* never returns */
+    return 0;
+}
+
+START_TEST(group_pool_destroyed_on_its_worker_aborts)
+{
+    ck_assert_int_eq(pt_run_self("--destroy-on-worker"), 128 + SIGABRT);
+}
+END_TEST
+
 static Suite *workers_suite(void)
 {
     Suite *s = suite_create("workers");
@@ -1088,6 +1162,8 @@ static Suite *workers_suite(void)
     tcase_add_test(tc, stop_with_events_queued);
     tcase_add_test(tc, group_pool_destroyed_in_flight);
     tcase_add_test(tc, listener_pool_destroyed_in_flight);
+    tcase_add_test(tc, signals_blocked_in_workers);
+    tcase_add_test(tc, group_pool_destroyed_on_its_worker_aborts);
     tcase_add_test(tc, stress_pools_destroyed_on_both_sides);
     suite_add_tcase(s, tc);
     return s;
@@ -1095,5 +1171,10 @@ static Suite *workers_suite(void)
 
 int main(int argc, char **argv)
 {
-    return pt_main(argc, argv, workers_suite, NULL);
+    static const pt_mode_t modes[] = {
+        { "--destroy-on-worker", destroy_on_worker_main },
+        { NULL, NULL }
+    };
+
+    return pt_main(argc, argv, workers_suite, modes);
 }
