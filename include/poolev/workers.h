@@ -125,10 +125,14 @@ PEV_API apr_status_t pev_workers_create(pev_workers_t **group, int n, pev_worker
  * Start the workers and wait until each has made its pool, loop and bus
  * and run the init hook. When every init succeeded, the loops run (each
  * until pev_workers_stop(); a worker's loop does not end for want of
- * registrations, and pev_loop_stop() on it only ends an iteration).
- * When one failed, or a thread could not be made, every worker that was
- * made runs its exit hook and releases its pools without running its
- * loop, the threads are joined, and the error is returned.
+ * registrations, and pev_loop_stop() on it only wakes it). When one
+ * failed, or a thread could not be made, no loop runs: each worker whose
+ * init hook succeeded runs its exit hook, every worker releases its pools,
+ * the threads are joined, and the error is returned. The workers' threads
+ * start with every asynchronous signal blocked (all but SIGSEGV, SIGBUS,
+ * SIGFPE and SIGILL): signals are taken on the threads that did not block
+ * them, and a handler of poolev/signal.h on a worker's loop still runs on
+ * that worker. The calling thread's mask is unchanged.
  *
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_EBUSY when the group was
  *         started already (a group starts once), or when called on one of
