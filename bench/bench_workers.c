@@ -13,7 +13,12 @@
  *     read by the receiver (one in flight);
  *  4. events per second: worker 0 sends a stream of events to worker 1
  *     (BATCH per iteration of its loop) as fast as it can; also a shared
- *     block sent to both workers.
+ *     block sent to both workers;
+ *  5. CPU-bound requests: REQS events, each costing its listener about
+ *     20 us of arithmetic, sent round-robin from the main thread to a group
+ *     of 1 worker and then of 2 (alternately, 3 times): requests per second
+ *     and the ratio, with the process's CPU time (a ratio near 2 needs two
+ *     idle cores).
  * Each latency row is RT round trips (POOLEV_BENCH_RT, default 20000) after
  * a warm-up; the machine's other load shows in the p99. Figures are
  * reported, never enforced.
@@ -276,6 +281,7 @@ static void flood(const char *what, int shared)
 }
 
 static void run(apr_pool_t *pool);
+static void cpu_bound(apr_pool_t *pool);
 
 int main(void)
 {
@@ -291,6 +297,7 @@ int main(void)
            POOLEV_VERSION_STRING, RT);
     bench_print_machine();
     run(pool);
+    cpu_bound(pool);
     apr_pool_destroy(pool);
     free(SAMPLES);
     apr_terminate();
@@ -319,4 +326,102 @@ static void run(apr_pool_t *pool)
 
     CHECK(pev_workers_stop(G));
     CHECK(pev_workers_join(G));
+}
+
+/* ---- 5. CPU-bound requests ------------------------------------------- */
+
+#include <sys/resource.h>
+
+#define REQS 20000
+static uint64_t SPIN_ITERS;
+static atomic_long REQ_DONE;
+static volatile uint64_t SPIN_SINK;
+
+static uint64_t spin(uint64_t n)
+{
+    uint64_t x = 88172645463325252ULL, i;
+
+    for (i = 0; i < n; i++) {      /* xorshift: no memory, no calls */
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    return x;
+}
+
+static void on_req(const void *event_data, void *ud)
+{
+    (void) event_data;
+    (void) ud;
+    SPIN_SINK = spin(SPIN_ITERS);
+    if (atomic_fetch_add(&REQ_DONE, 1) + 1 == REQS)
+        finish();
+}
+
+static apr_status_t init_req(pev_worker_t *w, void *ud)
+{
+    (void) ud;
+    return pev_event_register(NULL, pev_worker_bus(w), NULL, "b.req", on_req, NULL, NULL);
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec
+           + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Requests per second with @a n workers; *cpu: the process's CPU seconds
+ * per wall second. */
+static double cpu_run(apr_pool_t *parent, int n, double *cpu)
+{
+    apr_pool_t *p = new_pool(parent);
+    pev_workers_t *g;
+    uint64_t t0, ns;
+    double c0;
+    int i;
+
+    CHECK(pev_workers_create(&g, n, init_req, NULL, NULL, p));
+    CHECK(pev_workers_start(g));
+    atomic_store(&REQ_DONE, 0);
+    c0 = cpu_seconds();
+    t0 = bench_now_ns();
+    for (i = 0; i < REQS; i++)
+        CHECK(pev_workers_send(g, i % n, "b.req", &i, sizeof i));
+    wait_finished();
+    ns = bench_now_ns() - t0;
+    *cpu = (cpu_seconds() - c0) / (ns / 1e9);
+    apr_pool_destroy(p);            /* stops and joins */
+    return REQS / (ns / 1e9);
+}
+
+static void cpu_bound(apr_pool_t *pool)
+{
+    uint64_t t0, ns;
+    int r;
+
+    /* calibrate: about 20 us per request on this machine */
+    for (r = 0, ns = UINT64_MAX; r < 5; r++) {     /* the quickest of 5 */
+        uint64_t d;
+
+        t0 = bench_now_ns();
+        SPIN_SINK = spin(1000000);
+        d = bench_now_ns() - t0;
+        if (d < ns)
+            ns = d;
+    }
+    SPIN_ITERS = UINT64_C(1000000) * 20000 / (ns ? ns : 1);
+    t0 = bench_now_ns();
+    SPIN_SINK = spin(SPIN_ITERS);
+    printf("\nCPU-bound requests: %d events of %.1f us of work each, round-robin from "
+           "the main thread\n", REQS, (bench_now_ns() - t0) / 1e3);
+    for (r = 0; r < 3; r++) {
+        double c1, c2, one = cpu_run(pool, 1, &c1), two = cpu_run(pool, 2, &c2);
+
+        printf("  run %d: 1 worker %6.0f req/s (CPU %.2f, %6.0f per CPU-s)   2 workers %6.0f "
+               "req/s (CPU %.2f, %6.0f per CPU-s)   ratio %.2f x (goal >= 1.7 x)\n", r + 1,
+               one, c1, one / c1, two, c2, two / c2, two / one);
+    }
 }
