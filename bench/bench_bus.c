@@ -6,8 +6,10 @@
  * Measures dispatch (by name and by interned handle, 1/4/16 listeners),
  * lookup cost against the number of event names, register+unregister churn
  * next to a per-item APR pool-cleanup baseline, and destroying a lifetime
- * pool full of listeners. Each figure is the median of R runs
- * (POOLEV_BENCH_RUNS, default 7), each run calibrated to >= MIN_RUN_NS.
+ * pool full of listeners. The floor of a dispatch is measured too: the same
+ * callbacks called through an array of function pointers (no lookup, no
+ * list, no checks), 1/4/16 of them per event. Each figure is the median of R
+ * runs (POOLEV_BENCH_RUNS, default 7), each run calibrated to >= MIN_RUN_NS.
  * Targets are reported, never enforced: the exit status is 0 either way.
  */
 #include <inttypes.h>
@@ -146,6 +148,58 @@ static double bench_listeners(apr_pool_t *root, int runs, unsigned nl, int by_ha
     expect(sum_counters(counters, nl) == g.calls * nl,
            "every generate called every listener once");
     apr_pool_destroy(pool);
+    return ns;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The floor: an indirect call per listener (rows 1-3)                       */
+
+typedef struct floor_listener {
+    void (*fn)(const void *event_data, void *user_data);
+    void *user_data;
+} floor_listener_t;
+
+typedef struct floor_ctx {
+    floor_listener_t l[16];
+    unsigned nl;
+    uint64_t calls;
+} floor_ctx_t;
+
+/* Loop body: per "generate", call the @a nl callbacks through the array.
+ * The barrier makes every iteration reload the pointers, as a dispatch that
+ * callbacks may change must. */
+static void loop_floor(void *p, uint64_t iters)
+{
+    floor_ctx_t *f = p;
+    uint64_t i;
+    unsigned j;
+
+    for (i = 0; i < iters; i++) {
+        bench_barrier();
+        for (j = 0; j < f->nl; j++)
+            f->l[j].fn(NULL, f->l[j].user_data);
+    }
+    f->calls += iters;
+}
+
+/* Median ns per "generate" of the floor with @a nl listeners. */
+static double bench_floor(int runs, unsigned nl)
+{
+    uint64_t counters[16] = { 0 };
+    floor_ctx_t f = { 0 };
+    double ns;
+    unsigned i;
+
+    expect(nl <= 16, "at most 16 listeners");
+    f.nl = nl;
+    for (i = 0; i < nl; i++) {
+        f.l[i].fn = count_call;
+        f.l[i].user_data = &counters[i];
+    }
+    bench_sink_ptr(&f);         /* the compiler cannot know the callees */
+    ns = bench_median_loop(loop_floor, &f, runs, MIN_RUN_NS);
+    expect(sum_counters(counters, nl) == f.calls * nl,
+           "every floor call reached its listener");
     return ns;
 }
 
@@ -328,6 +382,8 @@ static void bench_churn(apr_pool_t *root, int runs, bench_table_t *t)
     bench_pairs(runs, loop_churn_random, &pc, loop_cleanup_random, &ac, &pev_ns, &apr_ns);
     bench_table_row(t, "register+unregister, 10k held, arbitrary order: poolev",
                     pev_ns, "ns", BENCH_AT_MOST, 100);
+    bench_tsv_row_n("churn-random", CHURN_HELD, "poolev", "time", pev_ns, "ns/op");
+    bench_tsv_row_n("churn-random", CHURN_HELD, "apr-cleanup", "time", apr_ns, "ns/op");
     bench_table_row(t, "  same churn, APR cleanup per item (baseline)",
                     apr_ns, "ns", BENCH_INFO, 0);
     bench_table_row(t, "  speedup baseline / poolev", apr_ns / pev_ns, "x",
@@ -336,6 +392,8 @@ static void bench_churn(apr_pool_t *root, int runs, bench_table_t *t)
     bench_pairs(runs, loop_churn_newest, &pc, loop_cleanup_newest, &ac, &pev_ns, &apr_ns);
     bench_table_row(t, "register, then unregister it (newest item): poolev",
                     pev_ns, "ns", BENCH_INFO, 0);
+    bench_tsv_row_n("churn-newest", CHURN_HELD, "poolev", "time", pev_ns, "ns/op");
+    bench_tsv_row_n("churn-newest", CHURN_HELD, "apr-cleanup", "time", apr_ns, "ns/op");
     bench_table_row(t, "  same, APR cleanup register+kill (baseline)",
                     apr_ns, "ns", BENCH_INFO, 0);
     bench_table_row(t, "  speedup baseline / poolev", apr_ns / pev_ns, "x",
@@ -414,7 +472,7 @@ int main(void)
     apr_pool_t *root;
     bench_table_t t;
     int runs;
-    double l1, l4, l16, few, many, cold;
+    double l1, l4, l16, f1, f4, f16, h1, few, many, cold, destroy;
     const char **names, **cold_order;
     destroy_ctx_t d;
 
@@ -424,6 +482,7 @@ int main(void)
     runs = bench_runs_from_env("POOLEV_BENCH_RUNS", DEFAULT_RUNS);
 
     printf("poolev %s event bus benchmark\n", POOLEV_VERSION_STRING);
+    bench_tsv_begin("bus", runs);
     bench_print_machine();
     printf("figures are medians of %d runs (POOLEV_BENCH_RUNS); each run >= %" PRIu64
            " ms, after a warm-up\n\n", runs, MIN_RUN_NS / 1000000);
@@ -437,10 +496,32 @@ int main(void)
     bench_table_row(&t, "generate by name, 4 listeners", l4, "ns", BENCH_INFO, 0);
     l16 = bench_listeners(root, runs, 16, 0);
     bench_table_row(&t, "generate by name, 16 listeners", l16, "ns", BENCH_INFO, 0);
-    bench_table_row(&t, "generate by handle (interned), 1 listener",
-                    bench_listeners(root, runs, 1, 1), "ns", BENCH_AT_MOST, 10);
+    h1 = bench_listeners(root, runs, 1, 1);
+    bench_table_row(&t, "generate by handle (interned), 1 listener", h1, "ns",
+                    BENCH_AT_MOST, 10);
     bench_table_row(&t, "per extra listener: (16 listeners - 1) / 15",
                     (l16 - l1) / 15.0, "ns", BENCH_AT_MOST, 3);
+    f1 = bench_floor(runs, 1);
+    bench_table_row(&t, "floor: indirect call per listener, 1 listener", f1, "ns",
+                    BENCH_INFO, 0);
+    f4 = bench_floor(runs, 4);
+    bench_table_row(&t, "floor: indirect call per listener, 4 listeners", f4, "ns",
+                    BENCH_INFO, 0);
+    f16 = bench_floor(runs, 16);
+    bench_table_row(&t, "floor: indirect call per listener, 16 listeners", f16, "ns",
+                    BENCH_INFO, 0);
+    bench_table_row(&t, "  floor per extra listener: (16 - 1) / 15", (f16 - f1) / 15.0,
+                    "ns", BENCH_INFO, 0);
+    bench_tsv_row_n("generate-name", 1, "poolev", "time", l1, "ns/op");
+    bench_tsv_row_n("generate-name", 4, "poolev", "time", l4, "ns/op");
+    bench_tsv_row_n("generate-name", 16, "poolev", "time", l16, "ns/op");
+    bench_tsv_row_n("generate-handle", 1, "poolev", "time", h1, "ns/op");
+    bench_tsv_row_n("generate-name", 1, "indirect-call", "time", f1, "ns/op");
+    bench_tsv_row_n("generate-name", 4, "indirect-call", "time", f4, "ns/op");
+    bench_tsv_row_n("generate-name", 16, "indirect-call", "time", f16, "ns/op");
+    bench_tsv_row("per-listener", "1-16", "poolev", "time", (l16 - l1) / 15.0, "ns/op");
+    bench_tsv_row("per-listener", "1-16", "indirect-call", "time", (f16 - f1) / 15.0,
+                  "ns/op");
 
     /* 4: lookup cost against the number of names; the hot set is the same
      * 10 names (the small bus's whole set) in both buses */
@@ -452,11 +533,14 @@ int main(void)
                     many, "ns", BENCH_INFO, 0);
     bench_table_row(&t, "  ratio 100,000 names / 10 names", many / few, "x",
                     BENCH_AT_MOST, 1.5);
+    bench_tsv_row_n("lookup-hot", FEW_NAMES, "poolev", "time", few, "ns/op");
+    bench_tsv_row_n("lookup-hot", MANY_NAMES, "poolev", "time", many, "ns/op");
     cold_order = apr_pmemdup(root, names, MANY_NAMES * sizeof *names);
     shuffle(cold_order, MANY_NAMES, 12345u);
     cold = bench_cold(root, runs, names, MANY_NAMES, cold_order);
     bench_table_row(&t, "generate by name, cycling all 100,000 names (cold)",
                     cold, "ns", BENCH_INFO, 0);
+    bench_tsv_row_n("lookup-cold", MANY_NAMES, "poolev", "time", cold, "ns/op");
 
     /* 5: register+unregister churn */
     bench_churn(root, runs, &t);
@@ -464,8 +548,10 @@ int main(void)
     /* 6: destroying a lifetime pool with 100,000 listeners */
     d.root = root;
     d.names = make_names(root, "bench.destroy.", DESTROY_NAMES);
-    bench_table_row(&t, "pool destroy, 100,000 listeners: per listener",
-                    bench_median(run_destroy, &d, runs), "ns", BENCH_AT_MOST, 50);
+    destroy = bench_median(run_destroy, &d, runs);
+    bench_table_row(&t, "pool destroy, 100,000 listeners: per listener", destroy, "ns",
+                    BENCH_AT_MOST, 50);
+    bench_tsv_row_n("destroy", DESTROY_LISTENERS, "poolev", "time", destroy, "ns/listener");
 
     printf("\nbaseline: one apr_pool_cleanup_register + apr_pool_cleanup_kill per item on a\n"
            "pool holding 10,000 cleanups. APR searches cleanups newest first, so killing\n"
