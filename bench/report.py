@@ -382,6 +382,9 @@ OPS = ("add", "cancel", "fire", "mix")
 def block_timers(res, rel, plot):
     b = "timer"
     clock = res.info(b, "-", "clock") or "CLOCK_MONOTONIC"
+    if clock == "thread CPU time":
+        clock = ("the thread's CPU time (`POOLEV_BENCH_CLOCK=cpu`, which leaves out "
+                 "the waits for a core on a shared machine)")
     rounds = res.rounds(b)
     method = ("medians of %s after a warm-up run, the three sides alternating "
               "within each run in an order rotated from run to run, all in one "
@@ -492,7 +495,7 @@ def block_bus(res, rel, plot):
                                    unit if unit == "×" else " " + unit,
                                    "met" if ok else "**missed**")
         if unit == "×":
-            cell = "%.2f×" % v if v is not None else "–"
+            cell = ("–" if v is None else "%.0f×" % v if v >= 10 else "%.2f×" % v)
         else:
             cell = fmt(v, unit)
         out.append("| %s | %s | %s |" % (label, cell, tgt))
@@ -692,20 +695,26 @@ def plot_pubsub(res, d, svg):
         dat[metric] = os.path.join(d, "pubsub-%s.dat" % metric)
         with open(dat[metric], "w") as f:
             for s in sizes:
-                f.write("\t".join(['"S=%s, W=%s"' % tuple(s.split(","))] +
+                f.write("\t".join(['"%s"' % s.replace(",", ", ")] +
                                   [val(res.get(b, "deliver", s, p, metric))
                                    for p in impls]) + "\n")
     gp = GP_HEAD % (1200, 440, svg) + BAR_STYLE
     gp += 'set multiplot layout 1,3 title "Pub/sub: pubsubd and Redis, one load ' \
-          'client, S subscribers, W publishes in flight (medians)"\n'
+          'client (medians; log scale)"\n'
+    gp += 'set xlabel "subscribers, publishes in flight"\n'
+    gp += 'set logscale y 10\nset format y "%.0s%c"\n'
     cols = list(range(2, 2 + len(impls)))
-    gp += 'set format y "%.1s%c"\n'
-    gp += bars(dat["deliveries"], cols, impls, "deliveries per second (higher is better)",
-               "deliveries/s")
-    gp += 'set format y "%g"\n'
-    gp += bars(dat["p99"], cols, impls, "p99 latency (lower is better)", "µs")
-    gp += bars(dat["server-cpu"], cols, impls,
-               "server CPU per delivery (lower is better)", "ns")
+    for metric, title, unit in (("deliveries", "deliveries per second (higher is better)",
+                                 "deliveries/s"),
+                                ("p99", "p99 latency (lower is better)", "µs"),
+                                ("server-cpu", "server CPU per delivery (lower is better)",
+                                 "ns")):
+        vs = [res.get(b, "deliver", sz, p, metric) for sz in sizes for p in impls]
+        vs = [v for v in vs if v and v > 0]
+        lo = 10 ** math.floor(math.log10(min(vs))) if vs else 1
+        hi = 10 ** math.ceil(math.log10(max(vs) * 1.05)) if vs else 10
+        gp += "set yrange [%g:%g]\n" % (lo, hi)
+        gp += bars(dat[metric], cols, impls, title, unit)
     gp += "unset multiplot\n"
     return gp
 
