@@ -8,10 +8,15 @@
  * next to a per-item APR pool-cleanup baseline, and destroying a lifetime
  * pool full of listeners. The floor of a dispatch is measured too: the same
  * callbacks called through an array of function pointers (no lookup, no
- * list, no checks), 1/4/16 of them per event. Each figure is the median of R
- * runs (POOLEV_BENCH_RUNS, default 7), each run calibrated to >= MIN_RUN_NS.
+ * list, no checks), 1/4/16 of them per event; and, when configure found
+ * GLib's gobject-2.0, GLib signals with the same numbers of handlers (a
+ * signal with one pointer argument, emitted by name and by id). Each figure
+ * is the median of R runs (POOLEV_BENCH_RUNS, default 7), each run
+ * calibrated to >= MIN_RUN_NS.
  * Targets are reported, never enforced: the exit status is 0 either way.
  */
+#include "config.h"
+
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +28,10 @@
 
 #include "poolev.h"
 #include "benchutil.h"
+
+#ifdef HAVE_GLIB
+#include <glib-object.h>
+#endif
 
 #define DEFAULT_RUNS 7
 #define MIN_RUN_NS (UINT64_C(50) * 1000000)  /* 50 ms per timed loop */
@@ -202,6 +211,87 @@ static double bench_floor(int runs, unsigned nl)
            "every floor call reached its listener");
     return ns;
 }
+
+#ifdef HAVE_GLIB
+/* ------------------------------------------------------------------------ */
+/* GLib signals (rows 1-3, when configure found gobject-2.0)                 */
+
+typedef struct glib_ctx {
+    GObject *obj;               /* an instance of the emitter type */
+    guint signal;               /* its "bench-generate" signal */
+    uint64_t calls;
+} glib_ctx_t;
+
+/* Signal handler: add one to the counter @a user_data points at. */
+static void glib_count(GObject *obj, gpointer event_data, gpointer user_data)
+{
+    (void) obj;
+    (void) event_data;
+    ++*(uint64_t *) user_data;
+}
+
+/* Loop body: emit the signal by name (a name lookup, like generate by name). */
+static void loop_glib_name(void *p, uint64_t iters)
+{
+    glib_ctx_t *g = p;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++)
+        g_signal_emit_by_name(g->obj, "bench-generate", NULL);
+    g->calls += iters;
+}
+
+/* Loop body: emit the signal by its id (like generate by handle). */
+static void loop_glib_id(void *p, uint64_t iters)
+{
+    glib_ctx_t *g = p;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++)
+        g_signal_emit(g->obj, g->signal, 0, NULL);
+    g->calls += iters;
+}
+
+/* The emitter type: a GObject subclass with a signal "bench-generate" of
+ * one pointer argument (the event data), no class handler, the
+ * VOID:POINTER marshaller. Its signal id into @a signal. */
+static GType glib_emitter_type(guint *signal)
+{
+    static GType type;
+    static guint sig;
+
+    if (!type) {
+        type = g_type_register_static_simple(G_TYPE_OBJECT, "PoolevBenchEmitter",
+                                             sizeof(GObjectClass), NULL, sizeof(GObject),
+                                             NULL, 0);
+        sig = g_signal_new("bench-generate", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                           g_cclosure_marshal_VOID__POINTER, G_TYPE_NONE, 1,
+                           G_TYPE_POINTER);
+    }
+    *signal = sig;
+    return type;
+}
+
+/* Median ns per emission of a signal with @a nl handlers, by name (by id
+ * when @a by_id). */
+static double bench_glib(int runs, unsigned nl, int by_id)
+{
+    uint64_t counters[16] = { 0 };
+    glib_ctx_t g = { 0 };
+    double ns;
+    unsigned i;
+
+    expect(nl <= 16, "at most 16 listeners");
+    g.obj = g_object_new(glib_emitter_type(&g.signal), NULL);
+    for (i = 0; i < nl; i++)
+        g_signal_connect(g.obj, "bench-generate", G_CALLBACK(glib_count), &counters[i]);
+    ns = bench_median_loop(by_id ? loop_glib_id : loop_glib_name, &g, runs, MIN_RUN_NS);
+    expect(sum_counters(counters, nl) == g.calls * nl,
+           "every emission called every handler once");
+    g_object_unref(g.obj);
+    return ns;
+}
+#endif /* HAVE_GLIB */
 
 /* Median ns per op of two loops (@a pev_loop on @a pc, @a apr_loop on
  * @a ac), timed alternately within each run so that a disturbance of the
@@ -522,6 +612,41 @@ int main(void)
     bench_tsv_row("per-listener", "1-16", "poolev", "time", (l16 - l1) / 15.0, "ns/op");
     bench_tsv_row("per-listener", "1-16", "indirect-call", "time", (f16 - f1) / 15.0,
                   "ns/op");
+#ifdef HAVE_GLIB
+    {
+        char gv[32], title[96];
+        double g1, g4, g16, gid;
+
+        snprintf(gv, sizeof gv, "%u.%u.%u", glib_major_version, glib_minor_version,
+                 glib_micro_version);
+        snprintf(title, sizeof title, "GLib %s signals, the same callbacks' work", gv);
+        bench_table_section(title);
+        bench_tsv_info("glib", "version", gv);
+        g1 = bench_glib(runs, 1, 0);
+        bench_table_row(&t, "GLib: g_signal_emit_by_name, 1 handler", g1, "ns",
+                        BENCH_INFO, 0);
+        g4 = bench_glib(runs, 4, 0);
+        bench_table_row(&t, "GLib: g_signal_emit_by_name, 4 handlers", g4, "ns",
+                        BENCH_INFO, 0);
+        g16 = bench_glib(runs, 16, 0);
+        bench_table_row(&t, "GLib: g_signal_emit_by_name, 16 handlers", g16, "ns",
+                        BENCH_INFO, 0);
+        gid = bench_glib(runs, 1, 1);
+        bench_table_row(&t, "GLib: g_signal_emit by id, 1 handler", gid, "ns",
+                        BENCH_INFO, 0);
+        bench_table_row(&t, "  GLib per extra handler: (16 - 1) / 15", (g16 - g1) / 15.0,
+                        "ns", BENCH_INFO, 0);
+        bench_table_row(&t, "  ratio GLib / poolev, by name, 1 listener", g1 / l1, "x",
+                        BENCH_INFO, 0);
+        bench_table_row(&t, "  ratio GLib / poolev, by name, 16 listeners", g16 / l16,
+                        "x", BENCH_INFO, 0);
+        bench_tsv_row_n("generate-name", 1, "glib", "time", g1, "ns/op");
+        bench_tsv_row_n("generate-name", 4, "glib", "time", g4, "ns/op");
+        bench_tsv_row_n("generate-name", 16, "glib", "time", g16, "ns/op");
+        bench_tsv_row_n("generate-handle", 1, "glib", "time", gid, "ns/op");
+        bench_tsv_row("per-listener", "1-16", "glib", "time", (g16 - g1) / 15.0, "ns/op");
+    }
+#endif
 
     /* 4: lookup cost against the number of names; the hot set is the same
      * 10 names (the small bus's whole set) in both buses */

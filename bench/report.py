@@ -461,25 +461,34 @@ def block_bus(res, rel, plot):
     method = ("medians of %s, each a loop calibrated to at least 50 ms after "
               "a warm-up, ns per operation; the floor is the same callbacks called "
               "through an array of function pointers (no lookup, no list, no "
-              "checks), timed right after poolev's rows; a comparison with a "
+              "checks), timed right after poolev's rows; GLib's side (when "
+              "configure found gobject-2.0) is a signal with one pointer argument "
+              "(the VOID:POINTER marshaller, no class handler) and the same "
+              "number of handlers, emitted with `g_signal_emit_by_name` (by id "
+              "in the handle row) and timed after the floor; a comparison with a "
               "baseline times both sides alternately." % runs_label(rounds, "run"))
     peers = [("indirect-call", "the indirect-call floor")]
     if res.get_any(b, "glib"):
         peers.append(("glib", "GLib signals"))
     out = header_lines(res, b, peers, method)
     sides = [p for p, _ in peers]
-    out.append("| listeners | poolev, by name |" + "".join(
+    out.append("| listeners | poolev |" + "".join(
         " %s |" % LABEL[p] for p in sides) + "".join(" poolev / %s |" % LABEL[p]
                                                      for p in sides))
     out.append("|---:|---:|" + "---:|" * (2 * len(sides)))
-    for size, label in (("1", "1"), ("4", "4"), ("16", "16"),
-                        ("1-16", "per extra listener")):
-        case = "per-listener" if size == "1-16" else "generate-name"
+    for case, size, label in (("generate-name", "1", "1"), ("generate-name", "4", "4"),
+                              ("generate-name", "16", "16"),
+                              ("per-listener", "1-16", "per extra listener"),
+                              ("generate-handle", "1", "1, by handle (GLib: by id)")):
         pv = res.get(b, case, size, "poolev", "time")
         cells = [label, fmt(pv, "ns")]
-        cells += [fmt(res.get(b, case, size, p, "time"), "ns") for p in sides]
+        # the floor has no name to look up: its by-handle row is its 1-listener row
+        theirs = [res.get(b, case, size, p, "time") if (p, case) != (
+            "indirect-call", "generate-handle") else
+            res.get(b, "generate-name", "1", p, "time") for p in sides]
+        cells += [fmt(v, "ns") for v in theirs]
         cells += ["%.2f" % r if r is not None else "–" for r in
-                  (ratio(pv, res.get(b, case, size, p, "time")) for p in sides)]
+                  (ratio(pv, v) for v in theirs)]
         out.append("| " + " | ".join(cells) + " |")
     out += ["", "| benchmark | median | target |", "|---|---:|---|"]
     met = total = 0
@@ -719,6 +728,14 @@ def plot_pubsub(res, d, svg):
     return gp
 
 
+def bus_floor_of(res):
+    """The bottom of the bus plots' log scale: a power of ten below every figure."""
+    vs = [r[5] for r in res.rows if r[0] == "bus" and r[1] in ("generate-name",
+                                                               "per-listener")
+          and isinstance(r[5], float) and r[5] > 0]
+    return 10 ** math.floor(math.log10(min(vs))) if vs else 1
+
+
 def plot_bus(res, d, svg):
     b = "bus"
     impls = [p for p in ("poolev", "indirect-call", "glib") if res.get_any(b, p)]
@@ -735,14 +752,16 @@ def plot_bus(res, d, svg):
     gp = GP_HEAD % (960, 420, svg)
     gp += 'set multiplot layout 1,2 title "Event bus: dispatch cost (medians; lower ' \
           'is better)"\n'
-    gp += 'set title "ns per generate by name"\nset xlabel "listeners"\n' \
+    gp += 'set logscale y 10\nset ytics (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, ' \
+          '2000, 5000, 10000)\nset format y "%g"\n'
+    gp += 'set title "ns per generate by name (log scale)"\nset xlabel "listeners"\n' \
           'set ylabel "ns"\nset xrange [0:17]\nset xtics (1, 4, 8, 12, 16)\n' \
-          'set yrange [0:*]\nplot ' + ", ".join(
+          'set yrange [%g:*]\nplot ' % bus_floor_of(res) + ", ".join(
               "'%s' using 1:%d with linespoints lw 2 pt 7 %s title '%s'" %
               (lines, i + 2, lc(p), LABEL[p]) for i, p in enumerate(impls)) + "\n"
     gp += "unset xlabel\nset xrange [*:*]\nset xtics auto\nunset key\n"
-    gp += ('set title "ns per extra listener, (16 - 1) / 15"\nset style fill solid '
-           '0.85 border -1\nset boxwidth 0.6\nset yrange [0:*]\n'
+    gp += ('set title "ns per extra listener, (16 - 1) / 15 (log scale)"\nset style fill '
+           'solid 0.85 border -1\nset boxwidth 0.6\nset yrange [%g:*]\n' % bus_floor_of(res) +
            "plot '%s' using 0:2:($0+1):xtic(1) with boxes lc variable\n" % per)
     gp += "unset multiplot\n"
     # "lc variable" picks linetype N for bar N: give the bars the sides' colours
