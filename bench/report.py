@@ -258,6 +258,10 @@ def run_benchmarks(args, quick, only, out):
         la1, t1 = loadavg(), time.time()
         if rc != 0:
             die("%s failed (exit status %d); see %s" % (cmd[0], rc, log))
+        check = Results()
+        check.load(results)
+        if not check.has(TSV_NAME[name]):
+            die("%s wrote no results to POOLEV_BENCH_TSV (see %s)" % (cmd[0], log))
         with open(results, "a", encoding="utf-8") as f:
             b = TSV_NAME[name]
             f.write(tsv_line(b, "info", "-", "-", "loadavg-start", la0, "text", 0))
