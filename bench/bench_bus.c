@@ -128,38 +128,6 @@ static uint64_t sum_counters(const uint64_t *c, unsigned n)
     return s;
 }
 
-/* Median ns per generate by name of one event with @a nl core listeners
- * (by handle instead when @a by_handle). Builds and destroys its own bus. */
-static double bench_listeners(apr_pool_t *root, int runs, unsigned nl, int by_handle)
-{
-    apr_pool_t *pool = new_pool(root);
-    pev_bus_t *bus;
-    uint64_t counters[16] = { 0 };
-    const char *name = "bench.generate";
-    gen_ctx_t g = { 0 };
-    double ns;
-    unsigned i;
-
-    expect(nl <= 16, "at most 16 listeners");
-    CHECK(pev_bus_create(&bus, pool));
-    for (i = 0; i < nl; i++)
-        CHECK(pev_event_register(NULL, bus, NULL, name, count_call, &counters[i], NULL));
-    g.bus = bus;
-    g.names = &name;
-    g.nnames = 1;
-    if (by_handle) {
-        CHECK(pev_event_intern(&g.ev, bus, name));
-        ns = bench_median_loop(loop_generate_handle, &g, runs, MIN_RUN_NS);
-    }
-    else {
-        ns = bench_median_loop(loop_generate_name, &g, runs, MIN_RUN_NS);
-    }
-    expect(sum_counters(counters, nl) == g.calls * nl,
-           "every generate called every listener once");
-    apr_pool_destroy(pool);
-    return ns;
-}
-
 /* ------------------------------------------------------------------------ */
 /* The floor: an indirect call per listener (rows 1-3)                       */
 
@@ -189,27 +157,6 @@ static void loop_floor(void *p, uint64_t iters)
             f->l[j].fn(NULL, f->l[j].user_data);
     }
     f->calls += iters;
-}
-
-/* Median ns per "generate" of the floor with @a nl listeners. */
-static double bench_floor(int runs, unsigned nl)
-{
-    uint64_t counters[16] = { 0 };
-    floor_ctx_t f = { 0 };
-    double ns;
-    unsigned i;
-
-    expect(nl <= 16, "at most 16 listeners");
-    f.nl = nl;
-    for (i = 0; i < nl; i++) {
-        f.l[i].fn = count_call;
-        f.l[i].user_data = &counters[i];
-    }
-    bench_sink_ptr(&f);         /* the compiler cannot know the callees */
-    ns = bench_median_loop(loop_floor, &f, runs, MIN_RUN_NS);
-    expect(sum_counters(counters, nl) == f.calls * nl,
-           "every floor call reached its listener");
-    return ns;
 }
 
 #ifdef HAVE_GLIB
@@ -272,26 +219,97 @@ static GType glib_emitter_type(guint *signal)
     return type;
 }
 
-/* Median ns per emission of a signal with @a nl handlers, by name (by id
- * when @a by_id). */
-static double bench_glib(int runs, unsigned nl, int by_id)
+#endif /* HAVE_GLIB */
+
+/* ------------------------------------------------------------------------ */
+/* Rows 1-3: poolev, the floor and GLib, timed in turn                       */
+
+/** The sides of a dispatch comparison. */
+enum { SIDE_POOLEV, SIDE_FLOOR, SIDE_GLIB, DISPATCH_SIDES };
+
+/* Median ns per generate of one event with @a nl listeners, into
+ * @a ns[SIDE_*]: poolev by name (by handle when @a by_handle), the floor (the
+ * same calls through an array; by_handle: not measured) and GLib (by name, by
+ * id when @a by_handle; when built with it). Each side's loop is calibrated
+ * and warmed up, then the sides are timed in turn within each run, the order
+ * rotated from run to run, so that a disturbance of the machine hits every
+ * side alike. A side not measured gets 0. */
+static void bench_dispatch(apr_pool_t *root, int runs, unsigned nl, int by_handle,
+                           double *ns)
 {
-    uint64_t counters[16] = { 0 };
-    glib_ctx_t g = { 0 };
-    double ns;
+    static double v[DISPATCH_SIDES][BENCH_MAX_RUNS];
+    apr_pool_t *pool = new_pool(root);
+    uint64_t counters[DISPATCH_SIDES][16];
+    const char *name = "bench.generate";
+    bench_loop_t loop[DISPATCH_SIDES];
+    gen_ctx_t g = { 0 };
+    floor_ctx_t f = { 0 };
+    uint64_t *calls[DISPATCH_SIDES];
+    int have[DISPATCH_SIDES] = { 1, !by_handle, 0 };
+    int r, j, side;
     unsigned i;
+#ifdef HAVE_GLIB
+    glib_ctx_t gl = { 0 };
+#endif
 
     expect(nl <= 16, "at most 16 listeners");
-    g.obj = g_object_new(glib_emitter_type(&g.signal), NULL);
+    memset(counters, 0, sizeof counters);
+    memset(loop, 0, sizeof loop);
+    CHECK(pev_bus_create(&g.bus, pool));
     for (i = 0; i < nl; i++)
-        g_signal_connect(g.obj, "bench-generate", G_CALLBACK(glib_count), &counters[i]);
-    ns = bench_median_loop(by_id ? loop_glib_id : loop_glib_name, &g, runs, MIN_RUN_NS);
-    expect(sum_counters(counters, nl) == g.calls * nl,
-           "every emission called every handler once");
-    g_object_unref(g.obj);
-    return ns;
+        CHECK(pev_event_register(NULL, g.bus, NULL, name, count_call,
+                                 &counters[SIDE_POOLEV][i], NULL));
+    g.names = &name;
+    g.nnames = 1;
+    loop[SIDE_POOLEV].fn = loop_generate_name;
+    loop[SIDE_POOLEV].ctx = &g;
+    calls[SIDE_POOLEV] = &g.calls;
+    if (by_handle) {
+        CHECK(pev_event_intern(&g.ev, g.bus, name));
+        loop[SIDE_POOLEV].fn = loop_generate_handle;
+    }
+    f.nl = nl;
+    for (i = 0; i < nl; i++) {
+        f.l[i].fn = count_call;
+        f.l[i].user_data = &counters[SIDE_FLOOR][i];
+    }
+    bench_sink_ptr(&f);         /* the compiler cannot know the callees */
+    loop[SIDE_FLOOR].fn = loop_floor;
+    loop[SIDE_FLOOR].ctx = &f;
+    calls[SIDE_FLOOR] = &f.calls;
+#ifdef HAVE_GLIB
+    have[SIDE_GLIB] = 1;
+    gl.obj = g_object_new(glib_emitter_type(&gl.signal), NULL);
+    for (i = 0; i < nl; i++)
+        g_signal_connect(gl.obj, "bench-generate", G_CALLBACK(glib_count),
+                         &counters[SIDE_GLIB][i]);
+    loop[SIDE_GLIB].fn = by_handle ? loop_glib_id : loop_glib_name;
+    loop[SIDE_GLIB].ctx = &gl;
+    calls[SIDE_GLIB] = &gl.calls;
+#endif
+
+    for (side = 0; side < DISPATCH_SIDES; side++)
+        if (have[side]) {
+            loop[side].iters = bench_calibrate(loop[side].fn, loop[side].ctx, MIN_RUN_NS);
+            (void) bench_loop_run(&loop[side]);         /* warm-up */
+        }
+    for (r = 0; r < runs; r++)
+        for (j = 0; j < DISPATCH_SIDES; j++) {
+            side = (r + j) % DISPATCH_SIDES;
+            if (have[side])
+                v[side][r] = bench_loop_run(&loop[side]);
+        }
+    for (side = 0; side < DISPATCH_SIDES; side++) {
+        ns[side] = have[side] ? bench_median_of(v[side], runs) : 0;
+        if (have[side])
+            expect(sum_counters(counters[side], nl) == *calls[side] * nl,
+                   "every generate called every listener once");
+    }
+#ifdef HAVE_GLIB
+    g_object_unref(gl.obj);
+#endif
+    apr_pool_destroy(pool);
 }
-#endif /* HAVE_GLIB */
 
 /* Median ns per op of two loops (@a pev_loop on @a pc, @a apr_loop on
  * @a ac), timed alternately within each run so that a disturbance of the
@@ -562,7 +580,8 @@ int main(void)
     apr_pool_t *root;
     bench_table_t t;
     int runs;
-    double l1, l4, l16, f1, f4, f16, h1, few, many, cold, destroy;
+    double l1, l16, d1[DISPATCH_SIDES], d4[DISPATCH_SIDES], d16[DISPATCH_SIDES],
+        dh[DISPATCH_SIDES], few, many, cold, destroy;
     const char **names, **cold_order;
     destroy_ctx_t d;
 
@@ -579,74 +598,71 @@ int main(void)
 
     bench_table_header(&t);
 
-    /* 1-3: dispatch cost against the number of listeners */
-    l1 = bench_listeners(root, runs, 1, 0);
+    /* 1-3: dispatch cost against the number of listeners, with the floor
+     * and GLib timed in turn with poolev */
+    bench_dispatch(root, runs, 1, 0, d1);
+    bench_dispatch(root, runs, 4, 0, d4);
+    bench_dispatch(root, runs, 16, 0, d16);
+    bench_dispatch(root, runs, 1, 1, dh);
+    l1 = d1[SIDE_POOLEV];
+    l16 = d16[SIDE_POOLEV];
     bench_table_row(&t, "generate by name, 1 listener", l1, "ns", BENCH_AT_MOST, 25);
-    l4 = bench_listeners(root, runs, 4, 0);
-    bench_table_row(&t, "generate by name, 4 listeners", l4, "ns", BENCH_INFO, 0);
-    l16 = bench_listeners(root, runs, 16, 0);
+    bench_table_row(&t, "generate by name, 4 listeners", d4[SIDE_POOLEV], "ns",
+                    BENCH_INFO, 0);
     bench_table_row(&t, "generate by name, 16 listeners", l16, "ns", BENCH_INFO, 0);
-    h1 = bench_listeners(root, runs, 1, 1);
-    bench_table_row(&t, "generate by handle (interned), 1 listener", h1, "ns",
-                    BENCH_AT_MOST, 10);
+    bench_table_row(&t, "generate by handle (interned), 1 listener", dh[SIDE_POOLEV],
+                    "ns", BENCH_AT_MOST, 10);
     bench_table_row(&t, "per extra listener: (16 listeners - 1) / 15",
                     (l16 - l1) / 15.0, "ns", BENCH_AT_MOST, 3);
-    f1 = bench_floor(runs, 1);
-    bench_table_row(&t, "floor: indirect call per listener, 1 listener", f1, "ns",
-                    BENCH_INFO, 0);
-    f4 = bench_floor(runs, 4);
-    bench_table_row(&t, "floor: indirect call per listener, 4 listeners", f4, "ns",
-                    BENCH_INFO, 0);
-    f16 = bench_floor(runs, 16);
-    bench_table_row(&t, "floor: indirect call per listener, 16 listeners", f16, "ns",
-                    BENCH_INFO, 0);
-    bench_table_row(&t, "  floor per extra listener: (16 - 1) / 15", (f16 - f1) / 15.0,
+    bench_table_row(&t, "floor: indirect call per listener, 1 listener", d1[SIDE_FLOOR],
                     "ns", BENCH_INFO, 0);
-    bench_tsv_row_n("generate-name", 1, "poolev", "time", l1, "ns/op");
-    bench_tsv_row_n("generate-name", 4, "poolev", "time", l4, "ns/op");
-    bench_tsv_row_n("generate-name", 16, "poolev", "time", l16, "ns/op");
-    bench_tsv_row_n("generate-handle", 1, "poolev", "time", h1, "ns/op");
-    bench_tsv_row_n("generate-name", 1, "indirect-call", "time", f1, "ns/op");
-    bench_tsv_row_n("generate-name", 4, "indirect-call", "time", f4, "ns/op");
-    bench_tsv_row_n("generate-name", 16, "indirect-call", "time", f16, "ns/op");
-    bench_tsv_row("per-listener", "1-16", "poolev", "time", (l16 - l1) / 15.0, "ns/op");
-    bench_tsv_row("per-listener", "1-16", "indirect-call", "time", (f16 - f1) / 15.0,
-                  "ns/op");
-#ifdef HAVE_GLIB
+    bench_table_row(&t, "floor: indirect call per listener, 4 listeners", d4[SIDE_FLOOR],
+                    "ns", BENCH_INFO, 0);
+    bench_table_row(&t, "floor: indirect call per listener, 16 listeners",
+                    d16[SIDE_FLOOR], "ns", BENCH_INFO, 0);
+    bench_table_row(&t, "  floor per extra listener: (16 - 1) / 15",
+                    (d16[SIDE_FLOOR] - d1[SIDE_FLOOR]) / 15.0, "ns", BENCH_INFO, 0);
     {
-        char gv[32], title[96];
-        double g1, g4, g16, gid;
+        static const char *const side_name[DISPATCH_SIDES] = { "poolev", "indirect-call",
+                                                               "glib" };
+        int side, nside = 2;
 
+#ifdef HAVE_GLIB
+        char gv[32], title[96];
+
+        nside = 3;
         snprintf(gv, sizeof gv, "%u.%u.%u", glib_major_version, glib_minor_version,
                  glib_micro_version);
         snprintf(title, sizeof title, "GLib %s signals, the same callbacks' work", gv);
         bench_table_section(title);
         bench_tsv_info("glib", "version", gv);
-        g1 = bench_glib(runs, 1, 0);
-        bench_table_row(&t, "GLib: g_signal_emit_by_name, 1 handler", g1, "ns",
+        bench_table_row(&t, "GLib: g_signal_emit_by_name, 1 handler", d1[SIDE_GLIB], "ns",
                         BENCH_INFO, 0);
-        g4 = bench_glib(runs, 4, 0);
-        bench_table_row(&t, "GLib: g_signal_emit_by_name, 4 handlers", g4, "ns",
-                        BENCH_INFO, 0);
-        g16 = bench_glib(runs, 16, 0);
-        bench_table_row(&t, "GLib: g_signal_emit_by_name, 16 handlers", g16, "ns",
-                        BENCH_INFO, 0);
-        gid = bench_glib(runs, 1, 1);
-        bench_table_row(&t, "GLib: g_signal_emit by id, 1 handler", gid, "ns",
-                        BENCH_INFO, 0);
-        bench_table_row(&t, "  GLib per extra handler: (16 - 1) / 15", (g16 - g1) / 15.0,
+        bench_table_row(&t, "GLib: g_signal_emit_by_name, 4 handlers", d4[SIDE_GLIB],
                         "ns", BENCH_INFO, 0);
-        bench_table_row(&t, "  ratio GLib / poolev, by name, 1 listener", g1 / l1, "x",
+        bench_table_row(&t, "GLib: g_signal_emit_by_name, 16 handlers", d16[SIDE_GLIB],
+                        "ns", BENCH_INFO, 0);
+        bench_table_row(&t, "GLib: g_signal_emit by id, 1 handler", dh[SIDE_GLIB], "ns",
                         BENCH_INFO, 0);
-        bench_table_row(&t, "  ratio GLib / poolev, by name, 16 listeners", g16 / l16,
-                        "x", BENCH_INFO, 0);
-        bench_tsv_row_n("generate-name", 1, "glib", "time", g1, "ns/op");
-        bench_tsv_row_n("generate-name", 4, "glib", "time", g4, "ns/op");
-        bench_tsv_row_n("generate-name", 16, "glib", "time", g16, "ns/op");
-        bench_tsv_row_n("generate-handle", 1, "glib", "time", gid, "ns/op");
-        bench_tsv_row("per-listener", "1-16", "glib", "time", (g16 - g1) / 15.0, "ns/op");
-    }
+        bench_table_row(&t, "  GLib per extra handler: (16 - 1) / 15",
+                        (d16[SIDE_GLIB] - d1[SIDE_GLIB]) / 15.0, "ns", BENCH_INFO, 0);
+        bench_table_row(&t, "  ratio GLib / poolev, by name, 1 listener",
+                        d1[SIDE_GLIB] / l1, "x", BENCH_INFO, 0);
+        bench_table_row(&t, "  ratio GLib / poolev, by name, 16 listeners",
+                        d16[SIDE_GLIB] / l16, "x", BENCH_INFO, 0);
 #endif
+        for (side = 0; side < nside; side++) {
+            bench_tsv_row_n("generate-name", 1, side_name[side], "time", d1[side], "ns/op");
+            bench_tsv_row_n("generate-name", 4, side_name[side], "time", d4[side], "ns/op");
+            bench_tsv_row_n("generate-name", 16, side_name[side], "time", d16[side],
+                            "ns/op");
+            bench_tsv_row("per-listener", "1-16", side_name[side], "time",
+                          (d16[side] - d1[side]) / 15.0, "ns/op");
+            if (side != SIDE_FLOOR)
+                bench_tsv_row_n("generate-handle", 1, side_name[side], "time", dh[side],
+                                "ns/op");
+        }
+    }
 
     /* 4: lookup cost against the number of names; the hot set is the same
      * 10 names (the small bus's whole set) in both buses */

@@ -135,6 +135,10 @@ class Results:
                 return int(r[7])
         return None
 
+    def get_any(self, bench, impl):
+        """Whether @impl has a measurement in @bench."""
+        return any(r[0] == bench and r[1] != "info" and r[3] == impl for r in self.rows)
+
     def has(self, bench):
         return any(r[0] == bench and r[1] != "info" for r in self.rows)
 
@@ -362,13 +366,6 @@ def header_lines(res, bench, peers, method):
     return out
 
 
-def _get_any(self, bench, impl):
-    return any(r[0] == bench and r[1] != "info" and r[3] == impl for r in self.rows)
-
-
-Results.get_any = _get_any
-
-
 def plot_line(plotdir_rel, plot, name, alt):
     if plot is None:
         return []
@@ -463,14 +460,15 @@ def block_bus(res, rel, plot):
     b = "bus"
     rounds = res.rounds(b)
     method = ("medians of %s, each a loop calibrated to at least 50 ms after "
-              "a warm-up, ns per operation; the floor is the same callbacks called "
+              "a warm-up, ns per operation. The floor is the same callbacks called "
               "through an array of function pointers (no lookup, no list, no "
-              "checks), timed right after poolev's rows; GLib's side (when "
-              "configure found gobject-2.0) is a signal with one pointer argument "
-              "(the VOID:POINTER marshaller, no class handler) and the same "
-              "number of handlers, emitted with `g_signal_emit_by_name` (by id "
-              "in the handle row) and timed after the floor; a comparison with a "
-              "baseline times both sides alternately." % runs_label(rounds, "run"))
+              "checks); GLib's side (when configure found gobject-2.0) is a "
+              "signal with one pointer argument (the VOID:POINTER marshaller, no "
+              "class handler) and the same number of handlers, emitted with "
+              "`g_signal_emit_by_name` (`g_signal_emit` by id in the handle row). "
+              "poolev, the floor and GLib are timed in turn within each run, the "
+              "order rotated from run to run; so are the other comparisons with a "
+              "baseline." % runs_label(rounds, "run"))
     peers = [("indirect-call", "the indirect-call floor")]
     if res.get_any(b, "glib"):
         peers.append(("glib", "GLib signals"))
@@ -523,8 +521,8 @@ def block_echo(res, rel, plot):
     b = "echo"
     rounds = res.rounds(b)
     size = (res.sizes(b, "echo") or ["100"])[0]
-    method = ("medians of %s per server, the servers alternating (poolev "
-              "first in even rounds, libevent first in odd ones); %s loopback TCP "
+    method = ("medians of %s per server, the servers alternating (which one "
+              "goes first alternates too); %s loopback TCP "
               "connections with one 64-byte line in flight each, every response "
               "checked byte for byte; server-thread CPU time per round trip from "
               "the thread's CPU clock." % (runs_label(rounds, "round"), n_label(size)))
@@ -555,8 +553,8 @@ def block_echo(res, rel, plot):
 def block_pubsub(res, rel, plot):
     b = "pubsub"
     rounds = res.rounds(b)
-    method = ("medians of %s per shape, the servers alternating (pubsubd "
-              "first in odd rounds, Redis first in even ones); one load client, "
+    method = ("medians of %s per shape, the servers alternating (which one "
+              "goes first alternates too); one load client, "
               "one publisher keeping W publishes of 64 bytes in flight, S "
               "subscribers, every delivery checked for order and loss; latency "
               "from the publish written to the delivery read; server CPU is the "
