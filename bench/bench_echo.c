@@ -245,6 +245,7 @@ static void lev_describe(void)
 
     printf("libevent: %s, backend %s, EVENT_BASE_FLAG_NOLOCK, bufferevents\n",
            event_get_version(), event_base_get_method(base));
+    bench_tsv_info("libevent", "version", event_get_version());
     event_base_free(base);
 }
 
@@ -534,6 +535,7 @@ int main(void)
     CHECK(apr_socket_addr_get(&sa, APR_LOCAL, listener));
 
     printf("poolev %s echo benchmark\n", POOLEV_VERSION_STRING);
+    bench_tsv_begin("echo", runs);
     bench_print_machine();
     print_pollset_method(root);
 #ifdef HAVE_LIBEVENT
@@ -572,12 +574,16 @@ int main(void)
     pev_cpu = median_field(pv, runs, offsetof(round_result_t, cpu_ns));
     bench_table_row(&t, "echo round trips per second: poolev", pev_rps, "/s",
                     BENCH_INFO, 0);
+    bench_tsv_row_n("echo", NCONN, "poolev", "round-trips", pev_rps, "/s");
+    bench_tsv_row_n("echo", NCONN, "poolev", "server-cpu", pev_cpu, "ns/round-trip");
     if (have_lev) {
         double lev_rps = median_field(lv, runs, offsetof(round_result_t, rps));
         double lev_cpu = median_field(lv, runs, offsetof(round_result_t, cpu_ns));
 
         bench_table_row(&t, "  echo round trips per second: libevent", lev_rps, "/s",
                         BENCH_INFO, 0);
+        bench_tsv_row_n("echo", NCONN, "libevent", "round-trips", lev_rps, "/s");
+        bench_tsv_row_n("echo", NCONN, "libevent", "server-cpu", lev_cpu, "ns/round-trip");
         bench_table_row(&t, "  ratio poolev / libevent", pev_rps / lev_rps, "x",
                         BENCH_AT_LEAST, 0.9);
         bench_table_row(&t, "server thread CPU per round trip: poolev", pev_cpu, "ns",

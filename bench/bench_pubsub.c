@@ -663,6 +663,7 @@ int main(int argc, char **argv)
 
     printf("poolev %s pub/sub benchmark: pubsubd against %s\n", POOLEV_VERSION_STRING,
            have_redis ? "Redis" : "nothing (redis-server not installed)");
+    bench_tsv_begin("pubsub", rounds);
     bench_print_machine();
     printf("one load client; %d-byte messages; %d round(s) of %.1f s per shape, servers"
            " alternating; medians\n\n", PAYLOAD, rounds, seconds);
@@ -695,6 +696,14 @@ int main(int argc, char **argv)
             mp[k] = median(p99[k], rounds);
             mc[k] = median(cpu[k], rounds);
         }
+        for (k = 0; k < (have_redis ? 2 : 1); k++) {
+            char size[32];
+
+            snprintf(size, sizeof size, "%d,%d", shapes[s][0], shapes[s][1]);
+            bench_tsv_row("deliver", size, sv[k].name, "deliveries", mr[k], "/s");
+            bench_tsv_row("deliver", size, sv[k].name, "p99", mp[k], "us");
+            bench_tsv_row("deliver", size, sv[k].name, "server-cpu", mc[k], "ns/delivery");
+        }
         if (have_redis)
             printf("%4d, %-4d      | %9.0f vs %9.0f (%5.2fx) | %7.0f vs %7.0f (%5.2fx) |"
                    " %7.0f vs %7.0f (%5.2fx)\n",
@@ -708,9 +717,11 @@ int main(int argc, char **argv)
     {
         double m0 = idle_memory(&sv[0], idle_n);
 
+        bench_tsv_row_n("idle", (unsigned long) idle_n, "pubsubd", "memory", m0, "B/conn");
         if (have_redis) {
             double m1 = idle_memory(&sv[1], idle_n);
 
+            bench_tsv_row_n("idle", (unsigned long) idle_n, "redis", "memory", m1, "B/conn");
             printf("memory per idle connection at %d: pubsubd %.0f bytes, Redis %.0f bytes"
                    " (%.2fx; goal <= 0.5x)\n", idle_n, m0, m1, m0 / m1);
         } else {

@@ -433,6 +433,7 @@ static void lev_describe(void)
 
     printf("libevent: %s, backend %s, EVENT_BASE_FLAG_NOLOCK\n", event_get_version(),
            event_base_get_method(base));
+    bench_tsv_info("libevent", "version", event_get_version());
     event_base_free(base);
 }
 
@@ -615,6 +616,7 @@ static void print_rows(bench_table_t *t, const workload_t *w, const char *what,
         else
             snprintf(name, sizeof name, "  %s: %s", what, side_name[side]);
         bench_table_row(t, name, v[side], "ns", BENCH_INFO, 0);
+        bench_tsv_row_n(what, w->n, side_name[side], "time", v[side], "ns/op");
     }
     if (side_present(SIDE_LIBEV)) {
         snprintf(name, sizeof name, "  %s: ratio poolev / libev", what);
@@ -720,9 +722,12 @@ int main(void)
 #endif
 
     printf("poolev %s timer benchmark\n", POOLEV_VERSION_STRING);
+    bench_tsv_begin("timer", runs);
+    bench_tsv_info("-", "clock", bt_cpu_clock ? "thread CPU time" : "CLOCK_MONOTONIC");
     bench_print_machine();
 #ifdef HAVE_LIBEV
     bench_ev_describe();
+    bench_tsv_info("libev", "version", bench_ev_version());
 #else
     printf("libev: comparison skipped (built without libev)\n");
 #endif

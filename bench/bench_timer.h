@@ -73,6 +73,8 @@ static inline uint64_t bt_now_ns(void)
 
 /* libev (bench_timer_ev.c, when HAVE_LIBEV) */
 void bench_ev_describe(void);
+/* libev's version, "major.minor" (a static buffer). */
+const char *bench_ev_version(void);
 /* Allocate (or, with 0, free) the n watchers the libev side uses. */
 void bench_ev_watchers(uint32_t n);
 void bench_ev_run(const workload_t *w, result_t *r);

@@ -184,6 +184,15 @@ void bench_ev_run(const workload_t *w, result_t *r)
     ev_loop_destroy(loop);
 }
 
+/* libev's version, "major.minor", in a static buffer (for the TSV rows). */
+const char *bench_ev_version(void)
+{
+    static char v[32];
+
+    snprintf(v, sizeof v, "%d.%d", ev_version_major(), ev_version_minor());
+    return v;
+}
+
 #else
 
 /* ISO C wants something in a translation unit */

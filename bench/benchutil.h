@@ -14,6 +14,7 @@
  *  - bench_table_section(): a heading line inside a result table
  *  - bench_env_double():   a number from the environment, range-checked
  *  - bench_rss_bytes():    the process's resident set size (Linux /proc)
+ *  - bench_tsv_*():        machine-readable results (POOLEV_BENCH_TSV)
  *
  * Everything is static inline, so a benchmark includes only what it uses and
  * unused helpers cost nothing (and warn nothing). clock_gettime() needs POSIX
@@ -443,6 +444,128 @@ static inline void bench_table_footer(const bench_table_t *t)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Machine-readable results                                                  */
+
+/* When the environment variable POOLEV_BENCH_TSV names a file, a benchmark
+ * also appends one tab-separated line per measurement to it (what
+ * bench/report.py reads); the human-readable output stays as it is. The
+ * columns:
+ *
+ *   benchmark case size impl metric value unit rounds
+ *
+ * benchmark: the program ("timer", "bus", "echo", "pubsub"); case: what was
+ * measured ("add", "generate-name", ...); size: its parameter (timers,
+ * listeners, connections, "subscribers,W"; "-" when none); impl: the side
+ * ("poolev", "libev", "redis", ...); metric: the quantity ("time",
+ * "deliveries", "p99", ...); value: the median, a number, except in the rows
+ * whose unit is "text", which describe the run (a peer's version, the clock
+ * used); rounds: the number of rounds the median is taken over. A file that
+ * is empty when opened first gets a header line (starting with '#'). Rows
+ * are written after the measurements, never inside a timed section. */
+
+/** The TSV writer's state: one per program (see bench_tsv_state()). */
+typedef struct bench_tsv {
+    FILE *f;                    /* NULL: not asked for, or not opened yet */
+    int tried;                  /* POOLEV_BENCH_TSV was looked at */
+    const char *benchmark;      /* the first column */
+    int rounds;                 /* the last column */
+} bench_tsv_t;
+
+/* The program's TSV state (a static local: the header defines no variable). */
+static inline bench_tsv_t *bench_tsv_state(void)
+{
+    static bench_tsv_t state;
+
+    return &state;
+}
+
+/* Name the benchmark and its round count for the rows that follow; opens
+ * POOLEV_BENCH_TSV (appending) the first time. Exits with status 2 when the
+ * file cannot be opened. */
+static inline void bench_tsv_begin(const char *benchmark, int rounds)
+{
+    bench_tsv_t *t = bench_tsv_state();
+
+    t->benchmark = benchmark;
+    t->rounds = rounds;
+    if (!t->tried) {
+        const char *path = getenv("POOLEV_BENCH_TSV");
+
+        t->tried = 1;
+        if (path && *path) {
+            t->f = fopen(path, "a");
+            if (!t->f) {
+                fprintf(stderr, "POOLEV_BENCH_TSV=%s: %s\n", path, strerror(errno));
+                exit(2);
+            }
+            if (ftell(t->f) == 0)
+                fprintf(t->f, "#benchmark\tcase\tsize\timpl\tmetric\tvalue\tunit\trounds\n");
+        }
+    }
+}
+
+/* Write a field, with tabs and newlines replaced by spaces; "-" if empty. */
+static inline void bench_tsv_field(FILE *f, const char *s, int last)
+{
+    if (!s || !*s)
+        s = "-";
+    for (; *s; s++)
+        fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+    fputc(last ? '\n' : '\t', f);
+}
+
+/* One measurement: @a value (a median) in @a unit, for @a impl. Nothing
+ * happens unless POOLEV_BENCH_TSV is set (bench_tsv_begin() first). */
+static inline void bench_tsv_row(const char *kase, const char *size, const char *impl,
+                                 const char *metric, double value, const char *unit)
+{
+    bench_tsv_t *t = bench_tsv_state();
+    char num[40];
+
+    if (!t->f)
+        return;
+    bench_tsv_field(t->f, t->benchmark, 0);
+    bench_tsv_field(t->f, kase, 0);
+    bench_tsv_field(t->f, size, 0);
+    bench_tsv_field(t->f, impl, 0);
+    bench_tsv_field(t->f, metric, 0);
+    snprintf(num, sizeof num, "%.6g", value);
+    bench_tsv_field(t->f, num, 0);
+    bench_tsv_field(t->f, unit, 0);
+    fprintf(t->f, "%d\n", t->rounds);
+    fflush(t->f);
+}
+
+/* bench_tsv_row() with a numeric size. */
+static inline void bench_tsv_row_n(const char *kase, unsigned long size, const char *impl,
+                                   const char *metric, double value, const char *unit)
+{
+    char sz[24];
+
+    snprintf(sz, sizeof sz, "%lu", size);
+    bench_tsv_row(kase, sz, impl, metric, value, unit);
+}
+
+/* A description of the run (unit "text"): @a key of @a impl is @a text,
+ * e.g. ("libev", "version", "4.33"). */
+static inline void bench_tsv_info(const char *impl, const char *key, const char *text)
+{
+    bench_tsv_t *t = bench_tsv_state();
+
+    if (!t->f)
+        return;
+    bench_tsv_field(t->f, t->benchmark, 0);
+    bench_tsv_field(t->f, "info", 0);
+    bench_tsv_field(t->f, "-", 0);
+    bench_tsv_field(t->f, impl, 0);
+    bench_tsv_field(t->f, key, 0);
+    bench_tsv_field(t->f, text, 0);
+    bench_tsv_field(t->f, "text", 0);
+    fprintf(t->f, "%d\n", t->rounds);
+    fflush(t->f);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Machine description                                                       */
 
 /* Copy the value of the first "key : value" line of /proc/cpuinfo whose key
@@ -482,6 +605,9 @@ static inline void bench_print_machine(void)
     printf("nproc:    %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
     printf("compiler: %s\n", BENCH_COMPILER);
     printf("apr:      %s\n", apr_version_string());
+    bench_tsv_info("poolev", "version", POOLEV_VERSION_STRING);
+    bench_tsv_info("poolev", "compiler", BENCH_COMPILER);
+    bench_tsv_info("apr", "version", apr_version_string());
 }
 
 #endif /* POOLEV_BENCHUTIL_H */
