@@ -14,6 +14,7 @@
  *   poolev/stream.h  pool-owned buffered streams with timed wait events
  *   poolev/watch.h   watchers of descriptors the caller owns (library sockets)
  *   poolev/connect.h outbound connections: non-blocking resolution, a stream
+ *   poolev/bridge.h  the Redis bridge: bus events between processes
  *   poolev/daemon.h  the daemon lifecycle: modules, configuration generations
  *   poolev/export.h  PEV_API (what libpoolev exports) and PEV_PRINTF
  */
@@ -28,6 +29,7 @@
 #include "poolev/watch.h"
 #include "poolev/tls.h"
 #include "poolev/connect.h"
+#include "poolev/bridge.h"
 #include "poolev/daemon.h"
 
 /** poolev's version, as numbers and as a string. */
