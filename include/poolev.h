@@ -15,6 +15,7 @@
  *   poolev/watch.h   watchers of descriptors the caller owns (library sockets)
  *   poolev/connect.h outbound connections: non-blocking resolution, a stream
  *   poolev/workers.h worker threads, a loop and a bus each; events across them
+ *   poolev/bridge.h  the Redis bridge: bus events between processes
  *   poolev/daemon.h  the daemon lifecycle: modules, configuration generations
  *   poolev/export.h  PEV_API (what libpoolev exports) and PEV_PRINTF
  */
@@ -30,6 +31,7 @@
 #include "poolev/tls.h"
 #include "poolev/connect.h"
 #include "poolev/workers.h"
+#include "poolev/bridge.h"
 #include "poolev/daemon.h"
 
 /** poolev's version, as numbers and as a string. */
