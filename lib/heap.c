@@ -312,6 +312,16 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
         sift_down_newest(h->a, h->size, i, mark, n);
 }
 
+void pevi_heap_retime_top(pevi_heap_t *h, apr_time_t mark, apr_uint64_t seq)
+{
+    pevi_heap_node_t *n = node_of(&h->a[0]);
+
+    n->mark = mark;
+    n->seq = seq;
+    /* not the newest seq: equal marks compare seqs */
+    sift_down(h->a, h->size, 0, mark, n);
+}
+
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
 {
     return h->size ? node_of(&h->a[0]) : NULL;

@@ -45,7 +45,8 @@ typedef struct pevi_heap_node {
     apr_time_t mark;            /* deadline, microseconds (read-only) */
     apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
     apr_uint32_t index;         /* position in the heap; PEVI_HEAP_NONE if out */
-    apr_uint32_t spare;         /* the caller's: the heap never touches it */
+    unsigned int spare : 8;     /* the caller's: the heap never touches them */
+    unsigned int spare_hi : 24;
 } pevi_heap_node_t;
 
 /* One array slot: the node's mark inline, so comparisons stay in the array
@@ -114,6 +115,21 @@ static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
     n->index = (apr_uint32_t) i;
     return APR_SUCCESS;
 }
+
+/* Take the next sequence number, as a push or an update would: for a caller
+ * that orders a node later by itself (see pevi_heap_retime_top()). */
+static inline apr_uint64_t pevi_heap_take_seq(pevi_heap_t *h)
+{
+    return h->next_seq++;
+}
+
+/* Give the top node (in @a h, its entry not marked) the key (@a mark, @a seq)
+ * and sift it down to where that key belongs; O(log n),
+ * never allocates. For a caller that moved a node's deadline later without
+ * telling the heap: the entry kept the earlier mark, a lower bound, until it
+ * came to the top. @a seq is any number taken from the heap, so FIFO among
+ * equal marks follows the order in which the seqs were taken. */
+void pevi_heap_retime_top(pevi_heap_t *h, apr_time_t mark, apr_uint64_t seq);
 
 /* Take @a n (in @a h) out of the heap; O(log n). Its index becomes NONE. */
 void pevi_heap_remove(pevi_heap_t *h, pevi_heap_node_t *n);

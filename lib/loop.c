@@ -188,6 +188,7 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
     t->fn = fn;
     t->user_data = user_data;
     PEVI_TSTATE(t) = T_IDLE;
+    PEVI_TLAG(t) = 0;
 }
 
 /* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
@@ -226,8 +227,22 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     apr_status_t st;
 
     switch (PEVI_TSTATE(t)) {
-    case T_HEAP:                /* move the entry */
+    case T_HEAP:
+        /* later (or the same): lazily, without touching the heap; the
+         * entry's mark stays a lower bound (see loop_int.h) */
+        if (mark >= t->node.mark) {
+            apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
+
+            if (lag <= PEVI_TLAG_MAX) {
+                (void) pevi_heap_take_seq(&loop->heap);
+                t->node.mark = mark;
+                PEVI_TLAG(t) = (unsigned int) lag;
+                return APR_SUCCESS;
+            }
+        }
+        /* earlier, or too far apart: move the entry */
         pevi_heap_update(&loop->heap, &t->node, mark);
+        PEVI_TLAG(t) = 0;
         return APR_SUCCESS;
     case T_DEAD:
         if (pevi_heap_marked_in(&loop->heap, &t->node)) {
@@ -259,6 +274,7 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         break;
     }
     PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TLAG(t) = 0;
     loop->armed++;
     return APR_SUCCESS;
 }
@@ -385,6 +401,7 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         return st;
     }
     PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TLAG(t) = 0;
     loop->armed++;
     if (out)
         *out = t;
@@ -858,7 +875,19 @@ apr_status_t pev_loop_stop(pev_loop_t *loop)
     return pev_loop_wakeup(loop);
 }
 
-/* The heap's first armed timer: cancelled entries on top are dropped. */
+/* The top entry's timer @a t was re-armed lazily: give the entry the mark
+ * and seq recorded (loop_int.h), which sorts it after its old place. */
+static void retime_top(pev_loop_t *loop, pev_timer_t *t)
+{
+    pevi_heap_retime_top(&loop->heap, t->node.mark, t->node.seq + PEVI_TLAG(t));
+    PEVI_TLAG(t) = 0;
+}
+
+/* The heap's first armed timer (cancelled entries on top are dropped), or
+ * NULL. Its entry's mark (pevi_heap_top_mark()) is the earliest any timer
+ * can fire: a lazily re-armed one's is only a lower bound, left for
+ * take_due() to correct when it has come (correcting it here would move
+ * every re-armed entry on the way to the first armed mark, at every wait). */
 static pevi_heap_node_t *first_live(pev_loop_t *loop)
 {
     pevi_heap_node_t *top;
@@ -885,11 +914,18 @@ static void take_due(pev_loop_t *loop)
     apr_size_t n = 0;
 
     while (pevi_heap_size(h) && pevi_heap_top_mark(h) <= now) {
-        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(h), pev_timer_t, node);
-        pevi_heap_node_t *next = pevi_heap_top(h);
+        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_top(h), pev_timer_t, node);
+        pevi_heap_node_t *next;
 
+        if (PEVI_TSTATE(t) == T_HEAP && PEVI_TLAG(t)) {
+            /* re-armed lazily: its entry's mark was only a lower bound */
+            retime_top(loop, t);
+            continue;
+        }
+        (void) pevi_heap_pop(h);
         /* the next one's record is most likely a cache miss: ask for it
          * while this one is handled */
+        next = pevi_heap_top(h);
         if (next)
             prefetch_w(next);
         if (PEVI_TSTATE(t) == T_DEAD) {
@@ -958,10 +994,10 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
      * millisecond resolution, so that we never wake just before it) */
     top = first_live(loop);
     if (top != NULL) {
-        apr_time_t clock = read_clock(loop);
-        apr_interval_time_t d = top->mark <= clock ? 0
-                              : top->mark - clock > MAX_WAIT ? MAX_WAIT
-                              : (top->mark - clock + 999) / 1000 * 1000;
+        apr_time_t clock = read_clock(loop), mark = pevi_heap_top_mark(&loop->heap);
+        apr_interval_time_t d = mark <= clock ? 0
+                              : mark - clock > MAX_WAIT ? MAX_WAIT
+                              : (mark - clock + 999) / 1000 * 1000;
 
         if (timeout < 0 || d < timeout)
             timeout = d;

@@ -168,6 +168,107 @@ START_TEST(timer_relative_and_cancel)
 }
 END_TEST
 
+/* A re-arm for a later mark leaves the heap entry under the old mark (lazy
+ * re-arm): the timer must not fire when the old mark comes, only at the new
+ * one, and pev_timer_mark() says the new one. */
+START_TEST(timer_lazy_rearm_never_early)
+{
+    pev_timer_t *a = at(1500, tact(pt_pool, 1), NULL);
+    pev_timer_t *b = at(1600, tact(pt_pool, 2), NULL);
+
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);   /* the same mark */
+    ck_assert_int_eq(pev_timer_mark(a), 3000);
+    pt_tick(LOOP, 1500);
+    ck_assert_int_eq(LOG.n, 0);
+    ck_assert(pev_timer_armed(a));
+    pt_tick(LOOP, 1600);
+    ck_assert_log(&LOG, 2);
+    ck_assert(pev_timer_armed(b) == 0);
+    pt_tick(LOOP, 2999);
+    ck_assert_log(&LOG, 2);
+    pt_tick(LOOP, 3000);
+    ck_assert_log(&LOG, 2, 1);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    /* re-armed later, then earlier than its old mark: the earlier mark holds */
+    a = at(5000, tact(pt_pool, 3), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 9000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(a, 4000), APR_SUCCESS);
+    pt_tick(LOOP, 3999);
+    ck_assert_log(&LOG, 2, 1);
+    pt_tick(LOOP, 4000);
+    ck_assert_log(&LOG, 2, 1, 3);
+    /* re-armed later twice, cancelled: nothing fires at either mark */
+    a = at(5000, tact(pt_pool, 4), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 6000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(a, 7000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(a), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(a), PEV_ENOTARMED);
+    pt_tick(LOOP, 8000);
+    ck_assert_log(&LOG, 2, 1, 3);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+}
+END_TEST
+
+/* FIFO among equal marks counts a lazy re-arm at the moment of the re-arm:
+ * a (re-armed to 3000 after b was armed for 3000, before c was) fires after
+ * b and before c, although its entry moves to 3000 only when its old mark
+ * has come, after c was armed. */
+START_TEST(timer_lazy_rearm_fifo)
+{
+    pev_timer_t *a = at(1500, tact(pt_pool, 1), NULL);
+    int i;
+
+    at(3000, tact(pt_pool, 2), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);
+    at(3000, tact(pt_pool, 3), NULL);
+    pt_tick(LOOP, 1500);                /* a's old mark: its entry moves */
+    ck_assert_int_eq(LOG.n, 0);
+    at(3000, tact(pt_pool, 4), NULL);
+    pt_tick(LOOP, 3000);
+    ck_assert_log(&LOG, 2, 1, 3, 4);
+    /* many re-arms in turn to one mark: they fire in the order of the last
+     * re-arm of each */
+    pt_log_reset(&LOG);
+    {
+        pev_timer_t *h[8];
+
+        for (i = 0; i < 8; i++)
+            h[i] = at(4000 + i, tact(pt_pool, i), NULL);
+        for (i = 7; i >= 0; i--)
+            ck_assert_int_eq(pev_timer_rearm(h[i], 9000), APR_SUCCESS);
+        ck_assert_int_eq(pev_timer_rearm(h[3], 9000), APR_SUCCESS);
+        pt_tick(LOOP, 9000);
+        ck_assert_log(&LOG, 7, 6, 5, 4, 2, 1, 0, 3);
+    }
+}
+END_TEST
+
+/* A lazy re-arm records its sequence number as a distance of at most
+ * PEVI_TLAG_MAX (2^24 - 1) from the entry's: one further apart moves the
+ * entry at once. Here a's distance is 2^24 + 2; kept in 24 bits it would
+ * read 2 and put a before c, which was armed after a's entry and before its
+ * re-arm. */
+START_TEST(timer_lazy_rearm_far_apart)
+{
+    pev_timer_t *a = at(1500, tact(pt_pool, 1), NULL);
+    pev_timer_t *b = at(8000, tact(pt_pool, 2), NULL);
+    long i;
+
+    for (i = 0; i < (1L << 24); i++)    /* each re-arm takes a seq */
+        if (pev_timer_rearm(b, 8000) != APR_SUCCESS)
+            ck_abort_msg("re-arm %ld failed", i);
+    at(3000, tact(pt_pool, 3), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);
+    pt_tick(LOOP, 1500);
+    ck_assert_int_eq(LOG.n, 0);
+    pt_tick(LOOP, 3000);
+    ck_assert_log(&LOG, 3, 1);
+    pt_tick(LOOP, 8000);
+    ck_assert_log(&LOG, 3, 1, 2);
+}
+END_TEST
+
 static void rearm_past(tact_t *self, pev_timer_t *t)
 {
     if (self->calls < 3)
@@ -985,6 +1086,9 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, timer_equal_marks_fifo);
     tcase_add_test(tc, timer_relative_and_cancel);
     tcase_add_test(tc, timer_rearm_past_from_callback_next_iteration);
+    tcase_add_test(tc, timer_lazy_rearm_never_early);
+    tcase_add_test(tc, timer_lazy_rearm_fifo);
+    tcase_add_test(tc, timer_lazy_rearm_far_apart);
     tcase_add_test(tc, timer_rearm_states);
     tcase_add_test(tc, timer_pool_destroy_cancels);
     tcase_add_test(tc, timer_loop_destroyed_in_callback);

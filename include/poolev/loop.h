@@ -90,6 +90,10 @@ PEV_API apr_status_t pev_loop_run(pev_loop_t *loop);
  * output or a close is waiting from outside the loop, the poll does not
  * wait.
  *
+ * The wait may end at the mark a timer had before pev_timer_rearm() moved
+ * it later (see there): then the iteration fires nothing for it, and the
+ * next one waits for the new mark.
+ *
  * With a fake clock (pev_loop_set_clock()) the wait to a timer's mark is
  * computed from that clock as if it ran in real time: tests pass 0.
  *
@@ -214,8 +218,14 @@ PEV_API apr_status_t pev_loop_defer(pev_timer_t **timer, pev_loop_t *loop, pev_t
  * Arm @a timer again for @a mark, whatever its state (armed: moved; fired or
  * cancelled: armed anew). Callable from its own callback: a mark that has
  * already passed fires in the next iteration, after I/O was polled.
+ *
+ * An armed timer moved to a later mark (or the same one), the idle-timeout
+ * pattern, is O(1): only the record changes, and the heap moves the timer
+ * when its old mark comes (one wakeup at the old mark at most, which fires
+ * nothing for it). It still fires at the new mark, never earlier, and after
+ * every timer armed for that mark before this call.
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_EDESTROYED if the loop is
- *         gone. O(log n).
+ *         gone. O(log n); O(1) when an armed timer moves later.
  */
 PEV_API apr_status_t pev_timer_rearm(pev_timer_t *timer, apr_time_t mark);
 
