@@ -395,6 +395,11 @@ void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n)
     h->a[n->index].node = (pevi_heap_node_t *) ((apr_uintptr_t) n | 1);
 }
 
+void pevi_heap_unmark(pevi_heap_t *h, pevi_heap_node_t *n)
+{
+    h->a[n->index].node = n;
+}
+
 int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n)
 {
     return n->index < h->size && node_of(&h->a[n->index]) == n;

@@ -45,7 +45,8 @@ typedef struct pevi_heap_node {
     apr_time_t mark;            /* deadline, microseconds (read-only) */
     apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
     apr_uint32_t index;         /* position in the heap; PEVI_HEAP_NONE if out */
-    unsigned int spare : 8;     /* the caller's: the heap never touches them */
+    unsigned int spare : 2;     /* the caller's: the heap never touches them */
+    unsigned int spare_mid : 6;
     unsigned int spare_hi : 24;
 } pevi_heap_node_t;
 
@@ -167,6 +168,9 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data);
  * other: it sorts, pops and is removed or updated as before (update clears
  * the flag). The sweep is O(n) and never allocates (the array may shrink). */
 void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n);
+/* Clear the flag of @a n's entry (still in the heap, pevi_heap_marked_in()):
+ * an entry like any other again, where it is; O(1). */
+void pevi_heap_unmark(pevi_heap_t *h, pevi_heap_node_t *n);
 int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n);
 void pevi_heap_sweep(pevi_heap_t *h);
 

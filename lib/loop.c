@@ -116,7 +116,8 @@ struct pev_loop {
      * once from rec_pool, which is cleared or destroyed only after the
      * owner of (rec_pool, loop) let go of them (timer_settle) */
     apr_pool_t *rec_pool;
-    char *rec_next, *rec_end;
+    char *rec_base, *rec_next, *rec_end;    /* the run's first record, the
+                                             * next one, its end */
     apr_size_t rec_run;             /* records in the next run */
     pevi_link_t parts;              /* components' owners (sentinel) */
     apr_size_t ios;                 /* open items of components */
@@ -163,6 +164,12 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
         return APR_INT64_MIN;
     return a + b;
 }
+
+#if defined(__GNUC__)
+#define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define PEVI_UNLIKELY(x) (x)
+#endif
 
 /* The smallest due array; it grows by doubling, never shrinks. */
 #define DUE_MIN 64
@@ -246,9 +253,24 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         return APR_SUCCESS;
     case T_DEAD:
         if (pevi_heap_marked_in(&loop->heap, &t->node)) {
+            loop->dead--;
+            if (mark >= t->node.mark) {
+                apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
+
+                if (lag <= PEVI_TLAG_MAX) {
+                    /* the entry, unmarked, is a lower bound: a lazy
+                     * re-arm of an armed timer */
+                    (void) pevi_heap_take_seq(&loop->heap);
+                    pevi_heap_unmark(&loop->heap, &t->node);
+                    t->node.mark = mark;
+                    PEVI_TSTATE(t) = T_HEAP;
+                    PEVI_TLAG(t) = (unsigned int) lag;
+                    loop->armed++;
+                    return APR_SUCCESS;
+                }
+            }
             /* revive the entry (the update clears its mark bit) */
             pevi_heap_update(&loop->heap, &t->node, mark);
-            loop->dead--;
             break;
         }
         /* swept: idle */
@@ -336,9 +358,17 @@ static void timer_settle(void *container)
 #define REC_ALIGN 64
 _Static_assert(sizeof(pev_timer_t) == REC_ALIGN, "a timer record is one cache line");
 
+/* The run's owner: the word before its first record (record_alloc()). */
+static inline pevi_owner_t **run_owner(pev_timer_t *t)
+{
+    return (pevi_owner_t **) (void *) ((char *) (t - PEVI_TSLOT(t))) - 1;
+}
+
 /* A record for a timer of @a lifetime: from the current run when the run is
  * that pool's, else from a new run (in records of the lifetime pool, as
- * ever: they live exactly as long as the pool). */
+ * ever: they live exactly as long as the pool). A run is one word for its
+ * owner (set by pev_timer_add()), then its records, each with its place in
+ * the run (PEVI_TSLOT). */
 static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
 {
     pev_timer_t *t;
@@ -347,19 +377,22 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
     if (loop->rec_pool == lifetime && loop->rec_next != loop->rec_end) {
         t = (pev_timer_t *) (void *) loop->rec_next;
         loop->rec_next += sizeof *t;
+        PEVI_TSLOT(t) = (unsigned int) (t - (pev_timer_t *) (void *) loop->rec_base);
         return t;
     }
     run = loop->rec_pool == lifetime ? loop->rec_run : 1;
-    t = apr_palloc(lifetime, run * sizeof *t + REC_ALIGN - 8);
+    t = apr_palloc(lifetime, run * sizeof *t + REC_ALIGN);
     if (!t)
         return NULL;
-    /* APR aligns to 8 bytes: skip to the next line */
-    t = (pev_timer_t *) (void *) (((apr_uintptr_t) t + REC_ALIGN - 1)
+    /* APR aligns to 8 bytes: room for the owner word, then the next line */
+    t = (pev_timer_t *) (void *) (((apr_uintptr_t) t + sizeof(void *) + REC_ALIGN - 1)
                                   & ~(apr_uintptr_t) (REC_ALIGN - 1));
     loop->rec_pool = lifetime;
+    loop->rec_base = (char *) t;
     loop->rec_next = (char *) (t + 1);
     loop->rec_end = (char *) (t + run);
     loop->rec_run = run < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
+    PEVI_TSLOT(t) = 0;
     return t;
 }
 
@@ -380,6 +413,31 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         return APR_EINVAL;
     if (!lifetime)
         lifetime = loop->pool;
+    {
+        /* a record released for this pool (pev_timer_release()): already
+         * on the owner's list */
+        pevi_owner_t *ow = loop->owners.last;
+
+        if (PEVI_UNLIKELY(!ow || ow->pool != lifetime))
+            ow = apr_hash_get(loop->owners.by_pool, &lifetime, sizeof lifetime);
+        if (ow && ow->spare) {
+            loop->owners.last = ow;
+            t = ow->spare;
+            ow->spare = t->user_data;
+            t->fn = fn;
+            t->user_data = user_data;
+            st = pevi_timer_arm(t, mark);
+            if (st != APR_SUCCESS) {
+                t->fn = NULL;           /* released still */
+                t->user_data = ow->spare;
+                ow->spare = t;
+                return st;
+            }
+            if (out)
+                *out = t;
+            return APR_SUCCESS;
+        }
+    }
     t = record_alloc(loop, lifetime);
     if (!t)
         return APR_ENOMEM;
@@ -395,6 +453,8 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         timer_settle(loop);
         return st;
     }
+    if (PEVI_TSLOT(t) == 0)     /* a new run: the owner of all its records */
+        *run_owner(t) = loop->owners.last;
     st = pevi_heap_push(&loop->heap, &t->node, mark);
     if (st != APR_SUCCESS) {
         pevi_link_remove(&t->owned);
@@ -427,7 +487,7 @@ apr_status_t pev_loop_defer(pev_timer_t **out, pev_loop_t *loop, pev_timer_fn *f
 
 apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
 {
-    if (!t)
+    if (!t || !t->fn)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
@@ -436,7 +496,7 @@ apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
 
 apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
 {
-    if (!t)
+    if (!t || !t->fn)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
@@ -445,13 +505,32 @@ apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
 
 apr_status_t pev_timer_cancel(pev_timer_t *t)
 {
-    if (!t)
+    if (!t || !t->fn)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
     if (PEVI_TSTATE(t) == T_IDLE || PEVI_TSTATE(t) == T_DEAD)
         return PEV_ENOTARMED;
     timer_cancel_lazy(t);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_timer_release(pev_timer_t *t)
+{
+    pevi_owner_t *ow;
+
+    if (!t || !t->fn)
+        return APR_EINVAL;
+    if (!t->loop)
+        return PEV_EDESTROYED;
+    if (PEVI_TSTATE(t) == T_HEAP || PEVI_TSTATE(t) == T_DUE)
+        timer_cancel_lazy(t);
+    /* on its owner's list still (the pool's teardown disarms it as any
+     * other), and first on the owner's free list, through user_data */
+    ow = *run_owner(t);
+    t->fn = NULL;
+    t->user_data = ow->spare;
+    ow->spare = t;
     return APR_SUCCESS;
 }
 
@@ -770,7 +849,17 @@ int pevi_loop_running(const pev_loop_t *loop)
 
 apr_size_t pevi_loop_pool_timers(const pev_loop_t *loop, apr_pool_t *pool)
 {
-    return loop && pool ? pevi_owners_items(&loop->owners, pool) : 0;
+    const pevi_owner_t *ow;
+    const pevi_link_t *item;
+    apr_size_t n = 0;
+
+    if (!loop || !pool)
+        return 0;
+    ow = apr_hash_get(loop->owners.by_pool, &pool, sizeof pool);
+    if (ow)                     /* released records are no timers */
+        for (item = ow->head.next; item != &ow->head; item = item->next)
+            n += PEVI_CONTAINER(item, pev_timer_t, owned)->fn != NULL;
+    return n;
 }
 
 apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)

@@ -46,6 +46,7 @@ enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
 struct pev_timer {
     pevi_heap_node_t node;          /* node.mark: the mark, always;
                                      * node.spare: the state (PEVI_TSTATE);
+                                     * node.spare_mid: PEVI_TSLOT;
                                      * node.spare_hi: PEVI_TLAG */
     pev_timer_fn *fn;
     void *user_data;
@@ -56,6 +57,10 @@ struct pev_timer {
 
 /* The state of timer @a t (an enum pevi_timer_state). */
 #define PEVI_TSTATE(t) ((t)->node.spare)
+
+/* A pev_timer_add() record's place in its run of records (loop.c): the run's
+ * owner pointer is stored just before the run's first record. */
+#define PEVI_TSLOT(t) ((t)->node.spare_mid)
 
 /* T_HEAP only: 0, or the re-armed seq minus node.seq (lazy re-arm, above);
  * meaningless in the other states. */
