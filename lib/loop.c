@@ -369,15 +369,18 @@ static inline pevi_owner_t **run_owner(pev_timer_t *t)
  * ever: they live exactly as long as the pool). A run is one word for its
  * owner (set by pev_timer_add()), then its records, each with its place in
  * the run (PEVI_TSLOT). */
-static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
+static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
+                                 unsigned int *slot)
 {
     pev_timer_t *t;
     apr_size_t run;
 
+    /* the record's place in the run is returned, for pev_timer_add() to
+     * store with the rest of the record */
     if (loop->rec_pool == lifetime && loop->rec_next != loop->rec_end) {
         t = (pev_timer_t *) (void *) loop->rec_next;
         loop->rec_next += sizeof *t;
-        PEVI_TSLOT(t) = (unsigned int) (t - (pev_timer_t *) (void *) loop->rec_base);
+        *slot = (unsigned int) (t - (pev_timer_t *) (void *) loop->rec_base);
         return t;
     }
     run = loop->rec_pool == lifetime ? loop->rec_run : 1;
@@ -392,7 +395,7 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
     loop->rec_next = (char *) (t + 1);
     loop->rec_end = (char *) (t + run);
     loop->rec_run = run < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
-    PEVI_TSLOT(t) = 0;
+    *slot = 0;
     return t;
 }
 
@@ -406,39 +409,42 @@ static void timer_orphan(void *container, pevi_link_t *item)
 apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
                            pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime)
 {
+    pevi_owner_t *ow;
     pev_timer_t *t;
     apr_status_t st;
+    unsigned int slot;
 
     if (!loop || !fn)
         return APR_EINVAL;
     if (!lifetime)
         lifetime = loop->pool;
-    {
-        /* a record released for this pool (pev_timer_release()): already
-         * on the owner's list */
-        pevi_owner_t *ow = loop->owners.last;
-
-        if (PEVI_UNLIKELY(!ow || ow->pool != lifetime))
-            ow = apr_hash_get(loop->owners.by_pool, &lifetime, sizeof lifetime);
-        if (ow && ow->spare) {
+    /* the pool's owner, if it has one yet (pevi_owner_add()'s lookup, done
+     * once here) */
+    ow = loop->owners.last;
+    if (PEVI_UNLIKELY(!ow || ow->pool != lifetime)) {
+        ow = apr_hash_get(loop->owners.by_pool, &lifetime, sizeof lifetime);
+        if (ow)
             loop->owners.last = ow;
-            t = ow->spare;
-            ow->spare = t->user_data;
-            t->fn = fn;
-            t->user_data = user_data;
-            st = pevi_timer_arm(t, mark);
-            if (st != APR_SUCCESS) {
-                t->fn = NULL;           /* released still */
-                t->user_data = ow->spare;
-                ow->spare = t;
-                return st;
-            }
-            if (out)
-                *out = t;
-            return APR_SUCCESS;
-        }
     }
-    t = record_alloc(loop, lifetime);
+    if (ow && ow->spare) {
+        /* a record released for this pool (pev_timer_release()), on the
+         * owner's list still */
+        t = ow->spare;
+        ow->spare = t->user_data;
+        t->fn = fn;
+        t->user_data = user_data;
+        st = pevi_timer_arm(t, mark);
+        if (st != APR_SUCCESS) {
+            t->fn = NULL;               /* released still */
+            t->user_data = ow->spare;
+            ow->spare = t;
+            return st;
+        }
+        if (out)
+            *out = t;
+        return APR_SUCCESS;
+    }
+    t = record_alloc(loop, lifetime, &slot);
     if (!t)
         return APR_ENOMEM;
     /* pevi_timer_init() and pevi_timer_arm() of an idle timer, folded: the
@@ -446,22 +452,30 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     t->fn = fn;
     t->user_data = user_data;
     t->loop = loop;
-    st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
-    if (st != APR_SUCCESS) {
-        /* no owner for the pool: nothing would tell the loop when the
-         * pool's memory goes, so the run must not be kept */
-        timer_settle(loop);
-        return st;
+    if (ow) {
+        /* newest first, as pevi_owner_add() links */
+        pevi_list_prepend(&ow->head, &t->owned);
     }
-    if (PEVI_TSLOT(t) == 0)     /* a new run: the owner of all its records */
-        *run_owner(t) = loop->owners.last;
+    else {
+        st = pevi_owner_add_slow(&loop->owners, lifetime, &t->owned);
+        if (st != APR_SUCCESS) {
+            /* no owner for the pool: nothing would tell the loop when the
+             * pool's memory goes, so the run must not be kept */
+            timer_settle(loop);
+            return st;
+        }
+        ow = loop->owners.last;
+    }
+    PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TSLOT(t) = slot;
+    PEVI_TLAG(t) = 0;
+    if (slot == 0)              /* a new run: the owner of all its records */
+        *run_owner(t) = ow;
     st = pevi_heap_push(&loop->heap, &t->node, mark);
     if (st != APR_SUCCESS) {
         pevi_link_remove(&t->owned);
         return st;
     }
-    PEVI_TSTATE(t) = T_HEAP;
-    PEVI_TLAG(t) = 0;
     loop->armed++;
     if (out)
         *out = t;
