@@ -28,9 +28,11 @@
  *           non-blocking loop iteration after each batch (timed too). Per
  *           operation: 60% re-armed to now + 10 s (pev_timer_rearm_in,
  *           ev_timer_again, evtimer_add of the pending event); 30% cancelled
- *           and added again at now + 10 s (poolev: pev_timer_cancel and a new
- *           pev_timer_add record, as its API has it; libev and libevent:
- *           stop or del, then start or add of the same watcher); 10% made due
+ *           and added again at now + 10 s (poolev: pev_timer_cancel,
+ *           pev_timer_release of the handle and pev_timer_add, which takes
+ *           the released record instead of allocating one; libev and
+ *           libevent: stop or del, then start or add of the same watcher);
+ *           10% made due
  *           (re-armed to now), fired by the next iteration, whose callback
  *           re-arms the timer to now + 10 s. The same operation sequence on
  *           every side. libevent runs each batch inside a loop callback (its
@@ -235,8 +237,10 @@ static void pev_run(apr_pool_t *root, const workload_t *w, result_t *r)
         case MIX_REARM:
             CHECK(pev_timer_rearm_in(*h, IDLE_US));
             break;
-        case MIX_READD:
+        case MIX_READD:         /* the old record goes back to the pool's
+                                 * timers and the add takes it */
             CHECK(pev_timer_cancel(*h));
+            CHECK(pev_timer_release(*h));
             CHECK(pev_timer_add_in(h, s.loop, IDLE_US, pev_idle, &s, s.life));
             break;
         default:

@@ -312,6 +312,16 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
         sift_down_newest(h->a, h->size, i, mark, n);
 }
 
+void pevi_heap_retime_top(pevi_heap_t *h, apr_time_t mark, apr_uint64_t seq)
+{
+    pevi_heap_node_t *n = node_of(&h->a[0]);
+
+    n->mark = mark;
+    n->seq = seq;
+    /* not the newest seq: equal marks compare seqs */
+    sift_down(h->a, h->size, 0, mark, n);
+}
+
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
 {
     return h->size ? node_of(&h->a[0]) : NULL;
@@ -383,6 +393,11 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
 void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n)
 {
     h->a[n->index].node = (pevi_heap_node_t *) ((apr_uintptr_t) n | 1);
+}
+
+void pevi_heap_unmark(pevi_heap_t *h, pevi_heap_node_t *n)
+{
+    h->a[n->index].node = n;
 }
 
 int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n)

@@ -45,7 +45,9 @@ typedef struct pevi_heap_node {
     apr_time_t mark;            /* deadline, microseconds (read-only) */
     apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
     apr_uint32_t index;         /* position in the heap; PEVI_HEAP_NONE if out */
-    apr_uint32_t spare;         /* the caller's: the heap never touches it */
+    unsigned int spare : 2;     /* the caller's: the heap never touches them */
+    unsigned int spare_mid : 6;
+    unsigned int spare_hi : 24;
 } pevi_heap_node_t;
 
 /* One array slot: the node's mark inline, so comparisons stay in the array
@@ -115,6 +117,21 @@ static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
     return APR_SUCCESS;
 }
 
+/* Take the next sequence number, as a push or an update would: for a caller
+ * that orders a node later by itself (see pevi_heap_retime_top()). */
+static inline apr_uint64_t pevi_heap_take_seq(pevi_heap_t *h)
+{
+    return h->next_seq++;
+}
+
+/* Give the top node (in @a h, its entry not marked) the key (@a mark, @a seq)
+ * and sift it down to where that key belongs; O(log n),
+ * never allocates. For a caller that moved a node's deadline later without
+ * telling the heap: the entry kept the earlier mark, a lower bound, until it
+ * came to the top. @a seq is any number taken from the heap, so FIFO among
+ * equal marks follows the order in which the seqs were taken. */
+void pevi_heap_retime_top(pevi_heap_t *h, apr_time_t mark, apr_uint64_t seq);
+
 /* Take @a n (in @a h) out of the heap; O(log n). Its index becomes NONE. */
 void pevi_heap_remove(pevi_heap_t *h, pevi_heap_node_t *n);
 
@@ -151,6 +168,9 @@ void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data);
  * other: it sorts, pops and is removed or updated as before (update clears
  * the flag). The sweep is O(n) and never allocates (the array may shrink). */
 void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n);
+/* Clear the flag of @a n's entry (still in the heap, pevi_heap_marked_in()):
+ * an entry like any other again, where it is; O(1). */
+void pevi_heap_unmark(pevi_heap_t *h, pevi_heap_node_t *n);
 int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n);
 void pevi_heap_sweep(pevi_heap_t *h);
 

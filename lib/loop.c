@@ -116,7 +116,8 @@ struct pev_loop {
      * once from rec_pool, which is cleared or destroyed only after the
      * owner of (rec_pool, loop) let go of them (timer_settle) */
     apr_pool_t *rec_pool;
-    char *rec_next, *rec_end;
+    char *rec_base, *rec_next, *rec_end;    /* the run's first record, the
+                                             * next one, its end */
     apr_size_t rec_run;             /* records in the next run */
     pevi_link_t parts;              /* components' owners (sentinel) */
     apr_size_t ios;                 /* open items of components */
@@ -164,6 +165,12 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
     return a + b;
 }
 
+#if defined(__GNUC__)
+#define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define PEVI_UNLIKELY(x) (x)
+#endif
+
 /* The smallest due array; it grows by doubling, never shrinks. */
 #define DUE_MIN 64
 
@@ -188,6 +195,7 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
     t->fn = fn;
     t->user_data = user_data;
     PEVI_TSTATE(t) = T_IDLE;
+    PEVI_TLAG(t) = 0;
 }
 
 /* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
@@ -226,14 +234,43 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     apr_status_t st;
 
     switch (PEVI_TSTATE(t)) {
-    case T_HEAP:                /* move the entry */
+    case T_HEAP:
+        /* later (or the same): lazily, without touching the heap; the
+         * entry's mark stays a lower bound (see loop_int.h) */
+        if (mark >= t->node.mark) {
+            apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
+
+            if (lag <= PEVI_TLAG_MAX) {
+                (void) pevi_heap_take_seq(&loop->heap);
+                t->node.mark = mark;
+                PEVI_TLAG(t) = (unsigned int) lag;
+                return APR_SUCCESS;
+            }
+        }
+        /* earlier, or too far apart: move the entry */
         pevi_heap_update(&loop->heap, &t->node, mark);
+        PEVI_TLAG(t) = 0;
         return APR_SUCCESS;
     case T_DEAD:
         if (pevi_heap_marked_in(&loop->heap, &t->node)) {
+            loop->dead--;
+            if (mark >= t->node.mark) {
+                apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
+
+                if (lag <= PEVI_TLAG_MAX) {
+                    /* the entry, unmarked, is a lower bound: a lazy
+                     * re-arm of an armed timer */
+                    (void) pevi_heap_take_seq(&loop->heap);
+                    pevi_heap_unmark(&loop->heap, &t->node);
+                    t->node.mark = mark;
+                    PEVI_TSTATE(t) = T_HEAP;
+                    PEVI_TLAG(t) = (unsigned int) lag;
+                    loop->armed++;
+                    return APR_SUCCESS;
+                }
+            }
             /* revive the entry (the update clears its mark bit) */
             pevi_heap_update(&loop->heap, &t->node, mark);
-            loop->dead--;
             break;
         }
         /* swept: idle */
@@ -259,6 +296,7 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         break;
     }
     PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TLAG(t) = 0;
     loop->armed++;
     return APR_SUCCESS;
 }
@@ -320,30 +358,44 @@ static void timer_settle(void *container)
 #define REC_ALIGN 64
 _Static_assert(sizeof(pev_timer_t) == REC_ALIGN, "a timer record is one cache line");
 
+/* The run's owner: the word before its first record (record_alloc()). */
+static inline pevi_owner_t **run_owner(pev_timer_t *t)
+{
+    return (pevi_owner_t **) (void *) ((char *) (t - PEVI_TSLOT(t))) - 1;
+}
+
 /* A record for a timer of @a lifetime: from the current run when the run is
  * that pool's, else from a new run (in records of the lifetime pool, as
- * ever: they live exactly as long as the pool). */
-static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime)
+ * ever: they live exactly as long as the pool). A run is one word for its
+ * owner (set by pev_timer_add()), then its records, each with its place in
+ * the run (PEVI_TSLOT). */
+static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
+                                 unsigned int *slot)
 {
     pev_timer_t *t;
     apr_size_t run;
 
+    /* the record's place in the run is returned, for pev_timer_add() to
+     * store with the rest of the record */
     if (loop->rec_pool == lifetime && loop->rec_next != loop->rec_end) {
         t = (pev_timer_t *) (void *) loop->rec_next;
         loop->rec_next += sizeof *t;
+        *slot = (unsigned int) (t - (pev_timer_t *) (void *) loop->rec_base);
         return t;
     }
     run = loop->rec_pool == lifetime ? loop->rec_run : 1;
-    t = apr_palloc(lifetime, run * sizeof *t + REC_ALIGN - 8);
+    t = apr_palloc(lifetime, run * sizeof *t + REC_ALIGN);
     if (!t)
         return NULL;
-    /* APR aligns to 8 bytes: skip to the next line */
-    t = (pev_timer_t *) (void *) (((apr_uintptr_t) t + REC_ALIGN - 1)
+    /* APR aligns to 8 bytes: room for the owner word, then the next line */
+    t = (pev_timer_t *) (void *) (((apr_uintptr_t) t + sizeof(void *) + REC_ALIGN - 1)
                                   & ~(apr_uintptr_t) (REC_ALIGN - 1));
     loop->rec_pool = lifetime;
+    loop->rec_base = (char *) t;
     loop->rec_next = (char *) (t + 1);
     loop->rec_end = (char *) (t + run);
     loop->rec_run = run < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
+    *slot = 0;
     return t;
 }
 
@@ -357,14 +409,42 @@ static void timer_orphan(void *container, pevi_link_t *item)
 apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
                            pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime)
 {
+    pevi_owner_t *ow;
     pev_timer_t *t;
     apr_status_t st;
+    unsigned int slot;
 
     if (!loop || !fn)
         return APR_EINVAL;
     if (!lifetime)
         lifetime = loop->pool;
-    t = record_alloc(loop, lifetime);
+    /* the pool's owner, if it has one yet (pevi_owner_add()'s lookup, done
+     * once here) */
+    ow = loop->owners.last;
+    if (PEVI_UNLIKELY(!ow || ow->pool != lifetime)) {
+        ow = apr_hash_get(loop->owners.by_pool, &lifetime, sizeof lifetime);
+        if (ow)
+            loop->owners.last = ow;
+    }
+    if (ow && ow->spare) {
+        /* a record released for this pool (pev_timer_release()), on the
+         * owner's list still */
+        t = ow->spare;
+        ow->spare = t->user_data;
+        t->fn = fn;
+        t->user_data = user_data;
+        st = pevi_timer_arm(t, mark);
+        if (st != APR_SUCCESS) {
+            t->fn = NULL;               /* released still */
+            t->user_data = ow->spare;
+            ow->spare = t;
+            return st;
+        }
+        if (out)
+            *out = t;
+        return APR_SUCCESS;
+    }
+    t = record_alloc(loop, lifetime, &slot);
     if (!t)
         return APR_ENOMEM;
     /* pevi_timer_init() and pevi_timer_arm() of an idle timer, folded: the
@@ -372,19 +452,30 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     t->fn = fn;
     t->user_data = user_data;
     t->loop = loop;
-    st = pevi_owner_add(&loop->owners, lifetime, &t->owned);
-    if (st != APR_SUCCESS) {
-        /* no owner for the pool: nothing would tell the loop when the
-         * pool's memory goes, so the run must not be kept */
-        timer_settle(loop);
-        return st;
+    if (ow) {
+        /* newest first, as pevi_owner_add() links */
+        pevi_list_prepend(&ow->head, &t->owned);
     }
+    else {
+        st = pevi_owner_add_slow(&loop->owners, lifetime, &t->owned);
+        if (st != APR_SUCCESS) {
+            /* no owner for the pool: nothing would tell the loop when the
+             * pool's memory goes, so the run must not be kept */
+            timer_settle(loop);
+            return st;
+        }
+        ow = loop->owners.last;
+    }
+    PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TSLOT(t) = slot;
+    PEVI_TLAG(t) = 0;
+    if (slot == 0)              /* a new run: the owner of all its records */
+        *run_owner(t) = ow;
     st = pevi_heap_push(&loop->heap, &t->node, mark);
     if (st != APR_SUCCESS) {
         pevi_link_remove(&t->owned);
         return st;
     }
-    PEVI_TSTATE(t) = T_HEAP;
     loop->armed++;
     if (out)
         *out = t;
@@ -410,7 +501,7 @@ apr_status_t pev_loop_defer(pev_timer_t **out, pev_loop_t *loop, pev_timer_fn *f
 
 apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
 {
-    if (!t)
+    if (!t || !t->fn)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
@@ -419,7 +510,7 @@ apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
 
 apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
 {
-    if (!t)
+    if (!t || !t->fn)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
@@ -428,13 +519,32 @@ apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
 
 apr_status_t pev_timer_cancel(pev_timer_t *t)
 {
-    if (!t)
+    if (!t || !t->fn)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
     if (PEVI_TSTATE(t) == T_IDLE || PEVI_TSTATE(t) == T_DEAD)
         return PEV_ENOTARMED;
     timer_cancel_lazy(t);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_timer_release(pev_timer_t *t)
+{
+    pevi_owner_t *ow;
+
+    if (!t || !t->fn)
+        return APR_EINVAL;
+    if (!t->loop)
+        return PEV_EDESTROYED;
+    if (PEVI_TSTATE(t) == T_HEAP || PEVI_TSTATE(t) == T_DUE)
+        timer_cancel_lazy(t);
+    /* on its owner's list still (the pool's teardown disarms it as any
+     * other), and first on the owner's free list, through user_data */
+    ow = *run_owner(t);
+    t->fn = NULL;
+    t->user_data = ow->spare;
+    ow->spare = t;
     return APR_SUCCESS;
 }
 
@@ -753,7 +863,17 @@ int pevi_loop_running(const pev_loop_t *loop)
 
 apr_size_t pevi_loop_pool_timers(const pev_loop_t *loop, apr_pool_t *pool)
 {
-    return loop && pool ? pevi_owners_items(&loop->owners, pool) : 0;
+    const pevi_owner_t *ow;
+    const pevi_link_t *item;
+    apr_size_t n = 0;
+
+    if (!loop || !pool)
+        return 0;
+    ow = apr_hash_get(loop->owners.by_pool, &pool, sizeof pool);
+    if (ow)                     /* released records are no timers */
+        for (item = ow->head.next; item != &ow->head; item = item->next)
+            n += PEVI_CONTAINER(item, pev_timer_t, owned)->fn != NULL;
+    return n;
 }
 
 apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
@@ -858,7 +978,19 @@ apr_status_t pev_loop_stop(pev_loop_t *loop)
     return pev_loop_wakeup(loop);
 }
 
-/* The heap's first armed timer: cancelled entries on top are dropped. */
+/* The top entry's timer @a t was re-armed lazily: give the entry the mark
+ * and seq recorded (loop_int.h), which sorts it after its old place. */
+static void retime_top(pev_loop_t *loop, pev_timer_t *t)
+{
+    pevi_heap_retime_top(&loop->heap, t->node.mark, t->node.seq + PEVI_TLAG(t));
+    PEVI_TLAG(t) = 0;
+}
+
+/* The heap's first armed timer (cancelled entries on top are dropped), or
+ * NULL. Its entry's mark (pevi_heap_top_mark()) is the earliest any timer
+ * can fire: a lazily re-armed one's is only a lower bound, left for
+ * take_due() to correct when it has come (correcting it here would move
+ * every re-armed entry on the way to the first armed mark, at every wait). */
 static pevi_heap_node_t *first_live(pev_loop_t *loop)
 {
     pevi_heap_node_t *top;
@@ -885,11 +1017,18 @@ static void take_due(pev_loop_t *loop)
     apr_size_t n = 0;
 
     while (pevi_heap_size(h) && pevi_heap_top_mark(h) <= now) {
-        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_pop(h), pev_timer_t, node);
-        pevi_heap_node_t *next = pevi_heap_top(h);
+        pev_timer_t *t = PEVI_CONTAINER(pevi_heap_top(h), pev_timer_t, node);
+        pevi_heap_node_t *next;
 
+        if (PEVI_TSTATE(t) == T_HEAP && PEVI_TLAG(t)) {
+            /* re-armed lazily: its entry's mark was only a lower bound */
+            retime_top(loop, t);
+            continue;
+        }
+        (void) pevi_heap_pop(h);
         /* the next one's record is most likely a cache miss: ask for it
          * while this one is handled */
+        next = pevi_heap_top(h);
         if (next)
             prefetch_w(next);
         if (PEVI_TSTATE(t) == T_DEAD) {
@@ -958,10 +1097,10 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
      * millisecond resolution, so that we never wake just before it) */
     top = first_live(loop);
     if (top != NULL) {
-        apr_time_t clock = read_clock(loop);
-        apr_interval_time_t d = top->mark <= clock ? 0
-                              : top->mark - clock > MAX_WAIT ? MAX_WAIT
-                              : (top->mark - clock + 999) / 1000 * 1000;
+        apr_time_t clock = read_clock(loop), mark = pevi_heap_top_mark(&loop->heap);
+        apr_interval_time_t d = mark <= clock ? 0
+                              : mark - clock > MAX_WAIT ? MAX_WAIT
+                              : (mark - clock + 999) / 1000 * 1000;
 
         if (timeout < 0 || d < timeout)
             timeout = d;

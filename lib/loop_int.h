@@ -34,10 +34,20 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
 
 /* 64 bytes, and pev_timer_add() places its records on 64-byte boundaries:
- * arming, cancelling and firing touch one cache line of the record. */
+ * arming, cancelling and firing touch one cache line of the record.
+ *
+ * Lazy re-arm: a T_HEAP timer re-armed for a mark not earlier than its
+ * present one keeps its heap entry where it is (under the old, earlier mark:
+ * a lower bound) and only records the new mark in node.mark and its new
+ * sequence number as PEVI_TLAG, the distance from node.seq (the seq its
+ * entry sorts by). When the entry comes to the top, the loop gives it the
+ * recorded key (pevi_heap_retime_top()) before anything fires: never early,
+ * and FIFO among equal marks by the seq taken at the re-arm. */
 struct pev_timer {
     pevi_heap_node_t node;          /* node.mark: the mark, always;
-                                     * node.spare: the state (PEVI_TSTATE) */
+                                     * node.spare: the state (PEVI_TSTATE);
+                                     * node.spare_mid: PEVI_TSLOT;
+                                     * node.spare_hi: PEVI_TLAG */
     pev_timer_fn *fn;
     void *user_data;
     pev_loop_t *loop;               /* NULL once the loop is gone */
@@ -47,6 +57,17 @@ struct pev_timer {
 
 /* The state of timer @a t (an enum pevi_timer_state). */
 #define PEVI_TSTATE(t) ((t)->node.spare)
+
+/* A pev_timer_add() record's place in its run of records (loop.c): the run's
+ * owner pointer is stored just before the run's first record. */
+#define PEVI_TSLOT(t) ((t)->node.spare_mid)
+
+/* T_HEAP only: 0, or the re-armed seq minus node.seq (lazy re-arm, above);
+ * meaningless in the other states. */
+#define PEVI_TLAG(t) ((t)->node.spare_hi)
+
+/* The largest lag recorded; a re-arm further apart moves the entry. */
+#define PEVI_TLAG_MAX ((1u << 24) - 1)
 
 /* Set up an embedded timer, idle. Its owner keeps it from outliving the
  * loop: pevi_timer_orphan() when the loop goes first. */

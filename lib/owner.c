@@ -77,6 +77,7 @@ apr_status_t pevi_owner_add_slow(pevi_owners_t *o, apr_pool_t *lifetime,
             ow->owners = o;
             ow->pool = lifetime;
             pevi_list_init(&ow->head);
+            ow->spare = NULL;
             apr_pool_pre_cleanup_register(lifetime, ow, owner_pre_cleanup);
             apr_pool_cleanup_register(lifetime, ow, owner_plain_cleanup,
                                       apr_pool_cleanup_null);

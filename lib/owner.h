@@ -59,6 +59,8 @@ struct pevi_owner {
     pevi_owners_t *owners;          /* NULL once detached */
     apr_pool_t *pool;
     pevi_link_t head;               /* sentinel of the circular item list */
+    void *spare;                    /* the container's (NULL when made; the
+                                     * loop keeps released timers there) */
 };
 
 /* pevi_owner_add() when @a lifetime is not the last pool used. */

@@ -371,6 +371,37 @@ START_TEST(update_resequences_ties)
 }
 END_TEST
 
+/* pevi_heap_retime_top(): the top node takes a later key (mark, seq) with a
+ * seq taken earlier (pevi_heap_take_seq()) and sorts among equal marks by
+ * that seq, not as the newest. */
+START_TEST(retime_top_keeps_the_given_seq)
+{
+    pevi_heap_t h;
+    item_t *it = make_items(40);
+    apr_uint64_t s0;
+    int i;
+
+    pevi_heap_init(&h);
+    push(&h, &it[0], 5);
+    push(&h, &it[1], 51);
+    s0 = pevi_heap_take_seq(&h);            /* 0's re-arm to 50, noted */
+    push(&h, &it[2], 50);
+    for (i = 3; i < 40; i++)                /* a few levels below */
+        push(&h, &it[i], 60 + i);
+    ck_assert_ptr_eq(pevi_heap_top(&h), &it[0].node);
+    /* 0 sorts before 2, pushed for the same mark after the seq was taken:
+     * as the newest it would sink below 2 */
+    pevi_heap_retime_top(&h, 50, s0);
+    check_heap(&h);
+    ck_assert(it[0].node.mark == 50 && it[0].node.seq == s0);
+    ck_assert_ptr_eq(pevi_heap_top(&h), &it[0].node);
+    DRAIN(&h, 0, 2, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+          20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39);
+    pevi_heap_free(&h);
+    free(it);
+}
+END_TEST
+
 START_TEST(remove_top_middle_last_only)
 {
     enum { N = 30 };
@@ -1190,6 +1221,7 @@ static Suite *heap_suite(void)
     tcase_add_test(tc, update_to_earlier_mark);
     tcase_add_test(tc, update_to_later_mark);
     tcase_add_test(tc, update_resequences_ties);
+    tcase_add_test(tc, retime_top_keeps_the_given_seq);
     tcase_add_test(tc, remove_top_middle_last_only);
     tcase_add_test(tc, index_maintenance);
     tcase_add_test(tc, grows_and_shrinks);

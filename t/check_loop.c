@@ -168,6 +168,250 @@ START_TEST(timer_relative_and_cancel)
 }
 END_TEST
 
+/* A re-arm for a later mark leaves the heap entry under the old mark (lazy
+ * re-arm): the timer must not fire when the old mark comes, only at the new
+ * one, and pev_timer_mark() says the new one. */
+START_TEST(timer_lazy_rearm_never_early)
+{
+    pev_timer_t *a = at(1500, tact(pt_pool, 1), NULL);
+    pev_timer_t *b = at(1600, tact(pt_pool, 2), NULL);
+
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);   /* the same mark */
+    ck_assert_int_eq(pev_timer_mark(a), 3000);
+    pt_tick(LOOP, 1500);
+    ck_assert_int_eq(LOG.n, 0);
+    ck_assert(pev_timer_armed(a));
+    pt_tick(LOOP, 1600);
+    ck_assert_log(&LOG, 2);
+    ck_assert(pev_timer_armed(b) == 0);
+    pt_tick(LOOP, 2999);
+    ck_assert_log(&LOG, 2);
+    pt_tick(LOOP, 3000);
+    ck_assert_log(&LOG, 2, 1);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    /* re-armed later, then earlier than its old mark: the earlier mark holds */
+    a = at(5000, tact(pt_pool, 3), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 9000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(a, 4000), APR_SUCCESS);
+    pt_tick(LOOP, 3999);
+    ck_assert_log(&LOG, 2, 1);
+    pt_tick(LOOP, 4000);
+    ck_assert_log(&LOG, 2, 1, 3);
+    /* re-armed later twice, cancelled: nothing fires at either mark */
+    a = at(5000, tact(pt_pool, 4), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 6000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(a, 7000), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(a), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(a), PEV_ENOTARMED);
+    pt_tick(LOOP, 8000);
+    ck_assert_log(&LOG, 2, 1, 3);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+}
+END_TEST
+
+/* FIFO among equal marks counts a lazy re-arm at the moment of the re-arm:
+ * a (re-armed to 3000 after b was armed for 3000, before c was) fires after
+ * b and before c, although its entry moves to 3000 only when its old mark
+ * has come, after c was armed. */
+START_TEST(timer_lazy_rearm_fifo)
+{
+    pev_timer_t *a = at(1500, tact(pt_pool, 1), NULL);
+    int i;
+
+    at(3000, tact(pt_pool, 2), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);
+    at(3000, tact(pt_pool, 3), NULL);
+    pt_tick(LOOP, 1500);                /* a's old mark: its entry moves */
+    ck_assert_int_eq(LOG.n, 0);
+    at(3000, tact(pt_pool, 4), NULL);
+    pt_tick(LOOP, 3000);
+    ck_assert_log(&LOG, 2, 1, 3, 4);
+    /* many re-arms in turn to one mark: they fire in the order of the last
+     * re-arm of each */
+    pt_log_reset(&LOG);
+    {
+        pev_timer_t *h[8];
+
+        for (i = 0; i < 8; i++)
+            h[i] = at(4000 + i, tact(pt_pool, i), NULL);
+        for (i = 7; i >= 0; i--)
+            ck_assert_int_eq(pev_timer_rearm(h[i], 9000), APR_SUCCESS);
+        ck_assert_int_eq(pev_timer_rearm(h[3], 9000), APR_SUCCESS);
+        pt_tick(LOOP, 9000);
+        ck_assert_log(&LOG, 7, 6, 5, 4, 2, 1, 0, 3);
+    }
+}
+END_TEST
+
+/* A lazy re-arm records its sequence number as a distance of at most
+ * PEVI_TLAG_MAX (2^24 - 1) from the entry's: one further apart moves the
+ * entry at once. Here a's distance is 2^24 + 2; kept in 24 bits it would
+ * read 2 and put a before c, which was armed after a's entry and before its
+ * re-arm. */
+START_TEST(timer_lazy_rearm_far_apart)
+{
+    pev_timer_t *a = at(1500, tact(pt_pool, 1), NULL);
+    pev_timer_t *b = at(8000, tact(pt_pool, 2), NULL);
+    long i;
+
+    for (i = 0; i < (1L << 24); i++)    /* each re-arm takes a seq */
+        if (pev_timer_rearm(b, 8000) != APR_SUCCESS)
+            ck_abort_msg("re-arm %ld failed", i);
+    at(3000, tact(pt_pool, 3), NULL);
+    ck_assert_int_eq(pev_timer_rearm(a, 3000), APR_SUCCESS);
+    pt_tick(LOOP, 1500);
+    ck_assert_int_eq(LOG.n, 0);
+    pt_tick(LOOP, 3000);
+    ck_assert_log(&LOG, 3, 1);
+    pt_tick(LOOP, 8000);
+    ck_assert_log(&LOG, 3, 1, 2);
+}
+END_TEST
+
+/* A cancelled timer (its entry still marked in the heap) re-armed for a
+ * later mark takes its entry back where it is: it must fire at the new mark,
+ * not the old one, after the timers armed for that mark before, and a sweep
+ * of the cancelled entries must not drop it (its entry is unmarked). */
+START_TEST(timer_rearm_cancelled_later)
+{
+    pev_timer_t *a = at(1000, tact(pt_pool, 1), NULL);
+    pev_timer_t **h = calloc(1100, sizeof *h);
+    int i;
+
+    ck_assert_ptr_nonnull(h);
+    at(5000, tact(pt_pool, 2), NULL);
+    ck_assert_int_eq(pev_timer_cancel(a), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_rearm(a, 5000), APR_SUCCESS);
+    ck_assert(pev_timer_armed(a));
+    /* enough cancelled entries for a sweep */
+    for (i = 0; i < 1100; i++)
+        h[i] = at(2000, tact(pt_pool, 100), NULL);
+    for (i = 0; i < 1100; i++)
+        ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 2);
+    pt_tick(LOOP, 1000);
+    pt_tick(LOOP, 4999);
+    ck_assert_int_eq(LOG.n, 0);
+    pt_tick(LOOP, 5000);
+    ck_assert_log(&LOG, 2, 1);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    free(h);
+}
+END_TEST
+
+/* pev_timer_release(): the record goes back to its own pool's timers on the
+ * loop, and the next add for that pool takes it (never an add for another
+ * pool); a released armed timer never fires; the reused record is a new
+ * timer: its own mark (never the old one's), its place among equal marks. */
+START_TEST(timer_release_reuses_within_its_pool)
+{
+    apr_pool_t *p = pt_subpool(pt_pool), *q = pt_subpool(pt_pool);
+    pev_timer_t *a = at(1000, tact(pt_pool, 1), p), *b, *c, *d;
+
+    ck_assert_int_eq(pev_timer_release(NULL), APR_EINVAL);
+    at(3000, tact(pt_pool, 2), p);
+    ck_assert_int_eq(pev_timer_release(a), APR_SUCCESS);  /* armed: cancelled */
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 1);
+    b = at(3000, tact(pt_pool, 3), q);                     /* another pool */
+    ck_assert_ptr_ne(b, a);
+    c = at(3000, tact(pt_pool, 4), p);                     /* after q's add */
+    ck_assert_ptr_eq(c, a);                                /* reused */
+    ck_assert_int_eq(pev_timer_mark(c), 3000);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 3);
+    d = at(3000, tact(pt_pool, 5), p);                     /* none left */
+    ck_assert_ptr_ne(d, a);
+    pt_tick(LOOP, 1000);                                   /* a's old mark */
+    ck_assert_int_eq(LOG.n, 0);
+    pt_tick(LOOP, 3000);
+    ck_assert_log(&LOG, 2, 3, 4, 5);
+    /* fired, then released: the record serves the next add of p */
+    ck_assert_int_eq(pev_timer_release(c), APR_SUCCESS);
+    ck_assert_ptr_eq(at(4000, tact(pt_pool, 6), p), a);
+    /* a released record of p never serves another pool */
+    ck_assert_int_eq(pev_timer_release(d), APR_SUCCESS);
+    ck_assert_ptr_ne(at(4000, tact(pt_pool, 7), q), d);
+    ck_assert_ptr_eq(at(4000, tact(pt_pool, 8), p), d);
+    pt_tick(LOOP, 4000);
+    ck_assert_log(&LOG, 2, 3, 4, 5, 6, 7, 8);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+}
+END_TEST
+
+static void release_self_and_add(tact_t *self, pev_timer_t *t)
+{
+    pev_timer_t *n = NULL;
+
+    ck_assert_int_eq(pev_timer_release(t), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_add(&n, LOOP, pev_loop_now(LOOP) + 100, on_timer,
+                                   self->p1, self->p2), APR_SUCCESS);
+    ck_assert_ptr_eq(n, t);
+}
+
+static void release_other(tact_t *self, pev_timer_t *t)
+{
+    (void) t;
+    ck_assert_int_eq(pev_timer_release(self->p1), APR_SUCCESS);
+}
+
+/* From callbacks: a timer releases itself and its record becomes the next
+ * timer; a due timer released by an earlier callback of the iteration does
+ * not fire. */
+START_TEST(timer_release_from_callbacks)
+{
+    apr_pool_t *p = pt_subpool(pt_pool);
+    tact_t *a = tact(pt_pool, 1), *x = tact(pt_pool, 2);
+    pev_timer_t *victim;
+
+    a->action = release_self_and_add;
+    a->p1 = tact(pt_pool, 9);
+    a->p2 = p;
+    at(1000, a, p);
+    x->action = release_other;
+    at(2000, x, NULL);
+    victim = at(2000, tact(pt_pool, 3), p);
+    x->p1 = victim;
+    pt_tick(LOOP, 1000);
+    ck_assert_log(&LOG, 1);
+    pt_tick(LOOP, 1100);
+    ck_assert_log(&LOG, 1, 9);
+    pt_tick(LOOP, 2000);
+    ck_assert_log(&LOG, 1, 9, 2);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+}
+END_TEST
+
+/* Released records stay bound to their pool: clearing it takes them with
+ * their cancelled heap entries, and the memory the pool hands out next
+ * (scribbled over here) is never read by the loop. */
+START_TEST(timer_release_then_pool_clear)
+{
+    enum { N = 200 };
+    apr_pool_t *p = pt_subpool(pt_pool);
+    pev_timer_t *h[N];
+    int i;
+
+    for (i = 0; i < N; i++)
+        h[i] = at(1000 + i, tact(pt_pool, 1000 + i), p);
+    for (i = 0; i < N; i += 2)
+        ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+    for (i = 0; i < N / 2; i++)           /* cancelled ones and armed ones */
+        ck_assert_int_eq(pev_timer_release(h[i]), APR_SUCCESS);
+    at(1500, tact(pt_pool, 1), NULL);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 1 + N / 4);
+    apr_pool_clear(p);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 1);
+    for (i = 0; i < 4 * N; i++)           /* the pool's memory again */
+        memset(apr_palloc(p, 64), 0xa5, 64);
+    pt_tick(LOOP, 2000);
+    ck_assert_log(&LOG, 1);
+    /* a new life of the pool starts with nothing released */
+    ck_assert_ptr_nonnull(at(2100, tact(pt_pool, 2), p));
+    pt_tick(LOOP, 2100);
+    ck_assert_log(&LOG, 1, 2);
+}
+END_TEST
+
 static void rearm_past(tact_t *self, pev_timer_t *t)
 {
     if (self->calls < 3)
@@ -575,6 +819,14 @@ START_TEST(timer_model_random)
                 MODEL_EQ(pev_timer_add(&m->h, LOOP, mark, model_fire, m,
                                                m->pool < 0 ? NULL : pools[m->pool]),
                                  APR_SUCCESS);
+            }
+            else if (pt_below(&rng, 4) == 0) {
+                /* released and added anew for its pool: the record may come
+                 * back, as a new timer */
+                MODEL_EQ(pev_timer_release(m->h), APR_SUCCESS);
+                MODEL_EQ(pev_timer_add(&m->h, LOOP, mark, model_fire, m,
+                                       m->pool < 0 ? NULL : pools[m->pool]),
+                         APR_SUCCESS);
             }
             else {
                 MODEL_EQ(pev_timer_rearm(m->h, mark), APR_SUCCESS);
@@ -985,6 +1237,13 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, timer_equal_marks_fifo);
     tcase_add_test(tc, timer_relative_and_cancel);
     tcase_add_test(tc, timer_rearm_past_from_callback_next_iteration);
+    tcase_add_test(tc, timer_lazy_rearm_never_early);
+    tcase_add_test(tc, timer_lazy_rearm_fifo);
+    tcase_add_test(tc, timer_lazy_rearm_far_apart);
+    tcase_add_test(tc, timer_rearm_cancelled_later);
+    tcase_add_test(tc, timer_release_reuses_within_its_pool);
+    tcase_add_test(tc, timer_release_from_callbacks);
+    tcase_add_test(tc, timer_release_then_pool_clear);
     tcase_add_test(tc, timer_rearm_states);
     tcase_add_test(tc, timer_pool_destroy_cancels);
     tcase_add_test(tc, timer_loop_destroyed_in_callback);

@@ -14,11 +14,13 @@
  *    O(1) pre-cleanup per (pool, loop), never one cleanup per timer), also
  *    from inside any timer callback, the timer's own included.
  *  - A timer handle stays valid memory as long as its lifetime pool: cancel
- *    or re-arm of a fired or cancelled timer returns a status, never crashes.
- *    Each pev_timer_add() allocates a new record from the lifetime pool (in
- *    runs, while adds keep to one pool; a record is never reused while its
- *    pool lives), so a periodic or repeatedly-reset timer should be
- *    re-armed, not added again.
+ *    or re-arm of a fired or cancelled timer returns a status, never crashes,
+ *    until the caller gives the handle up with pev_timer_release(). Each
+ *    pev_timer_add() takes a record released for the same lifetime pool on
+ *    the same loop, if there is one, or allocates a new one from that pool
+ *    (in runs, while adds keep to one pool); a record is reused only after
+ *    pev_timer_release(), and only for its own pool. A periodic or
+ *    repeatedly-reset timer should be re-armed, not added again.
  *
  * Threads: a loop runs on one thread. pev_loop_wakeup(), pev_loop_stop()
  * and pev_loop_post() may be called from any thread while the loop exists;
@@ -47,9 +49,9 @@ typedef apr_time_t pev_clock_fn(void *user_data);
 
 /**
  * A timer callback. @a timer is idle (not armed) when called; the callback
- * may re-arm it, cancel or add other timers, or clear or destroy any pool,
- * including the timer's own lifetime pool (then it must not touch @a timer
- * afterwards).
+ * may re-arm it, cancel, release or add other timers, release @a timer, or
+ * clear or destroy any pool, including the timer's own lifetime pool (after
+ * a release or such a clear it must not touch @a timer).
  */
 typedef void pev_timer_fn(pev_timer_t *timer, void *user_data);
 
@@ -89,6 +91,10 @@ PEV_API apr_status_t pev_loop_run(pev_loop_t *loop);
  * already passed fires in the next iteration, after the next poll. When
  * output or a close is waiting from outside the loop, the poll does not
  * wait.
+ *
+ * The wait may end at the mark a timer had before pev_timer_rearm() moved
+ * it later (see there): then the iteration fires nothing for it, and the
+ * next one waits for the new mark.
  *
  * With a fake clock (pev_loop_set_clock()) the wait to a timer's mark is
  * computed from that clock as if it ran in real time: tests pass 0.
@@ -189,8 +195,9 @@ PEV_API apr_status_t pev_loop_set_clock(pev_loop_t *loop, pev_clock_fn *fn, void
  * @param fn        the callback
  * @param user_data passed to @a fn
  * @param lifetime  owning pool (NULL: the loop's pool); the record is
- *                  allocated from it and the timer is cancelled before the
- *                  pool is cleared or destroyed
+ *                  allocated from it (or is one released for it, see
+ *                  pev_timer_release()) and the timer is cancelled before
+ *                  the pool is cleared or destroyed
  * @return APR_SUCCESS; APR_EINVAL for a NULL loop or fn; APR_ENOMEM.
  * Callable from any callback of the loop. O(log n).
  */
@@ -214,8 +221,14 @@ PEV_API apr_status_t pev_loop_defer(pev_timer_t **timer, pev_loop_t *loop, pev_t
  * Arm @a timer again for @a mark, whatever its state (armed: moved; fired or
  * cancelled: armed anew). Callable from its own callback: a mark that has
  * already passed fires in the next iteration, after I/O was polled.
+ *
+ * An armed timer moved to a later mark (or the same one), the idle-timeout
+ * pattern, is O(1): only the record changes, and the heap moves the timer
+ * when its old mark comes (one wakeup at the old mark at most, which fires
+ * nothing for it). It still fires at the new mark, never earlier, and after
+ * every timer armed for that mark before this call.
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_EDESTROYED if the loop is
- *         gone. O(log n).
+ *         gone. O(log n); O(1) when an armed timer moves later.
  */
 PEV_API apr_status_t pev_timer_rearm(pev_timer_t *timer, apr_time_t mark);
 
@@ -232,6 +245,26 @@ PEV_API apr_status_t pev_timer_rearm_in(pev_timer_t *timer, apr_interval_time_t 
  *         the loop is gone.
  */
 PEV_API apr_status_t pev_timer_cancel(pev_timer_t *timer);
+
+/**
+ * Give up @a timer's record for reuse: the timer is cancelled if armed, and
+ * the record goes back to its lifetime pool's timers on this loop, where a
+ * later pev_timer_add(), pev_timer_add_in() or pev_loop_defer() for the same
+ * lifetime pool may take it (then without allocating). A record comes back
+ * at most to its own pool: it still lives exactly as long as that pool, and
+ * a pool's clear or destroy takes its released records too.
+ *
+ * After this call @a timer is invalid: it must not be passed to any
+ * function again (it may have become another timer). The handles a caller
+ * keeps for repeatedly reset timers need no release: re-arm them.
+ *
+ * Callable from any callback of the loop, the timer's own included (then
+ * the callback must not touch @a timer afterwards). Never allocates; O(1).
+ * @return APR_SUCCESS; APR_EINVAL for NULL (or a handle already released,
+ *         as far as that can still be told); PEV_EDESTROYED if the loop is
+ *         gone (nothing happens: the record stays with its pool).
+ */
+PEV_API apr_status_t pev_timer_release(pev_timer_t *timer);
 
 /** Non-zero when @a timer is armed (will fire unless cancelled). */
 PEV_API int pev_timer_armed(const pev_timer_t *timer);
