@@ -501,8 +501,16 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         return;
     }
     if (m->encode) {
-        if (m->encode(&data, &len, event, event_data, b->enc_scratch, m->user_data)
-            != APR_SUCCESS) {
+        apr_status_t st;
+
+        b->refs++;              /* the encoder may destroy the pool */
+        st = m->encode(&data, &len, event, event_data, b->enc_scratch, m->user_data);
+        if (b->dead) {          /* the scratch pool went, and the data in it */
+            release(b);
+            return;
+        }
+        b->refs--;              /* not the last: the pool's is there */
+        if (st != APR_SUCCESS) {
             apr_pool_clear(b->enc_scratch);
             return;
         }

@@ -548,6 +548,71 @@ START_TEST(test_destroy_in_callback)
 }
 END_TEST
 
+/* An encoder destroys a pool (doc: "at any moment, also from inside an
+ * encoder"): its own bridge's, with a second bridge's tap behind it on the
+ * same bus, which still exports the event; or the bus's pool, which the
+ * generate then reports (PEV_EDESTROYED) without touching it again. */
+typedef struct enc_victim {
+    apr_pool_t *pool;           /* destroyed by the first encoding */
+    int calls;
+} enc_victim_t;
+
+static apr_status_t enc_destroy(const void **data, apr_size_t *len, const char *event,
+                                const void *event_data, apr_pool_t *scratch, void *user_data)
+{
+    enc_victim_t *v = user_data;
+
+    (void) event, (void) event_data;
+    *data = apr_pstrdup(scratch, "payload");    /* in the scratch pool that goes */
+    *len = 7;
+    if (v->calls++ == 0)
+        apr_pool_destroy(v->pool);
+    return APR_SUCCESS;
+}
+
+START_TEST(test_destroy_in_encoder)
+{
+    pev_bridge_options_t o;
+    enc_victim_t v = { NULL, 0 };
+    apr_pool_t *p1, *busp, *p3;
+    pev_bridge_t *b1, *b2, *b3;
+    pev_bus_t *bus, *bus2;
+    pev_bridge_stats_t s;
+
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    ck_assert_int_eq(pev_bus_create(&bus, pt_pool), APR_SUCCESS);
+    /* its own bridge's pool, a second bridge behind it */
+    p1 = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_bridge_create(&b1, loop, bus, &o, p1), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b1, "ev", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_create(&b2, loop, bus, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b2, "ev", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    v.pool = p1;
+    ck_assert_int_eq(pev_event_generate(bus, "ev", NULL), APR_SUCCESS);
+    ck_assert_int_eq(v.calls, 2);           /* b2's tap ran too */
+    ck_assert_int_eq(pev_bridge_stats(b2, &s), APR_SUCCESS);
+    ck_assert_uint_eq(s.queued + s.sent + s.dropped, 1);
+    PT_PUMP_UNTIL(loop, pev_bridge_stats(b2, &s) == APR_SUCCESS && s.sent == 1);
+
+    /* the bus's pool */
+    busp = pt_unkept_subpool(pt_pool);
+    p3 = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_bus_create(&bus2, busp), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_create(&b3, loop, bus2, &o, p3), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b3, "ev", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    v.calls = 0;
+    v.pool = busp;
+    ck_assert_int_eq(pev_event_generate(bus2, "ev", NULL), PEV_EDESTROYED);
+    ck_assert_int_eq(v.calls, 1);
+    pump_ms(20);
+    apr_pool_destroy(p3);
+}
+END_TEST
+
 /* The loop's pool, or the bus's, goes first: the bridge stops, its calls
  * say PEV_EDESTROYED or report, its own pool goes later without harm. */
 START_TEST(test_loop_or_bus_first)
@@ -1287,6 +1352,7 @@ static Suite *bridge_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_destroy_in_callback);
+    tcase_add_test(tc, test_destroy_in_encoder);
     tcase_add_test(tc, test_loop_or_bus_first);
     tcase_add_test(tc, test_random_teardown);
     suite_add_tcase(s, tc);
