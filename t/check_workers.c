@@ -740,6 +740,41 @@ START_TEST(stop_with_events_queued)
 }
 END_TEST
 
+/* "From the moment a worker begins to stop, sends to it fail with
+ * PEV_ECLOSED": also while it still finishes its iteration (worker 0 is
+ * held in a listener here), so that no send says success for an event that
+ * is then released undelivered. */
+START_TEST(send_after_stop_fails)
+{
+    pev_workers_t *g;
+    pev_shared_t *sh;
+    static int tag;
+
+    atomic_store(&HOLDING, 0);
+    atomic_store(&GOT_QUEUED, 0);
+    atomic_store(&FREES, 0);
+    RELEASE_HOLD = 0;
+    ck_assert_int_eq(pev_workers_create(&g, 2, init_hold, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(g), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send(g, 0, "t.hold", NULL, 0), APR_SUCCESS);
+    ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
+    ck_assert_int_eq(pev_workers_stop(g), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send(g, 0, "t.queued", "copy", 4), PEV_ECLOSED);
+    ck_assert_int_eq(pev_workers_send(g, PEV_WORKERS_ALL, "t.queued", "copy", 4),
+                     PEV_ECLOSED);
+    ck_assert_int_eq(pev_shared_wrap(&sh, &tag, sizeof tag, free_count, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send_shared(g, 0, "t.queued", sh), PEV_ECLOSED);
+    pev_shared_release(sh);
+    ck_assert_int_eq(atomic_load(&FREES), 1);       /* not held by the group */
+    pthread_mutex_lock(&MU);
+    RELEASE_HOLD = 1;
+    pthread_cond_broadcast(&CV);
+    pthread_mutex_unlock(&MU);
+    ck_assert_int_eq(pev_workers_join(g), APR_SUCCESS);
+    ck_assert_int_eq(atomic_load(&GOT_QUEUED), 0);
+}
+END_TEST
+
 /* The group's pool destroyed while events fly from every worker to every
  * other and from outside: every event's data is released once. */
 static atomic_int FLOOD_SENT;
@@ -1160,6 +1195,7 @@ static Suite *workers_suite(void)
     tcase_add_test(tc, shared_create_copies);
     tcase_add_test(tc, shared_freed_once_after_last_worker);
     tcase_add_test(tc, stop_with_events_queued);
+    tcase_add_test(tc, send_after_stop_fails);
     tcase_add_test(tc, group_pool_destroyed_in_flight);
     tcase_add_test(tc, listener_pool_destroyed_in_flight);
     tcase_add_test(tc, signals_blocked_in_workers);
