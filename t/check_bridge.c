@@ -43,7 +43,9 @@ typedef struct node {
     char origin[64];            /* of the last remote message */
     int log_lines[8];           /* by priority */
     char last_log[512];
-    int destroy_in;             /* 1 decoder, 2 listener, 3 log: destroy pool */
+    int destroy_in;             /* 1 decoder, 2 listener, 3 log: destroy pool;
+                                 * 5 listener: destroy victim */
+    apr_pool_t *victim;
     int destroyed;
     const char *track;          /* record the sequence numbers of this origin
                                  * only (NULL: of all) */
@@ -122,6 +124,12 @@ static void on_topic(const void *event_data, void *user_data)
         n->seqs[n->nseq++] = pev_bridge_current(n->br)->seq;
     if (n->destroy_in == 2)
         destroy_node_pool(n);
+    if (n->destroy_in == 5 && n->victim) {
+        apr_pool_t *v = n->victim;
+
+        n->victim = NULL;
+        apr_pool_destroy(v);
+    }
 }
 
 static void on_log(int prio, const char *text, void *user_data)
@@ -663,6 +671,76 @@ START_TEST(test_loop_or_bus_first)
             apr_pool_destroy(lp);
         }
     }
+}
+END_TEST
+
+/* The loop's pool, or the bus's, destroyed from inside a listener of an
+ * imported event (inside hiredis's read callback, more messages behind it
+ * in its buffer): the bridge stops, its own pool goes later without harm. */
+static apr_status_t run_both(pev_loop_t *l2, node_t *b, int loop_is_victim)
+{
+    apr_status_t st = pev_loop_run_once(loop, 200);
+
+    if (st == APR_SUCCESS && b->victim) {
+        st = pev_loop_run_once(l2, 200);
+        if (st == PEV_EDESTROYED && loop_is_victim && !b->victim)
+            st = APR_SUCCESS;   /* its listener destroyed it */
+    }
+    return st;
+}
+
+START_TEST(test_loop_or_bus_in_listener)
+{
+    pev_bridge_options_t o;
+    apr_pool_t *lp, *busp;
+    pev_loop_t *l2;
+    pev_bus_t *bus;
+    node_t *a, *b;
+    unsigned i;
+    int k;
+
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    o.node_id = "sender";
+    a = node_make(pt_pool, NULL, &o);
+    for (k = 0; k < 2; k++) {
+        lp = pt_unkept_subpool(pt_pool);
+        busp = pt_unkept_subpool(pt_pool);
+        ck_assert_int_eq(pev_loop_create(&l2, lp), APR_SUCCESS);
+        ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
+        make_loop = l2;
+        o.node_id = "victim";
+        b = node_make(pt_pool, bus, &o);
+        make_loop = NULL;
+        PT_RUN_UNTIL(pev_loop_run_once(loop, 200) | pev_loop_run_once(l2, 200),
+                     connected(a) && connected(b));
+        b->victim = k == 0 ? lp : busp;
+        b->destroy_in = 5;
+        for (i = 0; i < 50; i++)
+            publish(a, i);
+        PT_RUN_UNTIL(run_both(l2, b, k == 0), b->victim == NULL);
+        pump_ms(20);
+        if (k == 0) {
+            /* the loop is gone: nothing will send, an export is dropped */
+            ck_assert_int_eq(pev_bridge_import(b->br, "other", PEV_BRIDGE_EXACT, NULL, NULL),
+                             PEV_EDESTROYED);
+            publish(b, 1);
+            ck_assert_uint_ge(stats_of(b).dropped, 1);
+            apr_pool_destroy(b->pool);
+            apr_pool_destroy(busp);
+        }
+        else {
+            ck_assert_int_eq(pev_bridge_import(b->br, "other", PEV_BRIDGE_EXACT, NULL, NULL),
+                             PEV_EDESTROYED);
+            for (i = 0; i < 5; i++)
+                ck_assert_int_eq(pev_loop_run_once(l2, 10), APR_SUCCESS);
+            apr_pool_destroy(b->pool);
+            apr_pool_destroy(lp);
+        }
+        b->destroyed = 1;
+    }
+    PT_PUMP_UNTIL(loop, connected(a));
+    ck_assert_uint_eq(stats_of(a).sent, 100);
 }
 END_TEST
 
@@ -1354,6 +1432,7 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, test_destroy_in_callback);
     tcase_add_test(tc, test_destroy_in_encoder);
     tcase_add_test(tc, test_loop_or_bus_first);
+    tcase_add_test(tc, test_loop_or_bus_in_listener);
     tcase_add_test(tc, test_random_teardown);
     suite_add_tcase(s, tc);
 
