@@ -319,7 +319,8 @@ static void on_log_timer(pev_timer_t *t, void *user_data)
             b->log(l->prio, l->text, b->log_data);
         free(l);
     }
-    if (!b->dead && (b->drops_unlogged || b->lost_unlogged || b->invalid_unlogged)) {
+    /* a log callback may have destroyed the loop's pool */
+    if (!b->dead && alive(b) && (b->drops_unlogged || b->lost_unlogged || b->invalid_unlogged)) {
         apr_time_t now = pev_loop_now(b->loop);
 
         if (b->counts_logged && now < b->counts_logged + LOG_INTERVAL) {
@@ -512,6 +513,11 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         b->refs--;              /* not the last: the pool's is there */
         if (st != APR_SUCCESS) {
             apr_pool_clear(b->enc_scratch);
+            return;
+        }
+        if (!alive(b)) {        /* it destroyed the loop's pool */
+            apr_pool_clear(b->enc_scratch);
+            b->st.dropped++;
             return;
         }
     }

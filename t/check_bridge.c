@@ -44,7 +44,7 @@ typedef struct node {
     int log_lines[8];           /* by priority */
     char last_log[512];
     int destroy_in;             /* 1 decoder, 2 listener, 3 log: destroy pool;
-                                 * 5 listener: destroy victim */
+                                 * 5 listener, 6 log: destroy victim */
     apr_pool_t *victim;
     int destroyed;
     const char *track;          /* record the sequence numbers of this origin
@@ -145,6 +145,12 @@ static void on_log(int prio, const char *text, void *user_data)
         fprintf(stderr, "[%d] %s\n", prio, text);
     if (n->destroy_in == 3)
         destroy_node_pool(n);
+    if (n->destroy_in == 6 && n->victim) {
+        apr_pool_t *v = n->victim;
+
+        n->victim = NULL;
+        apr_pool_destroy(v);
+    }
 }
 
 static void fast_opts(pev_bridge_options_t *o, unsigned port)
@@ -582,8 +588,9 @@ START_TEST(test_destroy_in_encoder)
 {
     pev_bridge_options_t o;
     enc_victim_t v = { NULL, 0 };
-    apr_pool_t *p1, *busp, *p3;
+    apr_pool_t *p1, *busp, *p3, *lp;
     pev_bridge_t *b1, *b2, *b3;
+    pev_loop_t *l3;
     pev_bus_t *bus, *bus2;
     pev_bridge_stats_t s;
 
@@ -617,6 +624,22 @@ START_TEST(test_destroy_in_encoder)
     ck_assert_int_eq(pev_event_generate(bus2, "ev", NULL), PEV_EDESTROYED);
     ck_assert_int_eq(v.calls, 1);
     pump_ms(20);
+    apr_pool_destroy(p3);
+
+    /* the loop's pool: the export is dropped, nothing of the loop read */
+    lp = pt_unkept_subpool(pt_pool);
+    p3 = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_loop_create(&l3, lp), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_create(&b3, l3, bus, &o, p3), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b3, "ev3", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    v.calls = 0;
+    v.pool = lp;
+    ck_assert_int_eq(pev_event_generate(bus, "ev3", NULL), APR_SUCCESS);
+    ck_assert_int_eq(v.calls, 1);
+    ck_assert_int_eq(pev_bridge_stats(b3, &s), APR_SUCCESS);
+    ck_assert_uint_eq(s.queued, 0);
+    ck_assert_uint_eq(s.dropped, 1);
     apr_pool_destroy(p3);
 }
 END_TEST
@@ -741,6 +764,50 @@ START_TEST(test_loop_or_bus_in_listener)
     }
     PT_PUMP_UNTIL(loop, connected(a));
     ck_assert_uint_eq(stats_of(a).sent, 100);
+}
+END_TEST
+
+/* The log callback destroys the loop's pool ("may clear or destroy any
+ * pool") while a log line and counts to report are both pending: the rest
+ * of that log run touches nothing of the loop. */
+/* One iteration of @a l, which a callback may destroy. */
+static apr_status_t run_gone_ok(pev_loop_t *l)
+{
+    apr_status_t st = pev_loop_run_once(l, 1000);
+
+    return st == PEV_EDESTROYED ? APR_SUCCESS : st;
+}
+
+START_TEST(test_log_destroys_loop)
+{
+    pev_bridge_options_t o;
+    apr_pool_t *lp;
+    pev_loop_t *l2;
+    node_t *b;
+    unsigned port;
+
+    redis = pt_redis_start(NULL);
+    port = pt_redis_port(redis);
+    pt_redis_stop(redis);           /* absent: a connect fails, a line is queued */
+    fast_opts(&o, port);
+    o.queue_limit = 1;
+    lp = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_loop_create(&l2, lp), APR_SUCCESS);
+    make_loop = l2;
+    b = node_make(pt_pool, NULL, &o);
+    make_loop = NULL;
+    PT_RUN_UNTIL(pev_loop_run_once(l2, 0), stats_of(b).failures >= 1);
+    ck_assert_int_eq(b->log_lines[PEV_BRIDGE_LOG_ERR], 0);     /* queued, not written */
+    publish(b, 1);
+    publish(b, 2);                  /* dropped: a count to report */
+    ck_assert_uint_eq(stats_of(b).dropped, 1);
+    b->victim = lp;
+    b->destroy_in = 6;
+    PT_RUN_UNTIL(run_gone_ok(l2), b->victim == NULL);
+    ck_assert_int_ge(b->log_lines[PEV_BRIDGE_LOG_ERR], 1);
+    publish(b, 3);                  /* the loop is gone: dropped */
+    apr_pool_destroy(b->pool);
+    b->destroyed = 1;
 }
 END_TEST
 
@@ -1433,6 +1500,7 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, test_destroy_in_encoder);
     tcase_add_test(tc, test_loop_or_bus_first);
     tcase_add_test(tc, test_loop_or_bus_in_listener);
+    tcase_add_test(tc, test_log_destroys_loop);
     tcase_add_test(tc, test_random_teardown);
     suite_add_tcase(s, tc);
 
