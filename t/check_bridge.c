@@ -43,7 +43,8 @@ typedef struct node {
     char origin[64];            /* of the last remote message */
     int log_lines[8];           /* by priority */
     char last_log[512];
-    int destroy_in;             /* 1 decoder, 2 listener, 3 log: destroy pool;
+    int destroy_in;             /* 1 decoder, 2 listener, 3 log, 4 encoder:
+                                 * destroy pool;
                                  * 5 listener, 6 log: destroy victim */
     apr_pool_t *victim;
     int destroyed;
@@ -60,14 +61,19 @@ static pev_loop_t *make_loop;   /* the loop node_make() uses (NULL: loop) */
 static pt_redis_t *redis;
 static unsigned nerr_logs;
 
+static void destroy_node_pool(node_t *n);
+
 static apr_status_t enc_pub(const void **data, apr_size_t *len, const char *event,
                             const void *event_data, apr_pool_t *scratch, void *user_data)
 {
     const pub_t *p = event_data;
+    node_t *n = user_data;
 
-    (void) event, (void) scratch, (void) user_data;
+    (void) event, (void) scratch;
     *data = p->msg;
     *len = p->len;
+    if (n && n->destroy_in == 4)
+        destroy_node_pool(n);
     return APR_SUCCESS;
 }
 
@@ -1349,7 +1355,7 @@ END_TEST
 /* Seeded randomized teardown                                                */
 
 /* Bridges' pools destroyed at random points (from the top, a timer, a
- * decoder, a listener, the log callback) during a flood with killed
+ * decoder, a listener, the log callback, an encoder) during a flood with killed
  * connections; under valgrind and ASan nothing is touched after it went,
  * nothing leaks; the sender sees a consistent world throughout. */
 #define VICTIMS 4
@@ -1392,9 +1398,10 @@ START_TEST(test_random_teardown)
                 v[k]->track = "sender";
             }
             break;
-        case 1:                 /* destroyed by its next decoder, listener, log line */
+        case 1:                 /* destroyed by its next decoder, listener, log
+                                 * line, encoding */
             if (v[k])
-                v[k]->destroy_in = 1 + (int) pt_below(&rng, 3);
+                v[k]->destroy_in = 1 + (int) pt_below(&rng, 4);
             break;
         case 2:
             pt_redis_cmd(redis, "CLIENT", "KILL", "TYPE",
