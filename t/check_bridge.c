@@ -703,7 +703,8 @@ START_TEST(test_loop_or_bus_first)
 }
 END_TEST
 
-/* The loop's pool, or the bus's, destroyed from inside a listener of an
+/* The loop's pool, the bus's, or the parent of the loop's and the bridge's,
+ * destroyed from inside a listener of an
  * imported event (inside hiredis's read callback, more messages behind it
  * in its buffer): the bridge stops, its own pool goes later without harm. */
 static apr_status_t run_both(pev_loop_t *l2, node_t *b, int loop_is_victim)
@@ -732,24 +733,28 @@ START_TEST(test_loop_or_bus_in_listener)
     fast_opts(&o, pt_redis_port(redis));
     o.node_id = "sender";
     a = node_make(pt_pool, NULL, &o);
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 3; k++) {     /* the loop's pool, the bus's, both the
+                                     * loop's and the bridge's (their parent) */
         lp = pt_unkept_subpool(pt_pool);
         busp = pt_unkept_subpool(pt_pool);
         ck_assert_int_eq(pev_loop_create(&l2, lp), APR_SUCCESS);
         ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
         make_loop = l2;
         o.node_id = "victim";
-        b = node_make(pt_pool, bus, &o);
+        b = node_make(k == 2 ? lp : pt_pool, bus, &o);
         make_loop = NULL;
         PT_RUN_UNTIL(pev_loop_run_once(loop, 200) | pev_loop_run_once(l2, 200),
                      connected(a) && connected(b));
-        b->victim = k == 0 ? lp : busp;
+        b->victim = k == 1 ? busp : lp;
         b->destroy_in = 5;
         for (i = 0; i < 50; i++)
             publish(a, i);
-        PT_RUN_UNTIL(run_both(l2, b, k == 0), b->victim == NULL);
+        PT_RUN_UNTIL(run_both(l2, b, k != 1), b->victim == NULL);
         pump_ms(20);
-        if (k == 0) {
+        if (k == 2) {
+            apr_pool_destroy(busp);
+        }
+        else if (k == 0) {
             /* the loop is gone: nothing will send, an export is dropped */
             ck_assert_int_eq(pev_bridge_import(b->br, "other", PEV_BRIDGE_EXACT, NULL, NULL),
                              PEV_EDESTROYED);
@@ -769,7 +774,7 @@ START_TEST(test_loop_or_bus_in_listener)
         b->destroyed = 1;
     }
     PT_PUMP_UNTIL(loop, connected(a));
-    ck_assert_uint_eq(stats_of(a).sent, 100);
+    ck_assert_uint_eq(stats_of(a).sent, 150);
 }
 END_TEST
 
