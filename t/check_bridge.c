@@ -703,10 +703,8 @@ START_TEST(test_loop_or_bus_first)
 }
 END_TEST
 
-/* The loop's pool, the bus's, or the parent of the loop's and the bridge's,
- * destroyed from inside a listener of an
- * imported event (inside hiredis's read callback, more messages behind it
- * in its buffer): the bridge stops, its own pool goes later without harm. */
+/* One iteration of each loop; the second may be destroyed by its callback
+ * when @a loop_is_victim. */
 static apr_status_t run_both(pev_loop_t *l2, node_t *b, int loop_is_victim)
 {
     apr_status_t st = pev_loop_run_once(loop, 200);
@@ -719,6 +717,10 @@ static apr_status_t run_both(pev_loop_t *l2, node_t *b, int loop_is_victim)
     return st;
 }
 
+/* The loop's pool, the bus's, or the parent of the loop's and the bridge's,
+ * destroyed from inside a listener of an imported event (inside hiredis's
+ * read callback, more messages behind it in its buffer): the bridge stops,
+ * its own pool goes later without harm. */
 START_TEST(test_loop_or_bus_in_listener)
 {
     pev_bridge_options_t o;
