@@ -319,7 +319,8 @@ static void on_log_timer(pev_timer_t *t, void *user_data)
             b->log(l->prio, l->text, b->log_data);
         free(l);
     }
-    if (!b->dead && (b->drops_unlogged || b->lost_unlogged || b->invalid_unlogged)) {
+    /* a log callback may have destroyed the loop's pool */
+    if (!b->dead && alive(b) && (b->drops_unlogged || b->lost_unlogged || b->invalid_unlogged)) {
         apr_time_t now = pev_loop_now(b->loop);
 
         if (b->counts_logged && now < b->counts_logged + LOG_INTERVAL) {
@@ -501,9 +502,22 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         return;
     }
     if (m->encode) {
-        if (m->encode(&data, &len, event, event_data, b->enc_scratch, m->user_data)
-            != APR_SUCCESS) {
+        apr_status_t st;
+
+        b->refs++;              /* the encoder may destroy the pool */
+        st = m->encode(&data, &len, event, event_data, b->enc_scratch, m->user_data);
+        if (b->dead) {          /* the scratch pool went, and the data in it */
+            release(b);
+            return;
+        }
+        b->refs--;              /* not the last: the pool's is there */
+        if (st != APR_SUCCESS) {
             apr_pool_clear(b->enc_scratch);
+            return;
+        }
+        if (!alive(b)) {        /* it destroyed the loop's pool */
+            apr_pool_clear(b->enc_scratch);
+            b->st.dropped++;
             return;
         }
     }

@@ -127,6 +127,7 @@ struct pev_bus {
 
     pevi_bus_tap_t *taps;           /* bus_int.h; NULL: none (the usual) */
     unsigned untapped;              /* pevi_bus_generate_untapped() depth */
+    pevi_bus_tap_t *tap_next;       /* the tap run_taps() calls next */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -775,15 +776,29 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
 #ifdef __GNUC__
 __attribute__((__noinline__, __cold__))
 #endif
-static void run_taps(pev_bus_t *bus, const char *event, const void *data);
-static void run_taps(pev_bus_t *bus, const char *event, const void *data)
+static int run_taps(pev_bus_t *bus, const char *event, const void *data);
+/* Returns non-zero when a tap's user code (the bridge's encoder) destroyed
+ * the bus. A tap removed meanwhile (its bridge's pool destroyed) is
+ * stepped over: the next one is kept in bus->tap_next, which removal
+ * advances. */
+static int run_taps(pev_bus_t *bus, const char *event, const void *data)
 {
-    pevi_bus_tap_t *tap;
+    pevi_bus_tap_t *tap, *outer;
+    pev_frame_t frame;
 
     if (bus->untapped || bus->depth >= bus->max_depth)
-        return;
-    for (tap = bus->taps; tap; tap = tap->next)
+        return 0;
+    frame_push(bus, &frame, NULL);
+    outer = bus->tap_next;
+    for (tap = bus->taps; tap; tap = bus->tap_next) {
+        bus->tap_next = tap->next;
         tap->fn(tap->user_data, event, data);
+        if (pevi_sentry_gone(&frame.sentry))
+            return 1;           /* the bus is freed memory */
+    }
+    bus->tap_next = outer;
+    pevi_sentry_pop_top(&bus->frames, &frame.sentry);
+    return 0;
 }
 
 void pevi_bus_tap_add(pev_bus_t *bus, pevi_bus_tap_t *tap)
@@ -805,6 +820,8 @@ void pevi_bus_tap_remove(pevi_bus_tap_t *tap)
 {
     if (!tap->bus)
         return;
+    if (tap->bus->tap_next == tap)  /* run_taps() was to call it next */
+        tap->bus->tap_next = tap->next;
     if (tap->prev)
         tap->prev->next = tap->next;
     else
@@ -836,8 +853,8 @@ apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
 
     if (!bus || !event)
         return APR_EINVAL;
-    if (TAPPED(bus))
-        run_taps(bus, event, event_data);
+    if (TAPPED(bus) && run_taps(bus, event, event_data))
+        return PEV_EDESTROYED;
     event_get(&ev, bus, event, 0);
     return dispatch(bus, ev, event_data);
 }
@@ -866,8 +883,8 @@ apr_status_t pev_event_generate_handle(pev_event_t *ev, const void *event_data)
 {
     if (!ev)
         return APR_EINVAL;
-    if (TAPPED(ev->bus))
-        run_taps(ev->bus, ev->name, event_data);
+    if (TAPPED(ev->bus) && run_taps(ev->bus, ev->name, event_data))
+        return PEV_EDESTROYED;
     return dispatch(ev->bus, ev, event_data);
 }
 

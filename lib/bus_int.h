@@ -24,9 +24,12 @@ apr_size_t pevi_bus_pool_listeners(const pev_bus_t *bus, apr_pool_t *pool);
  * (not one refused for the nesting limit) calls every tap first, in the
  * order they were added, with the event's name and event_data, unless the
  * generate runs inside pevi_bus_generate_untapped() (directly or nested in
- * its dispatch). A tap function may not add or remove taps, generate
- * events, nor clear or destroy pools. When the bus goes first, every tap's
- * @a bus becomes NULL (pevi_bus_tap_remove() is then a no-op).
+ * its dispatch). A tap function may not add taps nor generate events. It
+ * may run user code that clears or destroys pools (the bridge's encoder):
+ * a tap removed meanwhile, its own or a later one, is not called; when the
+ * bus itself went, the generate touches nothing of it and returns
+ * PEV_EDESTROYED. When the bus goes first, every tap's @a bus becomes NULL
+ * (pevi_bus_tap_remove() is then a no-op).
  *
  * Cost when no tap is added: one test of a pointer per generate.
  */

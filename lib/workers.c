@@ -198,7 +198,9 @@ static apr_status_t post_to(pev_worker_t *w, xmsg_t *m)
     apr_status_t st;
 
     atomic_fetch_add(&w->sending, 1);
-    if (!atomic_load(&w->open)) {
+    /* stopping: the worker may still be in its last iteration, but what is
+     * queued now would only be released (workers.h: PEV_ECLOSED) */
+    if (!atomic_load(&w->open) || atomic_load(&w->group->stopping)) {
         st = PEV_ECLOSED;
     } else {
         atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);

@@ -43,7 +43,10 @@ typedef struct node {
     char origin[64];            /* of the last remote message */
     int log_lines[8];           /* by priority */
     char last_log[512];
-    int destroy_in;             /* 1 decoder, 2 listener, 3 log: destroy pool */
+    int destroy_in;             /* 1 decoder, 2 listener, 3 log, 4 encoder:
+                                 * destroy pool;
+                                 * 5 listener, 6 log: destroy victim */
+    apr_pool_t *victim;
     int destroyed;
     const char *track;          /* record the sequence numbers of this origin
                                  * only (NULL: of all) */
@@ -58,14 +61,19 @@ static pev_loop_t *make_loop;   /* the loop node_make() uses (NULL: loop) */
 static pt_redis_t *redis;
 static unsigned nerr_logs;
 
+static void destroy_node_pool(node_t *n);
+
 static apr_status_t enc_pub(const void **data, apr_size_t *len, const char *event,
                             const void *event_data, apr_pool_t *scratch, void *user_data)
 {
     const pub_t *p = event_data;
+    node_t *n = user_data;
 
-    (void) event, (void) scratch, (void) user_data;
+    (void) event, (void) scratch;
     *data = p->msg;
     *len = p->len;
+    if (n && n->destroy_in == 4)
+        destroy_node_pool(n);
     return APR_SUCCESS;
 }
 
@@ -122,6 +130,12 @@ static void on_topic(const void *event_data, void *user_data)
         n->seqs[n->nseq++] = pev_bridge_current(n->br)->seq;
     if (n->destroy_in == 2)
         destroy_node_pool(n);
+    if (n->destroy_in == 5 && n->victim) {
+        apr_pool_t *v = n->victim;
+
+        n->victim = NULL;
+        apr_pool_destroy(v);
+    }
 }
 
 static void on_log(int prio, const char *text, void *user_data)
@@ -137,6 +151,12 @@ static void on_log(int prio, const char *text, void *user_data)
         fprintf(stderr, "[%d] %s\n", prio, text);
     if (n->destroy_in == 3)
         destroy_node_pool(n);
+    if (n->destroy_in == 6 && n->victim) {
+        apr_pool_t *v = n->victim;
+
+        n->victim = NULL;
+        apr_pool_destroy(v);
+    }
 }
 
 static void fast_opts(pev_bridge_options_t *o, unsigned port)
@@ -548,6 +568,88 @@ START_TEST(test_destroy_in_callback)
 }
 END_TEST
 
+/* An encoder destroys a pool (doc: "at any moment, also from inside an
+ * encoder"): its own bridge's, with a second bridge's tap behind it on the
+ * same bus, which still exports the event; or the bus's pool, which the
+ * generate then reports (PEV_EDESTROYED) without touching it again. */
+typedef struct enc_victim {
+    apr_pool_t *pool;           /* destroyed by the first encoding */
+    int calls;
+} enc_victim_t;
+
+static apr_status_t enc_destroy(const void **data, apr_size_t *len, const char *event,
+                                const void *event_data, apr_pool_t *scratch, void *user_data)
+{
+    enc_victim_t *v = user_data;
+
+    (void) event, (void) event_data;
+    *data = apr_pstrdup(scratch, "payload");    /* in the scratch pool that goes */
+    *len = 7;
+    if (v->calls++ == 0)
+        apr_pool_destroy(v->pool);
+    return APR_SUCCESS;
+}
+
+START_TEST(test_destroy_in_encoder)
+{
+    pev_bridge_options_t o;
+    enc_victim_t v = { NULL, 0 };
+    apr_pool_t *p1, *busp, *p3, *lp;
+    pev_bridge_t *b1, *b2, *b3;
+    pev_loop_t *l3;
+    pev_bus_t *bus, *bus2;
+    pev_bridge_stats_t s;
+
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    ck_assert_int_eq(pev_bus_create(&bus, pt_pool), APR_SUCCESS);
+    /* its own bridge's pool, a second bridge behind it */
+    p1 = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_bridge_create(&b1, loop, bus, &o, p1), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b1, "ev", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_create(&b2, loop, bus, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b2, "ev", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    v.pool = p1;
+    ck_assert_int_eq(pev_event_generate(bus, "ev", NULL), APR_SUCCESS);
+    ck_assert_int_eq(v.calls, 2);           /* b2's tap ran too */
+    ck_assert_int_eq(pev_bridge_stats(b2, &s), APR_SUCCESS);
+    ck_assert_uint_eq(s.queued + s.sent + s.dropped, 1);
+    PT_PUMP_UNTIL(loop, pev_bridge_stats(b2, &s) == APR_SUCCESS && s.sent == 1);
+
+    /* the bus's pool */
+    busp = pt_unkept_subpool(pt_pool);
+    p3 = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_bus_create(&bus2, busp), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_create(&b3, loop, bus2, &o, p3), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b3, "ev", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    v.calls = 0;
+    v.pool = busp;
+    ck_assert_int_eq(pev_event_generate(bus2, "ev", NULL), PEV_EDESTROYED);
+    ck_assert_int_eq(v.calls, 1);
+    pump_ms(20);
+    apr_pool_destroy(p3);
+
+    /* the loop's pool: the export is dropped, nothing of the loop read */
+    lp = pt_unkept_subpool(pt_pool);
+    p3 = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_loop_create(&l3, lp), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_create(&b3, l3, bus, &o, p3), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(b3, "ev3", PEV_BRIDGE_EXACT, enc_destroy, &v),
+                     APR_SUCCESS);
+    v.calls = 0;
+    v.pool = lp;
+    ck_assert_int_eq(pev_event_generate(bus, "ev3", NULL), APR_SUCCESS);
+    ck_assert_int_eq(v.calls, 1);
+    ck_assert_int_eq(pev_bridge_stats(b3, &s), APR_SUCCESS);
+    ck_assert_uint_eq(s.queued, 0);
+    ck_assert_uint_eq(s.dropped, 1);
+    apr_pool_destroy(p3);
+}
+END_TEST
+
 /* The loop's pool, or the bus's, goes first: the bridge stops, its calls
  * say PEV_EDESTROYED or report, its own pool goes later without harm. */
 START_TEST(test_loop_or_bus_first)
@@ -598,6 +700,127 @@ START_TEST(test_loop_or_bus_first)
             apr_pool_destroy(lp);
         }
     }
+}
+END_TEST
+
+/* One iteration of each loop; the second may be destroyed by its callback
+ * when @a loop_is_victim. */
+static apr_status_t run_both(pev_loop_t *l2, node_t *b, int loop_is_victim)
+{
+    apr_status_t st = pev_loop_run_once(loop, 200);
+
+    if (st == APR_SUCCESS && b->victim) {
+        st = pev_loop_run_once(l2, 200);
+        if (st == PEV_EDESTROYED && loop_is_victim && !b->victim)
+            st = APR_SUCCESS;   /* its listener destroyed it */
+    }
+    return st;
+}
+
+/* The loop's pool, the bus's, or the parent of the loop's and the bridge's,
+ * destroyed from inside a listener of an imported event (inside hiredis's
+ * read callback, more messages behind it in its buffer): the bridge stops,
+ * its own pool goes later without harm. */
+START_TEST(test_loop_or_bus_in_listener)
+{
+    pev_bridge_options_t o;
+    apr_pool_t *lp, *busp;
+    pev_loop_t *l2;
+    pev_bus_t *bus;
+    node_t *a, *b;
+    unsigned i;
+    int k;
+
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    o.node_id = "sender";
+    a = node_make(pt_pool, NULL, &o);
+    for (k = 0; k < 3; k++) {     /* the loop's pool, the bus's, both the
+                                     * loop's and the bridge's (their parent) */
+        lp = pt_unkept_subpool(pt_pool);
+        busp = pt_unkept_subpool(pt_pool);
+        ck_assert_int_eq(pev_loop_create(&l2, lp), APR_SUCCESS);
+        ck_assert_int_eq(pev_bus_create(&bus, busp), APR_SUCCESS);
+        make_loop = l2;
+        o.node_id = "victim";
+        b = node_make(k == 2 ? lp : pt_pool, bus, &o);
+        make_loop = NULL;
+        PT_RUN_UNTIL(pev_loop_run_once(loop, 200) | pev_loop_run_once(l2, 200),
+                     connected(a) && connected(b));
+        b->victim = k == 1 ? busp : lp;
+        b->destroy_in = 5;
+        for (i = 0; i < 50; i++)
+            publish(a, i);
+        PT_RUN_UNTIL(run_both(l2, b, k != 1), b->victim == NULL);
+        pump_ms(20);
+        if (k == 2) {
+            apr_pool_destroy(busp);
+        }
+        else if (k == 0) {
+            /* the loop is gone: nothing will send, an export is dropped */
+            ck_assert_int_eq(pev_bridge_import(b->br, "other", PEV_BRIDGE_EXACT, NULL, NULL),
+                             PEV_EDESTROYED);
+            publish(b, 1);
+            ck_assert_uint_ge(stats_of(b).dropped, 1);
+            apr_pool_destroy(b->pool);
+            apr_pool_destroy(busp);
+        }
+        else {
+            ck_assert_int_eq(pev_bridge_import(b->br, "other", PEV_BRIDGE_EXACT, NULL, NULL),
+                             PEV_EDESTROYED);
+            for (i = 0; i < 5; i++)
+                ck_assert_int_eq(pev_loop_run_once(l2, 10), APR_SUCCESS);
+            apr_pool_destroy(b->pool);
+            apr_pool_destroy(lp);
+        }
+        b->destroyed = 1;
+    }
+    PT_PUMP_UNTIL(loop, connected(a));
+    ck_assert_uint_eq(stats_of(a).sent, 150);
+}
+END_TEST
+
+/* The log callback destroys the loop's pool ("may clear or destroy any
+ * pool") while a log line and counts to report are both pending: the rest
+ * of that log run touches nothing of the loop. */
+/* One iteration of @a l, which a callback may destroy. */
+static apr_status_t run_gone_ok(pev_loop_t *l)
+{
+    apr_status_t st = pev_loop_run_once(l, 1000);
+
+    return st == PEV_EDESTROYED ? APR_SUCCESS : st;
+}
+
+START_TEST(test_log_destroys_loop)
+{
+    pev_bridge_options_t o;
+    apr_pool_t *lp;
+    pev_loop_t *l2;
+    node_t *b;
+    unsigned port;
+
+    redis = pt_redis_start(NULL);
+    port = pt_redis_port(redis);
+    pt_redis_stop(redis);           /* absent: a connect fails, a line is queued */
+    fast_opts(&o, port);
+    o.queue_limit = 1;
+    lp = pt_unkept_subpool(pt_pool);
+    ck_assert_int_eq(pev_loop_create(&l2, lp), APR_SUCCESS);
+    make_loop = l2;
+    b = node_make(pt_pool, NULL, &o);
+    make_loop = NULL;
+    PT_RUN_UNTIL(pev_loop_run_once(l2, 0), stats_of(b).failures >= 1);
+    ck_assert_int_eq(b->log_lines[PEV_BRIDGE_LOG_ERR], 0);     /* queued, not written */
+    publish(b, 1);
+    publish(b, 2);                  /* dropped: a count to report */
+    ck_assert_uint_eq(stats_of(b).dropped, 1);
+    b->victim = lp;
+    b->destroy_in = 6;
+    PT_RUN_UNTIL(run_gone_ok(l2), b->victim == NULL);
+    ck_assert_int_ge(b->log_lines[PEV_BRIDGE_LOG_ERR], 1);
+    publish(b, 3);                  /* the loop is gone: dropped */
+    apr_pool_destroy(b->pool);
+    b->destroyed = 1;
 }
 END_TEST
 
@@ -1139,7 +1362,7 @@ END_TEST
 /* Seeded randomized teardown                                                */
 
 /* Bridges' pools destroyed at random points (from the top, a timer, a
- * decoder, a listener, the log callback) during a flood with killed
+ * decoder, a listener, the log callback, an encoder) during a flood with killed
  * connections; under valgrind and ASan nothing is touched after it went,
  * nothing leaks; the sender sees a consistent world throughout. */
 #define VICTIMS 4
@@ -1182,9 +1405,10 @@ START_TEST(test_random_teardown)
                 v[k]->track = "sender";
             }
             break;
-        case 1:                 /* destroyed by its next decoder, listener, log line */
+        case 1:                 /* destroyed by its next decoder, listener, log
+                                 * line, encoding */
             if (v[k])
-                v[k]->destroy_in = 1 + (int) pt_below(&rng, 3);
+                v[k]->destroy_in = 1 + (int) pt_below(&rng, 4);
             break;
         case 2:
             pt_redis_cmd(redis, "CLIENT", "KILL", "TYPE",
@@ -1287,7 +1511,10 @@ static Suite *bridge_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_destroy_in_callback);
+    tcase_add_test(tc, test_destroy_in_encoder);
     tcase_add_test(tc, test_loop_or_bus_first);
+    tcase_add_test(tc, test_loop_or_bus_in_listener);
+    tcase_add_test(tc, test_log_destroys_loop);
     tcase_add_test(tc, test_random_teardown);
     suite_add_tcase(s, tc);
 

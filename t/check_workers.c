@@ -11,6 +11,7 @@
  * POOLEV_WORKERS_ITERS scales the stress test (valgrind runs fewer).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -740,6 +741,137 @@ START_TEST(stop_with_events_queued)
 }
 END_TEST
 
+/* "From the moment a worker begins to stop, sends to it fail with
+ * PEV_ECLOSED": also while it still finishes its iteration (worker 0 is
+ * held in a listener here), so that no send says success for an event that
+ * is then released undelivered. */
+START_TEST(send_after_stop_fails)
+{
+    pev_workers_t *g;
+    pev_shared_t *sh;
+    static int tag;
+
+    atomic_store(&HOLDING, 0);
+    atomic_store(&GOT_QUEUED, 0);
+    atomic_store(&FREES, 0);
+    RELEASE_HOLD = 0;
+    ck_assert_int_eq(pev_workers_create(&g, 2, init_hold, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(g), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send(g, 0, "t.hold", NULL, 0), APR_SUCCESS);
+    ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
+    ck_assert_int_eq(pev_workers_stop(g), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send(g, 0, "t.queued", "copy", 4), PEV_ECLOSED);
+    ck_assert_int_eq(pev_workers_send(g, PEV_WORKERS_ALL, "t.queued", "copy", 4),
+                     PEV_ECLOSED);
+    ck_assert_int_eq(pev_shared_wrap(&sh, &tag, sizeof tag, free_count, NULL), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send_shared(g, 0, "t.queued", sh), PEV_ECLOSED);
+    pev_shared_release(sh);
+    ck_assert_int_eq(atomic_load(&FREES), 1);       /* not held by the group */
+    pthread_mutex_lock(&MU);
+    RELEASE_HOLD = 1;
+    pthread_cond_broadcast(&CV);
+    pthread_mutex_unlock(&MU);
+    ck_assert_int_eq(pev_workers_join(g), APR_SUCCESS);
+    ck_assert_int_eq(atomic_load(&GOT_QUEUED), 0);
+}
+END_TEST
+
+/* Threads outside the group send while it stops: a send that began after
+ * pev_workers_stop() returned fails; every block a send took is released
+ * once (by the receiver, or by the stopping worker's cancellation); nothing
+ * is delivered after a worker's exit hook. Run under TSan in CI. */
+static atomic_int RACE_STOPPED, RACE_OK, RACE_LATE_OK, RACE_AFTER_EXIT, RACE_MADE;
+static atomic_int RACE_EXITED[2];   /* by worker */
+static pev_workers_t *RACE_G;
+
+static void on_race(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+    if (atomic_load(&RACE_EXITED[pev_worker_index(pev_worker_self())]))
+        atomic_fetch_add(&RACE_AFTER_EXIT, 1);
+}
+
+static apr_status_t init_race(pev_worker_t *w, void *ud)
+{
+    (void) ud;
+    return pev_event_register(NULL, pev_worker_bus(w), NULL, "t.race", on_race, NULL, NULL);
+}
+
+static apr_status_t exit_race(pev_worker_t *w, void *ud)
+{
+    (void) ud;
+    atomic_store(&RACE_EXITED[pev_worker_index(w)], 1);
+    return APR_SUCCESS;
+}
+
+static void *race_sender(void *arg)
+{
+    long k = (long) (intptr_t) arg;
+    static int tag;
+
+    for (;;) {
+        int stopped = atomic_load(&RACE_STOPPED);
+        pev_shared_t *sh;
+        apr_status_t st;
+
+        /* at most 1000 in flight: the senders must not outrun the workers
+         * without bound (valgrind runs one thread at a time) */
+        while (!stopped && atomic_load(&RACE_MADE) - atomic_load(&FREES) > 1000
+               && !(stopped = atomic_load(&RACE_STOPPED)))
+            sched_yield();
+        if (pev_shared_wrap(&sh, &tag, sizeof tag, free_count, NULL) != APR_SUCCESS)
+            break;
+        atomic_fetch_add(&RACE_MADE, 1);
+        st = pev_workers_send_shared(RACE_G, (k++ % 3) - 1, "t.race", sh);
+        pev_shared_release(sh);
+        if (st == APR_SUCCESS) {
+            atomic_fetch_add(&RACE_OK, 1);
+            if (stopped)
+                atomic_fetch_add(&RACE_LATE_OK, 1);
+        }
+        else if (st != PEV_ECLOSED) {
+            w_fail(__LINE__, "send: neither success nor PEV_ECLOSED");
+            break;
+        }
+        if (stopped && st == PEV_ECLOSED)
+            break;
+    }
+    return NULL;
+}
+
+START_TEST(sends_race_stop)
+{
+    pthread_t th[2];
+    int i;
+
+    atomic_store(&RACE_STOPPED, 0);
+    atomic_store(&RACE_OK, 0);
+    atomic_store(&RACE_LATE_OK, 0);
+    atomic_store(&RACE_AFTER_EXIT, 0);
+    atomic_store(&RACE_EXITED[0], 0);
+    atomic_store(&RACE_EXITED[1], 0);
+    atomic_store(&FREES, 0);
+    atomic_store(&RACE_MADE, 0);
+    ck_assert_int_eq(pev_workers_create(&RACE_G, 2, init_race, exit_race, NULL, pt_pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(RACE_G), APR_SUCCESS);
+    for (i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race_sender, (void *) (intptr_t) i), 0);
+    ck_assert_int_ge(wait_atleast(&FREES, 2000), 2000);    /* deliveries under way */
+    ck_assert_int_eq(pev_workers_stop(RACE_G), APR_SUCCESS);
+    atomic_store(&RACE_STOPPED, 1);
+    for (i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_int_eq(pev_workers_join(RACE_G), APR_SUCCESS);
+    ck_assert_no_worker_errors();
+    ck_assert_int_eq(atomic_load(&RACE_LATE_OK), 0);
+    ck_assert_int_eq(atomic_load(&RACE_AFTER_EXIT), 0);
+    ck_assert_int_eq(atomic_load(&FREES), atomic_load(&RACE_MADE));
+    printf("sends race stop: %d sends taken\n", atomic_load(&RACE_OK));
+}
+END_TEST
+
 /* The group's pool destroyed while events fly from every worker to every
  * other and from outside: every event's data is released once. */
 static atomic_int FLOOD_SENT;
@@ -1160,6 +1292,8 @@ static Suite *workers_suite(void)
     tcase_add_test(tc, shared_create_copies);
     tcase_add_test(tc, shared_freed_once_after_last_worker);
     tcase_add_test(tc, stop_with_events_queued);
+    tcase_add_test(tc, send_after_stop_fails);
+    tcase_add_test(tc, sends_race_stop);
     tcase_add_test(tc, group_pool_destroyed_in_flight);
     tcase_add_test(tc, listener_pool_destroyed_in_flight);
     tcase_add_test(tc, signals_blocked_in_workers);

@@ -152,8 +152,10 @@ typedef struct pev_bridge_msg {
  *         (nothing is counted, no sequence number is used).
  *
  * Runs inside pev_event_generate(), before the event's listeners. It may
- * not generate events, nor clear or destroy pools (the bridge's own or the
- * bus's).
+ * not generate events. It may clear or destroy pools, the bridge's own and
+ * the bus's included: the event is then not exported by this bridge (a
+ * bridge whose pool went is not called), and when the bus went
+ * pev_event_generate() returns PEV_EDESTROYED.
  */
 typedef apr_status_t pev_bridge_encode_fn(const void **data, apr_size_t *len,
                                           const char *event, const void *event_data,

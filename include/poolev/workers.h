@@ -209,7 +209,11 @@ PEV_API pev_bus_t *pev_worker_bus(const pev_worker_t *worker);
  * call, also when a worker sends to itself.
  *
  * Callable from any thread while the group exists, from listeners and
- * hooks included. Never blocks, takes no lock.
+ * hooks included. Never blocks, takes no lock. Nothing bounds what waits:
+ * each event queued costs its message (malloc'd) until the receiver runs
+ * it, so a sender faster than its receiver grows memory without limit;
+ * bounding what is in flight (replies, a count of one's own) is the
+ * application's.
  *
  * @return APR_SUCCESS when the event is queued for every worker asked;
  *         APR_EINVAL for a NULL group or event, an empty event name, @a to
