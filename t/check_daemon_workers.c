@@ -277,7 +277,7 @@ static pev_daemon_t *make(const char *conf, int signals)
     o.modules = modules;
     o.config_file = conf_path;
     o.shutdown_grace = 2000000;
-    o.flags = signals ? 0 : PEV_DAEMON_NO_SIGNALS;
+    o.flags = PEV_DAEMON_WORKERS_OK | (signals ? 0 : PEV_DAEMON_NO_SIGNALS);
     ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
     ck_assert_int_eq(pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG,
                                         quiet_log, NULL, NULL), APR_SUCCESS);
@@ -345,6 +345,21 @@ START_TEST(test_directive)
         ck_assert_msg(strstr(pev_daemon_error(d), bad[i].msg) != NULL, "%s: %s",
                       bad[i].conf, pev_daemon_error(d));
         ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+    }
+    /* a program that did not say its modules run on workers: refused */
+    {
+        pev_daemon_options_t o;
+
+        pt_write_file(conf_path, "Listen 127.0.0.1:0\nWorkers 2\n");
+        memset(&o, 0, sizeof o);
+        o.modules = modules;
+        o.config_file = conf_path;
+        o.flags = PEV_DAEMON_NO_SIGNALS;
+        ck_assert_int_eq(pev_daemon_create(&d, &o, dpool), APR_SUCCESS);
+        ck_assert_int_eq(pev_daemon_start(d), PEV_ECONFIG);
+        ck_assert_msg(strstr(pev_daemon_error(d), "runs one worker") != NULL, "%s",
+                      pev_daemon_error(d));
+        ck_assert_int_eq(atomic_load(&inits[0]) + atomic_load(&inits[1]), 0);
     }
     /* TLS listeners are Workers 1's only: said, not ignored */
     d = make("Listen 127.0.0.1:0 tls\nTLSCertificateFile /nonexistent\nWorkers 2\n", 0);
@@ -577,6 +592,7 @@ static int sigterm_main(void)
     o.name = "workersd";
     o.modules = modules;
     o.config_file = path;
+    o.flags = PEV_DAEMON_WORKERS_OK;
     PT_MODE_CHECK(pev_daemon_create(&d, &o, p) == APR_SUCCESS);
     pev_event_register(NULL, pev_daemon_bus(d), NULL, PEV_EVENT_LOG, quiet_log, NULL, NULL);
     PT_MODE_CHECK(pev_daemon_start(d) == APR_SUCCESS);

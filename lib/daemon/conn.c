@@ -38,6 +38,7 @@ struct pev_conn {
     int closed;                     /* on_close delivered */
     int refused;                    /* PEV_CONN_REFUSED_*; 0: held */
     struct pevi_host *host;         /* counted for its address (limits.c) */
+    int wcounted;                   /* counted in the workers' total */
 };
 
 static void conn_undefer(pev_conn_t *c)
@@ -121,7 +122,7 @@ static apr_status_t conn_cleanup(void *data)
         if (!c->refused)
             c->w->nconns--;
     }
-    pevi_limits_release(c->d, c->host, !c->refused && c->w->index >= 0);
+    pevi_limits_release(c->d, c->host, c->wcounted);
     /* a worker's connections hold no reference: the worker holds one for
      * all of them (dworkers.c) */
     if (c->w->index < 0)
@@ -299,6 +300,7 @@ void pevi_conn_accept(pevi_wctx_t *w, apr_pool_t *cp, apr_socket_t *ns, pev_tls_
         conn_refuse(d, c, tls != NULL);
         return;
     }
+    c->wcounted = w->index >= 0;    /* admitted: pevi_limits_admit() counted it */
     pevi_list_append(&w->conns, &c->link);
     w->nconns++;
     if (tls) {

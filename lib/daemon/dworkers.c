@@ -103,6 +103,11 @@ apr_status_t pevi_workers_check(pev_daemon_t *d, const pev_gen_t *gen, const cha
                               n);
         return PEV_ECONFIG;
     }
+    if (n > 1 && !(d->flags & PEV_DAEMON_WORKERS_OK)) {
+        pevi_daemon_set_error(d, "%s: Workers %d: this program runs one worker (its "
+                              "modules are not written for several threads)", name, n);
+        return PEV_ECONFIG;
+    }
     if (n > 1 && gen->tls_listens > 0) {
         pevi_daemon_set_error(d, "%s: Workers %d: TLS listeners (Listen ... tls) are served "
                               "with Workers 1 only", name, n);
