@@ -6,10 +6,13 @@
  * own bus and generation pool, connections served on the worker threads,
  * the spread over 1,000 connections, MaxConnections counted across
  * workers, a reload refused (nothing changes), the stop and SIGTERM with
- * connections on every worker (each worker closes its own, in order), and
- * a listener pool destroyed on its worker while a cross-worker event for
- * it is in flight.
+ * connections on every worker (each worker closes its own, in order), a
+ * listener pool destroyed on its worker while a cross-worker event for it
+ * is in flight, the daemon's pool destroyed while workers run, and a TLS
+ * listener served on the workers.
  */
+#include "config.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,6 +26,10 @@
 #include <poolev.h>
 
 #include "harness.h"
+#include "harness_tls.h"
+#include "tlsclient.h"
+
+static pt_pki_t *pki;
 
 #define MAXW 8
 
@@ -361,10 +368,6 @@ START_TEST(test_directive)
                       pev_daemon_error(d));
         ck_assert_int_eq(atomic_load(&inits[0]) + atomic_load(&inits[1]), 0);
     }
-    /* TLS listeners are Workers 1's only: said, not ignored */
-    d = make("Listen 127.0.0.1:0 tls\nTLSCertificateFile /nonexistent\nWorkers 2\n", 0);
-    ck_assert_int_eq(pev_daemon_check_config(d), PEV_ECONFIG);
-    ck_assert_msg(strstr(pev_daemon_error(d), "TLS") != NULL, "%s", pev_daemon_error(d));
     /* auto: one worker per online CPU, each init on its own thread */
     d = make("Listen 127.0.0.1:0\nWorkers auto\n", 0);
     ck_assert_int_eq(pev_daemon_start(d), APR_SUCCESS);
@@ -653,6 +656,53 @@ START_TEST(test_listener_pool_gone_in_flight)
 }
 END_TEST
 
+#ifdef HAVE_OPENSSL
+static void tls_pump(void *arg)
+{
+    ck_assert_int_eq(pev_daemon_run_once(arg, 1000), APR_SUCCESS);
+}
+
+/* A TLS listener under Workers 2: the handshake and the connection run on
+ * the worker the connection was handed to, with the generation's context. */
+START_TEST(test_tls_on_workers)
+{
+    char conf[1024];
+    pev_daemon_t *d;
+    tc_t *c = malloc(4 * sizeof *c);
+    int seen[2] = { 0 }, i;
+
+    ck_assert_ptr_nonnull(pki);
+    ck_assert_ptr_nonnull(c);
+    snprintf(conf, sizeof conf, "Listen 127.0.0.1:0 tls\nWorkers 2\nTLSCertificateFile %s\n"
+             "TLSCertificateKeyFile %s\n", pki->server_cert, pki->server_key);
+    d = make(conf, 0);
+    ck_assert_msg(pev_daemon_start(d) == APR_SUCCESS, "start: %s", pev_daemon_error(d));
+    ck_assert(pev_daemon_port_is_tls(d, 0));
+    for (i = 0; i < 4; i++) {
+        const char *l;
+        int w = -2;
+
+        ck_assert_int_eq(tc_connect(&c[i], pev_daemon_port(d, 0), tls_pump, d), 0);
+        ck_assert_msg(tc_start_tls(&c[i], pki->ca, "localhost", NULL, NULL) == 0,
+                      "handshake: %s", c[i].err);
+        ck_assert_int_eq(tc_puts(&c[i], "who\n"), 0);
+        l = tc_line(&c[i]);
+        ck_assert_msg(l != NULL, "no reply: %s", c[i].err);
+        ck_assert_int_eq(sscanf(l, "worker %d", &w), 1);
+        ck_assert(w == 0 || w == 1);
+        seen[w]++;
+    }
+    ck_assert_int_eq(seen[0], 2);
+    ck_assert_int_eq(seen[1], 2);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+    for (i = 0; i < 4; i++)
+        tc_close(&c[i]);
+    free(c);
+}
+END_TEST
+#endif
+
 /* The daemon's pool destroyed while the workers run (no stop): they stop
  * and close their connections first. */
 START_TEST(test_pool_destroyed_while_running)
@@ -685,6 +735,9 @@ static Suite *dworkers_suite(void)
     tcase_add_test(tc, test_sigterm_exits_zero);
     tcase_add_test(tc, test_listener_pool_gone_in_flight);
     tcase_add_test(tc, test_pool_destroyed_while_running);
+#ifdef HAVE_OPENSSL
+    tcase_add_test(tc, test_tls_on_workers);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
@@ -696,5 +749,11 @@ int main(int argc, char **argv)
         { NULL, NULL }
     };
 
-    return pt_main(argc, argv, dworkers_suite, modes);
+    int rc;
+
+    /* one PKI for the whole run, made before the tests fork */
+    pki = pt_pki_create();
+    rc = pt_main(argc, argv, dworkers_suite, modes);
+    pt_pki_destroy(pki);
+    return rc;
 }

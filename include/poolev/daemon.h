@@ -72,10 +72,14 @@
  * accessors may be called on a worker; every other function of the
  * daemon is the main thread's.
  *
+ * TLS listeners work under Workers N: the handshake runs on the worker
+ * the connection was handed to, with the generation's context
+ * (pev_gen_tls(), shared and immutable while the workers run).
+ *
  * Not yet under Workers N > 1 (refused with a clear message, nothing
  * half-done): a reload (pev_daemon_restart() returns APR_ENOTIMPL, SIGHUP
- * logs it; the running generation goes on), TLS listeners ("Listen ...
- * tls"), and a reload that changes Workers under Workers 1.
+ * logs it; the running generation goes on). A reload that changes Workers
+ * under Workers 1 is refused too (the running generation stays).
  */
 #ifndef POOLEV_DAEMON_H
 #define POOLEV_DAEMON_H

@@ -424,7 +424,7 @@ pevi_wctx_t *pevi_wctx(const pev_daemon_t *d);
 /* The number of workers @a gen asks for (1 when not given). */
 int pevi_gen_workers(const pev_gen_t *gen);
 
-/* After a parse: what Workers N > 1 does not take (TLS listeners), and a
+/* After a parse: Workers N > 1 without PEV_DAEMON_WORKERS_OK, and a
  * reload that changes Workers. d->error on failure (PEV_ECONFIG). */
 apr_status_t pevi_workers_check(pev_daemon_t *d, const pev_gen_t *gen, const char *name);
 
@@ -439,9 +439,10 @@ apr_status_t pevi_workers_start(pev_daemon_t *d, pev_gen_t *gen);
  * Nothing without workers. */
 void pevi_workers_stop(pev_daemon_t *d);
 
-/* An accepted socket @a fd (the main thread's accept) handed to the next
- * worker, round-robin. Closes @a fd when it cannot be handed over. */
-void pevi_workers_handoff(pev_daemon_t *d, int fd);
+/* An accepted socket @a fd (the main thread's accept; @a tls: on a TLS
+ * listener) handed to the next worker, round-robin. Closes @a fd when it
+ * cannot be handed over. */
+void pevi_workers_handoff(pev_daemon_t *d, int fd, int tls);
 
 /* pev_daemon_stop() called on a worker: posted to the main thread. */
 apr_status_t pevi_workers_post_stop(pev_daemon_t *d);

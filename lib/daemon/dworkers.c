@@ -12,7 +12,8 @@
  *  - worker i: its own context (pevi_wctx_t): its bus, loop and pools, the
  *    modules' init for the generation (registrations bound to its own
  *    pev_gen_pool()), and the connections handed to it.
- * An accepted socket travels as a descriptor (with its addresses) in a
+ * An accepted socket travels as a descriptor (with its addresses and
+ * whether its listener is a TLS one) in a
  * shared block sent to the next worker round-robin, and becomes an
  * apr_socket_t in a connection pool made on that worker from its own pool:
  * no pool of the main thread is touched by a worker, nor the other way
@@ -108,11 +109,6 @@ apr_status_t pevi_workers_check(pev_daemon_t *d, const pev_gen_t *gen, const cha
                               "modules are not written for several threads)", name, n);
         return PEV_ECONFIG;
     }
-    if (n > 1 && gen->tls_listens > 0) {
-        pevi_daemon_set_error(d, "%s: Workers %d: TLS listeners (Listen ... tls) are served "
-                              "with Workers 1 only", name, n);
-        return PEV_ECONFIG;
-    }
     return APR_SUCCESS;
 }
 
@@ -194,6 +190,7 @@ void pevi_workers_log(pev_daemon_t *d, pev_log_level_t level, const char *msg)
 
 typedef struct handoff {
     int fd;                         /* -1 once a worker took it */
+    int tls;                        /* accepted on a TLS listener */
     int family;
     struct sockaddr_storage local, remote;
 } handoff_t;
@@ -209,7 +206,7 @@ static void handoff_free(void *data, apr_size_t len, void *ctx)
     free(h);
 }
 
-void pevi_workers_handoff(pev_daemon_t *d, int fd)
+void pevi_workers_handoff(pev_daemon_t *d, int fd, int tls)
 {
     struct pevi_dworkers *wk = d->wk;
     handoff_t *h = calloc(1, sizeof *h);
@@ -224,6 +221,7 @@ void pevi_workers_handoff(pev_daemon_t *d, int fd)
         return;
     }
     h->fd = fd;
+    h->tls = tls;
     sl = sizeof h->remote;
     if (getpeername(fd, (struct sockaddr *) &h->remote, &sl) != 0)
         h->remote.ss_family = AF_UNSPEC;
@@ -278,7 +276,10 @@ static void on_handoff(const void *event_data, void *user_data)
         return;                     /* handoff_free() closes it */
     }
     h->fd = -1;                     /* the socket's pool closes it now */
-    pevi_conn_accept(w, cp, ns, NULL);
+    /* the generation's TLS context is immutable while the workers run (it
+     * goes with the generation, after they were joined); each connection
+     * makes its own SSL from it (SSL_new() is thread-safe) */
+    pevi_conn_accept(w, cp, ns, h->tls ? w->gen->tls : NULL);
 }
 
 /* ------------------------------------------------------------------------ */

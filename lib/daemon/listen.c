@@ -105,7 +105,7 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
                 if (fd >= 0) {
                     if (l->paused_since)
                         lsock_episode_end(l);
-                    pevi_workers_handoff(d, fd);
+                    pevi_workers_handoff(d, fd, l->tls);
                     continue;
                 }
                 st = APR_FROM_OS_ERROR(errno);
