@@ -5,7 +5,8 @@
  * (N, auto, errors), the modules' init on each worker's thread with its
  * own bus and generation pool, connections served on the worker threads,
  * the spread over 1,000 connections, MaxConnections counted across
- * workers, a reload refused (nothing changes), the stop and SIGTERM with
+ * workers, reloads with clients on every worker (and failed ones: nothing
+ * changes anywhere), the stop and SIGTERM with
  * connections on every worker (each worker closes its own, in order), a
  * listener pool destroyed on its worker while a cross-worker event for it
  * is in flight, the daemon's pool destroyed while workers run, and a TLS
@@ -42,6 +43,11 @@ static atomic_uintptr_t gen_pools[MAXW + 1];
 enum { S_SHUTDOWN = 1, S_CLOSE, S_EXIT };
 static int seq[MAXW + 1][64], nseq[MAXW + 1];
 static int close_wrong_thread;
+/* generation pools gone, per worker, and on the wrong thread; shared pools
+ * gone, and on a thread other than the main one */
+static atomic_int gen_pool_gone[MAXW + 1], gen_pool_gone_elsewhere, shared_gone,
+    shared_gone_elsewhere;
+static pthread_t main_thread;
 
 static apr_pool_t *dpool;
 static char tmpdir[64], conf_path[128];
@@ -173,6 +179,36 @@ static void rec_life(const void *event_data, void *user_data)
     seq_add((int) (intptr_t) user_data);
 }
 
+static apr_status_t count_gen_pool(void *data)
+{
+    int slot = (int) (intptr_t) data;
+
+    if (slot != self_slot())
+        atomic_fetch_add(&gen_pool_gone_elsewhere, 1);
+    atomic_fetch_add(&gen_pool_gone[slot], 1);
+    return APR_SUCCESS;
+}
+
+static apr_status_t count_shared(void *data)
+{
+    (void) data;
+    if (!pthread_equal(pthread_self(), main_thread))
+        atomic_fetch_add(&shared_gone_elsewhere, 1);
+    atomic_fetch_add(&shared_gone, 1);
+    return APR_SUCCESS;
+}
+
+/* On the main thread, for each generation (not a check's scratch one,
+ * which has no generation pool). */
+static const char *fail_defaults(pev_gen_t *gen, void *mconf)
+{
+    (void) mconf;
+    if (pev_gen_pool(gen))
+        apr_pool_cleanup_register(pev_gen_shared_pool(gen), NULL, count_shared,
+                                  apr_pool_cleanup_null);
+    return NULL;
+}
+
 static apr_status_t rec_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     pev_daemon_t *d = pev_gen_daemon(gen);
@@ -188,6 +224,7 @@ static apr_status_t rec_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     if (!gp || gp == pev_gen_shared_pool(gen))
         atomic_fetch_add(&init_shared_pool, 1);
     atomic_store(&gen_pools[s], (uintptr_t) gp);
+    apr_pool_cleanup_register(gp, (void *) (intptr_t) s, count_gen_pool, apr_pool_cleanup_null);
     pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, rec_open, NULL, gp);
     pev_event_register(NULL, bus, mod, PEV_EVENT_SHUTDOWN, rec_life,
                        (void *) (intptr_t) S_SHUTDOWN, gp);
@@ -224,7 +261,7 @@ static apr_status_t fail_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 static const pev_module_def_t rec_def = { .name = "rec", .init = rec_init };
 static const pev_module_def_t fail_def = {
     .name = "failer", .conf_size = sizeof(long), .directives = rec_directives,
-    .init = fail_init
+    .init = fail_init, .defaults = fail_defaults
 };
 static const pev_module_def_t *const modules[] = { &rec_def, &fail_def, NULL };
 
@@ -259,6 +296,12 @@ static void setup(void)
     atomic_store(&pong_calls, 0);
     atomic_store(&race_fail, 0);
     close_wrong_thread = 0;
+    for (i = 0; i <= MAXW; i++)
+        atomic_store(&gen_pool_gone[i], 0);
+    atomic_store(&gen_pool_gone_elsewhere, 0);
+    atomic_store(&shared_gone, 0);
+    atomic_store(&shared_gone_elsewhere, 0);
+    main_thread = pthread_self();
     strcpy(tmpdir, "/tmp/poolev-dworkers-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(conf_path, sizeof conf_path, "%s/test.conf", tmpdir);
@@ -481,10 +524,67 @@ START_TEST(test_limit_across_workers)
 }
 END_TEST
 
-/* A reload under Workers N > 1 is refused with a clear error, and changes
- * nothing anywhere: the generation, the workers, their connections. A
- * reload of a Workers 1 daemon to Workers 2 is refused as well. */
-START_TEST(test_reload_refused)
+/* A reload with clients on every worker: the configuration is read and
+ * checked once; each worker switches (its inits run again on its thread,
+ * its old generation pool is destroyed there); the connections open keep
+ * their generation until they close, new ones get the new one; the old
+ * shared pool goes with the last of them, on the main thread. */
+static void reload_on_workers(int n)
+{
+    pev_daemon_t *d = start(n, NULL);
+    apr_port_t port = pev_daemon_port(d, 0);
+    lc_client_t *old[MAXW], *nw[MAXW];
+    int i;
+    unsigned g;
+
+    for (i = 0; i < n; i++) {
+        old[i] = pt_client(port, 0);
+        ck_assert_int_eq(who(d, old[i], &g), i);
+        ck_assert_uint_eq(g, 1);
+    }
+    pt_write_file(conf_path, apr_psprintf(pt_pool, "Listen 127.0.0.1:0\nWorkers %d\n", n));
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    PT_DAEMON_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 2);
+    for (i = 0; i < n; i++) {
+        nw[i] = pt_client(port, 0);
+        ck_assert_int_eq(who(d, nw[i], &g), i);
+        ck_assert_uint_eq(g, 2);
+    }
+    for (i = 0; i < n; i++) {
+        ck_assert_int_eq(who(d, old[i], &g), i);
+        ck_assert_uint_eq(g, 1);                    /* kept until it closes */
+        ck_assert_int_eq(atomic_load(&inits[i + 1]), 2);
+        ck_assert_int_eq(atomic_load(&gen_pool_gone[i + 1]), 1);
+    }
+    ck_assert_int_eq(atomic_load(&inits[0]), 0);
+    ck_assert_int_eq(atomic_load(&gen_pool_gone_elsewhere), 0);
+    /* generation 1's shared pool: held by its connections */
+    ck_assert_int_eq(atomic_load(&shared_gone), 0);
+    for (i = 0; i < n - 1; i++)
+        pt_client_free(old[i]);
+    PT_DAEMON_UNTIL(d, pev_daemon_connections(d) == (apr_size_t) (n + 1));
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_int_eq(atomic_load(&shared_gone), 0);
+    pt_client_free(old[n - 1]);
+    PT_DAEMON_UNTIL(d, atomic_load(&shared_gone) == 1);
+    ck_assert_int_eq(atomic_load(&shared_gone_elsewhere), 0);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+    ck_assert_int_eq(atomic_load(&shared_gone), 2);
+    for (i = 1; i <= n; i++)
+        ck_assert_int_eq(atomic_load(&gen_pool_gone[i]), 2);
+}
+
+START_TEST(test_reload_on_workers_2) { reload_on_workers(2); }
+END_TEST
+
+START_TEST(test_reload_on_workers_4) { reload_on_workers(4); }
+END_TEST
+
+/* A reload whose configuration fails its checks changes nothing on any
+ * worker: no init runs, no pool goes, the generation stays. A reload of a
+ * Workers 1 daemon to Workers 2 is refused as well. */
+START_TEST(test_failed_reload_changes_nothing)
 {
     pev_daemon_t *d = start(2, NULL);
     apr_port_t port = pev_daemon_port(d, 0);
@@ -494,11 +594,17 @@ START_TEST(test_reload_refused)
 
     ck_assert_int_ne(wa, wb);
     ck_assert_uint_eq(g, 1);
-    pt_write_file(conf_path, "Listen 127.0.0.1:0\nWorkers 2\n");
-    ck_assert_int_eq(pev_daemon_restart(d), APR_ENOTIMPL);
-    ck_assert_msg(strstr(pev_daemon_error(d), "Workers 2") != NULL, "%s",
-                  pev_daemon_error(d));
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nWorkers 2\nNoSuchDirective 1\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_msg(strstr(pev_daemon_error(d), "NoSuchDirective") != NULL, "%s",
+                  pev_daemon_error(d));
+    /* Workers changed: refused too */
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nWorkers 3\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run_once(d, 0), APR_SUCCESS);
+    ck_assert_msg(strstr(pev_daemon_error(d), "Workers cannot change") != NULL, "%s",
+                  pev_daemon_error(d));
     ck_assert_uint_eq(pev_gen_number(pev_daemon_gen(d)), 1);
     ck_assert_int_eq(who(d, a, &g), wa);
     ck_assert_uint_eq(g, 1);
@@ -506,6 +612,8 @@ START_TEST(test_reload_refused)
     (void) who(d, c, &g);
     ck_assert_uint_eq(g, 1);
     ck_assert_int_eq(atomic_load(&inits[1]) + atomic_load(&inits[2]), 2);
+    ck_assert_int_eq(atomic_load(&gen_pool_gone[1]) + atomic_load(&gen_pool_gone[2]), 0);
+    ck_assert_int_eq(atomic_load(&shared_gone), 0);
     ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
 
@@ -520,6 +628,23 @@ START_TEST(test_reload_refused)
     ck_assert_int_eq(who(d, a, &g), -1);
     ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+}
+END_TEST
+
+/* A module init failing on one worker during a reload stops the daemon
+ * (as a failed restart init does under Workers 1): pev_daemon_run()
+ * returns the error, every worker closed its connections. */
+START_TEST(test_failed_worker_init_on_reload_stops)
+{
+    pev_daemon_t *d = start(2, NULL);
+    lc_client_t *a = pt_client(pev_daemon_port(d, 0), 0);
+
+    (void) who(d, a, NULL);
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nWorkers 2\nFailOnWorker 1\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_EGENERAL);
+    ck_assert(lc_wait_eof(a, PT_IO_MS));
+    ck_assert_uint_eq(pev_daemon_connections(d), 0);
 }
 END_TEST
 
@@ -729,7 +854,10 @@ static Suite *dworkers_suite(void)
     tcase_add_test(tc, test_distinct_threads_4);
     tcase_add_test(tc, test_spread);
     tcase_add_test(tc, test_limit_across_workers);
-    tcase_add_test(tc, test_reload_refused);
+    tcase_add_test(tc, test_reload_on_workers_2);
+    tcase_add_test(tc, test_reload_on_workers_4);
+    tcase_add_test(tc, test_failed_reload_changes_nothing);
+    tcase_add_test(tc, test_failed_worker_init_on_reload_stops);
     tcase_add_test(tc, test_failed_worker_init);
     tcase_add_test(tc, test_stop_with_connections_on_every_worker);
     tcase_add_test(tc, test_sigterm_exits_zero);

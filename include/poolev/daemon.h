@@ -48,7 +48,8 @@
  *     allocator of its own); every module's init, once per worker, with
  *     pev_daemon_bus(), pev_daemon_loop() and pev_gen_pool() giving that
  *     worker's (the accessors answer for the calling thread);
- *     core.postparse and core.startup after its inits, core.conn-open,
+ *     core.postparse and core.startup after its inits (at a reload:
+ *     core.restart, its inits again, core.postparse), core.conn-open,
  *     core.conn-close and core.conn-refused for its connections, and at
  *     the stop core.shutdown, the closing of its own connections, then
  *     core.exit, before its thread ends.
@@ -74,12 +75,22 @@
  *
  * TLS listeners work under Workers N: the handshake runs on the worker
  * the connection was handed to, with the generation's context
- * (pev_gen_tls(), shared and immutable while the workers run).
+ * (pev_gen_tls(), shared and immutable once made).
  *
- * Not yet under Workers N > 1 (refused with a clear message, nothing
- * half-done): a reload (pev_daemon_restart() returns APR_ENOTIMPL, SIGHUP
- * logs it; the running generation goes on). A reload that changes Workers
- * under Workers 1 is refused too (the running generation stays).
+ * A reload under Workers N: the main thread reads, parses and checks the
+ * next configuration once (a failure changes nothing on any thread: the
+ * running generation stays everywhere), generates core.restart on its bus,
+ * ends its part of the generation, makes the next one and sends it to
+ * every worker. Each worker switches at its next iteration: core.restart
+ * on its bus, its generation pool destroyed (the old registrations go),
+ * every module's init for the next generation in a new pool of its own,
+ * core.postparse. Connections open on a worker keep their generation
+ * (pev_conn_gen()) until they close; connections handed to it after the
+ * switch get the next one. A generation's shared pool is destroyed on
+ * the main thread once every worker and every connection let it go (an
+ * atomic count). A worker whose init fails stops the daemon, as a failed
+ * restart init does under Workers 1. Workers itself takes effect at the
+ * start only: a reload that changes it is refused.
  */
 #ifndef POOLEV_DAEMON_H
 #define POOLEV_DAEMON_H
@@ -482,12 +493,12 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
  * If an init fails in step 4 there is no generation to go back to: the
  * daemon logs it and stops, and pev_daemon_run() returns the error.
  *
- * Under Workers N > 1 a reload is not supported yet: APR_ENOTIMPL,
- * pev_daemon_error() says so, and nothing changes on any thread.
+ * Under Workers N > 1 step 4's inits run on each worker, which switches
+ * at its next iteration (see "Threads" at the top of this file).
  *
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ECLOSED if stopping or
- *         stopped; PEV_EBUSY if not started; APR_ENOTIMPL under Workers
- *         N > 1. Callable from callbacks (the main thread's).
+ *         stopped; PEV_EBUSY if not started. Callable from callbacks (the
+ *         main thread's).
  */
 PEV_API apr_status_t pev_daemon_restart(pev_daemon_t *d);
 
@@ -515,7 +526,9 @@ PEV_API apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
 PEV_API void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def);
 /** The daemon's name (from its options). */
 PEV_API const char *pev_daemon_name(const pev_daemon_t *d);
-/** The current generation, NULL before the start and after the stop. */
+/** The current generation, NULL before the start and after the stop. On a
+ *  worker: the generation that worker serves (after a reload, the next one
+ *  from its switch on). */
 PEV_API pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
 /** The message of the last start, restart or reload failure ("" if none;
  *  a later successful restart does not clear it). */

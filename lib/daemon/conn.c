@@ -53,8 +53,13 @@ void pevi_gen_unref(pev_gen_t *gen)
 {
     pev_daemon_t *d = gen->d;
 
-    gen->refs--;
-    if (gen->ended && gen->refs == 0 && !d->dying)
+    if (atomic_fetch_sub(&gen->refs, 1) != 1)
+        return;
+    /* the last hold: the generation has ended (it holds itself while
+     * current) */
+    if (pevi_wctx(d)->index >= 0)
+        pevi_workers_gen_gone(gen);
+    else if (!d->dying)
         apr_pool_destroy(gen->conf_pool);
 }
 
@@ -123,10 +128,7 @@ static apr_status_t conn_cleanup(void *data)
             c->w->nconns--;
     }
     pevi_limits_release(c->d, c->host, c->wcounted);
-    /* a worker's connections hold no reference: the worker holds one for
-     * all of them (dworkers.c) */
-    if (c->w->index < 0)
-        pevi_gen_unref(c->gen);
+    pevi_gen_unref(c->gen);
     return APR_SUCCESS;
 }
 
@@ -269,7 +271,6 @@ void pevi_conn_accept(pevi_wctx_t *w, apr_pool_t *cp, apr_socket_t *ns, pev_tls_
     c->pool = cp;
     if (w->index < 0) {
         c->gen = d->gen;
-        c->gen->refs++;
         c->id = ++d->conn_ids;
     }
     else {
@@ -279,6 +280,7 @@ void pevi_conn_accept(pevi_wctx_t *w, apr_pool_t *cp, apr_socket_t *ns, pev_tls_
         c->id = (apr_uint64_t) w->index + 1 + (apr_uint64_t) pevi_gen_workers(w->gen)
                                               * w->ngiven++;
     }
+    atomic_fetch_add(&c->gen->refs, 1);
     apr_pool_cleanup_register(cp, c, conn_cleanup, apr_pool_cleanup_null);
     c->peer = "?";
     if (apr_socket_addr_get(&sa, APR_REMOTE, ns) == APR_SUCCESS) {
@@ -295,7 +297,7 @@ void pevi_conn_accept(pevi_wctx_t *w, apr_pool_t *cp, apr_socket_t *ns, pev_tls_
         apr_pool_destroy(cp);
         return;
     }
-    c->refused = pevi_limits_admit(d, ip, &c->host, w->index >= 0);
+    c->refused = pevi_limits_admit(d, c->gen, ip, &c->host, w->index >= 0);
     if (c->refused) {
         conn_refuse(d, c, tls != NULL);
         return;

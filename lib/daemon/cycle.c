@@ -62,7 +62,12 @@ static void gen_attach_tls(pev_gen_t *gen, apr_pool_t *tls_pool, pev_tls_ctx_t *
         return;
     gen->tls = ctx;
     gen->tls_pool = tls_pool;
-    apr_pool_cleanup_register(gen->pool, gen, gen_tls_gone, apr_pool_cleanup_null);
+    /* Workers N > 1: a worker hands connections the context of the
+     * generation it serves until it switched, after the main thread's
+     * generation pool went: the context stays as long as the
+     * configuration */
+    apr_pool_cleanup_register(gen->d->wk || pevi_gen_workers(gen) > 1 ? gen->conf_pool
+                              : gen->pool, gen, gen_tls_gone, apr_pool_cleanup_null);
 }
 
 /* A new generation with defaults applied. @a scratch: no generation pool
@@ -84,6 +89,8 @@ static pev_gen_t *gen_new(pev_daemon_t *d, int scratch)
     gen->number = d->gen_count + 1;
     gen->listen = apr_array_make(cp, 4, sizeof(const char *));
     gen->mconf = apr_pcalloc(cp, sizeof(void *) * (apr_size_t) (d->nmods + 1));
+    /* the hold it has while current; gen_end() drops it */
+    atomic_init(&gen->refs, 1);
     apr_pool_cleanup_register(cp, gen, gen_conf_gone, apr_pool_cleanup_null);
     if (!scratch) {
         if (apr_pool_create(&gen->pool, cp) != APR_SUCCESS) {
@@ -123,8 +130,8 @@ static void gen_end(pev_gen_t *gen)
         d->gen = NULL;
     gen->ended = 1;
     /* a cleanup of the generation pool may close the generation's last
-     * connection: hold the configuration until the pool is gone */
-    gen->refs++;
+     * connection: the hold of the current generation keeps the
+     * configuration until the pool is gone, and goes after it */
     if (gen->pool)
         apr_pool_destroy(gen->pool);
     pevi_gen_unref(gen);
@@ -248,9 +255,7 @@ static void on_signal(int signo, void *user_data)
 
     if (signo == SIGHUP) {
         pev_daemon_log(d, PEV_LOG_INFO, "SIGHUP: restarting");
-        if (pev_daemon_restart(d) == APR_ENOTIMPL)
-            pev_daemon_log(d, PEV_LOG_ERROR, "reload refused, keeping generation %u: %s",
-                           d->gen ? d->gen->number : 0, d->error);
+        pev_daemon_restart(d);
     }
     else {
         pev_daemon_log(d, PEV_LOG_INFO, "%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -664,7 +669,12 @@ static void do_restart(pev_daemon_t *d)
         if (st == APR_SUCCESS) {
             pevi_log_commit(d);
             pevi_listen_commit(d, gen, 0);
-            st = run_inits(d, gen);
+            /* Workers N > 1: the inits run on each worker, which switches
+             * at its next iteration */
+            if (d->wk)
+                pevi_workers_switch(d, gen);
+            else
+                st = run_inits(d, gen);
         }
     }
     else {
@@ -766,12 +776,6 @@ apr_status_t pev_daemon_restart(pev_daemon_t *d)
         return PEV_ECLOSED;
     if (d->state != D_RUNNING)
         return PEV_EBUSY;
-    if (d->wk) {
-        pevi_daemon_set_error(d, "a reload is not supported with Workers %d: "
-                              "restart the process to change the configuration",
-                              pevi_gen_workers(d->gen));
-        return APR_ENOTIMPL;
-    }
     d->restart_req = 1;
     return APR_SUCCESS;
 }
@@ -781,7 +785,7 @@ apr_status_t pev_daemon_stop(pev_daemon_t *d)
     if (!d)
         return APR_EINVAL;
     if (pevi_wctx(d)->index >= 0)   /* on a worker: the main thread stops */
-        return pevi_workers_post_stop(d);
+        return pevi_workers_post_stop(d, APR_SUCCESS);
     if (d->state == D_NEW && !d->busy)
         d->state = D_STOPPED;
     else if (d->state == D_NEW || d->state == D_RUNNING)
@@ -809,8 +813,14 @@ void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def
 }
 
 const char *pev_daemon_name(const pev_daemon_t *d) { return d ? d->name : NULL; }
-pev_gen_t *pev_daemon_gen(const pev_daemon_t *d) { return d ? d->gen : NULL; }
-pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d) { return d && d->gen ? d->gen->tls : NULL; }
+pev_gen_t *pev_daemon_gen(const pev_daemon_t *d) { return d ? pevi_daemon_gen(d) : NULL; }
+
+pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d)
+{
+    pev_gen_t *gen = d ? pevi_daemon_gen(d) : NULL;
+
+    return gen ? gen->tls : NULL;
+}
 const char *pev_daemon_error(const pev_daemon_t *d) { return d ? d->error : ""; }
 apr_size_t pev_daemon_connections(const pev_daemon_t *d)
 {
@@ -847,7 +857,7 @@ apr_pool_t *pev_gen_pool(const pev_gen_t *gen)
 apr_pool_t *pev_gen_shared_pool(const pev_gen_t *gen) { return gen ? gen->conf_pool : NULL; }
 apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen) { return pev_gen_shared_pool(gen); }
 pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen) { return gen ? gen->d : NULL; }
-int pev_gen_is_current(const pev_gen_t *gen) { return gen && gen->d->gen == gen; }
+int pev_gen_is_current(const pev_gen_t *gen) { return gen && pevi_daemon_gen(gen->d) == gen; }
 pev_tls_ctx_t *pev_gen_tls(const pev_gen_t *gen) { return gen ? gen->tls : NULL; }
 
 void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def)

@@ -37,7 +37,8 @@
  *   gen->conf_pool   the shared pool (pev_gen_shared_pool()): the generation
  *                    record, module configurations, parsed values; destroyed
  *                    when the generation has ended and its last connection
- *                    closed (refs == 0)
+ *                    closed (refs == 0), on the main thread (a worker's
+ *                    last hold posts the destruction there)
  *     gen->pool      a subpool of conf_pool (pev_gen_pool()): registrations
  *                    and module state, destroyed when the generation ends
  *   lsock->pool      one per listening socket, kept across generations
@@ -56,6 +57,8 @@
  */
 #ifndef POOLEV_DAEMON_INT_H
 #define POOLEV_DAEMON_INT_H
+
+#include <stdatomic.h>
 
 #include <apr_hash.h>
 #include <apr_pools.h>
@@ -153,7 +156,12 @@ struct pev_gen {
                                      * TLSCertificateFile, or once ended */
     apr_pool_t *tls_pool;           /* the context's pool (a subpool of
                                      * d->pool), destroyed with gen->pool */
-    apr_size_t refs;                /* connections accepted under it */
+    atomic_size_t refs;             /* holds: 1 while current (gen_end()
+                                     * drops it), 1 per connection of the
+                                     * main thread, 1 per worker serving it
+                                     * and per connection of a worker (any
+                                     * thread: atomic); the last one goes
+                                     * destroys conf_pool on the main thread */
     int ended;
     const char *fail;               /* pev_gen_fail() message */
     struct pevi_log_conf *log;      /* LogLevel, LogTarget, LogFile (log.c);
@@ -347,9 +355,10 @@ void pevi_listen_log(pev_daemon_t *d);
  * once it succeeded. */
 void pevi_conn_accept(pevi_wctx_t *w, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls);
 
-/* Drop a hold on @a gen's configuration (a connection's, or the one
- * gen_end() takes while the generation pool goes): the shared pool (conf_pool)
- * goes with the last hold of a generation that has ended. */
+/* Drop a hold on @a gen's configuration (a connection's, a worker's, or
+ * the one it has while current, which gen_end() drops): the shared pool
+ * (conf_pool) goes with the last hold, on the main thread; a worker's last
+ * hold posts it there. Any thread. */
 void pevi_gen_unref(pev_gen_t *gen);
 
 /* Offer the TLS connections whose handshake ended while no generation
@@ -401,12 +410,13 @@ apr_status_t pevi_pidfile_acquire(pev_daemon_t *d, const pev_gen_t *gen);
 /* Remove the pid file and release its lock (the stop, a failed start). */
 void pevi_pidfile_release(pev_daemon_t *d);
 
-/* May a connection from @a ip (NULL: unknown) be held under the current
- * generation's limits? 0 and *host (counted; release it with
+/* May a connection from @a ip (NULL: unknown) be held under the limits of
+ * @a gen (the connection's generation)? 0 and *host (counted; release it with
  * pevi_limits_release()), or the PEV_CONN_REFUSED_* reason, counted.
  * @a worker: asked on a worker (under the lock of dworkers.c; a held one
  * is counted in the workers' total here, at once). */
-int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host, int worker);
+int pevi_limits_admit(pev_daemon_t *d, const pev_gen_t *gen, const char *ip,
+                      struct pevi_host **host, int worker);
 
 /* A held connection from @a host (NULL: none) went; @a worker: a worker's
  * held connection (its count in the workers' total goes too). */
@@ -444,8 +454,25 @@ void pevi_workers_stop(pev_daemon_t *d);
  * cannot be handed over. */
 void pevi_workers_handoff(pev_daemon_t *d, int fd, int tls);
 
-/* pev_daemon_stop() called on a worker: posted to the main thread. */
-apr_status_t pevi_workers_post_stop(pev_daemon_t *d);
+/* pev_daemon_stop() called on a worker: posted to the main thread (with
+ * @a status the status pev_daemon_run() returns; APR_SUCCESS: unchanged). */
+apr_status_t pevi_workers_post_stop(pev_daemon_t *d, apr_status_t status);
+
+/* A reload under Workers N > 1, after the main thread switched to @a gen:
+ * each worker switches at its next iteration (core.restart on its bus, its
+ * old generation pool destroyed, the inits for @a gen, core.postparse);
+ * connections open there keep their generation until they close. A worker
+ * whose init fails stops the daemon (as a failed restart init does under
+ * Workers 1). */
+void pevi_workers_switch(pev_daemon_t *d, pev_gen_t *gen);
+
+/* The generation a worker serves (its context's), or d->gen on the main
+ * thread. */
+pev_gen_t *pevi_daemon_gen(const pev_daemon_t *d);
+
+/* A worker's last hold on @a gen went: its conf_pool is destroyed on the
+ * main thread. */
+void pevi_workers_gen_gone(pev_gen_t *gen);
 
 /* Connections open on the workers (any thread). */
 apr_size_t pevi_workers_conns(const pev_daemon_t *d);

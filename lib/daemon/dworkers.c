@@ -20,11 +20,19 @@
  * round. A block released undelivered (the worker stopping) closes the
  * descriptor.
  *
- * The generation the workers serve does not change while they run: a
- * reload is refused under Workers N > 1 (pev_daemon_restart()), so the
- * generation record and the module configurations are immutable for the
- * workers' life. The workers hold one reference on it for all their
- * connections, dropped by the stop after they were joined.
+ * Generations: the main thread reads, parses and checks a reload's
+ * configuration once, ends its own generation and makes the next one
+ * (immutable from then on: the record, the module configurations, the TLS
+ * context), then sends it to every worker, each with a hold on it. Each
+ * worker switches at its next iteration: core.restart on its bus, its old
+ * generation pool destroyed, the modules' inits for the new one in a new
+ * pool of its own, core.postparse. A connection holds its generation until
+ * it closes; a worker holds the one it serves. The last hold on a
+ * generation (gen->refs, atomic) destroys its shared pool on the main
+ * thread, which owns it: a worker's last hold posts the destruction
+ * there. A reload that fails its checks changes nothing on any thread; a
+ * worker whose init fails stops the daemon, as a failed restart init does
+ * under Workers 1.
  *
  * limits.c's table (MaxConnections, MaxConnectionsPerHost) is shared by the
  * workers behind one mutex; a worker's log lines are copied and posted to
@@ -46,6 +54,7 @@
 #include "daemon_int.h"
 
 #define HANDOFF_EVENT "core.worker-handoff"
+#define SWITCH_EVENT "core.worker-switch"
 
 struct pevi_dworkers {
     pev_daemon_t *d;
@@ -126,6 +135,32 @@ pevi_wctx_t *pevi_wctx(const pev_daemon_t *d)
             return &wk->ctx[pev_worker_index(self)];
     }
     return (pevi_wctx_t *) &d->main;
+}
+
+pev_gen_t *pevi_daemon_gen(const pev_daemon_t *d)
+{
+    const pevi_wctx_t *w = pevi_wctx(d);
+
+    return w->index >= 0 ? w->gen : d->gen;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Generations across threads                                                */
+
+static void gen_gone_run(void *user_data, int cancelled)
+{
+    pev_gen_t *gen = user_data;
+
+    /* cancelled: the daemon's pool goes, and its subpools with it */
+    if (!cancelled && !gen->d->dying)
+        apr_pool_destroy(gen->conf_pool);
+}
+
+void pevi_workers_gen_gone(pev_gen_t *gen)
+{
+    /* the main loop lives as long as the daemon, longer than its workers;
+     * should the post fail, the daemon's pool takes the shared pool */
+    (void) pev_loop_post(gen->d->loop, gen_gone_run, gen);
 }
 
 void pevi_workers_lock(pev_daemon_t *d)
@@ -257,6 +292,9 @@ static void on_handoff(const void *event_data, void *user_data)
 
     if (fd < 0 || !w->gen || w->closing)
         return;                     /* released: closed by handoff_free() */
+    if (h->tls && !w->gen->tls)
+        return;                     /* a TLS listener of a generation this
+                                     * worker has not switched to yet */
     st = apr_pool_create(&cp, w->pool);
     if (st != APR_SUCCESS)
         return;
@@ -285,6 +323,61 @@ static void on_handoff(const void *event_data, void *user_data)
 /* ------------------------------------------------------------------------ */
 /* The workers' hooks                                                        */
 
+static void on_switch(const void *event_data, void *user_data);
+
+/* Every module's init for @a gen on worker @a w, in a new generation pool
+ * of the worker's (w->gen_pool), the worker holding @a gen from now on
+ * (the caller's hold passes to it). On failure @a err says why. */
+static apr_status_t worker_inits(pevi_wctx_t *w, pev_gen_t *gen, char *err, size_t errlen)
+{
+    pev_daemon_t *d = w->d;
+    apr_status_t st;
+    char eb[256];
+    int m;
+
+    w->gen = gen;                   /* pev_gen_pool() is w->gen_pool from now on */
+    st = apr_pool_create(&w->gen_pool, w->pool);
+    if (st != APR_SUCCESS) {
+        w->gen_pool = NULL;
+        snprintf(err, errlen, "worker %d: %s", w->index, pev_strerror(st, eb, sizeof eb));
+        return st;
+    }
+    apr_pool_tag(w->gen_pool, "pev_gen_worker");
+    for (m = 0; m < d->nmods; m++) {
+        const pev_module_def_t *def = d->defs[m];
+
+        if (!def->init)
+            continue;
+        w->fail = NULL;
+        st = def->init(gen, w->mods[m], gen->mconf[m]);
+        if (st != APR_SUCCESS) {
+            snprintf(err, errlen, "module %s: %s", def->name,
+                     w->fail ? w->fail : pev_strerror(st, eb, sizeof eb));
+            return st;
+        }
+        if (!w->gen_pool) {
+            snprintf(err, errlen, "module %s: the generation ended during its init",
+                     def->name);
+            return APR_EGENERAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* The worker lets its generation go: its pool (its registrations), then
+ * its hold. */
+static void worker_release_gen(pevi_wctx_t *w)
+{
+    pev_gen_t *gen = w->gen;
+
+    if (w->gen_pool)
+        apr_pool_destroy(w->gen_pool);
+    w->gen_pool = NULL;
+    w->gen = NULL;
+    if (gen)
+        pevi_gen_unref(gen);
+}
+
 static apr_status_t wk_init(pev_worker_t *worker, void *user_data)
 {
     struct pevi_dworkers *wk = user_data;
@@ -305,36 +398,29 @@ static apr_status_t wk_init(pev_worker_t *worker, void *user_data)
     pevi_list_init(&w->conns);
     pevi_list_init(&w->refusing);
     w->mods = apr_pcalloc(w->pool, sizeof(pev_module_t *) * (apr_size_t) (d->nmods + 1));
-    for (m = 0; m < d->nmods; m++) {
+    atomic_fetch_add(&gen->refs, 1);    /* the worker's hold */
+    for (m = 0, st = APR_SUCCESS; st == APR_SUCCESS && m < d->nmods; m++) {
         st = pev_module_add(&w->mods[m], w->bus, d->defs[m]->name);
-        if (st != APR_SUCCESS) {
+        if (st != APR_SUCCESS)
             snprintf(err, sizeof wk->err[i], "worker %d: module %s: %s", i,
                      d->defs[m]->name, pev_strerror(st, eb, sizeof eb));
-            return st;
-        }
     }
-    st = pev_event_register(NULL, w->bus, NULL, HANDOFF_EVENT, on_handoff, w, w->pool);
+    if (st == APR_SUCCESS) {
+        st = pev_event_register(NULL, w->bus, NULL, HANDOFF_EVENT, on_handoff, w, w->pool);
+        if (st == APR_SUCCESS)
+            st = pev_event_register(NULL, w->bus, NULL, SWITCH_EVENT, on_switch, w, w->pool);
+        if (st != APR_SUCCESS)
+            snprintf(err, sizeof wk->err[i], "worker %d: %s", i,
+                     pev_strerror(st, eb, sizeof eb));
+    }
     if (st == APR_SUCCESS)
-        st = apr_pool_create(&w->gen_pool, w->pool);
+        st = worker_inits(w, gen, err, sizeof wk->err[i]);
+    else
+        w->gen = gen;
     if (st != APR_SUCCESS) {
-        snprintf(err, sizeof wk->err[i], "worker %d: %s", i, pev_strerror(st, eb, sizeof eb));
+        /* no exit hook for this worker: let go here */
+        worker_release_gen(w);
         return st;
-    }
-    apr_pool_tag(w->gen_pool, "pev_gen_worker");
-    w->gen = gen;                   /* pev_gen_pool() is w->gen_pool from now on */
-    for (m = 0; m < d->nmods; m++) {
-        const pev_module_def_t *def = d->defs[m];
-
-        if (!def->init)
-            continue;
-        w->fail = NULL;
-        st = def->init(gen, w->mods[m], gen->mconf[m]);
-        if (st != APR_SUCCESS) {
-            snprintf(err, sizeof wk->err[i], "module %s: %s", def->name,
-                     w->fail ? w->fail : pev_strerror(st, eb, sizeof eb));
-            w->gen = NULL;
-            return st;
-        }
     }
     pev_event_generate(w->bus, PEV_EVENT_POSTPARSE, gen);
     pev_event_generate(w->bus, PEV_EVENT_STARTUP, gen);
@@ -356,11 +442,85 @@ static apr_status_t wk_exit(pev_worker_t *worker, void *user_data)
         pevi_conn_drop_refused(w);
         pev_event_generate(w->bus, PEV_EVENT_EXIT, gen);
     }
-    w->gen = NULL;
-    if (w->gen_pool)
-        apr_pool_destroy(w->gen_pool);
-    w->gen_pool = NULL;
+    worker_release_gen(w);
     return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reloads                                                                   */
+
+typedef struct switch_msg {
+    pev_gen_t *gen;                 /* with a hold for the receiver */
+    int taken;                      /* the receiver took the hold */
+} switch_msg_t;
+
+static void switch_free(void *data, apr_size_t len, void *ctx)
+{
+    switch_msg_t *m = (switch_msg_t *) data;
+
+    (void) len;
+    (void) ctx;
+    if (!m->taken)
+        pevi_gen_unref(m->gen);     /* a worker that stopped: never delivered */
+    free(m);
+}
+
+/* On the worker: its next iteration after the main thread's switch. */
+static void on_switch(const void *event_data, void *user_data)
+{
+    const pev_worker_event_t *ev = event_data;
+    pevi_wctx_t *w = user_data;
+    switch_msg_t *m = (switch_msg_t *) pev_shared_data(ev->shared);
+    pev_gen_t *gen = m->gen, *old = w->gen;
+    char err[512];
+
+    if (w->closing)
+        return;                     /* switch_free() drops the hold */
+    m->taken = 1;
+    if (old)
+        pev_event_generate(w->bus, PEV_EVENT_RESTART, old);
+    /* old's registrations go; its connections keep old until they close */
+    worker_release_gen(w);
+    err[0] = '\0';
+    if (worker_inits(w, gen, err, sizeof err) != APR_SUCCESS) {
+        pev_daemon_log(w->d, PEV_LOG_ERROR, "worker %d: restart failed, stopping: %s",
+                       w->index, err);
+        (void) pevi_workers_post_stop(w->d, APR_EGENERAL);
+        return;
+    }
+    pev_event_generate(w->bus, PEV_EVENT_POSTPARSE, gen);
+}
+
+void pevi_workers_switch(pev_daemon_t *d, pev_gen_t *gen)
+{
+    struct pevi_dworkers *wk = d->wk;
+    apr_status_t st;
+    char eb[256];
+    int i;
+
+    for (i = 0; i < wk->n; i++) {
+        switch_msg_t *m = malloc(sizeof *m);
+        pev_shared_t *sh;
+
+        if (!m) {
+            pev_daemon_log(d, PEV_LOG_ERROR, "worker %d: cannot switch: out of memory", i);
+            continue;
+        }
+        m->gen = gen;
+        m->taken = 0;
+        atomic_fetch_add(&gen->refs, 1);
+        if (pev_shared_wrap(&sh, m, sizeof *m, switch_free, NULL) != APR_SUCCESS) {
+            switch_free(m, sizeof *m, NULL);
+            continue;
+        }
+        /* sent after every connection handed to it so far, before every
+         * later one: a connection accepted from now on gets @a gen */
+        st = pev_workers_send_shared(wk->group, i, SWITCH_EVENT, sh);
+        if (st != APR_SUCCESS)
+            pev_daemon_log(d, PEV_LOG_ERROR, "worker %d: cannot switch: %s", i,
+                           pev_strerror(st, eb, sizeof eb));
+        pev_shared_release(sh);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -439,15 +599,36 @@ apr_status_t pevi_workers_start(pev_daemon_t *d, pev_gen_t *gen)
     return APR_SUCCESS;
 }
 
+typedef struct stop_msg {
+    pev_daemon_t *d;
+    apr_status_t status;
+} stop_msg_t;
+
 static void stop_posted(void *user_data, int cancelled)
 {
-    if (!cancelled)
-        (void) pev_daemon_stop(user_data);
+    stop_msg_t *m = user_data;
+
+    if (!cancelled) {
+        if (m->status != APR_SUCCESS)
+            m->d->exit_status = m->status;
+        (void) pev_daemon_stop(m->d);
+    }
+    free(m);
 }
 
-apr_status_t pevi_workers_post_stop(pev_daemon_t *d)
+apr_status_t pevi_workers_post_stop(pev_daemon_t *d, apr_status_t status)
 {
-    return pev_loop_post(d->loop, stop_posted, d);
+    stop_msg_t *m = malloc(sizeof *m);
+    apr_status_t st;
+
+    if (!m)
+        return APR_ENOMEM;
+    m->d = d;
+    m->status = status;
+    st = pev_loop_post(d->loop, stop_posted, m);
+    if (st != APR_SUCCESS)
+        free(m);
+    return st;
 }
 
 void pevi_workers_stop(pev_daemon_t *d)

@@ -58,12 +58,13 @@ const pev_directive_t pevi_limits_directives[] = {
 };
 
 /* Under the lock of dworkers.c when @a worker. */
-static int admit(pev_daemon_t *d, const char *ip, struct pevi_host **host, int worker)
+static int admit(pev_daemon_t *d, const pev_gen_t *gen, const char *ip,
+                 struct pevi_host **host, int worker)
 {
     pevi_proc_t *proc = d->proc;
-    /* a worker: its generation is the one that started the workers, and
-     * d->gen does not change while they run (a reload is refused) */
-    const pevi_core_conf_t *core = d->gen ? d->gen->core : NULL;
+    /* the connection's generation: a worker's, which may not be d->gen
+     * yet (it switches at its next iteration) */
+    const pevi_core_conf_t *core = gen ? gen->core : NULL;
     long max = core ? core->max_conns : 0, per_host = core ? core->max_conns_host : 0;
     struct pevi_host *h = NULL;
     apr_size_t len;
@@ -99,17 +100,18 @@ static int admit(pev_daemon_t *d, const char *ip, struct pevi_host **host, int w
     return 0;
 }
 
-int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host, int worker)
+int pevi_limits_admit(pev_daemon_t *d, const pev_gen_t *gen, const char *ip,
+                      struct pevi_host **host, int worker)
 {
     int r;
 
     if (!worker) {
         (void) pevi_daemon_proc(d);
-        return admit(d, ip, host, 0);
+        return admit(d, gen, ip, host, 0);
     }
     /* d->proc was made by the start, on the main thread */
     pevi_workers_lock(d);
-    r = admit(d, ip, host, 1);
+    r = admit(d, gen, ip, host, 1);
     if (r == 0)
         d->proc->wconns++;
     pevi_workers_unlock(d);
