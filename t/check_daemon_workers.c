@@ -648,6 +648,57 @@ START_TEST(test_failed_worker_init_on_reload_stops)
 }
 END_TEST
 
+/* Seeded stress: many reloads with Workers 4 while clients come and go
+ * (each new one must get the current generation, each old one keeps its
+ * own); at the end every generation's pools went exactly once, the
+ * worker ones on their workers, the shared ones on the main thread. */
+START_TEST(test_reload_stress)
+{
+    pt_rng_t rng;
+    pev_daemon_t *d = start(4, NULL);
+    apr_port_t port = pev_daemon_port(d, 0);
+    int reloads = (int) pt_env_long("POOLEV_DWORKERS_RELOADS", 60), r, i, nopen = 0;
+    lc_client_t *open[32];
+    unsigned gens[32], g;
+
+    rng.s = pt_seed("check_daemon_workers");
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nWorkers 4\n");
+    for (r = 0; r <= reloads; r++) {
+        unsigned cur = pev_gen_number(pev_daemon_gen(d));
+        int add = (int) pt_below(&rng, 4), drop = (int) pt_below(&rng, 3);
+
+        for (i = 0; i < add && nopen < 32; i++) {
+            open[nopen] = pt_client(port, 0);
+            (void) who(d, open[nopen], &g);
+            ck_assert_uint_eq(g, cur);
+            gens[nopen++] = g;
+        }
+        for (i = 0; i < drop && nopen > 0; i++) {
+            int k = (int) pt_below(&rng, (unsigned) nopen);
+
+            ck_assert_int_ge(who(d, open[k], &g), 0);
+            ck_assert_uint_eq(g, gens[k]);
+            pt_client_free(open[k]);
+            open[k] = open[nopen - 1];
+            gens[k] = gens[--nopen];
+        }
+        if (r < reloads) {
+            ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+            PT_DAEMON_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == cur + 1);
+        }
+    }
+    for (i = 1; i <= 4; i++)
+        ck_assert_int_eq(atomic_load(&inits[i]), reloads + 1);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+    for (i = 1; i <= 4; i++)
+        ck_assert_int_eq(atomic_load(&gen_pool_gone[i]), reloads + 1);
+    ck_assert_int_eq(atomic_load(&shared_gone), reloads + 1);
+    ck_assert_int_eq(atomic_load(&gen_pool_gone_elsewhere), 0);
+    ck_assert_int_eq(atomic_load(&shared_gone_elsewhere), 0);
+}
+END_TEST
+
 /* A module init failing on one worker fails the start: nothing runs, the
  * message says why, the port is free again. */
 START_TEST(test_failed_worker_init)
@@ -858,6 +909,7 @@ static Suite *dworkers_suite(void)
     tcase_add_test(tc, test_reload_on_workers_4);
     tcase_add_test(tc, test_failed_reload_changes_nothing);
     tcase_add_test(tc, test_failed_worker_init_on_reload_stops);
+    tcase_add_test(tc, test_reload_stress);
     tcase_add_test(tc, test_failed_worker_init);
     tcase_add_test(tc, test_stop_with_connections_on_every_worker);
     tcase_add_test(tc, test_sigterm_exits_zero);
