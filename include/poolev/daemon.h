@@ -31,8 +31,66 @@
  *                accepted socket, the stream and whatever the modules
  *                allocate for it; destroyed after the stream's close.
  *
- * Everything here is single-threaded: call it from the thread that runs the
- * daemon, outside or inside the daemon's callbacks as each function says.
+ * Threads. Under "Workers 1" (the default) everything here is
+ * single-threaded: call it from the thread that runs the daemon, outside or
+ * inside the daemon's callbacks as each function says. Under "Workers N"
+ * (N > 1, or "auto": one per online CPU; only for an application that sets
+ * PEV_DAEMON_WORKERS_OK) the daemon runs N worker threads
+ * (poolev/workers.h), and what runs where is:
+ *   - the main thread (the one that calls pev_daemon_start() and
+ *     pev_daemon_run()): the signals, reading and checking the
+ *     configuration (once), the listening sockets and their accepts (so
+ *     sockets passed by systemd keep working), the pid file, the
+ *     privileges, the modules' process_init, the log's targets and the
+ *     core.log listeners, and core.preparse, core.postparse,
+ *     core.startup, core.shutdown and core.exit on the main thread's bus;
+ *   - each worker, on its own thread: its own bus, loop and pools (an APR
+ *     allocator of its own); every module's init, once per worker, with
+ *     pev_daemon_bus(), pev_daemon_loop() and pev_gen_pool() giving that
+ *     worker's (the accessors answer for the calling thread);
+ *     core.postparse and core.startup after its inits (at a reload:
+ *     core.restart, its inits again, core.postparse), core.conn-open,
+ *     core.conn-close and core.conn-refused for its connections, and at
+ *     the stop core.shutdown, the closing of its own connections, then
+ *     core.exit, before its thread ends.
+ * The main thread hands each accepted connection to the next worker,
+ * round-robin; the connection lives on that worker for its whole life: its
+ * pool (made from the worker's pool), its stream and everything bound to
+ * them run on that worker's thread only.
+ *
+ * The rules for module authors under Workers N: nothing touches another
+ * worker's pools, bus, loop, listeners or connections, not even to read;
+ * to make something happen on another worker, send it an event
+ * (pev_workers_send(), with pev_worker_group(pev_worker_self())) or post
+ * to its loop. The generation record, the module configurations
+ * (pev_gen_module_conf(), the mconf of init) and the process state of
+ * process_init are shared by every worker: read-only from the workers,
+ * or guarded by the module's own atomics or locks. An init must not
+ * allocate from pev_gen_shared_pool() or pev_daemon_pool() (another
+ * thread's pools): use pev_gen_pool(), the worker's own. pev_daemon_log(),
+ * pev_daemon_stop(), pev_daemon_connections(), pev_daemon_refused(),
+ * pev_daemon_gen(), pev_daemon_name() and the pev_gen_* and pev_conn_*
+ * accessors may be called on a worker; every other function of the
+ * daemon is the main thread's.
+ *
+ * TLS listeners work under Workers N: the handshake runs on the worker
+ * the connection was handed to, with the generation's context
+ * (pev_gen_tls(), shared and immutable once made).
+ *
+ * A reload under Workers N: the main thread reads, parses and checks the
+ * next configuration once (a failure changes nothing on any thread: the
+ * running generation stays everywhere), generates core.restart on its bus,
+ * ends its part of the generation, makes the next one and sends it to
+ * every worker. Each worker switches at its next iteration: core.restart
+ * on its bus, its generation pool destroyed (the old registrations go),
+ * every module's init for the next generation in a new pool of its own,
+ * core.postparse. Connections open on a worker keep their generation
+ * (pev_conn_gen()) until they close; connections handed to it after the
+ * switch get the next one. A generation's shared pool is destroyed on
+ * the main thread once every worker and every connection let it go (an
+ * atomic count). A worker whose init fails stops the daemon, as a failed
+ * restart init does under Workers 1. Workers itself takes effect at the
+ * start only: a reload that changes it is refused.
  */
 #ifndef POOLEV_DAEMON_H
 #define POOLEV_DAEMON_H
@@ -190,6 +248,11 @@ typedef const char *pev_module_check_fn(pev_gen_t *gen, void *mconf);
 
 /**
  * A module's init, run for each generation in load order after the parse.
+ * Under Workers N > 1 it runs on each worker instead (as httpd's
+ * child_init), on that worker's thread, with @a mod a module of that
+ * worker's bus, and not on the main thread; @a gen and @a mconf are shared
+ * by every worker: read them, never write them. A failure on any worker
+ * fails the start (no worker serves; the message names the module).
  * Register listeners and timers bound to pev_gen_pool(@a gen): they end with
  * the generation. State and listeners that must survive restarts belong to
  * the module's process_init, once, not here: a listener bound to the
@@ -244,6 +307,12 @@ typedef struct pev_module_def {
  *  pev_daemon_check_config() and on a restart (which keeps the running
  *  generation). */
 #define PEV_DAEMON_NO_LISTEN_OK 0x4
+/** Accept "Workers N" with N > 1: the application's modules follow the
+ *  rules for module authors under Workers N (see the top of this file).
+ *  Without this flag such a configuration is refused ("Workers N: this
+ *  program runs one worker"), so that modules written for one thread never
+ *  run on several. */
+#define PEV_DAEMON_WORKERS_OK 0x8
 
 /** pev_daemon_create() options. */
 typedef struct pev_daemon_options {
@@ -286,7 +355,12 @@ typedef struct pev_daemon_options {
  *   PidFile PATH             write the process id there, locked while the
  *                            daemon runs (the start only);
  *   MaxConnections N         refuse connections over N open ones (0: no
- *   MaxConnectionsPerHost N  limit), or over N from one address.
+ *   MaxConnectionsPerHost N  limit), or over N from one address (counted
+ *                            across every worker);
+ *   Workers N|auto           serve connections on N worker threads (1 to
+ *                            PEV_WORKERS_MAX; auto: the online CPUs;
+ *                            default 1; the start only; N > 1 needs
+ *                            PEV_DAEMON_WORKERS_OK, see "Threads" above).
  *   A restart keeps a listening socket whose address the next configuration
  *   lists again, compared as resolved addresses (family, address, port),
  *   not as spelled: "Listen 7450" and "Listen 0.0.0.0:7450" are the same
@@ -419,22 +493,30 @@ PEV_API apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t ti
  * If an init fails in step 4 there is no generation to go back to: the
  * daemon logs it and stops, and pev_daemon_run() returns the error.
  *
+ * Under Workers N > 1 step 4's inits run on each worker, which switches
+ * at its next iteration (see "Threads" at the top of this file).
+ *
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ECLOSED if stopping or
- *         stopped; PEV_EBUSY if not started. Callable from callbacks.
+ *         stopped; PEV_EBUSY if not started. Callable from callbacks (the
+ *         main thread's).
  */
 PEV_API apr_status_t pev_daemon_restart(pev_daemon_t *d);
 
 /**
  * Ask for a stop (what SIGTERM and SIGINT do); it runs after the current
  * loop iteration, see pev_daemon_run(). A stop wins over a pending restart.
- * @return APR_SUCCESS (also when already stopping); APR_EINVAL for NULL.
- *         Callable from callbacks.
+ * On a worker (Workers N > 1) the request is posted to the main thread,
+ * which stops in one of its next iterations.
+ * @return APR_SUCCESS (also when already stopping); APR_EINVAL for NULL;
+ *         from a worker, what pev_loop_post() returns.
+ *         Callable from callbacks, the workers' included.
  */
 PEV_API apr_status_t pev_daemon_stop(pev_daemon_t *d);
 
-/** The daemon's bus. */
+/** The daemon's bus: on one of its workers, that worker's bus; else the
+ *  main thread's. */
 PEV_API pev_bus_t *pev_daemon_bus(const pev_daemon_t *d);
-/** The daemon's loop. */
+/** The daemon's loop: on one of its workers, that worker's loop. */
 PEV_API pev_loop_t *pev_daemon_loop(const pev_daemon_t *d);
 /** The daemon's pool: lives as long as the daemon (process lifetime). */
 PEV_API apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
@@ -444,14 +526,17 @@ PEV_API apr_pool_t *pev_daemon_pool(const pev_daemon_t *d);
 PEV_API void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def);
 /** The daemon's name (from its options). */
 PEV_API const char *pev_daemon_name(const pev_daemon_t *d);
-/** The current generation, NULL before the start and after the stop. */
+/** The current generation, NULL before the start and after the stop. On a
+ *  worker: the generation that worker serves (after a reload, the next one
+ *  from its switch on). */
 PEV_API pev_gen_t *pev_daemon_gen(const pev_daemon_t *d);
 /** The message of the last start, restart or reload failure ("" if none;
  *  a later successful restart does not clear it). */
 PEV_API const char *pev_daemon_error(const pev_daemon_t *d);
 /** Number of open connections: those offered through core.conn-open
- *  and not closed yet, of every generation (what MaxConnections bounds);
- *  refused connections are not counted. */
+ *  and not closed yet, of every generation and every worker (what
+ *  MaxConnections bounds); refused connections are not counted. Any
+ *  thread of the daemon. */
 PEV_API apr_size_t pev_daemon_connections(const pev_daemon_t *d);
 
 /** Connections refused over MaxConnections or MaxConnectionsPerHost since
@@ -526,7 +611,10 @@ PEV_API unsigned pev_gen_number(const pev_gen_t *gen);
 /** The generation pool: lives while the generation is current. Bind the
  *  generation's registrations and module state here (the usual choice).
  *  Destroyed when the generation ends (restart or stop); NULL after that,
- *  and during a check parse. */
+ *  and during a check parse. On a worker (Workers N > 1): that worker's own
+ *  pool for the generation (made from the worker's pool, destroyed on the
+ *  worker at the stop, after its connections closed); the main thread's
+ *  is another. */
 PEV_API apr_pool_t *pev_gen_pool(const pev_gen_t *gen);
 
 /** The generation's shared pool: the generation record and the values the

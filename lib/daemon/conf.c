@@ -510,5 +510,7 @@ apr_status_t pevi_conf_init(pev_daemon_t *d)
         st = pevi_conf_add_directives(d, pevi_pidfile_directives, -1);
     if (st == APR_SUCCESS)
         st = pevi_conf_add_directives(d, pevi_limits_directives, -1);
+    if (st == APR_SUCCESS)
+        st = pevi_conf_add_directives(d, pevi_workers_directives, -1);
     return st;
 }

@@ -20,8 +20,9 @@
 #define REFUSE_LINGER APR_TIME_C(1000000)  /* to send a refusal */
 
 struct pev_conn {
-    pevi_link_t link;               /* on d->conns while open */
+    pevi_link_t link;               /* on w->conns while open */
     pev_daemon_t *d;
+    pevi_wctx_t *w;                 /* its thread's context */
     apr_pool_t *pool;
     pev_gen_t *gen;
     pev_stream_t *stream;
@@ -37,13 +38,14 @@ struct pev_conn {
     int closed;                     /* on_close delivered */
     int refused;                    /* PEV_CONN_REFUSED_*; 0: held */
     struct pevi_host *host;         /* counted for its address (limits.c) */
+    int wcounted;                   /* counted in the workers' total */
 };
 
 static void conn_undefer(pev_conn_t *c)
 {
     if (c->deferred) {
         c->deferred = 0;
-        c->d->ndeferred--;
+        c->w->ndeferred--;
     }
 }
 
@@ -51,8 +53,13 @@ void pevi_gen_unref(pev_gen_t *gen)
 {
     pev_daemon_t *d = gen->d;
 
-    gen->refs--;
-    if (gen->ended && gen->refs == 0 && !d->dying)
+    if (atomic_fetch_sub(&gen->refs, 1) != 1)
+        return;
+    /* the last hold: the generation has ended (it holds itself while
+     * current) */
+    if (pevi_wctx(d)->index >= 0)
+        pevi_workers_gen_gone(gen);
+    else if (!d->dying)
         apr_pool_destroy(gen->conf_pool);
 }
 
@@ -100,7 +107,7 @@ static void conn_on_close(pev_stream_t *s, apr_status_t reason, void *user_data)
     if (c->cb.on_close)
         c->cb.on_close(s, reason, c->user_data);
     if (!c->refused)
-        pev_event_generate(c->d->bus, PEV_EVENT_CONN_CLOSE, c);
+        pev_event_generate(c->w->bus, PEV_EVENT_CONN_CLOSE, c);
     apr_pool_destroy(c->pool);
 }
 
@@ -112,15 +119,15 @@ static apr_status_t conn_cleanup(void *data)
 {
     pev_conn_t *c = data;
 
-    if (c->d->opening == c)
-        c->d->opening = NULL;
+    if (c->w->opening == c)
+        c->w->opening = NULL;
     conn_undefer(c);
     if (pevi_link_linked(&c->link)) {
         pevi_link_remove(&c->link);
         if (!c->refused)
-            c->d->nconns--;
+            c->w->nconns--;
     }
-    pevi_limits_release(c->d, c->host);
+    pevi_limits_release(c->d, c->host, c->wcounted);
     pevi_gen_unref(c->gen);
     return APR_SUCCESS;
 }
@@ -130,14 +137,15 @@ static apr_status_t conn_cleanup(void *data)
  * may be gone). */
 static int conn_offer(pev_conn_t *c)
 {
+    pevi_wctx_t *w = c->w;
     pev_daemon_t *d = c->d;
 
     c->tls_wait = 0;
-    d->opening = c;
-    pev_event_generate(d->bus, PEV_EVENT_CONN_OPEN, c);
-    if (d->opening != c)
+    w->opening = c;
+    pev_event_generate(w->bus, PEV_EVENT_CONN_OPEN, c);
+    if (w->opening != c)
         return 0;                   /* a listener destroyed its pool */
-    d->opening = NULL;
+    w->opening = NULL;
     if (c->closed || !pev_stream_is_open(c->stream))
         return 0;
     if (!c->handled) {
@@ -152,8 +160,12 @@ static int conn_offer(pev_conn_t *c)
 /* Whether a connection can be offered now: a generation runs, and no
  * start, restart or stop is under way (one of their callbacks may run the
  * loop, and the next generation's listeners may not be there yet). */
-static int can_offer(const pev_daemon_t *d)
+static int can_offer(const pevi_wctx_t *w)
 {
+    const pev_daemon_t *d = w->d;
+
+    if (w->index >= 0)
+        return w->gen != NULL;      /* a worker serves its generation */
     return d->state == D_RUNNING && d->gen && !d->busy && !d->stop_req;
 }
 
@@ -161,10 +173,10 @@ static void conn_tls_ready(pev_stream_t *s, void *user_data)
 {
     pev_conn_t *c = user_data;
 
-    if (!can_offer(c->d)) {
+    if (!can_offer(c->w)) {
         /* hold its input until it is offered (pevi_conn_offer_deferred()) */
         c->deferred = 1;
-        c->d->ndeferred++;
+        c->w->ndeferred++;
         (void) pev_stream_pause_input(s, 1);
         return;
     }
@@ -179,7 +191,7 @@ static void conn_offer_later(pev_timer_t *t, void *user_data)
     (void) t;
     if (c->closed || !pev_stream_is_open(s) || !c->deferred)
         return;
-    if (!can_offer(c->d)) {
+    if (!can_offer(c->w)) {
         c->deferred = 1;            /* busy again: the next resume offers it */
         return;
     }
@@ -193,41 +205,43 @@ static void conn_offer_later(pev_timer_t *t, void *user_data)
         c->cb.on_read(s, c->user_data);
 }
 
-void pevi_conn_offer_deferred(pev_daemon_t *d)
+void pevi_conn_offer_deferred(pevi_wctx_t *w)
 {
     pevi_link_t *l;
 
-    if (d->ndeferred == 0)
+    if (w->ndeferred == 0)
         return;
     /* from a loop iteration (a timer in the connection's pool), as every
      * core.conn-open is */
-    for (l = d->conns.next; l != &d->conns; l = l->next) {
+    for (l = w->conns.next; l != &w->conns; l = l->next) {
         pev_conn_t *c = PEVI_CONTAINER(l, pev_conn_t, link);
 
         if (c->deferred != 1)
             continue;
-        if (pev_timer_add_in(NULL, d->loop, 0, conn_offer_later, c, c->pool) == APR_SUCCESS)
+        if (pev_timer_add_in(NULL, w->loop, 0, conn_offer_later, c, c->pool) == APR_SUCCESS)
             c->deferred = 2;
         else
-            pev_daemon_log(d, PEV_LOG_ERROR, "connection %" APR_UINT64_T_FMT
+            pev_daemon_log(w->d, PEV_LOG_ERROR, "connection %" APR_UINT64_T_FMT
                            ": cannot offer it", c->id);
     }
 }
 
 /* Over a limit: core.conn-refused, then the close (the listeners' last
- * words are sent, for at most REFUSE_LINGER). On d->proc->refusing until
- * its pool goes, so that a stop does not wait for it. */
+ * words are sent, for at most REFUSE_LINGER). On w->refusing until its
+ * pool goes, so that a stop does not wait for it. */
 static void conn_refuse(pev_daemon_t *d, pev_conn_t *c, int tls)
 {
-    pevi_list_append(&pevi_daemon_proc(d)->refusing, &c->link);
+    pevi_wctx_t *w = c->w;
+
+    pevi_list_append(&w->refusing, &c->link);
     pev_daemon_log(d, PEV_LOG_DEBUG, "connection %" APR_UINT64_T_FMT " from %s refused: %s",
                    c->id, c->peer, c->refused == PEV_CONN_REFUSED_MAX
                    ? "MaxConnections reached" : "MaxConnectionsPerHost reached");
-    d->opening = c;
-    pev_event_generate(d->bus, PEV_EVENT_CONN_REFUSED, c);
-    if (d->opening != c)
+    w->opening = c;
+    pev_event_generate(w->bus, PEV_EVENT_CONN_REFUSED, c);
+    if (w->opening != c)
         return;                     /* a listener destroyed its pool */
-    d->opening = NULL;
+    w->opening = NULL;
     if (tls && pev_stream_is_open(c->stream))
         pev_stream_abort(c->stream);    /* no plaintext to a TLS client */
     else if (pev_stream_is_open(c->stream)) {
@@ -236,17 +250,16 @@ static void conn_refuse(pev_daemon_t *d, pev_conn_t *c, int tls)
     }
 }
 
-void pevi_conn_drop_refused(pev_daemon_t *d)
+void pevi_conn_drop_refused(pevi_wctx_t *w)
 {
-    if (!d->proc)
-        return;
-    while (!pevi_list_empty(&d->proc->refusing))
-        apr_pool_destroy(PEVI_CONTAINER(d->proc->refusing.next, pev_conn_t, link)->pool);
+    while (!pevi_list_empty(&w->refusing))
+        apr_pool_destroy(PEVI_CONTAINER(w->refusing.next, pev_conn_t, link)->pool);
 }
 
 
-void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls)
+void pevi_conn_accept(pevi_wctx_t *w, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls)
 {
+    pev_daemon_t *d = w->d;
     pev_conn_t *c = apr_pcalloc(cp, sizeof *c);
     apr_sockaddr_t *sa;
     char *ip = NULL;
@@ -254,10 +267,20 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls
     char eb[256];
 
     c->d = d;
+    c->w = w;
     c->pool = cp;
-    c->gen = d->gen;
-    c->gen->refs++;
-    c->id = ++d->conn_ids;
+    if (w->index < 0) {
+        c->gen = d->gen;
+        c->id = ++d->conn_ids;
+    }
+    else {
+        /* ids stay unique across workers: worker i of N gives i + 1,
+         * i + 1 + N, ... */
+        c->gen = w->gen;
+        c->id = (apr_uint64_t) w->index + 1 + (apr_uint64_t) pevi_gen_workers(w->gen)
+                                              * w->ngiven++;
+    }
+    atomic_fetch_add(&c->gen->refs, 1);
     apr_pool_cleanup_register(cp, c, conn_cleanup, apr_pool_cleanup_null);
     c->peer = "?";
     if (apr_socket_addr_get(&sa, APR_REMOTE, ns) == APR_SUCCESS) {
@@ -267,20 +290,21 @@ void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls
         else
             ip = NULL;
     }
-    st = pev_stream_create_socket(&c->stream, d->loop, ns, &conn_thunks, c, cp);
+    st = pev_stream_create_socket(&c->stream, w->loop, ns, &conn_thunks, c, cp);
     if (st != APR_SUCCESS) {
         pev_daemon_log(d, PEV_LOG_ERROR, "connection from %s: %s", c->peer,
                        pev_strerror(st, eb, sizeof eb));
         apr_pool_destroy(cp);
         return;
     }
-    c->refused = pevi_limits_admit(d, ip, &c->host);
+    c->refused = pevi_limits_admit(d, c->gen, ip, &c->host, w->index >= 0);
     if (c->refused) {
         conn_refuse(d, c, tls != NULL);
         return;
     }
-    pevi_list_append(&d->conns, &c->link);
-    d->nconns++;
+    c->wcounted = w->index >= 0;    /* admitted: pevi_limits_admit() counted it */
+    pevi_list_append(&w->conns, &c->link);
+    w->nconns++;
     if (tls) {
         /* the modules see the connection once its handshake succeeded */
         c->tls_wait = 1;
@@ -331,39 +355,40 @@ apr_status_t pev_conn_close(pev_conn_t *c)
     return pev_stream_close(c->stream);
 }
 
-void pevi_conn_close_all(pev_daemon_t *d)
+void pevi_conn_close_all(pevi_wctx_t *w)
 {
+    pev_daemon_t *d = w->d;
     apr_time_t deadline;
     pevi_link_t *l, *next;
     int spins;
 
-    for (l = d->conns.next; l != &d->conns; l = next) {
+    for (l = w->conns.next; l != &w->conns; l = next) {
         next = l->next;
         pev_stream_close(PEVI_CONTAINER(l, pev_conn_t, link)->stream);
     }
     /* the real clock: a test's frozen loop clock must not stall a stop */
     deadline = pev_clock_monotonic() + d->grace;
-    while (d->nconns > 0) {
+    while (w->nconns > 0) {
         apr_time_t now = pev_clock_monotonic();
 
         if (now >= deadline)
             break;
-        if (pev_loop_run_once(d->loop, deadline - now < 100000 ? deadline - now : 100000)
+        if (pev_loop_run_once(w->loop, deadline - now < 100000 ? deadline - now : 100000)
             != APR_SUCCESS)
             break;
     }
-    if (d->nconns > 0) {
+    if (w->nconns > 0) {
         pev_daemon_log(d, PEV_LOG_WARN, "%lu connection(s) did not close in time: aborted",
-                       (unsigned long) d->nconns);
-        for (l = d->conns.next; l != &d->conns; l = next) {
+                       (unsigned long) w->nconns);
+        for (l = w->conns.next; l != &w->conns; l = next) {
             next = l->next;
             pev_stream_abort(PEVI_CONTAINER(l, pev_conn_t, link)->stream);
         }
-        for (spins = 0; d->nconns > 0 && spins < 8; spins++)
-            if (pev_loop_run_once(d->loop, 0) != APR_SUCCESS)
+        for (spins = 0; w->nconns > 0 && spins < 8; spins++)
+            if (pev_loop_run_once(w->loop, 0) != APR_SUCCESS)
                 break;
         /* whatever is left (a loop error): go without callbacks */
-        while (!pevi_list_empty(&d->conns))
-            apr_pool_destroy(PEVI_CONTAINER(d->conns.next, pev_conn_t, link)->pool);
+        while (!pevi_list_empty(&w->conns))
+            apr_pool_destroy(PEVI_CONTAINER(w->conns.next, pev_conn_t, link)->pool);
     }
 }

@@ -62,7 +62,12 @@ static void gen_attach_tls(pev_gen_t *gen, apr_pool_t *tls_pool, pev_tls_ctx_t *
         return;
     gen->tls = ctx;
     gen->tls_pool = tls_pool;
-    apr_pool_cleanup_register(gen->pool, gen, gen_tls_gone, apr_pool_cleanup_null);
+    /* Workers N > 1: a worker hands connections the context of the
+     * generation it serves until it switched, after the main thread's
+     * generation pool went: the context stays as long as the
+     * configuration */
+    apr_pool_cleanup_register(gen->d->wk || pevi_gen_workers(gen) > 1 ? gen->conf_pool
+                              : gen->pool, gen, gen_tls_gone, apr_pool_cleanup_null);
 }
 
 /* A new generation with defaults applied. @a scratch: no generation pool
@@ -84,6 +89,8 @@ static pev_gen_t *gen_new(pev_daemon_t *d, int scratch)
     gen->number = d->gen_count + 1;
     gen->listen = apr_array_make(cp, 4, sizeof(const char *));
     gen->mconf = apr_pcalloc(cp, sizeof(void *) * (apr_size_t) (d->nmods + 1));
+    /* the hold it has while current; gen_end() drops it */
+    atomic_init(&gen->refs, 1);
     apr_pool_cleanup_register(cp, gen, gen_conf_gone, apr_pool_cleanup_null);
     if (!scratch) {
         if (apr_pool_create(&gen->pool, cp) != APR_SUCCESS) {
@@ -123,8 +130,8 @@ static void gen_end(pev_gen_t *gen)
         d->gen = NULL;
     gen->ended = 1;
     /* a cleanup of the generation pool may close the generation's last
-     * connection: hold the configuration until the pool is gone */
-    gen->refs++;
+     * connection: the hold of the current generation keeps the
+     * configuration until the pool is gone, and goes after it */
     if (gen->pool)
         apr_pool_destroy(gen->pool);
     pevi_gen_unref(gen);
@@ -168,12 +175,18 @@ apr_status_t pev_daemon_create(pev_daemon_t **out, const pev_daemon_options_t *o
     d->default_config = opts->default_config;
     d->grace = opts->shutdown_grace > 0 ? opts->shutdown_grace : DEFAULT_GRACE;
     d->flags = opts->flags;
-    pevi_list_init(&d->conns);
     d->error[0] = '\0';
     apr_pool_pre_cleanup_register(dp, d, daemon_dying);
     st = pev_bus_create(&d->bus, dp);
     if (st == APR_SUCCESS)
         st = pev_loop_create(&d->loop, dp);
+    d->main.d = d;
+    d->main.index = -1;
+    d->main.pool = dp;
+    d->main.bus = d->bus;
+    d->main.loop = d->loop;
+    pevi_list_init(&d->main.conns);
+    pevi_list_init(&d->main.refusing);
     if (st == APR_SUCCESS)
         st = apr_pool_create(&d->path_pool, dp);
     if (st != APR_SUCCESS)
@@ -187,6 +200,7 @@ apr_status_t pev_daemon_create(pev_daemon_t **out, const pev_daemon_options_t *o
     d->defs = opts->modules;
     d->mods = apr_pcalloc(dp, sizeof(pev_module_t *) * (apr_size_t) (d->nmods + 1));
     d->mstate = apr_pcalloc(dp, sizeof(void *) * (apr_size_t) (d->nmods + 1));
+    d->main.mods = d->mods;
     for (i = 0; st == APR_SUCCESS && i < d->nmods; i++) {
         const pev_module_def_t *def = d->defs[i];
         char eb[256];
@@ -415,6 +429,8 @@ static apr_status_t config_check(pev_daemon_t *d, apr_pool_t *tmp, int open,
     if (st == APR_SUCCESS)
         st = pevi_privs_check(d, scratch);
     if (st == APR_SUCCESS)
+        st = pevi_workers_check(d, scratch, *name);
+    if (st == APR_SUCCESS)
         st = pevi_conf_tls(d, scratch, *name, &tp, &ctx);
     if (st == APR_SUCCESS && open)
         st = pevi_log_prepare(d, scratch);
@@ -490,6 +506,8 @@ static apr_status_t start_first(pev_daemon_t *d)
         st = gen_check(d, gen, name);
     if (st == APR_SUCCESS)
         st = pevi_privs_check(d, gen);
+    if (st == APR_SUCCESS)
+        st = pevi_workers_check(d, gen, name);
     if (st == APR_SUCCESS) {
         apr_pool_t *tp;
         pev_tls_ctx_t *ctx;
@@ -518,8 +536,12 @@ static apr_status_t start_first(pev_daemon_t *d)
     d->gen_count = gen->number;
     d->gen = gen;
     d->state = D_RUNNING;
+    (void) pevi_daemon_proc(d);     /* the workers' limits need it made */
     st = d->process_inited ? APR_SUCCESS : run_process_inits(d, gen);
-    if (st == APR_SUCCESS)
+    /* Workers N > 1: the modules' init runs on each worker, not here */
+    if (st == APR_SUCCESS && pevi_gen_workers(gen) > 1)
+        st = pevi_workers_start(d, gen);
+    else if (st == APR_SUCCESS)
         st = run_inits(d, gen);
     if (st != APR_SUCCESS) {
         if (d->gen)
@@ -563,7 +585,7 @@ apr_status_t pev_daemon_start(pev_daemon_t *d)
     d->busy = 0;
     if (st == APR_SUCCESS && d->state == D_RUNNING && d->gen && !d->stop_req) {
         pevi_listen_resume(d);
-        pevi_conn_offer_deferred(d);
+        pevi_conn_offer_deferred(&d->main);
     }
     if (st == APR_SUCCESS)
         pevi_notify_ready(d);
@@ -590,8 +612,9 @@ static void do_stop(pev_daemon_t *d)
     pevi_notify_stopping(d);
     pev_event_generate(d->bus, PEV_EVENT_SHUTDOWN, gen);
     pevi_listen_commit(d, NULL, 0);
-    pevi_conn_close_all(d);
-    pevi_conn_drop_refused(d);
+    pevi_workers_stop(d);           /* each closes its own, joined */
+    pevi_conn_close_all(&d->main);
+    pevi_conn_drop_refused(&d->main);
     pev_event_generate(d->bus, PEV_EVENT_EXIT, gen);
     if (d->sig_pool)
         apr_pool_destroy(d->sig_pool);
@@ -646,7 +669,12 @@ static void do_restart(pev_daemon_t *d)
         if (st == APR_SUCCESS) {
             pevi_log_commit(d);
             pevi_listen_commit(d, gen, 0);
-            st = run_inits(d, gen);
+            /* Workers N > 1: the inits run on each worker, which switches
+             * at its next iteration */
+            if (d->wk)
+                pevi_workers_switch(d, gen);
+            else
+                st = run_inits(d, gen);
         }
     }
     else {
@@ -719,7 +747,7 @@ apr_status_t pev_daemon_run_once(pev_daemon_t *d, apr_interval_time_t timeout)
     d->busy = 0;
     if (d->state == D_RUNNING && d->gen && !d->stop_req) {
         pevi_listen_resume(d);
-        pevi_conn_offer_deferred(d);
+        pevi_conn_offer_deferred(&d->main);
     }
     return d->state == D_STOPPED ? d->exit_status : APR_SUCCESS;
 }
@@ -756,6 +784,8 @@ apr_status_t pev_daemon_stop(pev_daemon_t *d)
 {
     if (!d)
         return APR_EINVAL;
+    if (pevi_wctx(d)->index >= 0)   /* on a worker: the main thread stops */
+        return pevi_workers_post_stop(d, APR_SUCCESS);
     if (d->state == D_NEW && !d->busy)
         d->state = D_STOPPED;
     else if (d->state == D_NEW || d->state == D_RUNNING)
@@ -766,8 +796,8 @@ apr_status_t pev_daemon_stop(pev_daemon_t *d)
 /* ------------------------------------------------------------------------ */
 /* Accessors                                                                 */
 
-pev_bus_t *pev_daemon_bus(const pev_daemon_t *d) { return d ? d->bus : NULL; }
-pev_loop_t *pev_daemon_loop(const pev_daemon_t *d) { return d ? d->loop : NULL; }
+pev_bus_t *pev_daemon_bus(const pev_daemon_t *d) { return d ? pevi_wctx(d)->bus : NULL; }
+pev_loop_t *pev_daemon_loop(const pev_daemon_t *d) { return d ? pevi_wctx(d)->loop : NULL; }
 apr_pool_t *pev_daemon_pool(const pev_daemon_t *d) { return d ? d->pool : NULL; }
 
 void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def)
@@ -783,10 +813,19 @@ void *pev_daemon_module_state(const pev_daemon_t *d, const pev_module_def_t *def
 }
 
 const char *pev_daemon_name(const pev_daemon_t *d) { return d ? d->name : NULL; }
-pev_gen_t *pev_daemon_gen(const pev_daemon_t *d) { return d ? d->gen : NULL; }
-pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d) { return d && d->gen ? d->gen->tls : NULL; }
+pev_gen_t *pev_daemon_gen(const pev_daemon_t *d) { return d ? pevi_daemon_gen(d) : NULL; }
+
+pev_tls_ctx_t *pev_daemon_tls(const pev_daemon_t *d)
+{
+    pev_gen_t *gen = d ? pevi_daemon_gen(d) : NULL;
+
+    return gen ? gen->tls : NULL;
+}
 const char *pev_daemon_error(const pev_daemon_t *d) { return d ? d->error : ""; }
-apr_size_t pev_daemon_connections(const pev_daemon_t *d) { return d ? d->nconns : 0; }
+apr_size_t pev_daemon_connections(const pev_daemon_t *d)
+{
+    return d ? d->main.nconns + pevi_workers_conns(d) : 0;
+}
 
 apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path)
 {
@@ -804,11 +843,21 @@ apr_status_t pev_daemon_set_config_file(pev_daemon_t *d, const char *path)
 }
 
 unsigned pev_gen_number(const pev_gen_t *gen) { return gen ? gen->number : 0; }
-apr_pool_t *pev_gen_pool(const pev_gen_t *gen) { return gen ? gen->pool : NULL; }
+apr_pool_t *pev_gen_pool(const pev_gen_t *gen)
+{
+    const pevi_wctx_t *w;
+
+    if (!gen)
+        return NULL;
+    w = pevi_wctx(gen->d);
+    if (w->index >= 0)              /* a worker: its own pool for it */
+        return w->gen == gen ? w->gen_pool : NULL;
+    return gen->pool;
+}
 apr_pool_t *pev_gen_shared_pool(const pev_gen_t *gen) { return gen ? gen->conf_pool : NULL; }
 apr_pool_t *pev_gen_conf_pool(const pev_gen_t *gen) { return pev_gen_shared_pool(gen); }
 pev_daemon_t *pev_gen_daemon(const pev_gen_t *gen) { return gen ? gen->d : NULL; }
-int pev_gen_is_current(const pev_gen_t *gen) { return gen && gen->d->gen == gen; }
+int pev_gen_is_current(const pev_gen_t *gen) { return gen && pevi_daemon_gen(gen->d) == gen; }
 pev_tls_ctx_t *pev_gen_tls(const pev_gen_t *gen) { return gen ? gen->tls : NULL; }
 
 void *pev_gen_module_conf(const pev_gen_t *gen, const pev_module_def_t *def)
@@ -827,10 +876,16 @@ apr_status_t pev_gen_fail(pev_gen_t *gen, apr_status_t status, const char *fmt, 
 {
     va_list ap;
 
+    pevi_wctx_t *w;
+
     if (!gen || !fmt)
         return status;
+    w = pevi_wctx(gen->d);
     va_start(ap, fmt);
-    gen->fail = apr_pvsprintf(gen->conf_pool, fmt, ap);
+    if (w->index >= 0)              /* a worker: nothing of the shared pool */
+        w->fail = apr_pvsprintf(w->pool, fmt, ap);
+    else
+        gen->fail = apr_pvsprintf(gen->conf_pool, fmt, ap);
     va_end(ap);
     return status;
 }

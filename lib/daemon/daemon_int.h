@@ -37,7 +37,8 @@
  *   gen->conf_pool   the shared pool (pev_gen_shared_pool()): the generation
  *                    record, module configurations, parsed values; destroyed
  *                    when the generation has ended and its last connection
- *                    closed (refs == 0)
+ *                    closed (refs == 0), on the main thread (a worker's
+ *                    last hold posts the destruction there)
  *     gen->pool      a subpool of conf_pool (pev_gen_pool()): registrations
  *                    and module state, destroyed when the generation ends
  *   lsock->pool      one per listening socket, kept across generations
@@ -57,6 +58,8 @@
 #ifndef POOLEV_DAEMON_INT_H
 #define POOLEV_DAEMON_INT_H
 
+#include <stdatomic.h>
+
 #include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
@@ -65,6 +68,7 @@
 
 #include "poolev/daemon.h"
 #include "poolev/tls.h"
+#include "poolev/workers.h"
 #include "../list.h"
 
 enum pevi_dstate { D_NEW, D_RUNNING, D_STOPPING, D_STOPPED };
@@ -101,11 +105,39 @@ typedef struct pevi_proc {
     apr_pool_t *pid_pool;           /* holds the pid file; NULL: none */
     const char *pidfile;            /* its path (in pid_pool) */
     /* limits.c */
+    apr_pool_t *hosts_pool;         /* holds hosts and their records */
     apr_hash_t *hosts;              /* IP -> struct pevi_host, counted */
+    apr_size_t wconns;              /* connections held on the workers
+                                     * (under the lock of dworkers.c) */
     struct pevi_host *spare;        /* records for reuse */
     apr_uint64_t refused, refused_host;
-    pevi_link_t refusing;           /* refused connections still closing */
 } pevi_proc_t;
+
+/* Where connections live: the main thread's context (d->main, the only one
+ * under Workers 1) or one worker's (d->wctx[i], Workers N > 1). Everything
+ * in a worker's context is touched on that worker's thread only
+ * (dworkers.c); pevi_wctx() finds the calling thread's. */
+typedef struct pevi_wctx {
+    pev_daemon_t *d;
+    int index;                      /* the worker's index; -1: the main thread */
+    pev_worker_t *worker;           /* NULL: the main thread */
+    apr_pool_t *pool;               /* connection pools are made in it */
+    pev_bus_t *bus;
+    pev_loop_t *loop;
+    pev_module_t **mods;            /* per module, on this bus */
+    pev_gen_t *gen;                 /* a worker: the generation it serves */
+    apr_pool_t *gen_pool;           /* a worker: its pev_gen_pool() */
+    const char *fail;               /* a worker: pev_gen_fail() of its init */
+    pevi_link_t conns;              /* open connections */
+    apr_size_t nconns;
+    pev_conn_t *opening;            /* during its core.conn-open */
+    apr_size_t ndeferred;           /* TLS connections waiting to be offered */
+    pevi_link_t refusing;           /* refused connections still closing */
+    apr_uint64_t ngiven;            /* a worker: connections it accepted */
+    int closing;                    /* a worker: its stop began */
+} pevi_wctx_t;
+
+struct pevi_dworkers;
 
 struct pev_gen {
     pev_daemon_t *d;
@@ -119,11 +151,17 @@ struct pev_gen {
     const char *tls_key;            /* TLSCertificateKeyFile, or NULL */
     const char *tls_ca;             /* TLSCACertificateFile, or NULL */
     int tls_listens;                /* Listen lines with "tls" */
+    int workers;                    /* Workers: 1.. (0: not given, 1) */
     pev_tls_ctx_t *tls;             /* the server context; NULL without
                                      * TLSCertificateFile, or once ended */
     apr_pool_t *tls_pool;           /* the context's pool (a subpool of
                                      * d->pool), destroyed with gen->pool */
-    apr_size_t refs;                /* connections accepted under it */
+    atomic_size_t refs;             /* holds: 1 while current (gen_end()
+                                     * drops it), 1 per connection of the
+                                     * main thread, 1 per worker serving it
+                                     * and per connection of a worker (any
+                                     * thread: atomic); the last one goes
+                                     * destroys conf_pool on the main thread */
     int ended;
     const char *fail;               /* pev_gen_fail() message */
     struct pevi_log_conf *log;      /* LogLevel, LogTarget, LogFile (log.c);
@@ -150,8 +188,6 @@ struct pev_daemon {
     enum pevi_dstate state;
     int restart_req, stop_req;
     int busy;                       /* inside start/restart/stop */
-    pev_conn_t *opening;            /* during its core.conn-open */
-    apr_size_t ndeferred;           /* TLS connections waiting to be offered */
     int in_log;
     int dying;                      /* d->pool is being destroyed */
     apr_status_t exit_status;
@@ -160,9 +196,9 @@ struct pev_daemon {
     unsigned gen_count;
     int process_inited;             /* the modules' process_init ran */
     struct pevi_lsock *lsocks;
-    pevi_link_t conns;
-    apr_size_t nconns;
-    apr_uint64_t conn_ids;
+    pevi_wctx_t main;               /* the main thread's connections */
+    struct pevi_dworkers *wk;       /* Workers N > 1 while they run, else NULL */
+    apr_uint64_t conn_ids;          /* main thread only (a worker: its own) */
     apr_pool_t *sig_pool;
     pevi_proc_t *proc;              /* privs.c, pidfile.c, limits.c */
 
@@ -311,30 +347,32 @@ void pevi_listen_log(pev_daemon_t *d);
 /* ------------------------------------------------------------------------ */
 /* conn.c                                                                    */
 
-/* A socket accepted into its own pool @a cp (a subpool of d->pool), under
- * the current generation: make it a connection and offer it to the
- * modules (core.conn-open). With @a tls (a TLS listener: the generation's
+/* A socket accepted into its own pool @a cp (a subpool of w->pool), under
+ * the current generation (a worker's: w->gen): make it a connection on
+ * context @a w's thread, loop and bus and offer it to the modules
+ * (core.conn-open). With @a tls (a TLS listener: the generation's
  * context), the server handshake runs first and the connection is offered
  * once it succeeded. */
-void pevi_conn_accept(pev_daemon_t *d, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls);
+void pevi_conn_accept(pevi_wctx_t *w, apr_pool_t *cp, apr_socket_t *ns, pev_tls_ctx_t *tls);
 
-/* Drop a hold on @a gen's configuration (a connection's, or the one
- * gen_end() takes while the generation pool goes): the shared pool (conf_pool)
- * goes with the last hold of a generation that has ended. */
+/* Drop a hold on @a gen's configuration (a connection's, a worker's, or
+ * the one it has while current, which gen_end() drops): the shared pool
+ * (conf_pool) goes with the last hold, on the main thread; a worker's last
+ * hold posts it there. Any thread. */
 void pevi_gen_unref(pev_gen_t *gen);
 
 /* Offer the TLS connections whose handshake ended while no generation
  * could take them (a start, restart or stop ran the loop): each from a
  * timer of the next iteration. Cheap when there are none. */
-void pevi_conn_offer_deferred(pev_daemon_t *d);
+void pevi_conn_offer_deferred(pevi_wctx_t *w);
 
 /* The stop: close every connection, wait up to d->grace for them to go,
  * then abort the rest. */
-void pevi_conn_close_all(pev_daemon_t *d);
+void pevi_conn_close_all(pevi_wctx_t *w);
 
 /* The stop's last step for connections refused over a limit that are still
  * sending their refusal: their pools go now, without callbacks. */
-void pevi_conn_drop_refused(pev_daemon_t *d);
+void pevi_conn_drop_refused(pevi_wctx_t *w);
 
 /* ------------------------------------------------------------------------ */
 /* privs.c, pidfile.c, limits.c                                              */
@@ -372,12 +410,79 @@ apr_status_t pevi_pidfile_acquire(pev_daemon_t *d, const pev_gen_t *gen);
 /* Remove the pid file and release its lock (the stop, a failed start). */
 void pevi_pidfile_release(pev_daemon_t *d);
 
-/* May a connection from @a ip (NULL: unknown) be held under the current
- * generation's limits? 0 and *host (counted; release it with
- * pevi_limits_release()), or the PEV_CONN_REFUSED_* reason, counted. */
-int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host);
+/* May a connection from @a ip (NULL: unknown) be held under the limits of
+ * @a gen (the connection's generation)? 0 and *host (counted; release it with
+ * pevi_limits_release()), or the PEV_CONN_REFUSED_* reason, counted.
+ * @a worker: asked on a worker (under the lock of dworkers.c; a held one
+ * is counted in the workers' total here, at once). */
+int pevi_limits_admit(pev_daemon_t *d, const pev_gen_t *gen, const char *ip,
+                      struct pevi_host **host, int worker);
 
-/* A held connection from @a host went. */
-void pevi_limits_release(pev_daemon_t *d, struct pevi_host *host);
+/* A held connection from @a host (NULL: none) went; @a worker: a worker's
+ * held connection (its count in the workers' total goes too). */
+void pevi_limits_release(pev_daemon_t *d, struct pevi_host *host, int worker);
+
+/* ------------------------------------------------------------------------ */
+/* dworkers.c: Workers N (the core directive, the worker threads)           */
+
+extern const pev_directive_t pevi_workers_directives[];
+
+/* The calling thread's context: its worker's when it is one of d's
+ * workers, else d->main. */
+pevi_wctx_t *pevi_wctx(const pev_daemon_t *d);
+
+/* The number of workers @a gen asks for (1 when not given). */
+int pevi_gen_workers(const pev_gen_t *gen);
+
+/* After a parse: Workers N > 1 without PEV_DAEMON_WORKERS_OK, and a
+ * reload that changes Workers. d->error on failure (PEV_ECONFIG). */
+apr_status_t pevi_workers_check(pev_daemon_t *d, const pev_gen_t *gen, const char *name);
+
+/* The start, after the main thread's part of it succeeded, with Workers
+ * N > 1: make and start the workers, each running every module's init for
+ * @a gen on its own thread, bus and generation pool. On failure nothing
+ * stays (every worker stopped and joined) and d->error says why. */
+apr_status_t pevi_workers_start(pev_daemon_t *d, pev_gen_t *gen);
+
+/* The stop: each worker closes its own connections (core.shutdown on its
+ * bus, then the closes, within d->grace, then core.exit) and ends; joined.
+ * Nothing without workers. */
+void pevi_workers_stop(pev_daemon_t *d);
+
+/* An accepted socket @a fd (the main thread's accept; @a tls: on a TLS
+ * listener) handed to the next worker, round-robin. Closes @a fd when it
+ * cannot be handed over. */
+void pevi_workers_handoff(pev_daemon_t *d, int fd, int tls);
+
+/* pev_daemon_stop() called on a worker: posted to the main thread (with
+ * @a status the status pev_daemon_run() returns; APR_SUCCESS: unchanged). */
+apr_status_t pevi_workers_post_stop(pev_daemon_t *d, apr_status_t status);
+
+/* A reload under Workers N > 1, after the main thread switched to @a gen:
+ * each worker switches at its next iteration (core.restart on its bus, its
+ * old generation pool destroyed, the inits for @a gen, core.postparse);
+ * connections open there keep their generation until they close. A worker
+ * whose init fails stops the daemon (as a failed restart init does under
+ * Workers 1). */
+void pevi_workers_switch(pev_daemon_t *d, pev_gen_t *gen);
+
+/* The generation a worker serves (its context's), or d->gen on the main
+ * thread. */
+pev_gen_t *pevi_daemon_gen(const pev_daemon_t *d);
+
+/* A worker's last hold on @a gen went: its conf_pool is destroyed on the
+ * main thread. */
+void pevi_workers_gen_gone(pev_gen_t *gen);
+
+/* Connections open on the workers (any thread). */
+apr_size_t pevi_workers_conns(const pev_daemon_t *d);
+
+/* A worker's log line, handed to the main thread (the log's sinks and the
+ * core.log listeners are the main thread's). */
+void pevi_workers_log(pev_daemon_t *d, pev_log_level_t level, const char *msg);
+
+/* The lock around limits.c's table while workers run (no-ops without). */
+void pevi_workers_lock(pev_daemon_t *d);
+void pevi_workers_unlock(pev_daemon_t *d);
 
 #endif /* POOLEV_DAEMON_INT_H */

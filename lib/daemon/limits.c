@@ -11,8 +11,10 @@
  * or lowers one applies it to the connections already open. A host's
  * record goes back to a free list when its last connection goes, so memory
  * follows the most hosts ever connected at once, not the number of hosts
- * ever seen. The records and the table are in the daemon's pool: the
- * connections' pools, its subpools, are destroyed first.
+ * ever seen. The records and the table are in a pool of their own (made
+ * with the process state, in the daemon's pool, and touched only under the
+ * lock of dworkers.c while workers run): the connections' pools are
+ * destroyed first.
  */
 #include "config.h"
 
@@ -55,23 +57,28 @@ const pev_directive_t pevi_limits_directives[] = {
     { NULL, 0, 0, NULL, NULL }
 };
 
-int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host)
+/* Under the lock of dworkers.c when @a worker. */
+static int admit(pev_daemon_t *d, const pev_gen_t *gen, const char *ip,
+                 struct pevi_host **host, int worker)
 {
-    pevi_proc_t *proc = pevi_daemon_proc(d);
-    const pevi_core_conf_t *core = d->gen ? d->gen->core : NULL;
+    pevi_proc_t *proc = d->proc;
+    /* the connection's generation: a worker's, which may not be d->gen
+     * yet (it switches at its next iteration) */
+    const pevi_core_conf_t *core = gen ? gen->core : NULL;
     long max = core ? core->max_conns : 0, per_host = core ? core->max_conns_host : 0;
     struct pevi_host *h = NULL;
     apr_size_t len;
+    apr_size_t open = worker ? proc->wconns : d->main.nconns;
 
     *host = NULL;
-    if (max > 0 && d->nconns >= (apr_size_t) max) {
+    if (max > 0 && open >= (apr_size_t) max) {
         proc->refused++;
         return PEV_CONN_REFUSED_MAX;
     }
     if (!ip || (len = strlen(ip)) >= sizeof h->ip)
         return 0;                   /* no address: not counted per host */
     if (!proc->hosts)
-        proc->hosts = apr_hash_make(d->pool);
+        proc->hosts = apr_hash_make(proc->hosts_pool);
     h = apr_hash_get(proc->hosts, ip, (apr_ssize_t) len);
     if (h && per_host > 0 && h->n >= (apr_size_t) per_host) {
         proc->refused++;
@@ -82,7 +89,7 @@ int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host)
         if ((h = proc->spare) != NULL)
             proc->spare = h->next;
         else
-            h = apr_palloc(d->pool, sizeof *h);
+            h = apr_palloc(proc->hosts_pool, sizeof *h);
         memcpy(h->ip, ip, len + 1);
         h->n = 0;
         h->next = NULL;
@@ -93,18 +100,51 @@ int pevi_limits_admit(pev_daemon_t *d, const char *ip, struct pevi_host **host)
     return 0;
 }
 
-void pevi_limits_release(pev_daemon_t *d, struct pevi_host *h)
+int pevi_limits_admit(pev_daemon_t *d, const pev_gen_t *gen, const char *ip,
+                      struct pevi_host **host, int worker)
+{
+    int r;
+
+    if (!worker) {
+        (void) pevi_daemon_proc(d);
+        return admit(d, gen, ip, host, 0);
+    }
+    /* d->proc was made by the start, on the main thread */
+    pevi_workers_lock(d);
+    r = admit(d, gen, ip, host, 1);
+    if (r == 0)
+        d->proc->wconns++;
+    pevi_workers_unlock(d);
+    return r;
+}
+
+void pevi_limits_release(pev_daemon_t *d, struct pevi_host *h, int worker)
 {
     pevi_proc_t *proc = d->proc;
 
-    if (!h || !proc || --h->n > 0)
+    if (!proc)
         return;
-    apr_hash_set(proc->hosts, h->ip, APR_HASH_KEY_STRING, NULL);
-    h->next = proc->spare;
-    proc->spare = h;
+    if (worker)
+        pevi_workers_lock(d);
+    if (worker)
+        proc->wconns--;
+    if (h && --h->n == 0) {
+        apr_hash_set(proc->hosts, h->ip, APR_HASH_KEY_STRING, NULL);
+        h->next = proc->spare;
+        proc->spare = h;
+    }
+    if (worker)
+        pevi_workers_unlock(d);
 }
 
 apr_uint64_t pev_daemon_refused(const pev_daemon_t *d)
 {
-    return d && d->proc ? d->proc->refused : 0;
+    apr_uint64_t n;
+
+    if (!d || !d->proc)
+        return 0;
+    pevi_workers_lock((pev_daemon_t *) d);
+    n = d->proc->refused;
+    pevi_workers_unlock((pev_daemon_t *) d);
+    return n;
 }

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_portable.h>
 #include <apr_strings.h>
+
+#include <sys/socket.h>
 
 #include "poolev/watch.h"
 #include "daemon_int.h"
@@ -90,8 +93,27 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
         apr_status_t st;
         char eb[256];
 
-        st = apr_pool_create(&cp, d->pool);
-        if (st == APR_SUCCESS) {
+        if (d->wk) {
+            /* Workers N > 1: the descriptor goes to a worker, which makes
+             * it a socket in a pool of its own (dworkers.c) */
+            apr_os_sock_t lfd;
+            int fd;
+
+            st = apr_os_sock_get(&lfd, l->sock);
+            if (st == APR_SUCCESS) {
+                fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd >= 0) {
+                    if (l->paused_since)
+                        lsock_episode_end(l);
+                    pevi_workers_handoff(d, fd, l->tls);
+                    continue;
+                }
+                st = APR_FROM_OS_ERROR(errno);
+            }
+        }
+        else
+            st = apr_pool_create(&cp, d->pool);
+        if (!d->wk && st == APR_SUCCESS) {
             apr_pool_tag(cp, "pev_conn");
             st = apr_socket_accept(&ns, l->sock, cp);
             if (st == APR_SUCCESS) {
@@ -99,7 +121,7 @@ static void lsock_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
                     lsock_episode_end(l);
                 /* a TLS listener only exists in a generation with a context
                  * (pevi_conf_tls() checked it) */
-                pevi_conn_accept(d, cp, ns, l->tls ? d->gen->tls : NULL);
+                pevi_conn_accept(&d->main, cp, ns, l->tls ? d->gen->tls : NULL);
                 continue;
             }
             apr_pool_destroy(cp);

@@ -165,6 +165,11 @@ void pev_daemon_vlog(pev_daemon_t *d, pev_log_level_t level, const char *fmt, va
     for (p = buf; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
+    if (pevi_wctx(d)->index >= 0) {
+        /* a worker: the sinks and core.log are the main thread's */
+        pevi_workers_log(d, level, buf);
+        return;
+    }
     if (!d->in_log && pev_event_listening(d->bus, PEV_EVENT_LOG) > 0) {
         pev_log_record_t rec;
 

@@ -99,8 +99,8 @@ static const char *one_line(char *text)
 static const char *status_text(const pev_daemon_t *d, char *buf, size_t size)
 {
     snprintf(buf, size, "generation %u running, %lu connection%s, %" APR_UINT64_T_FMT
-             " accepted", d->gen ? d->gen->number : 0, (unsigned long) d->nconns,
-             d->nconns == 1 ? "" : "s", d->conn_ids);
+             " accepted", d->gen ? d->gen->number : 0, (unsigned long) pev_daemon_connections(d),
+             pev_daemon_connections(d) == 1 ? "" : "s", d->conn_ids);
     return buf;
 }
 

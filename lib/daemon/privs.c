@@ -31,11 +31,23 @@ pevi_core_conf_t *pevi_gen_core(pev_gen_t *gen, int make)
     return gen->core;
 }
 
+static apr_status_t proc_pool_gone(void *data)
+{
+    apr_pool_destroy(data);
+    return APR_SUCCESS;
+}
+
 pevi_proc_t *pevi_daemon_proc(pev_daemon_t *d)
 {
     if (!d->proc) {
         d->proc = apr_pcalloc(d->pool, sizeof *d->proc);
-        pevi_list_init(&d->proc->refusing);
+        /* its own pool: a worker may add a record while the main thread
+         * makes subpools of d->pool (limits.c, under the workers' lock) */
+        if (apr_pool_create_unmanaged_ex(&d->proc->hosts_pool, NULL, NULL) == APR_SUCCESS)
+            apr_pool_cleanup_register(d->pool, d->proc->hosts_pool, proc_pool_gone,
+                                      apr_pool_cleanup_null);
+        else
+            d->proc->hosts_pool = d->pool;  /* no workers can start then */
     }
     return d->proc;
 }
