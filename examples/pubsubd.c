@@ -37,6 +37,7 @@
  * Run: ./examples/pubsubd [-f FILE] [-t] [-p]   (make demo drives it)
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,8 @@ static const char default_config[] =
 /* Events of this daemon (besides the core ones and "topic.NAME"). */
 #define EV_PUBLISHED    "pubsub.published"  /* event_data: publication_t */
 #define EV_STATS_QUERY  "stats.query"       /* event_data: pubsub_stats_t */
+#define EV_REMOTE_PUB   "pubsub.remote-pub" /* Workers N: a PUB of another
+                                             * worker (pev_worker_event_t) */
 #define TOPIC_PREFIX    "topic."
 
 /* ======================================================================== */
@@ -184,6 +187,8 @@ typedef struct publication {
     apr_uint64_t delivered;     /* queued for a subscriber */
     apr_uint64_t dropped;       /* refused by a full subscriber (drop) */
     apr_uint64_t disconnected;  /* full subscribers disconnected */
+    int remote;                 /* published on another worker: counted
+                                 * there as a message, here as deliveries */
 } publication_t;
 
 /* What stats.query fills in for the STATS command. */
@@ -335,11 +340,17 @@ static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *
 /* ======================================================================== */
 /* stats: counters for the daemon's life, a report per generation            */
 
+/* One record for the daemon's life, shared by every worker under Workers
+ * N: the counters are atomics (relaxed: each is a sum, read as a whole by
+ * STATS and the report, and no other memory depends on them). */
 typedef struct stats_state {
     pev_daemon_t *d;
-    apr_uint64_t accepted, closed;
-    apr_uint64_t messages, deliveries, dropped, disconnected;
+    atomic_uint_least64_t accepted, closed;
+    atomic_uint_least64_t messages, deliveries, dropped, disconnected;
 } stats_state_t;
+
+#define COUNT_ADD(var, n) atomic_fetch_add_explicit(&(var), (n), memory_order_relaxed)
+#define COUNT_GET(var) ((apr_uint64_t) atomic_load_explicit(&(var), memory_order_relaxed))
 
 typedef struct stats_tick {
     stats_state_t *st;
@@ -351,7 +362,7 @@ static void stats_conn_open(const void *event_data, void *user_data)
     stats_state_t *st = user_data;
 
     (void) event_data;
-    st->accepted++;
+    COUNT_ADD(st->accepted, 1);
 }
 
 static void stats_conn_close(const void *event_data, void *user_data)
@@ -359,7 +370,7 @@ static void stats_conn_close(const void *event_data, void *user_data)
     stats_state_t *st = user_data;
 
     (void) event_data;
-    st->closed++;
+    COUNT_ADD(st->closed, 1);
 }
 
 static void stats_published(const void *event_data, void *user_data)
@@ -367,10 +378,11 @@ static void stats_published(const void *event_data, void *user_data)
     const publication_t *p = event_data;
     stats_state_t *st = user_data;
 
-    st->messages++;
-    st->deliveries += p->delivered;
-    st->dropped += p->dropped;
-    st->disconnected += p->disconnected;
+    if (!p->remote)
+        COUNT_ADD(st->messages, 1);
+    COUNT_ADD(st->deliveries, p->delivered);
+    COUNT_ADD(st->dropped, p->dropped);
+    COUNT_ADD(st->disconnected, p->disconnected);
 }
 
 static void stats_query(const void *event_data, void *user_data)
@@ -378,26 +390,30 @@ static void stats_query(const void *event_data, void *user_data)
     pubsub_stats_t *q = (pubsub_stats_t *) event_data;
     stats_state_t *st = user_data;
 
-    q->connections = st->accepted - st->closed;
-    q->accepted = st->accepted;
-    q->messages = st->messages;
-    q->deliveries = st->deliveries;
-    q->dropped = st->dropped;
-    q->disconnected = st->disconnected;
+    /* closed first: a connection counted as closed is counted as accepted */
+    q->connections = COUNT_GET(st->closed);
+    q->accepted = COUNT_GET(st->accepted);
+    q->connections = q->accepted - q->connections;
+    q->messages = COUNT_GET(st->messages);
+    q->deliveries = COUNT_GET(st->deliveries);
+    q->dropped = COUNT_GET(st->dropped);
+    q->disconnected = COUNT_GET(st->disconnected);
 }
 
 static void stats_report(pev_timer_t *timer, void *user_data)
 {
     stats_tick_t *t = user_data;
-    stats_state_t *st = t->st;
+    pubsub_stats_t q;
 
-    pev_daemon_log(st->d, PEV_LOG_INFO,
+    memset(&q, 0, sizeof q);
+    stats_query(&q, t->st);
+    pev_daemon_log(t->st->d, PEV_LOG_INFO,
                    "stats: %" APR_UINT64_T_FMT " connections (%" APR_UINT64_T_FMT
                    " accepted), %" APR_UINT64_T_FMT " messages, %" APR_UINT64_T_FMT
                    " deliveries, %" APR_UINT64_T_FMT " dropped, %" APR_UINT64_T_FMT
                    " slow subscribers disconnected",
-                   st->accepted - st->closed, st->accepted, st->messages, st->deliveries,
-                   st->dropped, st->disconnected);
+                   q.connections, q.accepted, q.messages, q.deliveries, q.dropped,
+                   q.disconnected);
     pev_timer_rearm_in(timer, t->interval);
 }
 
@@ -431,15 +447,46 @@ static apr_status_t stats_process_init(pev_gen_t *first, pev_module_t *mod, apr_
 
 /* The report timer is bound to the generation: its interval is the
  * generation's, and the restart cancels it. */
+/*
+ * Workers N: the events the counters follow are generated on the workers'
+ * buses, not on the main thread's, where stats_process_init registered.
+ * Each worker registers the same listeners on its own bus, for each
+ * generation (bound to its generation pool: a worker's switch to the next
+ * generation destroys them and this runs again in the same call, so no
+ * event falls between). They add to the one shared record (atomics).
+ */
+static apr_status_t stats_worker_init(pev_gen_t *gen, pev_module_t *mod, stats_state_t *st)
+{
+    pev_bus_t *bus = pev_daemon_bus(pev_gen_daemon(gen));
+    apr_pool_t *gp = pev_gen_pool(gen);
+    apr_status_t rv;
+
+    if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open,
+                                 st, gp)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_CLOSE,
+                                    stats_conn_close, st, gp)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, EV_PUBLISHED, stats_published,
+                                    st, gp)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, EV_STATS_QUERY, stats_query,
+                                    st, gp)) != APR_SUCCESS)
+        return pev_gen_fail(gen, rv, "stats: cannot register its listeners");
+    return APR_SUCCESS;
+}
+
 static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     const stats_conf_t *sc = mconf;
     pev_daemon_t *d = pev_gen_daemon(gen);
+    pev_worker_t *w = pev_worker_self();
     stats_tick_t *t;
     apr_status_t rv;
 
-    (void) mod;
-    if (sc->interval > 0) {
+    if (w && (rv = stats_worker_init(gen, mod, pev_daemon_module_state(d, &stats_module)))
+             != APR_SUCCESS)
+        return rv;
+    /* one report for the daemon: on worker 0 under Workers N (the
+     * counters are every worker's) */
+    if (sc->interval > 0 && (!w || pev_worker_index(w) == 0)) {
         t = apr_palloc(pev_gen_pool(gen), sizeof *t);
         t->st = pev_daemon_module_state(d, &stats_module);
         t->interval = sc->interval;
@@ -462,7 +509,7 @@ typedef struct sub {
 
 /* Counts kept for the daemon's life (in its pool). */
 typedef struct pubsub_totals {
-    apr_uint64_t subscriptions;
+    atomic_uint_least64_t subscriptions;    /* every worker's (atomic) */
 } pubsub_totals_t;
 
 typedef struct pubsub_gen {
@@ -647,7 +694,7 @@ static void cmd_sub(conn_state_t *cs, char *topic)
     sub->next = cs->subs;
     cs->subs = sub;
     cs->nsubs++;
-    cs->totals->subscriptions++;
+    COUNT_ADD(cs->totals->subscriptions, 1);
     reply(cs, "+OK subscribed to %s", topic);
 }
 
@@ -664,8 +711,58 @@ static void cmd_unsub(conn_state_t *cs, char *topic)
     sub->next = cs->spare;
     cs->spare = sub;
     cs->nsubs--;
-    cs->totals->subscriptions--;
+    atomic_fetch_sub_explicit(&cs->totals->subscriptions, 1, memory_order_relaxed);
     reply(cs, "+OK unsubscribed from %s", topic);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers N: a PUB reaches the subscribers of every worker                  */
+
+/*
+ * Under Workers N each worker's subscriptions are listeners on its own bus.
+ * A PUB is delivered on the publishing worker's bus at once (cmd_pub), and
+ * sent to every other worker as a copy of its MSG line (pev_workers_send():
+ * the bytes are copied before the call returns, never a pointer into the
+ * connection's pool). Each of them generates the topic event on its own
+ * bus (remote_pub), so deliver() and SlowPolicy run there unchanged, on
+ * the subscriber's own thread. The events one worker sends arrive at every
+ * worker in the order sent: a publisher's messages keep their order at
+ * every subscriber. Under Workers 1 (no worker thread) nothing is sent.
+ */
+static void publish_to_workers(const char *line, apr_size_t len)
+{
+    pev_worker_t *w = pev_worker_self();
+    pev_workers_t *g = pev_worker_group(w);
+
+    if (w && pev_workers_count(g) > 1)
+        /* one copy for all; the sender skips its own. PEV_ECLOSED while
+         * the workers stop: their clients are being closed anyway */
+        (void) pev_workers_send(g, PEV_WORKERS_ALL, EV_REMOTE_PUB, line, len);
+}
+
+/* Another worker's PUB: "MSG topic message\r\n", delivered here. */
+static void remote_pub(const void *event_data, void *user_data)
+{
+    const pev_worker_event_t *ev = event_data;
+    pubsub_gen_t *pg = user_data;
+    char event[sizeof TOPIC_PREFIX + TOPIC_LIMIT];
+    const char *line = ev->data, *sp;
+    publication_t p;
+    pev_bus_t *bus = pev_daemon_bus(pg->d);
+
+    if (ev->sender == pev_worker_index(pev_worker_self()) || ev->len < 7)
+        return;                         /* our own: delivered in cmd_pub */
+    sp = memchr(line + 4, ' ', ev->len - 4);
+    if (!sp || sp - (line + 4) > TOPIC_LIMIT)
+        return;
+    memset(&p, 0, sizeof p);
+    p.line = line;
+    p.len = ev->len;
+    p.remote = 1;
+    snprintf(event, sizeof event, TOPIC_PREFIX "%.*s", (int) (sp - (line + 4)), line + 4);
+    p.topic = event + sizeof TOPIC_PREFIX - 1;
+    pev_event_generate(bus, event, &p);             /* this worker's subscribers */
+    pev_event_generate(bus, EV_PUBLISHED, &p);      /* their deliveries, counted */
 }
 
 static void cmd_pub(conn_state_t *cs, const char *topic, apr_size_t tlen,
@@ -691,6 +788,7 @@ static void cmd_pub(conn_state_t *cs, const char *topic, apr_size_t tlen,
     snprintf(event, sizeof event, TOPIC_PREFIX "%.*s", (int) tlen, topic);
     pev_event_generate(cs->bus, event, &p);         /* the subscribers */
     pev_event_generate(cs->bus, EV_PUBLISHED, &p);  /* the stats module */
+    publish_to_workers(m, p.len);                   /* Workers N: the others */
     if (p.dropped || p.disconnected)
         reply(cs, "+OK delivered=%" APR_UINT64_T_FMT " dropped=%" APR_UINT64_T_FMT
               " disconnected=%" APR_UINT64_T_FMT, p.delivered, p.dropped, p.disconnected);
@@ -717,7 +815,7 @@ static void cmd_stats(conn_state_t *cs, const char *topic)
           " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
           " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
           " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT " tls=%d%s",
-          q.connections, q.accepted, cs->totals->subscriptions, q.messages,
+          q.connections, q.accepted, COUNT_GET(cs->totals->subscriptions), q.messages,
           q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
           pev_gen_number(pev_conn_gen(cs->c)), pev_daemon_refused(cs->d),
           pev_conn_is_tls(cs->c), extra);
@@ -988,7 +1086,8 @@ static apr_status_t subscriptions_gone(void *data)
 {
     conn_state_t *cs = data;
 
-    cs->totals->subscriptions -= (apr_uint64_t) cs->nsubs;
+    atomic_fetch_sub_explicit(&cs->totals->subscriptions, (apr_uint64_t) cs->nsubs,
+                              memory_order_relaxed);
     return APR_SUCCESS;
 }
 
@@ -1084,13 +1183,23 @@ static const char *pubsub_check(pev_gen_t *gen, void *mconf)
     return NULL;
 }
 
-/* The counts kept for the daemon's life. */
+/* The counts kept for the daemon's life, and the announcement of each
+ * generation: on the main thread's bus, which generates core.postparse for
+ * every generation under Workers 1 and N alike (the listening sockets are
+ * the main thread's). */
 static apr_status_t pubsub_process_init(pev_gen_t *first, pev_module_t *mod, apr_pool_t *pool,
                                         void **state)
 {
-    (void) first;
-    (void) mod;
-    *state = apr_pcalloc(pool, sizeof(pubsub_totals_t));
+    pev_daemon_t *d = pev_gen_daemon(first);
+    pubsub_gen_t *pg = apr_pcalloc(pool, sizeof *pg);
+    apr_status_t rv;
+
+    pg->d = d;
+    pg->mod = mod;
+    *state = pg->totals = apr_pcalloc(pool, sizeof(pubsub_totals_t));
+    if ((rv = pev_event_register(NULL, pev_daemon_bus(d), mod, PEV_EVENT_POSTPARSE, announce,
+                                 pg, pool)) != APR_SUCCESS)
+        return pev_gen_fail(first, rv, "pubsub: cannot register its listeners");
     return APR_SUCCESS;
 }
 
@@ -1111,8 +1220,12 @@ static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
                                  gp)) != APR_SUCCESS
         || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_REFUSED, conn_refused,
                                     pg, gp)) != APR_SUCCESS
-        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_POSTPARSE, announce, pg,
-                                    gp)) != APR_SUCCESS)
+        /* Workers N: the PUBs of the other workers (bound to this
+         * generation's pool; the next generation's init registers again in
+         * the same call as the switch) */
+        || (pev_worker_self()
+            && (rv = pev_event_register(NULL, bus, mod, EV_REMOTE_PUB, remote_pub, pg,
+                                        gp)) != APR_SUCCESS))
         return pev_gen_fail(gen, rv, "pubsub: cannot register its listeners");
     return APR_SUCCESS;
 }
@@ -1185,7 +1298,9 @@ int main(int argc, char *argv[])
     opts.modules = modules;
     opts.config_file = file;
     opts.default_config = default_config;
-    opts.flags = 0;
+    /* Workers N: the modules share nothing without atomics, and a PUB
+     * reaches the other workers as a copy (doc/pubsubd.md, "Workers") */
+    opts.flags = PEV_DAEMON_WORKERS_OK;
     opts.error = &create_err;
     if ((st = pev_daemon_create(&d, &opts, pool)) != APR_SUCCESS) {
         fprintf(stderr, NAME ": %s\n", create_err ? create_err : pev_strerror(st, err, sizeof err));
