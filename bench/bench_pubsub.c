@@ -18,7 +18,14 @@
  * and the ratios pubsubd/Redis are of medians from the same run. Then the
  * memory each server holds per idle connection, at 5,000 connections.
  *
- *   bench_pubsub [--smoke] [PUBSUBD [REDIS-SERVER]]
+ *   bench_pubsub [--smoke] [--workers N] [PUBSUBD [REDIS-SERVER]]
+ *
+ * --workers N: the peer is not Redis but a second pubsubd with "Workers N"
+ * (doc/pubsubd.md, "Workers"), against pubsubd with Workers 1, measured
+ * the same way in the same run; the ratios are Workers N / Workers 1. The
+ * load client's own CPU share (its CPU time over the wall time of the
+ * measurement) is printed beside, since one client thread may be the
+ * limit rather than the server.
  *
  * --smoke: one short round of one shape and 200 idle connections, for CI
  * (it checks that everything runs and every delivery arrives; it judges no
@@ -55,6 +62,7 @@ typedef struct server {
     pid_t pid;
     int port;
     char dir[64];               /* its temporary directory */
+    int workers;                /* pubsubd: Workers (0: not set) */
 } server_t;
 
 /* ------------------------------------------------------------------------ */
@@ -156,6 +164,8 @@ static void server_start(server_t *sv, const char *path)
          * pubsub clients are unlimited below) */
         fprintf(f, "Listen 127.0.0.1:0\nIdleTimeout off\nStatsInterval off\n"
                    "OutputLimit 64m\nMaxLine 4k\n");
+        if (sv->workers > 0)
+            fprintf(f, "Workers %d\n", sv->workers);
         fclose(f);
         sv->pid = spawn(argv, log);
         sv->port = pubsubd_port(log, sv->pid);
@@ -512,7 +522,19 @@ typedef struct result {
     double per_sec;             /* deliveries per second */
     double p99_us;
     double cpu_ns;              /* server CPU per delivery */
+    double client_share;        /* the load client's CPU time / wall time */
 } result_t;
+
+/* This process's CPU time so far, in seconds. */
+static double client_cpu(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
 
 static double hist_quantile(const uint64_t *h, uint64_t total, double q)
 {
@@ -560,12 +582,14 @@ static result_t measure(const server_t *sv, int nsubs, int window, uint64_t ns)
     memset(r->hist, 0, sizeof r->hist);
     {
         uint64_t d0 = r->deliveries;
+        double u0 = client_cpu();
 
         c0 = server_cpu(sv);
         t0 = bench_now_ns();
         (void) pump(r, never, ns);
         t1 = bench_now_ns();
         c1 = server_cpu(sv);
+        res.client_share = (client_cpu() - u0) * 1e9 / (double) (t1 - t0);
         res.per_sec = (double) (r->deliveries - d0) * 1e9 / (double) (t1 - t0);
         res.cpu_ns = (c1 - c0) * 1e9 / (double) (r->deliveries - d0);
         res.p99_us = hist_quantile(r->hist, r->deliveries - d0, 0.99);
@@ -641,13 +665,21 @@ int main(int argc, char **argv)
 {
     static const int shapes[][2] = { { 10, 32 }, { 100, 32 }, { 10, 1 }, { 100, 1 } };
     const char *pubsubd = "examples/pubsubd", *redis = "/usr/bin/redis-server";
-    int smoke = 0, argi = 1, rounds, nshapes, idle_n, have_redis, s, i;
+    int smoke = 0, argi = 1, rounds, nshapes, idle_n, have_redis, s, i, workers = 0;
     double seconds;
-    server_t sv[2] = { { "pubsubd", P_PUBSUBD, 0, 0, "" }, { "redis", P_REDIS, 0, 0, "" } };
+    server_t sv[2] = { { "pubsubd", P_PUBSUBD, 0, 0, "", 0 },
+                       { "redis", P_REDIS, 0, 0, "", 0 } };
+    char wname[32];
 
     if (argi < argc && strcmp(argv[argi], "--smoke") == 0) {
         smoke = 1;
         argi++;
+    }
+    if (argi + 1 < argc && strcmp(argv[argi], "--workers") == 0) {
+        workers = atoi(argv[argi + 1]);
+        if (workers < 1 || workers > 1024)
+            FAIL("--workers expects 1 to 1024, not %s", argv[argi + 1]);
+        argi += 2;
     }
     if (argi < argc)
         pubsubd = argv[argi++];
@@ -658,11 +690,26 @@ int main(int argc, char **argv)
     nshapes = smoke ? 1 : (int) (sizeof shapes / sizeof shapes[0]);
     idle_n = smoke ? 200 : 5000;
     have_redis = access(redis, X_OK) == 0;
+    if (workers) {
+        /* the peer: pubsubd with Workers N, against Workers 1 */
+        snprintf(wname, sizeof wname, "pubsubd-w%d", workers);
+        sv[0].name = "pubsubd-w1";
+        sv[0].workers = 1;
+        sv[1].name = wname;
+        sv[1].proto = P_PUBSUBD;
+        sv[1].workers = workers;
+        have_redis = 1;
+        redis = pubsubd;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(idle_n + 1000);
 
-    printf("poolev %s pub/sub benchmark: pubsubd against %s\n", POOLEV_VERSION_STRING,
-           have_redis ? "Redis" : "nothing (redis-server not installed)");
+    if (workers)
+        printf("poolev %s pub/sub benchmark: pubsubd Workers 1 against pubsubd Workers %d\n",
+               POOLEV_VERSION_STRING, workers);
+    else
+        printf("poolev %s pub/sub benchmark: pubsubd against %s\n", POOLEV_VERSION_STRING,
+               have_redis ? "Redis" : "nothing (redis-server not installed)");
     bench_tsv_begin("pubsub", rounds);
     bench_print_machine();
     printf("one load client; %d-byte messages; %d round(s) of %.1f s per shape, servers"
@@ -675,7 +722,7 @@ int main(int argc, char **argv)
            "p99 latency (us)", "server CPU per delivery (ns)");
     for (s = 0; s < nshapes; s++) {
         double rate[2][BENCH_MAX_RUNS], p99[2][BENCH_MAX_RUNS], cpu[2][BENCH_MAX_RUNS];
-        double mr[2], mp[2], mc[2];
+        double share[2][BENCH_MAX_RUNS], mr[2], mp[2], mc[2], ms[2] = { 0, 0 };
         int k;
 
         for (i = 0; i < rounds; i++)
@@ -690,11 +737,13 @@ int main(int argc, char **argv)
                 rate[which][i] = res.per_sec;
                 p99[which][i] = res.p99_us;
                 cpu[which][i] = res.cpu_ns;
+                share[which][i] = res.client_share;
             }
         for (k = 0; k < (have_redis ? 2 : 1); k++) {
             mr[k] = median(rate[k], rounds);
             mp[k] = median(p99[k], rounds);
             mc[k] = median(cpu[k], rounds);
+            ms[k] = median(share[k], rounds);
         }
         for (k = 0; k < (have_redis ? 2 : 1); k++) {
             char size[32];
@@ -704,7 +753,13 @@ int main(int argc, char **argv)
             bench_tsv_row("deliver", size, sv[k].name, "p99", mp[k], "us");
             bench_tsv_row("deliver", size, sv[k].name, "server-cpu", mc[k], "ns/delivery");
         }
-        if (have_redis)
+        if (workers)
+            /* Workers N / Workers 1, and the client's CPU share in each */
+            printf("%4d, %-4d      | %9.0f vs %9.0f (%5.2fx) | %7.0f vs %7.0f (%5.2fx) |"
+                   " %7.0f vs %7.0f (%5.2fx) | client CPU %3.0f%% vs %3.0f%%\n",
+                   shapes[s][0], shapes[s][1], mr[1], mr[0], mr[1] / mr[0], mp[1], mp[0],
+                   mp[1] / mp[0], mc[1], mc[0], mc[1] / mc[0], ms[1] * 100, ms[0] * 100);
+        else if (have_redis)
             printf("%4d, %-4d      | %9.0f vs %9.0f (%5.2fx) | %7.0f vs %7.0f (%5.2fx) |"
                    " %7.0f vs %7.0f (%5.2fx)\n",
                    shapes[s][0], shapes[s][1], mr[0], mr[1], mr[0] / mr[1], mp[0], mp[1],
@@ -713,12 +768,22 @@ int main(int argc, char **argv)
             printf("%4d, %-4d      | %9.0f | %7.0f | %7.0f\n", shapes[s][0], shapes[s][1],
                    mr[0], mp[0], mc[0]);
     }
-    printf("(pubsubd vs Redis; goals: deliveries/s >= 1.0x, p99 <= 1.0x, CPU <= 1.0x)\n\n");
+    if (workers)
+        printf("(Workers %d vs Workers 1, in that order; CPU is the server's per delivery,"
+               " over all its threads)\n\n", workers);
+    else
+        printf("(pubsubd vs Redis; goals: deliveries/s >= 1.0x, p99 <= 1.0x,"
+               " CPU <= 1.0x)\n\n");
     {
         double m0 = idle_memory(&sv[0], idle_n);
 
-        bench_tsv_row_n("idle", (unsigned long) idle_n, "pubsubd", "memory", m0, "B/conn");
-        if (have_redis) {
+        bench_tsv_row_n("idle", (unsigned long) idle_n, sv[0].name, "memory", m0, "B/conn");
+        if (workers) {
+            double m1 = idle_memory(&sv[1], idle_n);
+
+            printf("memory per idle connection at %d: Workers %d %.0f bytes, Workers 1 %.0f"
+                   " bytes\n", idle_n, workers, m1, m0);
+        } else if (have_redis) {
             double m1 = idle_memory(&sv[1], idle_n);
 
             bench_tsv_row_n("idle", (unsigned long) idle_n, "redis", "memory", m1, "B/conn");
