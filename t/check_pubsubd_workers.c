@@ -529,6 +529,46 @@ START_TEST(reload_and_sigterm_with_clients_on_every_worker)
 }
 END_TEST
 
+/* ======================================================================== */
+/* The periodic report                                                       */
+
+/* StatsInterval under Workers 2: one report per interval (worker 0's
+ * timer), with the counters of both workers. */
+START_TEST(stats_report_sums_every_worker)
+{
+    lc_client_t *c[4];
+    char *text;
+    int k, reports;
+
+    daemon_start("Workers 2\nStatsInterval 100ms\n");
+    open_clients(c, 4, "pubsubd ready");
+    PT_ASK(c[0], "SUB news", "+OK subscribed to news");     /* worker 0 */
+    PT_ASK(c[1], "SUB news", "+OK subscribed to news");     /* worker 1 */
+    PT_ASK(c[2], "PUB news a", "+OK delivered=1");          /* worker 0 */
+    PT_ASK(c[3], "PUB news b", "+OK delivered=1");          /* worker 1 */
+    PT_EXPECT(c[0], "MSG news a");
+    PT_EXPECT(c[0], "MSG news b");
+    PT_EXPECT(c[1], "MSG news a");
+    PT_EXPECT(c[1], "MSG news b");
+    free(log_wait("stats: 4 connections (4 accepted), 2 messages, 4 deliveries, 0 dropped,"
+                  " 0 slow subscribers disconnected", START_MS));
+    /* one report per interval, not one per worker: in one second some
+     * ten (two reporters would give some twenty) */
+    text = pt_slurp(D.log);
+    reports = pt_count(text, "stats: ");
+    free(text);
+    lc_sleep_ms(1000);
+    text = pt_slurp(D.log);
+    reports = pt_count(text, "stats: ") - reports;
+    free(text);
+    ck_assert_msg(reports >= 3 && reports <= 14, "%d reports in 1 s (StatsInterval 100ms)",
+                  reports);
+    for (k = 0; k < 4; k++)
+        lc_close(c[k], 0);
+    daemon_stop();
+}
+END_TEST
+
 static Suite *pubsubd_workers_suite(void)
 {
     Suite *s = suite_create("pubsubd_workers");
@@ -541,6 +581,7 @@ static Suite *pubsubd_workers_suite(void)
     tcase_add_test(tc, slow_subscriber_drop_per_connection);
     tcase_add_test(tc, slow_subscriber_disconnect_per_connection);
     tcase_add_test(tc, reload_and_sigterm_with_clients_on_every_worker);
+    tcase_add_test(tc, stats_report_sums_every_worker);
     suite_add_tcase(s, tc);
     return s;
 }
