@@ -16,19 +16,35 @@
 #include "poolev/loop.h"
 #include "poolev/watch.h"
 
-/* The adapter of one redisAsyncContext: the descriptor's watcher, created
- * in @a pool. hiredis owns the record through ac->ev.data (malloc'd) and
- * frees it in its cleanup callback; pevi_redis_detach() makes it inert
- * (the pool is going: the watcher must not be touched again). */
-typedef struct pevi_redis_ev pevi_redis_ev_t;
+/*
+ * The adapter of one redisAsyncContext (hiredis's ac->ev, as its
+ * adapters/libevent.h does for libevent): addRead, delRead, addWrite and
+ * delWrite set the interest of a poolev watcher of the context's
+ * descriptor, and the watcher's callback calls redisAsyncHandleRead() and
+ * redisAsyncHandleWrite(). hiredis 0.14 has no timer hook: the bridge's
+ * timeouts are its own loop timers.
+ *
+ * The record is malloc'd and hiredis owns it through ac->ev.data: its
+ * cleanup callback (run inside __redisAsyncFree, whichever way the context
+ * goes: redisAsyncFree(), a disconnect after an error, a failed connect)
+ * removes the watcher, calls @a gone, and frees the record (after the
+ * watcher's callback returned, if the context went inside it).
+ */
+/* The context @a ac is being freed by hiredis: called from its cleanup
+ * callback, once; @a ac is valid memory during the call, but may not be
+ * given to any hiredis call (above all not redisAsyncFree()). */
+typedef void pevi_redis_gone_fn(void *arg, redisAsyncContext *ac);
 
 /* Attach @a ac to @a loop; the watcher is allocated from @a pool.
  * @return APR_SUCCESS; APR_EEXIST if @a ac has an adapter; APR_ENOMEM;
- *         an error of pev_watch_add_fd(). */
-apr_status_t pevi_redis_attach(redisAsyncContext *ac, pev_loop_t *loop, apr_pool_t *pool);
+ *         an error of pev_watch_add_fd() (PEV_EDESTROYED: the loop is
+ *         gone). On an error nothing is attached. */
+apr_status_t pevi_redis_attach(redisAsyncContext *ac, pev_loop_t *loop, apr_pool_t *pool,
+                               pevi_redis_gone_fn *gone, void *arg);
 
-/* The pool of @a ac's watcher is being cleared: forget the watcher (every
- * later addRead, delRead, ... of hiredis is a no-op). */
+/* The pool of @a ac's watcher is going: remove the watcher now; hiredis's
+ * later addRead, delRead, ... are no-ops (the context is about to be
+ * freed). No-op for a context without an adapter. */
 void pevi_redis_detach(redisAsyncContext *ac);
 #endif
 

@@ -124,6 +124,9 @@ struct pev_bus {
     int depth, max_depth;
     unsigned dumping;
     pevi_sentry_t *frames;          /* running dispatches and dumps */
+
+    pevi_bus_tap_t *taps;           /* bus_int.h; NULL: none (the usual) */
+    unsigned untapped;              /* pevi_bus_generate_untapped() depth */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -434,8 +437,13 @@ static apr_status_t bus_cleanup(void *data)
     pev_bus_t *bus = data;
     apr_size_t i;
 
+    pevi_bus_tap_t *tap;
+
     pevi_sentry_kill_all(&bus->frames);
     pevi_owners_detach_all(&bus->owners);
+    for (tap = bus->taps; tap; tap = tap->next)
+        tap->bus = NULL;
+    bus->taps = NULL;
     for (i = 0; i <= bus->mask; i++)
         free(bus->slots[i]);
     free(bus->slots);
@@ -756,6 +764,61 @@ static apr_status_t dispatch(pev_bus_t *bus, pev_event_t *ev, const void *data)
     return APR_SUCCESS;
 }
 
+/* Taps (bus_int.h): out of the way of the usual generate, which only tests
+ * bus->taps. */
+static void run_taps(pev_bus_t *bus, const char *event, const void *data)
+{
+    pevi_bus_tap_t *tap;
+
+    if (bus->untapped || bus->depth >= bus->max_depth)
+        return;
+    for (tap = bus->taps; tap; tap = tap->next)
+        tap->fn(tap->user_data, event, data);
+}
+
+void pevi_bus_tap_add(pev_bus_t *bus, pevi_bus_tap_t *tap)
+{
+    pevi_bus_tap_t *last = bus->taps;
+
+    while (last && last->next)
+        last = last->next;
+    tap->bus = bus;
+    tap->next = NULL;
+    tap->prev = last;
+    if (last)
+        last->next = tap;
+    else
+        bus->taps = tap;
+}
+
+void pevi_bus_tap_remove(pevi_bus_tap_t *tap)
+{
+    if (!tap->bus)
+        return;
+    if (tap->prev)
+        tap->prev->next = tap->next;
+    else
+        tap->bus->taps = tap->next;
+    if (tap->next)
+        tap->next->prev = tap->prev;
+    tap->bus = NULL;
+    tap->next = tap->prev = NULL;
+}
+
+apr_status_t pevi_bus_generate_untapped(pev_bus_t *bus, const char *event,
+                                        const void *event_data)
+{
+    apr_status_t st;
+
+    if (!bus || !event)
+        return APR_EINVAL;
+    bus->untapped++;
+    st = pev_event_generate(bus, event, event_data);
+    if (st != PEV_EDESTROYED)   /* else the bus is freed memory */
+        bus->untapped--;
+    return st;
+}
+
 apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
                                 const void *event_data)
 {
@@ -763,6 +826,8 @@ apr_status_t pev_event_generate(pev_bus_t *bus, const char *event,
 
     if (!bus || !event)
         return APR_EINVAL;
+    if (bus->taps)
+        run_taps(bus, event, event_data);
     event_get(&ev, bus, event, 0);
     return dispatch(bus, ev, event_data);
 }
@@ -791,6 +856,8 @@ apr_status_t pev_event_generate_handle(pev_event_t *ev, const void *event_data)
 {
     if (!ev)
         return APR_EINVAL;
+    if (ev->bus->taps)
+        run_taps(ev->bus, ev->name, event_data);
     return dispatch(ev->bus, ev, event_data);
 }
 
