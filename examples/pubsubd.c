@@ -3,7 +3,7 @@
  *
  * pubsubd.c - a line-protocol publish/subscribe server built on poolev.
  *
- * Two modules, in load order (the log is the daemon's own: the core
+ * Three modules, in load order (the log is the daemon's own: the core
  * directives LogLevel, LogTarget and LogFile, SIGUSR1 reopens a log file):
  *   stats   counts connections (core.conn-open / core.conn-close) and
  *           messages (pubsub.published) for the daemon's whole life, and
@@ -11,7 +11,11 @@
  *           generation;
  *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT; and
  *           the answer to a connection over MaxConnections or
- *           MaxConnectionsPerHost (core.conn-refused).
+ *           MaxConnectionsPerHost (core.conn-refused);
+ *   cluster with "Cluster redis://HOST:PORT", the node's PUBs go to the
+ *           other nodes through Redis and theirs come to its subscribers
+ *           (a bridge, poolev/bridge.h, bound to the generation; see the
+ *           module's section and doc/cluster.md). Without it, nothing.
  *
  * What poolev does for it:
  *   - a subscription is a bus listener on "topic.NAME" bound to the
@@ -92,7 +96,13 @@ static const char default_config[] =
     "MaxTopic 64\n"
     "MaxSubscriptions 100\n"
     "OutputLimit 256k\n"
-    "SlowPolicy drop\n";
+    "SlowPolicy drop\n"
+    "\n"
+    "# cluster module: other pubsubd nodes on one Redis get this node's PUBs,\n"
+    "# and this node theirs (doc/cluster.md); off: one node, no Redis\n"
+    "#Cluster redis://127.0.0.1:6379\n"
+    "#ClusterChannel pubsubd:\n"
+    "#ClusterPassword secret\n";
 
 /* Hard limits of the directives. */
 #define TOPIC_LIMIT     200                 /* MaxTopic */

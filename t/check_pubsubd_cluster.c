@@ -18,7 +18,8 @@
  * reports SKIP (exit 77) on stderr.
  *
  * POOLEV_CLUSTER_MSGS sets the messages per publisher of the floods
- * (default 2000; CI's valgrind pass makes it smaller).
+ * (default 2000; CI's valgrind pass makes it smaller). POOLEV_CLUSTER_KEEP
+ * keeps each test's directory (the nodes' configurations and logs).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -86,6 +87,11 @@ static void teardown(void)
             waitpid(N[i].pid, NULL, 0);
             N[i].pid = 0;
         }
+    if (getenv("POOLEV_CLUSTER_KEEP")) {    /* the nodes' logs, to read */
+        fprintf(stderr, "check_pubsubd_cluster: kept %s\n", dir);
+        pt_teardown();
+        return;
+    }
     if ((d = opendir(dir)) != NULL) {
         while ((e = readdir(d)) != NULL) {
             if (e->d_name[0] == '.')
@@ -198,6 +204,7 @@ static void node_start(int i, const char *settings)
     snprintf(N[i].log, sizeof N[i].log, "%s/node%d.log", dir, i);
     N[i].port = 0;
     node_write_conf(i, settings);
+    unlink(N[i].log);                       /* not the last run's lines */
     N[i].pid = spawn(N[i].log, "-f", N[i].conf, NULL);
     rest = node_log_wait(i, "generation 1 ready: listening on port ", START_MS);
     N[i].port = (unsigned) strtoul(rest, NULL, 10);
@@ -442,12 +449,12 @@ static void pub_window(pubr_t *p, long upto)
 }
 
 /* Every publisher sends @a count messages, a window each in turn, the
- * subscribers taking what came between windows; @a at_third runs once a
- * third of the messages went. */
+ * subscribers taking what came between windows; @a at runs once a third
+ * of the messages went (its @a third 1), and again at two thirds (2). */
 static void flood(pubr_t *p, int np, subr_t *s, int ns, long count,
-                  void (*at_third)(void *), void *arg)
+                  void (*at)(void *, int), void *arg)
 {
-    int i, busy = 1, fired = at_third == NULL;
+    int i, busy = 1, fired = at == NULL ? 2 : 0;
     long sent = 0;
 
     while (busy) {
@@ -461,9 +468,9 @@ static void flood(pubr_t *p, int np, subr_t *s, int ns, long count,
             }
         for (i = 0; i < ns; i++)
             sub_take(&s[i], 0);
-        if (!fired && sent >= count * np / 3) {
-            fired = 1;
-            at_third(arg);
+        if (fired < 2 && sent >= count * np * (fired + 1) / 3) {
+            fired++;
+            at(arg, fired);
         }
     }
 }
@@ -643,7 +650,7 @@ START_TEST(remote_messages_meet_the_slow_subscriber_policy)
     pubr_t p;
     subr_t s;
     const long n = 5000;
-    long dropped;
+    long dropped, dropped0, deliveries;
 
     memset(pad, 'x', 1000);
     pad[1000] = '\0';
@@ -657,6 +664,8 @@ START_TEST(remote_messages_meet_the_slow_subscriber_policy)
     st[1] = cl_open(1);
     settle(st, 2);
     b0 = counts_of(st[1]);
+    deliveries = stat_of(st[1], "deliveries");
+    dropped0 = stat_of(st[1], "dropped");
     slow = pt_client(N[1].port, 4096);
     PT_EXPECT(slow, "+OK pubsubd ready");
     PT_ASK(slow, "SUB t", "+OK subscribed to t");
@@ -667,9 +676,9 @@ START_TEST(remote_messages_meet_the_slow_subscriber_policy)
     settle(st, 2);
     b1 = counts_of(st[1]);
     ck_assert_int_eq(b1.received - b0.received, n);
-    dropped = stat_of(st[1], "dropped");
+    dropped = stat_of(st[1], "dropped") - dropped0;
     ck_assert_int_gt(dropped, 0);
-    ck_assert_int_eq(stat_of(st[1], "deliveries") + dropped, n);
+    ck_assert_int_eq(stat_of(st[1], "deliveries") - deliveries + dropped, n);
     /* then it reads: what it got is in order, and the drops were told */
     memset(&s, 0, sizeof s);
     s.c = slow;
@@ -691,26 +700,37 @@ END_TEST
 /* ======================================================================== */
 /* Faults                                                                    */
 
-static void crash_and_restart(void *arg)
+/* Redis crashes at a third of the flood, and starts again at two thirds:
+ * a third of the messages are published while it is away. */
+static void crash_then_restart(void *arg, int third)
 {
     pt_redis_t *r = arg;
 
-    pt_redis_kill(r);
-    pt_redis_restart(r);
+    if (third == 1)
+        pt_redis_kill(r);
+    else
+        pt_redis_restart(r);
+}
+
+/* Redis drops every subscriber connection (both nodes') at a third. */
+static void kill_subscribers(void *arg, int third)
+{
+    if (third == 1)
+        ck_assert_str_eq(pt_redis_cmd(arg, "CLIENT", "KILL", "TYPE", "pubsub", NULL), ":2");
 }
 
 /*
- * Redis is killed and started again while node 0's publisher floods: the
- * node's own subscriber gets every message; node 1's subscriber gets its
- * messages in order without a duplicate, and what it misses is reported
- * (cluster_lost on node 1, cluster_dropped on node 0), never more than it
- * missed; the cluster carries messages again afterwards.
+ * A fault while node 0's publisher floods: the node's own subscriber gets
+ * every message; node 1's subscriber gets its messages in order without a
+ * duplicate, and what it misses is reported (cluster_lost on node 1,
+ * cluster_dropped on node 0), never more than it missed; the cluster
+ * carries messages again afterwards. Returns what node 1 lost.
  */
-START_TEST(redis_restarted_mid_flood)
+static long flood_through_fault(void (*fault)(void *, int), const char *what)
 {
     static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
-    const long n = msgs();
+    long n = msgs();
     lc_client_t *st[2];
     counts_t a0, b0, a1, b1;
     pubr_t p;
@@ -728,14 +748,20 @@ START_TEST(redis_restarted_mid_flood)
     sub_init(&s[0], 0, "t", 1);                 /* local: exact */
     sub_init(&s[1], 1, "t", 0);                 /* remote: gaps allowed */
     pub_init(&p, 0, 0, "t", 1);
-    flood(&p, 1, s, 2, n, crash_and_restart, r);
-    sub_wait(&s[0], n);
-    /* the cluster recovers: a message published now arrives */
+    flood(&p, 1, s, 2, n, fault, r);
+    /* the cluster recovers: node 0 publishes on until node 1 hears a
+     * message sent after the flood */
     {
-        static const int again[] = { 0, 1 };
+        long deadline = lc_now_ms() + JOIN_MS;
 
-        join(again, 2);
+        while (s[1].next[0] <= n) {
+            ck_assert_msg(lc_now_ms() < deadline, "node 1 heard nothing after the restart");
+            pub_window(&p, p.next + 1);
+            sub_take(&s[1], 10);
+        }
     }
+    n = p.next;
+    sub_wait(&s[0], n);
     settle(st, 2);
     sub_take(&s[1], 50);
     a1 = counts_of(st[0]);
@@ -754,12 +780,28 @@ START_TEST(redis_restarted_mid_flood)
     ck_assert_msg(b1.lost - b0.lost <= missed, "missed %ld, reported %ld lost", missed,
                   b1.lost - b0.lost);
     ck_assert_int_eq(s[1].gaps <= missed, 1);
-    fprintf(stderr, "check_pubsubd_cluster: Redis restarted mid-flood: node 1 got %ld of %ld,"
-            " lost %ld, node 0 dropped %ld\n", s[1].got, n, b1.lost - b0.lost,
+    fprintf(stderr, "check_pubsubd_cluster: %s mid-flood: node 1 got %ld of %ld, lost %ld,"
+            " node 0 dropped %ld\n", what, s[1].got, n, b1.lost - b0.lost,
             a1.dropped - a0.dropped);
     node_stop(0);
     node_stop(1);
     pt_redis_free(r);
+    return b1.lost - b0.lost;
+}
+
+/* Redis crashes (SIGKILL) and starts again on its port mid-flood. */
+START_TEST(redis_restarted_mid_flood)
+{
+    flood_through_fault(crash_then_restart, "Redis killed and restarted");
+}
+END_TEST
+
+/* Redis drops the subscribing connections (CLIENT KILL TYPE pubsub): node
+ * 1 misses what node 0 publishes until it has subscribed again, and says
+ * so. */
+START_TEST(subscribers_killed_mid_flood)
+{
+    ck_assert_int_gt(flood_through_fault(kill_subscribers, "CLIENT KILL TYPE pubsub"), 0);
 }
 END_TEST
 
@@ -786,7 +828,9 @@ START_TEST(redis_absent_at_start_then_joined)
     while (stat_of(st, "cluster_failures") < 3)
         ck_assert_msg(lc_now_ms() < deadline, "node 1 did not retry");
     ck_assert_int_eq(stat_of(st, "cluster_connected"), 0);
-    ck_assert_int_eq(node_log_count(1, "cluster: "), 2);  /* its start, one failure */
+    /* logged once per connection (publishing, subscribing), not per retry */
+    ck_assert_int_eq(node_log_count(1, "error: cluster: "), 2);
+    ck_assert_int_eq(node_log_count(1, "connection to 127.0.0.1"), 2);
     pt_redis_restart(r);
     join(both, 2);
     ck_assert_int_eq(stat_of(st, "cluster_connected"), 1);
@@ -836,6 +880,57 @@ START_TEST(sigterm_during_cluster_traffic)
         ck_assert_msg(strncmp(line, "MSG t m 0 ", 10) == 0, "got '%s'", line);
     }
     node_stop(1);
+    pt_redis_free(r);
+}
+END_TEST
+
+/*
+ * Authentication: two nodes as the ACL user doc/cluster.md describes (it
+ * may publish and PSUBSCRIBE on the cluster's channels, nothing else); a
+ * third with a wrong password starts, serves its own clients, says why it
+ * cannot join (once), retries without exiting, and joins after a reload
+ * with the right password. The password is never logged.
+ */
+START_TEST(password_and_acl_user)
+{
+    static const int two[] = { 0, 1 }, all[] = { 0, 1, 2 };
+    pt_redis_t *r = pt_redis_start("requirepass-secret");
+    char settings[256], *log;
+    lc_client_t *c;
+    long deadline;
+    int i;
+
+    ck_assert_str_eq(pt_redis_cmd(r, "ACL", "SETUSER", "pubsubd", "on", ">acl-secret",
+                                  "resetchannels", "&pubsubd:topic.*", "-@all", "+publish",
+                                  "+psubscribe", "+ping", NULL), "+OK");
+    snprintf(settings, sizeof settings,
+             "%sClusterUser pubsubd\nClusterPassword acl-secret\n", cluster_of(r));
+    node_start(0, settings);
+    node_start(1, settings);
+    join(two, 2);
+
+    snprintf(settings, sizeof settings, "%sClusterPassword wrong-secret\n", cluster_of(r));
+    node_start(2, settings);
+    c = cl_open(2);
+    deadline = lc_now_ms() + PT_WAIT_MS;
+    while (stat_of(c, "cluster_failures") < 3)
+        ck_assert_msg(lc_now_ms() < deadline, "node 2 did not retry");
+    ck_assert_int_eq(stat_of(c, "cluster_connected"), 0);
+    ck_assert_int_ge(node_log_count(2, "WRONGPASS"), 1);
+    ck_assert_int_le(node_log_count(2, "WRONGPASS"), 2);     /* once per connection */
+    PT_ASK(c, "PING", "+PONG");                                 /* it serves */
+    snprintf(settings, sizeof settings, "%sClusterPassword requirepass-secret\n",
+             cluster_of(r));
+    node_reload(2, settings);
+    join(all, 3);
+    for (i = 0; i < 3; i++) {
+        log = pt_slurp(N[i].log);
+        ck_assert_msg(!strstr(log, "acl-secret") && !strstr(log, "requirepass-secret")
+                      && !strstr(log, "wrong-secret"), "node %d logged a password", i);
+        free(log);
+    }
+    for (i = 0; i < 3; i++)
+        node_stop(i);
     pt_redis_free(r);
 }
 END_TEST
@@ -1107,24 +1202,31 @@ END_TEST
 
 /* ======================================================================== */
 
+/* One case per test: CK_RUN_CASE=NAME runs one of them. */
+#define ADD(s, test) do {                                                    \
+        TCase *tc_ = tcase_create(#test);                                    \
+        tcase_add_checked_fixture(tc_, setup, teardown);                     \
+        tcase_set_timeout(tc_, 120);                                         \
+        tcase_add_test(tc_, test);                                           \
+        suite_add_tcase((s), tc_);                                           \
+    } while (0)
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("pubsubd_cluster");
-    TCase *tc = tcase_create("cluster");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, cluster_directives_checked);
-    tcase_add_test(tc, stats_fields_with_and_without_cluster);
-    tcase_add_test(tc, two_nodes_every_message_once_in_order);
-    tcase_add_test(tc, three_nodes_every_message_once_in_order);
-    tcase_add_test(tc, remote_messages_meet_the_slow_subscriber_policy);
-    tcase_add_test(tc, redis_restarted_mid_flood);
-    tcase_add_test(tc, redis_absent_at_start_then_joined);
-    tcase_add_test(tc, sigterm_during_cluster_traffic);
-    tcase_add_test(tc, reload_to_another_redis_keeps_the_clients);
-    tcase_add_test(tc, reload_without_cluster_and_failed_reload);
-    suite_add_tcase(s, tc);
+    ADD(s, cluster_directives_checked);
+    ADD(s, stats_fields_with_and_without_cluster);
+    ADD(s, two_nodes_every_message_once_in_order);
+    ADD(s, three_nodes_every_message_once_in_order);
+    ADD(s, remote_messages_meet_the_slow_subscriber_policy);
+    ADD(s, redis_restarted_mid_flood);
+    ADD(s, subscribers_killed_mid_flood);
+    ADD(s, redis_absent_at_start_then_joined);
+    ADD(s, sigterm_during_cluster_traffic);
+    ADD(s, password_and_acl_user);
+    ADD(s, reload_to_another_redis_keeps_the_clients);
+    ADD(s, reload_without_cluster_and_failed_reload);
     return s;
 }
 
