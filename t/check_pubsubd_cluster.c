@@ -697,6 +697,84 @@ START_TEST(remote_messages_meet_the_slow_subscriber_policy)
 }
 END_TEST
 
+/* Publish on Redis, as node @a origin would (the bridge's envelope,
+ * version 1: "PEV", version, origin, epoch, sequence number, event,
+ * payload; big-endian). */
+static void envelope_publish(pt_redis_t *r, const char *origin, unsigned long seq,
+                             const char *event, const char *payload, size_t plen)
+{
+    char channel[256];
+    char *env = malloc(64 + strlen(origin) + strlen(event) + plen), *p = env;
+    const char *argv[3];
+    size_t lens[3], olen = strlen(origin), elen = strlen(event);
+    int i;
+
+    ck_assert_ptr_nonnull(env);
+    memcpy(p, "PEV\1", 4);
+    p[4] = (char) olen;
+    memcpy(p + 5, origin, olen);
+    p += 5 + olen;
+    for (i = 0; i < 8; i++)
+        *p++ = (char) (i == 7);                             /* epoch 1 */
+    for (i = 7; i >= 0; i--)
+        *p++ = (char) (seq >> (8 * i));
+    *p++ = (char) (elen >> 8);
+    *p++ = (char) elen;
+    memcpy(p, event, elen);
+    p += elen;
+    for (i = 3; i >= 0; i--)
+        *p++ = (char) (plen >> (8 * i));
+    memcpy(p, payload, plen);
+    p += plen;
+    snprintf(channel, sizeof channel, "pubsubd:%s", event);
+    argv[0] = "PUBLISH";
+    argv[1] = channel;
+    argv[2] = env;
+    lens[0] = 7;
+    lens[1] = strlen(channel);
+    lens[2] = (size_t) (p - env);
+    ck_assert_str_eq(pt_redis_cmdv(r, 3, argv, lens), ":1");  /* the node heard it */
+    free(env);
+}
+
+/*
+ * A remote message that this node's own PUB could not have carried is
+ * refused and counted, never written to a subscriber: a line feed in the
+ * message (it would end the MSG line and start another), a MSG line longer
+ * than MaxLine, a topic that is not a topic.
+ */
+START_TEST(remote_message_pubsubd_could_not_carry_refused)
+{
+    pt_redis_t *r = pt_redis_start(NULL);
+    char settings[128], big[200];
+    lc_client_t *sub, *st;
+    long deadline = lc_now_ms() + JOIN_MS;
+
+    snprintf(settings, sizeof settings, "%sMaxLine 128\n", cluster_of(r));
+    node_start(0, settings);
+    st = cl_open(0);
+    while (stat_of(st, "cluster_connected") != 1) {     /* subscribed */
+        ck_assert_msg(lc_now_ms() < deadline, "node 0 did not connect");
+        lc_sleep_ms(5);
+    }
+    sub = cl_open(0);
+    PT_ASK(sub, "SUB t", "+OK subscribed to t");
+    memset(big, 'x', sizeof big);
+    envelope_publish(r, "intruder", 1, "topic.t", "a\r\nMSG t injected", 17);
+    envelope_publish(r, "intruder", 2, "topic.t", big, 128 - 6 + 1);   /* 129 bytes */
+    envelope_publish(r, "intruder", 3, "topic.t\x01", "x", 1);
+    envelope_publish(r, "intruder", 4, "topic.t", big, 128 - 6);       /* 128: fits */
+    envelope_publish(r, "intruder", 5, "topic.t", "fine", 4);
+    PT_EXPECT_PREFIX(sub, "MSG t xxxxxxxx");
+    PT_EXPECT(sub, "MSG t fine");
+    ck_assert_int_eq(stat_of(st, "cluster_invalid"), 3);
+    ck_assert_int_eq(stat_of(st, "cluster_received"), 5);
+    ck_assert_int_eq(stat_of(st, "cluster_lost"), 0);
+    node_stop(0);
+    pt_redis_free(r);
+}
+END_TEST
+
 /* ======================================================================== */
 /* Faults                                                                    */
 
@@ -1220,6 +1298,7 @@ static Suite *cluster_suite(void)
     ADD(s, two_nodes_every_message_once_in_order);
     ADD(s, three_nodes_every_message_once_in_order);
     ADD(s, remote_messages_meet_the_slow_subscriber_policy);
+    ADD(s, remote_message_pubsubd_could_not_carry_refused);
     ADD(s, redis_restarted_mid_flood);
     ADD(s, subscribers_killed_mid_flood);
     ADD(s, redis_absent_at_start_then_joined);
