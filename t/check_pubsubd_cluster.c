@@ -1201,8 +1201,8 @@ START_TEST(cluster_directives_checked)
         { "Cluster redis://[::1\n", "IPV6-ADDRESS" },
         { "Cluster redis://h:1 extra\n", "Cluster" },
         { "Cluster redis://h\nClusterChannel a*\n", "pattern characters" },
-        { "Cluster redis://h\nClusterChannel "
-          "12345678901234567890123456789012345678901234567890123456789012345\n",
+        { ("Cluster redis://h\nClusterChannel "
+           "12345678901234567890123456789012345678901234567890123456789012345\n"),
           "too long (64 bytes at most)" },
         { "Cluster redis://h\nClusterNode \"a b\"\n", "visible ASCII" },
         { "Cluster redis://h\nClusterQueueLimit 0\n", "out of range" },
@@ -1215,8 +1215,8 @@ START_TEST(cluster_directives_checked)
         "Cluster off\nClusterPassword x\n",
         "Cluster redis://127.0.0.1\n",
         "Cluster redis://localhost:6380/\n",
-        "Cluster redis://[::1]:6380\nClusterChannel app:\nClusterNode n-1\n"
-        "ClusterUser u\nClusterPassword \"p w\"\nClusterQueueLimit 100k 64m\n",
+        ("Cluster redis://[::1]:6380\nClusterChannel app:\nClusterNode n-1\n"
+         "ClusterUser u\nClusterPassword \"p w\"\nClusterQueueLimit 100k 64m\n"),
     };
     char text[512];
     const char *err;
