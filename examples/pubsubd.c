@@ -1424,8 +1424,9 @@ static void cluster_stats(const void *event_data, void *user_data)
 }
 
 /* The generation ends (a reload or the stop), and its bridge with it: what
- * it had not sent yet is dropped; say how much. Registered after the
- * bridge, so it runs before the bridge's own cleanup. */
+ * it had not sent yet is dropped; say how much. A pre-cleanup of the
+ * generation pool registered after the bridge's creation: it runs before
+ * anything of the bridge goes (its subpools and its own cleanups). */
 static apr_status_t cluster_gen_end(void *data)
 {
     cluster_gen_t *cg = data;
@@ -1480,7 +1481,7 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
         || (rv = pev_event_register(NULL, cg->bus, mod, EV_STATS_QUERY, cluster_stats, cg,
                                     gp)) != APR_SUCCESS)
         return pev_gen_fail(gen, rv, "cluster: cannot set up the bridge to %s", cc->url);
-    apr_pool_cleanup_register(gp, cg, cluster_gen_end, apr_pool_cleanup_null);
+    apr_pool_pre_cleanup_register(gp, cg, cluster_gen_end);
     pev_daemon_log(d, PEV_LOG_INFO, "cluster: node %s, Redis %s, channels %s" TOPIC_PREFIX
                    "*%s", pev_bridge_node_id(cg->br), cc->url, cc->channel,
                    cc->password ? " (with a password)" : "");
