@@ -32,6 +32,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "config.h"
 #include "harness.h"
@@ -66,22 +69,47 @@ typedef struct node {
 
 static char dir[64];
 static node_t N[NODES];
+static pid_t RC[NODES];                 /* Redis Cluster nodes of a test */
 
 static void setup(void)
 {
     pt_setup();
     memset(N, 0, sizeof N);
+    memset(RC, 0, sizeof RC);
     strcpy(dir, "/tmp/pubsubd-cluster.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-static void teardown(void)
+/* Remove @a path's files, and its directories @a depth levels down. */
+static void remove_tree(const char *path, int depth)
 {
     DIR *d;
     struct dirent *e;
-    char path[512];
+    char sub[512];
+
+    if ((d = opendir(path)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            if (unlink(sub) != 0 && depth > 0)
+                remove_tree(sub, depth - 1);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+static void teardown(void)
+{
     int i;
 
+    for (i = 0; i < NODES; i++)
+        if (RC[i] > 0) {                /* a Redis Cluster node */
+            kill(RC[i], SIGKILL);
+            waitpid(RC[i], NULL, 0);
+            RC[i] = 0;
+        }
     for (i = 0; i < NODES; i++)
         if (N[i].pid > 0) {             /* a failed test left it running */
             kill(N[i].pid, SIGKILL);
@@ -93,16 +121,7 @@ static void teardown(void)
         pt_teardown();
         return;
     }
-    if ((d = opendir(dir)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    remove_tree(dir, 1);
     pt_teardown();
 }
 
@@ -1164,6 +1183,194 @@ START_TEST(reload_without_cluster_and_failed_reload)
 END_TEST
 
 /* ======================================================================== */
+/* A Redis Cluster (doc/cluster.md, "Scaling past one Redis")                */
+
+/* A loopback port that is free, and whose cluster bus port (+10000) is
+ * free too. */
+static unsigned cluster_port(void)
+{
+    int tries;
+
+    for (tries = 0; tries < 100; tries++) {
+        struct sockaddr_in sa;
+        socklen_t len = sizeof sa;
+        int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0), ok;
+        unsigned port;
+
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ck_assert(a >= 0 && b >= 0);
+        ck_assert_int_eq(bind(a, (struct sockaddr *) &sa, sizeof sa), 0);
+        ck_assert_int_eq(getsockname(a, (struct sockaddr *) &sa, &len), 0);
+        port = ntohs(sa.sin_port);
+        sa.sin_port = htons((uint16_t) (port + 10000));
+        ok = port + 10000 <= 65535 && bind(b, (struct sockaddr *) &sa, sizeof sa) == 0;
+        close(a);
+        close(b);
+        if (ok)
+            return port;
+    }
+    ck_abort_msg("no free port pair for a Redis Cluster node");
+    return 0;
+}
+
+/* Run @a argv (NULL-terminated) with its output to @a log; its exit
+ * status, or -1 when it did not end within START_MS. */
+static int run_tool(char *const argv[], const char *log)
+{
+    long deadline = lc_now_ms() + START_MS;
+    pid_t pid, r;
+    int status, fd;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0) {
+        if (lc_now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -1;
+        }
+        lc_sleep_ms(5);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Send an inline command to 127.0.0.1:@a port and wait until a line of the
+ * reply holds @a want; 1 when it came within @a ms. */
+static int redis_line(unsigned port, const char *cmd, const char *want, long ms)
+{
+    long deadline = lc_now_ms() + ms;
+
+    do {
+        lc_client_t *c = lc_connect(port, 0);
+        const char *l;
+        int found = 0;
+
+        if (c && lc_send(c, cmd, strlen(cmd), 1000) == 0)
+            while ((l = lc_line(c, 100)) != NULL)
+                if (strstr(l, want)) {
+                    found = 1;
+                    break;
+                }
+        if (c)
+            lc_free(c);
+        if (found)
+            return 1;
+        lc_sleep_ms(20);
+    } while (lc_now_ms() < deadline);
+    return 0;
+}
+
+/*
+ * Three pubsubd nodes on the three masters of a Redis Cluster, each on
+ * another one: Redis Cluster carries classic pub/sub to every node (the
+ * cluster bus broadcasts PUBLISH), so the nodes may spread their
+ * connections over a cluster's servers today, with the same exact counts
+ * and order. (It does not spread the traffic: sharded pub/sub would.)
+ */
+START_TEST(three_nodes_on_three_redis_cluster_masters)
+{
+    static const int all[] = { 0, 1, 2 };
+    const long n = msgs() / 4;
+    unsigned port[NODES];
+    char *argv[32], ports[NODES][8], rdir[NODES][128], log[160], addr[NODES][32];
+    char settings[128];
+    pubr_t p[3];
+    subr_t s[3];
+    int i, rc;
+
+    if (run_tool((char *[]) { "redis-cli", "--version", NULL }, "/dev/null") != 0) {
+        fprintf(stderr, "check_pubsubd_cluster: three_nodes_on_three_redis_cluster_masters:"
+                " SKIP: no redis-cli to create the cluster\n");
+        return;
+    }
+    for (i = 0; i < NODES; i++) {
+        int k = 0;
+
+        port[i] = cluster_port();
+        snprintf(ports[i], sizeof ports[i], "%u", port[i]);
+        snprintf(rdir[i], sizeof rdir[i], "%s/redis%d", dir, i);
+        ck_assert_int_eq(mkdir(rdir[i], 0700), 0);
+        argv[k++] = "redis-server";
+        argv[k++] = "--port";
+        argv[k++] = ports[i];
+        argv[k++] = "--bind";
+        argv[k++] = "127.0.0.1";
+        argv[k++] = "--cluster-enabled";
+        argv[k++] = "yes";
+        argv[k++] = "--cluster-config-file";
+        argv[k++] = "nodes.conf";
+        argv[k++] = "--dir";
+        argv[k++] = rdir[i];
+        argv[k++] = "--save";
+        argv[k++] = "";
+        argv[k++] = "--appendonly";
+        argv[k++] = "no";
+        argv[k] = NULL;
+        snprintf(log, sizeof log, "%s/redis%d.log", dir, i);
+        fflush(stdout);
+        fflush(stderr);
+        RC[i] = fork();
+        ck_assert_int_ne(RC[i], -1);
+        if (RC[i] == 0) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+            execvp(argv[0], argv);
+            _exit(127);
+        }
+        ck_assert_msg(redis_line(port[i], "PING\r\n", "+PONG", START_MS),
+                      "Redis Cluster node %d did not answer", i);
+        snprintf(addr[i], sizeof addr[i], "127.0.0.1:%u", port[i]);
+    }
+    snprintf(log, sizeof log, "%s/create.log", dir);
+    rc = run_tool((char *[]) { "redis-cli", "--cluster", "create", addr[0], addr[1], addr[2],
+                               "--cluster-replicas", "0", "--cluster-yes", NULL }, log);
+    ck_assert_msg(rc == 0, "redis-cli --cluster create: status %d", rc);
+    for (i = 0; i < NODES; i++)
+        ck_assert_msg(redis_line(port[i], "CLUSTER INFO\r\n", "cluster_state:ok", START_MS),
+                      "Redis Cluster node %d: the cluster is not ok", i);
+
+    for (i = 0; i < NODES; i++) {
+        snprintf(settings, sizeof settings, "Cluster redis://127.0.0.1:%u\n", port[i]);
+        node_start(i, settings);
+    }
+    join(all, 3);
+    for (i = 0; i < NODES; i++) {
+        sub_init(&s[i], i, "t", 1);
+        pub_init(&p[i], i, i, "t", 1);
+    }
+    flood(p, 3, s, 3, n, NULL, NULL);
+    for (i = 0; i < NODES; i++) {
+        sub_wait(&s[i], 3 * n);
+        sub_take(&s[i], 50);
+        ck_assert_int_eq(s[i].got, 3 * n);
+    }
+    for (i = 0; i < NODES; i++)
+        node_stop(i);
+    for (i = 0; i < NODES; i++) {
+        kill(RC[i], SIGTERM);
+        waitpid(RC[i], NULL, 0);
+        RC[i] = 0;
+    }
+}
+END_TEST
+
+/* ======================================================================== */
 /* Configuration                                                             */
 
 /* Run "pubsubd -t -f FILE" on @a text: its exit status; its stderr in
@@ -1308,6 +1515,7 @@ static Suite *cluster_suite(void)
     ADD(s, password_and_acl_user);
     ADD(s, reload_to_another_redis_keeps_the_clients);
     ADD(s, reload_without_cluster_and_failed_reload);
+    ADD(s, three_nodes_on_three_redis_cluster_masters);
     return s;
 }
 
