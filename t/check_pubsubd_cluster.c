@@ -941,6 +941,48 @@ START_TEST(redis_absent_at_start_then_joined)
 }
 END_TEST
 
+/*
+ * Redis stalls (SIGSTOP): the node's PUBs still answer and reach its own
+ * subscribers at once; ClusterQueueLimit bounds what waits for Redis, the
+ * rest is dropped and counted; when Redis resumes the cluster carries
+ * messages again.
+ */
+START_TEST(redis_stalled_queue_bounded_local_delivery_goes_on)
+{
+    static const int both[] = { 0, 1 };
+    pt_redis_t *r = pt_redis_start(NULL);
+    char settings[128];
+    lc_client_t *st[2];
+    counts_t a0, a1;
+    const long n = 1000;
+    pubr_t p;
+    subr_t s;
+
+    snprintf(settings, sizeof settings, "%sClusterQueueLimit 100\n", cluster_of(r));
+    node_start(0, settings);
+    node_start(1, cluster_of(r));
+    join(both, 2);
+    st[0] = cl_open(0);
+    st[1] = cl_open(1);
+    settle(st, 2);
+    a0 = counts_of(st[0]);
+    sub_init(&s, 0, "t", 1);
+    pub_init(&p, 0, 0, "t", 1);
+    pt_redis_pause(r);
+    flood(&p, 1, &s, 1, n, NULL, NULL);         /* every PUB answered */
+    sub_wait(&s, n);                             /* and delivered here */
+    a1 = counts_of(st[0]);
+    ck_assert_int_le(a1.queued, 100);
+    ck_assert_int_ge(a1.dropped - a0.dropped, n - 100);
+    ck_assert_int_eq(a1.queued + (a1.dropped - a0.dropped) + (a1.sent - a0.sent), n);
+    pt_redis_resume(r);
+    join(both, 2);
+    node_stop(0);
+    node_stop(1);
+    pt_redis_free(r);
+}
+END_TEST
+
 /* SIGTERM while the cluster carries a flood: the node says BYE to its
  * clients and exits 0; the other node goes on. */
 START_TEST(sigterm_during_cluster_traffic)
@@ -1511,6 +1553,7 @@ static Suite *cluster_suite(void)
     ADD(s, redis_restarted_mid_flood);
     ADD(s, subscribers_killed_mid_flood);
     ADD(s, redis_absent_at_start_then_joined);
+    ADD(s, redis_stalled_queue_bounded_local_delivery_goes_on);
     ADD(s, sigterm_during_cluster_traffic);
     ADD(s, password_and_acl_user);
     ADD(s, reload_to_another_redis_keeps_the_clients);
