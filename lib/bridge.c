@@ -133,6 +133,7 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
 #define DEFAULT_COMMAND_TIMEOUT (10 * 1000 * 1000)
 #define LOG_INTERVAL (1000 * 1000)  /* counts (drops, gaps) at most this often */
 #define MAX_ORIGINS 4096            /* (origin, epoch) pairs remembered */
+#define RELOG_INTERVAL (30 * 1000 * 1000)   /* a changed failure, at most this often */
 
 /* envelope: "PEV", version, origin length, origin, epoch, seq, event length
  * (16 bits), event, payload length (32 bits), payload; big-endian */
@@ -174,6 +175,7 @@ typedef struct conn {
     int ever_ready, failing, ping_ok;
     unsigned pending_subs;
     char logged[256];           /* the failure logged last in this streak */
+    apr_time_t logged_at;
 } conn_t;
 
 struct pev_bridge {
@@ -205,6 +207,8 @@ struct pev_bridge {
     char *ebuf;                 /* envelope being built */
     apr_size_t ecap;
     apr_pool_t *enc_scratch, *dec_scratch;
+
+    apr_uint64_t rnd;           /* backoff jitter */
 
     /* inbound */
     apr_pool_t *opool;          /* (origin, epoch) -> last seq */
@@ -953,6 +957,8 @@ static void conn_fail(conn_t *c, const char *fmt, ...)
     char text[256];
     va_list ap;
     int was_ready = c->state == ST_READY;
+    apr_interval_time_t delay;
+    apr_time_t now;
 
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
@@ -963,21 +969,28 @@ static void conn_fail(conn_t *c, const char *fmt, ...)
     c->state = ST_IDLE;
     c->ping_ok = 0;
     c->pending_subs = 0;
+    now = alive(b) ? pev_loop_now(b->loop) : 0;
     if (was_ready) {
         blog(b, PEV_BRIDGE_LOG_INFO, "redis bridge: %s connection to %s:%u lost: %s; "
              "reconnecting", role_name(c), b->host, (unsigned) b->port, text);
         c->failing = 1;
         apr_cpystrn(c->logged, text, sizeof c->logged);
+        c->logged_at = now;
     }
     else {
         b->st.failures++;
-        if (!c->failing || strcmp(c->logged, text) != 0)
+        /* once per streak of failures; a changed error at most every
+         * RELOG_INTERVAL (refused, timed out, refused... is not news) */
+        if (!c->failing
+            || (strcmp(c->logged, text) != 0 && now - c->logged_at >= RELOG_INTERVAL)) {
             blog(b, PEV_BRIDGE_LOG_ERR, "redis bridge: %s connection to %s:%u failed: %s; "
                  "retrying (backoff up to %" APR_TIME_T_FMT " ms, not logged again)",
                  role_name(c), b->host, (unsigned) b->port, text,
                  (apr_time_t) (b->backoff_max / 1000));
+            apr_cpystrn(c->logged, text, sizeof c->logged);
+            c->logged_at = now;
+        }
         c->failing = 1;
-        apr_cpystrn(c->logged, text, sizeof c->logged);
     }
     if (c->probe) {
         pev_connect_cancel(c->probe);
@@ -989,7 +1002,12 @@ static void conn_fail(conn_t *c, const char *fmt, ...)
          * run with NULL replies (in-flight PUBLISHes: dropped) */
         redisAsyncFree(ac);
     }
-    timer_at(b, c->timer, pev_loop_now(b->loop) + (was_ready ? b->backoff_min : c->backoff));
+    /* the delay, with +-25% jitter so that a fleet does not retry in step */
+    delay = was_ready ? b->backoff_min : c->backoff;
+    b->rnd = b->rnd * 6364136223846793005ull + 1442695040888963407ull;
+    delay += (apr_interval_time_t) ((double) delay * (((double) (b->rnd >> 11)
+                                                       / 9007199254740992.0) - 0.5) / 2);
+    timer_at(b, c->timer, now + delay);
     if (!was_ready) {
         c->backoff *= 2;
         if (c->backoff > b->backoff_max)
@@ -1183,6 +1201,7 @@ apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *
         put64(rnd + 8, x * 0x9E3779B97F4A7C15ull);
     }
     b->epoch = get64(rnd + 8);
+    b->rnd = b->epoch ^ get64(rnd);
     if (opts->node_id) {
         b->node_id = apr_pstrdup(pool, opts->node_id);
     }

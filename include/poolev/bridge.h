@@ -183,8 +183,9 @@ typedef apr_status_t pev_bridge_decode_fn(const void **event_data,
  * The log callback: one line of text (no newline) with a priority
  * (PEV_BRIDGE_LOG_*). The text is valid during the call only. The bridge
  * logs state changes, never one line per message or per retry: a failure
- * once until the state changes, drops and gaps at most once a second
- * (with the counts). May clear or destroy any pool, the bridge's included.
+ * once until the connection is up again (a different error at most every
+ * 30 s), drops, gaps and invalid messages at most once a second (with the
+ * counts). May clear or destroy any pool, the bridge's included.
  */
 typedef void pev_bridge_log_fn(int priority, const char *text, void *user_data);
 
