@@ -1375,13 +1375,16 @@ static apr_status_t cluster_decode(const void **event_data, const pev_bridge_msg
                                    apr_pool_t *scratch, void *user_data)
 {
     cluster_gen_t *cg = user_data;
-    const char *topic = msg->event + sizeof TOPIC_PREFIX - 1;
-    apr_size_t tlen = strlen(topic), mlen = msg->len;
+    const char *topic;
+    apr_size_t tlen, mlen = msg->len;
     publication_t *p;
     char *m;
 
-    if (strncmp(msg->event, TOPIC_PREFIX, sizeof TOPIC_PREFIX - 1) != 0
-        || tlen > TOPIC_LIMIT || !valid_topic(topic, tlen)
+    if (strncmp(msg->event, TOPIC_PREFIX, sizeof TOPIC_PREFIX - 1) != 0)
+        return APR_EINVAL;              /* the import's prefix: never */
+    topic = msg->event + sizeof TOPIC_PREFIX - 1;
+    tlen = strlen(topic);
+    if (tlen > TOPIC_LIMIT || !valid_topic(topic, tlen)
         || 5 + tlen + mlen > cg->pc->max_line || memchr(msg->data, '\n', mlen))
         return APR_EINVAL;
     /* the publication, and the bus for cluster_counted() behind it */
