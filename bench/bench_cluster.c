@@ -102,11 +102,32 @@ static int connect_to(int port, int nonblock)
     return fd;
 }
 
+/* The children, killed if the benchmark aborts (FAIL) so that no server
+ * outlives it. */
+static pid_t children[8];
+
+static void kill_children(int sig)
+{
+    int i;
+
+    for (i = 0; i < 8; i++)
+        if (children[i] > 0)
+            kill(children[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static pid_t spawn(char *const argv[], const char *log)
 {
     pid_t pid = fork();
+    int i;
 
     SYSCHECK(pid >= 0, "fork");
+    for (i = 0; pid > 0 && i < 8; i++)
+        if (children[i] <= 0) {
+            children[i] = pid;
+            break;
+        }
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
@@ -215,12 +236,15 @@ static double proc_cpu(pid_t pid)
 static void proc_stop(proc_t *p)
 {
     char cmd[128];
-    int status;
+    int status, i;
 
     if (p->pid <= 0)
         return;
     kill(p->pid, SIGTERM);
     waitpid(p->pid, &status, 0);
+    for (i = 0; i < 8; i++)
+        if (children[i] == p->pid)
+            children[i] = 0;
     p->pid = 0;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
     if (system(cmd) != 0)
@@ -646,6 +670,12 @@ int main(int argc, char **argv)
         printf("redis-server is not installed (%s): nothing to measure\n", redis);
         return 0;
     }
+    if (!pev_bridge_available()) {
+        printf("libpoolev was built without the Redis bridge (no hiredis): pubsubd has no"
+               " Cluster, nothing to measure\n");
+        return 0;
+    }
+    signal(SIGABRT, kill_children);
     bench_print_machine();
     load0 = loadavg();
     printf("one load client; %d-byte messages; %d round(s) of %.1f s per shape, sides"
