@@ -843,9 +843,15 @@ static void on_gone(void *arg, redisAsyncContext *ac)
     pev_bridge_t *b = c->b;
 
     if (c->ac == ac) {          /* an error or EOF, not the bridge's doing */
+        const char *why = ac->errstr[0] ? ac->errstr : "connection closed";
+
         c->ac = NULL;
-        if (!b->dead)
-            conn_fail(c, "%s", ac->errstr[0] ? ac->errstr : "connection closed");
+        if (b->dead)
+            ;
+        else if (c->state == ST_READY)  /* the log line names the host */
+            conn_fail(c, "%s", why);
+        else
+            conn_fail(c, "connect %s:%u: %s", b->host, (unsigned) b->port, why);
     }
     release(b);
 }

@@ -54,6 +54,7 @@ static node_t *nodes[MAX_NODES];
 static int nnodes;
 
 static pev_loop_t *loop;
+static pev_loop_t *make_loop;   /* the loop node_make() uses (NULL: loop) */
 static pt_redis_t *redis;
 static unsigned nerr_logs;
 
@@ -166,7 +167,8 @@ static node_t *node_make(apr_pool_t *parent, pev_bus_t *bus, pev_bridge_options_
     n->pool = pt_unkept_subpool(parent);
     o->log = on_log;
     o->log_data = n;
-    ck_assert_int_eq(pev_bridge_create(&n->br, loop, bus, o, n->pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_create(&n->br, make_loop ? make_loop : loop, bus, o, n->pool),
+                     APR_SUCCESS);
     ck_assert_int_eq(pev_bridge_export(n->br, "topic.", PEV_BRIDGE_PREFIX, enc_pub, n),
                      APR_SUCCESS);
     ck_assert_int_eq(pev_bridge_import(n->br, "topic.", PEV_BRIDGE_PREFIX, dec_pub, n),
@@ -228,6 +230,7 @@ static void setup(void)
     pt_setup();
     ck_assert_int_eq(pev_loop_create(&loop, pt_pool), APR_SUCCESS);
     redis = NULL;
+    make_loop = NULL;
     nerr_logs = 0;
 }
 
@@ -419,6 +422,43 @@ START_TEST(test_roundtrip)
     ck_assert_str_eq(raw_origin, "node-a");
     ck_assert_uint_eq(raw_len, 5);
     ck_assert_int_eq(memcmp(raw_payload, "a\0b\r\n", 5), 0);
+}
+END_TEST
+
+/* Two nodes on two loops (as in two processes), both importing and
+ * exporting "topic.": each message is delivered once per node, never sent
+ * back. */
+START_TEST(test_two_loops)
+{
+    pev_bridge_options_t o;
+    pev_loop_t *loop2;
+    node_t *a, *b;
+    unsigned i;
+
+    ck_assert_int_eq(pev_loop_create(&loop2, pt_pool), APR_SUCCESS);
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    o.node_id = "a";
+    a = node_make(pt_pool, NULL, &o);
+    make_loop = loop2;
+    o.node_id = "b";
+    b = node_make(pt_pool, NULL, &o);
+#define PUMP2(cond) PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(loop2, 500), cond)
+    PUMP2(connected(a) && connected(b));
+    for (i = 0; i < 300; i++) {
+        publish(a, i);
+        publish(b, i);
+    }
+    PUMP2(a->remote == 300 && b->remote == 300 && stats_of(a).own == 300
+          && stats_of(b).own == 300);
+    for (i = 0; i < 20; i++) {      /* nothing more comes */
+        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
+        ck_assert_int_eq(pev_loop_run_once(loop2, 1000), APR_SUCCESS);
+    }
+    ck_assert_uint_eq(a->local + a->remote + b->local + b->remote, 1200);
+    ck_assert_uint_eq(stats_of(a).sent + stats_of(b).sent, 600);
+    ck_assert_uint_eq(gaps(a) + gaps(b), 0);
+#undef PUMP2
 }
 END_TEST
 
@@ -1240,6 +1280,7 @@ static Suite *bridge_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_two_generations);
+    tcase_add_test(tc, test_two_loops);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pools");

@@ -332,8 +332,10 @@ PEV_API apr_status_t pev_bridge_export(pev_bridge_t *bridge, const char *name, i
  * name + "*" for PEV_BRIDGE_PREFIX, glob characters escaped), now if
  * connected and after every reconnect. Each valid message of another node
  * is decoded and its event generated on the bus. A message that several
- * imports match is handled by the first one added. Imports live as long as
- * the bridge.
+ * imports match is handled by the first one added; imports whose channels
+ * overlap (a name and a prefix that covers it) make Redis send each such
+ * message twice, and the second is dropped as a repeat (counted invalid).
+ * Imports live as long as the bridge.
  *
  * @param bridge    the bridge
  * @param name      event name or prefix, non-empty; copied
