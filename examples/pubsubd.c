@@ -3,7 +3,7 @@
  *
  * pubsubd.c - a line-protocol publish/subscribe server built on poolev.
  *
- * Two modules, in load order (the log is the daemon's own: the core
+ * Three modules, in load order (the log is the daemon's own: the core
  * directives LogLevel, LogTarget and LogFile, SIGUSR1 reopens a log file):
  *   stats   counts connections (core.conn-open / core.conn-close) and
  *           messages (pubsub.published) for the daemon's whole life, and
@@ -11,7 +11,11 @@
  *           generation;
  *   pubsub  the protocol: SUB, UNSUB, PUB, PING, STATS, STARTTLS, QUIT; and
  *           the answer to a connection over MaxConnections or
- *           MaxConnectionsPerHost (core.conn-refused).
+ *           MaxConnectionsPerHost (core.conn-refused);
+ *   cluster with "Cluster redis://HOST:PORT", the node's PUBs go to the
+ *           other nodes through Redis and theirs come to its subscribers
+ *           (a bridge, poolev/bridge.h, bound to the generation; see the
+ *           module's section and doc/cluster.md). Without it, nothing.
  *
  * What poolev does for it:
  *   - a subscription is a bus listener on "topic.NAME" bound to the
@@ -93,7 +97,13 @@ static const char default_config[] =
     "MaxTopic 64\n"
     "MaxSubscriptions 100\n"
     "OutputLimit 256k\n"
-    "SlowPolicy drop\n";
+    "SlowPolicy drop\n"
+    "\n"
+    "# cluster module: other pubsubd nodes on one Redis get this node's PUBs,\n"
+    "# and this node theirs (doc/cluster.md); off: one node, no Redis\n"
+    "#Cluster redis://127.0.0.1:6379\n"
+    "#ClusterChannel pubsubd:\n"
+    "#ClusterPassword secret\n";
 
 /* Hard limits of the directives. */
 #define TOPIC_LIMIT     200                 /* MaxTopic */
@@ -175,15 +185,21 @@ static const pev_module_def_t pubsub_module = {
     .process_init = pubsub_process_init
 };
 
+/* The cluster module (its own section below) */
+static const pev_module_def_t cluster_module;
+
 static const pev_module_def_t *const modules[] = {
-    &stats_module, &pubsub_module, NULL
+    &stats_module, &pubsub_module, &cluster_module, NULL
 };
 
-/* What pubsub.published carries: one PUB, after its delivery. */
+/* What pubsub.published carries: one PUB, after its delivery (a PUB on
+ * this node, or one the cluster module received from another node). */
 typedef struct publication {
     const char *topic;
     const char *line;           /* "MSG topic message\r\n" */
     apr_size_t len;
+    const char *origin;         /* NULL: a PUB on this node; else the id of
+                                 * the node it came from (cluster) */
     apr_uint64_t delivered;     /* queued for a subscriber */
     apr_uint64_t dropped;       /* refused by a full subscriber (drop) */
     apr_uint64_t disconnected;  /* full subscribers disconnected */
@@ -194,6 +210,7 @@ typedef struct publication {
 /* What stats.query fills in for the STATS command. */
 typedef struct pubsub_stats {
     apr_uint64_t connections, accepted, messages, deliveries, dropped, disconnected;
+    char cluster[320];          /* the cluster module's fields, " key=value..." */
 } pubsub_stats_t;
 
 /* ======================================================================== */
@@ -378,7 +395,9 @@ static void stats_published(const void *event_data, void *user_data)
     const publication_t *p = event_data;
     stats_state_t *st = user_data;
 
-    if (!p->remote)
+    /* messages= counts the PUBs of this node, once (on the publisher's
+     * worker): not a PUB's copies on other workers, nor other nodes' PUBs */
+    if (!p->remote && !p->origin)
         COUNT_ADD(st->messages, 1);
     COUNT_ADD(st->deliveries, p->delivered);
     COUNT_ADD(st->dropped, p->dropped);
@@ -814,11 +833,11 @@ static void cmd_stats(conn_state_t *cs, const char *topic)
           " subscriptions=%" APR_UINT64_T_FMT
           " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
           " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
-          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT " tls=%d%s",
+          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT " tls=%d%s%s",
           q.connections, q.accepted, COUNT_GET(cs->totals->subscriptions), q.messages,
           q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
           pev_gen_number(pev_conn_gen(cs->c)), pev_daemon_refused(cs->d),
-          pev_conn_is_tls(cs->c), extra);
+          pev_conn_is_tls(cs->c), extra, q.cluster);
 }
 
 static void tls_ready(pev_stream_t *s, void *user_data)
@@ -1229,6 +1248,385 @@ static apr_status_t pubsub_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
         return pev_gen_fail(gen, rv, "pubsub: cannot register its listeners");
     return APR_SUCCESS;
 }
+
+/* ======================================================================== */
+/* cluster: the PUBs of every node reach the subscribers of every node,     */
+/* through Redis pub/sub (doc/cluster.md)                                    */
+
+#define CLUSTER_DEFAULT_PORT    6379
+#define CLUSTER_CHANNEL_LIMIT   64          /* ClusterChannel */
+#define CLUSTER_NODE_LIMIT      64          /* ClusterNode */
+#define CLUSTER_QUEUE_MAX       10000000    /* ClusterQueueLimit: messages */
+#define CLUSTER_QUEUE_BYTES_MIN 4096        /* and bytes */
+#define CLUSTER_QUEUE_BYTES_MAX (1024 * 1024 * 1024)
+
+typedef struct cluster_conf {
+    int given;                  /* a Cluster line was read (an address or off) */
+    const char *url;            /* as written; NULL: no cluster */
+    const char *host;           /* without the brackets of an IPv6 address */
+    apr_port_t port;
+    const char *channel;        /* ClusterChannel: the Redis channels' prefix */
+    const char *password;       /* ClusterPassword; NULL: none */
+    const char *user;           /* ClusterUser (an ACL user); NULL: "default" */
+    apr_size_t queue_limit;     /* ClusterQueueLimit: messages (0: the bridge's
+                                 * default, 10000) */
+    apr_size_t queue_bytes;     /* and bytes (0: the bridge's default, 16m) */
+    const char *node;           /* ClusterNode; NULL: made up at the start */
+} cluster_conf_t;
+
+static const char *cluster_defaults(pev_gen_t *gen, void *mconf)
+{
+    cluster_conf_t *cc = mconf;
+
+    (void) gen;
+    cc->channel = NAME ":";
+    return NULL;
+}
+
+/* A word of visible ASCII, 1 to @a max bytes; NULL or a message. */
+static const char *cluster_word(const char *w, apr_size_t max)
+{
+    const char *c;
+
+    if (!*w)
+        return "must not be empty";
+    if (strlen(w) > max)
+        return max == 64 ? "is too long (64 bytes at most)" : "is too long (128 bytes at most)";
+    for (c = w; *c; c++)
+        if ((unsigned char) *c <= ' ' || (unsigned char) *c >= 0x7f)
+            return "must be visible ASCII characters";
+    return NULL;
+}
+
+/* Cluster redis://HOST[:PORT] | off */
+static const char *set_cluster(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    cluster_conf_t *cc = mconf;
+    apr_pool_t *p = pev_gen_shared_pool(gen);
+    const char *u = argv[1], *h, *e, *port = NULL;
+    char *end;
+    long n;
+
+    (void) argc;
+    cc->given = 1;
+    if (strcasecmp(u, "off") == 0) {
+        cc->url = cc->host = NULL;
+        return NULL;
+    }
+    if (!pev_bridge_available())
+        return "this pubsubd was built without the Redis bridge (libpoolev configured"
+               " --without-hiredis, or without libhiredis-dev)";
+    if (strncasecmp(u, "rediss://", 9) == 0)
+        return "rediss:// (Redis over TLS) is not supported: use redis://HOST:PORT";
+    if (strncasecmp(u, "redis://", 8) != 0)
+        return "expects redis://HOST[:PORT] or off";
+    h = u + 8;
+    if (strchr(h, '@'))
+        return "takes no user or password in the address: use ClusterUser and "
+               "ClusterPassword";
+    if (*h == '[') {                    /* [IPv6]:PORT */
+        if ((e = strchr(h, ']')) == NULL || e == h + 1)
+            return "expects redis://[IPV6-ADDRESS]:PORT for an IPv6 address";
+        cc->host = apr_pstrndup(p, h + 1, (apr_size_t) (e - h - 1));
+        e++;
+    } else {
+        for (e = h; *e && *e != ':' && *e != '/'; e++)
+            ;
+        if (e == h)
+            return "expects redis://HOST[:PORT]: the host is missing";
+        cc->host = apr_pstrndup(p, h, (apr_size_t) (e - h));
+    }
+    if (*e == ':')
+        port = ++e;
+    while (*e >= '0' && *e <= '9')
+        e++;
+    if (*e == '/' && e[1] == '\0')      /* a trailing slash, no database */
+        e++;
+    if (*e)
+        return "expects redis://HOST[:PORT] (no path, database or options)";
+    cc->port = CLUSTER_DEFAULT_PORT;
+    if (port) {
+        n = strtol(port, &end, 10);
+        if (end == port || n < 1 || n > 65535)
+            return "expects redis://HOST:PORT with a port from 1 to 65535";
+        cc->port = (apr_port_t) n;
+    }
+    for (h = cc->host; *h; h++)
+        if ((unsigned char) *h <= ' ' || (unsigned char) *h >= 0x7f)
+            return "expects redis://HOST[:PORT]: the host must be visible ASCII";
+    cc->url = u;
+    return NULL;
+}
+
+/* ClusterChannel, ClusterPassword, ClusterUser, ClusterNode, ClusterQueueLimit */
+static const char *set_cluster_value(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    cluster_conf_t *cc = mconf;
+    apr_pool_t *p = pev_gen_shared_pool(gen);
+    const char *err;
+    apr_size_t v;
+
+    (void) argc;
+    if (strcasecmp(argv[0], "ClusterChannel") == 0) {
+        /* the nodes subscribe to PREFIX*: no glob characters */
+        if ((err = cluster_word(argv[1], CLUSTER_CHANNEL_LIMIT)) != NULL)
+            return err;
+        if (strpbrk(argv[1], "*?[]\\"))
+            return "must not contain the pattern characters * ? [ ] \\";
+        cc->channel = argv[1];
+    } else if (strcasecmp(argv[0], "ClusterNode") == 0) {
+        if ((err = cluster_word(argv[1], CLUSTER_NODE_LIMIT)) != NULL)
+            return err;
+        cc->node = argv[1];
+    } else if (strcasecmp(argv[0], "ClusterUser") == 0) {
+        if ((err = cluster_word(argv[1], 128)) != NULL)
+            return err;
+        cc->user = argv[1];
+    } else if (strcasecmp(argv[0], "ClusterPassword") == 0) {
+        if (!*argv[1])
+            return "must not be empty";
+        cc->password = argv[1];
+    } else {
+        if ((err = parse_size(argv[1], 1, CLUSTER_QUEUE_MAX, &v, p)) != NULL)
+            return err;
+        cc->queue_limit = v;
+        if (argc > 2) {
+            if ((err = parse_size(argv[2], CLUSTER_QUEUE_BYTES_MIN, CLUSTER_QUEUE_BYTES_MAX,
+                                  &v, p)) != NULL)
+                return apr_pstrcat(p, "BYTES ", err, NULL);
+            cc->queue_bytes = v;
+        }
+    }
+    return NULL;
+}
+
+/* The rules between the cluster directives. */
+static const char *cluster_check(pev_gen_t *gen, void *mconf)
+{
+    const cluster_conf_t *cc = mconf;
+
+    if (!cc->given && (cc->password || cc->user || cc->node
+                       || strcmp(cc->channel, NAME ":") != 0
+                       || cc->queue_limit || cc->queue_bytes))
+        return "ClusterChannel, ClusterPassword, ClusterUser, ClusterNode and "
+               "ClusterQueueLimit need a Cluster line (redis://HOST:PORT, or off)";
+    if (cc->user && !cc->password)
+        return "ClusterUser needs ClusterPassword";
+    /* one bridge per generation, on one bus: a worker's own subscribers
+     * would be the only ones to hear the other nodes */
+    if (cc->url && pev_gen_workers(gen) > 1)
+        return "Cluster works with Workers 1 only (a node runs on one thread)";
+    return NULL;
+}
+
+/*
+ * The cluster at run time. A generation with a Cluster line creates a
+ * bridge (poolev/bridge.h) bound to its pool: the reload or the stop that
+ * ends the generation unsubscribes, disconnects and frees it, and the next
+ * generation makes its own (a new address, or none). The connections
+ * accepted under an earlier generation are not the bridge's: they stay,
+ * and their PUBs and subscriptions are served by the current bridge, as
+ * everything goes through the bus.
+ *
+ *   out: every "topic.NAME" event (a PUB on this node) is exported by the
+ *        bridge: the encoder gives the message's text, published on the
+ *        Redis channel ClusterChannel + "topic.NAME";
+ *   in:  the nodes subscribe to ClusterChannel + "topic.*"; a message of
+ *        another node is decoded into a publication_t and generated as
+ *        "topic.NAME" on this node's bus, where the subscriptions'
+ *        listeners deliver it as they deliver a local PUB (deliver(), the
+ *        same OutputLimit and SlowPolicy); its counts go to the stats
+ *        module (pubsub.published, with its origin) once its dispatch is
+ *        over. The bridge never exports again what it imported, and drops
+ *        the node's own messages coming back from Redis.
+ */
+typedef struct cluster_gen {
+    pev_daemon_t *d;
+    pev_bus_t *bus;
+    pev_bridge_t *br;
+    const cluster_conf_t *conf;
+    const pubsub_conf_t *pc;    /* MaxLine of this generation, for remote lines */
+    unsigned number;            /* the generation's */
+} cluster_gen_t;
+
+/* The bridge's log lines, in the daemon's log. */
+static void cluster_log(int priority, const char *text, void *user_data)
+{
+    cluster_gen_t *cg = user_data;
+    pev_log_level_t level = priority <= PEV_BRIDGE_LOG_ERR ? PEV_LOG_ERROR
+                            : priority == PEV_BRIDGE_LOG_WARNING ? PEV_LOG_WARN
+                            : PEV_LOG_INFO;
+
+    pev_daemon_log(cg->d, level, "cluster: %s", text);
+}
+
+/* out: a PUB's message, as it was given (the MSG line without "MSG topic "
+ * and CRLF). */
+static apr_status_t cluster_encode(const void **data, apr_size_t *len, const char *event,
+                                   const void *event_data, apr_pool_t *scratch,
+                                   void *user_data)
+{
+    const publication_t *p = event_data;
+    apr_size_t tlen = strlen(p->topic);
+
+    (void) event;
+    (void) scratch;
+    (void) user_data;
+    *data = p->line + 5 + tlen;
+    *len = p->len - 7 - tlen;
+    return APR_SUCCESS;
+}
+
+/* After the dispatch of a remote message (the bridge clears the decoder's
+ * scratch pool then): its counts to the stats module. */
+static apr_status_t cluster_counted(void *data)
+{
+    publication_t *p = data;
+    pev_bus_t *bus = *(pev_bus_t **) (p + 1);
+
+    pev_event_generate(bus, EV_PUBLISHED, p);
+    return APR_SUCCESS;
+}
+
+/* in: a message of another node, made into what a local PUB generates. A
+ * message that this node's PUB could not have carried is refused (the
+ * bridge counts it as invalid): a topic that is not a topic, a line
+ * feed, which would end the MSG line early, or a MSG line longer than
+ * MaxLine. */
+static apr_status_t cluster_decode(const void **event_data, const pev_bridge_msg_t *msg,
+                                   apr_pool_t *scratch, void *user_data)
+{
+    cluster_gen_t *cg = user_data;
+    const char *topic;
+    apr_size_t tlen, mlen = msg->len;
+    publication_t *p;
+    char *m;
+
+    if (strncmp(msg->event, TOPIC_PREFIX, sizeof TOPIC_PREFIX - 1) != 0)
+        return APR_EINVAL;              /* the import's prefix: never */
+    topic = msg->event + sizeof TOPIC_PREFIX - 1;
+    tlen = strlen(topic);
+    if (tlen > TOPIC_LIMIT || !valid_topic(topic, tlen)
+        || 5 + tlen + mlen > cg->pc->max_line || memchr(msg->data, '\n', mlen))
+        return APR_EINVAL;
+    /* the publication, and the bus for cluster_counted() behind it */
+    p = apr_pcalloc(scratch, sizeof *p + sizeof(pev_bus_t *));
+    *(pev_bus_t **) (p + 1) = cg->bus;
+    m = apr_palloc(scratch, tlen + 1 + 7 + tlen + mlen);
+    memcpy(m, topic, tlen + 1);
+    p->topic = m;
+    m += tlen + 1;
+    memcpy(m, "MSG ", 4);
+    memcpy(m + 4, topic, tlen);
+    m[4 + tlen] = ' ';
+    memcpy(m + 5 + tlen, msg->data, mlen);
+    memcpy(m + 5 + tlen + mlen, "\r\n", 2);
+    p->line = m;
+    p->len = 7 + tlen + mlen;
+    p->origin = apr_pstrdup(scratch, msg->origin);
+    apr_pool_cleanup_register(scratch, p, cluster_counted, apr_pool_cleanup_null);
+    *event_data = p;
+    return APR_SUCCESS;
+}
+
+/* STATS: the cluster's fields. */
+static void cluster_stats(const void *event_data, void *user_data)
+{
+    pubsub_stats_t *q = (pubsub_stats_t *) event_data;
+    cluster_gen_t *cg = user_data;
+    pev_bridge_stats_t bs;
+
+    if (pev_bridge_stats(cg->br, &bs) != APR_SUCCESS)
+        return;
+    snprintf(q->cluster, sizeof q->cluster,
+             " cluster_connected=%d cluster_queued=%" APR_SIZE_T_FMT
+             " cluster_sent=%" APR_UINT64_T_FMT " cluster_received=%" APR_UINT64_T_FMT
+             " cluster_lost=%" APR_UINT64_T_FMT " cluster_dropped=%" APR_UINT64_T_FMT
+             " cluster_invalid=%" APR_UINT64_T_FMT " cluster_reconnects=%" APR_UINT64_T_FMT
+             " cluster_failures=%" APR_UINT64_T_FMT,
+             bs.connected, bs.queued, bs.sent, bs.received, bs.lost, bs.dropped, bs.invalid,
+             bs.reconnects, bs.failures);
+}
+
+/* The generation ends (a reload or the stop), and its bridge with it: what
+ * it had not sent yet is dropped; say how much. A pre-cleanup of the
+ * generation pool registered after the bridge's creation: it runs before
+ * anything of the bridge goes (its subpools and its own cleanups). */
+static apr_status_t cluster_gen_end(void *data)
+{
+    cluster_gen_t *cg = data;
+    pev_bridge_stats_t bs;
+
+    if (pev_bridge_stats(cg->br, &bs) == APR_SUCCESS)
+        pev_daemon_log(cg->d, bs.queued ? PEV_LOG_WARN : PEV_LOG_INFO,
+                       "cluster: generation %u's bridge to %s closes: %" APR_UINT64_T_FMT
+                       " sent, %" APR_UINT64_T_FMT " received, %" APR_UINT64_T_FMT
+                       " lost, %" APR_UINT64_T_FMT " dropped, %" APR_SIZE_T_FMT
+                       " unsent dropped now", cg->number, cg->conf->url, bs.sent,
+                       bs.received, bs.lost, bs.dropped, bs.queued);
+    return APR_SUCCESS;
+}
+
+static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
+{
+    const cluster_conf_t *cc = mconf;
+    pev_daemon_t *d = pev_gen_daemon(gen);
+    apr_pool_t *gp = pev_gen_pool(gen);
+    pev_bridge_options_t opts;
+    cluster_gen_t *cg;
+    apr_status_t rv;
+
+    if (!cc->url)
+        return APR_SUCCESS;             /* a single node: nothing at all */
+    cg = apr_pcalloc(gp, sizeof *cg);
+    cg->d = d;
+    cg->bus = pev_daemon_bus(d);
+    cg->conf = cc;
+    cg->pc = pev_gen_module_conf(gen, &pubsub_module);
+    cg->number = pev_gen_number(gen);
+    pev_bridge_options_init(&opts);
+    opts.host = cc->host;
+    opts.port = cc->port;
+    opts.user = cc->user;
+    opts.password = cc->password;
+    opts.node_id = cc->node;
+    opts.channel_prefix = cc->channel;
+    opts.queue_limit = cc->queue_limit;
+    opts.queue_bytes = cc->queue_bytes;
+    opts.log = cluster_log;
+    opts.log_data = cg;
+    /* the bridge connects from the loop: an absent Redis is no failure, the
+     * node serves its own clients and joins when Redis answers */
+    if ((rv = pev_bridge_create(&cg->br, pev_daemon_loop(d), cg->bus, &opts, gp))
+            != APR_SUCCESS
+        || (rv = pev_bridge_export(cg->br, TOPIC_PREFIX, PEV_BRIDGE_PREFIX, cluster_encode,
+                                   cg)) != APR_SUCCESS
+        || (rv = pev_bridge_import(cg->br, TOPIC_PREFIX, PEV_BRIDGE_PREFIX, cluster_decode,
+                                   cg)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, cg->bus, mod, EV_STATS_QUERY, cluster_stats, cg,
+                                    gp)) != APR_SUCCESS)
+        return pev_gen_fail(gen, rv, "cluster: cannot set up the bridge to %s", cc->url);
+    apr_pool_pre_cleanup_register(gp, cg, cluster_gen_end);
+    pev_daemon_log(d, PEV_LOG_INFO, "cluster: node %s, Redis %s, channels %s" TOPIC_PREFIX
+                   "*%s", pev_bridge_node_id(cg->br), cc->url, cc->channel,
+                   cc->password ? " (with a password)" : "");
+    return APR_SUCCESS;
+}
+
+static const pev_directive_t cluster_directives[] = {
+    { "Cluster", 1, 1, set_cluster, "redis://HOST[:PORT]|off" },
+    { "ClusterChannel", 1, 1, set_cluster_value, "PREFIX" },
+    { "ClusterPassword", 1, 1, set_cluster_value, "PASSWORD" },
+    { "ClusterUser", 1, 1, set_cluster_value, "USER" },
+    { "ClusterNode", 1, 1, set_cluster_value, "ID" },
+    { "ClusterQueueLimit", 1, 2, set_cluster_value, "MESSAGES [BYTES]" },
+    { NULL, 0, 0, NULL, NULL }
+};
+
+static const pev_module_def_t cluster_module = {
+    .name = "cluster", .conf_size = sizeof(cluster_conf_t), .defaults = cluster_defaults,
+    .directives = cluster_directives, .init = cluster_init, .check = cluster_check
+};
 
 /* ======================================================================== */
 /* Command line                                                              */

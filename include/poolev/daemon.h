@@ -644,6 +644,12 @@ PEV_API int pev_gen_is_current(const pev_gen_t *gen);
  *  started. */
 PEV_API pev_tls_ctx_t *pev_gen_tls(const pev_gen_t *gen);
 
+/** The number of worker threads @a gen's configuration asks for (its
+ *  Workers directive, "auto" resolved; 1 when it has none). A module's
+ *  check may refuse a configuration its module cannot serve on several
+ *  workers. Callable from any thread while @a gen exists. */
+PEV_API int pev_gen_workers(const pev_gen_t *gen);
+
 /**
  * From a module's init: set the message reported for its failure (copied).
  * Returns @a status, so an init can say: return pev_gen_fail(gen, st, "...");

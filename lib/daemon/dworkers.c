@@ -103,6 +103,11 @@ int pevi_gen_workers(const pev_gen_t *gen)
     return gen && gen->workers > 1 ? gen->workers : 1;
 }
 
+int pev_gen_workers(const pev_gen_t *gen)
+{
+    return pevi_gen_workers(gen);
+}
+
 apr_status_t pevi_workers_check(pev_daemon_t *d, const pev_gen_t *gen, const char *name)
 {
     int n = pevi_gen_workers(gen);
