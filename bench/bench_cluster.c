@@ -52,13 +52,9 @@
 #include <unistd.h>
 
 #include "benchutil.h"
+#include "pubsub_client.h"
 
-#define TOPIC "bench"
-#define PAYLOAD 64              /* bytes of each message's text */
-#define HIST_US 100000          /* latency histogram: 1 µs buckets to 100 ms */
 #define MAX_SUBS 100
-
-enum proto { P_PUBSUBD, P_REDIS };
 
 typedef struct proc {
     pid_t pid;
@@ -69,79 +65,6 @@ typedef struct proc {
 /* ------------------------------------------------------------------------ */
 /* Processes                                                                 */
 
-static int free_port(void)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    SYSCHECK(fd >= 0, "socket");
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SYSCHECK(bind(fd, (struct sockaddr *) &sa, sizeof sa) == 0, "bind");
-    SYSCHECK(getsockname(fd, (struct sockaddr *) &sa, &len) == 0, "getsockname");
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-static int connect_to(int port, int nonblock)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-    SYSCHECK(fd >= 0, "socket");
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t) port);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (nonblock)
-        SYSCHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0, "fcntl");
-    return fd;
-}
-
-/* The children, killed if the benchmark aborts (FAIL) so that no server
- * outlives it. */
-static pid_t children[8];
-
-static void kill_children(int sig)
-{
-    int i;
-
-    for (i = 0; i < 8; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGKILL);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static pid_t spawn(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    int i;
-
-    SYSCHECK(pid >= 0, "fork");
-    for (i = 0; pid > 0 && i < 8; i++)
-        if (children[i] <= 0) {
-            children[i] = pid;
-            break;
-        }
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static void redis_start(proc_t *r, const char *path)
 {
     char log[128], port[16];
@@ -149,8 +72,6 @@ static void redis_start(proc_t *r, const char *path)
                      "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
                      "--loglevel", "warning", "--dir", r->dir,
                      "--client-output-buffer-limit", "pubsub 0 0 0", NULL };
-    uint64_t end = bench_now_ns() + 10ull * 1000000000;
-    int fd;
 
     snprintf(r->dir, sizeof r->dir, "/tmp/bench-cluster-XXXXXX");
     SYSCHECK(mkdtemp(r->dir) != NULL, "mkdtemp");
@@ -158,12 +79,7 @@ static void redis_start(proc_t *r, const char *path)
     r->port = free_port();
     snprintf(port, sizeof port, "%d", r->port);
     r->pid = spawn(argv, log);
-    while ((fd = connect_to(r->port, 0)) < 0) {
-        if (bench_now_ns() > end)
-            FAIL("redis-server did not listen on %d within 10 s (log: %s)", r->port, log);
-        bench_sleep_ns(10 * 1000000);
-    }
-    close(fd);
+    redis_wait(r->port, log);
 }
 
 /* A pubsubd node; @a redis_port 0: without Cluster. Waits until its log
@@ -172,7 +88,6 @@ static void node_start(proc_t *n, const char *path, int redis_port)
 {
     char log[128], conf[128];
     char *argv[] = { (char *) path, "-f", conf, NULL };
-    uint64_t end = bench_now_ns() + 10ull * 1000000000;
     FILE *f;
 
     snprintf(n->dir, sizeof n->dir, "/tmp/bench-cluster-XXXXXX");
@@ -189,82 +104,11 @@ static void node_start(proc_t *n, const char *path, int redis_port)
         fprintf(f, "Cluster redis://127.0.0.1:%d\nClusterQueueLimit 1m 256m\n", redis_port);
     fclose(f);
     n->pid = spawn(argv, log);
-    /* it logs "... listening on port P" once it is ready */
-    for (n->port = 0; !n->port;) {
-        char buf[8192];
-        const char *p;
-        int status;
-        size_t len;
-
-        if ((f = fopen(log, "r")) != NULL) {
-            len = fread(buf, 1, sizeof buf - 1, f);
-            fclose(f);
-            buf[len] = '\0';
-            if ((p = strstr(buf, "listening on port ")) != NULL)
-                n->port = atoi(p + strlen("listening on port "));
-        }
-        if (waitpid(n->pid, &status, WNOHANG) == n->pid)
-            FAIL("pubsubd exited before it listened (log: %s)", log);
-        if (!n->port && bench_now_ns() > end)
-            FAIL("pubsubd did not say its port within 10 s (log: %s)", log);
-        if (!n->port)
-            bench_sleep_ns(5 * 1000000);
-    }
-}
-
-/* A process's CPU time so far, in seconds (utime + stime). */
-static double proc_cpu(pid_t pid)
-{
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    f = fopen(path, "r");
-    SYSCHECK(f != NULL, "fopen /proc/PID/stat");
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')');      /* the command name may hold spaces */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st)
-                   != 2)
-        FAIL("cannot parse %s", path);
-    return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
-}
-
-static void proc_stop(proc_t *p)
-{
-    char cmd[128];
-    int status, i;
-
-    if (p->pid <= 0)
-        return;
-    kill(p->pid, SIGTERM);
-    waitpid(p->pid, &status, 0);
-    for (i = 0; i < 8; i++)
-        if (children[i] == p->pid)
-            children[i] = 0;
-    p->pid = 0;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", p->dir);
+    n->port = pubsubd_port(log, n->pid);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
-
-typedef struct conn {
-    int fd;
-    enum proto proto;
-    int sub;                    /* a subscriber (else the publisher) */
-    int ready;                  /* subscribed (or greeted: the publisher) */
-    char in[256 * 1024];
-    size_t ilen;
-    char *out;
-    size_t olen, ocap;
-    uint64_t next_seq;          /* a subscriber's next expected message */
-} conn_t;
 
 typedef struct run {
     int epfd;
@@ -281,62 +125,19 @@ typedef struct run {
     int publishing;
 } run_t;
 
-static void conn_queue(conn_t *c, const char *data, size_t len)
-{
-    if (c->olen + len > c->ocap) {
-        c->ocap = (c->olen + len) * 2;
-        c->out = realloc(c->out, c->ocap);
-        SYSCHECK(c->out != NULL, "realloc");
-    }
-    memcpy(c->out + c->olen, data, len);
-    c->olen += len;
-}
-
-static void conn_flush(run_t *r, conn_t *c)
-{
-    size_t off = 0;
-    struct epoll_event ev = { .data.ptr = c };
-
-    while (off < c->olen) {
-        ssize_t n = send(c->fd, c->out + off, c->olen - off, MSG_NOSIGNAL);
-
-        if (n > 0) {
-            off += (size_t) n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        SYSCHECK(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "send");
-        break;
-    }
-    memmove(c->out, c->out + off, c->olen - off);
-    c->olen -= off;
-    ev.events = EPOLLIN | (c->olen ? EPOLLOUT : 0);
-    SYSCHECK(epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0, "epoll_ctl");
-}
-
 static void publish(run_t *r)
 {
-    char msg[PAYLOAD + 1], cmd[256];
     uint64_t now = bench_now_ns();
-    int n;
 
-    snprintf(msg, sizeof msg, "%016" PRIx64 " %016" PRIx64 " ", r->sent, now);
-    memset(msg + 34, 'x', PAYLOAD - 34);
-    msg[PAYLOAD] = '\0';
-    if (r->pub->proto == P_PUBSUBD)
-        n = snprintf(cmd, sizeof cmd, "PUB " TOPIC " %s\r\n", msg);
-    else
-        n = snprintf(cmd, sizeof cmd, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n" TOPIC "\r\n$%d\r\n%s\r\n",
-                     strlen(TOPIC), PAYLOAD, msg);
-    conn_queue(r->pub, cmd, (size_t) n);
+    conn_publish(r->pub, r->sent, now);
     r->sent_at[r->sent % 4096] = now;
     r->sent++;
 }
 
-static void delivered(run_t *r, conn_t *c, const char *msg)
+static void delivered(void *ctx, conn_t *c, const char *msg)
 {
-    uint64_t seq = strtoull(msg, NULL, 16), ts = strtoull(msg + 17, NULL, 16);
+    run_t *r = ctx;
+    uint64_t seq = msg_seq(msg), ts = msg_sent_ns(msg);
     uint64_t us = (bench_now_ns() - ts) / 1000;
 
     if (seq != c->next_seq)
@@ -347,110 +148,16 @@ static void delivered(run_t *r, conn_t *c, const char *msg)
     r->hist[us < HIST_US ? us : HIST_US]++;
 }
 
-static void replied(run_t *r)
+static void replied(void *ctx)
 {
+    run_t *r = ctx;
     uint64_t us = (bench_now_ns() - r->sent_at[r->replies % 4096]) / 1000;
 
     r->rtt_hist[us < HIST_US ? us : HIST_US]++;
     r->replies++;
 }
 
-static size_t parse(run_t *r, conn_t *c)
-{
-    static const char redis_msg[] = "*3\r\n$7\r\nmessage\r\n$5\r\n" TOPIC "\r\n$64\r\n";
-    static const char redis_sub[] = "*3\r\n$9\r\nsubscribe\r\n$5\r\n" TOPIC "\r\n:1\r\n";
-    static const char pubsubd_msg[] = "MSG " TOPIC " ";
-    size_t pos = 0;
-
-    for (;;) {
-        const char *p = c->in + pos, *e;
-        size_t left = c->ilen - pos;
-
-        if (c->proto == P_REDIS && c->sub) {
-            if (!c->ready) {
-                if (left < sizeof redis_sub - 1)
-                    break;
-                if (memcmp(p, redis_sub, sizeof redis_sub - 1) != 0)
-                    FAIL("redis: unexpected subscribe reply");
-                c->ready = 1;
-                pos += sizeof redis_sub - 1;
-                continue;
-            }
-            if (left < sizeof redis_msg - 1 + PAYLOAD + 2)
-                break;
-            if (memcmp(p, redis_msg, sizeof redis_msg - 1) != 0)
-                FAIL("redis: unexpected push");
-            delivered(r, c, p + sizeof redis_msg - 1);
-            pos += sizeof redis_msg - 1 + PAYLOAD + 2;
-            continue;
-        }
-        if ((e = memchr(p, '\n', left)) == NULL)
-            break;
-        if (c->proto == P_REDIS) {          /* the publisher: integer replies */
-            if (*p != ':')
-                FAIL("redis: unexpected reply to PUBLISH");
-            replied(r);
-        } else if (c->sub && c->ready && left > sizeof pubsubd_msg - 1
-                   && memcmp(p, pubsubd_msg, sizeof pubsubd_msg - 1) == 0) {
-            delivered(r, c, p + sizeof pubsubd_msg - 1);
-        } else if (c->sub && strncmp(p, "+OK subscribed", 14) == 0) {
-            c->ready = 1;
-        } else if (!c->sub && c->ready && strncmp(p, "+OK delivered", 13) == 0) {
-            replied(r);
-        } else if (!c->sub && strncmp(p, "+OK", 3) == 0) {
-            c->ready = 1;               /* the greeting */
-        } else if (strncmp(p, "+OK", 3) != 0) {
-            FAIL("pubsubd: unexpected line %.*s", (int) (e - p), p);
-        }
-        pos += (size_t) (e + 1 - p);
-    }
-    return pos;
-}
-
-static void conn_read(run_t *r, conn_t *c)
-{
-    for (;;) {
-        ssize_t n = recv(c->fd, c->in + c->ilen, sizeof c->in - c->ilen, 0);
-        size_t used;
-
-        if (n == 0)
-            FAIL("the server closed a connection");
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            SYSCHECK(errno == EAGAIN || errno == EWOULDBLOCK, "recv");
-            return;
-        }
-        c->ilen += (size_t) n;
-        used = parse(r, c);
-        memmove(c->in, c->in + used, c->ilen - used);
-        c->ilen -= used;
-    }
-}
-
-static conn_t *conn_new(run_t *r, int port, enum proto proto, int sub)
-{
-    conn_t *c = calloc(1, sizeof *c);
-    struct epoll_event ev = { .events = EPOLLIN };
-
-    SYSCHECK(c != NULL, "calloc");
-    c->fd = connect_to(port, 1);
-    if (c->fd < 0)
-        FAIL("cannot connect to port %d", port);
-    c->proto = proto;
-    c->sub = sub;
-    c->ready = proto == P_REDIS && !sub;        /* Redis sends no greeting */
-    ev.data.ptr = c;
-    SYSCHECK(epoll_ctl(r->epfd, EPOLL_CTL_ADD, c->fd, &ev) == 0, "epoll_ctl");
-    return c;
-}
-
-static void conn_free(conn_t *c)
-{
-    close(c->fd);
-    free(c->out);
-    free(c);
-}
+static const conn_ops_t ops = { delivered, replied };
 
 /* The fewest messages any subscriber has received. */
 static uint64_t slowest(run_t *r)
@@ -467,11 +174,8 @@ static uint64_t slowest(run_t *r)
 static int pump(run_t *r, int (*done)(run_t *), uint64_t max_ns)
 {
     uint64_t end = bench_now_ns() + max_ns;
-    struct epoll_event evs[256];
 
     while (!done(r)) {
-        int i, n;
-
         if (bench_now_ns() > end)
             return 0;
         if (r->publishing) {
@@ -483,30 +187,15 @@ static int pump(run_t *r, int (*done)(run_t *), uint64_t max_ns)
                     publish(r);
         }
         if (r->pub->olen)
-            conn_flush(r, r->pub);
-        n = epoll_wait(r->epfd, evs, 256, 100);
-        for (i = 0; i < n; i++) {
-            conn_t *c = evs[i].data.ptr;
-
-            if (evs[i].events & EPOLLOUT)
-                conn_flush(r, c);
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                conn_read(r, c);
-        }
+            conn_flush(r->epfd, r->pub);
+        conns_poll(r->epfd, &ops, r);
     }
     return 1;
 }
 
 static int all_ready(run_t *r)
 {
-    int i;
-
-    if (!r->pub->ready)
-        return 0;
-    for (i = 0; i < r->nsubs; i++)
-        if (!r->subs[i]->ready)
-            return 0;
-    return 1;
+    return conns_ready(r->pub, r->subs, r->nsubs);
 }
 
 static int all_delivered(run_t *r)
@@ -524,19 +213,6 @@ static int never(run_t *r)
 {
     (void) r;
     return 0;
-}
-
-static double hist_quantile(const uint64_t *h, uint64_t total, double q)
-{
-    uint64_t want = (uint64_t) ((double) total * q), seen = 0;
-    int i;
-
-    for (i = 0; i <= HIST_US; i++) {
-        seen += h[i];
-        if (seen > want)
-            return i;
-    }
-    return HIST_US;
 }
 
 typedef struct result {
@@ -577,15 +253,12 @@ static result_t measure(enum proto proto, int pub_port, int sub_port, int nsubs,
     r->by_reply = by_reply;
     r->epfd = epoll_create1(0);
     SYSCHECK(r->epfd >= 0, "epoll_create1");
-    r->pub = conn_new(r, pub_port, proto, 0);
+    r->pub = conn_new(r->epfd, pub_port, proto, 0);
     r->nsubs = nsubs;
     for (i = 0; i < nsubs; i++) {
-        r->subs[i] = conn_new(r, sub_port, proto, 1);
-        const char *cmd = proto == P_PUBSUBD ? "SUB " TOPIC "\r\n"
-                          : "*2\r\n$9\r\nSUBSCRIBE\r\n$5\r\n" TOPIC "\r\n";
-
-        conn_queue(r->subs[i], cmd, strlen(cmd));
-        conn_flush(r, r->subs[i]);
+        r->subs[i] = conn_new(r->epfd, sub_port, proto, 1);
+        conn_subscribe(r->subs[i]);
+        conn_flush(r->epfd, r->subs[i]);
     }
     if (!pump(r, all_ready, 10ull * 1000000000))
         FAIL("the subscribers were not all subscribed within 10 s");
@@ -768,9 +441,9 @@ int main(int argc, char **argv)
            " Redis also sends each message back to A, which drops its own)\n");
     printf("load average %.2f at the start, %.2f at the end (the machine may be shared:"
            " compare ratios, not absolute figures)\n", load0, loadavg());
-    proc_stop(&a);
-    proc_stop(&b);
-    proc_stop(&l);
-    proc_stop(&rs);
+    proc_stop(&a.pid, a.dir);
+    proc_stop(&b.pid, b.dir);
+    proc_stop(&l.pid, l.dir);
+    proc_stop(&rs.pid, rs.dir);
     return 0;
 }

@@ -49,12 +49,7 @@
 #include <unistd.h>
 
 #include "benchutil.h"
-
-#define TOPIC "bench"
-#define PAYLOAD 64              /* bytes of each message's text */
-#define HIST_US 100000          /* latency histogram: 1 µs buckets to 100 ms */
-
-enum proto { P_PUBSUBD, P_REDIS };
+#include "pubsub_client.h"
 
 typedef struct server {
     const char *name;
@@ -67,84 +62,6 @@ typedef struct server {
 
 /* ------------------------------------------------------------------------ */
 /* Servers                                                                   */
-
-static int free_port(void)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    SYSCHECK(fd >= 0, "socket");
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SYSCHECK(bind(fd, (struct sockaddr *) &sa, sizeof sa) == 0, "bind");
-    SYSCHECK(getsockname(fd, (struct sockaddr *) &sa, &len) == 0, "getsockname");
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-static int connect_to(int port, int nonblock)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-    SYSCHECK(fd >= 0, "socket");
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t) port);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (nonblock)
-        SYSCHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0, "fcntl");
-    return fd;
-}
-
-static pid_t spawn(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-
-    SYSCHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* pubsubd logs "... listening on port P" once it is ready. */
-static int pubsubd_port(const char *log, pid_t pid)
-{
-    uint64_t end = bench_now_ns() + 10ull * 1000000000;
-
-    while (bench_now_ns() < end) {
-        char buf[8192];
-        FILE *f = fopen(log, "r");
-        const char *p;
-        int status;
-
-        if (f) {
-            size_t n = fread(buf, 1, sizeof buf - 1, f);
-
-            fclose(f);
-            buf[n] = '\0';
-            if ((p = strstr(buf, "listening on port ")) != NULL)
-                return atoi(p + strlen("listening on port "));
-        }
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            FAIL("pubsubd exited before it listened (log: %s)", log);
-        bench_sleep_ns(10 * 1000000);
-    }
-    FAIL("pubsubd did not say its port within 10 s (log: %s)", log);
-}
 
 static void server_start(server_t *sv, const char *path)
 {
@@ -176,56 +93,17 @@ static void server_start(server_t *sv, const char *path)
                          "--daemonize", "no", "--loglevel", "warning", "--dir", sv->dir,
                          "--client-output-buffer-limit", "pubsub 0 0 0", "--maxclients",
                          "20000", NULL };
-        uint64_t end = bench_now_ns() + 10ull * 1000000000;
-        int fd;
 
         sv->port = free_port();
         snprintf(port, sizeof port, "%d", sv->port);
         sv->pid = spawn(argv, log);
-        while ((fd = connect_to(sv->port, 0)) < 0) {
-            if (bench_now_ns() > end)
-                FAIL("redis-server did not listen on %d within 10 s (log: %s)", sv->port,
-                     log);
-            bench_sleep_ns(10 * 1000000);
-        }
-        close(fd);
+        redis_wait(sv->port, log);
     }
 }
 
 static void server_stop(server_t *sv)
 {
-    char cmd[128];
-    int status;
-
-    if (sv->pid <= 0)
-        return;
-    kill(sv->pid, SIGTERM);
-    waitpid(sv->pid, &status, 0);
-    sv->pid = 0;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sv->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", sv->dir);
-}
-
-/* The server's CPU time so far, in seconds (utime + stime). */
-static double server_cpu(const server_t *sv)
-{
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) sv->pid);
-    f = fopen(path, "r");
-    SYSCHECK(f != NULL, "fopen /proc/PID/stat");
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')');      /* the command name may hold spaces */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st)
-                   != 2)
-        FAIL("cannot parse %s", path);
-    return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+    proc_stop(&sv->pid, sv->dir);
 }
 
 /* The server's resident set, in bytes (VmRSS). */
@@ -248,17 +126,6 @@ static double server_rss(const server_t *sv)
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 
-typedef struct conn {
-    int fd;
-    int sub;                    /* a subscriber (else the publisher) */
-    int ready;                  /* subscribed (or greeted: the publisher) */
-    char in[256 * 1024];
-    size_t ilen;
-    char *out;                  /* pending output */
-    size_t olen, ocap;
-    uint64_t next_seq;          /* a subscriber's next expected message */
-} conn_t;
-
 typedef struct run {
     enum proto proto;
     int epfd;
@@ -271,71 +138,19 @@ typedef struct run {
     int publishing;
 } run_t;
 
-static void conn_queue(run_t *r, conn_t *c, const char *data, size_t len)
-{
-    if (c->olen + len > c->ocap) {
-        c->ocap = (c->olen + len) * 2;
-        c->out = realloc(c->out, c->ocap);
-        SYSCHECK(c->out != NULL, "realloc");
-    }
-    memcpy(c->out + c->olen, data, len);
-    c->olen += len;
-    (void) r;
-}
-
-static void conn_flush(run_t *r, conn_t *c)
-{
-    size_t off = 0;
-    struct epoll_event ev = { .data.ptr = c };
-
-    while (off < c->olen) {
-        ssize_t n = send(c->fd, c->out + off, c->olen - off, MSG_NOSIGNAL);
-
-        if (n > 0) {
-            off += (size_t) n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        SYSCHECK(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "send");
-        break;
-    }
-    memmove(c->out, c->out + off, c->olen - off);
-    c->olen -= off;
-    ev.events = EPOLLIN | (c->olen ? EPOLLOUT : 0);
-    SYSCHECK(epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0, "epoll_ctl");
-}
-
-static void send_cmd(run_t *r, conn_t *c, const char *pubsubd_cmd, const char *redis_cmd)
-{
-    const char *s = r->proto == P_PUBSUBD ? pubsubd_cmd : redis_cmd;
-
-    conn_queue(r, c, s, strlen(s));
-}
-
 /* Queue one publish, stamped with its sequence number and the time. */
 static void publish(run_t *r)
 {
-    char msg[PAYLOAD + 1], cmd[256];
-    int n;
-
-    snprintf(msg, sizeof msg, "%016" PRIx64 " %016" PRIx64 " ", r->sent, bench_now_ns());
-    memset(msg + 34, 'x', PAYLOAD - 34);
-    msg[PAYLOAD] = '\0';
-    if (r->proto == P_PUBSUBD)
-        n = snprintf(cmd, sizeof cmd, "PUB " TOPIC " %s\r\n", msg);
-    else
-        n = snprintf(cmd, sizeof cmd, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n" TOPIC "\r\n$%d\r\n%s\r\n",
-                     strlen(TOPIC), PAYLOAD, msg);
-    conn_queue(r, r->pub, cmd, (size_t) n);
+    conn_publish(r->pub, r->sent, bench_now_ns());
     r->sent++;
     r->in_flight++;
 }
 
 /* A delivery's text: check its sequence, record its latency. */
-static void delivered(run_t *r, conn_t *c, const char *msg)
+static void delivered(void *ctx, conn_t *c, const char *msg)
 {
-    uint64_t seq = strtoull(msg, NULL, 16), ts = strtoull(msg + 17, NULL, 16);
+    run_t *r = ctx;
+    uint64_t seq = msg_seq(msg), ts = msg_sent_ns(msg);
     uint64_t us = (bench_now_ns() - ts) / 1000;
 
     if (seq != c->next_seq)
@@ -345,159 +160,38 @@ static void delivered(run_t *r, conn_t *c, const char *msg)
     r->hist[us < HIST_US ? us : HIST_US]++;
 }
 
-/* Take what @a c's input holds; return the bytes used. */
-static size_t parse(run_t *r, conn_t *c)
+/* A reply to a publish. */
+static void replied(void *ctx)
 {
-    static const char redis_msg[] = "*3\r\n$7\r\nmessage\r\n$5\r\n" TOPIC "\r\n$64\r\n";
-    static const char redis_sub[] = "*3\r\n$9\r\nsubscribe\r\n$5\r\n" TOPIC "\r\n:1\r\n";
-    static const char pubsubd_msg[] = "MSG " TOPIC " ";
-    size_t pos = 0;
+    run_t *r = ctx;
 
-    for (;;) {
-        const char *p = c->in + pos;
-        size_t left = c->ilen - pos;
-
-        if (r->proto == P_REDIS) {
-            if (c->sub && !c->ready) {
-                if (left < sizeof redis_sub - 1)
-                    break;
-                if (memcmp(p, redis_sub, sizeof redis_sub - 1) != 0)
-                    FAIL("redis: unexpected subscribe reply");
-                c->ready = 1;
-                pos += sizeof redis_sub - 1;
-                continue;
-            }
-            if (c->sub) {
-                size_t rec = sizeof redis_msg - 1 + PAYLOAD + 2;
-
-                if (left < rec)
-                    break;
-                if (memcmp(p, redis_msg, sizeof redis_msg - 1) != 0)
-                    FAIL("redis: unexpected push");
-                delivered(r, c, p + sizeof redis_msg - 1);
-                pos += rec;
-                continue;
-            }
-            /* the publisher: integer replies */
-            {
-                const char *e = memchr(p, '\n', left);
-
-                if (!e)
-                    break;
-                if (*p != ':')
-                    FAIL("redis: unexpected reply to PUBLISH");
-                r->replies++;
-                r->in_flight--;
-                pos += (size_t) (e + 1 - p);
-                continue;
-            }
-        }
-        {
-            const char *e = memchr(p, '\n', left);
-
-            if (!e)
-                break;
-            if (c->sub && c->ready && left > sizeof pubsubd_msg - 1
-                && memcmp(p, pubsubd_msg, sizeof pubsubd_msg - 1) == 0)
-                delivered(r, c, p + sizeof pubsubd_msg - 1);
-            else if (c->sub && strncmp(p, "+OK subscribed", 14) == 0)
-                c->ready = 1;
-            else if (!c->sub && c->ready && strncmp(p, "+OK delivered", 13) == 0) {
-                r->replies++;
-                r->in_flight--;
-            } else if (strncmp(p, "+OK", 3) == 0 && !c->sub)
-                c->ready = 1;   /* the greeting */
-            else if (strncmp(p, "+OK", 3) != 0)
-                FAIL("pubsubd: unexpected line %.*s", (int) (e - p), p);
-            pos += (size_t) (e + 1 - p);
-        }
-    }
-    return pos;
+    r->replies++;
+    r->in_flight--;
 }
 
-static void conn_read(run_t *r, conn_t *c)
-{
-    for (;;) {
-        ssize_t n = recv(c->fd, c->in + c->ilen, sizeof c->in - c->ilen, 0);
-        size_t used;
-
-        if (n == 0)
-            FAIL("the server closed a connection");
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            SYSCHECK(errno == EAGAIN || errno == EWOULDBLOCK, "recv");
-            return;
-        }
-        c->ilen += (size_t) n;
-        used = parse(r, c);
-        memmove(c->in, c->in + used, c->ilen - used);
-        c->ilen -= used;
-    }
-}
-
-static conn_t *conn_new(run_t *r, int port, int sub)
-{
-    conn_t *c = calloc(1, sizeof *c);
-    struct epoll_event ev = { .events = EPOLLIN };
-
-    SYSCHECK(c != NULL, "calloc");
-    c->fd = connect_to(port, 1);
-    if (c->fd < 0)
-        FAIL("cannot connect to port %d", port);
-    c->sub = sub;
-    c->ready = r->proto == P_REDIS && !sub;     /* Redis sends no greeting */
-    ev.data.ptr = c;
-    SYSCHECK(epoll_ctl(r->epfd, EPOLL_CTL_ADD, c->fd, &ev) == 0, "epoll_ctl");
-    return c;
-}
-
-static void conn_free(conn_t *c)
-{
-    close(c->fd);
-    free(c->out);
-    free(c);
-}
+static const conn_ops_t ops = { delivered, replied };
 
 /* Run the loop until @a done(r), at most @a max_ns. */
 static int pump(run_t *r, int (*done)(run_t *), uint64_t max_ns)
 {
     uint64_t end = bench_now_ns() + max_ns;
-    struct epoll_event evs[256];
 
     while (!done(r)) {
-        int i, n;
-
         if (bench_now_ns() > end)
             return 0;
         if (r->publishing)
             while (r->in_flight < (uint64_t) r->window)
                 publish(r);
         if (r->pub->olen)
-            conn_flush(r, r->pub);
-        n = epoll_wait(r->epfd, evs, 256, 100);
-        for (i = 0; i < n; i++) {
-            conn_t *c = evs[i].data.ptr;
-
-            if (evs[i].events & EPOLLOUT)
-                conn_flush(r, c);
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                conn_read(r, c);
-        }
+            conn_flush(r->epfd, r->pub);
+        conns_poll(r->epfd, &ops, r);
     }
     return 1;
 }
 
 static int all_ready(run_t *r)
 {
-    int i;
-
-    if (!r->pub->ready)
-        return 0;
-    for (i = 0; i < r->nsubs; i++)
-        if (!r->subs[i]->ready)
-            return 0;
-    return 1;
+    return conns_ready(r->pub, r->subs, r->nsubs);
 }
 
 static int all_delivered(run_t *r)
@@ -536,19 +230,6 @@ static double client_cpu(void)
            + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static double hist_quantile(const uint64_t *h, uint64_t total, double q)
-{
-    uint64_t want = (uint64_t) ((double) total * q), seen = 0;
-    int i;
-
-    for (i = 0; i <= HIST_US; i++) {
-        seen += h[i];
-        if (seen > want)
-            return i;
-    }
-    return HIST_US;
-}
-
 /* One measurement of @a sv with @a nsubs subscribers and @a window
  * publishes in flight, for @a ns nanoseconds. */
 static result_t measure(const server_t *sv, int nsubs, int window, uint64_t ns)
@@ -564,15 +245,14 @@ static result_t measure(const server_t *sv, int nsubs, int window, uint64_t ns)
     r->window = window;
     r->epfd = epoll_create1(0);
     SYSCHECK(r->epfd >= 0, "epoll_create1");
-    r->pub = conn_new(r, sv->port, 0);
+    r->pub = conn_new(r->epfd, sv->port, r->proto, 0);
     r->nsubs = nsubs;
     r->subs = calloc((size_t) nsubs, sizeof *r->subs);
     SYSCHECK(r->subs != NULL, "calloc");
     for (i = 0; i < nsubs; i++) {
-        r->subs[i] = conn_new(r, sv->port, 1);
-        send_cmd(r, r->subs[i], "SUB " TOPIC "\r\n",
-                 "*2\r\n$9\r\nSUBSCRIBE\r\n$5\r\n" TOPIC "\r\n");
-        conn_flush(r, r->subs[i]);
+        r->subs[i] = conn_new(r->epfd, sv->port, r->proto, 1);
+        conn_subscribe(r->subs[i]);
+        conn_flush(r->epfd, r->subs[i]);
     }
     if (!pump(r, all_ready, 10ull * 1000000000))
         FAIL("%s: the subscribers were not all subscribed within 10 s", sv->name);
@@ -584,11 +264,11 @@ static result_t measure(const server_t *sv, int nsubs, int window, uint64_t ns)
         uint64_t d0 = r->deliveries;
         double u0 = client_cpu();
 
-        c0 = server_cpu(sv);
+        c0 = proc_cpu(sv->pid);
         t0 = bench_now_ns();
         (void) pump(r, never, ns);
         t1 = bench_now_ns();
-        c1 = server_cpu(sv);
+        c1 = proc_cpu(sv->pid);
         res.client_share = (client_cpu() - u0) * 1e9 / (double) (t1 - t0);
         res.per_sec = (double) (r->deliveries - d0) * 1e9 / (double) (t1 - t0);
         res.cpu_ns = (c1 - c0) * 1e9 / (double) (r->deliveries - d0);
@@ -648,17 +328,9 @@ static void raise_nofile(int want)
     }
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t) n, sizeof *v, cmp_dbl);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return bench_median_of(v, n);
 }
 
 int main(int argc, char **argv)

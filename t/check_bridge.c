@@ -1227,35 +1227,13 @@ typedef struct dnsq {
 static size_t dns_answer(const unsigned char *q, size_t qlen, unsigned char *out)
 {
     char name[256];
-    size_t off = 12, nl = 0, n;
-    int qtype, known, i;
+    size_t n;
+    int qtype, known;
 
-    if (qlen < 12 || (q[2] & 0x80))
+    if ((n = pt_dns_question(q, qlen, name, &qtype)) == 0)
         return 0;
-    while (off < qlen && q[off]) {
-        size_t l = q[off++];
-
-        if (l > 63 || off + l > qlen || nl + l + 2 > sizeof name)
-            return 0;
-        if (nl)
-            name[nl++] = '.';
-        for (i = 0; i < (int) l; i++)
-            name[nl++] = (char) tolower(q[off++]);
-    }
-    if (off + 5 > qlen)
-        return 0;
-    name[nl] = 0;
-    off++;
-    qtype = q[off] << 8 | q[off + 1];
-    off += 4;
     known = strcmp(name, DNS_NAME) == 0;
-    n = off;
-    memcpy(out, q, n);
-    out[2] = (unsigned char) (0x84 | (q[2] & 0x01));
-    out[3] = known ? 0x80 : 0x83;
-    out[4] = 0;
-    out[5] = 1;
-    memset(out + 6, 0, 6);
+    pt_dns_reply_start(q, n, out, known);
     if (known && qtype == 1) {
         static const unsigned char rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
                                             127, 0, 0, 1 };

@@ -97,37 +97,15 @@ static int dns_lookup(const char *name, const char *addrs[2])
 static size_t dns_reply(const unsigned char *q, size_t qlen, unsigned char *out, int *slow)
 {
     char name[256];
-    size_t off = 12, nl = 0, n;
+    size_t n;
     const char *addrs[2];
     int qtype, count, i;
 
     *slow = 0;
-    if (qlen < 12 || (q[2] & 0x80))
+    if ((n = pt_dns_question(q, qlen, name, &qtype)) == 0)
         return 0;
-    while (off < qlen && q[off]) {
-        size_t l = q[off++];
-
-        if (l > 63 || off + l > qlen || nl + l + 2 > sizeof name)
-            return 0;
-        if (nl)
-            name[nl++] = '.';
-        for (i = 0; i < (int) l; i++)
-            name[nl++] = (char) tolower(q[off++]);
-    }
-    if (off + 5 > qlen)
-        return 0;
-    name[nl] = '\0';
-    off++;
-    qtype = q[off] << 8 | q[off + 1];
-    off += 4;                       /* type, class */
     count = dns_lookup(name, addrs);
-    n = off;
-    memcpy(out, q, n);              /* the header and the question */
-    out[2] = (unsigned char) (0x84 | (q[2] & 0x01));   /* QR, AA, RD */
-    out[3] = count < 0 ? 0x83 : 0x80;                   /* RA, NXDOMAIN */
-    out[4] = 0;
-    out[5] = 1;
-    memset(out + 6, 0, 6);
+    pt_dns_reply_start(q, n, out, count >= 0);
     if (count > 0 && qtype == 1) {
         out[7] = (unsigned char) count;
         for (i = 0; i < count; i++) {

@@ -39,12 +39,9 @@
 #include "config.h"
 #include "harness.h"
 #include "harness_redis.h"
+#include "pubsubd_fixture.h"
 
-#ifndef PUBSUBD_PATH
-#define PUBSUBD_PATH "../examples/pubsubd"
-#endif
-
-#define START_MS   10000    /* a node starts, reloads or stops */
+/* START_MS (pubsubd_fixture.h): a node starts, reloads or stops */
 #define JOIN_MS    10000    /* every node hears every other one */
 #define NODES      3
 #define PUBS       8        /* publishers in one flood */
@@ -125,15 +122,8 @@ static void teardown(void)
     pt_teardown();
 }
 
-static const char *pubsubd_path(void)
-{
-    const char *p = getenv("POOLEV_PUBSUBD");
-
-    return p && *p ? p : PUBSUBD_PATH;
-}
-
 /* Run pubsubd with @a a1.. (NULL-terminated), stderr to @a log. */
-static pid_t spawn(const char *log, const char *a1, const char *a2, const char *a3)
+static pid_t node_spawn(const char *log, const char *a1, const char *a2, const char *a3)
 {
     pid_t pid;
     int fd;
@@ -225,7 +215,7 @@ static void node_start(int i, const char *settings)
     N[i].port = 0;
     node_write_conf(i, settings);
     unlink(N[i].log);                       /* not the last run's lines */
-    N[i].pid = spawn(N[i].log, "-f", N[i].conf, NULL);
+    N[i].pid = node_spawn(N[i].log, "-f", N[i].conf, NULL);
     rest = node_log_wait(i, "generation 1 ready: listening on port ", START_MS);
     N[i].port = (unsigned) strtoul(rest, NULL, 10);
     free(rest);
@@ -270,7 +260,7 @@ static void node_stop(int i)
 /* ======================================================================== */
 /* Clients                                                                   */
 
-static lc_client_t *cl_open(int i)
+static lc_client_t *node_client(int i)
 {
     lc_client_t *c = pt_client(N[i].port, 0);
 
@@ -332,9 +322,9 @@ static void join(const int *nodes, int n)
 
     memset(heard, 0, sizeof heard);
     for (i = 0; i < n; i++) {
-        sub[i] = cl_open(nodes[i]);
+        sub[i] = node_client(nodes[i]);
         PT_ASK(sub[i], "SUB join", "+OK subscribed to join");
-        pub[i] = cl_open(nodes[i]);
+        pub[i] = node_client(nodes[i]);
     }
     for (;;) {
         done = 1;
@@ -513,7 +503,7 @@ static void sub_init(subr_t *s, int node, const char *topic, int exact)
     char cmd[80], want[80];
 
     memset(s, 0, sizeof *s);
-    s->c = cl_open(node);
+    s->c = node_client(node);
     s->exact = exact;
     snprintf(cmd, sizeof cmd, "SUB %s", topic);
     snprintf(want, sizeof want, "+OK subscribed to %s", topic);
@@ -522,7 +512,7 @@ static void sub_init(subr_t *s, int node, const char *topic, int exact)
 
 static void pub_init(pubr_t *p, int node, int id, const char *topic, long local)
 {
-    p->c = cl_open(node);
+    p->c = node_client(node);
     p->id = id;
     p->topic = topic;
     p->next = 0;
@@ -548,8 +538,8 @@ START_TEST(two_nodes_every_message_once_in_order)
     node_start(0, cluster_of(r));
     node_start(1, cluster_of(r));
     join(both, 2);
-    st[0] = cl_open(0);
-    st[1] = cl_open(1);
+    st[0] = node_client(0);
+    st[1] = node_client(1);
     settle(st, 2);
     a0 = counts_of(st[0]);
     b0 = counts_of(st[1]);
@@ -617,7 +607,7 @@ START_TEST(three_nodes_every_message_once_in_order)
         node_start(i, cluster_of(r));
     join(all, 3);
     for (i = 0; i < 3; i++)
-        st[i] = cl_open(i);
+        st[i] = node_client(i);
     settle(st, 3);
     for (i = 0; i < 3; i++)
         c0[i] = counts_of(st[i]);
@@ -680,8 +670,8 @@ START_TEST(remote_messages_meet_the_slow_subscriber_policy)
              cluster_of(r));
     node_start(1, settings);
     join(both, 2);
-    st[0] = cl_open(0);
-    st[1] = cl_open(1);
+    st[0] = node_client(0);
+    st[1] = node_client(1);
     settle(st, 2);
     b0 = counts_of(st[1]);
     deliveries = stat_of(st[1], "deliveries");
@@ -772,12 +762,12 @@ START_TEST(remote_message_pubsubd_could_not_carry_refused)
 
     snprintf(settings, sizeof settings, "%sMaxLine 128\n", cluster_of(r));
     node_start(0, settings);
-    st = cl_open(0);
+    st = node_client(0);
     while (stat_of(st, "cluster_connected") != 1) {     /* subscribed */
         ck_assert_msg(lc_now_ms() < deadline, "node 0 did not connect");
         lc_sleep_ms(5);
     }
-    sub = cl_open(0);
+    sub = node_client(0);
     PT_ASK(sub, "SUB t", "+OK subscribed to t");
     memset(big, 'x', sizeof big);
     envelope_publish(r, "intruder", 1, "topic.t", "a\r\nMSG t injected", 17);
@@ -838,8 +828,8 @@ static long flood_through_fault(void (*fault)(void *, int), const char *what)
     node_start(0, cluster_of(r));
     node_start(1, cluster_of(r));
     join(both, 2);
-    st[0] = cl_open(0);
-    st[1] = cl_open(1);
+    st[0] = node_client(0);
+    st[1] = node_client(1);
     settle(st, 2);
     a0 = counts_of(st[0]);
     b0 = counts_of(st[1]);
@@ -916,13 +906,13 @@ START_TEST(redis_absent_at_start_then_joined)
     pt_redis_stop(r);                       /* its port, nobody on it */
     node_start(0, cluster_of(r));
     node_start(1, cluster_of(r));
-    a = cl_open(0);
-    b = cl_open(0);
+    a = node_client(0);
+    b = node_client(0);
     PT_ASK(a, "SUB t", "+OK subscribed to t");
     PT_ASK(b, "PUB t local", "+OK delivered=1");
     PT_EXPECT(a, "MSG t local");
     /* it retries: wait for a few failed attempts */
-    st = cl_open(1);
+    st = node_client(1);
     deadline = lc_now_ms() + PT_WAIT_MS;
     while (stat_of(st, "cluster_failures") < 3)
         ck_assert_msg(lc_now_ms() < deadline, "node 1 did not retry");
@@ -962,8 +952,8 @@ START_TEST(redis_stalled_queue_bounded_local_delivery_goes_on)
     node_start(0, settings);
     node_start(1, cluster_of(r));
     join(both, 2);
-    st[0] = cl_open(0);
-    st[1] = cl_open(1);
+    st[0] = node_client(0);
+    st[1] = node_client(1);
     settle(st, 2);
     a0 = counts_of(st[0]);
     sub_init(&s, 0, "t", 1);
@@ -997,10 +987,10 @@ START_TEST(sigterm_during_cluster_traffic)
     node_start(0, cluster_of(r));
     node_start(1, cluster_of(r));
     join(both, 2);
-    sub1 = cl_open(1);
+    sub1 = node_client(1);
     PT_ASK(sub1, "SUB t", "+OK subscribed to t");
-    pub0 = cl_open(0);
-    pub1 = cl_open(1);
+    pub0 = node_client(0);
+    pub1 = node_client(1);
     for (k = 0; k < WINDOW; k++)
         off += (size_t) snprintf(buf + off, sizeof buf - off, "PUB t m 0 %d\r\n", k);
     for (k = 0; k < 20; k++)
@@ -1052,7 +1042,7 @@ START_TEST(password_and_acl_user)
 
     snprintf(settings, sizeof settings, "%sClusterPassword wrong-secret\n", cluster_of(r));
     node_start(2, settings);
-    c = cl_open(2);
+    c = node_client(2);
     deadline = lc_now_ms() + PT_WAIT_MS;
     while (stat_of(c, "cluster_failures") < 3)
         ck_assert_msg(lc_now_ms() < deadline, "node 2 did not retry");
@@ -1187,7 +1177,7 @@ START_TEST(reload_without_cluster_and_failed_reload)
     ck_assert_int_eq(kill(N[0].pid, SIGHUP), 0);
     free(node_log_wait(0, "expects redis://HOST:PORT with a port from 1 to 65535",
                        START_MS));
-    st0 = cl_open(0);
+    st0 = node_client(0);
     ck_assert_int_eq(stat_of(st0, "generation"), 1);
     ck_assert_int_eq(stat_of(st0, "cluster_connected"), 1);
     ck_assert_int_eq(stat_of(st0, "cluster_reconnects"), 0);
@@ -1198,12 +1188,12 @@ START_TEST(reload_without_cluster_and_failed_reload)
     node_reload(0, "");
     redis_clients_wait(r, 2);
     ck_assert_int_eq(stat_of(st0, "cluster_connected"), -1);
-    sub1 = cl_open(1);
+    sub1 = node_client(1);
     PT_ASK(sub1, "SUB t", "+OK subscribed to t");
     {
-        lc_client_t *sub0 = cl_open(0);
+        lc_client_t *sub0 = node_client(0);
 
-        pub0 = cl_open(0);
+        pub0 = node_client(0);
         PT_ASK(sub0, "SUB t", "+OK subscribed to t");
         PT_ASK(pub0, "PUB t m 0 0", "+OK delivered=1");
         PT_EXPECT(sub0, "MSG t m 0 0");
@@ -1427,7 +1417,7 @@ static int check_conf(const char *text, const char **err)
     snprintf(conf, sizeof conf, "%s/t.conf", dir);
     snprintf(log, sizeof log, "%s/t.log", dir);
     pt_write_file(conf, text);
-    pid = spawn(log, "-t", "-f", conf);
+    pid = node_spawn(log, "-t", "-f", conf);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     free(last);
     last = pt_slurp(log);
@@ -1504,7 +1494,7 @@ START_TEST(stats_fields_with_and_without_cluster)
     size_t i;
 
     node_start(0, "");
-    c = cl_open(0);
+    c = node_client(0);
     pt_client_send(c, "STATS");
     {
         const char *line = pt_client_line(c, PT_IO_MS);
@@ -1516,7 +1506,7 @@ START_TEST(stats_fields_with_and_without_cluster)
     node_stop(0);
 
     node_start(0, cluster_of(r));
-    c = cl_open(0);
+    c = node_client(0);
     for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(stat_of(c, keys[i]) >= 0, "STATS has no %s", keys[i]);
     /* and with a topic, its fields too */

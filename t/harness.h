@@ -329,6 +329,21 @@ const char *pt_slurp_small(const char *path);
 /* How often @a needle occurs in @a text (not overlapping). */
 int pt_count(const char *text, const char *needle);
 
+/* ======================================================================== */
+/* DNS responders of the tests (harness_io.c)                                */
+
+/*
+ * The question of the DNS query @a q (@a qlen bytes): its name, lower-cased,
+ * dotted, in @a name (256 bytes), its type in *@a qtype. Returns the length
+ * of the header and the question, or 0 when @a q is a reply or malformed.
+ */
+size_t pt_dns_question(const unsigned char *q, size_t qlen, char *name, int *qtype);
+
+/* Start the reply to @a q in @a out: its header and question (@a n bytes,
+ * from pt_dns_question()), authoritative, recursion available, NOERROR if
+ * @a found else NXDOMAIN, no answer yet (out[7] counts the answers). */
+void pt_dns_reply_start(const unsigned char *q, size_t n, unsigned char *out, int found);
+
 /* A command and its exact reply. */
 #define PT_ASK(c, cmd, want) do {                                            \
         pt_client_send((c), "%s", (cmd));                                    \

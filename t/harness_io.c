@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -393,4 +394,42 @@ const char *pt_client_line(lc_client_t *c, long ms)
 
     ck_assert_msg(l || c->len < sizeof c->buf, "client buffer full (a line without end?)");
     return l;
+}
+
+/* ======================================================================== */
+/* DNS responders                                                            */
+
+size_t pt_dns_question(const unsigned char *q, size_t qlen, char *name, int *qtype)
+{
+    size_t off = 12, nl = 0;
+    int i;
+
+    if (qlen < 12 || (q[2] & 0x80))
+        return 0;
+    while (off < qlen && q[off]) {
+        size_t l = q[off++];
+
+        if (l > 63 || off + l > qlen || nl + l + 2 > 256)
+            return 0;
+        if (nl)
+            name[nl++] = '.';
+        for (i = 0; i < (int) l; i++)
+            name[nl++] = (char) tolower(q[off++]);
+    }
+    if (off + 5 > qlen)
+        return 0;
+    name[nl] = '\0';
+    off++;
+    *qtype = q[off] << 8 | q[off + 1];
+    return off + 4;                 /* type, class */
+}
+
+void pt_dns_reply_start(const unsigned char *q, size_t n, unsigned char *out, int found)
+{
+    memcpy(out, q, n);              /* the header and the question */
+    out[2] = (unsigned char) (0x84 | (q[2] & 0x01));   /* QR, AA, RD */
+    out[3] = found ? 0x80 : 0x83;                       /* RA, NXDOMAIN */
+    out[4] = 0;
+    out[5] = 1;
+    memset(out + 6, 0, 6);
 }
