@@ -436,6 +436,24 @@ static void stats_report(pev_timer_t *timer, void *user_data)
     pev_timer_rearm_in(timer, t->interval);
 }
 
+/* The counting listeners on @a bus, bound to @a pool. */
+static apr_status_t stats_register(pev_gen_t *gen, pev_bus_t *bus, pev_module_t *mod,
+                                   stats_state_t *st, apr_pool_t *pool)
+{
+    apr_status_t rv;
+
+    if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open,
+                                 st, pool)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_CLOSE,
+                                    stats_conn_close, st, pool)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, EV_PUBLISHED, stats_published,
+                                    st, pool)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, bus, mod, EV_STATS_QUERY, stats_query,
+                                    st, pool)) != APR_SUCCESS)
+        return pev_gen_fail(gen, rv, "stats: cannot register its listeners");
+    return APR_SUCCESS;
+}
+
 /*
  * The counters and their listeners live as long as the daemon: they are
  * registered once, at the first start, bound to the daemon's pool, and a
@@ -451,21 +469,12 @@ static apr_status_t stats_process_init(pev_gen_t *first, pev_module_t *mod, apr_
     apr_status_t rv;
 
     st->d = d;
-    if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open,
-                                 st, pool)) != APR_SUCCESS
-        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_CLOSE,
-                                    stats_conn_close, st, pool)) != APR_SUCCESS
-        || (rv = pev_event_register(NULL, bus, mod, EV_PUBLISHED, stats_published,
-                                    st, pool)) != APR_SUCCESS
-        || (rv = pev_event_register(NULL, bus, mod, EV_STATS_QUERY, stats_query,
-                                    st, pool)) != APR_SUCCESS)
-        return pev_gen_fail(first, rv, "stats: cannot register its listeners");
+    if ((rv = stats_register(first, bus, mod, st, pool)) != APR_SUCCESS)
+        return rv;
     *state = st;
     return APR_SUCCESS;
 }
 
-/* The report timer is bound to the generation: its interval is the
- * generation's, and the restart cancels it. */
 /*
  * Workers N: the events the counters follow are generated on the workers'
  * buses, not on the main thread's, where stats_process_init registered.
@@ -476,22 +485,12 @@ static apr_status_t stats_process_init(pev_gen_t *first, pev_module_t *mod, apr_
  */
 static apr_status_t stats_worker_init(pev_gen_t *gen, pev_module_t *mod, stats_state_t *st)
 {
-    pev_bus_t *bus = pev_daemon_bus(pev_gen_daemon(gen));
-    apr_pool_t *gp = pev_gen_pool(gen);
-    apr_status_t rv;
-
-    if ((rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_OPEN, stats_conn_open,
-                                 st, gp)) != APR_SUCCESS
-        || (rv = pev_event_register(NULL, bus, mod, PEV_EVENT_CONN_CLOSE,
-                                    stats_conn_close, st, gp)) != APR_SUCCESS
-        || (rv = pev_event_register(NULL, bus, mod, EV_PUBLISHED, stats_published,
-                                    st, gp)) != APR_SUCCESS
-        || (rv = pev_event_register(NULL, bus, mod, EV_STATS_QUERY, stats_query,
-                                    st, gp)) != APR_SUCCESS)
-        return pev_gen_fail(gen, rv, "stats: cannot register its listeners");
-    return APR_SUCCESS;
+    return stats_register(gen, pev_daemon_bus(pev_gen_daemon(gen)), mod, st,
+                          pev_gen_pool(gen));
 }
 
+/* The report timer is bound to the generation: its interval is the
+ * generation's, and the restart cancels it. */
 static apr_status_t stats_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
 {
     const stats_conf_t *sc = mconf;
