@@ -19,6 +19,9 @@
  *     of 1 worker and then of 2 (alternately, 3 times): requests per second
  *     and the ratio, with the process's CPU time (a ratio near 2 needs two
  *     idle cores).
+ * Rows 1-4 run twice: with the workers' loops sleeping in the poll when idle
+ * (the default), then with a spin before sleeping (pev_loop_set_spin(),
+ * POOLEV_BENCH_SPIN microseconds, default 50; 0 skips the second pass).
  * Each latency row is RT round trips (POOLEV_BENCH_RT, default 20000) after
  * a warm-up; the machine's other load shows in the p99. Figures are
  * reported, never enforced.
@@ -219,11 +222,15 @@ static void flood_kick(void *ud, int cancelled)
                              NULL));
 }
 
+static long SPIN_US = 50;       /* the second pass's spin */
+static long SPIN_NOW;           /* the current pass's */
+
 static apr_status_t init(pev_worker_t *w, void *ud)
 {
     pev_bus_t *bus = pev_worker_bus(w);
 
     (void) ud;
+    CHECK(pev_loop_set_spin(pev_worker_loop(w), SPIN_NOW));
     CHECK(pev_event_register(NULL, bus, NULL, "b.ping", on_ping, NULL, NULL));
     CHECK(pev_event_register(NULL, bus, NULL, "b.pong", on_pong, NULL, NULL));
     CHECK(pev_event_register(NULL, bus, NULL, "b.oneway", on_oneway, NULL, NULL));
@@ -280,7 +287,7 @@ static void flood(const char *what, int shared)
            (double) ns / (double) (FLOOD_N * FLOOD_TARGETS));
 }
 
-static void run(apr_pool_t *pool);
+static void run(apr_pool_t *pool, long spin_us);
 static void cpu_bound(apr_pool_t *pool);
 
 int main(void)
@@ -292,11 +299,15 @@ int main(void)
     CHECK(apr_pool_create(&pool, NULL));
     if ((e = getenv("POOLEV_BENCH_RT")) && atol(e) > 0)
         RT = atol(e);
+    if ((e = getenv("POOLEV_BENCH_SPIN")) && atol(e) >= 0)
+        SPIN_US = atol(e);
     SAMPLES = malloc(sizeof *SAMPLES * (size_t) RT);
     printf("poolev %s worker group benchmark: two workers (threads), %ld round trips\n",
            POOLEV_VERSION_STRING, RT);
     bench_print_machine();
-    run(pool);
+    run(pool, 0);
+    if (SPIN_US > 0)
+        run(pool, SPIN_US);
     cpu_bound(pool);
     apr_pool_destroy(pool);
     free(SAMPLES);
@@ -304,8 +315,13 @@ int main(void)
     return 0;
 }
 
-static void run(apr_pool_t *pool)
+static void run(apr_pool_t *pool, long spin_us)
 {
+    SPIN_NOW = spin_us;
+    if (spin_us)
+        printf("with a %ld us spin before sleeping (pev_loop_set_spin)\n", spin_us);
+    else
+        printf("loops sleeping in the poll when idle (no spin)\n");
     CHECK(pev_workers_create(&G, 2, init, NULL, NULL, pool));
     CHECK(pev_workers_start(G));
 

@@ -5,7 +5,9 @@
  *
  * One iteration (pev_loop_run_once):
  *   1. poll, at most until the heap's first mark (without waiting when
- *      end-of-iteration tasks are posted);
+ *      end-of-iteration tasks are posted); with a spin set
+ *      (pev_loop_set_spin), look without waiting first, then spin for a
+ *      while watching the posted list before sleeping;
  *   2. read the clock: that is the loop's time for the whole iteration;
  *   3. every timer whose mark <= now leaves the heap for the due array, in
  *      (mark, sequence) order;
@@ -28,6 +30,14 @@
  * atomic LIFO list (a CAS on its head, no lock). The loop's thread takes the
  * whole list with one exchange and reverses it into posting order; a post
  * that finds the list empty wakes the loop, so a batch costs one write(2).
+ * While the loop spins it says so (`spinning`), and a post that finds the
+ * list empty then writes nothing: the spinner sees the list. The flag is
+ * cleared before the spinner's last look at the list, and a post pushes
+ * before it reads the flag (both sequentially consistent): either the post
+ * sees the flag clear and writes, or the spinner's last look sees the post.
+ * The spin adapts as Linux's haltpoll governor does: a spin that ends
+ * empty halves the next one (down to an eighth of the longest); a sleep
+ * woken sooner than the longest spin doubles it.
  * The batch lives on the iteration's stack: a call that destroys the loop
  * leaves the rest of it to be delivered as cancelled without touching the
  * loop. The loop's cleanup delivers what is still queued as cancelled.
@@ -65,6 +75,11 @@
 /* Descriptors reported by one poll, at most. */
 #define POLL_BATCH 256
 
+/* The longest spin pev_loop_set_spin() accepts, and how often a spin looks
+ * at the descriptors (a poll without waiting), in nanoseconds. */
+#define MAX_SPIN (10 * 1000)
+#define SPIN_POLL_NS 2000
+
 /* pev_loop_wakeup() runs in signal handlers: what it touches must be
  * lock-free atomics. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
@@ -98,7 +113,11 @@ struct pev_loop {
     _Atomic(post_node_t *) posted;  /* newest first; NULL: none */
     atomic_int closed;              /* the cleanup has begun: no more posts */
     atomic_int posting;             /* pev_loop_post() calls under way */
+    atomic_int spinning;            /* spinning: posts need not write */
     post_node_t *batch;             /* the rest of the batch being run */
+    apr_int64_t spin_max, spin_cur; /* ns; 0: no spin */
+    apr_int64_t last_look;          /* spin_clock() of the last poll */
+    apr_uint64_t spins_caught, spins_missed;
 
     pev_clock_fn *clock;
     void *clock_user_data;
@@ -692,8 +711,9 @@ apr_status_t pev_loop_post(pev_loop_t *loop, pev_post_fn *fn, void *user_data)
     /* the first of a batch wakes the loop. The loop clears the wakeup flag,
      * then takes the list; this pushes, then sets the flag (all sequentially
      * consistent): either the loop's take sees this node, or this sees the
-     * flag cleared and writes a byte */
-    if (head == NULL)
+     * flag cleared and writes a byte. A spinning loop needs no byte (see the
+     * top of the file). */
+    if (head == NULL && !atomic_load(&loop->spinning))
         pev_loop_wakeup(loop);
 out:
     atomic_fetch_sub(&loop->posting, 1);
@@ -896,6 +916,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     atomic_init(&loop->posted, NULL);
     atomic_init(&loop->closed, 0);
     atomic_init(&loop->posting, 0);
+    atomic_init(&loop->spinning, 0);
     pevi_owners_init(&loop->owners, loop, timer_release, timer_settle, timer_orphan, pool);
     pevi_list_init(&loop->parts);
     pevi_signals_init(&loop->signals, loop, pool);
@@ -1084,14 +1105,156 @@ static int run_due(pev_loop_t *loop, const pevi_sentry_t *frame)
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Spinning before sleeping                                                  */
+
+apr_status_t pev_loop_set_spin(pev_loop_t *loop, apr_interval_time_t max)
+{
+    if (!loop || max < 0 || max > MAX_SPIN)
+        return APR_EINVAL;
+    loop->spin_max = loop->spin_cur = (apr_int64_t) max * 1000;
+    return APR_SUCCESS;
+}
+
+static inline apr_int64_t spin_clock(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spin for at most @a limit ns, watching the posted list and the wakeup
+ * flag, and the descriptors every SPIN_POLL_NS. Returns 1 when calls were
+ * posted (the caller runs them without a poll), 0 otherwise; *@a n > 0 when
+ * descriptors became ready (*@a st, *@a descs from that poll). */
+static int spin(pev_loop_t *loop, apr_int64_t limit, apr_int32_t *n,
+                const apr_pollfd_t **descs, apr_status_t *st)
+{
+    apr_int64_t start = spin_clock(), next_poll = loop->last_look + SPIN_POLL_NS;
+    int posted = 0;
+
+    atomic_store(&loop->spinning, 1);
+    for (;;) {
+        apr_int64_t now;
+
+        if (atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL) {
+            posted = 1;
+            break;
+        }
+        if (atomic_load_explicit(&loop->wake_pending, memory_order_relaxed))
+            break;              /* a byte is in the pipe, or about to be */
+        cpu_relax();
+        now = spin_clock();
+        if (now - start >= limit)
+            break;
+        if (now >= next_poll) {
+            *n = 0;
+            loop->last_look = now;
+            *st = apr_pollset_poll(loop->pollset, 0, n, descs);
+            if (*n > 0 || (*st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(*st)))
+                break;
+            next_poll = now + SPIN_POLL_NS;
+            sched_yield();      /* a thread waiting for this core goes first */
+        }
+    }
+    atomic_store(&loop->spinning, 0);
+    /* the last look: a post that saw the flag set wrote nothing */
+    if (!posted && atomic_load(&loop->posted) != NULL)
+        posted = 1;
+    return posted;
+}
+
+/* Step 1 of an iteration: poll, spinning first if the loop is set to.
+ * Returns 1 when the spin saw posted calls (then nothing was polled). */
+static int wait_ready(pev_loop_t *loop, apr_interval_time_t timeout, apr_int32_t *n,
+                      const apr_pollfd_t **descs, apr_status_t *st)
+{
+    apr_int64_t limit, spent, slept, now;
+
+    if (timeout == 0 || loop->spin_max == 0) {
+        *st = apr_pollset_poll(loop->pollset, timeout, n, descs);
+        return 0;
+    }
+    /* look first, unless the last look is recent: what is ready needs no
+     * spin (and descriptors are seen at least every SPIN_POLL_NS, however
+     * many posted calls keep the loop from sleeping) */
+    *n = 0;
+    now = spin_clock();
+    if (now - loop->last_look >= SPIN_POLL_NS) {
+        loop->last_look = now;
+        *st = apr_pollset_poll(loop->pollset, 0, n, descs);
+        if (*n > 0 || (*st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(*st)))
+            return 0;
+        *n = 0;
+    }
+    *st = APR_TIMEUP;
+    if (atomic_load(&loop->posted) != NULL)
+        return 1;
+    limit = loop->spin_cur;
+    if (timeout > 0 && (apr_int64_t) timeout * 1000 < limit)
+        limit = (apr_int64_t) timeout * 1000;
+    spent = 0;
+    if (limit > 0) {
+        apr_int64_t t0 = spin_clock();
+
+        if (spin(loop, limit, n, descs, st)) {
+            loop->spins_caught++;
+            return 1;
+        }
+        if (*n > 0 || (*st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(*st))) {
+            loop->spins_caught++;
+            return 0;
+        }
+        spent = spin_clock() - t0;
+        if (!atomic_load(&loop->wake_pending)) {
+            loop->spins_missed++;
+            loop->spin_cur /= 2;        /* nothing came: spin less */
+            if (loop->spin_cur < loop->spin_max / 8)
+                loop->spin_cur = loop->spin_max / 8;
+        }
+        if (timeout > 0 && spent >= (apr_int64_t) timeout * 1000) {
+            *n = 0;
+            *st = APR_TIMEUP;           /* the wait is over: a timer is due */
+            return 0;
+        }
+    }
+    /* sleep for the rest, in whole milliseconds (the poll's resolution):
+     * never shorter than asked, so a timer is not found early */
+    if (timeout > 0)
+        timeout = (timeout - spent / 1000 + 999) / 1000 * 1000;
+    slept = spin_clock();
+    *st = apr_pollset_poll(loop->pollset, timeout, n, descs);
+    loop->last_look = spin_clock();
+    slept = loop->last_look - slept;
+    if (*st == APR_SUCCESS && *n > 0 && slept < loop->spin_max) {
+        /* woken sooner than the longest spin: a longer one would have
+         * caught it */
+        loop->spin_cur *= 2;
+        if (loop->spin_cur > loop->spin_max)
+            loop->spin_cur = loop->spin_max;
+    }
+    return 0;
+}
+
 /* One iteration (see the top of the file). */
 static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
                             const pevi_sentry_t *frame)
 {
-    const apr_pollfd_t *descs;
+    const apr_pollfd_t *descs = NULL;
     pevi_heap_node_t *top;
     apr_int32_t n = 0, i;
     apr_status_t st;
+    int posted;
 
     /* 1. wait, at most until the first mark (rounded up to the poll's
      * millisecond resolution, so that we never wake just before it) */
@@ -1109,7 +1272,7 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
         timeout = 0;            /* work is waiting: only look */
     if (timeout > MAX_WAIT)
         timeout = MAX_WAIT;
-    st = apr_pollset_poll(loop->pollset, timeout, &n, &descs);
+    posted = wait_ready(loop, timeout, &n, &descs, &st);
     if (st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(st) && !APR_STATUS_IS_EINTR(st))
         return st;
     if (st != APR_SUCCESS)
@@ -1151,6 +1314,8 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
             return PEV_EDESTROYED;
     }
     loop->nready = loop->ready_pos = 0;
+    if (posted && posted_run(loop, frame))
+        return PEV_EDESTROYED;      /* the spin saw them: no byte to consume */
     if (pevi_signals_dispatch(&loop->signals, frame))
         return PEV_EDESTROYED;
 
@@ -1216,5 +1381,7 @@ apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
         stats->owners += pevi_owners_count(&PEVI_CONTAINER(l, loop_part_t, link)->owners);
     stats->iterations = loop->iterations;
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);
+    stats->spins_caught = loop->spins_caught;
+    stats->spins_missed = loop->spins_missed;
     return APR_SUCCESS;
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <poolev.h>
 #include "harness.h"
@@ -403,6 +405,265 @@ START_TEST(post_call_destroys_loop)
 }
 END_TEST
 
+
+/* ======================================================================== */
+/* Spinning before sleeping (pev_loop_set_spin)                              */
+
+static pev_loop_stats_t loop_stats(void)
+{
+    pev_loop_stats_t st;
+
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    return st;
+}
+
+START_TEST(spin_arguments)
+{
+    ck_assert_int_eq(pev_loop_set_spin(NULL, 10), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, -1), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 10001), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 0), APR_SUCCESS);
+}
+END_TEST
+
+static atomic_int SPIN_GO;
+
+static void *post_when_told(void *arg)
+{
+    while (!atomic_load(&SPIN_GO))
+        ;
+    return (void *) (intptr_t) pev_loop_post(LOOP, on_post, arg);
+}
+
+/* A post to a spinning loop writes no wakeup byte: the spin sees the call
+ * and runs it in that iteration. The poster starts once the loop is inside
+ * its wait (a watcher on a pipe nobody writes keeps nothing ready; the
+ * poster spins on a flag set just before the wait begins, and the spin is
+ * 10 ms long, so the post lands inside it). */
+START_TEST(spin_post_needs_no_wakeup_write)
+{
+    pcall_t *a = pcall(1);
+    pthread_t th;
+    void *st;
+    pev_loop_stats_t s0, s1;
+    apr_uint64_t it;
+    int i;
+
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
+    for (i = 0; i < 20 && a->ran == 0; i++) {
+        s0 = loop_stats();
+        it = s0.iterations;
+        atomic_store(&SPIN_GO, 0);
+        ck_assert_int_eq(pthread_create(&th, NULL, post_when_told, a), 0);
+        atomic_store(&SPIN_GO, 1);
+        ck_assert_int_eq(pev_loop_run_once(LOOP, 2 * APR_USEC_PER_SEC), APR_SUCCESS);
+        pthread_join(th, &st);
+        ck_assert_int_eq((intptr_t) st, APR_SUCCESS);
+        if (a->ran == 0)        /* posted after the iteration: next one */
+            ck_assert_int_eq(pev_loop_run_once(LOOP, 2 * APR_USEC_PER_SEC), APR_SUCCESS);
+        s1 = loop_stats();
+        ck_assert_int_eq(a->ran, 1);
+        if (s1.iterations == it + 1 && s1.spins_caught == s0.spins_caught + 1)
+            break;              /* the post landed inside the spin */
+        a->ran = 0;             /* the thread was slow to start: again */
+    }
+    ck_assert_msg(i < 20, "no post ever landed inside a 10 ms spin");
+    ck_assert_uint_eq(s1.wakeup_writes, s0.wakeup_writes);
+    ck_assert(pthread_equal(a->thread, pthread_self()));
+}
+END_TEST
+
+/* A spin ends at the first timer's mark: with a 10 ms spin and a timer due
+ * in 2 ms, the timer fires, never early, and not after the whole spin. */
+static apr_time_t FIRED_AT;
+
+static void on_spin_timer(pev_timer_t *t, void *ud)
+{
+    (void) t;
+    (void) ud;
+    FIRED_AT = pev_clock_monotonic();
+}
+
+START_TEST(spin_ends_at_a_timer)
+{
+    pev_timer_t *t;
+    apr_time_t mark;
+
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);     /* the clock */
+    mark = pev_loop_now(LOOP) + 2000;
+    ck_assert_int_eq(pev_timer_add(&t, LOOP, mark, on_spin_timer, NULL, pt_pool),
+                     APR_SUCCESS);
+    FIRED_AT = 0;
+    PT_RUN_UNTIL(pev_loop_run_once(LOOP, -1), FIRED_AT != 0);
+    ck_assert_int_ge(FIRED_AT, mark);
+    ck_assert_int_ge(pev_loop_now(LOOP), mark);
+    /* not after the whole 10 ms spin (7 ms of slack for a busy machine) */
+    ck_assert_int_lt(FIRED_AT - mark, 7000);
+}
+END_TEST
+
+/* A descriptor that becomes ready while the loop spins is seen by the spin
+ * (it looks at the descriptors: the spin counts as caught, not missed; a
+ * thread slow to start is given another try), and a stop from another
+ * thread ends the run. */
+static int PIPE_READ;
+
+static void on_pipe(pev_watch_t *w, apr_int16_t events, void *ud)
+{
+    char b[16];
+
+    (void) w;
+    (void) events;
+    PIPE_READ += (int) read(*(int *) ud, b, sizeof b);
+}
+
+static void *write_later(void *arg)
+{
+    struct timespec d = { 0, 1000 * 1000 };
+
+    nanosleep(&d, NULL);
+    return (void *) (intptr_t) write(*(int *) arg, "x", 1);
+}
+
+static void *stop_later(void *arg)
+{
+    struct timespec d = { 0, 3 * 1000 * 1000 };
+
+    (void) arg;
+    nanosleep(&d, NULL);
+    return (void *) (intptr_t) pev_loop_stop(LOOP);
+}
+
+START_TEST(spin_sees_descriptors_and_stop)
+{
+    int fds[2];
+    pev_watch_t *w;
+    pthread_t th;
+    void *st;
+    int i;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
+    ck_assert_int_eq(pev_watch_add_fd(&w, LOOP, fds[0], APR_POLLIN, on_pipe, &fds[0], pt_pool),
+                     APR_SUCCESS);
+    PIPE_READ = 0;
+    for (i = 0; i < 20; i++) {
+        pev_loop_stats_t s0 = loop_stats(), s1;
+
+        ck_assert_int_eq(pthread_create(&th, NULL, write_later, &fds[1]), 0);
+        PT_RUN_UNTIL(pev_loop_run_once(LOOP, -1), PIPE_READ == i + 1);
+        pthread_join(th, &st);
+        ck_assert_int_eq((intptr_t) st, 1);
+        s1 = loop_stats();
+        if (s1.spins_caught > s0.spins_caught)
+            break;              /* seen by the spin, not after it */
+        ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
+    }
+    ck_assert_msg(i < 20, "no spin ever saw the descriptor");
+    ck_assert_int_eq(pthread_create(&th, NULL, stop_later, NULL), 0);
+    ck_assert_int_eq(pev_loop_run(LOOP), APR_SUCCESS);     /* the watcher keeps it */
+    pthread_join(th, &st);
+    ck_assert_int_eq((intptr_t) st, APR_SUCCESS);
+    ck_assert_int_eq(pev_watch_remove(w), APR_SUCCESS);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+/* An idle spin is counted missed and the loop sleeps after it. */
+START_TEST(spin_missed_when_idle)
+{
+    pev_loop_stats_t s0 = loop_stats(), s1;
+
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 200), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 5000), APR_SUCCESS);
+    s1 = loop_stats();
+    ck_assert_uint_eq(s1.spins_missed, s0.spins_missed + 1);
+    ck_assert_uint_eq(s1.spins_caught, s0.spins_caught);
+}
+END_TEST
+
+/* The handshake between a post and a spin that is ending: one call in
+ * flight at a time, posted after a seeded random delay of 0-12 us, so that
+ * posts land before, inside and just after the loop's (adapting, at most
+ * 4 us) spins. The loop waits without limit: a post that wrote no byte
+ * while the spinner had already looked for the last time would stay
+ * unseen, and only the watchdog timer would end the wait. */
+static atomic_long PP_RAN;
+static long PP_N;
+static int WATCHDOG;
+
+static void on_pp(void *ud, int cancelled)
+{
+    (void) ud;
+    if (!cancelled)
+        atomic_fetch_add(&PP_RAN, 1);
+}
+
+static void on_watchdog(pev_timer_t *t, void *ud)
+{
+    (void) t;
+    (void) ud;
+    WATCHDOG = 1;
+}
+
+static void *pp_poster(void *arg)
+{
+    pt_rng_t *rng = arg;
+    long i;
+
+    for (i = 0; i < PP_N; i++) {
+        uint64_t d = pt_below(rng, 12000), t0;
+        struct timespec ts;
+
+        while (atomic_load(&PP_RAN) < i)
+            ;                   /* the previous call has run */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+        do
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+        while ((uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec < t0 + d);
+        if (pev_loop_post(LOOP, on_pp, NULL) != APR_SUCCESS)
+            return (void *) 1;
+    }
+    return NULL;
+}
+
+START_TEST(spin_post_handshake_stress)
+{
+    pt_rng_t rng = { pt_seed("post spin") };
+    pev_timer_t *dog;
+    pthread_t th;
+    void *st;
+
+    PP_N = pt_env_long("POOLEV_POST_ITERS", 10000) * 2;
+    atomic_store(&PP_RAN, 0);
+    WATCHDOG = 0;
+    ck_assert_int_eq(pev_loop_set_spin(LOOP, 4), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_add_in(&dog, LOOP, 60 * APR_USEC_PER_SEC, on_watchdog, NULL,
+                                      pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pthread_create(&th, NULL, pp_poster, &rng), 0);
+    while (atomic_load(&PP_RAN) < PP_N && !WATCHDOG) {
+        long before = atomic_load(&PP_RAN);
+
+        ck_assert_int_eq(pev_loop_run_once(LOOP, -1), APR_SUCCESS);
+        if (atomic_load(&PP_RAN) == before && !WATCHDOG) {
+            /* woke with nothing run: only a wakeup byte left from a post
+             * already run by a spin may do that */
+            continue;
+        }
+    }
+    ck_assert_msg(!WATCHDOG, "a post stayed unseen (%ld of %ld ran)",
+                  atomic_load(&PP_RAN), PP_N);
+    pthread_join(th, &st);
+    ck_assert_ptr_null(st);
+    ck_assert_int_eq(atomic_load(&PP_RAN), PP_N);
+    ck_assert_int_eq(pev_timer_cancel(dog), APR_SUCCESS);
+}
+END_TEST
+
 static Suite *post_suite(void)
 {
     Suite *s = suite_create("post");
@@ -421,6 +682,12 @@ static Suite *post_suite(void)
     tcase_add_test(tc, post_queued_cancelled_on_destroy);
     tcase_add_test(tc, post_from_cancelled_call_refused);
     tcase_add_test(tc, post_call_destroys_loop);
+    tcase_add_test(tc, spin_arguments);
+    tcase_add_test(tc, spin_post_needs_no_wakeup_write);
+    tcase_add_test(tc, spin_ends_at_a_timer);
+    tcase_add_test(tc, spin_sees_descriptors_and_stop);
+    tcase_add_test(tc, spin_missed_when_idle);
+    tcase_add_test(tc, spin_post_handshake_stress);
     suite_add_tcase(s, tc);
     return s;
 }
