@@ -114,6 +114,14 @@ static void rec_read(pev_stream_t *s, void *user_data)
 
         if (strcmp(line, "who") == 0)
             pev_stream_printf(s, "worker %d gen %u\n", self_slot() - 1, pev_gen_number(gen));
+        else if (strcmp(line, "spins") == 0) {
+            /* this thread's loop: the worker's, or the daemon's */
+            pev_loop_stats_t st;
+
+            pev_loop_stats(pev_daemon_loop(pev_conn_daemon(r->c)), &st);
+            pev_stream_printf(s, "%llu\n",
+                              (unsigned long long) (st.spins_caught + st.spins_missed));
+        }
         else if (strcmp(line, "arm") == 0) {
             /* a listener in a pool of this worker, and one that stays */
             pev_bus_t *bus = pev_daemon_bus(pev_conn_daemon(r->c));
@@ -380,6 +388,10 @@ START_TEST(test_directive)
         { "Workers two\n", "auto" },
         { "Workers 2\nWorkers 3\n", "given twice" },
         { "Workers 2000\n", "Workers" },
+        { "LoopSpin -1\n", "LoopSpin" },
+        { "LoopSpin 10001\n", "microseconds" },
+        { "LoopSpin fast\n", "off" },
+        { "LoopSpin 5\nLoopSpin off\n", "given twice" },
     };
     unsigned i;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -576,6 +588,60 @@ static void reload_on_workers(int n)
 }
 
 START_TEST(test_reload_on_workers_2) { reload_on_workers(2); }
+END_TEST
+
+/* The spins counted on the loop that serves @a c. */
+static unsigned long spins(pev_daemon_t *d, lc_client_t *c)
+{
+    unsigned long v = 0;
+
+    ck_assert_int_eq(sscanf(ask(d, c, "spins"), "%lu", &v), 1);
+    return v;
+}
+
+/* LoopSpin: every worker's loop (the daemon's under Workers 1) spins before
+ * it sleeps; a reload to "LoopSpin off" stops it on each as it takes the
+ * new generation. */
+static void loop_spin(int n)
+{
+    pev_daemon_t *d = start(n, "LoopSpin 200\n");
+    apr_port_t port = pev_daemon_port(d, 0);
+    lc_client_t *c[MAXW];
+    unsigned long a, b;
+    int i;
+    unsigned g;
+
+    for (i = 0; i < n; i++) {
+        c[i] = pt_client(port, 0);
+        ck_assert_int_eq(who(d, c[i], &g), n > 1 ? i : -1);
+        a = spins(d, c[i]);
+        ck_assert_int_eq(pev_daemon_run_once(d, 1000), APR_SUCCESS);  /* idle */
+        b = spins(d, c[i]);
+        ck_assert_msg(b > a, "worker %d did not spin (%lu, %lu)", i, a, b);
+        pt_client_free(c[i]);
+    }
+    pt_write_file(conf_path, apr_psprintf(pt_pool, "Listen 127.0.0.1:0\nWorkers %d\n"
+                                          "LoopSpin off\n", n));
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    PT_DAEMON_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 2);
+    for (i = 0; i < n; i++) {
+        c[i] = pt_client(port, 0);
+        ck_assert_int_eq(who(d, c[i], &g), n > 1 ? i : -1);
+        ck_assert_uint_eq(g, 2);
+        a = spins(d, c[i]);
+        ck_assert_int_eq(pev_daemon_run_once(d, 1000), APR_SUCCESS);  /* idle */
+        b = spins(d, c[i]);
+        ck_assert_msg(b == a, "worker %d spins after LoopSpin off (%lu, %lu)", i, a, b);
+        pt_client_free(c[i]);
+    }
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+}
+
+START_TEST(test_loop_spin_1) { loop_spin(1); }
+END_TEST
+
+START_TEST(test_loop_spin_2) { loop_spin(2); }
 END_TEST
 
 START_TEST(test_reload_on_workers_4) { reload_on_workers(4); }
@@ -906,6 +972,8 @@ static Suite *dworkers_suite(void)
     tcase_add_test(tc, test_spread);
     tcase_add_test(tc, test_limit_across_workers);
     tcase_add_test(tc, test_reload_on_workers_2);
+    tcase_add_test(tc, test_loop_spin_1);
+    tcase_add_test(tc, test_loop_spin_2);
     tcase_add_test(tc, test_reload_on_workers_4);
     tcase_add_test(tc, test_failed_reload_changes_nothing);
     tcase_add_test(tc, test_failed_worker_init_on_reload_stops);

@@ -360,7 +360,14 @@ typedef struct pev_daemon_options {
  *   Workers N|auto           serve connections on N worker threads (1 to
  *                            PEV_WORKERS_MAX; auto: the online CPUs;
  *                            default 1; the start only; N > 1 needs
- *                            PEV_DAEMON_WORKERS_OK, see "Threads" above).
+ *                            PEV_DAEMON_WORKERS_OK, see "Threads" above);
+ *   LoopSpin MICROSECONDS|off  spin up to this long before sleeping (0 to
+ *                            10000; default off): pev_loop_set_spin() on
+ *                            the daemon's loop under Workers 1, on every
+ *                            worker's under Workers N (the main thread,
+ *                            which only accepts, never spins). For
+ *                            machines with a core per worker to spare;
+ *                            applied as each loop takes the generation.
  *   A restart keeps a listening socket whose address the next configuration
  *   lists again, compared as resolved addresses (family, address, port),
  *   not as spelled: "Listen 7450" and "Listen 0.0.0.0:7450" are the same

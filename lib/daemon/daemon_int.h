@@ -152,6 +152,8 @@ struct pev_gen {
     const char *tls_ca;             /* TLSCACertificateFile, or NULL */
     int tls_listens;                /* Listen lines with "tls" */
     int workers;                    /* Workers: 1.. (0: not given, 1) */
+    int spin;                       /* LoopSpin, microseconds (0: off) */
+    int spin_given;
     pev_tls_ctx_t *tls;             /* the server context; NULL without
                                      * TLSCertificateFile, or once ended */
     apr_pool_t *tls_pool;           /* the context's pool (a subpool of
@@ -426,6 +428,10 @@ void pevi_limits_release(pev_daemon_t *d, struct pevi_host *host, int worker);
 /* dworkers.c: Workers N (the core directive, the worker threads)           */
 
 extern const pev_directive_t pevi_workers_directives[];
+/* LoopSpin of @a gen (0 when not given or @a gen is NULL) on @a loop
+ * (pev_loop_set_spin()), on the loop's thread. Under Workers N the main
+ * thread only accepts: its loop gets NULL. */
+void pevi_gen_apply_spin(const pev_gen_t *gen, pev_loop_t *loop);
 
 /* The calling thread's context: its worker's when it is one of d's
  * workers, else d->main. */

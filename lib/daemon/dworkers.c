@@ -93,8 +93,31 @@ static const char *core_workers(pev_gen_t *gen, void *mconf, int argc, char *arg
     return NULL;
 }
 
+static const char *core_loop_spin(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    long v;
+    const char *err;
+
+    (void) mconf;
+    (void) argc;
+    if (gen->spin_given++)
+        return "given twice";
+    if (strcasecmp(argv[1], "off") == 0)
+        v = 0;
+    else if ((err = pev_parse_long(argv[1], 0, 10000, &v)) != NULL)
+        return apr_psprintf(gen->conf_pool, "%s microseconds (or off)", err);
+    gen->spin = (int) v;
+    return NULL;
+}
+
+void pevi_gen_apply_spin(const pev_gen_t *gen, pev_loop_t *loop)
+{
+    (void) pev_loop_set_spin(loop, gen ? gen->spin : 0);
+}
+
 const pev_directive_t pevi_workers_directives[] = {
     { "Workers", 1, 1, core_workers, "COUNT|auto" },
+    { "LoopSpin", 1, 1, core_loop_spin, "MICROSECONDS|off" },
     { NULL, 0, 0, NULL, NULL }
 };
 
@@ -341,6 +364,7 @@ static apr_status_t worker_inits(pevi_wctx_t *w, pev_gen_t *gen, char *err, size
     int m;
 
     w->gen = gen;                   /* pev_gen_pool() is w->gen_pool from now on */
+    pevi_gen_apply_spin(gen, w->loop);
     st = apr_pool_create(&w->gen_pool, w->pool);
     if (st != APR_SUCCESS) {
         w->gen_pool = NULL;
