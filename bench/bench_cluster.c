@@ -33,7 +33,9 @@
  * --smoke: one short round of one shape of each, for CI (everything runs
  * and every message arrives; no speed is judged). BENCH_RUNS sets the
  * rounds (default 5), BENCH_SECONDS the length of a measurement (default
- * 2), BENCH_PART=1 or 2 runs that part only. Without redis-server it says
+ * 2), BENCH_PART=1 or 2 runs that part only, POOLEV_BENCH_NODE_SPIN=US
+ * gives the pubsubd nodes "LoopSpin US" (a spin before sleeping: it trades
+ * their CPU for latency; Redis does not spin). Without redis-server it says
  * so and exits 0.
  */
 #include <errno.h>
@@ -102,6 +104,8 @@ static void node_start(proc_t *n, const char *path, int redis_port)
                "OutputLimit 64m\nMaxLine 4k\nLogLevel info\n");
     if (redis_port)
         fprintf(f, "Cluster redis://127.0.0.1:%d\nClusterQueueLimit 1m 256m\n", redis_port);
+    if (getenv("POOLEV_BENCH_NODE_SPIN"))
+        fprintf(f, "LoopSpin %s\n", getenv("POOLEV_BENCH_NODE_SPIN"));
     fclose(f);
     n->pid = spawn(argv, log);
     n->port = pubsubd_port(log, n->pid);
