@@ -12,11 +12,14 @@
 #include <stdlib.h>
 
 #include "bridge_int.h"
+#include "watch_int.h"
 
 typedef struct adapter {
     redisAsyncContext *ac;
     pev_watch_t *w;             /* NULL once removed (detach, cleanup) */
-    apr_int16_t want;           /* the interest hiredis asked for */
+    apr_int16_t want;           /* the interest polled for */
+    int wants_write;            /* hiredis has output (add_write..del_write) */
+    int writing;                /* inside redisAsyncHandleWrite() */
     int in_cb;                  /* inside the watcher's callback */
     int freed;                  /* hiredis cleaned up: free after the callback */
     pevi_redis_gone_fn *gone;
@@ -44,18 +47,32 @@ static void del_read(void *data)
     set_interest(a, a->want & ~PEV_WATCH_READ);
 }
 
+/* hiredis has output. A connected socket almost always has room: write at
+ * the end of this iteration without polling for it (every command of the
+ * iteration in one write, and no epoll_ctl(2) to add and drop the write
+ * interest). Poll for room only while connecting (hiredis learns there
+ * that the connect completed) and when a write left output behind (hiredis
+ * asks again from inside redisAsyncHandleWrite()). */
 static void add_write(void *data)
 {
     adapter_t *a = data;
 
-    set_interest(a, a->want | PEV_WATCH_WRITE);
+    a->wants_write = 1;
+    if (a->want & PEV_WATCH_WRITE)
+        return;                 /* polling for room already */
+    if (a->writing || !(a->ac->c.flags & REDIS_CONNECTED))
+        set_interest(a, a->want | PEV_WATCH_WRITE);
+    else if (a->w)
+        pevi_watch_write_soon(a->w);
 }
 
 static void del_write(void *data)
 {
     adapter_t *a = data;
 
-    set_interest(a, a->want & ~PEV_WATCH_WRITE);
+    a->wants_write = 0;
+    if (a->want & PEV_WATCH_WRITE)
+        set_interest(a, a->want & ~PEV_WATCH_WRITE);
 }
 
 /* hiredis frees the context (__redisAsyncFree): the last call it makes on
@@ -90,8 +107,12 @@ static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
      * callback, the bridge's pool destroyed): then no write */
     if (events & PEV_WATCH_READ)
         redisAsyncHandleRead(ac);
-    if (!a->freed && (events & PEV_WATCH_WRITE) && (a->want & PEV_WATCH_WRITE))
+    if (!a->freed && (events & PEV_WATCH_WRITE) && a->wants_write) {
+        a->writing = 1;
         redisAsyncHandleWrite(ac);
+        if (!a->freed)
+            a->writing = 0;
+    }
     a->in_cb = 0;
     if (a->freed)
         free(a);

@@ -28,6 +28,7 @@
 #include "poolev/watch.h"
 #include "loop_int.h"
 #include "owner.h"
+#include "watch_int.h"
 
 #define WATCH_EVENTS (PEV_WATCH_READ | PEV_WATCH_WRITE)
 
@@ -35,6 +36,7 @@ struct pev_watch {
     pevi_io_t io;
     pevi_link_t owned;              /* on its pool's owner list while LIVE */
     pev_loop_t *loop;               /* NULL once the loop is gone */
+    pevi_task_t soon;               /* pevi_watch_write_soon() */
     pev_watch_fn *fn;
     void *user_data;
     unsigned removed : 1;
@@ -65,6 +67,20 @@ static void watch_ready(pevi_io_t *io, apr_int16_t events)
         w->fn(w, report, w->user_data);     /* may free w or the loop */
 }
 
+/* The end-of-iteration call pevi_watch_write_soon() posted. */
+static void watch_soon(pevi_task_t *task)
+{
+    pev_watch_t *w = PEVI_CONTAINER(task, pev_watch_t, soon);
+
+    w->fn(w, PEV_WATCH_WRITE, w->user_data);    /* may free w or the loop */
+}
+
+void pevi_watch_write_soon(pev_watch_t *w)
+{
+    if (w && w->loop && !w->removed)
+        pevi_task_post(w->loop, &w->soon);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Owners                                                                    */
 
@@ -75,6 +91,7 @@ static void watch_release(void *loop, pevi_link_t *item)
 
     (void) loop;
     (void) watch_poll(w, 0);
+    pevi_task_cancel(&w->soon);
     w->removed = 1;
 }
 
@@ -86,6 +103,7 @@ static void watch_orphan(void *loop, pevi_link_t *item)
 
     (void) loop;
     w->io.events = 0;
+    pevi_task_cancel(&w->soon);
     w->loop = NULL;
 }
 
@@ -115,6 +133,7 @@ static apr_status_t watch_add(pev_watch_t **out, pev_loop_t *loop, apr_socket_t 
     w->fn = fn;
     w->user_data = user_data;
     pevi_io_init(&w->io, pool, sock, file, watch_ready);
+    pevi_task_init(&w->soon, watch_soon);
     owners = loop_watches(loop);
     if (!owners)
         return APR_ENOMEM;
@@ -205,6 +224,7 @@ apr_status_t pev_watch_remove(pev_watch_t *w)
     if ((st = watch_check(w)) != APR_SUCCESS)
         return st;
     (void) watch_poll(w, 0);
+    pevi_task_cancel(&w->soon);
     pevi_link_remove(&w->owned);
     w->removed = 1;
     return APR_SUCCESS;

@@ -482,6 +482,52 @@ START_TEST(test_two_loops)
 }
 END_TEST
 
+/* An export made inside an iteration (a posted call here, a client's PUB
+ * in pubsubd) is written to Redis at the end of that iteration: the
+ * connected socket is not polled for room first. Node A's loop runs that
+ * one iteration and no other; node B, on its own loop, receives. */
+static node_t *soon_node;
+
+static void publish_posted(void *user_data, int cancelled)
+{
+    (void) user_data;
+    if (!cancelled)
+        publish(soon_node, 7);
+}
+
+START_TEST(test_export_written_in_its_iteration)
+{
+    pev_bridge_options_t o;
+    pev_loop_t *loop2;
+    node_t *a, *b;
+    int k;
+
+    ck_assert_int_eq(pev_loop_create(&loop2, pt_pool), APR_SUCCESS);
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    o.node_id = "a";
+    a = node_make(pt_pool, NULL, &o);
+    make_loop = loop2;
+    o.node_id = "b";
+    b = node_make(pt_pool, NULL, &o);
+    PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(loop2, 500),
+                 connected(a) && connected(b));
+    for (k = 0; k < 20; k++) {      /* the subscriptions settle */
+        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
+        ck_assert_int_eq(pev_loop_run_once(loop2, 1000), APR_SUCCESS);
+    }
+    soon_node = a;
+    for (k = 1; k <= 3; k++) {
+        ck_assert_int_eq(pev_loop_post(loop, publish_posted, NULL), APR_SUCCESS);
+        ck_assert_int_eq(pev_loop_run_once(loop, 0), APR_SUCCESS);
+        ck_assert_uint_eq(a->local, (unsigned) k);
+        /* only node B's loop runs from here */
+        PT_PUMP_UNTIL(loop2, b->remote == (unsigned) k);
+    }
+    PT_PUMP_UNTIL(loop, stats_of(a).sent == 3);     /* Redis's replies */
+}
+END_TEST
+
 /* Two bridges on one loop and one bus, side by side (a daemon's old and new
  * generations), each on its own channels; the old one goes. */
 START_TEST(test_two_generations)
@@ -1483,6 +1529,7 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_two_generations);
     tcase_add_test(tc, test_two_loops);
+    tcase_add_test(tc, test_export_written_in_its_iteration);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pools");
