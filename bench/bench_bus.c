@@ -560,7 +560,8 @@ static void pf_case(apr_pool_t *root, int runs, bench_table_t *t, const char **n
     bench_table_row(t, "  ProFTPD-style list + trace check (default build)",
                     ns[PF_LIST_TRACE], "ns", BENCH_INFO, 0);
     if (claim)
-        snprintf(row, sizeof row, "  ratio list / poolev by name (claimed >= %g)", PF_CLAIM);
+        snprintf(row, sizeof row, "  ratio list / poolev by name (claimed >= %g)",
+                 PF_CLAIM);
     else
         snprintf(row, sizeof row, "  ratio list / poolev by name");
     bench_table_row(t, row, ns[PF_LIST] / ns[PF_POOLEV_NAME], "x",
