@@ -10,7 +10,14 @@
  * callbacks called through an array of function pointers (no lookup, no
  * list, no checks), 1/4/16 of them per event; and, when configure found
  * GLib's gobject-2.0, GLib signals with the same numbers of handlers (a
- * signal with one pointer argument, emitted by name and by id). Each figure
+ * signal with one pointer argument, emitted by name and by id). Against
+ * ProFTPD's Events API (a list of names searched with strncmp on every
+ * generate; reimplemented in bench_bus_proftpd.c, which says what it
+ * reproduces and what it leaves out): 1, 10, 100 and 1,000 event names with
+ * one listener each, the generated name drawn uniformly from a fixed seeded
+ * sequence, and one name generated every time (at the head and at the tail
+ * of ProFTPD's list), poolev by name and by handle against the list, with
+ * and without the trace check of ProFTPD's default build. Each figure
  * is the median of R runs (POOLEV_BENCH_RUNS, default 7), each run
  * calibrated to >= MIN_RUN_NS.
  * Targets are reported, never enforced: the exit status is 0 either way.
@@ -28,6 +35,7 @@
 
 #include "poolev.h"
 #include "benchutil.h"
+#include "bench_bus_proftpd.h"
 
 #ifdef HAVE_GLIB
 #include <glib-object.h>
@@ -43,6 +51,10 @@
 #define DESTROY_LISTENERS 100000u   /* row 6 */
 #define DESTROY_NAMES 1000u
 #define DESTROY_REPS 4          /* pool destroys timed per run */
+#define PF_MAX_NAMES 1000u      /* ProFTPD rows: the largest registry */
+#define PF_SEQ_LEN 65536u       /* the generated names' sequence (a power of 2) */
+#define PF_SEQ_SEED 0x2545f491u /* its seed */
+#define PF_CLAIM 31.0           /* ProFTPD / poolev claimed at 1,000 names */
 
 /* Listener callback: add one to the counter @a user_data points at. */
 static void count_call(const void *event_data, void *user_data)
@@ -380,6 +392,303 @@ static double bench_cold(apr_pool_t *root, int runs, const char **names,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Against ProFTPD's event list (row 4b)                                      */
+
+/** The sides of the ProFTPD comparison. */
+enum { PF_POOLEV_NAME, PF_POOLEV_HANDLE, PF_LIST, PF_LIST_TRACE, PF_SIDES };
+
+typedef struct pf_ctx {
+    pev_bus_t *bus;             /* poolev sides */
+    pev_event_t **evs;          /* by handle: the names' interned events */
+    pf_registry_t *reg;         /* ProFTPD sides */
+    const char *const *names;
+    const uint16_t *seq;        /* PF_SEQ_LEN indices into names, cycled */
+    uint32_t pos;
+    uint64_t calls;
+} pf_ctx_t;
+
+/* Loop body: poolev, generate the sequence's names by name. */
+static void loop_pf_poolev_name(void *p, uint64_t iters)
+{
+    pf_ctx_t *c = p;
+    uint32_t j = c->pos;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        CHECK(pev_event_generate(c->bus, c->names[c->seq[j]], NULL));
+        j = (j + 1) & (PF_SEQ_LEN - 1);
+    }
+    c->pos = j;
+    c->calls += iters;
+}
+
+/* Loop body: poolev, generate the sequence's events by handle. */
+static void loop_pf_poolev_handle(void *p, uint64_t iters)
+{
+    pf_ctx_t *c = p;
+    uint32_t j = c->pos;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        CHECK(pev_event_generate_handle(c->evs[c->seq[j]], NULL));
+        j = (j + 1) & (PF_SEQ_LEN - 1);
+    }
+    c->pos = j;
+    c->calls += iters;
+}
+
+/* Loop body: the ProFTPD-style list, generate the sequence's names. */
+static void loop_pf_list(void *p, uint64_t iters)
+{
+    pf_ctx_t *c = p;
+    uint32_t j = c->pos;
+    uint64_t i;
+
+    for (i = 0; i < iters; i++) {
+        pf_event_generate(c->reg, c->names[c->seq[j]], NULL);
+        j = (j + 1) & (PF_SEQ_LEN - 1);
+    }
+    c->pos = j;
+    c->calls += iters;
+}
+
+/* Check that the side that made @a calls generates of the cycled @a seq
+ * called name i's listener (counting into @a counter[i]) exactly as often
+ * as name i came up. */
+static void pf_check_counts(const uint16_t *seq, unsigned nnames, uint64_t calls,
+                            const uint64_t *counter)
+{
+    uint64_t full = calls / PF_SEQ_LEN, want[PF_MAX_NAMES];
+    uint32_t rem = (uint32_t) (calls % PF_SEQ_LEN), k;
+    unsigned i;
+
+    memset(want, 0, sizeof want);
+    for (k = 0; k < PF_SEQ_LEN; k++)
+        want[seq[k]] += full + (k < rem);
+    for (i = 0; i < nnames; i++)
+        expect(counter[i] == want[i], "each generate called its name's one listener");
+}
+
+/* Median ns per generate, into @a ns[PF_*], of the names @a seq picks among
+ * the first @a nnames of @a names, each registered with one listener: poolev
+ * by name, by handle, the ProFTPD-style list, and the list with the default
+ * build's trace check. The sides are calibrated and warmed up, then timed
+ * in turn within each run, the order rotated from run to run. The list's
+ * cache hits (generates that found ProFTPD's one-entry cache set) are added
+ * to *@a hits, the generates to *@a gens. */
+static void bench_pf(apr_pool_t *root, int runs, const char **names, unsigned nnames,
+                     const uint16_t *seq, double *ns, uint64_t *hits, uint64_t *gens)
+{
+    static double v[PF_SIDES][BENCH_MAX_RUNS];
+    static uint64_t counter[PF_SIDES][PF_MAX_NAMES];
+    apr_pool_t *pool = new_pool(root);
+    pf_ctx_t c[PF_SIDES];
+    bench_loop_t loop[PF_SIDES];
+    int r, j, side;
+    unsigned i;
+
+    expect(nnames >= 1 && nnames <= PF_MAX_NAMES, "1 to 1,000 names");
+    memset(counter, 0, sizeof counter);
+    memset(c, 0, sizeof c);
+    for (side = 0; side < PF_SIDES; side++) {
+        c[side].names = names;
+        c[side].seq = seq;
+        loop[side].ctx = &c[side];
+    }
+    CHECK(pev_bus_create(&c[PF_POOLEV_NAME].bus, pool));
+    CHECK(pev_bus_create(&c[PF_POOLEV_HANDLE].bus, pool));
+    c[PF_POOLEV_HANDLE].evs = apr_palloc(pool, nnames * sizeof *c[PF_POOLEV_HANDLE].evs);
+    c[PF_LIST].reg = pf_registry_create(pool, 0);
+    c[PF_LIST_TRACE].reg = pf_registry_create(pool, 1);
+    for (i = 0; i < nnames; i++) {
+        CHECK(pev_event_register(NULL, c[PF_POOLEV_NAME].bus, NULL, names[i], count_call,
+                                 &counter[PF_POOLEV_NAME][i], NULL));
+        CHECK(pev_event_register(NULL, c[PF_POOLEV_HANDLE].bus, NULL, names[i],
+                                 count_call, &counter[PF_POOLEV_HANDLE][i], NULL));
+        CHECK(pev_event_intern(&c[PF_POOLEV_HANDLE].evs[i], c[PF_POOLEV_HANDLE].bus,
+                               names[i]));
+        expect(pf_event_register(c[PF_LIST].reg, names[i], count_call,
+                                 &counter[PF_LIST][i]) == 0, "ProFTPD-style register");
+        expect(pf_event_register(c[PF_LIST_TRACE].reg, names[i], count_call,
+                                 &counter[PF_LIST_TRACE][i]) == 0,
+               "ProFTPD-style register");
+    }
+    loop[PF_POOLEV_NAME].fn = loop_pf_poolev_name;
+    loop[PF_POOLEV_HANDLE].fn = loop_pf_poolev_handle;
+    loop[PF_LIST].fn = loop_pf_list;
+    loop[PF_LIST_TRACE].fn = loop_pf_list;
+
+    for (side = 0; side < PF_SIDES; side++) {
+        loop[side].iters = bench_calibrate(loop[side].fn, loop[side].ctx, MIN_RUN_NS);
+        (void) bench_loop_run(&loop[side]);             /* warm-up */
+    }
+    for (r = 0; r < runs; r++)
+        for (j = 0; j < PF_SIDES; j++) {
+            side = (r + j) % PF_SIDES;
+            v[side][r] = bench_loop_run(&loop[side]);
+        }
+    for (side = 0; side < PF_SIDES; side++) {
+        ns[side] = bench_median_of(v[side], runs);
+        pf_check_counts(seq, nnames, c[side].calls, counter[side]);
+    }
+    for (side = PF_LIST; side <= PF_LIST_TRACE; side++) {
+        *hits += pf_cache_hits(c[side].reg);
+        *gens += c[side].calls;
+    }
+    apr_pool_destroy(pool);
+}
+
+/* Row 4b: one case of the ProFTPD comparison: time it, print its rows (the
+ * four sides and the ratios; @a claim: judge ProFTPD / poolev by name against
+ * PF_CLAIM) and write its TSV rows (@a kase, size @a nnames). */
+static void pf_case(apr_pool_t *root, int runs, bench_table_t *t, const char **names,
+                    unsigned nnames, const uint16_t *seq, const char *kase,
+                    const char *what, int claim, uint64_t *hits, uint64_t *gens)
+{
+    static const char *const impl[PF_SIDES] = { "poolev", "poolev-handle", "proftpd",
+                                                "proftpd-trace" };
+    double ns[PF_SIDES];
+    char row[128];
+    int side;
+
+    bench_pf(root, runs, names, nnames, seq, ns, hits, gens);
+    snprintf(row, sizeof row, "%s: poolev by name", what);
+    bench_table_row(t, row, ns[PF_POOLEV_NAME], "ns", BENCH_INFO, 0);
+    bench_table_row(t, "  poolev by handle (interned)", ns[PF_POOLEV_HANDLE], "ns",
+                    BENCH_INFO, 0);
+    bench_table_row(t, "  ProFTPD-style list", ns[PF_LIST], "ns", BENCH_INFO, 0);
+    bench_table_row(t, "  ProFTPD-style list + trace check (default build)",
+                    ns[PF_LIST_TRACE], "ns", BENCH_INFO, 0);
+    if (claim)
+        snprintf(row, sizeof row, "  ratio list / poolev by name (claimed >= %g)",
+                 PF_CLAIM);
+    else
+        snprintf(row, sizeof row, "  ratio list / poolev by name");
+    bench_table_row(t, row, ns[PF_LIST] / ns[PF_POOLEV_NAME], "x",
+                    claim ? BENCH_AT_LEAST : BENCH_INFO, claim ? PF_CLAIM : 0);
+    bench_table_row(t, "  ratio list / poolev by handle",
+                    ns[PF_LIST] / ns[PF_POOLEV_HANDLE], "x", BENCH_INFO, 0);
+    bench_table_row(t, "  ratio list + trace / poolev by name",
+                    ns[PF_LIST_TRACE] / ns[PF_POOLEV_NAME], "x", BENCH_INFO, 0);
+    for (side = 0; side < PF_SIDES; side++)
+        bench_tsv_row_n(kase, nnames, impl[side], "time", ns[side], "ns/op");
+}
+
+typedef struct pf_probe {
+    pf_registry_t *reg;
+    int order[8];               /* which handler ran, in order */
+    int n;
+    int nested;                 /* generates left for handler 1 to make */
+} pf_probe_t;
+
+/* Self-check handlers: note their number; the first generates its own
+ * event again (once), as a listener may. */
+static void pf_probe_1(const void *event_data, void *user_data)
+{
+    pf_probe_t *p = user_data;
+
+    (void) event_data;
+    p->order[p->n++] = 1;
+    if (p->nested-- > 0)
+        pf_event_generate(p->reg, "bench.nested", NULL);
+}
+
+static void pf_probe_2(const void *event_data, void *user_data)
+{
+    pf_probe_t *p = user_data;
+
+    (void) event_data;
+    p->order[p->n++] = 2;
+}
+
+static void pf_probe_3(const void *event_data, void *user_data)
+{
+    pf_probe_t *p = user_data;
+
+    (void) event_data;
+    p->order[p->n++] = 3;
+}
+
+/* Check that the reimplementation behaves as ProFTPD's code does where its
+ * structure shows: core listeners run in registration order; a duplicate
+ * callback is refused; a generate nested in a listener finds the one-entry
+ * cache set and resumes after the running handler, and the outer dispatch
+ * then goes on, so handlers 2 and 3 run twice; a generate after the dispatch
+ * finds the cache cleared. */
+static void pf_selfcheck(apr_pool_t *root)
+{
+    static const int want[] = { 1, 2, 3, 2, 3, 1, 2, 3 };
+    apr_pool_t *pool = new_pool(root);
+    pf_probe_t p = { 0 };
+    int i;
+
+    p.reg = pf_registry_create(pool, 1);
+    expect(pf_event_register(p.reg, "bench.other", pf_probe_2, &p) == 0, "register");
+    expect(pf_event_register(p.reg, "bench.nested", pf_probe_1, &p) == 0
+           && pf_event_register(p.reg, "bench.nested", pf_probe_2, &p) == 0
+           && pf_event_register(p.reg, "bench.nested", pf_probe_3, &p) == 0, "register");
+    expect(pf_event_register(p.reg, "bench.nested", pf_probe_3, NULL) == -1,
+           "ProFTPD-style register refuses the same callback on an event");
+    expect(pf_event_listening(p.reg, "bench.nested") == 3
+           && pf_event_listening(p.reg, "bench.none") == 0, "ProFTPD-style listening");
+    p.nested = 1;
+    pf_event_generate(p.reg, "bench.nested", NULL);
+    expect(pf_cache_hits(p.reg) == 1, "the nested generate found the cache set");
+    pf_event_generate(p.reg, "bench.nested", NULL);
+    expect(pf_cache_hits(p.reg) == 1, "a generate after a dispatch finds no cache");
+    expect(p.n == 8, "eight handler calls");
+    for (i = 0; i < 8; i++)
+        expect(p.order[i] == want[i], "ProFTPD's order: 1, 2, 3, 2, 3, then 1, 2, 3");
+    apr_pool_destroy(pool);
+}
+
+/* Row 4b: poolev against the ProFTPD-style list, every case. */
+static void bench_proftpd(apr_pool_t *root, int runs, bench_table_t *t)
+{
+    static const unsigned sizes[] = { 1, 10, 100, PF_MAX_NAMES };
+    static const char *const size_text[] = { "1 name", "10 names", "100 names",
+                                             "1,000 names" };
+    static uint16_t seq[PF_SEQ_LEN];
+    const char **names = make_names(root, "bench.event.", PF_MAX_NAMES);
+    uint64_t hits = 0, gens = 0;
+    char what[96];
+    unsigned s, k;
+
+    pf_selfcheck(root);
+    bench_table_section("ProFTPD's event list (bench/bench_bus_proftpd.c), one listener "
+                        "per name");
+    for (s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        uint32_t rng = PF_SEQ_SEED;
+
+        for (k = 0; k < PF_SEQ_LEN; k++)
+            seq[k] = (uint16_t) bench_rand_below(&rng, sizes[s]);
+        snprintf(what, sizeof what, "%s, random name", size_text[s]);
+        pf_case(root, runs, t, names, sizes[s], seq, "names-random", what,
+                sizes[s] == PF_MAX_NAMES, &hits, &gens);
+    }
+    /* the same name every time: the newest (the head of ProFTPD's list, one
+     * comparison) and the oldest (its tail, 1,000 comparisons) */
+    for (k = 0; k < PF_SEQ_LEN; k++)
+        seq[k] = PF_MAX_NAMES - 1;
+    pf_case(root, runs, t, names, PF_MAX_NAMES, seq, "names-same-head",
+            "1,000 names, same name (head of list)", 0, &hits, &gens);
+    for (k = 0; k < PF_SEQ_LEN; k++)
+        seq[k] = 0;
+    pf_case(root, runs, t, names, PF_MAX_NAMES, seq, "names-same-tail",
+            "1,000 names, same name (tail of list)", 0, &hits, &gens);
+    printf("ProFTPD rows: names \"bench.event.NNNNNN\", registered in order, so\n"
+           "ProFTPD's list holds the newest first. Random name: one xorshift32\n"
+           "sequence of %u names (seed 0x%08x), cycled, the same for every side.\n"
+           "The list's one-entry cache was found set by %" PRIu64 " of %" PRIu64 "\n"
+           "generates: ProFTPD clears it when a dispatch ends, so it serves only a\n"
+           "listener's nested generate, and a name generated twice in a row is\n"
+           "looked up again. Trace check: a default (--enable-trace) build's dispatch\n"
+           "asks, per handler, whether anyone listens to \"core.log.tracelog\", a walk\n"
+           "of the whole list when no TraceLog is configured.\n",
+           PF_SEQ_LEN, PF_SEQ_SEED, hits, gens);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Register/unregister churn against the APR cleanup baseline (row 5)        */
 
 typedef struct churn_ctx {
@@ -682,6 +991,9 @@ int main(void)
     bench_table_row(&t, "generate by name, cycling all 100,000 names (cold)",
                     cold, "ns", BENCH_INFO, 0);
     bench_tsv_row_n("lookup-cold", MANY_NAMES, "poolev", "time", cold, "ns/op");
+
+    /* 4b: against ProFTPD's event list */
+    bench_proftpd(root, runs, &t);
 
     /* 5: register+unregister churn */
     bench_churn(root, runs, &t);

@@ -76,10 +76,11 @@ ECHO_GOAL = {"round-trips": (">=", 1.2), "server-cpu": ("<=", 1.0)}
 # colours of the sides, the same in every plot
 COLOUR = {"poolev": "#1f5fbf", "pubsubd": "#1f5fbf", "libev": "#d95f02",
           "libevent": "#7f7f7f", "redis": "#c0392b", "indirect-call": "#2ca02c",
-          "glib": "#9467bd"}
+          "glib": "#9467bd", "proftpd": "#8c564b"}
 LABEL = {"poolev": "poolev", "pubsubd": "pubsubd", "libev": "libev",
          "libevent": "libevent", "redis": "Redis", "indirect-call":
-         "indirect-call floor", "glib": "GLib signals"}
+         "indirect-call floor", "glib": "GLib signals",
+         "proftpd": "ProFTPD-style list"}
 
 
 def die(msg):
@@ -456,6 +457,46 @@ def bus_value(res, case, size):
     return res.get(b, case, size, "poolev", "time")
 
 
+PF_CASES = (("names-random", "random"), ("names-same-head", "the same, head of the list"),
+            ("names-same-tail", "the same, tail of the list"))
+
+
+def proftpd_lines(res):
+    """The table of poolev against the ProFTPD-style event list."""
+    b = "bus"
+    if not res.get_any(b, "proftpd"):
+        return []
+    out = ["**Against ProFTPD's event list** (`bench/bench_bus_proftpd.c`, a "
+           "reimplementation of the lookup and dispatch structure of ProFTPD's "
+           "`pr_event_generate`: a list of names searched with `strncmp` from "
+           "the newest, its one-entry cache, which ProFTPD clears when a dispatch "
+           "ends, and, in the trace column, the per-handler check of a default "
+           "build without a TraceLog, another walk of the whole list). One "
+           "listener per name; the generated name is drawn uniformly from one "
+           "seeded sequence, the same for every side, or is the same each time, "
+           "the name registered last (the head of ProFTPD's list) or first (its "
+           "tail). The four sides are timed in turn within each run, the order "
+           "rotated. ns per generate:", "",
+           "| event names | name generated | poolev by name | poolev by handle "
+           "| ProFTPD-style list | list + trace check | list / poolev by name "
+           "| list / poolev by handle | list + trace / poolev by name |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def r(v):
+        return "–" if v is None else "%.0f" % v if v >= 10 else "%.2f" % v
+
+    for case, label in PF_CASES:
+        for size in res.sizes(b, case):
+            name, handle, lst, trace = (res.get(b, case, size, impl, "time") for impl in
+                                        ("poolev", "poolev-handle", "proftpd",
+                                         "proftpd-trace"))
+            out.append("| %s |" % n_label(size) + " %s |" * 8 % (
+                label, fmt(name, "ns"), fmt(handle, "ns"), fmt(lst, "ns"),
+                fmt(trace, "ns"), r(ratio(lst, name)), r(ratio(lst, handle)),
+                r(ratio(trace, name))))
+    return out + [""]
+
+
 def block_bus(res, rel, plot):
     b = "bus"
     rounds = res.rounds(b)
@@ -511,6 +552,7 @@ def block_bus(res, rel, plot):
             cell = fmt(v, unit)
         out.append("| %s | %s | %s |" % (label, cell, tgt))
     out += ["", "Targets met: %d of %d." % (met, total), ""]
+    out += proftpd_lines(res)
     out += plot_line(rel, plot, "bus.svg",
                      "Event bus: ns per generate against the number of listeners, "
                      "poolev and the indirect-call floor")
