@@ -330,30 +330,16 @@ static void run(apr_pool_t *pool)
 
 /* ---- 5. CPU-bound requests ------------------------------------------- */
 
-#include <sys/resource.h>
-
 #define REQS 20000
 static uint64_t SPIN_ITERS;
 static atomic_long REQ_DONE;
 static volatile uint64_t SPIN_SINK;
 
-static uint64_t spin(uint64_t n)
-{
-    uint64_t x = 88172645463325252ULL, i;
-
-    for (i = 0; i < n; i++) {      /* xorshift: no memory, no calls */
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    return x;
-}
-
 static void on_req(const void *event_data, void *ud)
 {
     (void) event_data;
     (void) ud;
-    SPIN_SINK = spin(SPIN_ITERS);
+    SPIN_SINK = bench_spin(0, SPIN_ITERS);
     if (atomic_fetch_add(&REQ_DONE, 1) + 1 == REQS)
         finish();
 }
@@ -362,15 +348,6 @@ static apr_status_t init_req(pev_worker_t *w, void *ud)
 {
     (void) ud;
     return pev_event_register(NULL, pev_worker_bus(w), NULL, "b.req", on_req, NULL, NULL);
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec
-           + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Requests per second with @a n workers; *cpu: the process's CPU seconds
@@ -386,35 +363,25 @@ static double cpu_run(apr_pool_t *parent, int n, double *cpu)
     CHECK(pev_workers_create(&g, n, init_req, NULL, NULL, p));
     CHECK(pev_workers_start(g));
     atomic_store(&REQ_DONE, 0);
-    c0 = cpu_seconds();
+    c0 = bench_self_cpu();
     t0 = bench_now_ns();
     for (i = 0; i < REQS; i++)
         CHECK(pev_workers_send(g, i % n, "b.req", &i, sizeof i));
     wait_finished();
     ns = bench_now_ns() - t0;
-    *cpu = (cpu_seconds() - c0) / (ns / 1e9);
+    *cpu = (bench_self_cpu() - c0) / (ns / 1e9);
     apr_pool_destroy(p);            /* stops and joins */
     return REQS / (ns / 1e9);
 }
 
 static void cpu_bound(apr_pool_t *pool)
 {
-    uint64_t t0, ns;
+    uint64_t t0;
     int r;
 
-    /* calibrate: about 20 us per request on this machine */
-    for (r = 0, ns = UINT64_MAX; r < 5; r++) {     /* the quickest of 5 */
-        uint64_t d;
-
-        t0 = bench_now_ns();
-        SPIN_SINK = spin(1000000);
-        d = bench_now_ns() - t0;
-        if (d < ns)
-            ns = d;
-    }
-    SPIN_ITERS = UINT64_C(1000000) * 20000 / (ns ? ns : 1);
+    SPIN_ITERS = bench_spin_calibrate(20000);     /* about 20 us per request */
     t0 = bench_now_ns();
-    SPIN_SINK = spin(SPIN_ITERS);
+    SPIN_SINK = bench_spin(0, SPIN_ITERS);
     printf("\nCPU-bound requests: %d events of %.1f us of work each, round-robin from "
            "the main thread\n", REQS, (bench_now_ns() - t0) / 1e3);
     for (r = 0; r < 3; r++) {
