@@ -77,6 +77,7 @@
 #define MAX_DEPTH 64
 #define REPLY_MAX 48            /* "SEQ HASH\n": at most 20 + 1 + 16 + 1 */
 #define TIMEOUT_NS (10ull * 1000000000)
+#define WORK_SAMPLES 500        /* requests' work timed at the start */
 #define MAX_THREADS 72          /* the server's: main + PEV_WORKERS_MAX at most */
 
 /* ======================================================================== */
@@ -364,11 +365,17 @@ static void cconn_flush(client_t *cl, cconn_t *c)
     }
 }
 
-/* Queue requests until @a c has depth in flight, and send them. */
+/* When @a c has half its depth in flight or less, queue requests until it
+ * has depth, and send them: requests go out in batches, so the server
+ * reads several in one go and the client takes several replies per read
+ * (a refill for each reply would cost the client a send, a recv and a
+ * wakeup per request). */
 static void cconn_fill(client_t *cl, cconn_t *c)
 {
     int queued = 0;
 
+    if (c->sent - c->got > (uint64_t) cl->depth / 2)
+        return;
     while (cl->sending && c->sent - c->got < (uint64_t) cl->depth
            && c->olen + 32 <= sizeof c->out) {
         int n = snprintf(c->out + c->olen, sizeof c->out - c->olen, "W %" PRIu64 "\n",
@@ -414,8 +421,8 @@ static size_t cconn_parse(client_t *cl, cconn_t *c)
 static void cconn_read(client_t *cl, cconn_t *c)
 {
     for (;;) {
-        ssize_t n = recv(c->fd, c->in + c->ilen, sizeof c->in - c->ilen, 0);
-        size_t used;
+        size_t room = sizeof c->in - c->ilen, used;
+        ssize_t n = recv(c->fd, c->in + c->ilen, room, 0);
 
         if (n == 0)
             FAIL("the server closed a connection (%" PRIu64 " of %" PRIu64 " replies)",
@@ -432,6 +439,10 @@ static void cconn_read(client_t *cl, cconn_t *c)
         c->ilen -= used;
         if (c->ilen == sizeof c->in)
             FAIL("a reply longer than %zu bytes", sizeof c->in);
+        /* the socket had no more (epoll is level-triggered: it says so
+         * again if more came); no second recv just to see EAGAIN */
+        if ((size_t) n < room)
+            break;
     }
     cconn_fill(cl, c);
 }
@@ -635,9 +646,8 @@ int main(int argc, char *argv[])
     int quick = q && *q && strcmp(q, "0") != 0, rounds, workers, i, r;
     setup_t su;
     bench_table_t t;
-    double load0, ratio, m1, mn, cpu_ratio, eff_ratio;
+    double load0, ratio, m1, mn, cpu_ratio, eff_ratio, work_wall_us;
     char name[BENCH_NAME_WIDTH + 1];
-    uint64_t t0, samples[21];
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0)
@@ -657,7 +667,7 @@ int main(int argc, char *argv[])
     su.work_us = bench_env_double("POOLEV_BENCH_WORK_US", 20, 0.1, 100000);
     workers = (int) bench_env_double("POOLEV_BENCH_WORKERS", 2, 2, 64);
     su.nconns = (int) bench_env_double("POOLEV_BENCH_CONNS", 8 * workers, 1, MAX_CONNS);
-    su.depth = (int) bench_env_double("POOLEV_BENCH_DEPTH", 4, 1, MAX_DEPTH);
+    su.depth = (int) bench_env_double("POOLEV_BENCH_DEPTH", 8, 1, MAX_DEPTH);
     load0 = bench_loadavg();
 
     printf("poolev %s daemon CPU-bound requests: Workers 1 against Workers %d\n",
@@ -665,26 +675,26 @@ int main(int argc, char *argv[])
     bench_print_machine();
     bench_tsv_begin("daemon_cpu", rounds);
 
-    /* the work: calibrated, then timed as the server will run it */
+    /* the work: calibrated, then timed as the server will run it, in CPU
+     * time (what the server's CPU figures count; wall time would add what
+     * other processes took) */
     su.steps = bench_spin_calibrate((uint64_t) (su.work_us * 1000));
-    for (i = 0; i < 21; i++) {
-        t0 = bench_now_ns();
-        bench_sink(bench_spin((uint64_t) i + 1, su.steps));
-        samples[i] = bench_now_ns() - t0;
-    }
     {
-        double d[21];
+        uint64_t c0 = bench_thread_cpu_ns(), w0 = bench_now_ns();
 
-        for (i = 0; i < 21; i++)
-            d[i] = (double) samples[i];
-        su.work_us = bench_median_of(d, 21) / 1e3;
+        for (i = 0; i < WORK_SAMPLES; i++)
+            bench_sink(bench_spin((uint64_t) i + 1, su.steps));
+        su.work_us = (double) (bench_thread_cpu_ns() - c0) / WORK_SAMPLES / 1e3;
+        work_wall_us = (double) (bench_now_ns() - w0) / WORK_SAMPLES / 1e3;
     }
-    printf("work:     %" PRIu64 " xorshift steps per request, %.2f us (calibrated, then the "
-           "median of 21 timed runs);\n          the work alone allows at most %.0f requests "
-           "per CPU-second\n", su.steps, su.work_us, 1e6 / su.work_us);
+    printf("work:     %" PRIu64 " xorshift steps per request: %.2f us of CPU (%.2f us of "
+           "wall time),\n          the mean of %d; the work alone allows at most %.0f "
+           "requests per CPU-second\n", su.steps, su.work_us, work_wall_us, WORK_SAMPLES,
+           1e6 / su.work_us);
     printf("threads:  each server thread's CPU per second, the main thread first\n");
-    printf("client:   one thread on epoll, %d connections, %d requests in flight on each, "
-           "every reply checked\n", su.nconns, su.depth);
+    printf("client:   one thread on epoll, %d connections, each refilled to %d requests in "
+           "flight\n          when %d or fewer are left; every reply checked\n", su.nconns,
+           su.depth, su.depth / 2);
     printf("method:   %d round%s, Workers 1 and %d alternating (which goes first alternates "
            "too),\n          each a fresh daemon process; %.1f s timed after %.1f s of "
            "warm-up; medians\n", rounds, rounds == 1 ? "" : "s", workers, su.window_s,

@@ -18,6 +18,7 @@
  *  - bench_spin(), bench_spin_calibrate(): a fixed amount of CPU work
  *  - bench_self_cpu(), bench_proc_cpu(), bench_stat_cpu(): CPU time of this
  *                        process, of another, of one of its threads
+ *  - bench_thread_cpu_ns(): the calling thread's CPU time
  *  - bench_loadavg():      the 1-minute load average
  *  - bench_connect_loopback(): a TCP connection to 127.0.0.1
  *
@@ -376,6 +377,20 @@ static inline uint64_t bench_spin_calibrate(uint64_t ns)
     }
     steps = (uint64_t) ((double) ns * 1e6 / (double) (best ? best : 1));
     return steps ? steps : 1;
+}
+
+/* The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID):
+ * unlike bench_now_ns() it does not count the time other processes or the
+ * hypervisor held the CPU. Aborts if the clock fails. */
+static inline uint64_t bench_thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+        perror("clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+        abort();
+    }
+    return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
 }
 
 /* This process's CPU time so far (user + system, every thread; not its
