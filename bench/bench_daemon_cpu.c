@@ -15,21 +15,25 @@
  *
  * and one module, "work": a line protocol where each request "W SEQ"
  * costs the server STEPS steps of bench_spin() (about 20 us, calibrated at
- * the start and printed) and gets the reply "SEQ HASH", HASH the result of
- * the work in 16 hex digits (so the compiler cannot drop it). Under
+ * the start; their CPU time, over 500 requests' work, is printed: what a
+ * request costs beyond it is computed from that) and gets the reply
+ * "SEQ HASH", HASH the result of the work in 16 hex digits (so the
+ * compiler cannot drop it). Under
  * Workers N each worker runs the module's init and serves the connections
  * handed to it.
  *
  * The load client is this process: one thread on epoll, C connections
  * (the same for both configurations: 8 x the larger worker count, so 16),
- * each keeping D requests pipelined (a new one for each reply). Every reply
+ * each refilled to D requests in flight (default 8) whenever D/2 or fewer
+ * are left, so requests and replies travel in batches. Every reply
  * is checked (the sequence number it answers, in order, per connection),
  * and at the end of each measurement the client stops sending and waits
  * for every reply: the count is exact or the benchmark fails.
  *
  * Per measurement, over a timed window after a warm-up: requests per
  * second; the server's CPU (utime + stime of /proc/PID/stat, every
- * thread) per wall second; the client's own CPU share; requests per server
+ * thread) per wall second, and each server thread's (/proc/PID/task, the
+ * main thread first); the client's own CPU share; requests per server
  * CPU-second, and what a request costs the daemon beyond its work (CPU
  * per request minus the work). Rounds alternate the configurations (Workers
  * 1 first in odd rounds, Workers 2 first in even ones), each in a fresh
@@ -75,10 +79,9 @@
 #define NAME "bench_daemon_cpu"
 #define MAX_CONNS 1024
 #define MAX_DEPTH 64
-#define REPLY_MAX 48            /* "SEQ HASH\n": at most 20 + 1 + 16 + 1 */
 #define TIMEOUT_NS (10ull * 1000000000)
 #define WORK_SAMPLES 500        /* requests' work timed at the start */
-#define MAX_THREADS 72          /* the server's: main + PEV_WORKERS_MAX at most */
+#define MAX_THREADS 72          /* the server's: main + up to 64 workers, and room */
 
 /* ======================================================================== */
 /* The server: a daemon with the "work" module (in the child process)        */
