@@ -13,7 +13,8 @@
  *     read by the receiver (one in flight);
  *  4. events per second: worker 0 sends a stream of events to worker 1
  *     (BATCH per iteration of its loop) as fast as it can; also a shared
- *     block sent to both workers;
+ *     block sent to both workers; with the CPU per event (the process's
+ *     CPU time over the stream: sender and receivers together);
  *  5. CPU-bound requests: REQS events, each costing its listener about
  *     20 us of arithmetic, sent round-robin from the main thread to a group
  *     of 1 worker and then of 2 (alternately, 3 times): requests per second
@@ -259,9 +260,13 @@ static void on_worker0(pev_post_fn *fn)
     CHECK(pev_loop_post(pev_worker_loop(pev_workers_worker(G, 0)), fn, NULL));
 }
 
+/* The flood's rate, and its CPU per event: the process's CPU time over the
+ * flood (the sender's and the receivers' threads; the main thread waits
+ * without CPU), divided by the events delivered. */
 static void flood(const char *what, int shared)
 {
     uint64_t t0, ns;
+    double c0, cpu;
 
     FLOOD_SENT = 0;
     atomic_store(&FLOOD_GOT, 0);
@@ -269,15 +274,18 @@ static void flood(const char *what, int shared)
     FLOOD_SH = NULL;
     if (shared)
         CHECK(pev_shared_create(&FLOOD_SH, "0123456789abcdef", 16));
+    c0 = bench_self_cpu();
     t0 = bench_now_ns();
     on_worker0(flood_kick);
     wait_finished();
     ns = bench_now_ns() - t0;
+    cpu = bench_self_cpu() - c0;
     pev_shared_release(FLOOD_SH);
     FLOOD_SH = NULL;
-    printf("  %-34s %7.2f M events/s  (%ld events in %.1f ms, %.0f ns each)\n", what,
-           FLOOD_N * FLOOD_TARGETS / (ns / 1e3), FLOOD_N * FLOOD_TARGETS, ns / 1e6,
-           (double) ns / (double) (FLOOD_N * FLOOD_TARGETS));
+    printf("  %-34s %7.2f M events/s  (%ld events in %.1f ms, %.0f ns each, %.0f ns of CPU "
+           "each)\n", what, FLOOD_N * FLOOD_TARGETS / (ns / 1e3), FLOOD_N * FLOOD_TARGETS,
+           ns / 1e6, (double) ns / (double) (FLOOD_N * FLOOD_TARGETS),
+           cpu * 1e9 / (double) (FLOOD_N * FLOOD_TARGETS));
 }
 
 static void run(apr_pool_t *pool);
