@@ -13,7 +13,8 @@
  *     read by the receiver (one in flight);
  *  4. events per second: worker 0 sends a stream of events to worker 1
  *     (BATCH per iteration of its loop) as fast as it can; also a shared
- *     block sent to both workers;
+ *     block sent to both workers; with the CPU per event (the process's
+ *     CPU time over the stream: sender and receivers together);
  *  5. CPU-bound requests: REQS events, each costing its listener about
  *     20 us of arithmetic, sent round-robin from the main thread to a group
  *     of 1 worker and then of 2 (alternately, 3 times): requests per second
@@ -266,9 +267,13 @@ static void on_worker0(pev_post_fn *fn)
     CHECK(pev_loop_post(pev_worker_loop(pev_workers_worker(G, 0)), fn, NULL));
 }
 
+/* The flood's rate, and its CPU per event: the process's CPU time over the
+ * flood (the sender's and the receivers' threads; the main thread waits
+ * without CPU), divided by the events delivered. */
 static void flood(const char *what, int shared)
 {
     uint64_t t0, ns;
+    double c0, cpu;
 
     FLOOD_SENT = 0;
     atomic_store(&FLOOD_GOT, 0);
@@ -276,15 +281,18 @@ static void flood(const char *what, int shared)
     FLOOD_SH = NULL;
     if (shared)
         CHECK(pev_shared_create(&FLOOD_SH, "0123456789abcdef", 16));
+    c0 = bench_self_cpu();
     t0 = bench_now_ns();
     on_worker0(flood_kick);
     wait_finished();
     ns = bench_now_ns() - t0;
+    cpu = bench_self_cpu() - c0;
     pev_shared_release(FLOOD_SH);
     FLOOD_SH = NULL;
-    printf("  %-34s %7.2f M events/s  (%ld events in %.1f ms, %.0f ns each)\n", what,
-           FLOOD_N * FLOOD_TARGETS / (ns / 1e3), FLOOD_N * FLOOD_TARGETS, ns / 1e6,
-           (double) ns / (double) (FLOOD_N * FLOOD_TARGETS));
+    printf("  %-34s %7.2f M events/s  (%ld events in %.1f ms, %.0f ns each, %.0f ns of CPU "
+           "each)\n", what, FLOOD_N * FLOOD_TARGETS / (ns / 1e3), FLOOD_N * FLOOD_TARGETS,
+           ns / 1e6, (double) ns / (double) (FLOOD_N * FLOOD_TARGETS),
+           cpu * 1e9 / (double) (FLOOD_N * FLOOD_TARGETS));
 }
 
 static void run(apr_pool_t *pool, long spin_us);
@@ -346,30 +354,16 @@ static void run(apr_pool_t *pool, long spin_us)
 
 /* ---- 5. CPU-bound requests ------------------------------------------- */
 
-#include <sys/resource.h>
-
 #define REQS 20000
 static uint64_t SPIN_ITERS;
 static atomic_long REQ_DONE;
 static volatile uint64_t SPIN_SINK;
 
-static uint64_t spin(uint64_t n)
-{
-    uint64_t x = 88172645463325252ULL, i;
-
-    for (i = 0; i < n; i++) {      /* xorshift: no memory, no calls */
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    return x;
-}
-
 static void on_req(const void *event_data, void *ud)
 {
     (void) event_data;
     (void) ud;
-    SPIN_SINK = spin(SPIN_ITERS);
+    SPIN_SINK = bench_spin(0, SPIN_ITERS);
     if (atomic_fetch_add(&REQ_DONE, 1) + 1 == REQS)
         finish();
 }
@@ -378,15 +372,6 @@ static apr_status_t init_req(pev_worker_t *w, void *ud)
 {
     (void) ud;
     return pev_event_register(NULL, pev_worker_bus(w), NULL, "b.req", on_req, NULL, NULL);
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec
-           + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Requests per second with @a n workers; *cpu: the process's CPU seconds
@@ -402,35 +387,25 @@ static double cpu_run(apr_pool_t *parent, int n, double *cpu)
     CHECK(pev_workers_create(&g, n, init_req, NULL, NULL, p));
     CHECK(pev_workers_start(g));
     atomic_store(&REQ_DONE, 0);
-    c0 = cpu_seconds();
+    c0 = bench_self_cpu();
     t0 = bench_now_ns();
     for (i = 0; i < REQS; i++)
         CHECK(pev_workers_send(g, i % n, "b.req", &i, sizeof i));
     wait_finished();
     ns = bench_now_ns() - t0;
-    *cpu = (cpu_seconds() - c0) / (ns / 1e9);
+    *cpu = (bench_self_cpu() - c0) / (ns / 1e9);
     apr_pool_destroy(p);            /* stops and joins */
     return REQS / (ns / 1e9);
 }
 
 static void cpu_bound(apr_pool_t *pool)
 {
-    uint64_t t0, ns;
+    uint64_t t0;
     int r;
 
-    /* calibrate: about 20 us per request on this machine */
-    for (r = 0, ns = UINT64_MAX; r < 5; r++) {     /* the quickest of 5 */
-        uint64_t d;
-
-        t0 = bench_now_ns();
-        SPIN_SINK = spin(1000000);
-        d = bench_now_ns() - t0;
-        if (d < ns)
-            ns = d;
-    }
-    SPIN_ITERS = UINT64_C(1000000) * 20000 / (ns ? ns : 1);
+    SPIN_ITERS = bench_spin_calibrate(20000);     /* about 20 us per request */
     t0 = bench_now_ns();
-    SPIN_SINK = spin(SPIN_ITERS);
+    SPIN_SINK = bench_spin(0, SPIN_ITERS);
     printf("\nCPU-bound requests: %d events of %.1f us of work each, round-robin from "
            "the main thread\n", REQS, (bench_now_ns() - t0) / 1e3);
     for (r = 0; r < 3; r++) {

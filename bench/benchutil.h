@@ -15,6 +15,12 @@
  *  - bench_env_double():   a number from the environment, range-checked
  *  - bench_rss_bytes():    the process's resident set size (Linux /proc)
  *  - bench_tsv_*():        machine-readable results (POOLEV_BENCH_TSV)
+ *  - bench_spin(), bench_spin_calibrate(): a fixed amount of CPU work
+ *  - bench_self_cpu(), bench_proc_cpu(), bench_stat_cpu(): CPU time of this
+ *                        process, of another, of one of its threads
+ *  - bench_thread_cpu_ns(): the calling thread's CPU time
+ *  - bench_loadavg():      the 1-minute load average
+ *  - bench_connect_loopback(): a TCP connection to 127.0.0.1
  *
  * Everything is static inline, so a benchmark includes only what it uses and
  * unused helpers cost nothing (and warn nothing). clock_gettime() needs POSIX
@@ -25,10 +31,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -326,6 +337,160 @@ static inline uint64_t bench_rss_bytes(void)
     if (end == p + 1)
         return 0;
     return (uint64_t) pages * (uint64_t) page;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixed CPU work, CPU time, the machine's load                              */
+
+/* @a n steps of xorshift64 from @a seed (0: a fixed non-zero seed): shifts
+ * and xors on one register, no memory, no calls, each step depending on
+ * the one before, so the time is proportional to @a n. Use the result (a
+ * reply, bench_sink(), a volatile) and the compiler can neither drop nor
+ * shorten the loop: it has no closed form it knows. */
+static inline uint64_t bench_spin(uint64_t seed, uint64_t n)
+{
+    uint64_t x = seed ? seed : UINT64_C(88172645463325252), i;
+
+    for (i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    return x;
+}
+
+/* The number of bench_spin() steps that take about @a ns nanoseconds on
+ * this CPU, from the quickest of 5 timed runs of 1,000,000 steps (the
+ * quickest: other processes can only make a run slower). At least 1. */
+static inline uint64_t bench_spin_calibrate(uint64_t ns)
+{
+    uint64_t best = UINT64_MAX, steps;
+    int r;
+
+    for (r = 0; r < 5; r++) {
+        uint64_t t0 = bench_now_ns(), d;
+
+        bench_sink(bench_spin(0, 1000000));
+        d = bench_now_ns() - t0;
+        if (d < best)
+            best = d;
+    }
+    steps = (uint64_t) ((double) ns * 1e6 / (double) (best ? best : 1));
+    return steps ? steps : 1;
+}
+
+/* The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID):
+ * unlike bench_now_ns() it does not count the time other processes or the
+ * hypervisor held the CPU. Aborts if the clock fails. */
+static inline uint64_t bench_thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+        perror("clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+        abort();
+    }
+    return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* This process's CPU time so far (user + system, every thread; not its
+ * children), in seconds; 0 if unavailable. */
+static inline double bench_self_cpu(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The CPU time (utime + stime) in a /proc stat file @a path, in seconds, at
+ * the clock tick's resolution (usually 10 ms); -1 if the file cannot be
+ * opened (the task is gone). Aborts if it cannot be parsed. */
+static inline double bench_stat_cpu(const char *path)
+{
+    char buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    p = strrchr(buf, ')');      /* the command name may hold spaces */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st)
+                   != 2) {
+        fprintf(stderr, "cannot parse %s\n", path);
+        abort();
+    }
+    return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
+/* Process @a pid's CPU time so far (/proc/PID/stat: every thread), in
+ * seconds (bench_stat_cpu()). Aborts if the process is gone. */
+static inline double bench_proc_cpu(pid_t pid)
+{
+    char path[64];
+    double v;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    if ((v = bench_stat_cpu(path)) < 0) {
+        fprintf(stderr, "open %s: %s\n", path, strerror(errno));
+        abort();
+    }
+    return v;
+}
+
+/* The 1-minute load average (/proc/loadavg), or -1 if unavailable. */
+static inline double bench_loadavg(void)
+{
+    char buf[128];
+    double v = -1;
+    ssize_t n;
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return sscanf(buf, "%lf", &v) == 1 ? v : -1;
+}
+
+/* A TCP connection to 127.0.0.1:@a port with TCP_NODELAY, non-blocking once
+ * connected if @a nonblock; -1 (errno set) if the connect failed. Aborts if
+ * no socket can be made. */
+static inline int bench_connect_loopback(int port, int nonblock)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    if (fd < 0) {
+        perror("socket");
+        abort();
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t) port);
+    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (nonblock && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+        perror("fcntl(O_NONBLOCK)");
+        abort();
+    }
+    return fd;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -64,20 +64,7 @@ static inline int free_port(void)
  * @a nonblock, once connected), or -1 if refused. */
 static inline int connect_to(int port, int nonblock)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-    SYSCHECK(fd >= 0, "socket");
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t) port);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (nonblock)
-        SYSCHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0, "fcntl");
-    return fd;
+    return bench_connect_loopback(port, nonblock);
 }
 
 /* The running children (spawn() to proc_stop()), killed by kill_children()
@@ -189,22 +176,7 @@ static inline void proc_stop(pid_t *pid, const char *dir)
 /* A process's CPU time so far, in seconds (utime + stime). */
 static inline double proc_cpu(pid_t pid)
 {
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    f = fopen(path, "r");
-    SYSCHECK(f != NULL, "fopen /proc/PID/stat");
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')');      /* the command name may hold spaces */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st)
-                   != 2)
-        FAIL("cannot parse %s", path);
-    return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+    return bench_proc_cpu(pid);
 }
 
 /* ------------------------------------------------------------------------ */
