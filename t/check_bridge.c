@@ -448,21 +448,29 @@ END_TEST
 /* Two nodes on two loops (as in two processes), both importing and
  * exporting "topic.": each message is delivered once per node, never sent
  * back. */
-START_TEST(test_two_loops)
+/* A Redis, node "a" on the test's loop and node "b" on a loop of its own
+ * (as in two processes). */
+static void nodes_on_two_loops(node_t **a, node_t **b, pev_loop_t **loop2)
 {
     pev_bridge_options_t o;
+
+    ck_assert_int_eq(pev_loop_create(loop2, pt_pool), APR_SUCCESS);
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    o.node_id = "a";
+    *a = node_make(pt_pool, NULL, &o);
+    make_loop = *loop2;
+    o.node_id = "b";
+    *b = node_make(pt_pool, NULL, &o);
+}
+
+START_TEST(test_two_loops)
+{
     pev_loop_t *loop2;
     node_t *a, *b;
     unsigned i;
 
-    ck_assert_int_eq(pev_loop_create(&loop2, pt_pool), APR_SUCCESS);
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
-    o.node_id = "a";
-    a = node_make(pt_pool, NULL, &o);
-    make_loop = loop2;
-    o.node_id = "b";
-    b = node_make(pt_pool, NULL, &o);
+    nodes_on_two_loops(&a, &b, &loop2);
 #define PUMP2(cond) PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(loop2, 500), cond)
     PUMP2(connected(a) && connected(b));
     for (i = 0; i < 300; i++) {
@@ -497,19 +505,11 @@ static void publish_posted(void *user_data, int cancelled)
 
 START_TEST(test_export_written_in_its_iteration)
 {
-    pev_bridge_options_t o;
     pev_loop_t *loop2;
     node_t *a, *b;
     int k;
 
-    ck_assert_int_eq(pev_loop_create(&loop2, pt_pool), APR_SUCCESS);
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
-    o.node_id = "a";
-    a = node_make(pt_pool, NULL, &o);
-    make_loop = loop2;
-    o.node_id = "b";
-    b = node_make(pt_pool, NULL, &o);
+    nodes_on_two_loops(&a, &b, &loop2);
     PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(loop2, 500),
                  connected(a) && connected(b));
     for (k = 0; k < 20; k++) {      /* the subscriptions settle */
