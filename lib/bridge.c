@@ -28,6 +28,15 @@ apr_status_t pev_bridge_parse_url(pev_bridge_options_t *opts, const char *url,
     return APR_ENOTIMPL;
 }
 
+apr_status_t pev_bridge_origins_create(pev_bridge_origins_t **origins, apr_size_t max,
+                                       apr_pool_t *pool)
+{
+    (void) max, (void) pool;
+    if (origins)
+        *origins = NULL;
+    return APR_ENOTIMPL;
+}
+
 apr_status_t pev_bridge_create(pev_bridge_t **bridge, pev_loop_t *loop, pev_bus_t *bus,
                                const pev_bridge_options_t *opts, apr_pool_t *pool)
 {
@@ -97,6 +106,12 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
  *    the bridge's own timers: never from hiredis's cleanup or connect
  *    callbacks, which may not free the context. Log lines are queued and
  *    written from a timer.
+ *  - Inbound order: the origins table (pev_bridge_origins_t), malloc'd and
+ *    counted (its pool's reference, one per bridge using it), maps (origin,
+ *    epoch) to the last sequence number delivered; bridges that replace
+ *    one another share it. Bounded: an array of entries linked by index in
+ *    hash chains and in a most-recently-seen list, the least recently seen
+ *    evicted for a new pair when full.
  *  - The outbound queue is a ring of entries, oldest first; the first
  *    `handed` of them are in hiredis (sent or in its output buffer) and wait
  *    for PUBLISH's reply; the rest wait for the connection, holding a copy
@@ -132,7 +147,7 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
 #define DEFAULT_CONNECT_TIMEOUT (5 * 1000 * 1000)
 #define DEFAULT_COMMAND_TIMEOUT (10 * 1000 * 1000)
 #define LOG_INTERVAL (1000 * 1000)  /* counts (drops, gaps) at most this often */
-#define MAX_ORIGINS 4096            /* (origin, epoch) pairs remembered */
+#define NIL 0xffffffffu            /* no entry (the origins table) */
 #define RELOG_INTERVAL (30 * 1000 * 1000)   /* a changed failure, at most this often */
 
 /* envelope: "PEV", version, origin length, origin, epoch, seq, event length
@@ -211,8 +226,7 @@ struct pev_bridge {
     apr_uint64_t rnd;           /* backoff jitter */
 
     /* inbound */
-    apr_pool_t *opool;          /* (origin, epoch) -> last seq */
-    apr_hash_t *origins;
+    pev_bridge_origins_t *origins;  /* (origin, epoch) -> last seq; shared */
     const pev_bridge_msg_t *current;
 
     /* log */
@@ -225,6 +239,7 @@ struct pev_bridge {
 };
 
 static void conn_start(conn_t *c);
+static void origins_unref(pev_bridge_origins_t *o);
 static void conn_fail(conn_t *c, const char *fmt, ...) PEV_PRINTF(2, 3);
 static void on_conn_timer(pev_timer_t *t, void *user_data);
 
@@ -241,6 +256,7 @@ static void release(pev_bridge_t *b)
         b->logs = l->next;
         free(l);
     }
+    origins_unref(b->origins);
     free(b->q);
     free(b->ebuf);
     free(b);
@@ -352,6 +368,189 @@ static void on_log_timer(pev_timer_t *t, void *user_data)
         }
     }
     release(b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The origins: (origin, epoch) -> the last sequence number delivered        */
+
+/* One (origin, epoch) pair. Entries live in one array and are linked by
+ * index: a hash chain, and a list from the most recently seen to the least
+ * (the one evicted when the table is full). */
+typedef struct oent {
+    char *origin;               /* malloc'd, olen bytes */
+    apr_size_t olen;
+    apr_uint64_t epoch, last;
+    apr_uint32_t hash, chain, newer, older;
+} oent_t;
+
+struct pev_bridge_origins {
+    unsigned refs;              /* the pool's (if any), one per bridge */
+    apr_uint32_t max, n, cap;   /* most entries, entries, room */
+    oent_t *e;
+    apr_uint32_t *bucket;       /* heads of the chains; nb a power of 2 */
+    apr_uint32_t nb;
+    apr_uint32_t newest, oldest;
+};
+
+static apr_uint32_t o_hash(const unsigned char *origin, apr_size_t olen, apr_uint64_t epoch)
+{
+    apr_uint32_t h = 2166136261u;
+    apr_size_t i;
+
+    for (i = 0; i < olen; i++)
+        h = (h ^ origin[i]) * 16777619u;
+    for (i = 0; i < 8; i++, epoch >>= 8)
+        h = (h ^ (unsigned char) epoch) * 16777619u;
+    return h;
+}
+
+static void origins_unref(pev_bridge_origins_t *o)
+{
+    apr_uint32_t i;
+
+    if (--o->refs)
+        return;
+    for (i = 0; i < o->n; i++)
+        free(o->e[i].origin);
+    free(o->e);
+    free(o->bucket);
+    free(o);
+}
+
+static apr_status_t origins_cleanup(void *data)
+{
+    origins_unref(data);
+    return APR_SUCCESS;
+}
+
+static pev_bridge_origins_t *origins_new(apr_size_t max)
+{
+    pev_bridge_origins_t *o = calloc(1, sizeof *o);
+
+    if (!o)
+        return NULL;
+    o->refs = 1;
+    o->max = (apr_uint32_t) (max ? max : PEV_BRIDGE_ORIGINS_DEFAULT);
+    o->newest = o->oldest = NIL;
+    return o;
+}
+
+static void o_unlink_lru(pev_bridge_origins_t *o, apr_uint32_t i)
+{
+    oent_t *x = &o->e[i];
+
+    if (x->newer != NIL)
+        o->e[x->newer].older = x->older;
+    else
+        o->newest = x->older;
+    if (x->older != NIL)
+        o->e[x->older].newer = x->newer;
+    else
+        o->oldest = x->newer;
+}
+
+static void o_push_newest(pev_bridge_origins_t *o, apr_uint32_t i)
+{
+    oent_t *x = &o->e[i];
+
+    x->newer = NIL;
+    x->older = o->newest;
+    if (o->newest != NIL)
+        o->e[o->newest].newer = i;
+    o->newest = i;
+    if (o->oldest == NIL)
+        o->oldest = i;
+}
+
+/* Room for one more entry: the array and the buckets grow by doubling up
+ * to max. 0 when out of memory. */
+static int o_grow(pev_bridge_origins_t *o)
+{
+    apr_uint32_t cap = o->cap ? o->cap * 2 : 16, nb, i;
+    apr_uint32_t *bucket;
+    oent_t *e;
+
+    if (cap > o->max)
+        cap = o->max;
+    e = realloc(o->e, (size_t) cap * sizeof *e);
+    if (!e)
+        return 0;
+    o->e = e;
+    o->cap = cap;
+    for (nb = 16; nb < 2 * cap; nb *= 2)
+        ;
+    if (nb == o->nb)
+        return 1;
+    bucket = malloc((size_t) nb * sizeof *bucket);
+    if (!bucket)
+        return o->nb > 0;       /* the old buckets still work */
+    memset(bucket, 0xff, (size_t) nb * sizeof *bucket);
+    for (i = 0; i < o->n; i++) {
+        o->e[i].chain = bucket[o->e[i].hash & (nb - 1)];
+        bucket[o->e[i].hash & (nb - 1)] = i;
+    }
+    free(o->bucket);
+    o->bucket = bucket;
+    o->nb = nb;
+    return 1;
+}
+
+/* The last sequence number of (origin, epoch), its entry made the most
+ * recently seen; a new entry (*last 0) when the pair is not known, the
+ * least recently seen pair evicted (*evicted 1) when the table is full.
+ * NULL when out of memory. */
+static apr_uint64_t *o_find(pev_bridge_origins_t *o, const unsigned char *origin,
+                            apr_size_t olen, apr_uint64_t epoch, int *evicted)
+{
+    apr_uint32_t h = o_hash(origin, olen, epoch), i, *pp;
+    oent_t *x;
+    char *copy;
+
+    *evicted = 0;
+    if (o->nb)
+        for (i = o->bucket[h & (o->nb - 1)]; i != NIL; i = o->e[i].chain) {
+            x = &o->e[i];
+            if (x->hash == h && x->epoch == epoch && x->olen == olen
+                && memcmp(x->origin, origin, olen) == 0) {
+                if (o->newest != i) {
+                    o_unlink_lru(o, i);
+                    o_push_newest(o, i);
+                }
+                return &x->last;
+            }
+        }
+    copy = malloc(olen ? olen : 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, origin, olen);
+    if (o->n < o->max && (o->n < o->cap || o_grow(o))) {
+        i = o->n++;
+    }
+    else if (o->n == 0) {
+        free(copy);
+        return NULL;
+    }
+    else {
+        /* full: the least recently seen pair goes */
+        i = o->oldest;
+        x = &o->e[i];
+        for (pp = &o->bucket[x->hash & (o->nb - 1)]; *pp != i; pp = &o->e[*pp].chain)
+            ;
+        *pp = x->chain;
+        o_unlink_lru(o, i);
+        free(x->origin);
+        *evicted = 1;
+    }
+    x = &o->e[i];
+    x->origin = copy;
+    x->olen = olen;
+    x->epoch = epoch;
+    x->last = 0;
+    x->hash = h;
+    x->chain = o->bucket[h & (o->nb - 1)];
+    o->bucket[h & (o->nb - 1)] = i;
+    o_push_newest(o, i);
+    return &x->last;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -628,7 +827,7 @@ static void on_message(pev_bridge_t *b, const char *ch, apr_size_t chlen,
     const pev_bridge_msg_t *outer;
     const void *data;
     apr_uint64_t *last;
-    char key[PEV_BRIDGE_MAX_NODE_ID + 1 + 8];
+    int evicted;
     apr_status_t st;
 
     /* the envelope */
@@ -663,26 +862,18 @@ static void on_message(pev_bridge_t *b, const char *ch, apr_size_t chlen,
         goto bad;
 
     /* per (origin, epoch): in order, once; gaps are losses */
-    memcpy(key, origin, olen);
-    key[olen] = 0;
-    put64((unsigned char *) key + olen + 1, msg.epoch);
-    last = apr_hash_get(b->origins, key, (apr_ssize_t) (olen + 9));
-    if (last) {
-        if (msg.seq <= *last)
-            goto bad;
-        if (msg.seq > *last + 1) {
-            b->st.lost += msg.seq - *last - 1;
-            count_later(b, &b->lost_unlogged, msg.seq - *last - 1);
-        }
+    last = o_find(b->origins, origin, olen, msg.epoch, &evicted);
+    if (!last)
+        goto bad;               /* out of memory: not deliverable in order */
+    if (evicted)
+        b->st.forgotten++;
+    if (msg.seq <= *last) {
+        b->st.repeated++;
+        return;
     }
-    else {
-        if (apr_hash_count(b->origins) >= MAX_ORIGINS) {
-            apr_pool_clear(b->opool);
-            b->origins = apr_hash_make(b->opool);
-        }
-        last = apr_palloc(b->opool, sizeof *last);
-        apr_hash_set(b->origins, apr_pmemdup(b->opool, key, olen + 9),
-                     (apr_ssize_t) (olen + 9), last);
+    if (*last && msg.seq > *last + 1) {
+        b->st.lost += msg.seq - *last - 1;
+        count_later(b, &b->lost_unlogged, msg.seq - *last - 1);
     }
     *last = msg.seq;
     b->st.received++;
@@ -1165,6 +1356,22 @@ apr_status_t pev_bridge_parse_url(pev_bridge_options_t *opts, const char *url,
     return APR_SUCCESS;
 }
 
+apr_status_t pev_bridge_origins_create(pev_bridge_origins_t **out, apr_size_t max,
+                                       apr_pool_t *pool)
+{
+    pev_bridge_origins_t *o;
+
+    if (out)
+        *out = NULL;
+    if (!out || !pool || max > PEV_BRIDGE_ORIGINS_MAX)
+        return APR_EINVAL;
+    if ((o = origins_new(max)) == NULL)
+        return APR_ENOMEM;
+    apr_pool_cleanup_register(pool, o, origins_cleanup, apr_pool_cleanup_null);
+    *out = o;
+    return APR_SUCCESS;
+}
+
 apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *bus,
                                const pev_bridge_options_t *opts, apr_pool_t *pool)
 {
@@ -1235,12 +1442,17 @@ apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *
     b->node_len = strlen(b->node_id);
 
     if ((st = apr_pool_create(&b->enc_scratch, pool)) != APR_SUCCESS
-        || (st = apr_pool_create(&b->dec_scratch, pool)) != APR_SUCCESS
-        || (st = apr_pool_create(&b->opool, pool)) != APR_SUCCESS) {
+        || (st = apr_pool_create(&b->dec_scratch, pool)) != APR_SUCCESS) {
         free(b);
         return st;
     }
-    b->origins = apr_hash_make(b->opool);
+    b->origins = opts->origins ? opts->origins : origins_new(0);
+    if (!b->origins) {
+        free(b);
+        return APR_ENOMEM;
+    }
+    if (opts->origins)
+        b->origins->refs++;
     st = pev_timer_add(&b->log_timer, loop, 0, on_log_timer, b, pool);
     if (st == APR_SUCCESS)
         st = pev_timer_cancel(b->log_timer);
@@ -1257,6 +1469,7 @@ apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *
         for (i = 0; i < 2; i++)
             if (b->conn[i].timer)
                 pev_timer_cancel(b->conn[i].timer);
+        origins_unref(b->origins);
         free(b);
         return st;
     }
