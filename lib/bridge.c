@@ -123,6 +123,7 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
 #include <string.h>
 #include <arpa/inet.h>
 
+#include <apr_allocator.h>
 #include <apr_general.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -148,6 +149,8 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
 #define DEFAULT_COMMAND_TIMEOUT (10 * 1000 * 1000)
 #define LOG_INTERVAL (1000 * 1000)  /* counts (drops, gaps) at most this often */
 #define NIL 0xffffffffu            /* no entry (the origins table) */
+#define SCRATCH_KEEP (64 * 1024)    /* free bytes a scratch pool keeps */
+#define EBUF_KEEP (64 * 1024)       /* the envelope buffer kept after a message */
 #define RELOG_INTERVAL (30 * 1000 * 1000)   /* a changed failure, at most this often */
 
 /* envelope: "PEV", version, origin length, origin, epoch, seq, event length
@@ -674,6 +677,17 @@ static const match_t *find_match(const match_t *m, const char *event, apr_size_t
     return NULL;
 }
 
+/* After a message that needed more than EBUF_KEEP: the buffer goes (the
+ * next message makes one of its own size). */
+static void ebuf_trim(pev_bridge_t *b)
+{
+    if (b->ecap > EBUF_KEEP) {
+        free(b->ebuf);
+        b->ebuf = NULL;
+        b->ecap = 0;
+    }
+}
+
 static void drop(pev_bridge_t *b)
 {
     b->st.dropped++;
@@ -778,6 +792,7 @@ static void on_generate(void *user_data, const char *event, const void *event_da
     }
     apr_pool_clear(b->enc_scratch);
     if (b->qcount == b->qcap && !q_grow(b)) {
+        ebuf_trim(b);
         drop(b);
         return;
     }
@@ -794,15 +809,24 @@ static void on_generate(void *user_data, const char *event, const void *event_da
             b->qcount++;
             b->handed++;
             b->qbytes += envlen;
+            ebuf_trim(b);
             arm_command_deadline(b);
             return;
         }
-        e->buf = malloc(chlen + envlen);
-        if (!e->buf) {
+        /* the connection is not ready: a copy waits (or the large buffer
+         * itself) */
+        if (b->ecap > EBUF_KEEP) {
+            e->buf = b->ebuf;
+            b->ebuf = NULL;
+            b->ecap = 0;
+        }
+        else if ((e->buf = malloc(chlen + envlen)) == NULL) {
             drop(b);
             return;
         }
-        memcpy(e->buf, b->ebuf, chlen + envlen);
+        else {
+            memcpy(e->buf, b->ebuf, chlen + envlen);
+        }
         b->qcount++;
         b->qbytes += envlen;
     }
@@ -1356,6 +1380,25 @@ apr_status_t pev_bridge_parse_url(pev_bridge_options_t *opts, const char *url,
     return APR_SUCCESS;
 }
 
+/* A scratch pool of its own allocator, which keeps at most SCRATCH_KEEP
+ * bytes of free blocks after a clear: a large encoding or decoding does not
+ * stay behind. */
+static apr_status_t scratch_create(apr_pool_t **out, apr_pool_t *parent)
+{
+    apr_allocator_t *a;
+    apr_status_t st;
+
+    if ((st = apr_allocator_create(&a)) != APR_SUCCESS)
+        return st;
+    apr_allocator_max_free_set(a, SCRATCH_KEEP);
+    if ((st = apr_pool_create_ex(out, parent, NULL, a)) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return st;
+    }
+    apr_allocator_owner_set(a, *out);
+    return APR_SUCCESS;
+}
+
 apr_status_t pev_bridge_origins_create(pev_bridge_origins_t **out, apr_size_t max,
                                        apr_pool_t *pool)
 {
@@ -1441,8 +1484,8 @@ apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *
     }
     b->node_len = strlen(b->node_id);
 
-    if ((st = apr_pool_create(&b->enc_scratch, pool)) != APR_SUCCESS
-        || (st = apr_pool_create(&b->dec_scratch, pool)) != APR_SUCCESS) {
+    if ((st = scratch_create(&b->enc_scratch, pool)) != APR_SUCCESS
+        || (st = scratch_create(&b->dec_scratch, pool)) != APR_SUCCESS) {
         free(b);
         return st;
     }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "bridge_int.h"
+#include <sds.h>
 
 typedef struct adapter {
     redisAsyncContext *ac;
@@ -79,6 +80,24 @@ static void cleanup(void *data)
         free(a);
 }
 
+/* hiredis gives back a reader buffer that grew for a large reply only at
+ * its next read: when all of it was consumed, give it back now, so that a
+ * large message does not stay behind on a quiet connection. */
+static void reader_trim(redisAsyncContext *ac)
+{
+    redisReader *r = ac->c.reader;
+    sds empty;
+
+    if (!r || !r->buf || !r->maxbuf || r->pos < r->len
+        || r->len + sdsavail(r->buf) <= r->maxbuf)
+        return;
+    if ((empty = sdsempty()) == NULL)
+        return;
+    sdsfree(r->buf);
+    r->buf = empty;
+    r->pos = r->len = 0;
+}
+
 static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
 {
     adapter_t *a = user_data;
@@ -88,8 +107,11 @@ static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
     a->in_cb = 1;
     /* reading may end the context (an error, a redisAsyncFree() from a
      * callback, the bridge's pool destroyed): then no write */
-    if (events & PEV_WATCH_READ)
+    if (events & PEV_WATCH_READ) {
         redisAsyncHandleRead(ac);
+        if (!a->freed)
+            reader_trim(ac);
+    }
     if (!a->freed && (events & PEV_WATCH_WRITE) && (a->want & PEV_WATCH_WRITE))
         redisAsyncHandleWrite(ac);
     a->in_cb = 0;

@@ -71,6 +71,12 @@
  *    publish each one twice. Two that import the same channels deliver
  *    each message twice, unless they share their import state
  *    (pev_bridge_options_t.origins): then once.
+ *  - Memory after a large message: the envelope buffer is given back when
+ *    a message needed more than 64 KiB, the encoder's and decoder's
+ *    scratch pools keep at most 64 KiB of free blocks after each message
+ *    (they have an APR allocator of their own), and hiredis's reader
+ *    buffer of a connection is given back once a large reply was read:
+ *    what a bridge keeps does not grow with the largest message it saw.
  *
  * Threads: a bridge belongs to its loop's thread (and its bus's).
  *
