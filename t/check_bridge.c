@@ -1305,8 +1305,8 @@ START_TEST(test_large_message_memory)
         for (i = 0; i < 50; i++)
             publish(a, i);
         PT_PUMP_UNTIL(loop, pev_bridge_stats(b, &s) == APR_SUCCESS
-                      && s.received == round * 101 + 101 && stats_of(a).queued == 0);
-        pump_ms(20);            /* the replies, the own copies read */
+                      && s.received == round * 101 + 101 && stats_of(a).queued == 0
+                      && stats_of(a).own == round * 101 + 101);   /* its own copies read */
         after = heap_in_use();
         rss_after = resident();
         fprintf(stderr, "check_bridge: a %u KiB message through two bridges: heap %zu KiB"
