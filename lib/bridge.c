@@ -157,6 +157,9 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
  * (16 bits), event, payload length (32 bits), payload; big-endian */
 #define ENV_MAGIC "PEV"
 #define ENV_FIXED (4 + 1 + 8 + 8 + 2 + 4)
+/* the PUBLISH command around channel and envelope: "*3\r\n$7\r\nPUBLISH\r\n",
+ * two "$<n>\r\n" and two "\r\n" */
+#define CMD_FIXED (17 + 2 * (3 + 20) + 2 * 2)
 
 enum { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_READY };
 
@@ -171,8 +174,8 @@ typedef struct match {
 } match_t;
 
 typedef struct qent {
-    char *buf;                  /* channel then envelope; NULL once handed */
-    apr_size_t chlen, len;      /* channel, envelope lengths */
+    char *buf;                  /* the PUBLISH command; NULL once handed */
+    apr_size_t cmdlen, len;     /* its length, the envelope's */
     apr_time_t t;               /* handed at */
 } qent_t;
 
@@ -222,7 +225,7 @@ struct pev_bridge {
     apr_uint64_t epoch, seq;
     qent_t *q;
     apr_size_t qcap, qhead, qcount, handed, qbytes;
-    char *ebuf;                 /* envelope being built */
+    char *ebuf;                 /* PUBLISH command being built */
     apr_size_t ecap;
     apr_pool_t *enc_scratch, *dec_scratch;
 
@@ -613,14 +616,11 @@ static void on_published(redisAsyncContext *ac, void *reply, void *privdata)
     count_later(b, &b->drops_unlogged, 1);
 }
 
-/* Give hiredis one message; 0 if it refuses (the context is closing). */
-static int hand(pev_bridge_t *b, const char *channel, apr_size_t chlen, const char *env,
-                apr_size_t len)
+/* Give hiredis one PUBLISH, formatted already (RESP); 0 if it refuses (the
+ * context is closing). */
+static int hand(pev_bridge_t *b, const char *cmd, apr_size_t len)
 {
-    const char *argv[3] = { "PUBLISH", channel, env };
-    size_t lens[3] = { 7, chlen, len };
-
-    return redisAsyncCommandArgv(b->conn[ROLE_PUB].ac, on_published, b, 3, argv, lens)
+    return redisAsyncFormattedCommand(b->conn[ROLE_PUB].ac, on_published, b, cmd, len)
         == REDIS_OK;
 }
 
@@ -640,7 +640,7 @@ static void flush(pev_bridge_t *b)
     while (b->handed < b->qcount) {
         qent_t *e = q_at(b, b->handed);
 
-        if (!hand(b, e->buf, e->chlen, e->buf + e->chlen, e->len))
+        if (!hand(b, e->buf, e->cmdlen))
             break;
         free(e->buf);
         e->buf = NULL;
@@ -677,6 +677,23 @@ static const match_t *find_match(const match_t *m, const char *event, apr_size_t
     return NULL;
 }
 
+/* "$<n>\r\n" at @a p; its length. */
+static apr_size_t put_bulk_len(unsigned char *p, apr_size_t n)
+{
+    char digits[24];
+    apr_size_t k = 0, i;
+
+    do
+        digits[k++] = (char) ('0' + n % 10);
+    while ((n /= 10) != 0);
+    p[0] = '$';
+    for (i = 0; i < k; i++)
+        p[1 + i] = (unsigned char) digits[k - 1 - i];
+    p[1 + k] = '\r';
+    p[2 + k] = '\n';
+    return 3 + k;
+}
+
 /* After a message that needed more than EBUF_KEEP: the buffer goes (the
  * next message makes one of its own size). */
 static void ebuf_trim(pev_bridge_t *b)
@@ -698,7 +715,7 @@ static void drop(pev_bridge_t *b)
 static void on_generate(void *user_data, const char *event, const void *event_data)
 {
     pev_bridge_t *b = user_data;
-    apr_size_t evlen, len, envlen, need;
+    apr_size_t evlen, len, envlen, need, chlen, cmdlen;
     const match_t *m;
     const void *data;
     unsigned char *p;
@@ -751,7 +768,10 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         drop(b);
         return;
     }
-    need = b->prefix_len + evlen + envlen;
+    /* the PUBLISH command in RESP, built here (no formatting by hiredis):
+     * "*3\r\n$7\r\nPUBLISH\r\n$<n>\r\n<channel>\r\n$<n>\r\n<envelope>\r\n" */
+    chlen = b->prefix_len + evlen;
+    need = CMD_FIXED + chlen + envlen;
     if (need > b->ecap) {
         char *nb = realloc(b->ebuf, need);
 
@@ -763,33 +783,37 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         b->ebuf = nb;
         b->ecap = need;
     }
-    /* channel, then envelope, in one buffer */
     p = (unsigned char *) b->ebuf;
+    memcpy(p, "*3\r\n$7\r\nPUBLISH\r\n", 17);
+    p += 17;
+    p += put_bulk_len(p, chlen);
     memcpy(p, b->prefix, b->prefix_len);
     memcpy(p + b->prefix_len, event, evlen);
-    p += b->prefix_len + evlen;
-    {
-        unsigned char *env = p;
-
-        memcpy(p, ENV_MAGIC, 3);
-        p[3] = PEV_BRIDGE_ENVELOPE_VERSION;
-        p[4] = (unsigned char) b->node_len;
-        memcpy(p + 5, b->node_id, b->node_len);
-        p += 5 + b->node_len;
-        put64(p, b->epoch);
-        put64(p + 8, b->seq);
-        p[16] = (unsigned char) (evlen >> 8);
-        p[17] = (unsigned char) evlen;
-        memcpy(p + 18, event, evlen);
-        p += 18 + evlen;
-        p[0] = (unsigned char) (len >> 24);
-        p[1] = (unsigned char) (len >> 16);
-        p[2] = (unsigned char) (len >> 8);
-        p[3] = (unsigned char) len;
-        if (len)
-            memcpy(p + 4, data, len);
-        (void) env;
-    }
+    p += chlen;
+    memcpy(p, "\r\n", 2);
+    p += 2;
+    p += put_bulk_len(p, envlen);
+    /* the envelope */
+    memcpy(p, ENV_MAGIC, 3);
+    p[3] = PEV_BRIDGE_ENVELOPE_VERSION;
+    p[4] = (unsigned char) b->node_len;
+    memcpy(p + 5, b->node_id, b->node_len);
+    p += 5 + b->node_len;
+    put64(p, b->epoch);
+    put64(p + 8, b->seq);
+    p[16] = (unsigned char) (evlen >> 8);
+    p[17] = (unsigned char) evlen;
+    memcpy(p + 18, event, evlen);
+    p += 18 + evlen;
+    p[0] = (unsigned char) (len >> 24);
+    p[1] = (unsigned char) (len >> 16);
+    p[2] = (unsigned char) (len >> 8);
+    p[3] = (unsigned char) len;
+    if (len)
+        memcpy(p + 4, data, len);
+    p += 4 + len;
+    memcpy(p, "\r\n", 2);
+    cmdlen = (apr_size_t) (p + 2 - (unsigned char *) b->ebuf);
     apr_pool_clear(b->enc_scratch);
     if (b->qcount == b->qcap && !q_grow(b)) {
         ebuf_trim(b);
@@ -798,14 +822,12 @@ static void on_generate(void *user_data, const char *event, const void *event_da
     }
     {
         qent_t *e = q_at(b, b->qcount);
-        apr_size_t chlen = b->prefix_len + evlen;
 
-        e->chlen = chlen;
+        e->cmdlen = cmdlen;
         e->len = envlen;
         e->t = pev_loop_now(b->loop);
         e->buf = NULL;
-        if (pub->state == ST_READY && b->handed == b->qcount
-            && hand(b, b->ebuf, chlen, b->ebuf + chlen, envlen)) {
+        if (pub->state == ST_READY && b->handed == b->qcount && hand(b, b->ebuf, cmdlen)) {
             b->qcount++;
             b->handed++;
             b->qbytes += envlen;
@@ -813,19 +835,18 @@ static void on_generate(void *user_data, const char *event, const void *event_da
             arm_command_deadline(b);
             return;
         }
-        /* the connection is not ready: a copy waits (or the large buffer
-         * itself) */
+        /* the connection is not ready: a copy waits */
         if (b->ecap > EBUF_KEEP) {
-            e->buf = b->ebuf;
+            e->buf = b->ebuf;   /* the large buffer itself */
             b->ebuf = NULL;
             b->ecap = 0;
         }
-        else if ((e->buf = malloc(chlen + envlen)) == NULL) {
+        else if ((e->buf = malloc(cmdlen)) == NULL) {
             drop(b);
             return;
         }
         else {
-            memcpy(e->buf, b->ebuf, chlen + envlen);
+            memcpy(e->buf, b->ebuf, cmdlen);
         }
         b->qcount++;
         b->qbytes += envlen;
