@@ -116,8 +116,8 @@ static redisReply *reply_new(const redisReadTask *task, size_t extra)
 
     if (!p)
         return NULL;
-    *(adapter_t **) p = a;
-    r = (redisReply *) (p + HIDDEN);
+    *(adapter_t **) (void *) p = a;
+    r = (redisReply *) (void *) (p + HIDDEN);
     memset(r, 0, sizeof *r);
     r->type = task->type;
     if (task->parent)
@@ -147,7 +147,7 @@ static void *reply_array(const redisReadTask *task, int elements)
         return NULL;
     r->elements = n;
     if (n) {
-        r->element = (redisReply **) ((char *) r + BODY);
+        r->element = (redisReply **) (void *) ((char *) r + BODY);
         memset(r->element, 0, n * sizeof(redisReply *));
     }
     return r;
@@ -172,7 +172,7 @@ static void *reply_nil(const redisReadTask *task)
  * adapter. */
 static void reply_free(void *reply)
 {
-    adapter_t *a = *(adapter_t **) ((char *) reply - HIDDEN);
+    adapter_t *a = *(adapter_t **) (void *) ((char *) reply - HIDDEN);
 
     arena_reset(&a->arena);
 }
