@@ -1339,7 +1339,12 @@ typedef struct recv {
     apr_uint64_t lost, repeated, received;    /* of the bridges gone */
     apr_uint64_t seqs[MAX_SEEN];
     unsigned nseq, bad;
+    int kill;                   /* >= 0: the listener ends this bridge (from
+                                 * inside a dispatch, its own or the
+                                 * other's) */
 } recv_t;
+
+static void recv_end(recv_t *r, int i);
 
 static apr_status_t dec_plain(const void **event_data, const pev_bridge_msg_t *m,
                               apr_pool_t *scratch, void *user_data)
@@ -1370,6 +1375,12 @@ static void on_recv_topic(const void *event_data, void *user_data)
     }
     ck_assert_uint_lt(r->nseq, MAX_SEEN);
     r->seqs[r->nseq++] = m->seq;
+    if (r->kill >= 0) {
+        int k = r->kill;
+
+        r->kill = -1;
+        recv_end(r, k);         /* m goes with it if it is this one's */
+    }
 }
 
 /* The next generation's bridge: the same address, the same origins. */
@@ -1441,8 +1452,9 @@ static apr_uint64_t recv_gaps(const recv_t *r)
  * RELOADS times mid-flood, alternately the old bridge going before the new
  * one exists (a daemon's reload: the messages in between are lost, and
  * counted) and the new one connected before the old goes (both subscribed:
- * no duplicate). In the end every message of the sender was delivered once
- * in order or counted lost, exactly.
+ * no duplicate; the old one ended from the top level, or from inside a
+ * listener's dispatch of either bridge). In the end every message of the
+ * sender was delivered once in order or counted lost, exactly.
  */
 START_TEST(test_reload_same_address)
 {
@@ -1454,6 +1466,7 @@ START_TEST(test_reload_same_address)
     int cur, nw;
 
     ck_assert_ptr_nonnull(r);
+    r->kill = -1;
     redis = pt_redis_start(NULL);
     ck_assert_int_eq(pev_bus_create(&r->bus, pt_pool), APR_SUCCESS);
     ck_assert_int_eq(pev_bridge_origins_create(&r->origins, 0, pt_pool), APR_SUCCESS);
@@ -1504,7 +1517,17 @@ START_TEST(test_reload_same_address)
                 ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
             }
             next = flood(a, next, 100);
-            recv_end(r, cur);
+            if (k % 4 == 1) {
+                recv_end(r, cur);
+            }
+            else {              /* from inside a listener of either */
+                r->kill = cur;
+                while (r->live[cur]) {
+                    ck_assert_uint_lt(next, MAX_SEEN / 2);
+                    next = flood(a, next, 5);
+                    ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
+                }
+            }
             cur = nw;
         }
     }
@@ -1543,6 +1566,7 @@ START_TEST(test_reload_other_address)
     int cur;
 
     ck_assert_ptr_nonnull(r);
+    r->kill = -1;
     redis = pt_redis_start(NULL);
     ck_assert_int_eq(pev_bus_create(&r->bus, pt_pool), APR_SUCCESS);
     ck_assert_int_eq(pev_bridge_origins_create(&r->origins, 0, pt_pool), APR_SUCCESS);
