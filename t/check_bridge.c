@@ -1957,6 +1957,12 @@ START_TEST(test_notimpl)
     ck_assert_int_eq(pev_bridge_export(NULL, "x", 0, NULL, NULL), APR_ENOTIMPL);
     ck_assert_int_eq(pev_bridge_import(NULL, "x", 0, NULL, NULL), APR_ENOTIMPL);
     ck_assert_int_eq(pev_bridge_stats(NULL, &s), APR_ENOTIMPL);
+    {
+        pev_bridge_origins_t *org = (pev_bridge_origins_t *) &o;
+
+        ck_assert_int_eq(pev_bridge_origins_create(&org, 0, pt_pool), APR_ENOTIMPL);
+        ck_assert_ptr_null(org);
+    }
     ck_assert_ptr_null(pev_bridge_current(NULL));
     ck_assert_ptr_null(pev_bridge_origin(NULL));
     ck_assert_ptr_null(pev_bridge_node_id(NULL));
