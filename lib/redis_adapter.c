@@ -177,8 +177,11 @@ static void reply_free(void *reply)
     arena_reset(&a->arena);
 }
 
+/* by name: hiredis 1.0 added members (RESP3's doubles and booleans, which
+ * RESP2, the protocol the bridge speaks, never sends) */
 static redisReplyObjectFunctions reply_fns = {
-    reply_string, reply_array, reply_integer, reply_nil, reply_free
+    .createString = reply_string, .createArray = reply_array,
+    .createInteger = reply_integer, .createNil = reply_nil, .freeObject = reply_free
 };
 
 static void set_interest(adapter_t *a, apr_int16_t want)
