@@ -1422,7 +1422,11 @@ static const char *cluster_check(pev_gen_t *gen, void *mconf)
  * The cluster at run time. A generation with a Cluster line creates a
  * bridge (poolev/bridge.h) bound to its pool: the reload or the stop that
  * ends the generation unsubscribes, disconnects and frees it, and the next
- * generation makes its own (a new address, or none). The connections
+ * generation makes its own (a new address, or none), with the node's
+ * origins table (cluster_process_init()): it goes on from the last
+ * sequence number the old bridge delivered of every other node, so the
+ * messages published while neither was subscribed are counted as lost and
+ * none is delivered twice. The connections
  * accepted under an earlier generation are not the bridge's: they stay,
  * and their PUBs and subscriptions are served by the current bridge, as
  * everything goes through the bus.
@@ -1543,8 +1547,8 @@ static void cluster_stats(const void *event_data, void *user_data)
              " cluster_lost=%" APR_UINT64_T_FMT " cluster_dropped=%" APR_UINT64_T_FMT
              " cluster_invalid=%" APR_UINT64_T_FMT " cluster_reconnects=%" APR_UINT64_T_FMT
              " cluster_failures=%" APR_UINT64_T_FMT,
-             bs.connected, bs.queued, bs.sent, bs.received, bs.lost, bs.dropped, bs.invalid,
-             bs.reconnects, bs.failures);
+             bs.connected, bs.queued, bs.sent, bs.received, bs.lost, bs.dropped,
+             bs.invalid + bs.repeated, bs.reconnects, bs.failures);
 }
 
 /* The generation ends (a reload or the stop), and its bridge with it: what
@@ -1563,6 +1567,24 @@ static apr_status_t cluster_gen_end(void *data)
                        " lost, %" APR_UINT64_T_FMT " dropped, %" APR_SIZE_T_FMT
                        " unsent dropped now", cg->number, cg->conf->url, bs.sent,
                        bs.received, bs.lost, bs.dropped, bs.queued);
+    return APR_SUCCESS;
+}
+
+/* The node's import state, for the daemon's life: each generation's bridge
+ * takes over from the last one's (the last sequence number delivered of
+ * every other node), so a reload delivers nothing twice and counts what it
+ * missed as lost. */
+static apr_status_t cluster_process_init(pev_gen_t *first, pev_module_t *mod,
+                                         apr_pool_t *pool, void **state)
+{
+    pev_bridge_origins_t *origins = NULL;
+    apr_status_t rv;
+
+    (void) mod;
+    if (pev_bridge_available()
+        && (rv = pev_bridge_origins_create(&origins, 0, pool)) != APR_SUCCESS)
+        return pev_gen_fail(first, rv, "cluster: cannot make its origins table");
+    *state = origins;
     return APR_SUCCESS;
 }
 
@@ -1594,6 +1616,7 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     opts.queue_bytes = cc->queue_bytes;
     opts.log = cluster_log;
     opts.log_data = cg;
+    opts.origins = pev_daemon_module_state(d, &cluster_module);
     /* the bridge connects from the loop: an absent Redis is no failure, the
      * node serves its own clients and joins when Redis answers */
     if ((rv = pev_bridge_create(&cg->br, pev_daemon_loop(d), cg->bus, &opts, gp))
@@ -1624,7 +1647,8 @@ static const pev_directive_t cluster_directives[] = {
 
 static const pev_module_def_t cluster_module = {
     .name = "cluster", .conf_size = sizeof(cluster_conf_t), .defaults = cluster_defaults,
-    .directives = cluster_directives, .init = cluster_init, .check = cluster_check
+    .directives = cluster_directives, .init = cluster_init, .check = cluster_check,
+    .process_init = cluster_process_init
 };
 
 /* ======================================================================== */

@@ -28,6 +28,15 @@ apr_status_t pev_bridge_parse_url(pev_bridge_options_t *opts, const char *url,
     return APR_ENOTIMPL;
 }
 
+apr_status_t pev_bridge_origins_create(pev_bridge_origins_t **origins, apr_size_t max,
+                                       apr_pool_t *pool)
+{
+    (void) max, (void) pool;
+    if (origins)
+        *origins = NULL;
+    return APR_ENOTIMPL;
+}
+
 apr_status_t pev_bridge_create(pev_bridge_t **bridge, pev_loop_t *loop, pev_bus_t *bus,
                                const pev_bridge_options_t *opts, apr_pool_t *pool)
 {
@@ -97,6 +106,12 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
  *    the bridge's own timers: never from hiredis's cleanup or connect
  *    callbacks, which may not free the context. Log lines are queued and
  *    written from a timer.
+ *  - Inbound order: the origins table (pev_bridge_origins_t), malloc'd and
+ *    counted (its pool's reference, one per bridge using it), maps (origin,
+ *    epoch) to the last sequence number delivered; bridges that replace
+ *    one another share it. Bounded: an array of entries linked by index in
+ *    hash chains and in a most-recently-seen list, the least recently seen
+ *    evicted for a new pair when full.
  *  - The outbound queue is a ring of entries, oldest first; the first
  *    `handed` of them are in hiredis (sent or in its output buffer) and wait
  *    for PUBLISH's reply; the rest wait for the connection, holding a copy
@@ -108,6 +123,7 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
 #include <string.h>
 #include <arpa/inet.h>
 
+#include <apr_allocator.h>
 #include <apr_general.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -132,13 +148,18 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
 #define DEFAULT_CONNECT_TIMEOUT (5 * 1000 * 1000)
 #define DEFAULT_COMMAND_TIMEOUT (10 * 1000 * 1000)
 #define LOG_INTERVAL (1000 * 1000)  /* counts (drops, gaps) at most this often */
-#define MAX_ORIGINS 4096            /* (origin, epoch) pairs remembered */
+#define NIL 0xffffffffu            /* no entry (the origins table) */
+#define SCRATCH_KEEP (64 * 1024)    /* free bytes a scratch pool keeps */
+#define EBUF_KEEP (64 * 1024)       /* the envelope buffer kept after a message */
 #define RELOG_INTERVAL (30 * 1000 * 1000)   /* a changed failure, at most this often */
 
 /* envelope: "PEV", version, origin length, origin, epoch, seq, event length
  * (16 bits), event, payload length (32 bits), payload; big-endian */
 #define ENV_MAGIC "PEV"
 #define ENV_FIXED (4 + 1 + 8 + 8 + 2 + 4)
+/* the PUBLISH command around channel and envelope: "*3\r\n$7\r\nPUBLISH\r\n",
+ * two "$<n>\r\n" and two "\r\n" */
+#define CMD_FIXED (17 + 2 * (3 + 20) + 2 * 2)
 
 enum { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_READY };
 
@@ -153,8 +174,8 @@ typedef struct match {
 } match_t;
 
 typedef struct qent {
-    char *buf;                  /* channel then envelope; NULL once handed */
-    apr_size_t chlen, len;      /* channel, envelope lengths */
+    char *buf;                  /* the PUBLISH command; NULL once handed */
+    apr_size_t cmdlen, len;     /* its length, the envelope's */
     apr_time_t t;               /* handed at */
 } qent_t;
 
@@ -204,15 +225,14 @@ struct pev_bridge {
     apr_uint64_t epoch, seq;
     qent_t *q;
     apr_size_t qcap, qhead, qcount, handed, qbytes;
-    char *ebuf;                 /* envelope being built */
+    char *ebuf;                 /* PUBLISH command being built */
     apr_size_t ecap;
     apr_pool_t *enc_scratch, *dec_scratch;
 
     apr_uint64_t rnd;           /* backoff jitter */
 
     /* inbound */
-    apr_pool_t *opool;          /* (origin, epoch) -> last seq */
-    apr_hash_t *origins;
+    pev_bridge_origins_t *origins;  /* (origin, epoch) -> last seq; shared */
     const pev_bridge_msg_t *current;
 
     /* log */
@@ -225,6 +245,7 @@ struct pev_bridge {
 };
 
 static void conn_start(conn_t *c);
+static void origins_unref(pev_bridge_origins_t *o);
 static void conn_fail(conn_t *c, const char *fmt, ...) PEV_PRINTF(2, 3);
 static void on_conn_timer(pev_timer_t *t, void *user_data);
 
@@ -241,6 +262,7 @@ static void release(pev_bridge_t *b)
         b->logs = l->next;
         free(l);
     }
+    origins_unref(b->origins);
     free(b->q);
     free(b->ebuf);
     free(b);
@@ -355,6 +377,189 @@ static void on_log_timer(pev_timer_t *t, void *user_data)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The origins: (origin, epoch) -> the last sequence number delivered        */
+
+/* One (origin, epoch) pair. Entries live in one array and are linked by
+ * index: a hash chain, and a list from the most recently seen to the least
+ * (the one evicted when the table is full). */
+typedef struct oent {
+    char *origin;               /* malloc'd, olen bytes */
+    apr_size_t olen;
+    apr_uint64_t epoch, last;
+    apr_uint32_t hash, chain, newer, older;
+} oent_t;
+
+struct pev_bridge_origins {
+    unsigned refs;              /* the pool's (if any), one per bridge */
+    apr_uint32_t max, n, cap;   /* most entries, entries, room */
+    oent_t *e;
+    apr_uint32_t *bucket;       /* heads of the chains; nb a power of 2 */
+    apr_uint32_t nb;
+    apr_uint32_t newest, oldest;
+};
+
+static apr_uint32_t o_hash(const unsigned char *origin, apr_size_t olen, apr_uint64_t epoch)
+{
+    apr_uint32_t h = 2166136261u;
+    apr_size_t i;
+
+    for (i = 0; i < olen; i++)
+        h = (h ^ origin[i]) * 16777619u;
+    for (i = 0; i < 8; i++, epoch >>= 8)
+        h = (h ^ (unsigned char) epoch) * 16777619u;
+    return h;
+}
+
+static void origins_unref(pev_bridge_origins_t *o)
+{
+    apr_uint32_t i;
+
+    if (--o->refs)
+        return;
+    for (i = 0; i < o->n; i++)
+        free(o->e[i].origin);
+    free(o->e);
+    free(o->bucket);
+    free(o);
+}
+
+static apr_status_t origins_cleanup(void *data)
+{
+    origins_unref(data);
+    return APR_SUCCESS;
+}
+
+static pev_bridge_origins_t *origins_new(apr_size_t max)
+{
+    pev_bridge_origins_t *o = calloc(1, sizeof *o);
+
+    if (!o)
+        return NULL;
+    o->refs = 1;
+    o->max = (apr_uint32_t) (max ? max : PEV_BRIDGE_ORIGINS_DEFAULT);
+    o->newest = o->oldest = NIL;
+    return o;
+}
+
+static void o_unlink_lru(pev_bridge_origins_t *o, apr_uint32_t i)
+{
+    oent_t *x = &o->e[i];
+
+    if (x->newer != NIL)
+        o->e[x->newer].older = x->older;
+    else
+        o->newest = x->older;
+    if (x->older != NIL)
+        o->e[x->older].newer = x->newer;
+    else
+        o->oldest = x->newer;
+}
+
+static void o_push_newest(pev_bridge_origins_t *o, apr_uint32_t i)
+{
+    oent_t *x = &o->e[i];
+
+    x->newer = NIL;
+    x->older = o->newest;
+    if (o->newest != NIL)
+        o->e[o->newest].newer = i;
+    o->newest = i;
+    if (o->oldest == NIL)
+        o->oldest = i;
+}
+
+/* Room for one more entry: the array and the buckets grow by doubling up
+ * to max. 0 when out of memory. */
+static int o_grow(pev_bridge_origins_t *o)
+{
+    apr_uint32_t cap = o->cap ? o->cap * 2 : 16, nb, i;
+    apr_uint32_t *bucket;
+    oent_t *e;
+
+    if (cap > o->max)
+        cap = o->max;
+    e = realloc(o->e, (size_t) cap * sizeof *e);
+    if (!e)
+        return 0;
+    o->e = e;
+    o->cap = cap;
+    for (nb = 16; nb < 2 * cap; nb *= 2)
+        ;
+    if (nb == o->nb)
+        return 1;
+    bucket = malloc((size_t) nb * sizeof *bucket);
+    if (!bucket)
+        return o->nb > 0;       /* the old buckets still work */
+    memset(bucket, 0xff, (size_t) nb * sizeof *bucket);
+    for (i = 0; i < o->n; i++) {
+        o->e[i].chain = bucket[o->e[i].hash & (nb - 1)];
+        bucket[o->e[i].hash & (nb - 1)] = i;
+    }
+    free(o->bucket);
+    o->bucket = bucket;
+    o->nb = nb;
+    return 1;
+}
+
+/* The last sequence number of (origin, epoch), its entry made the most
+ * recently seen; a new entry (*last 0) when the pair is not known, the
+ * least recently seen pair evicted (*evicted 1) when the table is full.
+ * NULL when out of memory. */
+static apr_uint64_t *o_find(pev_bridge_origins_t *o, const unsigned char *origin,
+                            apr_size_t olen, apr_uint64_t epoch, int *evicted)
+{
+    apr_uint32_t h = o_hash(origin, olen, epoch), i, *pp;
+    oent_t *x;
+    char *copy;
+
+    *evicted = 0;
+    if (o->nb)
+        for (i = o->bucket[h & (o->nb - 1)]; i != NIL; i = o->e[i].chain) {
+            x = &o->e[i];
+            if (x->hash == h && x->epoch == epoch && x->olen == olen
+                && memcmp(x->origin, origin, olen) == 0) {
+                if (o->newest != i) {
+                    o_unlink_lru(o, i);
+                    o_push_newest(o, i);
+                }
+                return &x->last;
+            }
+        }
+    copy = malloc(olen ? olen : 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, origin, olen);
+    if (o->n < o->max && (o->n < o->cap || o_grow(o))) {
+        i = o->n++;
+    }
+    else if (o->n == 0) {
+        free(copy);
+        return NULL;
+    }
+    else {
+        /* full: the least recently seen pair goes */
+        i = o->oldest;
+        x = &o->e[i];
+        for (pp = &o->bucket[x->hash & (o->nb - 1)]; *pp != i; pp = &o->e[*pp].chain)
+            ;
+        *pp = x->chain;
+        o_unlink_lru(o, i);
+        free(x->origin);
+        *evicted = 1;
+    }
+    x = &o->e[i];
+    x->origin = copy;
+    x->olen = olen;
+    x->epoch = epoch;
+    x->last = 0;
+    x->hash = h;
+    x->chain = o->bucket[h & (o->nb - 1)];
+    o->bucket[h & (o->nb - 1)] = i;
+    o_push_newest(o, i);
+    return &x->last;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The outbound queue                                                        */
 
 static qent_t *q_at(pev_bridge_t *b, apr_size_t i)
@@ -411,14 +616,11 @@ static void on_published(redisAsyncContext *ac, void *reply, void *privdata)
     count_later(b, &b->drops_unlogged, 1);
 }
 
-/* Give hiredis one message; 0 if it refuses (the context is closing). */
-static int hand(pev_bridge_t *b, const char *channel, apr_size_t chlen, const char *env,
-                apr_size_t len)
+/* Give hiredis one PUBLISH, formatted already (RESP); 0 if it refuses (the
+ * context is closing). */
+static int hand(pev_bridge_t *b, const char *cmd, apr_size_t len)
 {
-    const char *argv[3] = { "PUBLISH", channel, env };
-    size_t lens[3] = { 7, chlen, len };
-
-    return redisAsyncCommandArgv(b->conn[ROLE_PUB].ac, on_published, b, 3, argv, lens)
+    return redisAsyncFormattedCommand(b->conn[ROLE_PUB].ac, on_published, b, cmd, len)
         == REDIS_OK;
 }
 
@@ -438,7 +640,7 @@ static void flush(pev_bridge_t *b)
     while (b->handed < b->qcount) {
         qent_t *e = q_at(b, b->handed);
 
-        if (!hand(b, e->buf, e->chlen, e->buf + e->chlen, e->len))
+        if (!hand(b, e->buf, e->cmdlen))
             break;
         free(e->buf);
         e->buf = NULL;
@@ -475,6 +677,34 @@ static const match_t *find_match(const match_t *m, const char *event, apr_size_t
     return NULL;
 }
 
+/* "$<n>\r\n" at @a p; its length. */
+static apr_size_t put_bulk_len(unsigned char *p, apr_size_t n)
+{
+    char digits[24];
+    apr_size_t k = 0, i;
+
+    do
+        digits[k++] = (char) ('0' + n % 10);
+    while ((n /= 10) != 0);
+    p[0] = '$';
+    for (i = 0; i < k; i++)
+        p[1 + i] = (unsigned char) digits[k - 1 - i];
+    p[1 + k] = '\r';
+    p[2 + k] = '\n';
+    return 3 + k;
+}
+
+/* After a message that needed more than EBUF_KEEP: the buffer goes (the
+ * next message makes one of its own size). */
+static void ebuf_trim(pev_bridge_t *b)
+{
+    if (b->ecap > EBUF_KEEP) {
+        free(b->ebuf);
+        b->ebuf = NULL;
+        b->ecap = 0;
+    }
+}
+
 static void drop(pev_bridge_t *b)
 {
     b->st.dropped++;
@@ -485,7 +715,7 @@ static void drop(pev_bridge_t *b)
 static void on_generate(void *user_data, const char *event, const void *event_data)
 {
     pev_bridge_t *b = user_data;
-    apr_size_t evlen, len, envlen, need;
+    apr_size_t evlen, len, envlen, need, chlen, cmdlen;
     const match_t *m;
     const void *data;
     unsigned char *p;
@@ -538,7 +768,10 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         drop(b);
         return;
     }
-    need = b->prefix_len + evlen + envlen;
+    /* the PUBLISH command in RESP, built here (no formatting by hiredis):
+     * "*3\r\n$7\r\nPUBLISH\r\n$<n>\r\n<channel>\r\n$<n>\r\n<envelope>\r\n" */
+    chlen = b->prefix_len + evlen;
+    need = CMD_FIXED + chlen + envlen;
     if (need > b->ecap) {
         char *nb = realloc(b->ebuf, need);
 
@@ -550,60 +783,71 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         b->ebuf = nb;
         b->ecap = need;
     }
-    /* channel, then envelope, in one buffer */
     p = (unsigned char *) b->ebuf;
+    memcpy(p, "*3\r\n$7\r\nPUBLISH\r\n", 17);
+    p += 17;
+    p += put_bulk_len(p, chlen);
     memcpy(p, b->prefix, b->prefix_len);
     memcpy(p + b->prefix_len, event, evlen);
-    p += b->prefix_len + evlen;
-    {
-        unsigned char *env = p;
-
-        memcpy(p, ENV_MAGIC, 3);
-        p[3] = PEV_BRIDGE_ENVELOPE_VERSION;
-        p[4] = (unsigned char) b->node_len;
-        memcpy(p + 5, b->node_id, b->node_len);
-        p += 5 + b->node_len;
-        put64(p, b->epoch);
-        put64(p + 8, b->seq);
-        p[16] = (unsigned char) (evlen >> 8);
-        p[17] = (unsigned char) evlen;
-        memcpy(p + 18, event, evlen);
-        p += 18 + evlen;
-        p[0] = (unsigned char) (len >> 24);
-        p[1] = (unsigned char) (len >> 16);
-        p[2] = (unsigned char) (len >> 8);
-        p[3] = (unsigned char) len;
-        if (len)
-            memcpy(p + 4, data, len);
-        (void) env;
-    }
+    p += chlen;
+    memcpy(p, "\r\n", 2);
+    p += 2;
+    p += put_bulk_len(p, envlen);
+    /* the envelope */
+    memcpy(p, ENV_MAGIC, 3);
+    p[3] = PEV_BRIDGE_ENVELOPE_VERSION;
+    p[4] = (unsigned char) b->node_len;
+    memcpy(p + 5, b->node_id, b->node_len);
+    p += 5 + b->node_len;
+    put64(p, b->epoch);
+    put64(p + 8, b->seq);
+    p[16] = (unsigned char) (evlen >> 8);
+    p[17] = (unsigned char) evlen;
+    memcpy(p + 18, event, evlen);
+    p += 18 + evlen;
+    p[0] = (unsigned char) (len >> 24);
+    p[1] = (unsigned char) (len >> 16);
+    p[2] = (unsigned char) (len >> 8);
+    p[3] = (unsigned char) len;
+    if (len)
+        memcpy(p + 4, data, len);
+    p += 4 + len;
+    memcpy(p, "\r\n", 2);
+    cmdlen = (apr_size_t) (p + 2 - (unsigned char *) b->ebuf);
     apr_pool_clear(b->enc_scratch);
     if (b->qcount == b->qcap && !q_grow(b)) {
+        ebuf_trim(b);
         drop(b);
         return;
     }
     {
         qent_t *e = q_at(b, b->qcount);
-        apr_size_t chlen = b->prefix_len + evlen;
 
-        e->chlen = chlen;
+        e->cmdlen = cmdlen;
         e->len = envlen;
         e->t = pev_loop_now(b->loop);
         e->buf = NULL;
-        if (pub->state == ST_READY && b->handed == b->qcount
-            && hand(b, b->ebuf, chlen, b->ebuf + chlen, envlen)) {
+        if (pub->state == ST_READY && b->handed == b->qcount && hand(b, b->ebuf, cmdlen)) {
             b->qcount++;
             b->handed++;
             b->qbytes += envlen;
+            ebuf_trim(b);
             arm_command_deadline(b);
             return;
         }
-        e->buf = malloc(chlen + envlen);
-        if (!e->buf) {
+        /* the connection is not ready: a copy waits */
+        if (b->ecap > EBUF_KEEP) {
+            e->buf = b->ebuf;   /* the large buffer itself */
+            b->ebuf = NULL;
+            b->ecap = 0;
+        }
+        else if ((e->buf = malloc(cmdlen)) == NULL) {
             drop(b);
             return;
         }
-        memcpy(e->buf, b->ebuf, chlen + envlen);
+        else {
+            memcpy(e->buf, b->ebuf, cmdlen);
+        }
         b->qcount++;
         b->qbytes += envlen;
     }
@@ -628,7 +872,7 @@ static void on_message(pev_bridge_t *b, const char *ch, apr_size_t chlen,
     const pev_bridge_msg_t *outer;
     const void *data;
     apr_uint64_t *last;
-    char key[PEV_BRIDGE_MAX_NODE_ID + 1 + 8];
+    int evicted;
     apr_status_t st;
 
     /* the envelope */
@@ -663,26 +907,18 @@ static void on_message(pev_bridge_t *b, const char *ch, apr_size_t chlen,
         goto bad;
 
     /* per (origin, epoch): in order, once; gaps are losses */
-    memcpy(key, origin, olen);
-    key[olen] = 0;
-    put64((unsigned char *) key + olen + 1, msg.epoch);
-    last = apr_hash_get(b->origins, key, (apr_ssize_t) (olen + 9));
-    if (last) {
-        if (msg.seq <= *last)
-            goto bad;
-        if (msg.seq > *last + 1) {
-            b->st.lost += msg.seq - *last - 1;
-            count_later(b, &b->lost_unlogged, msg.seq - *last - 1);
-        }
+    last = o_find(b->origins, origin, olen, msg.epoch, &evicted);
+    if (!last)
+        goto bad;               /* out of memory: not deliverable in order */
+    if (evicted)
+        b->st.forgotten++;
+    if (msg.seq <= *last) {
+        b->st.repeated++;
+        return;
     }
-    else {
-        if (apr_hash_count(b->origins) >= MAX_ORIGINS) {
-            apr_pool_clear(b->opool);
-            b->origins = apr_hash_make(b->opool);
-        }
-        last = apr_palloc(b->opool, sizeof *last);
-        apr_hash_set(b->origins, apr_pmemdup(b->opool, key, olen + 9),
-                     (apr_ssize_t) (olen + 9), last);
+    if (*last && msg.seq > *last + 1) {
+        b->st.lost += msg.seq - *last - 1;
+        count_later(b, &b->lost_unlogged, msg.seq - *last - 1);
     }
     *last = msg.seq;
     b->st.received++;
@@ -1165,6 +1401,41 @@ apr_status_t pev_bridge_parse_url(pev_bridge_options_t *opts, const char *url,
     return APR_SUCCESS;
 }
 
+/* A scratch pool of its own allocator, which keeps at most SCRATCH_KEEP
+ * bytes of free blocks after a clear: a large encoding or decoding does not
+ * stay behind. */
+static apr_status_t scratch_create(apr_pool_t **out, apr_pool_t *parent)
+{
+    apr_allocator_t *a;
+    apr_status_t st;
+
+    if ((st = apr_allocator_create(&a)) != APR_SUCCESS)
+        return st;
+    apr_allocator_max_free_set(a, SCRATCH_KEEP);
+    if ((st = apr_pool_create_ex(out, parent, NULL, a)) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return st;
+    }
+    apr_allocator_owner_set(a, *out);
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_bridge_origins_create(pev_bridge_origins_t **out, apr_size_t max,
+                                       apr_pool_t *pool)
+{
+    pev_bridge_origins_t *o;
+
+    if (out)
+        *out = NULL;
+    if (!out || !pool || max > PEV_BRIDGE_ORIGINS_MAX)
+        return APR_EINVAL;
+    if ((o = origins_new(max)) == NULL)
+        return APR_ENOMEM;
+    apr_pool_cleanup_register(pool, o, origins_cleanup, apr_pool_cleanup_null);
+    *out = o;
+    return APR_SUCCESS;
+}
+
 apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *bus,
                                const pev_bridge_options_t *opts, apr_pool_t *pool)
 {
@@ -1234,13 +1505,18 @@ apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *
     }
     b->node_len = strlen(b->node_id);
 
-    if ((st = apr_pool_create(&b->enc_scratch, pool)) != APR_SUCCESS
-        || (st = apr_pool_create(&b->dec_scratch, pool)) != APR_SUCCESS
-        || (st = apr_pool_create(&b->opool, pool)) != APR_SUCCESS) {
+    if ((st = scratch_create(&b->enc_scratch, pool)) != APR_SUCCESS
+        || (st = scratch_create(&b->dec_scratch, pool)) != APR_SUCCESS) {
         free(b);
         return st;
     }
-    b->origins = apr_hash_make(b->opool);
+    b->origins = opts->origins ? opts->origins : origins_new(0);
+    if (!b->origins) {
+        free(b);
+        return APR_ENOMEM;
+    }
+    if (opts->origins)
+        b->origins->refs++;
     st = pev_timer_add(&b->log_timer, loop, 0, on_log_timer, b, pool);
     if (st == APR_SUCCESS)
         st = pev_timer_cancel(b->log_timer);
@@ -1257,6 +1533,7 @@ apr_status_t pev_bridge_create(pev_bridge_t **out, pev_loop_t *loop, pev_bus_t *
         for (i = 0; i < 2; i++)
             if (b->conn[i].timer)
                 pev_timer_cancel(b->conn[i].timer);
+        origins_unref(b->origins);
         free(b);
         return st;
     }

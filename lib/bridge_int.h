@@ -29,6 +29,12 @@
  * goes: redisAsyncFree(), a disconnect after an error, a failed connect)
  * removes the watcher, calls @a gone, and frees the record (after the
  * watcher's callback returned, if the context went inside it).
+ *
+ * The adapter also gives the context's reader object functions of its own:
+ * replies are made in an arena of the record, reset when hiredis frees the
+ * reply after its callback (no allocation per reply), so a reply is valid
+ * during its callback only, as with hiredis's own functions. And it gives
+ * back a reader buffer that grew for a large reply once all of it was read.
  */
 /* The context @a ac is being freed by hiredis: called from its cleanup
  * callback, once; @a ac is valid memory during the call, but may not be

@@ -10,9 +10,33 @@
 #ifdef HAVE_HIREDIS
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "bridge_int.h"
 #include "watch_int.h"
+#include <sds.h>
+
+/* The replies' memory: hiredis's reader makes every reply with malloc (an
+ * array of a pub/sub message is five allocations, its three strings six
+ * more). The adapter gives the reader object functions of its own that
+ * take them from an arena instead, reset when hiredis frees the reply
+ * (after its callback: one reply is alive at a time, and hiredis frees
+ * only whole replies). What does not fit in the arena's chunk is malloc'd
+ * aside and freed at the reset, and the chunk grows to what the reply
+ * needed, up to ARENA_MAX: a large message does not stay behind. */
+#define ARENA_MIN 1024
+#define ARENA_MAX (16 * 1024)
+
+typedef struct aside {
+    struct aside *next;
+} aside_t;
+
+typedef struct arena {
+    char *chunk;
+    size_t cap, used;
+    aside_t *aside;             /* what did not fit */
+    size_t aside_bytes;
+} arena_t;
 
 typedef struct adapter {
     redisAsyncContext *ac;
@@ -24,7 +48,144 @@ typedef struct adapter {
     int freed;                  /* hiredis cleaned up: free after the callback */
     pevi_redis_gone_fn *gone;
     void *arg;
+    arena_t arena;              /* the replies */
 } adapter_t;
+
+#define ALIGN(n) (((n) + 15) & ~(size_t) 15)
+
+static void *arena_alloc(arena_t *m, size_t n)
+{
+    aside_t *x;
+
+    n = ALIGN(n);
+    if (!m->chunk && (m->chunk = malloc(ARENA_MIN)) != NULL)
+        m->cap = ARENA_MIN;
+    if (m->chunk && m->used + n <= m->cap) {
+        void *p = m->chunk + m->used;
+
+        m->used += n;
+        return p;
+    }
+    if ((x = malloc(ALIGN(sizeof *x) + n)) == NULL)
+        return NULL;
+    x->next = m->aside;
+    m->aside = x;
+    m->aside_bytes += n;
+    return (char *) x + ALIGN(sizeof *x);
+}
+
+static void arena_reset(arena_t *m)
+{
+    aside_t *x;
+    size_t want = m->used + m->aside_bytes;
+
+    while ((x = m->aside) != NULL) {
+        m->aside = x->next;
+        free(x);
+    }
+    if (m->aside_bytes && m->cap < ARENA_MAX) {
+        char *c;
+
+        if (want > ARENA_MAX)
+            want = ARENA_MAX;
+        if ((c = malloc(want)) != NULL) {
+            free(m->chunk);
+            m->chunk = c;
+            m->cap = want;
+        }
+    }
+    m->used = m->aside_bytes = 0;
+}
+
+static void arena_free(arena_t *m)
+{
+    arena_reset(m);
+    free(m->chunk);
+    m->chunk = NULL;
+    m->cap = 0;
+}
+
+/* A reply, linked into its parent array as hiredis's own functions do, and
+ * @a extra bytes behind it. Before it, hidden, its adapter: reply_free()
+ * is given the reply alone. */
+#define HIDDEN ALIGN(sizeof(adapter_t *))
+#define BODY ALIGN(sizeof(redisReply))
+
+static redisReply *reply_new(const redisReadTask *task, size_t extra)
+{
+    adapter_t *a = task->privdata;
+    char *p = arena_alloc(&a->arena, HIDDEN + BODY + extra);
+    redisReply *r;
+
+    if (!p)
+        return NULL;
+    *(adapter_t **) (void *) p = a;
+    r = (redisReply *) (void *) (p + HIDDEN);
+    memset(r, 0, sizeof *r);
+    r->type = task->type;
+    if (task->parent)
+        ((redisReply *) task->parent->obj)->element[task->idx] = r;
+    return r;
+}
+
+static void *reply_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply *r = reply_new(task, len + 1);
+
+    if (!r)
+        return NULL;
+    r->str = (char *) r + BODY;
+    memcpy(r->str, str, len);
+    r->str[len] = '\0';
+    r->len = len;
+    return r;
+}
+
+static void *reply_array(const redisReadTask *task, int elements)
+{
+    size_t n = elements > 0 ? (size_t) elements : 0;
+    redisReply *r = reply_new(task, n * sizeof(redisReply *));
+
+    if (!r)
+        return NULL;
+    r->elements = n;
+    if (n) {
+        r->element = (redisReply **) (void *) ((char *) r + BODY);
+        memset(r->element, 0, n * sizeof(redisReply *));
+    }
+    return r;
+}
+
+static void *reply_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = reply_new(task, 0);
+
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+static void *reply_nil(const redisReadTask *task)
+{
+    return reply_new(task, 0);
+}
+
+/* hiredis frees a whole reply (after its callback, or a partial one on an
+ * error): everything in the arena goes. The reader's privdata is the
+ * adapter. */
+static void reply_free(void *reply)
+{
+    adapter_t *a = *(adapter_t **) (void *) ((char *) reply - HIDDEN);
+
+    arena_reset(&a->arena);
+}
+
+/* by name: hiredis 1.0 added members (RESP3's doubles and booleans, which
+ * RESP2, the protocol the bridge speaks, never sends) */
+static redisReplyObjectFunctions reply_fns = {
+    .createString = reply_string, .createArray = reply_array,
+    .createInteger = reply_integer, .createNil = reply_nil, .freeObject = reply_free
+};
 
 static void set_interest(adapter_t *a, apr_int16_t want)
 {
@@ -90,10 +251,35 @@ static void cleanup(void *data)
     a->ac->ev.cleanup = NULL;
     if (a->gone)
         a->gone(a->arg, a->ac);
+    /* hiredis frees its reader after this: a reply it had begun is in
+     * the arena, which goes now (not to be freed again by hiredis) */
+    if (a->ac->c.reader && a->ac->c.reader->fn == &reply_fns) {
+        a->ac->c.reader->reply = NULL;
+        a->ac->c.reader->fn = NULL;
+    }
+    arena_free(&a->arena);
     if (a->in_cb)
         a->freed = 1;
     else
         free(a);
+}
+
+/* hiredis gives back a reader buffer that grew for a large reply only at
+ * its next read: when all of it was consumed, give it back now, so that a
+ * large message does not stay behind on a quiet connection. */
+static void reader_trim(redisAsyncContext *ac)
+{
+    redisReader *r = ac->c.reader;
+    sds empty;
+
+    if (!r || !r->buf || !r->maxbuf || r->pos < r->len
+        || r->len + sdsavail(r->buf) <= r->maxbuf)
+        return;
+    if ((empty = sdsempty()) == NULL)
+        return;
+    sdsfree(r->buf);
+    r->buf = empty;
+    r->pos = r->len = 0;
 }
 
 static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
@@ -105,8 +291,11 @@ static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
     a->in_cb = 1;
     /* reading may end the context (an error, a redisAsyncFree() from a
      * callback, the bridge's pool destroyed): then no write */
-    if (events & PEV_WATCH_READ)
+    if (events & PEV_WATCH_READ) {
         redisAsyncHandleRead(ac);
+        if (!a->freed)
+            reader_trim(ac);
+    }
     if (!a->freed && (events & PEV_WATCH_WRITE) && a->wants_write) {
         a->writing = 1;
         redisAsyncHandleWrite(ac);
@@ -143,6 +332,11 @@ apr_status_t pevi_redis_attach(redisAsyncContext *ac, pev_loop_t *loop, apr_pool
     ac->ev.delWrite = del_write;
     ac->ev.cleanup = cleanup;
     ac->ev.data = a;
+    /* the replies from the arena, unless hiredis's reader has begun one */
+    if (ac->c.reader && !ac->c.reader->reply) {
+        ac->c.reader->fn = &reply_fns;
+        ac->c.reader->privdata = a;
+    }
     return APR_SUCCESS;
 }
 

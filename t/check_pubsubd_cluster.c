@@ -1152,6 +1152,97 @@ START_TEST(reload_to_another_redis_keeps_the_clients)
 }
 END_TEST
 
+
+/* The sum of "N lost" of node @a i's "bridge to ... closes:" log lines:
+ * the lost counts of the generations that ended. */
+static long closed_lost(int i)
+{
+    char *text = pt_slurp(N[i].log), *at = text;
+    long sum = 0, sent, received, lost;
+
+    while ((at = strstr(at, "'s bridge to ")) != NULL) {
+        at = strstr(at, " closes: ");
+        ck_assert_ptr_nonnull(at);
+        ck_assert_int_eq(sscanf(at, " closes: %ld sent, %ld received, %ld lost", &sent,
+                                &received, &lost), 3);
+        sum += lost;
+    }
+    free(text);
+    return sum;
+}
+
+/*
+ * Node 1 reloads RELOADS times with the same Cluster address while node 0
+ * floods, the SIGHUP sent between two windows of the flood: node 1's
+ * subscriber gets node 0's messages in order without a duplicate, and
+ * every message it missed (published while neither of its bridges was
+ * subscribed) is counted as lost by one of its generations, exactly.
+ */
+START_TEST(reloads_with_the_same_address_mid_flood)
+{
+    static const int both[] = { 0, 1 };
+    const int RELOADS = 6;
+    pt_redis_t *r = pt_redis_start(NULL);
+    long n = msgs(), per = n / (RELOADS + 1), lost;
+    lc_client_t *st[2];
+    counts_t b0, b1;
+    pubr_t p;
+    subr_t s[2];
+    char want[64];
+    int k;
+
+    node_start(0, cluster_of(r));
+    node_start(1, cluster_of(r));
+    join(both, 2);
+    st[0] = node_client(0);
+    st[1] = node_client(1);
+    settle(st, 2);
+    b0 = counts_of(st[1]);
+    sub_init(&s[0], 0, "t", 1);                 /* local: exact */
+    sub_init(&s[1], 1, "t", 0);                 /* remote: gaps allowed */
+    pub_init(&p, 0, 0, "t", 1);
+    for (k = 0; k < RELOADS; k++) {
+        long deadline = lc_now_ms() + START_MS;
+
+        flood(&p, 1, s, 2, p.next + per, NULL, NULL);
+        node_write_conf(1, cluster_of(r));
+        ck_assert_int_eq(kill(N[1].pid, SIGHUP), 0);
+        snprintf(want, sizeof want, "generation %u ready", ++N[1].gen);
+        /* the flood goes on through the reload */
+        while (node_log_count(1, want) == 0) {
+            ck_assert_msg(lc_now_ms() < deadline, "node 1: no '%s'", want);
+            flood(&p, 1, s, 2, p.next + 5, NULL, NULL);
+        }
+    }
+    flood(&p, 1, s, 2, p.next + per, NULL, NULL);
+    /* until node 1 hears a message sent after the last reload */
+    {
+        long deadline = lc_now_ms() + JOIN_MS, last = p.next;
+
+        while (s[1].next[0] <= last) {
+            ck_assert_msg(lc_now_ms() < deadline, "node 1 heard nothing after its reloads");
+            pub_window(&p, p.next + 1);
+            sub_take(&s[1], 10);
+        }
+    }
+    n = p.next;
+    sub_wait(&s[0], n);
+    settle(st, 2);
+    sub_take(&s[1], 50);
+    b1 = counts_of(st[1]);
+    lost = closed_lost(1) + b1.lost - b0.lost;
+    ck_assert_int_eq(stat_of(st[1], "generation"), RELOADS + 1);
+    ck_assert_msg(lost == n - s[1].got, "node 1 missed %ld of %ld, its generations counted"
+                  " %ld lost", n - s[1].got, n, lost);
+    ck_assert_int_eq(s[1].gaps, lost);
+    ck_assert_int_eq(b1.invalid, 0);
+    fprintf(stderr, "check_pubsubd_cluster: %d reloads of node 1 mid-flood: it got %ld of"
+            " %ld, lost %ld (counted)\n", RELOADS, s[1].got, n, lost);
+    node_stop(0);
+    node_stop(1);
+    pt_redis_free(r);
+}
+END_TEST
 /*
  * A failed reload changes nothing (the same Redis connections, by client
  * id); a reload without Cluster ends the node's bridge: its PUBs stay
@@ -1551,6 +1642,7 @@ static Suite *cluster_suite(void)
     ADD(s, sigterm_during_cluster_traffic);
     ADD(s, password_and_acl_user);
     ADD(s, reload_to_another_redis_keeps_the_clients);
+    ADD(s, reloads_with_the_same_address_mid_flood);
     ADD(s, reload_without_cluster_and_failed_reload);
     ADD(s, three_nodes_on_three_redis_cluster_masters);
     return s;

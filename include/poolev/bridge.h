@@ -32,7 +32,10 @@
  * is down are lost to it; the per-origin sequence numbers make the gap
  * visible: it is counted in pev_bridge_stats_t.lost. Nothing is delivered
  * twice or out of order: a message whose sequence number is not above the
- * last one seen from its origin and epoch is dropped (counted as invalid).
+ * last one seen from its origin and epoch is dropped (counted in
+ * `repeated`). The last sequence numbers are the bridge's import state
+ * (pev_bridge_origins_create()): a bridge that replaces another (a daemon's
+ * reload) and is given the same state goes on where the other stopped.
  *
  * Faults: the bridge is created whether or not Redis answers; local work
  * goes on without it. It connects (and re-connects after any loss) with
@@ -65,7 +68,15 @@
  *  - Several bridges may live on one loop and one bus (a daemon's old and
  *    new configuration generations side by side while the old one drains).
  *    Each exports what it was told: two bridges exporting the same events
- *    publish each one twice.
+ *    publish each one twice. Two that import the same channels deliver
+ *    each message twice, unless they share their import state
+ *    (pev_bridge_options_t.origins): then once.
+ *  - Memory after a large message: the envelope buffer is given back when
+ *    a message needed more than 64 KiB, the encoder's and decoder's
+ *    scratch pools keep at most 64 KiB of free blocks after each message
+ *    (they have an APR allocator of their own), and hiredis's reader
+ *    buffer of a connection is given back once a large reply was read:
+ *    what a bridge keeps does not grow with the largest message it saw.
  *
  * Threads: a bridge belongs to its loop's thread (and its bus's).
  *
@@ -90,6 +101,15 @@ extern "C" {
 
 /** A Redis bridge (opaque). */
 typedef struct pev_bridge pev_bridge_t;
+
+/** The import state: the last sequence number delivered of each (origin,
+ *  epoch) pair (opaque; pev_bridge_origins_create()). */
+typedef struct pev_bridge_origins pev_bridge_origins_t;
+
+/** (origin, epoch) pairs an origins table remembers by default. */
+#define PEV_BRIDGE_ORIGINS_DEFAULT 4096
+/** The most an origins table may be given. */
+#define PEV_BRIDGE_ORIGINS_MAX (1024u * 1024u)
 
 /** Envelope format version the bridge writes (and the only one it reads). */
 #define PEV_BRIDGE_ENVELOPE_VERSION 1
@@ -227,6 +247,11 @@ typedef struct pev_bridge_options {
                                           *   (default 10 s; a stalled Redis) */
     pev_bridge_log_fn *log;     /**< log callback, or NULL: no log */
     void *log_data;             /**< passed to @a log */
+    pev_bridge_origins_t *origins; /**< the import state to use, shared with
+                                    *   the bridges it replaces or that
+                                    *   replace it (pev_bridge_origins_create());
+                                    *   NULL: one of the bridge's own, of
+                                    *   PEV_BRIDGE_ORIGINS_DEFAULT pairs */
 } pev_bridge_options_t;
 
 /** A bridge's counters (pev_bridge_stats()). */
@@ -252,14 +277,22 @@ typedef struct pev_bridge_stats {
                                  *   the publishing connection was lost (they
                                  *   may or may not have reached Redis) */
     apr_uint64_t invalid;       /**< messages from Redis that were not valid
-                                 *   envelopes (or repeated or reordered
-                                 *   sequence numbers, or refused by a
-                                 *   decoder) */
+                                 *   envelopes (or refused by a decoder) */
     apr_uint64_t own;           /**< this node's own messages that came back
                                  *   from Redis, dropped */
     apr_uint64_t reconnects;    /**< connections made after the first one of
                                  *   each connection */
     apr_uint64_t failures;      /**< connect attempts that failed */
+    apr_uint64_t repeated;      /**< messages dropped because their sequence
+                                 *   number was not above the last one
+                                 *   delivered from their (origin, epoch): a
+                                 *   second copy (overlapping imports, two
+                                 *   bridges sharing their origins both
+                                 *   subscribed) or a replay */
+    apr_uint64_t forgotten;     /**< (origin, epoch) pairs the origins table
+                                 *   forgot, the least recently seen, to make
+                                 *   room for a new one (see
+                                 *   pev_bridge_origins_create()) */
     char last_error[256];       /**< the last failure in words (""
                                  *   none yet): "connect 127.0.0.1:6379:
                                  *   Connection refused", "AUTH: WRONGPASS
@@ -282,6 +315,46 @@ PEV_API void pev_bridge_options_init(pev_bridge_options_t *opts);
  */
 PEV_API apr_status_t pev_bridge_parse_url(pev_bridge_options_t *opts, const char *url,
                                           apr_pool_t *pool);
+
+/**
+ * Create an import state: per (origin, epoch) pair, the last sequence
+ * number delivered. Every bridge has one; bridges given the same one
+ * (pev_bridge_options_t.origins) share it, and that is how a bridge takes
+ * over from the one it replaces (a daemon's reload) exactly:
+ *  - a message that one of them delivered is never delivered again by
+ *    another (it is counted in pev_bridge_stats_t.repeated), and none is
+ *    delivered after a later one of its origin: when both are subscribed
+ *    at once, each message is delivered once, by whichever reads it first;
+ *  - when the old bridge went before the new one subscribed, the messages
+ *    published in between are a gap in each origin's sequence numbers,
+ *    counted in the new bridge's `lost` at its first message from that
+ *    origin (a bridge with a fresh state could not tell them).
+ * The pairs remembered are the @a max seen most recently: a new pair when
+ * the table is full makes it forget the least recently seen one (counted
+ * in `forgotten`). So a repeat or a replay of a message of any of the last
+ * @a max pairs seen is always refused; the next message of a forgotten
+ * pair is taken as the start of a new epoch (neither a gap nor a repeat
+ * can be told for it). Memory: about 64 bytes and the origin's id per pair,
+ * allocated as pairs come.
+ *
+ * Lifetime: the table is released when @a pool is cleared or destroyed and
+ * the last bridge using it went, whichever comes last: destroying @a pool
+ * while bridges use it is fine (they go on with it), and so is destroying
+ * any bridge's pool, at any moment, also from inside a callback. Use a
+ * pool that outlives the bridges that replace one another (a daemon's
+ * process pool).
+ *
+ * @param origins out: the table
+ * @param max     pairs remembered, 1 to PEV_BRIDGE_ORIGINS_MAX; 0: the
+ *                default, PEV_BRIDGE_ORIGINS_DEFAULT
+ * @param pool    the pool that holds one reference
+ * @return APR_SUCCESS; APR_EINVAL for NULL arguments or a @a max too large;
+ *         APR_ENOMEM; APR_ENOTIMPL without hiredis.
+ * Threads: the table belongs to the thread of the bridges that use it (one
+ * loop's).
+ */
+PEV_API apr_status_t pev_bridge_origins_create(pev_bridge_origins_t **origins,
+                                               apr_size_t max, apr_pool_t *pool);
 
 /**
  * Create a bridge and start connecting (from the loop: the first attempt is
