@@ -223,9 +223,10 @@ PEV_API pev_bus_t *pev_worker_bus(const pev_worker_t *worker);
  * is copied for it, no reference is taken, nothing is queued; the refusal
  * is counted in the worker's pev_workers_queue_stats() (refused). The
  * limit counts events, not bytes: a sender whose events are large bounds
- * its bytes with a smaller limit (each queued event costs its data, a
- * message of the event name's length plus about 80 bytes, and a loop
- * node).
+ * its bytes with a smaller limit (each queued event costs a message of
+ * some 50 bytes plus the event's name and, for a copy, its data, shared
+ * by every receiver, and a node of some 32 bytes in each receiver's
+ * loop).
  *
  * The default, PEV_WORKERS_QUEUE_DEFAULT (1,048,576 per receiver), is a
  * bound, because no buffer of poolev grows without one, and a high one,
