@@ -203,6 +203,8 @@ typedef struct publication {
     apr_uint64_t delivered;     /* queued for a subscriber */
     apr_uint64_t dropped;       /* refused by a full subscriber (drop) */
     apr_uint64_t disconnected;  /* full subscribers disconnected */
+    apr_uint64_t xdropped;      /* Workers N: copies for other workers
+                                 * refused by their full queues */
     int remote;                 /* published on another worker: counted
                                  * there as a message, here as deliveries */
 } publication_t;
@@ -210,6 +212,7 @@ typedef struct publication {
 /* What stats.query fills in for the STATS command. */
 typedef struct pubsub_stats {
     apr_uint64_t connections, accepted, messages, deliveries, dropped, disconnected;
+    apr_uint64_t xdropped;      /* copies to other workers refused */
     char cluster[320];          /* the cluster module's fields, " key=value..." */
 } pubsub_stats_t;
 
@@ -363,7 +366,7 @@ static const char *set_slow_policy(pev_gen_t *gen, void *mconf, int argc, char *
 typedef struct stats_state {
     pev_daemon_t *d;
     atomic_uint_least64_t accepted, closed;
-    atomic_uint_least64_t messages, deliveries, dropped, disconnected;
+    atomic_uint_least64_t messages, deliveries, dropped, disconnected, xdropped;
 } stats_state_t;
 
 #define COUNT_ADD(var, n) atomic_fetch_add_explicit(&(var), (n), memory_order_relaxed)
@@ -402,6 +405,7 @@ static void stats_published(const void *event_data, void *user_data)
     COUNT_ADD(st->deliveries, p->delivered);
     COUNT_ADD(st->dropped, p->dropped);
     COUNT_ADD(st->disconnected, p->disconnected);
+    COUNT_ADD(st->xdropped, p->xdropped);
 }
 
 static void stats_query(const void *event_data, void *user_data)
@@ -417,6 +421,7 @@ static void stats_query(const void *event_data, void *user_data)
     q->deliveries = COUNT_GET(st->deliveries);
     q->dropped = COUNT_GET(st->dropped);
     q->disconnected = COUNT_GET(st->disconnected);
+    q->xdropped = COUNT_GET(st->xdropped);
 }
 
 static void stats_report(pev_timer_t *timer, void *user_data)
@@ -430,9 +435,10 @@ static void stats_report(pev_timer_t *timer, void *user_data)
                    "stats: %" APR_UINT64_T_FMT " connections (%" APR_UINT64_T_FMT
                    " accepted), %" APR_UINT64_T_FMT " messages, %" APR_UINT64_T_FMT
                    " deliveries, %" APR_UINT64_T_FMT " dropped, %" APR_UINT64_T_FMT
-                   " slow subscribers disconnected",
+                   " slow subscribers disconnected, %" APR_UINT64_T_FMT
+                   " copies to other workers dropped",
                    q.connections, q.accepted, q.messages, q.deliveries, q.dropped,
-                   q.disconnected);
+                   q.disconnected, q.xdropped);
     pev_timer_rearm_in(timer, t->interval);
 }
 
@@ -746,16 +752,27 @@ static void cmd_unsub(conn_state_t *cs, char *topic)
  * the subscriber's own thread. The events one worker sends arrive at every
  * worker in the order sent: a publisher's messages keep their order at
  * every subscriber. Under Workers 1 (no worker thread) nothing is sent.
+ *
+ * A worker whose queue is full (WorkerQueueLimit: it is stuck, or slower
+ * than the others' PUBs) refuses its copy: its subscribers lose that PUB,
+ * the others get it, and the loss is counted in xdropped (STATS). The
+ * publisher's reply is the same either way: it counts its own worker's
+ * subscribers. Returns the copies refused.
  */
-static void publish_to_workers(const char *line, apr_size_t len)
+static apr_uint64_t publish_to_workers(const char *line, apr_size_t len)
 {
     pev_worker_t *w = pev_worker_self();
     pev_workers_t *g = pev_worker_group(w);
+    pev_workers_sent_t sent;
 
-    if (w && pev_workers_count(g) > 1)
-        /* one copy for all; the sender skips its own. PEV_ECLOSED while
-         * the workers stop: their clients are being closed anyway */
-        (void) pev_workers_send(g, PEV_WORKERS_ALL, EV_REMOTE_PUB, line, len);
+    if (!w || pev_workers_count(g) < 2)
+        return 0;
+    /* one copy for all the others. PEV_ECLOSED while the workers stop:
+     * their clients are being closed anyway */
+    if (pev_workers_send_ex(&sent, g, PEV_WORKERS_OTHERS, EV_REMOTE_PUB, line, len, NULL, 0)
+        == APR_EINVAL)
+        return 0;
+    return (apr_uint64_t) sent.full;
 }
 
 /* Another worker's PUB: "MSG topic message\r\n", delivered here. */
@@ -769,7 +786,8 @@ static void remote_pub(const void *event_data, void *user_data)
     pev_bus_t *bus = pev_daemon_bus(pg->d);
 
     if (ev->sender == pev_worker_index(pev_worker_self()) || ev->len < 7)
-        return;                         /* our own: delivered in cmd_pub */
+        return;                         /* our own (never: sent to the others
+                                         * only): delivered in cmd_pub */
     sp = memchr(line + 4, ' ', ev->len - 4);
     if (!sp || sp - (line + 4) > TOPIC_LIMIT)
         return;
@@ -805,8 +823,8 @@ static void cmd_pub(conn_state_t *cs, const char *topic, apr_size_t tlen,
     p.len = 7 + tlen + mlen;
     snprintf(event, sizeof event, TOPIC_PREFIX "%.*s", (int) tlen, topic);
     pev_event_generate(cs->bus, event, &p);         /* the subscribers */
+    p.xdropped = publish_to_workers(m, p.len);      /* Workers N: the others */
     pev_event_generate(cs->bus, EV_PUBLISHED, &p);  /* the stats module */
-    publish_to_workers(m, p.len);                   /* Workers N: the others */
     if (p.dropped || p.disconnected)
         reply(cs, "+OK delivered=%" APR_UINT64_T_FMT " dropped=%" APR_UINT64_T_FMT
               " disconnected=%" APR_UINT64_T_FMT, p.delivered, p.dropped, p.disconnected);
@@ -832,11 +850,12 @@ static void cmd_stats(conn_state_t *cs, const char *topic)
           " subscriptions=%" APR_UINT64_T_FMT
           " messages=%" APR_UINT64_T_FMT " deliveries=%" APR_UINT64_T_FMT
           " dropped=%" APR_UINT64_T_FMT " disconnected=%" APR_UINT64_T_FMT
-          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT " tls=%d%s%s",
+          " generation=%u conn_generation=%u refused=%" APR_UINT64_T_FMT " tls=%d"
+          " xdropped=%" APR_UINT64_T_FMT "%s%s",
           q.connections, q.accepted, COUNT_GET(cs->totals->subscriptions), q.messages,
           q.deliveries, q.dropped, q.disconnected, gen ? pev_gen_number(gen) : 0,
           pev_gen_number(pev_conn_gen(cs->c)), pev_daemon_refused(cs->d),
-          pev_conn_is_tls(cs->c), extra, q.cluster);
+          pev_conn_is_tls(cs->c), q.xdropped, extra, q.cluster);
 }
 
 static void tls_ready(pev_stream_t *s, void *user_data)

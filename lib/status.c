@@ -29,7 +29,7 @@ static const char *pev_message(apr_status_t st)
     case PEV_ELINE:
         return "poolev: line too long";
     case PEV_EFULL:
-        return "poolev: output buffer full";
+        return "poolev: full: the output buffer or the worker's event queue is full";
     case PEV_ECONFIG:
         return "poolev: configuration error";
     case PEV_ETLS:

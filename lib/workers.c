@@ -21,6 +21,16 @@
  * checks that the worker is open; the worker, before destroying its pool,
  * closes and waits for the count to drain (sequentially consistent atomics:
  * either the sender sees it closed, or the worker sees the sender).
+ *
+ * The queue bound: each worker counts the events taken for it and not yet
+ * run or released (queued). A send first claims a place in each receiver's
+ * queue (a compare-and-swap that never goes beyond the group's limit), under
+ * the receiver's guard; only when some receiver took it does it make the
+ * message (and take the shared block's reference), then posts to each of
+ * them and leaves their guards. The receiver gives the place back once the
+ * event's listeners returned, or once it released the event undelivered.
+ * Nothing but atomics on the way: the counts are relaxed (they order no
+ * other memory; the post itself carries the message to the receiver).
  */
 #include "config.h"
 
@@ -29,6 +39,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +72,11 @@ struct pev_worker {
     pthread_t thread;
     atomic_int open;                /* loop made, not closing: takes sends */
     atomic_int sending;             /* sends (and wakeups) under way */
+    atomic_size_t queued;           /* events taken, not yet run or released */
+    atomic_size_t peak;             /* the most queued */
+    atomic_uint_least64_t refused;  /* sends refused: PEV_EFULL */
+    atomic_uint_least64_t delivered;    /* these two: written by the worker's */
+    atomic_uint_least64_t released;     /* thread only, read by any */
     apr_status_t err;               /* its make or init failure */
     int inited;                     /* its init hook succeeded */
     apr_pool_t *pool;               /* these three: its own thread only */
@@ -82,6 +98,7 @@ struct pev_workers {
     int failed;                     /* either */
     int go;                         /* 0: wait; 1: run; -1: give up */
     atomic_int stopping;
+    atomic_size_t limit;            /* events queued per worker; 0: none */
     int started, joined;            /* the owning thread's */
 };
 
@@ -174,66 +191,91 @@ static void msg_release(xmsg_t *m)
     free(m);
 }
 
+/* One more for a counter that only the worker's thread writes. */
+static void count_own(atomic_uint_least64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 /* The posted call, on the receiving worker's thread (also when cancelled:
- * the worker destroys its own loop). */
+ * the worker destroys its own loop, so self is the receiver either way). */
 static void deliver(void *user_data, int cancelled)
 {
     xmsg_t *m = user_data;
+    pev_worker_t *w = self;
 
-    if (!cancelled && self && self->bus) {
+    if (!cancelled && w && w->bus) {
         pev_worker_event_t ev;
 
         ev.data = m->data;
         ev.len = m->len;
         ev.shared = m->shared;
         ev.sender = m->sender;
-        (void) pev_event_generate(self->bus, m->name, &ev);
+        (void) pev_event_generate(w->bus, m->name, &ev);
     }
     msg_release(m);
+    if (w) {
+        count_own(cancelled ? &w->released : &w->delivered);
+        /* its place in the queue, once it has run */
+        atomic_fetch_sub_explicit(&w->queued, 1, memory_order_relaxed);
+    }
 }
 
-/* Queue @a m for @a w: one more reference on success. */
-static apr_status_t post_to(pev_worker_t *w, xmsg_t *m)
+/* A place in @a w's queue, within @a limit (0: none): 0 when it is full. */
+static int queue_take(pev_worker_t *w, apr_size_t limit)
 {
-    apr_status_t st;
+    apr_size_t q, peak;
+
+    if (!limit) {
+        q = atomic_fetch_add_explicit(&w->queued, 1, memory_order_relaxed);
+    } else {
+        q = atomic_load_explicit(&w->queued, memory_order_relaxed);
+        do {
+            if (q >= limit)
+                return 0;
+        } while (!atomic_compare_exchange_weak_explicit(&w->queued, &q, q + 1,
+                                                        memory_order_relaxed,
+                                                        memory_order_relaxed));
+    }
+    q++;
+    peak = atomic_load_explicit(&w->peak, memory_order_relaxed);
+    while (q > peak && !atomic_compare_exchange_weak_explicit(&w->peak, &peak, q,
+                                                              memory_order_relaxed,
+                                                              memory_order_relaxed))
+        ;
+    return 1;
+}
+
+/* Claim @a w for a send: its guard and a place in its queue. On success
+ * the caller holds both until claim_end(). */
+static apr_status_t claim(pev_worker_t *w, apr_size_t limit)
+{
+    apr_status_t st = APR_SUCCESS;
 
     atomic_fetch_add(&w->sending, 1);
     /* stopping: the worker may still be in its last iteration, but what is
      * queued now would only be released (workers.h: PEV_ECLOSED) */
     if (!atomic_load(&w->open) || atomic_load(&w->group->stopping)) {
         st = PEV_ECLOSED;
-    } else {
-        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-        st = pev_loop_post(w->loop, deliver, m);
-        if (st != APR_SUCCESS)      /* never the last: the sender holds one */
-            atomic_fetch_sub_explicit(&m->refs, 1, memory_order_relaxed);
+    } else if (!queue_take(w, limit)) {
+        atomic_fetch_add_explicit(&w->refused, 1, memory_order_relaxed);
+        st = PEV_EFULL;
     }
-    atomic_fetch_sub(&w->sending, 1);
+    if (st != APR_SUCCESS)
+        atomic_fetch_sub(&w->sending, 1);
     return st;
 }
 
-static apr_status_t send_msg(pev_workers_t *g, int to, xmsg_t *m)
+/* Leave @a w's guard; @a giveback: its place too (nothing was posted). */
+static void claim_end(pev_worker_t *w, int giveback)
 {
-    apr_status_t st = APR_SUCCESS;
-
-    m->sender = (self && self->group == g) ? self->index : -1;
-    if (to == PEV_WORKERS_ALL) {
-        int i;
-
-        for (i = 0; i < g->n; i++) {
-            apr_status_t s = post_to(&g->w[i], m);
-
-            if (s != APR_SUCCESS && st == APR_SUCCESS)
-                st = s;
-        }
-    } else {
-        st = post_to(&g->w[to], m);
-    }
-    msg_release(m);                 /* the sender's */
-    return st;
+    if (giveback)
+        atomic_fetch_sub_explicit(&w->queued, 1, memory_order_relaxed);
+    atomic_fetch_sub(&w->sending, 1);
 }
 
-/* A message for @a event with room for @a extra bytes at msg_bytes(). */
+/* A message for @a event with room for @a extra bytes after its name. */
 static xmsg_t *msg_make(const char *event, apr_size_t extra)
 {
     apr_size_t nlen = strlen(event) + 1;
@@ -251,43 +293,141 @@ static xmsg_t *msg_make(const char *event, apr_size_t extra)
 
 static int send_args_ok(const pev_workers_t *g, int to, const char *event)
 {
-    return g && event && *event && (to == PEV_WORKERS_ALL || (to >= 0 && to < g->n));
+    return g && event && *event
+           && (to == PEV_WORKERS_ALL || to == PEV_WORKERS_OTHERS || (to >= 0 && to < g->n));
 }
 
-apr_status_t pev_workers_send(pev_workers_t *group, int to, const char *event,
-                              const void *data, apr_size_t len)
+#define TOOK_WORDS ((PEV_WORKERS_MAX + 63) / 64)
+#define TOOK(took, i) ((took)[(i) / 64] & ((uint64_t) 1 << ((i) % 64)))
+
+apr_status_t pev_workers_send_ex(pev_workers_sent_t *sent, pev_workers_t *g, int to,
+                                 const char *event, const void *data, apr_size_t len,
+                                 pev_shared_t *shared, int flags)
 {
+    uint64_t took[TOOK_WORDS];
+    pev_workers_sent_t acc = { 0, 0, 0 };
+    apr_status_t st = APR_SUCCESS;
+    apr_size_t limit;
+    int first, end, me, i;
     xmsg_t *m;
 
-    if (!send_args_ok(group, to, event) || (!data && len))
+    if (!send_args_ok(g, to, event) || (!data && len) || (shared && (data || len))
+        || (flags & ~PEV_WORKERS_FORCE))
         return APR_EINVAL;
-    m = msg_make(event, len);
-    if (!m)
-        return APR_ENOMEM;
-    if (len) {
+    me = (self && self->group == g) ? self->index : -1;
+    limit = (flags & PEV_WORKERS_FORCE) ? 0
+                                        : atomic_load_explicit(&g->limit, memory_order_relaxed);
+    first = to >= 0 ? to : 0;
+    end = to >= 0 ? to + 1 : g->n;
+    memset(took + first / 64, 0, sizeof *took * (apr_size_t) ((end - 1) / 64 - first / 64 + 1));
+
+    /* every receiver takes or refuses the event on its own */
+    for (i = first; i < end; i++) {
+        apr_status_t s;
+
+        if (i == me && to == PEV_WORKERS_OTHERS)
+            continue;
+        s = claim(&g->w[i], limit);
+        if (s == APR_SUCCESS) {
+            took[i / 64] |= (uint64_t) 1 << (i % 64);
+            acc.queued++;
+            continue;
+        }
+        if (s == PEV_EFULL)
+            acc.full++;
+        else
+            acc.closed++;
+        if (st == APR_SUCCESS)
+            st = s;
+    }
+    if (!acc.queued)
+        goto done;                  /* nothing copied, no reference taken */
+
+    m = msg_make(event, shared ? 0 : len);
+    if (!m) {
+        for (i = first; i < end; i++)
+            if (TOOK(took, i))
+                claim_end(&g->w[i], 1);
+        acc.queued = 0;
+        st = APR_ENOMEM;
+        goto done;
+    }
+    m->sender = me;
+    if (shared) {
+        m->shared = pev_shared_ref(shared);
+        m->data = shared->data;
+        m->len = shared->len;
+    } else if (len) {
         char *bytes = (char *) m + ALIGN_UP(sizeof *m + strlen(event) + 1);
 
         memcpy(bytes, data, len);
         m->data = bytes;
         m->len = len;
     }
-    return send_msg(group, to, m);
+    for (i = first; i < end; i++) {
+        pev_worker_t *w = &g->w[i];
+        apr_status_t s;
+
+        if (!TOOK(took, i))
+            continue;
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+        s = pev_loop_post(w->loop, deliver, m);
+        if (s != APR_SUCCESS) {     /* never the last: the sender holds one */
+            atomic_fetch_sub_explicit(&m->refs, 1, memory_order_relaxed);
+            acc.queued--;
+            if (st == APR_SUCCESS)
+                st = s;
+        }
+        claim_end(w, s != APR_SUCCESS);
+    }
+    msg_release(m);                 /* the sender's */
+done:
+    if (sent)
+        *sent = acc;
+    return st;
+}
+
+apr_status_t pev_workers_send(pev_workers_t *group, int to, const char *event,
+                              const void *data, apr_size_t len)
+{
+    return pev_workers_send_ex(NULL, group, to, event, data, len, NULL, 0);
 }
 
 apr_status_t pev_workers_send_shared(pev_workers_t *group, int to, const char *event,
                                      pev_shared_t *shared)
 {
-    xmsg_t *m;
-
-    if (!send_args_ok(group, to, event) || !shared)
+    if (!shared)
         return APR_EINVAL;
-    m = msg_make(event, 0);
-    if (!m)
-        return APR_ENOMEM;
-    m->shared = pev_shared_ref(shared);
-    m->data = shared->data;
-    m->len = shared->len;
-    return send_msg(group, to, m);
+    return pev_workers_send_ex(NULL, group, to, event, NULL, 0, shared, 0);
+}
+
+apr_status_t pev_workers_set_queue_limit(pev_workers_t *g, apr_size_t limit)
+{
+    if (!g)
+        return APR_EINVAL;
+    atomic_store_explicit(&g->limit, limit, memory_order_relaxed);
+    return APR_SUCCESS;
+}
+
+apr_size_t pev_workers_queue_limit(const pev_workers_t *g)
+{
+    return g ? atomic_load_explicit(&((pev_workers_t *) g)->limit, memory_order_relaxed) : 0;
+}
+
+apr_status_t pev_workers_queue_stats(pev_worker_queue_stats_t *stats, const pev_workers_t *g,
+                                     int i)
+{
+    pev_worker_t *w;
+
+    if (!stats || !g || i < 0 || i >= g->n)
+        return APR_EINVAL;
+    w = &g->w[i];
+    stats->delivered = atomic_load_explicit(&w->delivered, memory_order_relaxed);
+    stats->released = atomic_load_explicit(&w->released, memory_order_relaxed);
+    stats->refused = atomic_load_explicit(&w->refused, memory_order_relaxed);
+    stats->queued = atomic_load_explicit(&w->queued, memory_order_relaxed);
+    stats->peak = atomic_load_explicit(&w->peak, memory_order_relaxed);
+    return APR_SUCCESS;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -409,11 +549,17 @@ apr_status_t pev_workers_create(pev_workers_t **group, int n, pev_worker_fn *ini
     g->exit = exit;
     g->user_data = user_data;
     atomic_init(&g->stopping, 0);
+    atomic_init(&g->limit, PEV_WORKERS_QUEUE_DEFAULT);
     for (i = 0; i < n; i++) {
         g->w[i].group = g;
         g->w[i].index = i;
         atomic_init(&g->w[i].open, 0);
         atomic_init(&g->w[i].sending, 0);
+        atomic_init(&g->w[i].queued, 0);
+        atomic_init(&g->w[i].peak, 0);
+        atomic_init(&g->w[i].refused, 0);
+        atomic_init(&g->w[i].delivered, 0);
+        atomic_init(&g->w[i].released, 0);
     }
     /* a pre-cleanup: the workers stop before the pool's subpools (where
      * the hooks' data may live) go */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <apr_allocator.h>
@@ -103,6 +104,37 @@ static void bounce_heard(const void *event_data, void *user_data)
     atomic_store(&ping_sent, 1);
 }
 
+/* "hold": the worker stays inside its callback until the test releases
+ * it (bounded: 10 s, then it goes on and counts a failure). */
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static atomic_int held, hold_timeouts;
+static int hold_release;
+
+static void hold_here(void)
+{
+    struct timespec dl;
+
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    pthread_mutex_lock(&hold_mu);
+    atomic_store(&held, 1);
+    while (!hold_release)
+        if (pthread_cond_timedwait(&hold_cv, &hold_mu, &dl) != 0) {
+            atomic_fetch_add(&hold_timeouts, 1);
+            break;
+        }
+    pthread_mutex_unlock(&hold_mu);
+}
+
+static void hold_let_go(void)
+{
+    pthread_mutex_lock(&hold_mu);
+    hold_release = 1;
+    pthread_cond_broadcast(&hold_cv);
+    pthread_mutex_unlock(&hold_mu);
+}
+
 static void rec_read(pev_stream_t *s, void *user_data)
 {
     rconn_t *r = user_data;
@@ -148,6 +180,10 @@ static void rec_read(pev_stream_t *s, void *user_data)
             apr_pool_destroy(r->race_pool);
             r->race_pool = NULL;
             pev_stream_printf(s, "raced\n");
+        }
+        else if (strcmp(line, "hold") == 0) {
+            hold_here();
+            pev_stream_printf(s, "released\n");
         }
         else if (strcmp(line, "stop") == 0)
             pev_daemon_stop(pev_conn_daemon(r->c));
@@ -303,6 +339,9 @@ static void setup(void)
     atomic_store(&ping_calls, 0);
     atomic_store(&pong_calls, 0);
     atomic_store(&race_fail, 0);
+    atomic_store(&held, 0);
+    atomic_store(&hold_timeouts, 0);
+    hold_release = 0;
     close_wrong_thread = 0;
     for (i = 0; i <= MAXW; i++)
         atomic_store(&gen_pool_gone[i], 0);
@@ -392,6 +431,9 @@ START_TEST(test_directive)
         { "LoopSpin 10001\n", "microseconds" },
         { "LoopSpin fast\n", "off" },
         { "LoopSpin 5\nLoopSpin off\n", "given twice" },
+        { "WorkerQueueLimit many\n", "WorkerQueueLimit" },
+        { "WorkerQueueLimit -1\n", "WorkerQueueLimit" },
+        { "WorkerQueueLimit 1\nWorkerQueueLimit 2\n", "given twice" },
     };
     unsigned i;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -959,6 +1001,53 @@ START_TEST(test_pool_destroyed_while_running)
 }
 END_TEST
 
+/* WorkerQueueLimit 1 with worker 0 held inside a callback: one
+ * connection's handoff fills its queue; the next connection meant for it
+ * goes to worker 1 instead; a reload's switch still reaches worker 0
+ * (forced past the limit), which serves the next generation once it runs
+ * again. */
+START_TEST(test_queue_limit_handoff_and_switch)
+{
+    pev_daemon_t *d = start(2, "WorkerQueueLimit 1\n");
+    apr_port_t port = pev_daemon_port(d, 0);
+    lc_client_t *a, *b, *c, *dd, *e, *more[4];
+    unsigned g;
+    int i, w;
+
+    a = pt_client(port, 0);
+    ck_assert_int_eq(who(d, a, NULL), 0);
+    b = pt_client(port, 0);
+    ck_assert_int_eq(who(d, b, NULL), 1);
+    pt_client_send(a, "hold");
+    PT_DAEMON_UNTIL(d, atomic_load(&held));
+    c = pt_client(port, 0);                         /* for worker 0: queued */
+    dd = pt_client(port, 0);                        /* for worker 1 */
+    ck_assert_int_eq(who(d, dd, NULL), 1);
+    e = pt_client(port, 0);                         /* for worker 0: full, so 1 */
+    ck_assert_int_eq(who(d, e, &g), 1);
+    ck_assert_uint_eq(g, 1);
+    pt_write_file(conf_path, "Listen 127.0.0.1:0\nWorkers 2\nWorkerQueueLimit 1\n");
+    ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+    PT_DAEMON_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == 2);
+    hold_let_go();
+    PT_DAEMON_UNTIL(d, lc_ready(a, 0));
+    ck_assert_str_eq(lc_line(a, 0), "released");
+    ck_assert_int_eq(who(d, c, &g), 0);             /* handed before the switch */
+    ck_assert_uint_eq(g, 1);
+    /* worker 0 switched: a new connection there gets generation 2 */
+    for (i = 0, w = -1; i < 4 && w != 0; i++) {
+        more[i] = pt_client(port, 0);
+        w = who(d, more[i], &g);
+    }
+    ck_assert_int_eq(w, 0);
+    ck_assert_uint_eq(g, 2);
+    ck_assert_int_eq(atomic_load(&inits[1]), 2);
+    ck_assert_int_eq(atomic_load(&hold_timeouts), 0);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+}
+END_TEST
+
 static Suite *dworkers_suite(void)
 {
     Suite *s = suite_create("daemon_workers");
@@ -983,6 +1072,7 @@ static Suite *dworkers_suite(void)
     tcase_add_test(tc, test_sigterm_exits_zero);
     tcase_add_test(tc, test_listener_pool_gone_in_flight);
     tcase_add_test(tc, test_pool_destroyed_while_running);
+    tcase_add_test(tc, test_queue_limit_handoff_and_switch);
 #ifdef HAVE_OPENSSL
     tcase_add_test(tc, test_tls_on_workers);
 #endif

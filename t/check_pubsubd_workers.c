@@ -322,6 +322,96 @@ START_TEST(stats_report_sums_every_worker)
 }
 END_TEST
 
+/* ======================================================================== */
+/* WorkerQueueLimit: copies refused by a full worker are counted             */
+
+#define XQ_BURST 500
+#define XQ_ROUNDS 20
+
+/*
+ * WorkerQueueLimit 1 under Workers 2: worker 0's publisher sends bursts of
+ * PUBs in one write, each copied to worker 1, whose queue holds one event:
+ * a copy sent before worker 1 ran the previous one is refused. Until a
+ * burst loses copies (bounded rounds): every PUB's reply is unchanged
+ * (+OK delivered=1: the subscriber on the publisher's worker), that
+ * subscriber gets every message in order, the one on worker 1 gets in
+ * order exactly those not counted in xdropped= and nothing else, and the
+ * daemon runs on and stops cleanly.
+ */
+START_TEST(worker_queue_limit_counts_lost_copies)
+{
+    lc_client_t *pub, *far, *near;
+    static char burst[XQ_BURST * 32];
+    long xdropped = 0, sent = 0, far_got = 0, last_far = -1;
+    int round, i;
+
+    daemon_start("Workers 2\nWorkerQueueLimit 1\n");
+    pub = cl_open("pubsubd ready");                     /* worker 0 */
+    far = cl_open("pubsubd ready");                     /* worker 1 */
+    near = cl_open("pubsubd ready");                    /* worker 0 */
+    PT_ASK(far, "SUB news", "+OK subscribed to news");
+    PT_ASK(near, "SUB news", "+OK subscribed to news");
+    ck_assert_int_eq(stat_get(far, "news", "subscribers"), 1);
+    ck_assert_int_eq(stat_get(pub, "news", "subscribers"), 1);
+    ck_assert_int_eq(stat_get(pub, NULL, "xdropped"), 0);
+    for (round = 0; round < XQ_ROUNDS && xdropped == 0; round++) {
+        size_t len = 0;
+        long want;
+
+        for (i = 0; i < XQ_BURST; i++)
+            len += (size_t) snprintf(burst + len, sizeof burst - len, "PUB news m%ld\r\n",
+                                     sent + i);
+        pt_client_write(pub, burst, len);
+        for (i = 0; i < XQ_BURST; i++)
+            PT_EXPECT(pub, "+OK delivered=1");          /* the reply: unchanged */
+        for (i = 0; i < XQ_BURST; i++) {
+            char want_line[32];
+
+            snprintf(want_line, sizeof want_line, "MSG news m%ld", sent + i);
+            PT_EXPECT(near, want_line);
+        }
+        sent += XQ_BURST;
+        /* every PUB replied: each copy was taken or refused (counted) */
+        xdropped = stat_get(pub, NULL, "xdropped");
+        ck_assert_int_le(xdropped, sent);
+        want = sent - xdropped;
+        while (far_got < want) {
+            const char *line = pt_client_line(far, PT_IO_MS);
+            long k;
+
+            ck_assert_msg(line != NULL, "worker 1's subscriber: %ld of %ld, then nothing",
+                          far_got, want);
+            ck_assert_msg(sscanf(line, "MSG news m%ld", &k) == 1, "got '%s'", line);
+            ck_assert_msg(k > last_far && k < sent, "m%ld after m%ld (order)", k, last_far);
+            last_far = k;
+            far_got++;
+        }
+        PT_ASK(far, "PING", "+PONG");                   /* and nothing more */
+    }
+    printf("WorkerQueueLimit 1: %ld PUBs in %d bursts, %ld copies refused\n", sent, round,
+           xdropped);
+    ck_assert_msg(xdropped > 0, "%ld PUBs, no copy refused under WorkerQueueLimit 1", sent);
+    ck_assert_int_eq(stat_get(pub, NULL, "messages"), sent);
+    ck_assert_int_eq(stat_get(pub, NULL, "deliveries"), sent + far_got);
+    ck_assert_int_eq(stat_get(far, NULL, "dropped"), 0);    /* no slow subscriber */
+    ck_assert_int_eq(stat_get(far, NULL, "xdropped"), xdropped);
+    /* a PUB after the bursts reaches both */
+    PT_ASK(pub, "PUB news after", "+OK delivered=1");
+    PT_EXPECT(near, "MSG news after");
+    PT_EXPECT(far, "MSG news after");
+    /* the directive: checked, and it changes on a reload */
+    daemon_reload("Workers 2\nWorkerQueueLimit many\n");
+    free(log_wait("reload failed, keeping generation 1", START_MS));
+    log_expect("WorkerQueueLimit");
+    daemon_reload("Workers 2\nWorkerQueueLimit 100000\n");
+    free(log_wait("generation 2 ready", START_MS));
+    lc_close(pub, 0);
+    lc_close(far, 0);
+    lc_close(near, 0);
+    daemon_stop();
+}
+END_TEST
+
 static Suite *pubsubd_workers_suite(void)
 {
     Suite *s = suite_create("pubsubd_workers");
@@ -335,6 +425,7 @@ static Suite *pubsubd_workers_suite(void)
     tcase_add_test(tc, slow_subscriber_disconnect_per_connection);
     tcase_add_test(tc, reload_and_sigterm_with_clients_on_every_worker);
     tcase_add_test(tc, stats_report_sums_every_worker);
+    tcase_add_test(tc, worker_queue_limit_counts_lost_copies);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -221,7 +221,22 @@ START_TEST(argument_errors)
     ck_assert_int_eq(pev_workers_create(&g, 1, NULL, NULL, NULL, NULL), APR_EINVAL);
     ck_assert_int_eq(pev_workers_create(&g, 2, NULL, NULL, NULL, pt_pool), APR_SUCCESS);
     ck_assert_int_eq(pev_workers_send(g, 2, "x", NULL, 0), APR_EINVAL);
-    ck_assert_int_eq(pev_workers_send(g, -2, "x", NULL, 0), APR_EINVAL);
+    ck_assert_int_eq(pev_workers_send(g, -3, "x", NULL, 0), APR_EINVAL);
+    ck_assert_int_eq(pev_workers_send_ex(NULL, g, 0, "x", "a", 1, NULL, 2), APR_EINVAL);
+    ck_assert_int_eq(pev_shared_create(&sh, "a", 1), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send_ex(NULL, g, 0, "x", "a", 1, sh, 0), APR_EINVAL);
+    pev_shared_release(sh);
+    ck_assert_int_eq(pev_workers_set_queue_limit(NULL, 1), APR_EINVAL);
+    ck_assert_int_eq(pev_workers_queue_limit(NULL), 0);
+    ck_assert_int_eq(pev_workers_queue_limit(g), PEV_WORKERS_QUEUE_DEFAULT);
+    {
+        pev_worker_queue_stats_t qs;
+
+        ck_assert_int_eq(pev_workers_queue_stats(NULL, g, 0), APR_EINVAL);
+        ck_assert_int_eq(pev_workers_queue_stats(&qs, NULL, 0), APR_EINVAL);
+        ck_assert_int_eq(pev_workers_queue_stats(&qs, g, 2), APR_EINVAL);
+        ck_assert_int_eq(pev_workers_queue_stats(&qs, g, -1), APR_EINVAL);
+    }
     ck_assert_int_eq(pev_workers_send(g, 0, "", NULL, 0), APR_EINVAL);
     ck_assert_int_eq(pev_workers_send(g, 0, NULL, NULL, 0), APR_EINVAL);
     ck_assert_int_eq(pev_workers_send(g, 0, "x", NULL, 3), APR_EINVAL);
@@ -1274,6 +1289,532 @@ START_TEST(group_pool_destroyed_on_its_worker_aborts)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The queue limit                                                           */
+
+/* A worker held inside a call the test posts to its loop (not a worker
+ * event: nothing of the queue's), until the test releases it; bounded:
+ * after WAIT_MS it lets go and counts a failure. */
+static void hold_call(void *user_data, int cancelled)
+{
+    struct timespec dl;
+
+    (void) user_data;
+    if (cancelled)
+        return;
+    bump(&HOLDING);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&MU);
+    while (!RELEASE_HOLD)
+        if (pthread_cond_timedwait(&CV, &MU, &dl) != 0) {
+            w_fail(__LINE__, "held worker never released");
+            break;
+        }
+    pthread_mutex_unlock(&MU);
+}
+
+/* Hold worker @a i of @a g: returns once it is inside hold_call(). */
+static void hold(pev_workers_t *g, int i)
+{
+    atomic_store(&HOLDING, 0);
+    pthread_mutex_lock(&MU);
+    RELEASE_HOLD = 0;
+    pthread_mutex_unlock(&MU);
+    ck_assert_int_eq(pev_loop_post(pev_worker_loop(pev_workers_worker(g, i)), hold_call, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
+}
+
+static void unhold(void)
+{
+    pthread_mutex_lock(&MU);
+    RELEASE_HOLD = 1;
+    pthread_cond_broadcast(&CV);
+    pthread_mutex_unlock(&MU);
+}
+
+static pev_worker_queue_stats_t qstats(pev_workers_t *g, int i)
+{
+    pev_worker_queue_stats_t qs;
+
+    ck_assert_int_eq(pev_workers_queue_stats(&qs, g, i), APR_SUCCESS);
+    return qs;
+}
+
+/* Shared blocks with a count of frees each. */
+#define QBLOCKS 200
+static atomic_int BLOCK_FREES[QBLOCKS];
+static atomic_int GOT_SH[MAXW];
+
+static void count_block_free(void *data, apr_size_t len, void *ctx)
+{
+    (void) data;
+    (void) len;
+    atomic_fetch_add((atomic_int *) ctx, 1);
+    bump(&FREES);
+}
+
+static void on_sh(const void *event_data, void *user_data)
+{
+    const pev_worker_event_t *ev = event_data;
+
+    (void) user_data;
+    W_CHECK(ev->shared != NULL);
+    bump(&GOT_SH[pev_worker_index(pev_worker_self())]);
+}
+
+/* "t.fanout" on a worker: a copy to PEV_WORKERS_OTHERS, its account kept. */
+static pev_workers_sent_t FAN_SENT;
+static atomic_int FAN_ST, FAN_DONE;
+
+static void on_fanout(const void *event_data, void *user_data)
+{
+    seqmsg_t m;
+    pev_workers_sent_t sent;
+
+    (void) event_data;
+    (void) user_data;
+    memset(&m, 0, sizeof m);
+    m.sender = pev_worker_index(pev_worker_self());
+    m.seq = 1000000;
+    atomic_store(&FAN_ST, pev_workers_send_ex(&sent, GROUP, PEV_WORKERS_OTHERS, "t.seq", &m,
+                                              sizeof m, NULL, 0));
+    FAN_SENT = sent;
+    bump(&FAN_DONE);
+}
+
+static apr_status_t init_q(pev_worker_t *w, void *ud)
+{
+    pev_bus_t *bus = pev_worker_bus(w);
+
+    (void) ud;
+    if (pev_event_register(NULL, bus, NULL, "t.seq", on_seq, NULL, NULL) != APR_SUCCESS
+        || pev_event_register(NULL, bus, NULL, "t.sh", on_sh, NULL, NULL) != APR_SUCCESS
+        || pev_event_register(NULL, bus, NULL, "t.fanout", on_fanout, NULL, NULL)
+           != APR_SUCCESS
+        || pev_event_register(NULL, bus, NULL, "t.hold", on_hold, NULL, NULL) != APR_SUCCESS)
+        return APR_EGENERAL;
+    return APR_SUCCESS;
+}
+
+static void q_reset(int n)
+{
+    int i;
+
+    ws_reset(n, 1);
+    atomic_store(&RECEIVED, 0);
+    atomic_store(&FREES, 0);
+    atomic_store(&FAN_DONE, 0);
+    for (i = 0; i < QBLOCKS; i++)
+        atomic_store(&BLOCK_FREES[i], 0);
+    for (i = 0; i < MAXW; i++)
+        atomic_store(&GOT_SH[i], 0);
+}
+
+static apr_status_t send_seq(pev_workers_t *g, int to, long seq)
+{
+    seqmsg_t m;
+
+    memset(&m, 0, sizeof m);
+    m.sender = -1;
+    m.seq = seq;
+    return pev_workers_send(g, to, "t.seq", &m, sizeof m);
+}
+
+#define QLIMIT 64
+#define QEXTRA 10
+
+/* Worker 1 held in a call while the test sends QLIMIT + QEXTRA events to
+ * it: exactly QLIMIT are taken, QEXTRA refused with PEV_EFULL (counted);
+ * once released, exactly the QLIMIT run, in the order sent; then the
+ * worker takes events again. Nothing leaks (valgrind). */
+START_TEST(queue_limit_refuses_beyond_it)
+{
+    pev_worker_queue_stats_t qs;
+    long i;
+    int ok = 0, full = 0;
+
+    q_reset(2);
+    ck_assert_int_eq(pev_workers_create(&GROUP, 2, init_q, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, QLIMIT), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_queue_limit(GROUP), QLIMIT);
+    ck_assert_int_eq(pev_workers_start(GROUP), APR_SUCCESS);
+    hold(GROUP, 1);
+    for (i = 1; i <= QLIMIT + QEXTRA; i++) {
+        apr_status_t st = send_seq(GROUP, 1, i);
+
+        if (st == APR_SUCCESS) {
+            ck_assert_int_le(i, QLIMIT);            /* the first QLIMIT, no other */
+            ok++;
+        } else {
+            ck_assert_int_eq(st, PEV_EFULL);
+            full++;
+        }
+    }
+    ck_assert_int_eq(ok, QLIMIT);
+    ck_assert_int_eq(full, QEXTRA);
+    qs = qstats(GROUP, 1);
+    ck_assert_uint_eq(qs.queued, QLIMIT);
+    ck_assert_uint_eq(qs.peak, QLIMIT);
+    ck_assert_uint_eq(qs.refused, QEXTRA);
+    ck_assert_uint_eq(qs.delivered, 0);
+    qs = qstats(GROUP, 0);                          /* the other worker: untouched */
+    ck_assert_uint_eq(qs.queued + qs.refused + qs.peak, 0);
+    ck_assert_int_eq(send_seq(GROUP, 0, 1), APR_SUCCESS);   /* room there */
+    unhold();
+    ck_assert_int_eq(wait_atleast(&RECEIVED, QLIMIT + 1), QLIMIT + 1);
+    /* on_seq checked the order (each seq above the last); all of them */
+    ck_assert_int_eq(WS[1].got[0], QLIMIT);
+    ck_assert_int_eq(WS[1].last[0], QLIMIT);
+    /* the places came back: it takes events again */
+    ck_assert_int_eq(send_seq(GROUP, 1, QLIMIT + QEXTRA + 1), APR_SUCCESS);
+    ck_assert_int_eq(wait_atleast(&RECEIVED, QLIMIT + 2), QLIMIT + 2);
+    ck_assert_int_eq(pev_workers_stop(GROUP), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_join(GROUP), APR_SUCCESS);
+    ck_assert_no_worker_errors();
+    ck_assert_int_eq(atomic_load(&RECEIVED), QLIMIT + 2);  /* none more */
+    ck_assert_int_eq(WS[1].got[0], QLIMIT + 1);
+    qs = qstats(GROUP, 1);
+    ck_assert_uint_eq(qs.queued, 0);
+    ck_assert_uint_eq(qs.delivered, QLIMIT + 1);
+    ck_assert_uint_eq(qs.released, 0);
+    ck_assert_uint_eq(qs.refused, QEXTRA);
+}
+END_TEST
+
+/* The event that runs holds its place until its listeners return: a
+ * worker held inside a worker event takes QLIMIT - 1 more. */
+START_TEST(queue_limit_counts_the_running_event)
+{
+    long i;
+    int ok = 0;
+
+    q_reset(2);
+    atomic_store(&HOLDING, 0);
+    RELEASE_HOLD = 0;
+    ck_assert_int_eq(pev_workers_create(&GROUP, 2, init_q, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(GROUP), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, QLIMIT), APR_SUCCESS);  /* started */
+    ck_assert_int_eq(pev_workers_send(GROUP, 1, "t.hold", NULL, 0), APR_SUCCESS);
+    ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
+    for (i = 1; i <= QLIMIT + QEXTRA; i++)
+        if (send_seq(GROUP, 1, i) == APR_SUCCESS)
+            ok++;
+    ck_assert_int_eq(ok, QLIMIT - 1);
+    ck_assert_uint_eq(qstats(GROUP, 1).queued, QLIMIT);
+    unhold();
+    ck_assert_int_eq(wait_atleast(&RECEIVED, QLIMIT - 1), QLIMIT - 1);
+    pev_workers_stop(GROUP);
+    pev_workers_join(GROUP);
+    ck_assert_no_worker_errors();
+    ck_assert_uint_eq(qstats(GROUP, 1).delivered, QLIMIT);
+    ck_assert_uint_eq(qstats(GROUP, 1).queued, 0);
+}
+END_TEST
+
+/* PEV_WORKERS_ALL with worker 1 full: workers 0 and 2 get the event, 1
+ * refuses it; the call says PEV_EFULL and pev_workers_send_ex() how many
+ * took it. PEV_WORKERS_OTHERS from worker 0: worker 2 only (1 is full, 0
+ * is the sender). A shared block sent to all: held by the two that took
+ * it, freed once. */
+START_TEST(queue_limit_all_with_one_full)
+{
+    pev_workers_sent_t sent;
+    pev_shared_t *sh;
+    long i;
+
+    q_reset(3);
+    ck_assert_int_eq(pev_workers_create(&GROUP, 3, init_q, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, QLIMIT), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(GROUP), APR_SUCCESS);
+    hold(GROUP, 1);
+    for (i = 1; i <= QLIMIT; i++)
+        ck_assert_int_eq(send_seq(GROUP, 1, i), APR_SUCCESS);
+    /* to all: two take it */
+    ck_assert_int_eq(send_seq(GROUP, PEV_WORKERS_ALL, QLIMIT + 1), PEV_EFULL);
+    {
+        seqmsg_t m;
+
+        memset(&m, 0, sizeof m);
+        m.sender = -1;
+        m.seq = QLIMIT + 2;
+        ck_assert_int_eq(pev_workers_send_ex(&sent, GROUP, PEV_WORKERS_ALL, "t.seq", &m,
+                                             sizeof m, NULL, 0), PEV_EFULL);
+        ck_assert_int_eq(sent.queued, 2);
+        ck_assert_int_eq(sent.full, 1);
+        ck_assert_int_eq(sent.closed, 0);
+        /* from outside the group, OTHERS is everyone */
+        m.seq = QLIMIT + 3;
+        ck_assert_int_eq(pev_workers_send_ex(&sent, GROUP, PEV_WORKERS_OTHERS, "t.seq", &m,
+                                             sizeof m, NULL, 0), PEV_EFULL);
+        ck_assert_int_eq(sent.queued, 2);
+        ck_assert_int_eq(sent.full, 1);
+    }
+    ck_assert_int_eq(pev_shared_wrap(&sh, "s", 1, count_block_free, &BLOCK_FREES[0]),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_send_shared(GROUP, PEV_WORKERS_ALL, "t.sh", sh), PEV_EFULL);
+    pev_shared_release(sh);
+    /* worker 0 fans out to the others: 2 takes it, 1 refuses */
+    ck_assert_int_eq(pev_workers_send(GROUP, 0, "t.fanout", NULL, 0), APR_SUCCESS);
+    ck_assert_int_eq(wait_atleast(&FAN_DONE, 1), 1);
+    ck_assert_int_eq(atomic_load(&FAN_ST), PEV_EFULL);
+    ck_assert_int_eq(FAN_SENT.queued, 1);
+    ck_assert_int_eq(FAN_SENT.full, 1);
+    ck_assert_int_eq(FAN_SENT.closed, 0);
+    ck_assert_uint_eq(qstats(GROUP, 1).refused, 5);
+    ck_assert_uint_eq(qstats(GROUP, 1).queued, QLIMIT);
+    unhold();
+    /* 1: its QLIMIT; 0: three from outside; 2: three and the fan-out */
+    ck_assert_int_eq(wait_atleast(&RECEIVED, QLIMIT + 3 + 4), QLIMIT + 3 + 4);
+    ck_assert_int_eq(wait_atleast(&GOT_SH[0], 1), 1);
+    ck_assert_int_eq(wait_atleast(&GOT_SH[2], 1), 1);
+    ck_assert_int_eq(wait_atleast(&FREES, 1), 1);
+    pev_workers_stop(GROUP);
+    pev_workers_join(GROUP);
+    ck_assert_no_worker_errors();
+    ck_assert_int_eq(atomic_load(&RECEIVED), QLIMIT + 3 + 4);
+    ck_assert_int_eq(WS[1].got[0], QLIMIT);
+    ck_assert_int_eq(WS[1].last[0], QLIMIT);
+    ck_assert_int_eq(WS[1].got[1], 0);
+    ck_assert_int_eq(atomic_load(&GOT_SH[1]), 0);
+    ck_assert_int_eq(WS[0].got[0], 3);
+    ck_assert_int_eq(WS[0].got[1], 0);          /* OTHERS skipped the sender */
+    ck_assert_int_eq(WS[2].got[0], 3);
+    ck_assert_int_eq(WS[2].got[1], 1);
+    ck_assert_int_eq(atomic_load(&BLOCK_FREES[0]), 1);
+}
+END_TEST
+
+/* Shared blocks with a full worker: each taken one is held until its
+ * event ran, each refused one is not held at all (the caller's release
+ * frees it at once), every block is freed exactly once. */
+START_TEST(queue_limit_shared_blocks)
+{
+    int i, ok = 0;
+
+    q_reset(2);
+    ck_assert_int_eq(pev_workers_create(&GROUP, 2, init_q, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, QLIMIT), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(GROUP), APR_SUCCESS);
+    hold(GROUP, 1);
+    for (i = 0; i < QLIMIT + QEXTRA; i++) {
+        pev_shared_t *sh;
+        apr_status_t st;
+
+        ck_assert_int_eq(pev_shared_wrap(&sh, &BLOCK_FREES[i], 1, count_block_free,
+                                         &BLOCK_FREES[i]), APR_SUCCESS);
+        st = pev_workers_send_shared(GROUP, 1, "t.sh", sh);
+        pev_shared_release(sh);
+        if (i < QLIMIT) {
+            ck_assert_int_eq(st, APR_SUCCESS);
+            ok++;
+            ck_assert_int_eq(atomic_load(&BLOCK_FREES[i]), 0);  /* the event holds it */
+        } else {
+            ck_assert_int_eq(st, PEV_EFULL);
+            ck_assert_int_eq(atomic_load(&BLOCK_FREES[i]), 1);  /* nobody held it */
+        }
+    }
+    ck_assert_int_eq(atomic_load(&FREES), QEXTRA);
+    unhold();
+    ck_assert_int_eq(wait_atleast(&GOT_SH[1], ok), ok);
+    ck_assert_int_eq(wait_atleast(&FREES, QLIMIT + QEXTRA), QLIMIT + QEXTRA);
+    pev_workers_stop(GROUP);
+    pev_workers_join(GROUP);
+    ck_assert_no_worker_errors();
+    for (i = 0; i < QLIMIT + QEXTRA; i++)
+        ck_assert_int_eq(atomic_load(&BLOCK_FREES[i]), 1);
+    ck_assert_int_eq(atomic_load(&FREES), QLIMIT + QEXTRA);
+    ck_assert_uint_eq(qstats(GROUP, 1).delivered, QLIMIT);
+}
+END_TEST
+
+/* A worker stopped with a full queue: its events are released, not run;
+ * their places come back (queued 0, released QLIMIT); each shared block
+ * freed once. */
+START_TEST(queue_count_back_after_stop)
+{
+    pev_worker_queue_stats_t qs;
+    int i;
+
+    q_reset(2);
+    ck_assert_int_eq(pev_workers_create(&GROUP, 2, init_q, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, QLIMIT), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(GROUP), APR_SUCCESS);
+    hold(GROUP, 1);
+    for (i = 0; i < QLIMIT; i++) {
+        if (i % 2) {
+            pev_shared_t *sh;
+
+            ck_assert_int_eq(pev_shared_wrap(&sh, "s", 1, count_block_free, &BLOCK_FREES[i]),
+                             APR_SUCCESS);
+            ck_assert_int_eq(pev_workers_send_shared(GROUP, 1, "t.sh", sh), APR_SUCCESS);
+            pev_shared_release(sh);
+        } else {
+            ck_assert_int_eq(send_seq(GROUP, 1, i + 1), APR_SUCCESS);
+        }
+    }
+    ck_assert_int_eq(send_seq(GROUP, 1, QLIMIT + 1), PEV_EFULL);
+    ck_assert_uint_eq(qstats(GROUP, 1).queued, QLIMIT);
+    pev_workers_stop(GROUP);
+    unhold();
+    ck_assert_int_eq(pev_workers_join(GROUP), APR_SUCCESS);
+    ck_assert_no_worker_errors();
+    qs = qstats(GROUP, 1);
+    ck_assert_uint_eq(qs.queued, 0);
+    ck_assert_uint_eq(qs.released, QLIMIT);
+    ck_assert_uint_eq(qs.delivered, 0);
+    ck_assert_uint_eq(qs.refused, 1);
+    ck_assert_int_eq(atomic_load(&RECEIVED), 0);
+    ck_assert_int_eq(atomic_load(&GOT_SH[1]), 0);
+    for (i = 1; i < QLIMIT; i += 2)
+        ck_assert_int_eq(atomic_load(&BLOCK_FREES[i]), 1);
+    ck_assert_int_eq(atomic_load(&FREES), QLIMIT / 2);
+}
+END_TEST
+
+/* The limit changes while the group runs; PEV_WORKERS_FORCE goes beyond
+ * it (and counts); 0 takes the bound away. */
+START_TEST(queue_limit_changes_and_force)
+{
+    pev_workers_sent_t sent;
+    seqmsg_t m;
+    long seq = 0;
+    int i;
+
+    q_reset(2);
+    memset(&m, 0, sizeof m);
+    m.sender = -1;
+    ck_assert_int_eq(pev_workers_create(&GROUP, 2, init_q, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(GROUP), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, 4), APR_SUCCESS);
+    hold(GROUP, 1);
+    for (i = 0; i < 4; i++)
+        ck_assert_int_eq(send_seq(GROUP, 1, ++seq), APR_SUCCESS);
+    ck_assert_int_eq(send_seq(GROUP, 1, seq + 1), PEV_EFULL);
+    m.seq = ++seq;
+    ck_assert_int_eq(pev_workers_send_ex(&sent, GROUP, 1, "t.seq", &m, sizeof m, NULL,
+                                         PEV_WORKERS_FORCE), APR_SUCCESS);
+    ck_assert_int_eq(sent.queued, 1);
+    ck_assert_uint_eq(qstats(GROUP, 1).queued, 5);
+    ck_assert_uint_eq(qstats(GROUP, 1).peak, 5);
+    ck_assert_int_eq(send_seq(GROUP, 1, seq + 1), PEV_EFULL);     /* 5 > 4 */
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, 0), APR_SUCCESS);
+    for (i = 0; i < 100; i++)
+        ck_assert_int_eq(send_seq(GROUP, 1, ++seq), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, 50), APR_SUCCESS);  /* below */
+    ck_assert_int_eq(send_seq(GROUP, 1, seq + 1), PEV_EFULL);
+    ck_assert_uint_eq(qstats(GROUP, 1).queued, 105);
+    ck_assert_uint_eq(qstats(GROUP, 1).refused, 3);
+    unhold();
+    ck_assert_int_eq(wait_atleast(&RECEIVED, (int) seq), (int) seq);
+    ck_assert_int_eq(send_seq(GROUP, 1, ++seq), APR_SUCCESS);     /* under 50 again */
+    ck_assert_int_eq(wait_atleast(&RECEIVED, (int) seq), (int) seq);
+    pev_workers_stop(GROUP);
+    pev_workers_join(GROUP);
+    ck_assert_no_worker_errors();
+    ck_assert_int_eq(WS[1].got[0], seq);
+    ck_assert_int_eq(WS[1].last[0], seq);
+    ck_assert_uint_eq(qstats(GROUP, 1).delivered, (apr_uint64_t) seq);
+}
+END_TEST
+
+/* A thread outside the group and worker 0 flood worker 1, whose limit
+ * is small, while it runs: each sender's taken events arrive in the order
+ * sent, all of them and nothing else; a worker never holds more than the
+ * limit; refusals are counted exactly. Run under TSan in CI. */
+#define CQ_LIMIT 16
+static atomic_long CQ_OK[3], CQ_FULL[3];     /* [0]: the thread, [2]: worker 0 */
+static long CQ_N;
+
+static void cq_send(int who, int sender_index)
+{
+    long i;
+
+    for (i = 1; i <= CQ_N; i++) {
+        seqmsg_t m;
+        apr_status_t st;
+
+        memset(&m, 0, sizeof m);
+        m.sender = sender_index;
+        m.seq = i;
+        st = pev_workers_send(GROUP, 1, "t.seq", &m, sizeof m);
+        if (st == APR_SUCCESS)
+            atomic_fetch_add(&CQ_OK[who], 1);
+        else if (st == PEV_EFULL)
+            atomic_fetch_add(&CQ_FULL[who], 1);
+        else
+            w_fail(__LINE__, "send: neither success nor PEV_EFULL");
+        if (i % 64 == 0)
+            sched_yield();
+    }
+    bump(&DONE);
+}
+
+static void *cq_thread(void *arg)
+{
+    cq_send((int) (intptr_t) arg, -1);
+    return NULL;
+}
+
+static void on_cq_go(const void *event_data, void *user_data)
+{
+    (void) event_data;
+    (void) user_data;
+    cq_send(2, 0);
+}
+
+static apr_status_t init_cq(pev_worker_t *w, void *ud)
+{
+    (void) ud;
+    if (init_q(w, NULL) != APR_SUCCESS
+        || pev_event_register(NULL, pev_worker_bus(w), NULL, "t.go", on_cq_go, NULL, NULL)
+           != APR_SUCCESS)
+        return APR_EGENERAL;
+    return APR_SUCCESS;
+}
+
+START_TEST(queue_limit_concurrent_senders_order)
+{
+    pev_worker_queue_stats_t qs;
+    pthread_t th;
+    long ok, full;
+    int i;
+
+    CQ_N = pt_env_long("POOLEV_WORKERS_ITERS", 20000);
+    q_reset(2);
+    atomic_store(&DONE, 0);
+    for (i = 0; i < 3; i++) {
+        atomic_store(&CQ_OK[i], 0);
+        atomic_store(&CQ_FULL[i], 0);
+    }
+    ck_assert_int_eq(pev_workers_create(&GROUP, 2, init_cq, NULL, NULL, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_set_queue_limit(GROUP, CQ_LIMIT), APR_SUCCESS);
+    ck_assert_int_eq(pev_workers_start(GROUP), APR_SUCCESS);
+    ck_assert_int_eq(pthread_create(&th, NULL, cq_thread, (void *) (intptr_t) 0), 0);
+    ck_assert_int_eq(pev_workers_send(GROUP, 0, "t.go", NULL, 0), APR_SUCCESS);
+    ck_assert_int_eq(wait_atleast(&DONE, 2), 2);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ok = atomic_load(&CQ_OK[0]) + atomic_load(&CQ_OK[2]);
+    full = atomic_load(&CQ_FULL[0]) + atomic_load(&CQ_FULL[2]);
+    ck_assert_int_eq(ok + full, 2 * CQ_N);
+    ck_assert_int_eq(wait_atleast(&RECEIVED, (int) ok), (int) ok);
+    pev_workers_stop(GROUP);
+    pev_workers_join(GROUP);
+    ck_assert_no_worker_errors();       /* on_seq: per sender, in order */
+    ck_assert_int_eq(atomic_load(&RECEIVED), ok);
+    ck_assert_int_eq(WS[1].got[0], atomic_load(&CQ_OK[0]));
+    ck_assert_int_eq(WS[1].got[1], atomic_load(&CQ_OK[2]));
+    qs = qstats(GROUP, 1);
+    ck_assert_uint_le(qs.peak, CQ_LIMIT);
+    ck_assert_uint_eq(qs.refused, (apr_uint64_t) full);
+    ck_assert_uint_eq(qs.delivered, (apr_uint64_t) ok);
+    ck_assert_uint_eq(qs.queued, 0);
+    printf("concurrent senders, limit %d: %ld taken, %ld refused, peak %zu\n", CQ_LIMIT, ok,
+           full, (size_t) qs.peak);
+}
+END_TEST
+
 static Suite *workers_suite(void)
 {
     Suite *s = suite_create("workers");
@@ -1299,6 +1840,13 @@ static Suite *workers_suite(void)
     tcase_add_test(tc, signals_blocked_in_workers);
     tcase_add_test(tc, group_pool_destroyed_on_its_worker_aborts);
     tcase_add_test(tc, stress_pools_destroyed_on_both_sides);
+    tcase_add_test(tc, queue_limit_refuses_beyond_it);
+    tcase_add_test(tc, queue_limit_counts_the_running_event);
+    tcase_add_test(tc, queue_limit_all_with_one_full);
+    tcase_add_test(tc, queue_limit_shared_blocks);
+    tcase_add_test(tc, queue_count_back_after_stop);
+    tcase_add_test(tc, queue_limit_changes_and_force);
+    tcase_add_test(tc, queue_limit_concurrent_senders_order);
     suite_add_tcase(s, tc);
     return s;
 }

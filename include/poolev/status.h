@@ -63,7 +63,10 @@ extern "C" {
 /** A line longer than the stream's maximum arrived; the stream closes. */
 #define PEV_ELINE      (PEV_START_ERROR + 7)
 /** pev_stream_write(): the output limit would be exceeded; nothing was
- *  written, and the drain callback runs when the output has drained. */
+ *  written, and the drain callback runs when the output has drained.
+ *  pev_workers_send() and its variants: the receiving worker holds its
+ *  group's queue limit of events not yet run; nothing was queued for it
+ *  (poolev/workers.h). */
 #define PEV_EFULL      (PEV_START_ERROR + 8)
 /** A configuration file has an error (poolev/daemon.h: pev_daemon_error()
  *  names the file and line). */

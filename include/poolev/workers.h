@@ -24,14 +24,23 @@
  * the receiving bus has when it is delivered: a listener whose pool went
  * away meanwhile is simply not called.
  *
+ * The queue bound: each worker takes at most the group's queue limit of
+ * events sent to it and not yet run (pev_workers_set_queue_limit(),
+ * PEV_WORKERS_QUEUE_DEFAULT by default); a send beyond it fails with
+ * PEV_EFULL, copies and
+ * references nothing, and is counted (pev_workers_queue_stats()). A
+ * receiver slower than its senders, or stuck in a long callback, so costs
+ * a bounded amount of memory, and its senders learn it at once.
+ *
  * Threads - which object may be touched where:
  *  - a worker's pool, every pool made from it, its loop, its bus, and every
  *    listener, timer, stream or watcher bound to them: only on that
  *    worker's thread (its hooks, its loop's callbacks, its listeners);
- *  - pev_workers_send(), pev_workers_stop(), pev_workers_count(),
- *    pev_workers_worker(), pev_worker_index(), pev_worker_group(),
- *    pev_worker_self() and the pev_shared_* calls: any thread, while the
- *    group exists;
+ *  - pev_workers_send() and its variants, pev_workers_stop(),
+ *    pev_workers_count(), pev_workers_worker(), pev_worker_index(),
+ *    pev_worker_group(), pev_worker_self(), pev_workers_set_queue_limit(),
+ *    pev_workers_queue_limit(), pev_workers_queue_stats() and the
+ *    pev_shared_* calls: any thread, while the group exists;
  *  - pev_loop_post(), pev_loop_wakeup() on a worker's loop: any thread,
  *    but only while that worker runs (between the end of start and the
  *    worker's exit hook): pev_workers_send() has that guard built in, a
@@ -70,6 +79,11 @@ typedef struct pev_shared pev_shared_t;
 
 /** pev_workers_send(): every worker of the group. */
 #define PEV_WORKERS_ALL (-1)
+
+/** pev_workers_send(): every worker of the group but the calling thread's
+ *  (every worker when called from a thread that is not one of the
+ *  group's workers). */
+#define PEV_WORKERS_OTHERS (-2)
 
 /** The most workers a group may have. */
 #define PEV_WORKERS_MAX 1024
@@ -195,32 +209,115 @@ PEV_API pev_bus_t *pev_worker_bus(const pev_worker_t *worker);
 /* ------------------------------------------------------------------------ */
 /* Events across workers                                                     */
 
+/** The queue limit of a new group: events per receiver, 2^20 (see
+ *  pev_workers_set_queue_limit() for why this value). */
+#define PEV_WORKERS_QUEUE_DEFAULT 1048576
+
+/**
+ * Set the group's queue limit: the most events sent to one worker (with
+ * any pev_workers_send*() call, from every sender together) that it has
+ * not run yet. An event counts from the moment its send took it until
+ * its listeners have returned on the receiver, or until it was released
+ * undelivered at the receiver's stop. A send that would go beyond the
+ * receiving worker's limit fails with PEV_EFULL for that worker: nothing
+ * is copied for it, no reference is taken, nothing is queued; the refusal
+ * is counted in the worker's pev_workers_queue_stats() (refused). The
+ * limit counts events, not bytes: a sender whose events are large bounds
+ * its bytes with a smaller limit (each queued event costs a message of
+ * some 50 bytes plus the event's name and, for a copy, its data, shared
+ * by every receiver, and a node of some 32 bytes in each receiver's
+ * loop).
+ *
+ * The default, PEV_WORKERS_QUEUE_DEFAULT (1,048,576 per receiver), is a
+ * bound, because no buffer of poolev grows without one, and a high one,
+ * because a limit changes what existing programs see: it is above every
+ * burst a program may have sent without flow control before the limit
+ * existed and relied on (bench_workers sends a flood of 1,000,000 events
+ * with no wait, and the receiver falls behind by some 235,000 on a
+ * two-core machine), so none of them gets a PEV_EFULL it does not handle.
+ * At about 100 bytes per small queued event it bounds a stuck receiver to
+ * some 100 MB plus the events' data. A program that knows its events'
+ * sizes sets a lower limit; the daemon sets its group's from the
+ * WorkerQueueLimit directive (65,536 by default, doc/daemon.md). A
+ * receiver that keeps up never comes near either: it runs everything
+ * queued for it at each iteration of its loop. 0 takes the bound away
+ * (each queued event then costs memory until the receiver runs it,
+ * without limit); only where something else bounds what is in flight.
+ *
+ * Callable from any thread, before or after pev_workers_start(), as often
+ * as liked; it applies to the sends that begin after it returns. Lowering
+ * the limit below what a worker holds drops nothing: that worker refuses
+ * sends until it has run enough to be under the new limit.
+ *
+ * @param group the group
+ * @param limit events per receiver; 0: no limit
+ * @return APR_SUCCESS; APR_EINVAL for NULL.
+ */
+PEV_API apr_status_t pev_workers_set_queue_limit(pev_workers_t *group, apr_size_t limit);
+
+/** The group's queue limit (0: none; 0 for NULL). Any thread. */
+PEV_API apr_size_t pev_workers_queue_limit(const pev_workers_t *group);
+
+/** A worker's queue, as pev_workers_queue_stats() reads it. */
+typedef struct pev_worker_queue_stats {
+    apr_size_t queued;          /**< events taken for it, not yet run or
+                                 *   released (the one running included) */
+    apr_size_t peak;            /**< the highest @a queued reached */
+    apr_uint64_t refused;       /**< sends to it refused with PEV_EFULL */
+    apr_uint64_t delivered;     /**< events run on its bus */
+    apr_uint64_t released;      /**< events released undelivered (its stop) */
+} pev_worker_queue_stats_t;
+
+/**
+ * Read worker @a i's queue counters into @a stats. Counters only grow
+ * (queued aside) and live as long as the group; each is read atomically
+ * but not all at one instant: while sends and deliveries go on,
+ * queued + delivered + released may be off by the events in motion. After
+ * pev_workers_join() they are exact: queued is 0, and every event a send
+ * took is in delivered or released. Any thread, while the group exists.
+ * @return APR_SUCCESS; APR_EINVAL for NULL @a stats or @a group, or @a i
+ *         out of range.
+ */
+PEV_API apr_status_t pev_workers_queue_stats(pev_worker_queue_stats_t *stats,
+                                             const pev_workers_t *group, int i);
+
 /**
  * Generate @a event on worker @a to's bus (PEV_WORKERS_ALL: on every
- * worker's, the sender's own included), later, on that worker's thread:
+ * worker's, the sender's own included; PEV_WORKERS_OTHERS: on every
+ * worker's but the sender's own), later, on that worker's thread:
  * its listeners get a pev_worker_event_t whose data is a copy of the
  * @a len bytes at @a data, made before this returns (the sender may
  * destroy the memory at once), aligned as malloc(3)'s memory is. One copy
  * serves every receiver.
  *
- * Order: the events one thread sends arrive at each worker in the order
- * sent (also between send and send_shared). Delivery happens in a posted
- * call of the receiving loop (pev_loop_post()), never inside the sending
- * call, also when a worker sends to itself.
+ * Order: the events one thread sends and a worker takes arrive at that
+ * worker in the order sent (also between send and send_shared); an event
+ * refused (PEV_EFULL, PEV_ECLOSED) is missing from that order, it never
+ * comes later. Delivery happens in a posted call of the receiving loop
+ * (pev_loop_post()), never inside the sending call, also when a worker
+ * sends to itself.
+ *
+ * The bound: a worker that holds the group's queue limit of events
+ * (pev_workers_set_queue_limit()) refuses the event with PEV_EFULL. To
+ * several workers (PEV_WORKERS_ALL, PEV_WORKERS_OTHERS), each worker
+ * takes or refuses the event on its own: those with room get it, in
+ * order, and the call returns the first refusal's status (by worker
+ * index); pev_workers_send_ex() tells how many took it. When no worker
+ * takes it nothing is copied at all.
  *
  * Callable from any thread while the group exists, from listeners and
- * hooks included. Never blocks, takes no lock. Nothing bounds what waits:
- * each event queued costs its message (malloc'd) until the receiver runs
- * it, so a sender faster than its receiver grows memory without limit;
- * bounding what is in flight (replies, a count of one's own) is the
- * application's.
+ * hooks included. Never blocks, takes no lock (atomics only).
  *
- * @return APR_SUCCESS when the event is queued for every worker asked;
+ * @return APR_SUCCESS when the event is queued for every worker asked
+ *         (also when PEV_WORKERS_OTHERS names none: a group of one, sent
+ *         from its worker);
  *         APR_EINVAL for a NULL group or event, an empty event name, @a to
  *         out of range, or NULL data with a non-zero length;
  *         PEV_ECLOSED when a worker asked is not running (not started yet,
- *         stopping or stopped; with PEV_WORKERS_ALL the running ones get
- *         the event all the same); APR_ENOMEM.
+ *         stopping or stopped); PEV_EFULL when a worker asked holds its
+ *         queue limit; with several workers asked, the first of these by
+ *         worker index, the others having the event all the same;
+ *         APR_ENOMEM.
  */
 PEV_API apr_status_t pev_workers_send(pev_workers_t *group, int to, const char *event,
                                       const void *data, apr_size_t len);
@@ -228,13 +325,45 @@ PEV_API apr_status_t pev_workers_send(pev_workers_t *group, int to, const char *
 /**
  * pev_workers_send() with a shared block instead of a copy: each receiver's
  * event has @a shared, its data and its length; the block is not copied.
- * The call takes its own reference for as long as the event is in flight;
- * the caller's reference stays the caller's (release it when done, at once
- * if it likes). Same rules and returns as pev_workers_send(); APR_EINVAL
- * for a NULL @a shared.
+ * The call takes its own reference for as long as the event is in flight
+ * (none when no worker took it); the caller's reference stays the
+ * caller's (release it when done, at once if it likes). Same rules and
+ * returns as pev_workers_send(); APR_EINVAL for a NULL @a shared.
  */
 PEV_API apr_status_t pev_workers_send_shared(pev_workers_t *group, int to, const char *event,
                                              pev_shared_t *shared);
+
+/** pev_workers_send_ex(): the event is taken whatever the queue limit (it
+ *  still counts in the receiver's queue). For the few control events
+ *  whose number something else bounds (a generation switch per reload),
+ *  which must not be lost to a flood of others. */
+#define PEV_WORKERS_FORCE 0x1
+
+/** What pev_workers_send_ex() did, receiver by receiver. */
+typedef struct pev_workers_sent {
+    int queued;                 /**< workers that took the event */
+    int full;                   /**< workers that refused it: PEV_EFULL */
+    int closed;                 /**< workers not running: PEV_ECLOSED */
+} pev_workers_sent_t;
+
+/**
+ * pev_workers_send() (@a shared NULL: a copy of @a len bytes at @a data)
+ * or pev_workers_send_shared() (@a shared given; @a data must then be NULL
+ * and @a len 0), with options and an account.
+ *
+ * @param sent   out, or NULL: how many workers took the event, refused
+ *               it for their queue limit, or were not running; filled in
+ *               on every return but APR_EINVAL (after APR_ENOMEM, queued
+ *               counts the workers that have the event all the same: 0
+ *               when its message could not be made). A pubsubd-like
+ *               fan-out counts its lost copies with @a sent->full.
+ * @param flags  0, or PEV_WORKERS_FORCE
+ * @return as pev_workers_send(); APR_EINVAL also for unknown @a flags, or
+ *         @a shared with data.
+ */
+PEV_API apr_status_t pev_workers_send_ex(pev_workers_sent_t *sent, pev_workers_t *group,
+                                         int to, const char *event, const void *data,
+                                         apr_size_t len, pev_shared_t *shared, int flags);
 
 /** Frees what a pev_shared_wrap() block holds, when its last reference
  *  goes (on whichever thread releases it last). */

@@ -154,6 +154,8 @@ struct pev_gen {
     int workers;                    /* Workers: 1.. (0: not given, 1) */
     int spin;                       /* LoopSpin, microseconds (0: off) */
     int spin_given;
+    int queue_limit_set;            /* WorkerQueueLimit given */
+    apr_size_t queue_limit;         /* WorkerQueueLimit (0: no limit) */
     pev_tls_ctx_t *tls;             /* the server context; NULL without
                                      * TLSCertificateFile, or once ended */
     apr_pool_t *tls_pool;           /* the context's pool (a subpool of
@@ -439,6 +441,11 @@ pevi_wctx_t *pevi_wctx(const pev_daemon_t *d);
 
 /* The number of workers @a gen asks for (1 when not given). */
 int pevi_gen_workers(const pev_gen_t *gen);
+
+/* WorkerQueueLimit default: events queued per worker. */
+#define PEVI_WORKER_QUEUE_DEFAULT 65536
+/* WorkerQueueLimit maximum. */
+#define PEVI_WORKER_QUEUE_MAX (1L << 30)
 
 /* After a parse: Workers N > 1 without PEV_DAEMON_WORKERS_OK, and a
  * reload that changes Workers. d->error on failure (PEV_ECONFIG). */

@@ -34,6 +34,11 @@
  * worker whose init fails stops the daemon, as a failed restart init does
  * under Workers 1.
  *
+ * WorkerQueueLimit bounds the events queued for each worker (the group's
+ * queue limit, set at the start and at each reload): a connection handed
+ * to a full worker goes to the next one with room; the generation switch
+ * is forced past the limit.
+ *
  * limits.c's table (MaxConnections, MaxConnectionsPerHost) is shared by the
  * workers behind one mutex; a worker's log lines are copied and posted to
  * the main thread's loop.
@@ -115,11 +120,35 @@ void pevi_gen_apply_spin(const pev_gen_t *gen, pev_loop_t *loop)
     (void) pev_loop_set_spin(loop, gen ? gen->spin : 0);
 }
 
+static const char *core_worker_queue_limit(pev_gen_t *gen, void *mconf, int argc,
+                                           char *argv[])
+{
+    long v;
+    const char *err;
+
+    (void) mconf;
+    (void) argc;
+    if (gen->queue_limit_set)
+        return "given twice";
+    if ((err = pev_parse_long(argv[1], 0, PEVI_WORKER_QUEUE_MAX, &v)) != NULL)
+        return apr_psprintf(gen->conf_pool, "%s (0: no limit)", err);
+    gen->queue_limit = (apr_size_t) v;
+    gen->queue_limit_set = 1;
+    return NULL;
+}
+
 const pev_directive_t pevi_workers_directives[] = {
     { "Workers", 1, 1, core_workers, "COUNT|auto" },
     { "LoopSpin", 1, 1, core_loop_spin, "MICROSECONDS|off" },
+    { "WorkerQueueLimit", 1, 1, core_worker_queue_limit, "COUNT" },
     { NULL, 0, 0, NULL, NULL }
 };
+
+/* The queue limit @a gen asks for. */
+static apr_size_t gen_queue_limit(const pev_gen_t *gen)
+{
+    return gen->queue_limit_set ? gen->queue_limit : PEVI_WORKER_QUEUE_DEFAULT;
+}
 
 int pevi_gen_workers(const pev_gen_t *gen)
 {
@@ -277,7 +306,7 @@ void pevi_workers_handoff(pev_daemon_t *d, int fd, int tls)
     pev_shared_t *sh;
     apr_status_t st;
     char eb[256];
-    int to;
+    int to, i;
 
     if (!h) {
         close(fd);
@@ -298,8 +327,13 @@ void pevi_workers_handoff(pev_daemon_t *d, int fd, int tls)
     }
     to = (int) (wk->rr++ % (unsigned) wk->n);
     st = pev_workers_send_shared(wk->group, to, HANDOFF_EVENT, sh);
+    /* a worker whose queue is full (WorkerQueueLimit): the next ones with
+     * room, in turn; the round-robin goes on from the first choice */
+    for (i = 1; st == PEV_EFULL && i < wk->n; i++)
+        st = pev_workers_send_shared(wk->group, (to + i) % wk->n, HANDOFF_EVENT, sh);
     if (st != APR_SUCCESS)
-        pev_daemon_log(d, PEV_LOG_ERROR, "cannot hand a connection to worker %d: %s", to,
+        pev_daemon_log(d, PEV_LOG_ERROR, "cannot hand a connection to worker %d%s: %s", to,
+                       st == PEV_EFULL ? " or any other" : "",
                        pev_strerror(st, eb, sizeof eb));
     pev_shared_release(sh);         /* the last one closes it when not taken */
 }
@@ -527,6 +561,8 @@ void pevi_workers_switch(pev_daemon_t *d, pev_gen_t *gen)
     char eb[256];
     int i;
 
+    /* the next generation's limit, for the sends from now on */
+    (void) pev_workers_set_queue_limit(wk->group, gen_queue_limit(gen));
     for (i = 0; i < wk->n; i++) {
         switch_msg_t *m = malloc(sizeof *m);
         pev_shared_t *sh;
@@ -543,8 +579,11 @@ void pevi_workers_switch(pev_daemon_t *d, pev_gen_t *gen)
             continue;
         }
         /* sent after every connection handed to it so far, before every
-         * later one: a connection accepted from now on gets @a gen */
-        st = pev_workers_send_shared(wk->group, i, SWITCH_EVENT, sh);
+         * later one: a connection accepted from now on gets @a gen. Forced
+         * past the queue limit: one per reload, and never lost to a flood
+         * of other events */
+        st = pev_workers_send_ex(NULL, wk->group, i, SWITCH_EVENT, NULL, 0, sh,
+                                 PEV_WORKERS_FORCE);
         if (st != APR_SUCCESS)
             pev_daemon_log(d, PEV_LOG_ERROR, "worker %d: cannot switch: %s", i,
                            pev_strerror(st, eb, sizeof eb));
@@ -608,6 +647,7 @@ apr_status_t pevi_workers_start(pev_daemon_t *d, pev_gen_t *gen)
                               pev_strerror(st, eb, sizeof eb));
         return st;
     }
+    (void) pev_workers_set_queue_limit(wk->group, gen_queue_limit(gen));
     d->wk = wk;                     /* before the threads: they read it */
     st = pev_workers_start(wk->group);
     if (st != APR_SUCCESS) {
