@@ -664,6 +664,60 @@ START_TEST(spin_post_handshake_stress)
 }
 END_TEST
 
+/* A call that a spin saw (no wakeup byte) destroys the loop's pool: the
+ * iteration ends with PEV_EDESTROYED and touches nothing of the loop after
+ * the call (the loop's pool is unkept: a use after free faults). The call
+ * tells whether it came through the spin (no byte was ever written to this
+ * loop); a post that landed before the spin is given another try, on a new
+ * loop. */
+static int SPIN_DESTROY_VIA_SPIN;
+
+static void on_spin_destroy(void *ud, int cancelled)
+{
+    pev_loop_stats_t st;
+
+    (void) ud;
+    if (cancelled)
+        return;
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    SPIN_DESTROY_VIA_SPIN = st.wakeup_writes == 0 && st.spins_caught == 1;
+    apr_pool_destroy(LPOOL);
+}
+
+static void *post_destroy_when_told(void *arg)
+{
+    (void) arg;
+    while (!atomic_load(&SPIN_GO))
+        ;
+    return (void *) (intptr_t) pev_loop_post(LOOP, on_spin_destroy, NULL);
+}
+
+START_TEST(spin_call_destroys_loop)
+{
+    pthread_t th;
+    void *st;
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        if (i > 0) {            /* the previous loop is gone */
+            LPOOL = pt_unkept_subpool(pt_pool);
+            ck_assert_int_eq(pev_loop_create(&LOOP, LPOOL), APR_SUCCESS);
+        }
+        ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
+        SPIN_DESTROY_VIA_SPIN = 0;
+        atomic_store(&SPIN_GO, 0);
+        ck_assert_int_eq(pthread_create(&th, NULL, post_destroy_when_told, NULL), 0);
+        atomic_store(&SPIN_GO, 1);
+        ck_assert_int_eq(pev_loop_run_once(LOOP, 2 * APR_USEC_PER_SEC), PEV_EDESTROYED);
+        pthread_join(th, &st);
+        ck_assert_int_eq((intptr_t) st, APR_SUCCESS);
+        if (SPIN_DESTROY_VIA_SPIN)
+            break;
+    }
+    ck_assert_msg(i < 20, "no post ever landed inside a 10 ms spin");
+}
+END_TEST
+
 static Suite *post_suite(void)
 {
     Suite *s = suite_create("post");
@@ -688,6 +742,7 @@ static Suite *post_suite(void)
     tcase_add_test(tc, spin_sees_descriptors_and_stop);
     tcase_add_test(tc, spin_missed_when_idle);
     tcase_add_test(tc, spin_post_handshake_stress);
+    tcase_add_test(tc, spin_call_destroys_loop);
     suite_add_tcase(s, tc);
     return s;
 }
