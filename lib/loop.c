@@ -1175,8 +1175,14 @@ static int spin(pev_loop_t *loop, apr_int64_t limit, apr_int32_t *n,
 }
 
 /* Step 1 of an iteration: poll, spinning first if the loop is set to.
+ * @a timeout is the wait as the poll takes it (rounded up to its
+ * millisecond when a timer's mark bounds it), @a exact the same wait not
+ * rounded (the time to that mark): a spin ends at the mark, and the sleep
+ * after it is the rest of @a exact rounded up once, so the spin adds
+ * nothing to the rounding a poll without a spin makes.
  * Returns 1 when the spin saw posted calls (then nothing was polled). */
-static int wait_ready(pev_loop_t *loop, apr_interval_time_t timeout, apr_int32_t *n,
+static int wait_ready(pev_loop_t *loop, apr_interval_time_t timeout,
+                      apr_interval_time_t exact, apr_int32_t *n,
                       const apr_pollfd_t **descs, apr_status_t *st)
 {
     apr_int64_t limit, spent, slept, now;
@@ -1201,8 +1207,8 @@ static int wait_ready(pev_loop_t *loop, apr_interval_time_t timeout, apr_int32_t
     if (atomic_load(&loop->posted) != NULL)
         return 1;
     limit = loop->spin_cur;
-    if (timeout > 0 && (apr_int64_t) timeout * 1000 < limit)
-        limit = (apr_int64_t) timeout * 1000;
+    if (exact > 0 && (apr_int64_t) exact * 1000 < limit)
+        limit = (apr_int64_t) exact * 1000;
     spent = 0;
     if (limit > 0) {
         apr_int64_t t0 = spin_clock();
@@ -1222,16 +1228,18 @@ static int wait_ready(pev_loop_t *loop, apr_interval_time_t timeout, apr_int32_t
             if (loop->spin_cur < loop->spin_max / 8)
                 loop->spin_cur = loop->spin_max / 8;
         }
-        if (timeout > 0 && spent >= (apr_int64_t) timeout * 1000) {
+        if (exact > 0 && spent >= (apr_int64_t) exact * 1000) {
             *n = 0;
             *st = APR_TIMEUP;           /* the wait is over: a timer is due */
             return 0;
         }
     }
     /* sleep for the rest, in whole milliseconds (the poll's resolution):
-     * never shorter than asked, so a timer is not found early */
+     * never shorter than asked, so a timer is not found early; the rest of
+     * the exact wait, not of the rounded one (that would add the spin's
+     * part of a millisecond to every wait a timer ends) */
     if (timeout > 0)
-        timeout = (timeout - spent / 1000 + 999) / 1000 * 1000;
+        timeout = (exact - spent / 1000 + 999) / 1000 * 1000;
     slept = spin_clock();
     *st = apr_pollset_poll(loop->pollset, timeout, n, descs);
     loop->last_look = spin_clock();
@@ -1253,26 +1261,31 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
     const apr_pollfd_t *descs = NULL;
     pevi_heap_node_t *top;
     apr_int32_t n = 0, i;
+    apr_interval_time_t exact;
     apr_status_t st;
     int posted;
 
     /* 1. wait, at most until the first mark (rounded up to the poll's
-     * millisecond resolution, so that we never wake just before it) */
+     * millisecond resolution, so that we never wake just before it; a spin
+     * is given the wait not rounded) */
     top = first_live(loop);
+    exact = timeout;
     if (top != NULL) {
         apr_time_t clock = read_clock(loop), mark = pevi_heap_top_mark(&loop->heap);
         apr_interval_time_t d = mark <= clock ? 0
                               : mark - clock > MAX_WAIT ? MAX_WAIT
                               : (mark - clock + 999) / 1000 * 1000;
 
-        if (timeout < 0 || d < timeout)
+        if (timeout < 0 || d < timeout) {
             timeout = d;
+            exact = d == 0 || d == MAX_WAIT ? d : mark - clock;
+        }
     }
     if (!pevi_list_empty(&loop->tasks))
-        timeout = 0;            /* work is waiting: only look */
+        timeout = exact = 0;    /* work is waiting: only look */
     if (timeout > MAX_WAIT)
-        timeout = MAX_WAIT;
-    posted = wait_ready(loop, timeout, &n, &descs, &st);
+        timeout = exact = MAX_WAIT;
+    posted = wait_ready(loop, timeout, exact, &n, &descs, &st);
     if (st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(st) && !APR_STATUS_IS_EINTR(st))
         return st;
     if (st != APR_SUCCESS)
