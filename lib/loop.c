@@ -1286,8 +1286,11 @@ static apr_status_t iterate(pev_loop_t *loop, apr_interval_time_t timeout,
     if (timeout > MAX_WAIT)
         timeout = exact = MAX_WAIT;
     posted = wait_ready(loop, timeout, exact, &n, &descs, &st);
-    if (st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(st) && !APR_STATUS_IS_EINTR(st))
+    if (st != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(st) && !APR_STATUS_IS_EINTR(st)) {
+        if (posted)
+            pev_loop_wakeup(loop);  /* no byte was written for them */
         return st;
+    }
     if (st != APR_SUCCESS)
         n = 0;
     /* copy what the poll reported: a descriptor taken out of the loop by a
