@@ -366,27 +366,8 @@ static void rebuild(pevi_heap_t *h, apr_size_t n)
         (void) resize(h, cap);      /* failing, keeps the larger array */
 }
 
-void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
+void pevi_heap_rebuild(pevi_heap_t *h, apr_size_t n)
 {
-    pevi_heap_entry_t *a = h->a;
-    apr_size_t i, n = 0;
-
-    for (i = 0; i < h->size; i++) {
-        pevi_heap_entry_t e = a[i];
-        pevi_heap_node_t *node = node_of(&e);
-
-#if defined(__GNUC__)
-        /* keep() reads the node: ask for nodes ahead of this one */
-        if (i + 8 < h->size)
-            __builtin_prefetch(node_of(&a[i + 8]), 1);
-#endif
-        if (keep(node, user_data)) {
-            a[n] = e;
-            node->index = (apr_uint32_t) n++;
-        } else {
-            node->index = PEVI_HEAP_NONE;
-        }
-    }
     rebuild(h, n);
 }
 

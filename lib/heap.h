@@ -155,10 +155,44 @@ pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h);
 /* Decides whether pevi_heap_filter() keeps @a n. Must not touch the heap. */
 typedef int pevi_heap_keep_fn(pevi_heap_node_t *n, void *user_data);
 
+/* Restore the heap order of the first @a n entries of the array, which hold
+ * the nodes kept by a filter (their indexes already set), and shrink the
+ * array to fit; for pevi_heap_filter(). */
+void pevi_heap_rebuild(pevi_heap_t *h, apr_size_t n);
+
+/* How many entries ahead of the one it decides on pevi_heap_filter() asks
+ * for the node: a node is most likely a cache miss, and @a keep reads it. */
+#define PEVI_HEAP_FILTER_AHEAD 32
+
 /* Drop every node for which @a keep returns 0 (its index becomes NONE) and
  * restore the heap order; O(n), never allocates (the array may shrink). The
- * kept nodes keep their keys: their order among themselves is unchanged. */
-void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data);
+ * kept nodes keep their keys: their order among themselves is unchanged.
+ * Inline, so that a constant @a keep is inlined too. */
+static inline void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep,
+                                    void *user_data)
+{
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i, n = 0, size = h->size;
+
+    for (i = 0; i < size; i++) {
+        pevi_heap_entry_t e = a[i];
+        pevi_heap_node_t *node =
+            (pevi_heap_node_t *) ((apr_uintptr_t) e.node & ~(apr_uintptr_t) 1);
+
+#if defined(__GNUC__)
+        if (i + PEVI_HEAP_FILTER_AHEAD < size)
+            __builtin_prefetch((const void *) ((apr_uintptr_t) a[i + PEVI_HEAP_FILTER_AHEAD].node
+                                               & ~(apr_uintptr_t) 1), 1);
+#endif
+        if (keep(node, user_data)) {
+            a[n] = e;
+            node->index = (apr_uint32_t) n++;
+        } else {
+            node->index = PEVI_HEAP_NONE;
+        }
+    }
+    pevi_heap_rebuild(h, n);
+}
 
 /* Marked entries: a lazy removal. pevi_heap_mark() flags @a n's entry (n in
  * the heap) in the array; pevi_heap_sweep() drops every flagged entry without

@@ -216,11 +216,9 @@ void pevi_timer_disarm(pev_timer_t *t)
         t->loop->armed--;
         break;
     case T_DEAD:
-        /* a sweep may have dropped the entry already */
-        if (pevi_heap_marked_in(&t->loop->heap, &t->node)) {
-            pevi_heap_remove(&t->loop->heap, &t->node);
-            t->loop->dead--;
-        }
+        /* its entry is in the heap still (a sweep makes a record idle) */
+        pevi_heap_remove(&t->loop->heap, &t->node);
+        t->loop->dead--;
         break;
     case T_IDLE:
         return;
@@ -252,29 +250,25 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         PEVI_TLAG(t) = 0;
         return APR_SUCCESS;
     case T_DEAD:
-        if (pevi_heap_marked_in(&loop->heap, &t->node)) {
-            loop->dead--;
-            if (mark >= t->node.mark) {
-                apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
+        /* its entry is in the heap still: take it back, without reading
+         * or writing the heap when the new mark is not earlier */
+        loop->dead--;
+        if (mark >= t->node.mark) {
+            apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
 
-                if (lag <= PEVI_TLAG_MAX) {
-                    /* the entry, unmarked, is a lower bound: a lazy
-                     * re-arm of an armed timer */
-                    (void) pevi_heap_take_seq(&loop->heap);
-                    pevi_heap_unmark(&loop->heap, &t->node);
-                    t->node.mark = mark;
-                    PEVI_TSTATE(t) = T_HEAP;
-                    PEVI_TLAG(t) = (unsigned int) lag;
-                    loop->armed++;
-                    return APR_SUCCESS;
-                }
+            if (lag <= PEVI_TLAG_MAX) {
+                /* the entry is a lower bound: a lazy re-arm of an armed
+                 * timer */
+                (void) pevi_heap_take_seq(&loop->heap);
+                t->node.mark = mark;
+                PEVI_TSTATE(t) = T_HEAP;
+                PEVI_TLAG(t) = (unsigned int) lag;
+                loop->armed++;
+                return APR_SUCCESS;
             }
-            /* revive the entry (the update clears its mark bit) */
-            pevi_heap_update(&loop->heap, &t->node, mark);
-            break;
         }
-        /* swept: idle */
-        /* fall through */
+        pevi_heap_update(&loop->heap, &t->node, mark);
+        break;
     case T_IDLE:
         st = pevi_heap_push(&loop->heap, &t->node, mark);
         if (st != APR_SUCCESS) {
@@ -301,13 +295,25 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     return APR_SUCCESS;
 }
 
-/* Cancel without moving anything in the heap: the entry stays, its mark bit
- * set in the array, until it surfaces, the timer is re-armed or released,
- * or a sweep drops it. The sweep reads only the array: the records of the
- * entries it drops keep T_DEAD with a stale index, which
- * pevi_heap_marked_in() tells from an entry still there (such a record is
- * idle). */
-static void timer_cancel_lazy(pev_timer_t *t)
+/* A sweep's verdict on one entry: a cancelled timer's entry goes (the timer
+ * becomes idle), every other stays. */
+static int sweep_keep(pevi_heap_node_t *n, void *user_data)
+{
+    pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
+
+    (void) user_data;
+    if (PEVI_TSTATE(t) != T_DEAD)
+        return 1;
+    PEVI_TSTATE(t) = T_IDLE;
+    return 0;
+}
+
+/* Cancel without touching the heap: the record alone says T_DEAD, and its
+ * entry stays until it surfaces, the timer is re-armed or released, or a
+ * sweep drops it (the sweep reads every entry's record, ahead of its
+ * place, and makes the dropped ones idle). A cancel reads and writes the
+ * record's line only. */
+static inline void timer_cancel_lazy(pev_timer_t *t)
 {
     pev_loop_t *loop = t->loop;
 
@@ -315,11 +321,10 @@ static void timer_cancel_lazy(pev_timer_t *t)
         pevi_timer_disarm(t);
         return;
     }
-    pevi_heap_mark(&loop->heap, &t->node);
     PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
-    if (++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed) {
-        pevi_heap_sweep(&loop->heap);
+    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed)) {
+        pevi_heap_filter(&loop->heap, sweep_keep, NULL);
         loop->dead = 0;
     }
 }
