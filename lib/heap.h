@@ -18,8 +18,9 @@
  * array is aligned so that entry 1, the first child of the root, starts a
  * line), so each level of a sift reads one line of the array.
  *
- * The array grows by doubling (realloc), starts at and never shrinks
- * below PEVI_HEAP_MIN entries, and halves when less than a quarter is used.
+ * The array grows by doubling (realloc), starts at PEVI_HEAP_MIN entries,
+ * and halves when less than a quarter is used, but never below the heap's
+ * floor (PEVI_HEAP_MIN, or what pevi_heap_keep() set).
  * The heap knows nothing of APR pools and does no locking.
  */
 #ifndef POOLEV_HEAP_H
@@ -65,6 +66,7 @@ typedef struct pevi_heap {
     apr_size_t size;            /* entries in use */
     apr_size_t cap;             /* entries allocated */
     apr_uint64_t next_seq;      /* seq for the next push or update */
+    apr_size_t floor;           /* the array never shrinks below this */
 } pevi_heap_t;
 
 /* Initialize an empty heap; allocates nothing. */
@@ -73,6 +75,12 @@ void pevi_heap_init(pevi_heap_t *h);
 /* Release the array and leave @a h empty (as after init). Nodes still in the
  * heap are not touched: they belong to the caller and may already be gone. */
 void pevi_heap_free(pevi_heap_t *h);
+
+/* Never shrink the array below @a entries (a power of two; PEVI_HEAP_MIN if
+ * less): an array that large or smaller is kept as it is. For a heap that
+ * fills and empties again and again, which would otherwise reallocate its
+ * array on every round. Allocates nothing. */
+void pevi_heap_keep(pevi_heap_t *h, apr_size_t entries);
 
 /* Initialize a node as not in any heap. */
 void pevi_heap_node_init(pevi_heap_node_t *n);
@@ -148,6 +156,17 @@ static inline apr_time_t pevi_heap_top_mark(const pevi_heap_t *h)
 {
     return h->a[0].mark;
 }
+
+/* Most nodes pevi_heap_prefetch_due() asks for. */
+#define PEVI_HEAP_PREFETCH_MAX 1024
+
+/* Ask the cache for the nodes of the entries whose mark is not after
+ * @a mark, top first (in level order), at most PEVI_HEAP_PREFETCH_MAX of
+ * them: for a caller about to pop them all, whose nodes (and the array) may
+ * have left the cache meanwhile, so that their misses overlap instead of
+ * coming one pop at a time. Reads the array only; changes nothing. O(k) for
+ * k such entries (those below a later mark are not visited). */
+void pevi_heap_prefetch_due(const pevi_heap_t *h, apr_time_t mark);
 
 /* Remove and return the minimum node, or NULL if the heap is empty. */
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h);

@@ -171,6 +171,11 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 #define PEVI_UNLIKELY(x) (x)
 #endif
 
+/* The heap array a loop keeps once it has grown that far (64 KB): a loop
+ * whose timers come and go by the thousand does not reallocate it on every
+ * round. */
+#define HEAP_KEEP 4096
+
 /* The smallest due array; it grows by doubling, never shrinks. */
 #define DUE_MIN 64
 
@@ -894,6 +899,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     loop->clock = monotonic_clock;
     loop->now = pev_clock_monotonic();
     pevi_heap_init(&loop->heap);
+    pevi_heap_keep(&loop->heap, HEAP_KEEP);
     pevi_list_init(&loop->tasks);
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
@@ -1021,6 +1027,9 @@ static void take_due(pev_loop_t *loop)
     apr_time_t now = loop->now;
     apr_size_t n = 0;
 
+    /* after a wait, the records (and the heap) may be out of the cache:
+     * ask for the due ones' at once rather than one pop at a time */
+    pevi_heap_prefetch_due(h, now);
     while (pevi_heap_size(h) && pevi_heap_top_mark(h) <= now) {
         pev_timer_t *t = PEVI_CONTAINER(pevi_heap_top(h), pev_timer_t, node);
         pevi_heap_node_t *next;
