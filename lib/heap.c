@@ -358,12 +358,21 @@ void pevi_heap_prefetch_due(const pevi_heap_t *h, apr_time_t mark)
         return;
     q[tail++] = 0;
     while (head < tail) {
-        apr_size_t i = q[head++], c = 4 * i + 1, j, end = c + 4 < n ? c + 4 : n;
+        apr_size_t i = q[head++], c = 4 * i + 1, j;
 
         __builtin_prefetch(node_of(&a[i]), 1);
-        for (j = c; j < end && tail < PEVI_HEAP_PREFETCH_MAX; j++)
-            if (a[j].mark <= mark)
-                q[tail++] = (apr_uint32_t) j;
+        if (c + 4 <= n && tail + 4 <= PEVI_HEAP_PREFETCH_MAX) {
+            /* all four children: queued without branches (whether a
+             * child is due is random) */
+            for (j = c; j < c + 4; j++) {
+                q[tail] = (apr_uint32_t) j;
+                tail += a[j].mark <= mark;
+            }
+        }
+        else
+            for (j = c; j < n && j < c + 4 && tail < PEVI_HEAP_PREFETCH_MAX; j++)
+                if (a[j].mark <= mark)
+                    q[tail++] = (apr_uint32_t) j;
     }
 #else
     (void) h;
