@@ -89,26 +89,16 @@ void pevi_heap_node_init(pevi_heap_node_t *n);
  * APR_ENOMEM if the array cannot grow; then nothing changed. */
 apr_status_t pevi_heap_grow(pevi_heap_t *h);
 
-/* Insert @a n (not in a heap) with deadline @a mark and the next sequence
- * number. APR_ENOMEM if the array cannot grow; then nothing changed. Inline:
- * the loop adds a timer with it. The new seq is the largest, so the node
- * rises only above strictly later marks: no node is read while sifting. */
-static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
+/* pevi_heap_push() into an array with room for one more entry
+ * (size < cap): never allocates, never fails. */
+static inline void pevi_heap_push_in_room(pevi_heap_t *h, pevi_heap_node_t *n,
                                           apr_time_t mark)
 {
-    pevi_heap_entry_t *a;
-    apr_size_t i;
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i = h->size++;
 
-    if (h->size == h->cap) {
-        apr_status_t st = pevi_heap_grow(h);
-
-        if (st != APR_SUCCESS)
-            return st;
-    }
     n->mark = mark;
     n->seq = h->next_seq++;
-    a = h->a;
-    i = h->size++;
     while (i > 0) {
         apr_size_t p = (i - 1) >> 2;
 
@@ -122,6 +112,22 @@ static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
     a[i].mark = mark;
     a[i].node = n;
     n->index = (apr_uint32_t) i;
+}
+
+/* Insert @a n (not in a heap) with deadline @a mark and the next sequence
+ * number. APR_ENOMEM if the array cannot grow; then nothing changed. Inline:
+ * the loop adds a timer with it. The new seq is the largest, so the node
+ * rises only above strictly later marks: no node is read while sifting. */
+static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
+                                          apr_time_t mark)
+{
+    if (h->size == h->cap) {
+        apr_status_t st = pevi_heap_grow(h);
+
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    pevi_heap_push_in_room(h, n, mark);
     return APR_SUCCESS;
 }
 

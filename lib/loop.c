@@ -167,8 +167,10 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 
 #if defined(__GNUC__)
 #define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PEVI_NOINLINE __attribute__((noinline))
 #else
 #define PEVI_UNLIKELY(x) (x)
+#define PEVI_NOINLINE
 #endif
 
 /* The heap array a loop keeps once it has grown that far (64 KB): a loop
@@ -416,18 +418,18 @@ static void timer_orphan(void *container, pevi_link_t *item)
     pevi_timer_orphan(PEVI_CONTAINER(item, pev_timer_t, owned));
 }
 
-apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
-                           pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime)
+/* pev_timer_add() for the cases its fast path leaves: the pool's owner is
+ * not the last one used (or has none yet), a record released for the pool
+ * waits, a new run of records is needed, or the heap array is full. */
+static PEVI_NOINLINE apr_status_t timer_add_slow(pev_timer_t **out, pev_loop_t *loop,
+                                                 apr_time_t mark, pev_timer_fn *fn,
+                                                 void *user_data, apr_pool_t *lifetime)
 {
     pevi_owner_t *ow;
     pev_timer_t *t;
     apr_status_t st;
     unsigned int slot;
 
-    if (!loop || !fn)
-        return APR_EINVAL;
-    if (!lifetime)
-        lifetime = loop->pool;
     /* the pool's owner, if it has one yet (pevi_owner_add()'s lookup, done
      * once here) */
     ow = loop->owners.last;
@@ -486,6 +488,41 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         pevi_link_remove(&t->owned);
         return st;
     }
+    loop->armed++;
+    if (out)
+        *out = t;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
+                           pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime)
+{
+    pevi_owner_t *ow;
+    pev_timer_t *t;
+
+    if (PEVI_UNLIKELY(!loop || !fn))
+        return APR_EINVAL;
+    if (!lifetime)
+        lifetime = loop->pool;
+    ow = loop->owners.last;
+    /* the common case, without a call: the pool is the one of the last add
+     * and of the current run, which has a record left (never its first:
+     * that one comes with a new run, below), none was released for the
+     * pool, and the heap has room */
+    if (PEVI_UNLIKELY(!ow || ow->pool != lifetime || ow->spare || loop->rec_pool != lifetime
+                      || loop->rec_next == loop->rec_end
+                      || loop->heap.size == loop->heap.cap))
+        return timer_add_slow(out, loop, mark, fn, user_data, lifetime);
+    t = (pev_timer_t *) (void *) loop->rec_next;
+    loop->rec_next += sizeof *t;
+    t->fn = fn;
+    t->user_data = user_data;
+    t->loop = loop;
+    pevi_list_prepend(&ow->head, &t->owned);    /* as pevi_owner_add() does */
+    PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TSLOT(t) = (unsigned int) (t - (pev_timer_t *) (void *) loop->rec_base);
+    PEVI_TLAG(t) = 0;
+    pevi_heap_push_in_room(&loop->heap, &t->node, mark);
     loop->armed++;
     if (out)
         *out = t;
