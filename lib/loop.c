@@ -206,8 +206,15 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
 }
 
 /* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
- * there are this many and more than live ones: O(1) amortized per cancel. */
+ * there are this many and more than live ones, or at least DEAD_SWEEP_ALL
+ * and no live one: O(1) amortized per cancel (a sweep costs what the
+ * entries it drops cost to cancel). The second rule takes what a heap of
+ * fewer than 2 * DEAD_SWEEP_MIN entries, whose cancels never sweep
+ * otherwise, leaves when its last timer is cancelled, which would else be
+ * popped one by one as they surface, or removed one by one when their pool
+ * goes, O(log n) each. */
 #define DEAD_SWEEP_MIN 1024
+#define DEAD_SWEEP_ALL 64
 
 /* Take @a t out of wherever it is armed (a cancelled entry too). */
 void pevi_timer_disarm(pev_timer_t *t)
@@ -330,7 +337,9 @@ static inline void timer_cancel_lazy(pev_timer_t *t)
     }
     PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
-    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed)) {
+    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL
+                      && (loop->dead == pevi_heap_size(&loop->heap)
+                          || (loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed)))) {
         pevi_heap_filter(&loop->heap, sweep_keep, NULL);
         loop->dead = 0;
     }
