@@ -206,14 +206,17 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
 }
 
 /* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
- * there are this many and more than live ones, or at least DEAD_SWEEP_ALL
- * and no live one: O(1) amortized per cancel (a sweep costs what the
- * entries it drops cost to cancel). The second rule takes what a heap of
+ * there are DEAD_SWEEP_MIN and DEAD_SWEEP_RATIO times more than live ones
+ * (so the heap holds at most 4 times the entries it needs), or at least
+ * DEAD_SWEEP_ALL and no live one: O(1) amortized per cancel (a sweep, which
+ * reads every entry's record, costs what the entries it drops cost to
+ * cancel; the larger the ratio, the fewer sweeps a run of cancels takes). The second rule takes what a heap of
  * fewer than 2 * DEAD_SWEEP_MIN entries, whose cancels never sweep
  * otherwise, leaves when its last timer is cancelled, which would else be
  * popped one by one as they surface, or removed one by one when their pool
  * goes, O(log n) each. */
 #define DEAD_SWEEP_MIN 1024
+#define DEAD_SWEEP_RATIO 3
 #define DEAD_SWEEP_ALL 64
 
 /* Take @a t out of wherever it is armed (a cancelled entry too). */
@@ -339,7 +342,8 @@ static inline void timer_cancel_lazy(pev_timer_t *t)
     loop->armed--;
     if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL
                       && (loop->dead == pevi_heap_size(&loop->heap)
-                          || (loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed)))) {
+                          || (loop->dead >= DEAD_SWEEP_MIN
+                              && loop->dead > DEAD_SWEEP_RATIO * loop->armed)))) {
         pevi_heap_filter(&loop->heap, sweep_keep, NULL);
         loop->dead = 0;
     }
