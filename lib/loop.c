@@ -110,6 +110,7 @@ struct pev_loop {
     apr_size_t ndue, due_cap;
     apr_size_t armed;               /* T_HEAP and T_DUE timers */
     apr_size_t dead;                /* T_DEAD entries in the heap */
+    apr_time_t last_take;           /* the time of the last take_due() */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
     /* records handed out by pev_timer_add(): a run of them allocated at
@@ -177,6 +178,10 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
  * whose timers come and go by the thousand does not reallocate it on every
  * round. */
 #define HEAP_KEEP 4096
+
+/* After this long since the last iteration, take_due() expects the due
+ * records to be out of the cache (other work ran meanwhile). */
+#define COLD_AFTER 1000
 
 /* The smallest due array; it grows by doubling, never shrinks. */
 #define DUE_MIN 64
@@ -431,6 +436,29 @@ static void timer_orphan(void *container, pevi_link_t *item)
     pevi_timer_orphan(PEVI_CONTAINER(item, pev_timer_t, owned));
 }
 
+/* pev_timer_add() with a record released for the pool of owner @a ow
+ * (pev_timer_release()), on the owner's list still. */
+static apr_status_t timer_add_spare(pev_timer_t **out, pevi_owner_t *ow, apr_time_t mark,
+                                    pev_timer_fn *fn, void *user_data)
+{
+    pev_timer_t *t = ow->spare;
+    apr_status_t st;
+
+    ow->spare = t->user_data;
+    t->fn = fn;
+    t->user_data = user_data;
+    st = pevi_timer_arm(t, mark);
+    if (st != APR_SUCCESS) {
+        t->fn = NULL;               /* released still */
+        t->user_data = ow->spare;
+        ow->spare = t;
+        return st;
+    }
+    if (out)
+        *out = t;
+    return APR_SUCCESS;
+}
+
 /* pev_timer_add() for the cases its fast path leaves: the pool's owner is
  * not the last one used (or has none yet), a record released for the pool
  * waits, a new run of records is needed, or the heap array is full. */
@@ -451,24 +479,8 @@ static PEVI_NOINLINE apr_status_t timer_add_slow(pev_timer_t **out, pev_loop_t *
         if (ow)
             loop->owners.last = ow;
     }
-    if (ow && ow->spare) {
-        /* a record released for this pool (pev_timer_release()), on the
-         * owner's list still */
-        t = ow->spare;
-        ow->spare = t->user_data;
-        t->fn = fn;
-        t->user_data = user_data;
-        st = pevi_timer_arm(t, mark);
-        if (st != APR_SUCCESS) {
-            t->fn = NULL;               /* released still */
-            t->user_data = ow->spare;
-            ow->spare = t;
-            return st;
-        }
-        if (out)
-            *out = t;
-        return APR_SUCCESS;
-    }
+    if (ow && ow->spare)
+        return timer_add_spare(out, ow, mark, fn, user_data);
     t = record_alloc(loop, lifetime, &slot);
     if (!t)
         return APR_ENOMEM;
@@ -518,6 +530,8 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     if (!lifetime)
         lifetime = loop->pool;
     ow = loop->owners.last;
+    if (ow && ow->pool == lifetime && ow->spare)
+        return timer_add_spare(out, ow, mark, fn, user_data);
     /* the common case, without a call: the pool is the one of the last add
      * and of the current run, which has a record left (never its first:
      * that one comes with a new run, below), none was released for the
@@ -1082,8 +1096,12 @@ static void take_due(pev_loop_t *loop)
     apr_size_t n = 0;
 
     /* after a wait, the records (and the heap) may be out of the cache:
-     * ask for the due ones' at once rather than one pop at a time */
-    pevi_heap_prefetch_due(h, now);
+     * ask for the due ones' at once rather than one pop at a time (not
+     * between iterations that follow each other closely: the walk would
+     * find them in the cache) */
+    if ((apr_uint64_t) now - (apr_uint64_t) loop->last_take >= COLD_AFTER)
+        pevi_heap_prefetch_due(h, now);
+    loop->last_take = now;
     while (pevi_heap_size(h) && pevi_heap_top_mark(h) <= now) {
         pev_timer_t *t = PEVI_CONTAINER(pevi_heap_top(h), pev_timer_t, node);
         pevi_heap_node_t *next;
