@@ -14,11 +14,18 @@
  *           allocation is timed). libev: ev_timer_init() + ev_timer_start()
  *           on watchers of an array the benchmark owns (libev allocates no
  *           watcher). libevent: event_new() + evtimer_add() inside a loop
- *           callback (its cached time). Every heap array grows inside the
- *           timed section.
+ *           callback (its cached time). Each heap array grows inside the
+ *           timed section from what it kept after the previous round:
+ *           libev's and libevent's never shrink, poolev's keeps up to 4,096
+ *           entries and gives larger arrays back as they empty.
  *   cancel  ns per cancel of those n armed timers in a random order (one
  *           permutation for every side): pev_timer_cancel(), ev_timer_stop(),
- *           event_del().
+ *           event_del(). poolev's cancel is lazy: the heap entries it
+ *           leaves are dropped by its sweeps, which run inside the timed
+ *           cancels (the last cancel of a round sweeps what is left), so
+ *           the row counts all of poolev's removal work, as it does
+ *           libev's and libevent's; nothing is left to the untimed clear of
+ *           the lifetime pool.
  *   fire    ns per timer fired: the n timers are armed (untimed) over a
  *           window of max(2 ms, n us), the benchmark sleeps past it
  *           (untimed), then only the non-blocking loop iterations that fire

@@ -228,8 +228,8 @@ static void shrink(pevi_heap_t *h)
 {
     apr_size_t cap = h->cap / 2;
 
-    if (cap < PEVI_HEAP_MIN)
-        cap = PEVI_HEAP_MIN;
+    if (cap < h->floor)
+        cap = h->floor;
     (void) resize(h, cap);
 }
 
@@ -251,7 +251,7 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
         if (tagged != node)         /* keep its mark bit */
             a[node->index].node = tagged;
     }
-    if (h->cap > PEVI_HEAP_MIN && h->size < h->cap / 4)
+    if (h->cap > h->floor && h->size < h->cap / 4)
         shrink(h);              /* less than a quarter used */
 }
 
@@ -262,6 +262,12 @@ void pevi_heap_init(pevi_heap_t *h)
     h->size = 0;
     h->cap = 0;
     h->next_seq = 0;
+    h->floor = PEVI_HEAP_MIN;
+}
+
+void pevi_heap_keep(pevi_heap_t *h, apr_size_t entries)
+{
+    h->floor = entries > PEVI_HEAP_MIN ? entries : PEVI_HEAP_MIN;
 }
 
 void pevi_heap_free(pevi_heap_t *h)
@@ -339,6 +345,41 @@ pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
     return n;
 }
 
+void pevi_heap_prefetch_due(const pevi_heap_t *h, apr_time_t mark)
+{
+#if defined(__GNUC__)
+    /* a breadth-first walk of the entries not after mark: they form a
+     * subtree holding the root, and the queue is the walk's order */
+    apr_uint32_t q[PEVI_HEAP_PREFETCH_MAX];
+    const pevi_heap_entry_t *a = h->a;
+    apr_size_t head = 0, tail = 0, n = h->size;
+
+    if (!n || a[0].mark > mark)
+        return;
+    q[tail++] = 0;
+    while (head < tail) {
+        apr_size_t i = q[head++], c = 4 * i + 1, j;
+
+        __builtin_prefetch(node_of(&a[i]), 1);
+        if (c + 4 <= n && tail + 4 <= PEVI_HEAP_PREFETCH_MAX) {
+            /* all four children: queued without branches (whether a
+             * child is due is random) */
+            for (j = c; j < c + 4; j++) {
+                q[tail] = (apr_uint32_t) j;
+                tail += a[j].mark <= mark;
+            }
+        }
+        else
+            for (j = c; j < n && j < c + 4 && tail < PEVI_HEAP_PREFETCH_MAX; j++)
+                if (a[j].mark <= mark)
+                    q[tail++] = (apr_uint32_t) j;
+    }
+#else
+    (void) h;
+    (void) mark;
+#endif
+}
+
 /* Restore the heap order of the first n entries (Floyd's construction:
  * sift down each parent, the last first), then shrink the array to what the
  * shrinking rule ends at. The mark bits of the entries are kept. */
@@ -358,35 +399,16 @@ static void rebuild(pevi_heap_t *h, apr_size_t n)
                 a[node->index].node = e.node;
         }
     /* one reallocation to the size the shrinking rule ends at */
-    while (cap > PEVI_HEAP_MIN && n < cap / 4)
+    while (cap > h->floor && n < cap / 4)
         cap /= 2;
-    if (cap < PEVI_HEAP_MIN)
-        cap = PEVI_HEAP_MIN;
+    if (cap < h->floor)
+        cap = h->floor;
     if (cap < h->cap)
         (void) resize(h, cap);      /* failing, keeps the larger array */
 }
 
-void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data)
+void pevi_heap_rebuild(pevi_heap_t *h, apr_size_t n)
 {
-    pevi_heap_entry_t *a = h->a;
-    apr_size_t i, n = 0;
-
-    for (i = 0; i < h->size; i++) {
-        pevi_heap_entry_t e = a[i];
-        pevi_heap_node_t *node = node_of(&e);
-
-#if defined(__GNUC__)
-        /* keep() reads the node: ask for nodes ahead of this one */
-        if (i + 8 < h->size)
-            __builtin_prefetch(node_of(&a[i + 8]), 1);
-#endif
-        if (keep(node, user_data)) {
-            a[n] = e;
-            node->index = (apr_uint32_t) n++;
-        } else {
-            node->index = PEVI_HEAP_NONE;
-        }
-    }
     rebuild(h, n);
 }
 

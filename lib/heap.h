@@ -18,8 +18,9 @@
  * array is aligned so that entry 1, the first child of the root, starts a
  * line), so each level of a sift reads one line of the array.
  *
- * The array grows by doubling (realloc), starts at and never shrinks
- * below PEVI_HEAP_MIN entries, and halves when less than a quarter is used.
+ * The array grows by doubling (realloc), starts at PEVI_HEAP_MIN entries,
+ * and halves when less than a quarter is used, but never below the heap's
+ * floor (PEVI_HEAP_MIN, or what pevi_heap_keep() set).
  * The heap knows nothing of APR pools and does no locking.
  */
 #ifndef POOLEV_HEAP_H
@@ -65,6 +66,7 @@ typedef struct pevi_heap {
     apr_size_t size;            /* entries in use */
     apr_size_t cap;             /* entries allocated */
     apr_uint64_t next_seq;      /* seq for the next push or update */
+    apr_size_t floor;           /* the array never shrinks below this */
 } pevi_heap_t;
 
 /* Initialize an empty heap; allocates nothing. */
@@ -74,6 +76,12 @@ void pevi_heap_init(pevi_heap_t *h);
  * heap are not touched: they belong to the caller and may already be gone. */
 void pevi_heap_free(pevi_heap_t *h);
 
+/* Never shrink the array below @a entries (a power of two; PEVI_HEAP_MIN if
+ * less): an array that large or smaller is kept as it is. For a heap that
+ * fills and empties again and again, which would otherwise reallocate its
+ * array on every round. Allocates nothing. */
+void pevi_heap_keep(pevi_heap_t *h, apr_size_t entries);
+
 /* Initialize a node as not in any heap. */
 void pevi_heap_node_init(pevi_heap_node_t *n);
 
@@ -81,26 +89,16 @@ void pevi_heap_node_init(pevi_heap_node_t *n);
  * APR_ENOMEM if the array cannot grow; then nothing changed. */
 apr_status_t pevi_heap_grow(pevi_heap_t *h);
 
-/* Insert @a n (not in a heap) with deadline @a mark and the next sequence
- * number. APR_ENOMEM if the array cannot grow; then nothing changed. Inline:
- * the loop adds a timer with it. The new seq is the largest, so the node
- * rises only above strictly later marks: no node is read while sifting. */
-static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
+/* pevi_heap_push() into an array with room for one more entry
+ * (size < cap): never allocates, never fails. */
+static inline void pevi_heap_push_in_room(pevi_heap_t *h, pevi_heap_node_t *n,
                                           apr_time_t mark)
 {
-    pevi_heap_entry_t *a;
-    apr_size_t i;
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i = h->size++;
 
-    if (h->size == h->cap) {
-        apr_status_t st = pevi_heap_grow(h);
-
-        if (st != APR_SUCCESS)
-            return st;
-    }
     n->mark = mark;
     n->seq = h->next_seq++;
-    a = h->a;
-    i = h->size++;
     while (i > 0) {
         apr_size_t p = (i - 1) >> 2;
 
@@ -114,6 +112,22 @@ static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
     a[i].mark = mark;
     a[i].node = n;
     n->index = (apr_uint32_t) i;
+}
+
+/* Insert @a n (not in a heap) with deadline @a mark and the next sequence
+ * number. APR_ENOMEM if the array cannot grow; then nothing changed. Inline:
+ * the loop adds a timer with it. The new seq is the largest, so the node
+ * rises only above strictly later marks: no node is read while sifting. */
+static inline apr_status_t pevi_heap_push(pevi_heap_t *h, pevi_heap_node_t *n,
+                                          apr_time_t mark)
+{
+    if (h->size == h->cap) {
+        apr_status_t st = pevi_heap_grow(h);
+
+        if (st != APR_SUCCESS)
+            return st;
+    }
+    pevi_heap_push_in_room(h, n, mark);
     return APR_SUCCESS;
 }
 
@@ -149,16 +163,61 @@ static inline apr_time_t pevi_heap_top_mark(const pevi_heap_t *h)
     return h->a[0].mark;
 }
 
+/* Most nodes pevi_heap_prefetch_due() asks for. */
+#define PEVI_HEAP_PREFETCH_MAX 1024
+
+/* Ask the cache for the nodes of the entries whose mark is not after
+ * @a mark, top first (in level order), at most PEVI_HEAP_PREFETCH_MAX of
+ * them: for a caller about to pop them all, whose nodes (and the array) may
+ * have left the cache meanwhile, so that their misses overlap instead of
+ * coming one pop at a time. Reads the array only; changes nothing. O(k) for
+ * k such entries (those below a later mark are not visited). */
+void pevi_heap_prefetch_due(const pevi_heap_t *h, apr_time_t mark);
+
 /* Remove and return the minimum node, or NULL if the heap is empty. */
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h);
 
 /* Decides whether pevi_heap_filter() keeps @a n. Must not touch the heap. */
 typedef int pevi_heap_keep_fn(pevi_heap_node_t *n, void *user_data);
 
+/* Restore the heap order of the first @a n entries of the array, which hold
+ * the nodes kept by a filter (their indexes already set), and shrink the
+ * array to fit; for pevi_heap_filter(). */
+void pevi_heap_rebuild(pevi_heap_t *h, apr_size_t n);
+
+/* How many entries ahead of the one it decides on pevi_heap_filter() asks
+ * for the node: a node is most likely a cache miss, and @a keep reads it. */
+#define PEVI_HEAP_FILTER_AHEAD 32
+
 /* Drop every node for which @a keep returns 0 (its index becomes NONE) and
  * restore the heap order; O(n), never allocates (the array may shrink). The
- * kept nodes keep their keys: their order among themselves is unchanged. */
-void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep, void *user_data);
+ * kept nodes keep their keys: their order among themselves is unchanged.
+ * Inline, so that a constant @a keep is inlined too. */
+static inline void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep,
+                                    void *user_data)
+{
+    pevi_heap_entry_t *a = h->a;
+    apr_size_t i, n = 0, size = h->size;
+
+    for (i = 0; i < size; i++) {
+        pevi_heap_entry_t e = a[i];
+        pevi_heap_node_t *node =
+            (pevi_heap_node_t *) ((apr_uintptr_t) e.node & ~(apr_uintptr_t) 1);
+
+#if defined(__GNUC__)
+        if (i + PEVI_HEAP_FILTER_AHEAD < size)
+            __builtin_prefetch((const void *) ((apr_uintptr_t) a[i + PEVI_HEAP_FILTER_AHEAD].node
+                                               & ~(apr_uintptr_t) 1), 1);
+#endif
+        if (keep(node, user_data)) {
+            a[n] = e;
+            node->index = (apr_uint32_t) n++;
+        } else {
+            node->index = PEVI_HEAP_NONE;
+        }
+    }
+    pevi_heap_rebuild(h, n);
+}
 
 /* Marked entries: a lazy removal. pevi_heap_mark() flags @a n's entry (n in
  * the heap) in the array; pevi_heap_sweep() drops every flagged entry without

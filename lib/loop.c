@@ -129,6 +129,7 @@ struct pev_loop {
     apr_size_t ndue, due_cap;
     apr_size_t armed;               /* T_HEAP and T_DUE timers */
     apr_size_t dead;                /* T_DEAD entries in the heap */
+    apr_time_t last_take;           /* the time of the last take_due() */
 
     pevi_owners_t owners;           /* lifetime pools of timers */
     /* records handed out by pev_timer_add(): a run of them allocated at
@@ -186,9 +187,20 @@ static apr_time_t time_add(apr_time_t a, apr_interval_time_t b)
 
 #if defined(__GNUC__)
 #define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PEVI_NOINLINE __attribute__((noinline))
 #else
 #define PEVI_UNLIKELY(x) (x)
+#define PEVI_NOINLINE
 #endif
+
+/* The heap array a loop keeps once it has grown that far (64 KB): a loop
+ * whose timers come and go by the thousand does not reallocate it on every
+ * round. */
+#define HEAP_KEEP 4096
+
+/* After this long since the last iteration, take_due() expects the due
+ * records to be out of the cache (other work ran meanwhile). */
+#define COLD_AFTER 1000
 
 /* The smallest due array; it grows by doubling, never shrinks. */
 #define DUE_MIN 64
@@ -218,8 +230,18 @@ void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *u
 }
 
 /* Cancelled entries left in the heap (T_DEAD) are dropped all at once when
- * there are this many and more than live ones: O(1) amortized per cancel. */
+ * there are DEAD_SWEEP_MIN and DEAD_SWEEP_RATIO times more than live ones
+ * (so the heap holds at most 4 times the entries it needs), or at least
+ * DEAD_SWEEP_ALL and no live one: O(1) amortized per cancel (a sweep, which
+ * reads every entry's record, costs what the entries it drops cost to
+ * cancel; the larger the ratio, the fewer sweeps a run of cancels takes). The second rule takes what a heap of
+ * fewer than 2 * DEAD_SWEEP_MIN entries, whose cancels never sweep
+ * otherwise, leaves when its last timer is cancelled, which would else be
+ * popped one by one as they surface, or removed one by one when their pool
+ * goes, O(log n) each. */
 #define DEAD_SWEEP_MIN 1024
+#define DEAD_SWEEP_RATIO 3
+#define DEAD_SWEEP_ALL 64
 
 /* Take @a t out of wherever it is armed (a cancelled entry too). */
 void pevi_timer_disarm(pev_timer_t *t)
@@ -235,11 +257,9 @@ void pevi_timer_disarm(pev_timer_t *t)
         t->loop->armed--;
         break;
     case T_DEAD:
-        /* a sweep may have dropped the entry already */
-        if (pevi_heap_marked_in(&t->loop->heap, &t->node)) {
-            pevi_heap_remove(&t->loop->heap, &t->node);
-            t->loop->dead--;
-        }
+        /* its entry is in the heap still (a sweep makes a record idle) */
+        pevi_heap_remove(&t->loop->heap, &t->node);
+        t->loop->dead--;
         break;
     case T_IDLE:
         return;
@@ -271,29 +291,25 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
         PEVI_TLAG(t) = 0;
         return APR_SUCCESS;
     case T_DEAD:
-        if (pevi_heap_marked_in(&loop->heap, &t->node)) {
-            loop->dead--;
-            if (mark >= t->node.mark) {
-                apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
+        /* its entry is in the heap still: take it back, without reading
+         * or writing the heap when the new mark is not earlier */
+        loop->dead--;
+        if (mark >= t->node.mark) {
+            apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
 
-                if (lag <= PEVI_TLAG_MAX) {
-                    /* the entry, unmarked, is a lower bound: a lazy
-                     * re-arm of an armed timer */
-                    (void) pevi_heap_take_seq(&loop->heap);
-                    pevi_heap_unmark(&loop->heap, &t->node);
-                    t->node.mark = mark;
-                    PEVI_TSTATE(t) = T_HEAP;
-                    PEVI_TLAG(t) = (unsigned int) lag;
-                    loop->armed++;
-                    return APR_SUCCESS;
-                }
+            if (lag <= PEVI_TLAG_MAX) {
+                /* the entry is a lower bound: a lazy re-arm of an armed
+                 * timer */
+                (void) pevi_heap_take_seq(&loop->heap);
+                t->node.mark = mark;
+                PEVI_TSTATE(t) = T_HEAP;
+                PEVI_TLAG(t) = (unsigned int) lag;
+                loop->armed++;
+                return APR_SUCCESS;
             }
-            /* revive the entry (the update clears its mark bit) */
-            pevi_heap_update(&loop->heap, &t->node, mark);
-            break;
         }
-        /* swept: idle */
-        /* fall through */
+        pevi_heap_update(&loop->heap, &t->node, mark);
+        break;
     case T_IDLE:
         st = pevi_heap_push(&loop->heap, &t->node, mark);
         if (st != APR_SUCCESS) {
@@ -320,13 +336,25 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     return APR_SUCCESS;
 }
 
-/* Cancel without moving anything in the heap: the entry stays, its mark bit
- * set in the array, until it surfaces, the timer is re-armed or released,
- * or a sweep drops it. The sweep reads only the array: the records of the
- * entries it drops keep T_DEAD with a stale index, which
- * pevi_heap_marked_in() tells from an entry still there (such a record is
- * idle). */
-static void timer_cancel_lazy(pev_timer_t *t)
+/* A sweep's verdict on one entry: a cancelled timer's entry goes (the timer
+ * becomes idle), every other stays. */
+static int sweep_keep(pevi_heap_node_t *n, void *user_data)
+{
+    pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
+
+    (void) user_data;
+    if (PEVI_TSTATE(t) != T_DEAD)
+        return 1;
+    PEVI_TSTATE(t) = T_IDLE;
+    return 0;
+}
+
+/* Cancel without touching the heap: the record alone says T_DEAD, and its
+ * entry stays until it surfaces, the timer is re-armed or released, or a
+ * sweep drops it (the sweep reads every entry's record, ahead of its
+ * place, and makes the dropped ones idle). A cancel reads and writes the
+ * record's line only. */
+static inline void timer_cancel_lazy(pev_timer_t *t)
 {
     pev_loop_t *loop = t->loop;
 
@@ -334,11 +362,13 @@ static void timer_cancel_lazy(pev_timer_t *t)
         pevi_timer_disarm(t);
         return;
     }
-    pevi_heap_mark(&loop->heap, &t->node);
     PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
-    if (++loop->dead >= DEAD_SWEEP_MIN && loop->dead > loop->armed) {
-        pevi_heap_sweep(&loop->heap);
+    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL
+                      && (loop->dead == pevi_heap_size(&loop->heap)
+                          || (loop->dead >= DEAD_SWEEP_MIN
+                              && loop->dead > DEAD_SWEEP_RATIO * loop->armed)))) {
+        pevi_heap_filter(&loop->heap, sweep_keep, NULL);
         loop->dead = 0;
     }
 }
@@ -425,18 +455,41 @@ static void timer_orphan(void *container, pevi_link_t *item)
     pevi_timer_orphan(PEVI_CONTAINER(item, pev_timer_t, owned));
 }
 
-apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
-                           pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime)
+/* pev_timer_add() with a record released for the pool of owner @a ow
+ * (pev_timer_release()), on the owner's list still. */
+static apr_status_t timer_add_spare(pev_timer_t **out, pevi_owner_t *ow, apr_time_t mark,
+                                    pev_timer_fn *fn, void *user_data)
+{
+    pev_timer_t *t = ow->spare;
+    apr_status_t st;
+
+    ow->spare = t->user_data;
+    t->fn = fn;
+    t->user_data = user_data;
+    st = pevi_timer_arm(t, mark);
+    if (st != APR_SUCCESS) {
+        t->fn = NULL;               /* released still */
+        t->user_data = ow->spare;
+        ow->spare = t;
+        return st;
+    }
+    if (out)
+        *out = t;
+    return APR_SUCCESS;
+}
+
+/* pev_timer_add() for the cases its fast path leaves: the pool's owner is
+ * not the last one used (or has none yet), a record released for the pool
+ * waits, a new run of records is needed, or the heap array is full. */
+static PEVI_NOINLINE apr_status_t timer_add_slow(pev_timer_t **out, pev_loop_t *loop,
+                                                 apr_time_t mark, pev_timer_fn *fn,
+                                                 void *user_data, apr_pool_t *lifetime)
 {
     pevi_owner_t *ow;
     pev_timer_t *t;
     apr_status_t st;
     unsigned int slot;
 
-    if (!loop || !fn)
-        return APR_EINVAL;
-    if (!lifetime)
-        lifetime = loop->pool;
     /* the pool's owner, if it has one yet (pevi_owner_add()'s lookup, done
      * once here) */
     ow = loop->owners.last;
@@ -445,24 +498,8 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         if (ow)
             loop->owners.last = ow;
     }
-    if (ow && ow->spare) {
-        /* a record released for this pool (pev_timer_release()), on the
-         * owner's list still */
-        t = ow->spare;
-        ow->spare = t->user_data;
-        t->fn = fn;
-        t->user_data = user_data;
-        st = pevi_timer_arm(t, mark);
-        if (st != APR_SUCCESS) {
-            t->fn = NULL;               /* released still */
-            t->user_data = ow->spare;
-            ow->spare = t;
-            return st;
-        }
-        if (out)
-            *out = t;
-        return APR_SUCCESS;
-    }
+    if (ow && ow->spare)
+        return timer_add_spare(out, ow, mark, fn, user_data);
     t = record_alloc(loop, lifetime, &slot);
     if (!t)
         return APR_ENOMEM;
@@ -495,6 +532,47 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
         pevi_link_remove(&t->owned);
         return st;
     }
+    loop->armed++;
+    if (out)
+        *out = t;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
+                           pev_timer_fn *fn, void *user_data, apr_pool_t *lifetime)
+{
+    pevi_owner_t *ow;
+    pev_timer_t *t;
+
+    if (PEVI_UNLIKELY(!loop || !fn))
+        return APR_EINVAL;
+    if (!lifetime)
+        lifetime = loop->pool;
+    ow = loop->owners.last;
+    if (ow && ow->pool == lifetime && ow->spare)
+        return timer_add_spare(out, ow, mark, fn, user_data);
+    /* the common case, without a call: the pool is the one of the last add
+     * and of the current run, which has a record left (never its first:
+     * that one comes with a new run, below), none was released for the
+     * pool, and the heap has room */
+    if (PEVI_UNLIKELY(!ow || ow->pool != lifetime || ow->spare || loop->rec_pool != lifetime
+                      || loop->rec_next == loop->rec_end
+                      || loop->heap.size == loop->heap.cap))
+        return timer_add_slow(out, loop, mark, fn, user_data, lifetime);
+    t = (pev_timer_t *) (void *) loop->rec_next;
+    loop->rec_next += sizeof *t;
+    /* the records that the next adds take: lines not written since the
+     * pool was cleared, most likely out of the cache (a prefetch past the
+     * run's end is harmless) */
+    prefetch_w((const char *) t + 4 * sizeof *t);
+    t->fn = fn;
+    t->user_data = user_data;
+    t->loop = loop;
+    pevi_list_prepend(&ow->head, &t->owned);    /* as pevi_owner_add() does */
+    PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TSLOT(t) = (unsigned int) (t - (pev_timer_t *) (void *) loop->rec_base);
+    PEVI_TLAG(t) = 0;
+    pevi_heap_push_in_room(&loop->heap, &t->node, mark);
     loop->armed++;
     if (out)
         *out = t;
@@ -909,6 +987,7 @@ apr_status_t pev_loop_create(pev_loop_t **out, apr_pool_t *pool)
     loop->clock = monotonic_clock;
     loop->now = pev_clock_monotonic();
     pevi_heap_init(&loop->heap);
+    pevi_heap_keep(&loop->heap, HEAP_KEEP);
     pevi_list_init(&loop->tasks);
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
@@ -1037,6 +1116,13 @@ static void take_due(pev_loop_t *loop)
     apr_time_t now = loop->now;
     apr_size_t n = 0;
 
+    /* after a wait, the records (and the heap) may be out of the cache:
+     * ask for the due ones' at once rather than one pop at a time (not
+     * between iterations that follow each other closely: the walk would
+     * find them in the cache) */
+    if ((apr_uint64_t) now - (apr_uint64_t) loop->last_take >= COLD_AFTER)
+        pevi_heap_prefetch_due(h, now);
+    loop->last_take = now;
     while (pevi_heap_size(h) && pevi_heap_top_mark(h) <= now) {
         pev_timer_t *t = PEVI_CONTAINER(pevi_heap_top(h), pev_timer_t, node);
         pevi_heap_node_t *next;

@@ -25,10 +25,11 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
 /* ------------------------------------------------------------------------ */
 /* Timers, also embedded in other records (stream idle timers, wait events). */
 
-/* T_DEAD: cancelled, its entry marked in the heap (pev_timer_cancel() is
- * lazy: the entry goes when it surfaces, on re-arm or release, or in a
- * sweep, which leaves the record T_DEAD: idle once pevi_heap_marked_in()
- * says the entry is gone).
+/* T_DEAD: cancelled, its entry still in the heap (pev_timer_cancel() is
+ * lazy and writes the record only: the entry goes when it surfaces, when the
+ * timer is re-armed (it takes the entry back) or released, or in a sweep,
+ * which reads the records and makes the dropped ones T_IDLE). A T_DEAD
+ * record always has its entry in the heap.
  * T_DUE: taken for the current iteration; node.index is its place in the
  * loop's due array. */
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };

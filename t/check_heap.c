@@ -1176,6 +1176,61 @@ START_TEST(filter_drops_and_reheapifies)
 }
 END_TEST
 
+static int keep_first_ten(pevi_heap_node_t *n, void *user_data)
+{
+    ++*(int *) user_data;
+    return item_of(n)->id < 10;
+}
+
+/* pevi_heap_keep(): an array shrinks to the floor and no further, by
+ * removals or by a filter (one not larger never shrinks), and filling it
+ * again reallocates nothing. */
+START_TEST(shrinking_stops_at_the_floor)
+{
+    enum { N = 5000, KEEP = 1024 };
+    pevi_heap_t h;
+    item_t *it = make_items(N);
+    void *block;
+    int i, calls = 0;
+
+    pevi_heap_init(&h);
+    pevi_heap_keep(&h, KEEP);
+    for (i = 0; i < 100; i++)                   /* below the floor */
+        push(&h, &it[i], i);
+    ck_assert_uint_eq(h.cap, 128);
+    while (pevi_heap_size(&h) > 1)
+        pevi_heap_pop(&h);
+    ck_assert_uint_eq(h.cap, 128);              /* below it: kept */
+    pevi_heap_pop(&h);
+    for (i = 0; i < N; i++)
+        push(&h, &it[i], N - i);
+    ck_assert_uint_eq(h.cap, 8192);
+    for (i = 0; i < N - 10; i++)                /* removals */
+        pevi_heap_pop(&h);
+    check_heap(&h);
+    ck_assert_uint_eq(h.cap, KEEP);
+    while (pevi_heap_size(&h))
+        pevi_heap_pop(&h);
+    ck_assert_uint_eq(h.cap, KEEP);
+    block = h.block;
+    for (i = 0; i < KEEP; i++)                  /* fills the kept array */
+        push(&h, &it[i], i);
+    ck_assert_uint_eq(h.cap, KEEP);
+    ck_assert_ptr_eq(h.block, block);
+    pevi_heap_filter(&h, keep_first_ten, &calls);   /* a filter keeps it too */
+    ck_assert_int_eq(calls, KEEP);
+    check_heap(&h);
+    ck_assert_uint_eq(pevi_heap_size(&h), 10);
+    ck_assert_uint_eq(h.cap, KEEP);
+    /* a floor below the minimum is the minimum */
+    pevi_heap_free(&h);
+    pevi_heap_keep(&h, 1);
+    ck_assert_uint_eq(h.floor, PEVI_HEAP_MIN);
+    pevi_heap_free(&h);
+    free(it);
+}
+END_TEST
+
 /* A filter whose shrinking realloc fails keeps the larger array and
  * returns (it must not retry forever). */
 START_TEST(filter_survives_failing_shrink)
@@ -1225,6 +1280,7 @@ static Suite *heap_suite(void)
     tcase_add_test(tc, remove_top_middle_last_only);
     tcase_add_test(tc, index_maintenance);
     tcase_add_test(tc, grows_and_shrinks);
+    tcase_add_test(tc, shrinking_stops_at_the_floor);
     tcase_add_test(tc, enomem_leaves_heap_unchanged);
     tcase_add_test(tc, two_heaps_own_sequences);
     tcase_add_test(tc, filter_drops_and_reheapifies);

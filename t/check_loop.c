@@ -884,10 +884,56 @@ START_TEST(timer_model_random)
 }
 END_TEST
 
+/* Cancelling the last armed timer of a heap too small for the usual sweep
+ * (here 200 timers, some cancelled twice over by re-arm and cancel) drops
+ * every cancelled entry at once: each timer is idle then, re-arms as a new
+ * entry (its new mark, after the timers armed for that mark before it),
+ * fires once, and its pool goes cleanly, whether or not it was re-armed. */
+START_TEST(timer_cancel_all_sweeps)
+{
+    enum { N = 200 };
+    apr_pool_t *p = pt_subpool(pt_pool);
+    pev_timer_t **h = calloc(N, sizeof *h);
+    int *expect = calloc(N + 1, sizeof *expect);
+    int i, n = 0;
+
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(expect);
+    for (i = 0; i < N; i++)
+        h[i] = at(pt_fake_now + 100 + i % 10, tact(pt_pool, i), i % 2 ? p : NULL);
+    for (i = 0; i < N; i += 3) {                /* dead, revived, dead again */
+        ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+        ck_assert_int_eq(pev_timer_rearm(h[i], pt_fake_now + 50), APR_SUCCESS);
+    }
+    for (i = N - 1; i >= 0; i--)                /* the last one sweeps */
+        ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    for (i = 0; i < N; i++)
+        ck_assert(!pev_timer_armed(h[i]));
+    (void) at(pt_fake_now + 30, tact(pt_pool, 1000), NULL);
+    for (i = 0; i < N; i += 2) {                /* re-armed, in the loop's pool */
+        ck_assert_int_eq(pev_timer_cancel(h[i]), PEV_ENOTARMED);
+        ck_assert_int_eq(pev_timer_rearm(h[i], pt_fake_now + 30), APR_SUCCESS);
+    }
+    ck_assert_int_eq(pev_timer_rearm(h[1], pt_fake_now + 30), APR_SUCCESS);
+    apr_pool_destroy(p);                        /* h[1] and the idle odd ones */
+    expect[n++] = 1000;
+    for (i = 0; i < N; i += 2)
+        expect[n++] = i;
+    expect[n] = -1;
+    pt_tick(LOOP, pt_fake_now + 200);
+    ck_assert_msg(pt_log_eq(&LOG, expect), "fired %d timers, expected %d", LOG.n, n);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    free(h);
+    free(expect);
+}
+END_TEST
+
 /* pev_timer_cancel() leaves a dead entry in the heap. Dead entries of a pool
  * destroyed before any sweep must leave the heap with it (ASan/valgrind see
- * a use-after-free otherwise); a sweep drops them without disturbing the
- * order of the live ones; a swept timer re-arms. */
+ * a use-after-free otherwise); a sweep (once the cancelled entries are more
+ * than three times the armed ones) drops them without disturbing the order
+ * of the live ones; a swept timer re-arms. */
 START_TEST(timer_lazy_cancel_sweep)
 {
     enum { N = 5000 };
@@ -908,15 +954,17 @@ START_TEST(timer_lazy_cancel_sweep)
     ck_assert_uint_eq(pt_loop_timers(LOOP), N / 2);
     for (i = 2; i < N; i += 4)
         ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
-    ck_assert_int_eq(pev_timer_cancel(h[0]), APR_SUCCESS);     /* sweeps */
-    ck_assert_uint_eq(pt_loop_timers(LOOP), N / 4 - 1);
+    for (i = 0; i < N; i += 8)          /* 1875 dead, 625 armed: no sweep */
+        ck_assert_int_eq(pev_timer_cancel(h[i]), APR_SUCCESS);
+    ck_assert_int_eq(pev_timer_cancel(h[4]), APR_SUCCESS);     /* sweeps */
+    ck_assert_uint_eq(pt_loop_timers(LOOP), N / 8 - 1);
     for (i = 2; i < N; i += 8) {
         ck_assert(!pev_timer_armed(h[i]));
         ck_assert_int_eq(pev_timer_rearm(h[i], pt_fake_now + 150), APR_SUCCESS);
     }
     /* expected: the live originals by (mark, id), then the re-armed by id */
     for (m = 1; m <= 100; m++)
-        for (i = 4; i < N; i += 4)
+        for (i = 12; i < N; i += 8)
             if (1 + (i * 7) % 100 == m)
                 expect[n++] = i;
     for (i = 2; i < N; i += 8)
@@ -1260,6 +1308,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, timer_record_runs_follow_pool_lifetime);
     tcase_add_test(tc, timer_model_random);
     tcase_add_test(tc, timer_lazy_cancel_sweep);
+    tcase_add_test(tc, timer_cancel_all_sweeps);
     suite_add_tcase(s, tc);
     return s;
 }

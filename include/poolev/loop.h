@@ -268,10 +268,13 @@ PEV_API apr_status_t pev_timer_rearm(pev_timer_t *timer, apr_time_t mark);
 PEV_API apr_status_t pev_timer_rearm_in(pev_timer_t *timer, apr_interval_time_t delay);
 
 /**
- * Cancel an armed timer. O(1) amortized: the timer is marked, and its heap
- * entry is dropped when it comes to the top, when the timer is re-armed or
- * its pool goes, or in a sweep once cancelled entries outnumber armed timers
- * (and are at least 1,024).
+ * Cancel an armed timer. O(1) amortized: the timer's record is marked
+ * (nothing else is touched), and its heap entry is dropped when it comes to
+ * the top, when the timer is re-armed or its pool goes, or in a sweep: once
+ * cancelled entries are more than three times the armed timers (and at
+ * least 1,024), or
+ * when the cancel leaves no armed timer in the heap (and at least 64
+ * cancelled entries).
  * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_ENOTARMED if the timer
  *         already fired or was cancelled (nothing happens); PEV_EDESTROYED if
  *         the loop is gone.
