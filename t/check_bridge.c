@@ -241,19 +241,26 @@ static void publish(node_t *n, unsigned i)
     ck_assert_int_eq(pev_event_generate(n->bus, "topic.t", &p), APR_SUCCESS);
 }
 
-/* What a receiver saw is in order, without a repeat, and its gaps add up to
- * its `lost` (when it saw the sender's whole run from @a first). */
-static apr_uint64_t gaps(const node_t *n)
+/* The @a n sequence numbers @a seqs a receiver saw are in order, without a
+ * repeat; the sum of their gaps. */
+static apr_uint64_t seq_gaps(const apr_uint64_t *seqs, unsigned n)
 {
     apr_uint64_t g = 0;
     unsigned i;
 
-    for (i = 1; i < n->nseq; i++) {
-        ck_assert_msg(n->seqs[i] > n->seqs[i - 1], "sequence %" APR_UINT64_T_FMT " after %"
-                      APR_UINT64_T_FMT ": repeated or reordered", n->seqs[i], n->seqs[i - 1]);
-        g += n->seqs[i] - n->seqs[i - 1] - 1;
+    for (i = 1; i < n; i++) {
+        ck_assert_msg(seqs[i] > seqs[i - 1], "sequence %" APR_UINT64_T_FMT " after %"
+                      APR_UINT64_T_FMT ": repeated or reordered", seqs[i], seqs[i - 1]);
+        g += seqs[i] - seqs[i - 1] - 1;
     }
     return g;
+}
+
+/* What node @a n saw is in order, without a repeat, and its gaps add up to
+ * its `lost` (when it saw the sender's whole run from @a first). */
+static apr_uint64_t gaps(const node_t *n)
+{
+    return seq_gaps(n->seqs, n->nseq);
 }
 
 static void pump_ms(long ms)
@@ -1510,15 +1517,7 @@ static apr_uint64_t recv_count(const recv_t *r, int i)
 /* What the receiver delivered: in order, no repeat; the sum of its gaps. */
 static apr_uint64_t recv_gaps(const recv_t *r)
 {
-    apr_uint64_t g = 0;
-    unsigned i;
-
-    for (i = 1; i < r->nseq; i++) {
-        ck_assert_msg(r->seqs[i] > r->seqs[i - 1], "sequence %" APR_UINT64_T_FMT " after %"
-                      APR_UINT64_T_FMT ": repeated or reordered", r->seqs[i], r->seqs[i - 1]);
-        g += r->seqs[i] - r->seqs[i - 1] - 1;
-    }
-    return g;
+    return seq_gaps(r->seqs, r->nseq);
 }
 
 /* A receiver for the reload tests (freed by the caller): a Redis, the
