@@ -111,32 +111,6 @@ void free(void *p)
 }
 
 /* ------------------------------------------------------------------------ */
-/* redis-server                                                              */
-
-typedef struct proc {
-    pid_t pid;
-    int port;
-    char dir[64];
-} proc_t;
-
-static void redis_start(proc_t *r, const char *path)
-{
-    char log[128], port[16];
-    char *argv[] = { (char *) path, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
-                     "--loglevel", "warning", "--dir", r->dir,
-                     "--client-output-buffer-limit", "pubsub 0 0 0", NULL };
-
-    snprintf(r->dir, sizeof r->dir, "/tmp/bench-allocs-XXXXXX");
-    SYSCHECK(mkdtemp(r->dir) != NULL, "mkdtemp");
-    snprintf(log, sizeof log, "%s/log", r->dir);
-    r->port = free_port();
-    snprintf(port, sizeof port, "%d", r->port);
-    r->pid = spawn(argv, log);
-    redis_wait(r->port, log);
-}
-
-/* ------------------------------------------------------------------------ */
 /* The bridges                                                               */
 
 #define WARMUP 1000
@@ -307,7 +281,7 @@ int main(int argc, char **argv)
     }
     signal(SIGABRT, kill_children);
     apr_initialize();
-    redis_start(&rs, redis);
+    redis_start(&rs, redis, "allocs");
     printf("%lu messages of %d bytes counted after %d, through a redis-server of its own; "
            "goal: 0 allocations of libpoolev per message\n\n", n, PAYLOAD, WARMUP);
     printf("%-36s", "per message");

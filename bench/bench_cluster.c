@@ -58,31 +58,8 @@
 
 #define MAX_SUBS 100
 
-typedef struct proc {
-    pid_t pid;
-    int port;
-    char dir[64];
-} proc_t;
-
 /* ------------------------------------------------------------------------ */
 /* Processes                                                                 */
-
-static void redis_start(proc_t *r, const char *path)
-{
-    char log[128], port[16];
-    char *argv[] = { (char *) path, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
-                     "--loglevel", "warning", "--dir", r->dir,
-                     "--client-output-buffer-limit", "pubsub 0 0 0", NULL };
-
-    snprintf(r->dir, sizeof r->dir, "/tmp/bench-cluster-XXXXXX");
-    SYSCHECK(mkdtemp(r->dir) != NULL, "mkdtemp");
-    snprintf(log, sizeof log, "%s/log", r->dir);
-    r->port = free_port();
-    snprintf(port, sizeof port, "%d", r->port);
-    r->pid = spawn(argv, log);
-    redis_wait(r->port, log);
-}
 
 /* A pubsubd node; @a redis_port 0: without Cluster. Waits until its log
  * says where it listens. */
@@ -92,8 +69,7 @@ static void node_start(proc_t *n, const char *path, int redis_port)
     char *argv[] = { (char *) path, "-f", conf, NULL };
     FILE *f;
 
-    snprintf(n->dir, sizeof n->dir, "/tmp/bench-cluster-XXXXXX");
-    SYSCHECK(mkdtemp(n->dir) != NULL, "mkdtemp");
+    temp_dir(n->dir, sizeof n->dir, "cluster");
     snprintf(log, sizeof log, "%s/log", n->dir);
     snprintf(conf, sizeof conf, "%s/pubsubd.conf", n->dir);
     f = fopen(conf, "w");
@@ -299,25 +275,6 @@ static result_t measure(enum proto proto, int pub_port, int sub_port, int nsubs,
     return res;
 }
 
-static double median(double *v, int n)
-{
-    return bench_median_of(v, n);
-}
-
-/* The machine's load average over the last minute. */
-static double loadavg(void)
-{
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
-        fclose(f);
-    }
-    return l;
-}
-
 int main(int argc, char **argv)
 {
     static const int shapes[][2] = { { 1, 1 }, { 10, 1 }, { 10, 32 } };
@@ -354,11 +311,11 @@ int main(int argc, char **argv)
     }
     signal(SIGABRT, kill_children);
     bench_print_machine();
-    load0 = loadavg();
+    load0 = bench_loadavg();
     printf("one load client; %d-byte messages; %d round(s) of %.1f s per shape, sides"
            " alternating; medians; load average %.2f at the start\n\n", PAYLOAD, rounds,
            seconds, load0);
-    redis_start(&rs, redis);
+    redis_start(&rs, redis, "cluster");
     node_start(&a, pubsubd, rs.port);
     node_start(&b, pubsubd, rs.port);
     node_start(&l, pubsubd, 0);
@@ -396,7 +353,7 @@ int main(int argc, char **argv)
             }
         for (k = 0; k < 2; k++)
             for (i = 0; i < 4; i++)
-                m[k][i] = median(v[k][i], rounds);
+                m[k][i] = bench_median_of(v[k][i], rounds);
         printf("%3d, %-3d | %7.0f vs %7.0f (%5.2fx) | %5.0f vs %5.0f (%5.2fx) |"
                " %5.0f vs %5.0f (%5.2fx) | %5.1f vs %5.1f (%5.2fx)\n", shapes[s][0],
                shapes[s][1], m[0][0], m[1][0], m[0][0] / m[1][0], m[0][1], m[1][1],
@@ -434,7 +391,7 @@ int main(int argc, char **argv)
             }
         for (k = 0; k < 2; k++)
             for (i = 0; i < 5; i++)
-                m[k][i] = median(v[k][i], rounds);
+                m[k][i] = bench_median_of(v[k][i], rounds);
         printf("%-8d | %7.0f vs %7.0f (%5.2fx) | %5.0f vs %5.0f (%5.2fx) |"
                " %5.0f vs %5.0f (%5.2fx) | %5.1f vs %5.1f (%5.2fx) | %5.1f\n", windows[s],
                m[0][0], m[1][0], m[0][0] / m[1][0], m[0][1], m[1][1], m[0][1] / m[1][1],
@@ -444,7 +401,7 @@ int main(int argc, char **argv)
     printf("(with Cluster vs without: what exporting each PUB costs the publisher's node;\n"
            " Redis also sends each message back to A, which drops its own)\n");
     printf("load average %.2f at the start, %.2f at the end (the machine may be shared:"
-           " compare ratios, not absolute figures)\n", load0, loadavg());
+           " compare ratios, not absolute figures)\n", load0, bench_loadavg());
     proc_stop(&a.pid, a.dir);
     proc_stop(&b.pid, b.dir);
     proc_stop(&l.pid, l.dir);

@@ -632,12 +632,7 @@ static void print_run(int round, int workers, const result_t *r)
 /* Median of field @a off of @a n results. */
 static double med(const result_t *v, int n, size_t off)
 {
-    double x[BENCH_MAX_RUNS];
-    int i;
-
-    for (i = 0; i < n; i++)
-        memcpy(&x[i], (const char *) &v[i] + off, sizeof x[i]);
-    return bench_median_of(x, n);
+    return bench_median_field(v, sizeof *v, n, off);
 }
 
 #define MED(v, n, field) med((v), (n), offsetof(result_t, field))

@@ -485,12 +485,7 @@ static void run_round(server_kind_t kind, apr_socket_t *listener, apr_port_t por
 /* Median of field @a off (a double) of @a n results. */
 static double median_field(const round_result_t *v, int n, size_t off)
 {
-    double x[BENCH_MAX_RUNS];
-    int i;
-
-    for (i = 0; i < n; i++)
-        x[i] = *(const double *) (const void *) ((const char *) &v[i] + off);
-    return bench_median_of(x, n);
+    return bench_median_field(v, sizeof *v, n, off);
 }
 
 /* Print the method of APR's default pollset (what poolev's loop polls with). */

@@ -458,12 +458,7 @@ static rlim_t raise_nofile(void)
 /* Median of field @a off (a double) of @a n results. */
 static double median_field(const idle_result_t *v, int n, size_t off)
 {
-    double x[BENCH_MAX_RUNS];
-    int i;
-
-    for (i = 0; i < n; i++)
-        x[i] = *(const double *) (const void *) ((const char *) &v[i] + off);
-    return bench_median_of(x, n);
+    return bench_median_field(v, sizeof *v, n, off);
 }
 
 /* Thousands separators: 10000 -> "10,000". */

@@ -67,8 +67,7 @@ static void server_start(server_t *sv, const char *path)
 {
     char log[128], conf[128];
 
-    snprintf(sv->dir, sizeof sv->dir, "/tmp/bench-pubsub-XXXXXX");
-    SYSCHECK(mkdtemp(sv->dir) != NULL, "mkdtemp");
+    temp_dir(sv->dir, sizeof sv->dir, "pubsub");
     snprintf(log, sizeof log, "%s/log", sv->dir);
     if (sv->proto == P_PUBSUBD) {
         FILE *f;
@@ -86,19 +85,8 @@ static void server_start(server_t *sv, const char *path)
         fclose(f);
         sv->pid = spawn(argv, log);
         sv->port = pubsubd_port(log, sv->pid);
-    } else {
-        char port[16];
-        char *argv[] = { (char *) path, "--port", port, "--bind", "127.0.0.1",
-                         "--save", "", "--appendonly", "no", "--protected-mode", "no",
-                         "--daemonize", "no", "--loglevel", "warning", "--dir", sv->dir,
-                         "--client-output-buffer-limit", "pubsub 0 0 0", "--maxclients",
-                         "20000", NULL };
-
-        sv->port = free_port();
-        snprintf(port, sizeof port, "%d", sv->port);
-        sv->pid = spawn(argv, log);
-        redis_wait(sv->port, log);
-    }
+    } else
+        sv->pid = redis_spawn(path, sv->dir, log, 20000, &sv->port);
 }
 
 static void server_stop(server_t *sv)
@@ -328,11 +316,6 @@ static void raise_nofile(int want)
     }
 }
 
-static double median(double *v, int n)
-{
-    return bench_median_of(v, n);
-}
-
 int main(int argc, char **argv)
 {
     static const int shapes[][2] = { { 10, 32 }, { 100, 32 }, { 10, 1 }, { 100, 1 } };
@@ -412,10 +395,10 @@ int main(int argc, char **argv)
                 share[which][i] = res.client_share;
             }
         for (k = 0; k < (have_redis ? 2 : 1); k++) {
-            mr[k] = median(rate[k], rounds);
-            mp[k] = median(p99[k], rounds);
-            mc[k] = median(cpu[k], rounds);
-            ms[k] = median(share[k], rounds);
+            mr[k] = bench_median_of(rate[k], rounds);
+            mp[k] = bench_median_of(p99[k], rounds);
+            mc[k] = bench_median_of(cpu[k], rounds);
+            ms[k] = bench_median_of(share[k], rounds);
         }
         for (k = 0; k < (have_redis ? 2 : 1); k++) {
             char size[32];

@@ -856,12 +856,7 @@ static void idle_memory(server_kind_t kind, apr_socket_t *listener, unsigned n,
 
 static double median_field(const round_result_t *v, int n, size_t off)
 {
-    double x[BENCH_MAX_RUNS];
-    int i;
-
-    for (i = 0; i < n; i++)
-        x[i] = *(const double *) (const void *) ((const char *) &v[i] + off);
-    return bench_median_of(x, n);
+    return bench_median_field(v, sizeof *v, n, off);
 }
 
 /* Raise the descriptor limit to what IDLE_CONNS needs (and the hard limit

@@ -196,6 +196,19 @@ static inline double bench_median_of(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
+/* Median of a double field of @a n records (n from 1 to 2 * BENCH_MAX_RUNS,
+ * for the medians of two runs' records pooled): the one at byte offset
+ * @a off of each record of @a size bytes from @a v. */
+static inline double bench_median_field(const void *v, size_t size, int n, size_t off)
+{
+    double x[2 * BENCH_MAX_RUNS];
+    int i;
+
+    for (i = 0; i < n; i++)
+        memcpy(&x[i], (const char *) v + (size_t) i * size + off, sizeof x[i]);
+    return bench_median_of(x, n);
+}
+
 /* Call @a fn once as a warm-up, then @a runs times; return the median. */
 static inline double bench_median(bench_run_fn *fn, void *ctx, int runs)
 {

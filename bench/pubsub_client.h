@@ -2,10 +2,10 @@
  * Copyright 2026 The poolev Authors
  *
  * pubsub_client.h - what the pub/sub benchmarks (bench_pubsub.c,
- * bench_cluster.c) share: servers as child processes on free loopback ports
- * (pubsubd, redis-server), their CPU time, and the load client's
- * connections, which speak both protocols (pubsubd's lines, Redis's RESP)
- * on one epoll set.
+ * bench_cluster.c, bench_bridge_allocs.c) share: servers as child processes
+ * on free loopback ports (pubsubd, redis-server), their CPU time, and the
+ * load client's connections, which speak both protocols (pubsubd's lines,
+ * Redis's RESP) on one epoll set.
  *
  * Each message is PAYLOAD bytes: its sequence number and the time it was
  * sent (16 hex digits each, bench_now_ns()), then 'x's. A connection's
@@ -151,6 +151,55 @@ static inline void redis_wait(int port, const char *log)
         bench_sleep_ns(10 * 1000000);
     }
     close(fd);
+}
+
+/* A new directory /tmp/bench-@a tag-XXXXXX into @a dir (@a size bytes). */
+static inline void temp_dir(char *dir, size_t size, const char *tag)
+{
+    snprintf(dir, size, "/tmp/bench-%s-XXXXXX", tag);
+    SYSCHECK(mkdtemp(dir) != NULL, "mkdtemp");
+}
+
+/* redis-server @a path on a free loopback port (*@a port) with @a dir its
+ * directory and @a log its output: no persistence, no limit on the pub/sub
+ * clients' output, at most @a maxclients clients (0: Redis's default).
+ * Returns its pid once it listens. */
+static inline pid_t redis_spawn(const char *path, const char *dir, const char *log,
+                                int maxclients, int *port)
+{
+    char pbuf[16], mbuf[16];
+    char *argv[] = { (char *) path, "--port", pbuf, "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
+                     "--loglevel", "warning", "--dir", (char *) dir,
+                     "--client-output-buffer-limit", "pubsub 0 0 0",
+                     maxclients > 0 ? "--maxclients" : NULL, mbuf, NULL };
+    pid_t pid;
+
+    *port = free_port();
+    snprintf(pbuf, sizeof pbuf, "%d", *port);
+    snprintf(mbuf, sizeof mbuf, "%d", maxclients);
+    pid = spawn(argv, log);
+    redis_wait(*port, log);
+    return pid;
+}
+
+/* A server process of a benchmark: its pid (0: not running), port and
+ * temporary directory. */
+typedef struct proc {
+    pid_t pid;
+    int port;
+    char dir[64];
+} proc_t;
+
+/* redis_spawn() @a path into @a r, in a new temp_dir() of @a tag (its log:
+ * DIR/log), with Redis's default client limit. */
+static inline void redis_start(proc_t *r, const char *path, const char *tag)
+{
+    char log[128];
+
+    temp_dir(r->dir, sizeof r->dir, tag);
+    snprintf(log, sizeof log, "%s/log", r->dir);
+    r->pid = redis_spawn(path, r->dir, log, 0, &r->port);
 }
 
 /* SIGTERM to *@a pid, wait for it, remove its directory @a dir; *@a pid

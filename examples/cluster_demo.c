@@ -41,13 +41,13 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "lineclient.h"
 
 #define WAIT_MS  5000           /* anything that should happen soon */
 
 static const char *pubsubd = "./examples/pubsubd", *redis = "redis-server";
 static char dir[64];
-static int checks;
 static long pause_ms = 600;     /* between steps; DEMO_PAUSE_MS */
 
 typedef struct proc {
@@ -116,37 +116,11 @@ static void cleanup(void)
     rmdir(dir);
 }
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void fail(const char *fmt, ...)
+void demo_failed(void)
 {
-    va_list ap;
-
     show_log(&A, 0);
     show_log(&B, 0);
-    printf("\nDEMO FAILED: ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
     cleanup();
-    exit(1);
-}
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    char msg[512];
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (!ok)
-        fail("%s", msg);
-    checks++;
 }
 
 static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -358,18 +332,6 @@ static const char *expect(client_t *c, const char *prefix, int quiet)
     check(strncmp(got, prefix, strlen(prefix)) == 0, "%s expected \"%s...\", got \"%s\"",
           c->name, prefix, got);
     return got;
-}
-
-/* The value of @a key in a STATS reply. */
-static long stat_of(const char *reply, const char *key)
-{
-    char k[64];
-    const char *at;
-
-    snprintf(k, sizeof k, " %s=", key);
-    at = strstr(reply, k);
-    check(at != NULL, "no %s in \"%s\"", key, reply);
-    return strtol(at + strlen(k), NULL, 10);
 }
 
 /* STATS on @a c, its cluster fields shown; the value of @a key. */

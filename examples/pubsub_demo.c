@@ -53,6 +53,7 @@
 #include <openssl/x509v3.h>
 #endif
 
+#include "demo.h"
 #include "lineclient.h"
 
 #define WAIT_MS 3000            /* a reply that should come at once */
@@ -68,7 +69,6 @@ static const int tls_port_wanted = 1;
 static const int tls_port_wanted = 0;
 #endif
 static long log_off;            /* log bytes shown so far */
-static int checks;
 
 /* ======================================================================== */
 /* Output, failure                                                           */
@@ -112,21 +112,10 @@ static void cleanup(void)
     rmdir(dir);
 }
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void fail(const char *fmt, ...)
+void demo_failed(void)
 {
-    va_list ap;
-
     show_log();
-    printf("\nDEMO FAILED: ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
     cleanup();
-    exit(1);
 }
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -141,21 +130,6 @@ static void note(const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     printf("]\n");
-}
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    char msg[512];
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (!ok)
-        fail("%s", msg);
-    checks++;
 }
 
 /* ======================================================================== */
@@ -219,18 +193,6 @@ static void expect_end(client_t *c)
     check(c->lc->eof, "%s: the connection did not end within 3 s", c->name);
     printf("%-5s : connection closed by the daemon\n", c->name);
     lc_close(c->lc, 0);
-}
-
-/* The value of @a key in a STATS reply. */
-static long stat_of(const char *reply, const char *key)
-{
-    char k[64];
-    const char *at;
-
-    snprintf(k, sizeof k, " %s=", key);
-    at = strstr(reply, k);
-    check(at != NULL, "no %s in \"%s\"", key, reply);
-    return strtol(at + strlen(k), NULL, 10);
 }
 
 /* ======================================================================== */

@@ -212,6 +212,24 @@ static int connected(const node_t *n)
     return stats_of(n).connected;
 }
 
+/* A Redis of its own for the test, and @a o set up for it. */
+static void redis_opts(pev_bridge_options_t *o)
+{
+    redis = pt_redis_start(NULL);
+    fast_opts(o, pt_redis_port(redis));
+}
+
+/* Nodes @a ida and @a idb with @a o on buses of their own, both connected. */
+static void node_pair(node_t **a, node_t **b, pev_bridge_options_t *o, const char *ida,
+                      const char *idb)
+{
+    o->node_id = ida;
+    *a = node_make(pt_pool, NULL, o);
+    o->node_id = idb;
+    *b = node_make(pt_pool, NULL, o);
+    PT_PUMP_UNTIL(loop, connected(*a) && connected(*b));
+}
+
 static void publish(node_t *n, unsigned i)
 {
     char buf[64];
@@ -223,19 +241,26 @@ static void publish(node_t *n, unsigned i)
     ck_assert_int_eq(pev_event_generate(n->bus, "topic.t", &p), APR_SUCCESS);
 }
 
-/* What a receiver saw is in order, without a repeat, and its gaps add up to
- * its `lost` (when it saw the sender's whole run from @a first). */
-static apr_uint64_t gaps(const node_t *n)
+/* The @a n sequence numbers @a seqs a receiver saw are in order, without a
+ * repeat; the sum of their gaps. */
+static apr_uint64_t seq_gaps(const apr_uint64_t *seqs, unsigned n)
 {
     apr_uint64_t g = 0;
     unsigned i;
 
-    for (i = 1; i < n->nseq; i++) {
-        ck_assert_msg(n->seqs[i] > n->seqs[i - 1], "sequence %" APR_UINT64_T_FMT " after %"
-                      APR_UINT64_T_FMT ": repeated or reordered", n->seqs[i], n->seqs[i - 1]);
-        g += n->seqs[i] - n->seqs[i - 1] - 1;
+    for (i = 1; i < n; i++) {
+        ck_assert_msg(seqs[i] > seqs[i - 1], "sequence %" APR_UINT64_T_FMT " after %"
+                      APR_UINT64_T_FMT ": repeated or reordered", seqs[i], seqs[i - 1]);
+        g += seqs[i] - seqs[i - 1] - 1;
     }
     return g;
+}
+
+/* What node @a n saw is in order, without a repeat, and its gaps add up to
+ * its `lost` (when it saw the sender's whole run from @a first). */
+static apr_uint64_t gaps(const node_t *n)
+{
+    return seq_gaps(n->seqs, n->nseq);
 }
 
 static void pump_ms(long ms)
@@ -380,14 +405,9 @@ START_TEST(test_roundtrip)
     pev_bridge_msg_t raw;
     unsigned i;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
-    o.node_id = "node-a";
-    a = node_make(pt_pool, NULL, &o);
-    o.node_id = "node-b";
-    b = node_make(pt_pool, NULL, &o);
+    redis_opts(&o);
+    node_pair(&a, &b, &o, "node-a", "node-b");
     ck_assert_str_eq(pev_bridge_node_id(a->br), "node-a");
-    PT_PUMP_UNTIL(loop, connected(a) && connected(b));
 
     for (i = 0; i < N_FLOOD; i++) {
         publish(a, i);
@@ -456,8 +476,7 @@ static void nodes_on_two_loops(node_t **a, node_t **b, pev_loop_t **loop2)
     pev_bridge_options_t o;
 
     ck_assert_int_eq(pev_loop_create(loop2, pt_pool), APR_SUCCESS);
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "a";
     *a = node_make(pt_pool, NULL, &o);
     make_loop = *loop2;
@@ -537,8 +556,7 @@ START_TEST(test_two_generations)
     node_t *old, *young, *peer, *peer2;
     unsigned i;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "x";
     o.channel_prefix = "g1:";
     old = node_make(pt_pool, NULL, &o);
@@ -587,8 +605,7 @@ START_TEST(test_destroy_in_callback)
     unsigned i;
     int k;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "sender";
     a = node_make(pt_pool, NULL, &o);
     for (k = 0; k < 3; k++) {
@@ -647,8 +664,7 @@ START_TEST(test_destroy_in_encoder)
     pev_bus_t *bus, *bus2;
     pev_bridge_stats_t s;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     ck_assert_int_eq(pev_bus_create(&bus, pt_pool), APR_SUCCESS);
     /* its own bridge's pool, a second bridge behind it */
     p1 = pt_unkept_subpool(pt_pool);
@@ -711,8 +727,7 @@ START_TEST(test_loop_or_bus_first)
     pub_t p = { "t", buf, 0 };
     int round;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     for (round = 0; round < 2; round++) {
         lp = pt_unkept_subpool(pt_pool);
         busp = pt_unkept_subpool(pt_pool);
@@ -778,8 +793,7 @@ START_TEST(test_loop_or_bus_in_listener)
     unsigned i;
     int k;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "sender";
     a = node_make(pt_pool, NULL, &o);
     for (k = 0; k < 3; k++) {     /* the loop's pool, the bus's, both the
@@ -954,13 +968,8 @@ START_TEST(test_lost_connections)
     unsigned next = 0;
     int round;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
-    o.node_id = "a";
-    a = node_make(pt_pool, NULL, &o);
-    o.node_id = "b";
-    b = node_make(pt_pool, NULL, &o);
-    PT_PUMP_UNTIL(loop, connected(a) && connected(b));
+    redis_opts(&o);
+    node_pair(&a, &b, &o, "a", "b");
     next = flood(a, next, 500);
 
     for (round = 0; round < 3; round++) {
@@ -1044,17 +1053,12 @@ START_TEST(test_stalled)
     pev_bridge_stats_t s;
     unsigned local0;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.queue_limit = 300;
     o.queue_bytes = 300 * 60;
     o.command_timeout = 300 * 1000;
     o.connect_timeout = 200 * 1000;
-    o.node_id = "a";
-    a = node_make(pt_pool, NULL, &o);
-    o.node_id = "b";
-    b = node_make(pt_pool, NULL, &o);
-    PT_PUMP_UNTIL(loop, connected(a) && connected(b));
+    node_pair(&a, &b, &o, "a", "b");
     memset(&k, 0, sizeof k);
     k.n = a;
     flood(a, 0, 100);
@@ -1185,8 +1189,7 @@ START_TEST(test_invalid_input)
     apr_size_t n, plen;
     pev_bridge_stats_t s;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "b";
     b = node_make(pt_pool, NULL, &o);
     PT_PUMP_UNTIL(loop, connected(b));
@@ -1320,8 +1323,7 @@ START_TEST(test_large_message_memory)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     ck_assert_ptr_nonnull(big);
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "a";
     a = node_make(pt_pool, NULL, &o);
     ck_assert_int_eq(pev_bus_create(&bbus, bp), APR_SUCCESS);
@@ -1386,13 +1388,8 @@ START_TEST(test_destroy_mid_large_reply)
 
     ck_assert_ptr_nonnull(big);
     memset(big, 'y', n);
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
-    o.node_id = "a";
-    a = node_make(pt_pool, NULL, &o);
-    o.node_id = "b";
-    b = node_make(pt_pool, NULL, &o);
-    PT_PUMP_UNTIL(loop, connected(a) && connected(b));
+    redis_opts(&o);
+    node_pair(&a, &b, &o, "a", "b");
     p.topic = "t";
     p.msg = big;
     p.len = n;
@@ -1520,15 +1517,41 @@ static apr_uint64_t recv_count(const recv_t *r, int i)
 /* What the receiver delivered: in order, no repeat; the sum of its gaps. */
 static apr_uint64_t recv_gaps(const recv_t *r)
 {
-    apr_uint64_t g = 0;
-    unsigned i;
+    return seq_gaps(r->seqs, r->nseq);
+}
 
-    for (i = 1; i < r->nseq; i++) {
-        ck_assert_msg(r->seqs[i] > r->seqs[i - 1], "sequence %" APR_UINT64_T_FMT " after %"
-                      APR_UINT64_T_FMT ": repeated or reordered", r->seqs[i], r->seqs[i - 1]);
-        g += r->seqs[i] - r->seqs[i - 1] - 1;
+/* A receiver for the reload tests (freed by the caller): a Redis, the
+ * receiver's bus listening to "topic.t", its origins and its first
+ * generation (*cur), and a sender node "a" (*a), both connected. */
+static recv_t *recv_setup(node_t **a, int *cur)
+{
+    pev_bridge_options_t o;
+    recv_t *r = calloc(1, sizeof *r);
+
+    ck_assert_ptr_nonnull(r);
+    r->kill = -1;
+    redis_opts(&o);
+    ck_assert_int_eq(pev_bus_create(&r->bus, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_origins_create(&r->origins, 0, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_event_register(NULL, r->bus, NULL, "topic.t", on_recv_topic, r,
+                                        pt_pool), APR_SUCCESS);
+    o.node_id = "a";
+    *a = node_make(pt_pool, NULL, &o);
+    *cur = recv_gen(r, r->origins);
+    PT_PUMP_UNTIL(loop, connected(*a) && recv_connected(r, *cur));
+    return r;
+}
+
+/* @a a floods from message @a next (bounded) until the receiver's
+ * generation @a i is connected; the next message's number. */
+static unsigned flood_until_connected(node_t *a, unsigned next, const recv_t *r, int i)
+{
+    while (!recv_connected(r, i)) {
+        ck_assert_uint_lt(next, MAX_SEEN / 2);
+        next = flood(a, next, 20);
+        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
     }
-    return g;
+    return next;
 }
 
 /*
@@ -1546,24 +1569,12 @@ static apr_uint64_t recv_gaps(const recv_t *r)
 START_TEST(test_reload_same_address)
 {
     const unsigned RELOADS = 10;
-    pev_bridge_options_t o;
-    recv_t *r = calloc(1, sizeof *r);
+    recv_t *r;
     node_t *a;
     unsigned next = 0, k;
     int cur, nw;
 
-    ck_assert_ptr_nonnull(r);
-    r->kill = -1;
-    redis = pt_redis_start(NULL);
-    ck_assert_int_eq(pev_bus_create(&r->bus, pt_pool), APR_SUCCESS);
-    ck_assert_int_eq(pev_bridge_origins_create(&r->origins, 0, pt_pool), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(NULL, r->bus, NULL, "topic.t", on_recv_topic, r,
-                                        pt_pool), APR_SUCCESS);
-    fast_opts(&o, pt_redis_port(redis));
-    o.node_id = "a";
-    a = node_make(pt_pool, NULL, &o);
-    cur = recv_gen(r, r->origins);
-    PT_PUMP_UNTIL(loop, connected(a) && recv_connected(r, cur));
+    r = recv_setup(&a, &cur);
 
     /* quiet overlap: both bridges read every message; each delivered once */
     next = flood(a, next, 100);
@@ -1590,19 +1601,11 @@ START_TEST(test_reload_same_address)
         if (k % 2 == 0) {       /* the old first, then the new */
             recv_end(r, cur);
             cur = recv_gen(r, r->origins);
-            while (!recv_connected(r, cur)) {
-                ck_assert_uint_lt(next, MAX_SEEN / 2);  /* bounded */
-                next = flood(a, next, 20);
-                ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
-            }
+            next = flood_until_connected(a, next, r, cur);
         }
         else {                  /* the new connected, then the old goes */
             nw = recv_gen(r, r->origins);
-            while (!recv_connected(r, nw)) {
-                ck_assert_uint_lt(next, MAX_SEEN / 2);  /* bounded */
-                next = flood(a, next, 20);
-                ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
-            }
+            next = flood_until_connected(a, next, r, nw);
             next = flood(a, next, 100);
             if (k % 4 == 1) {
                 recv_end(r, cur);
@@ -1645,25 +1648,13 @@ END_TEST
  */
 START_TEST(test_reload_other_address)
 {
-    pev_bridge_options_t o;
-    recv_t *r = calloc(1, sizeof *r);
     pt_redis_t *r2 = pt_redis_start(NULL);
+    recv_t *r;
     node_t *a;
     unsigned next = 0, away;
     int cur;
 
-    ck_assert_ptr_nonnull(r);
-    r->kill = -1;
-    redis = pt_redis_start(NULL);
-    ck_assert_int_eq(pev_bus_create(&r->bus, pt_pool), APR_SUCCESS);
-    ck_assert_int_eq(pev_bridge_origins_create(&r->origins, 0, pt_pool), APR_SUCCESS);
-    ck_assert_int_eq(pev_event_register(NULL, r->bus, NULL, "topic.t", on_recv_topic, r,
-                                        pt_pool), APR_SUCCESS);
-    fast_opts(&o, pt_redis_port(redis));
-    o.node_id = "a";
-    a = node_make(pt_pool, NULL, &o);
-    cur = recv_gen(r, r->origins);
-    PT_PUMP_UNTIL(loop, connected(a) && recv_connected(r, cur));
+    r = recv_setup(&a, &cur);
     next = flood(a, next, 200);
     PT_PUMP_UNTIL(loop, r->nseq == 200);
 
@@ -1722,8 +1713,7 @@ START_TEST(test_origins_bounded)
                      APR_EINVAL);
     ck_assert_ptr_null(org);
     ck_assert_int_eq(pev_bridge_origins_create(&org, 4, opool), APR_SUCCESS);
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "b";
     o.origins = org;
     b = node_make(pt_pool, NULL, &o);
@@ -1779,8 +1769,7 @@ START_TEST(test_host_name)
     pev_bridge_options_t o;
     node_t *a, *b;
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.host = "localhost";
     o.node_id = "a";
     a = node_make(pt_pool, NULL, &o);
@@ -1908,8 +1897,7 @@ START_TEST(test_resolve_without_blocking)
     ck_assert_int_eq(pev_timer_add(&d->t, loop, 0, on_dns_due, d, pt_pool), APR_SUCCESS);
     pev_timer_cancel(d->t);
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "b";
     b = node_make(pt_pool, NULL, &o);
     PT_PUMP_UNTIL(loop, connected(b));
@@ -1955,8 +1943,7 @@ START_TEST(test_random_teardown)
     int round, i;
     char id[32];
 
-    redis = pt_redis_start(NULL);
-    fast_opts(&o, pt_redis_port(redis));
+    redis_opts(&o);
     o.node_id = "sender";
     sender = node_make(pt_pool, NULL, &o);
     PT_PUMP_UNTIL(loop, connected(sender));

@@ -518,6 +518,21 @@ static void flood_run(flood_t *f, lc_client_t *pub, lc_client_t *fast)
     free(out);
 }
 
+/* The clients of a slow-subscriber test: @a slow (a small receive buffer),
+ * @a fast, @a pub and @a admin, greeted; slow and fast subscribed to
+ * "flood". */
+static void slow_clients(lc_client_t **slow, lc_client_t **fast, lc_client_t **pub,
+                         lc_client_t **admin)
+{
+    *slow = pt_client(D.port, 4096);
+    PT_EXPECT(*slow, "+OK pubsubd ready");
+    *fast = cl_open("pubsubd ready");
+    *pub = cl_open("pubsubd ready");
+    *admin = cl_open("pubsubd ready");
+    PT_ASK(*slow, "SUB flood", "+OK subscribed to flood");
+    PT_ASK(*fast, "SUB flood", "+OK subscribed to flood");
+}
+
 /*
  * A subscriber that never reads while a publisher floods 20 MB at it: the
  * daemon's memory stays bounded (the output limit, not the flood), the
@@ -535,13 +550,7 @@ START_TEST(slow_subscriber_drop_keeps_memory_bounded)
     memset(&f, 0, sizeof f);
     f.n = pt_env_long("POOLEV_FLOOD_MESSAGES", 20000);
     daemon_start("OutputLimit 64k\nSlowPolicy drop\nMaxLine 2048\nLogLevel info\n");
-    slow = pt_client(D.port, 4096);
-    PT_EXPECT(slow, "+OK pubsubd ready");
-    fast = cl_open("pubsubd ready");
-    pub = cl_open("pubsubd ready");
-    admin = cl_open("pubsubd ready");
-    PT_ASK(slow, "SUB flood", "+OK subscribed to flood");
-    PT_ASK(fast, "SUB flood", "+OK subscribed to flood");
+    slow_clients(&slow, &fast, &pub, &admin);
     PT_ASK(admin, "PING", "+PONG");
     f.rss_base = daemon_rss_kb();
 
@@ -600,14 +609,8 @@ START_TEST(slow_subscriber_disconnect_policy)
     memset(&f, 0, sizeof f);
     f.n = 4000;
     daemon_start("OutputLimit 32k\nSlowPolicy disconnect\nLogLevel info\n");
-    slow = pt_client(D.port, 4096);
-    PT_EXPECT(slow, "+OK pubsubd ready");
-    fast = cl_open("pubsubd ready");
-    pub = cl_open("pubsubd ready");
-    admin = cl_open("pubsubd ready");
-    PT_ASK(slow, "SUB flood", "+OK subscribed to flood");
+    slow_clients(&slow, &fast, &pub, &admin);
     PT_ASK(slow, "SUB other", "+OK subscribed to other");
-    PT_ASK(fast, "SUB flood", "+OK subscribed to flood");
     f.rss_base = daemon_rss_kb();
 
     flood_run(&f, pub, fast);
@@ -1248,11 +1251,38 @@ static unsigned privileged_port(void)
     return 0;
 }
 
+/* The pid file @a pidf holds @a want. */
+static void pidfile_is(const char *pidf, const char *want)
+{
+    char *text = pt_slurp(pidf);
+
+    ck_assert_str_eq(text, want);
+    free(text);
+}
+
+/* The pid file @a pidf holds @a pid's line. */
+static void pidfile_holds(const char *pidf, pid_t pid)
+{
+    char want[32];
+
+    snprintf(want, sizeof want, "%ld\n", (long) pid);
+    pidfile_is(pidf, want);
+}
+
+/* The daemon started again with @a settings logs @a found: what it found
+ * at the pid file, replaced. */
+static void start_replacing(const char *settings, const char *found)
+{
+    unlink(D.log);                  /* not the last daemon's "ready" */
+    daemon_start(settings);
+    log_expect(found);
+}
+
 START_TEST(user_and_group_dropped_after_binding)
 {
     struct passwd *pw = getpwnam("nobody");
     struct group *gr = getgrnam("nogroup");
-    char settings[512], want[128], pidf[160], *text;
+    char settings[512], want[128], pidf[160];
     unsigned low;
     lc_client_t *a;
     uid_t uid;
@@ -1280,10 +1310,7 @@ START_TEST(user_and_group_dropped_after_binding)
     ck_assert_str_eq(proc_status("Gid"), want);
     snprintf(want, sizeof want, "%lu", (unsigned long) gid);
     ck_assert_str_eq(proc_status("Groups"), want);     /* root's groups are gone */
-    snprintf(want, sizeof want, "%ld\n", (long) D.pid);
-    text = pt_slurp(pidf);
-    ck_assert_str_eq(text, want);
-    free(text);
+    pidfile_holds(pidf, D.pid);
     a = cl_open("pubsubd ready");
     PT_ASK(a, "PING", "+PONG");
 
@@ -1318,18 +1345,11 @@ START_TEST(user_and_group_dropped_after_binding)
      * is left empty and unlocked, and the next start replaces it */
     daemon_stop();
     log_expect("cannot remove PidFile");
-    text = pt_slurp(pidf);
-    ck_assert_str_eq(text, "");
-    free(text);
+    pidfile_is(pidf, "");
     ck_assert_int_eq(access(pidf, F_OK), 0);
     snprintf(settings, sizeof settings, "User nobody\nGroup nogroup\nPidFile %s\n", pidf);
-    unlink(D.log);                  /* not the last daemon's "ready" */
-    daemon_start(settings);
-    log_expect("holds no pid: replacing it");
-    snprintf(want, sizeof want, "%ld\n", (long) D.pid);
-    text = pt_slurp(pidf);
-    ck_assert_str_eq(text, want);
-    free(text);
+    start_replacing(settings, "holds no pid: replacing it");
+    pidfile_holds(pidf, D.pid);
     daemon_stop();
 }
 END_TEST
@@ -1373,17 +1393,14 @@ END_TEST
 START_TEST(pidfile_live_refused_stale_replaced)
 {
     const char *a_f[] = { "-f", D.conf, NULL };
-    char settings[256], want[256], pidf[160], *out, *err, *text;
+    char settings[256], want[256], pidf[160], *out, *err;
     pid_t first;
 
     snprintf(pidf, sizeof pidf, "%s/pubsubd.pid", D.dir);
     snprintf(settings, sizeof settings, "PidFile %s\n", pidf);
     daemon_start(settings);
     first = D.pid;
-    snprintf(want, sizeof want, "%ld\n", (long) first);
-    text = pt_slurp(pidf);
-    ck_assert_str_eq(text, want);
-    free(text);
+    pidfile_holds(pidf, first);
     /* a second pubsubd on the same pid file: refused before it binds */
     ck_assert_int_eq(run_cli(a_f, &out, &err), 1);
     snprintf(want, sizeof want, "pubsubd: already running as pid %ld (PidFile %s)\n",
@@ -1392,28 +1409,18 @@ START_TEST(pidfile_live_refused_stale_replaced)
     free(out);
     free(err);
     D.pid = first;
-    snprintf(want, sizeof want, "%ld\n", (long) first);
-    text = pt_slurp(pidf);
-    ck_assert_str_eq(text, want);
-    free(text);
+    pidfile_holds(pidf, first);
     daemon_stop();
     ck_assert_int_ne(access(pidf, F_OK), 0);            /* removed at the stop */
 
     /* stale: a pid that is not running, then a live one that is not ours */
     pt_write_file(pidf, "2147483000\n");
-    unlink(D.log);                  /* not the last daemon's "ready" */
-    daemon_start(settings);
-    log_expect("(pid 2147483000 is not running): replacing it");
-    snprintf(want, sizeof want, "%ld\n", (long) D.pid);
-    text = pt_slurp(pidf);
-    ck_assert_str_eq(text, want);
-    free(text);
+    start_replacing(settings, "(pid 2147483000 is not running): replacing it");
+    pidfile_holds(pidf, D.pid);
     daemon_stop();
     snprintf(want, sizeof want, "%ld\n", (long) getpid());
     pt_write_file(pidf, want);
-    unlink(D.log);
-    daemon_start(settings);
-    log_expect("does not hold its lock): replacing it");
+    start_replacing(settings, "does not hold its lock): replacing it");
     daemon_stop();
     ck_assert_int_ne(access(pidf, F_OK), 0);
 }

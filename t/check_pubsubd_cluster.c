@@ -67,6 +67,7 @@ typedef struct node {
 static char dir[64];
 static node_t N[NODES];
 static pid_t RC[NODES];                 /* Redis Cluster nodes of a test */
+static const int BOTH[] = { 0, 1 };   /* nodes 0 and 1, for join() */
 
 static void setup(void)
 {
@@ -382,6 +383,33 @@ static void settle(lc_client_t **c, int n)
     }
 }
 
+/* Nodes 0 and 1 started with @a settings0 and @a settings1, hearing each
+ * other. */
+static void pair_start(const char *settings0, const char *settings1)
+{
+    node_start(0, settings0);
+    node_start(1, settings1);
+    join(BOTH, 2);
+}
+
+/* pair_start(), then a client of each node in @a st and their counters
+ * settled. */
+static void pair_settled(lc_client_t **st, const char *settings0, const char *settings1)
+{
+    pair_start(settings0, settings1);
+    st[0] = node_client(0);
+    st[1] = node_client(1);
+    settle(st, 2);
+}
+
+/* Nodes 0 and 1 stopped in order (exit status 0), then @a r freed. */
+static void pair_stop(pt_redis_t *r)
+{
+    node_stop(0);
+    node_stop(1);
+    pt_redis_free(r);
+}
+
 /* ======================================================================== */
 /* Floods                                                                    */
 
@@ -525,7 +553,6 @@ static void pub_init(pubr_t *p, int node, int id, const char *topic, long local)
 
 START_TEST(two_nodes_every_message_once_in_order)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
     const long n = msgs();
     lc_client_t *st[2];
@@ -535,12 +562,7 @@ START_TEST(two_nodes_every_message_once_in_order)
     subr_t s[3];
     int i;
 
-    node_start(0, cluster_of(r));
-    node_start(1, cluster_of(r));
-    join(both, 2);
-    st[0] = node_client(0);
-    st[1] = node_client(1);
-    settle(st, 2);
+    pair_settled(st, cluster_of(r), cluster_of(r));
     a0 = counts_of(st[0]);
     b0 = counts_of(st[1]);
     ck_assert_int_eq(a0.connected, 1);
@@ -586,9 +608,7 @@ START_TEST(two_nodes_every_message_once_in_order)
     ck_assert_int_eq(stat_of(st[1], "messages") - m[1], n);
     ck_assert_int_eq(stat_of(st[0], "deliveries") - d[0], 2 * n);
     ck_assert_int_eq(stat_of(st[1], "deliveries") - d[1], 4 * n);
-    node_stop(0);
-    node_stop(1);
-    pt_redis_free(r);
+    pair_stop(r);
 }
 END_TEST
 
@@ -652,7 +672,6 @@ END_TEST
  * OutputLimit and SlowPolicy (here drop, and its DROPPED notice). */
 START_TEST(remote_messages_meet_the_slow_subscriber_policy)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
     char settings[256], pad[1001];
     lc_client_t *slow, *st[2];
@@ -669,7 +688,7 @@ START_TEST(remote_messages_meet_the_slow_subscriber_policy)
     snprintf(settings, sizeof settings, "%sMaxLine 2048\nOutputLimit 8k\nSlowPolicy drop\n",
              cluster_of(r));
     node_start(1, settings);
-    join(both, 2);
+    join(BOTH, 2);
     st[0] = node_client(0);
     st[1] = node_client(1);
     settle(st, 2);
@@ -701,9 +720,7 @@ START_TEST(remote_messages_meet_the_slow_subscriber_policy)
     }
     ck_assert_int_eq(s.dropped_notes, dropped);
     ck_assert_int_eq(s.got + s.dropped_notes, n);
-    node_stop(0);
-    node_stop(1);
-    pt_redis_free(r);
+    pair_stop(r);
 }
 END_TEST
 
@@ -808,6 +825,29 @@ static void kill_subscribers(void *arg, int third)
 }
 
 /*
+ * After a disturbance: node 0's publisher @a p publishes on until node 1's
+ * subscriber s[1] hears a message after @a last (failing after JOIN_MS: it
+ * heard nothing after @a what); then node 0's own subscriber s[0] has every
+ * message, the counters of @a st (both nodes) stand still and s[1] took
+ * what came. The number of messages published.
+ */
+static long publish_until_heard(pubr_t *p, subr_t *s, lc_client_t **st, long last,
+                                const char *what)
+{
+    long deadline = lc_now_ms() + JOIN_MS;
+
+    while (s[1].next[0] <= last) {
+        ck_assert_msg(lc_now_ms() < deadline, "node 1 heard nothing after %s", what);
+        pub_window(p, p->next + 1);
+        sub_take(&s[1], 10);
+    }
+    sub_wait(&s[0], p->next);
+    settle(st, 2);
+    sub_take(&s[1], 50);
+    return p->next;
+}
+
+/*
  * A fault while node 0's publisher floods: the node's own subscriber gets
  * every message; node 1's subscriber gets its messages in order without a
  * duplicate, and what it misses is reported (cluster_lost on node 1,
@@ -816,7 +856,6 @@ static void kill_subscribers(void *arg, int third)
  */
 static long flood_through_fault(void (*fault)(void *, int), const char *what)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
     long n = msgs();
     lc_client_t *st[2];
@@ -825,12 +864,7 @@ static long flood_through_fault(void (*fault)(void *, int), const char *what)
     subr_t s[2];
     long missed;
 
-    node_start(0, cluster_of(r));
-    node_start(1, cluster_of(r));
-    join(both, 2);
-    st[0] = node_client(0);
-    st[1] = node_client(1);
-    settle(st, 2);
+    pair_settled(st, cluster_of(r), cluster_of(r));
     a0 = counts_of(st[0]);
     b0 = counts_of(st[1]);
     sub_init(&s[0], 0, "t", 1);                 /* local: exact */
@@ -839,19 +873,7 @@ static long flood_through_fault(void (*fault)(void *, int), const char *what)
     flood(&p, 1, s, 2, n, fault, r);
     /* the cluster recovers: node 0 publishes on until node 1 hears a
      * message sent after the flood */
-    {
-        long deadline = lc_now_ms() + JOIN_MS;
-
-        while (s[1].next[0] <= n) {
-            ck_assert_msg(lc_now_ms() < deadline, "node 1 heard nothing after the restart");
-            pub_window(&p, p.next + 1);
-            sub_take(&s[1], 10);
-        }
-    }
-    n = p.next;
-    sub_wait(&s[0], n);
-    settle(st, 2);
-    sub_take(&s[1], 50);
+    n = publish_until_heard(&p, s, st, n, "the restart");
     a1 = counts_of(st[0]);
     b1 = counts_of(st[1]);
     ck_assert_int_ge(a1.reconnects - a0.reconnects, 1);
@@ -872,9 +894,7 @@ static long flood_through_fault(void (*fault)(void *, int), const char *what)
     fprintf(stderr, "check_pubsubd_cluster: %s mid-flood: node 1 got %ld of %ld, lost %ld,"
             " node 0 dropped %ld\n", what, s[1].got, n, b1.lost - b0.lost,
             a1.dropped - a0.dropped);
-    node_stop(0);
-    node_stop(1);
-    pt_redis_free(r);
+    pair_stop(r);
     return b1.lost - b0.lost;
 }
 
@@ -898,7 +918,6 @@ END_TEST
  * log the failure once, and join when Redis comes. */
 START_TEST(redis_absent_at_start_then_joined)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
     lc_client_t *a, *b, *st;
     long deadline;
@@ -921,13 +940,11 @@ START_TEST(redis_absent_at_start_then_joined)
     ck_assert_int_eq(node_log_count(1, "error: cluster: "), 2);
     ck_assert_int_eq(node_log_count(1, "connection to 127.0.0.1"), 2);
     pt_redis_restart(r);
-    join(both, 2);
+    join(BOTH, 2);
     ck_assert_int_eq(stat_of(st, "cluster_connected"), 1);
     PT_ASK(b, "PUB t again", "+OK delivered=1");
     PT_EXPECT(a, "MSG t again");
-    node_stop(0);
-    node_stop(1);
-    pt_redis_free(r);
+    pair_stop(r);
 }
 END_TEST
 
@@ -939,7 +956,6 @@ END_TEST
  */
 START_TEST(redis_stalled_queue_bounded_local_delivery_goes_on)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
     char settings[128];
     lc_client_t *st[2];
@@ -949,12 +965,7 @@ START_TEST(redis_stalled_queue_bounded_local_delivery_goes_on)
     subr_t s;
 
     snprintf(settings, sizeof settings, "%sClusterQueueLimit 100\n", cluster_of(r));
-    node_start(0, settings);
-    node_start(1, cluster_of(r));
-    join(both, 2);
-    st[0] = node_client(0);
-    st[1] = node_client(1);
-    settle(st, 2);
+    pair_settled(st, settings, cluster_of(r));
     a0 = counts_of(st[0]);
     sub_init(&s, 0, "t", 1);
     pub_init(&p, 0, 0, "t", 1);
@@ -966,10 +977,8 @@ START_TEST(redis_stalled_queue_bounded_local_delivery_goes_on)
     ck_assert_int_ge(a1.dropped - a0.dropped, n - 100);
     ck_assert_int_eq(a1.queued + (a1.dropped - a0.dropped) + (a1.sent - a0.sent), n);
     pt_redis_resume(r);
-    join(both, 2);
-    node_stop(0);
-    node_stop(1);
-    pt_redis_free(r);
+    join(BOTH, 2);
+    pair_stop(r);
 }
 END_TEST
 
@@ -977,16 +986,13 @@ END_TEST
  * clients and exits 0; the other node goes on. */
 START_TEST(sigterm_during_cluster_traffic)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
     lc_client_t *pub0, *sub1, *pub1;
     char buf[WINDOW * 64];
     size_t off = 0;
     int k;
 
-    node_start(0, cluster_of(r));
-    node_start(1, cluster_of(r));
-    join(both, 2);
+    pair_start(cluster_of(r), cluster_of(r));
     sub1 = node_client(1);
     PT_ASK(sub1, "SUB t", "+OK subscribed to t");
     pub0 = node_client(0);
@@ -1024,7 +1030,7 @@ END_TEST
  */
 START_TEST(password_and_acl_user)
 {
-    static const int two[] = { 0, 1 }, all[] = { 0, 1, 2 };
+    static const int all[] = { 0, 1, 2 };
     pt_redis_t *r = pt_redis_start("requirepass-secret");
     char settings[256], *log;
     lc_client_t *c;
@@ -1038,7 +1044,7 @@ START_TEST(password_and_acl_user)
              "%sClusterUser pubsubd\nClusterPassword acl-secret\n", cluster_of(r));
     node_start(0, settings);
     node_start(1, settings);
-    join(two, 2);
+    join(BOTH, 2);
 
     snprintf(settings, sizeof settings, "%sClusterPassword wrong-secret\n", cluster_of(r));
     node_start(2, settings);
@@ -1119,15 +1125,12 @@ static void redis_clients_wait(pt_redis_t *r, long want)
  */
 START_TEST(reload_to_another_redis_keeps_the_clients)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r1 = pt_redis_start(NULL), *r2 = pt_redis_start(NULL);
     const long n = 200;
     pubr_t p;
     subr_t s;
 
-    node_start(0, cluster_of(r1));
-    node_start(1, cluster_of(r1));
-    join(both, 2);
+    pair_start(cluster_of(r1), cluster_of(r1));
     redis_clients_wait(r1, 4);              /* two connections per node */
     sub_init(&s, 1, "t", 1);
     pub_init(&p, 0, 0, "t", 0);
@@ -1138,7 +1141,7 @@ START_TEST(reload_to_another_redis_keeps_the_clients)
     node_reload(1, cluster_of(r2));
     redis_clients_wait(r1, 0);
     redis_clients_wait(r2, 4);
-    join(both, 2);
+    join(BOTH, 2);
     /* the publisher and the subscriber of generation 1 go on */
     flood(&p, 1, &s, 1, n, NULL, NULL);
     sub_wait(&s, n);
@@ -1180,7 +1183,6 @@ static long closed_lost(int i)
  */
 START_TEST(reloads_with_the_same_address_mid_flood)
 {
-    static const int both[] = { 0, 1 };
     const int RELOADS = 6;
     pt_redis_t *r = pt_redis_start(NULL);
     long n = msgs(), per = n / (RELOADS + 1), lost;
@@ -1191,12 +1193,7 @@ START_TEST(reloads_with_the_same_address_mid_flood)
     char want[64];
     int k;
 
-    node_start(0, cluster_of(r));
-    node_start(1, cluster_of(r));
-    join(both, 2);
-    st[0] = node_client(0);
-    st[1] = node_client(1);
-    settle(st, 2);
+    pair_settled(st, cluster_of(r), cluster_of(r));
     b0 = counts_of(st[1]);
     sub_init(&s[0], 0, "t", 1);                 /* local: exact */
     sub_init(&s[1], 1, "t", 0);                 /* remote: gaps allowed */
@@ -1216,19 +1213,7 @@ START_TEST(reloads_with_the_same_address_mid_flood)
     }
     flood(&p, 1, s, 2, p.next + per, NULL, NULL);
     /* until node 1 hears a message sent after the last reload */
-    {
-        long deadline = lc_now_ms() + JOIN_MS, last = p.next;
-
-        while (s[1].next[0] <= last) {
-            ck_assert_msg(lc_now_ms() < deadline, "node 1 heard nothing after its reloads");
-            pub_window(&p, p.next + 1);
-            sub_take(&s[1], 10);
-        }
-    }
-    n = p.next;
-    sub_wait(&s[0], n);
-    settle(st, 2);
-    sub_take(&s[1], 50);
+    n = publish_until_heard(&p, s, st, p.next, "its reloads");
     b1 = counts_of(st[1]);
     lost = closed_lost(1) + b1.lost - b0.lost;
     ck_assert_int_eq(stat_of(st[1], "generation"), RELOADS + 1);
@@ -1238,9 +1223,7 @@ START_TEST(reloads_with_the_same_address_mid_flood)
     ck_assert_int_eq(b1.invalid, 0);
     fprintf(stderr, "check_pubsubd_cluster: %d reloads of node 1 mid-flood: it got %ld of"
             " %ld, lost %ld (counted)\n", RELOADS, s[1].got, n, lost);
-    node_stop(0);
-    node_stop(1);
-    pt_redis_free(r);
+    pair_stop(r);
 }
 END_TEST
 /*
@@ -1251,15 +1234,12 @@ END_TEST
  */
 START_TEST(reload_without_cluster_and_failed_reload)
 {
-    static const int both[] = { 0, 1 };
     pt_redis_t *r = pt_redis_start(NULL);
     lc_client_t *st0, *sub1, *pub0;
     char ids[4096];
     long received;
 
-    node_start(0, cluster_of(r));
-    node_start(1, cluster_of(r));
-    join(both, 2);
+    pair_start(cluster_of(r), cluster_of(r));
     redis_clients_wait(r, 4);
     snprintf(ids, sizeof ids, "%s", redis_client_ids(r));
 
@@ -1272,7 +1252,7 @@ START_TEST(reload_without_cluster_and_failed_reload)
     ck_assert_int_eq(stat_of(st0, "generation"), 1);
     ck_assert_int_eq(stat_of(st0, "cluster_connected"), 1);
     ck_assert_int_eq(stat_of(st0, "cluster_reconnects"), 0);
-    join(both, 2);
+    join(BOTH, 2);
     ck_assert_str_eq(redis_client_ids(r), ids);  /* nobody reconnected */
 
     /* no Cluster: node 0 leaves Redis, serves locally */
@@ -1298,10 +1278,8 @@ START_TEST(reload_without_cluster_and_failed_reload)
     /* Cluster again: node 0 joins */
     node_reload(0, cluster_of(r));
     redis_clients_wait(r, 4);
-    join(both, 2);
-    node_stop(0);
-    node_stop(1);
-    pt_redis_free(r);
+    join(BOTH, 2);
+    pair_stop(r);
 }
 END_TEST
 

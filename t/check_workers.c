@@ -708,14 +708,21 @@ static apr_status_t init_hold(pev_worker_t *w, void *ud)
     return APR_SUCCESS;
 }
 
-/* Worker 0 is held inside a listener while events queue for it; stop;
- * the queued events are not delivered and each one's data is released
- * once. */
-START_TEST(stop_with_events_queued)
+/* Release the worker held in on_hold() or hold_call(). */
+static void unhold(void)
+{
+    pthread_mutex_lock(&MU);
+    RELEASE_HOLD = 1;
+    pthread_cond_broadcast(&CV);
+    pthread_mutex_unlock(&MU);
+}
+
+/* A started group of two workers (init_hold) in pt_pool, worker 0 held
+ * inside its "t.hold" listener; HOLDING, GOT_QUEUED and FREES counted from
+ * 0. */
+static pev_workers_t *group_held(void)
 {
     pev_workers_t *g;
-    int i, m = 100;
-    static int tags[100];
 
     atomic_store(&HOLDING, 0);
     atomic_store(&GOT_QUEUED, 0);
@@ -725,6 +732,19 @@ START_TEST(stop_with_events_queued)
     ck_assert_int_eq(pev_workers_start(g), APR_SUCCESS);
     ck_assert_int_eq(pev_workers_send(g, 0, "t.hold", NULL, 0), APR_SUCCESS);
     ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
+    return g;
+}
+
+/* Worker 0 is held inside a listener while events queue for it; stop;
+ * the queued events are not delivered and each one's data is released
+ * once. */
+START_TEST(stop_with_events_queued)
+{
+    pev_workers_t *g;
+    int i, m = 100;
+    static int tags[100];
+
+    g = group_held();
     for (i = 0; i < m; i++) {
         pev_shared_t *sh;
 
@@ -736,10 +756,7 @@ START_TEST(stop_with_events_queued)
     }
     ck_assert_int_eq(atomic_load(&FREES), 0);      /* in flight */
     pev_workers_stop(g);
-    pthread_mutex_lock(&MU);
-    RELEASE_HOLD = 1;
-    pthread_cond_broadcast(&CV);
-    pthread_mutex_unlock(&MU);
+    unhold();
     ck_assert_int_eq(pev_workers_join(g), APR_SUCCESS);
     ck_assert_int_eq(atomic_load(&GOT_QUEUED), 0);
     ck_assert_int_eq(atomic_load(&FREES), m);      /* each once */
@@ -766,14 +783,7 @@ START_TEST(send_after_stop_fails)
     pev_shared_t *sh;
     static int tag;
 
-    atomic_store(&HOLDING, 0);
-    atomic_store(&GOT_QUEUED, 0);
-    atomic_store(&FREES, 0);
-    RELEASE_HOLD = 0;
-    ck_assert_int_eq(pev_workers_create(&g, 2, init_hold, NULL, NULL, pt_pool), APR_SUCCESS);
-    ck_assert_int_eq(pev_workers_start(g), APR_SUCCESS);
-    ck_assert_int_eq(pev_workers_send(g, 0, "t.hold", NULL, 0), APR_SUCCESS);
-    ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
+    g = group_held();
     ck_assert_int_eq(pev_workers_stop(g), APR_SUCCESS);
     ck_assert_int_eq(pev_workers_send(g, 0, "t.queued", "copy", 4), PEV_ECLOSED);
     ck_assert_int_eq(pev_workers_send(g, PEV_WORKERS_ALL, "t.queued", "copy", 4),
@@ -782,10 +792,7 @@ START_TEST(send_after_stop_fails)
     ck_assert_int_eq(pev_workers_send_shared(g, 0, "t.queued", sh), PEV_ECLOSED);
     pev_shared_release(sh);
     ck_assert_int_eq(atomic_load(&FREES), 1);       /* not held by the group */
-    pthread_mutex_lock(&MU);
-    RELEASE_HOLD = 1;
-    pthread_cond_broadcast(&CV);
-    pthread_mutex_unlock(&MU);
+    unhold();
     ck_assert_int_eq(pev_workers_join(g), APR_SUCCESS);
     ck_assert_int_eq(atomic_load(&GOT_QUEUED), 0);
 }
@@ -1204,10 +1211,7 @@ START_TEST(listener_pool_destroyed_in_flight)
         ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
         for (i = 0; i < m; i++)
             ck_assert_int_eq(pev_workers_send(g, 1, "t.e", &i, sizeof i), APR_SUCCESS);
-        pthread_mutex_lock(&MU);
-        RELEASE_HOLD = 1;
-        pthread_cond_broadcast(&CV);
-        pthread_mutex_unlock(&MU);
+        unhold();
         ck_assert_int_eq(wait_atleast(&CORE_CALLS, m), m);
         apr_pool_destroy(gp);
         ck_assert_no_worker_errors();
@@ -1324,14 +1328,6 @@ static void hold(pev_workers_t *g, int i)
     ck_assert_int_eq(pev_loop_post(pev_worker_loop(pev_workers_worker(g, i)), hold_call, NULL),
                      APR_SUCCESS);
     ck_assert_int_eq(wait_atleast(&HOLDING, 1), 1);
-}
-
-static void unhold(void)
-{
-    pthread_mutex_lock(&MU);
-    RELEASE_HOLD = 1;
-    pthread_cond_broadcast(&CV);
-    pthread_mutex_unlock(&MU);
 }
 
 static pev_worker_queue_stats_t qstats(pev_workers_t *g, int i)

@@ -67,44 +67,52 @@ static long parse_id(const char *s)
     return v;
 }
 
-/* The passwd entry of @a name (or numeric uid) into *pw, with its strings
- * in @a pool; 0, or an errno (ENOENT: none). */
-static int lookup_user(const char *name, struct passwd *pw, apr_pool_t *pool)
+/* One reentrant lookup: the entry of @a name (or of uid/gid @a id when it
+ * is not -1) into @a entry, its strings in @a buf of @a size bytes; the
+ * call's result (ERANGE: @a buf is too small), *found set when there is an
+ * entry. */
+typedef int (*entry_get_fn)(void *entry, const char *name, long id, char *buf,
+                            apr_size_t size, int *found);
+
+static int get_user(void *entry, const char *name, long id, char *buf, apr_size_t size,
+                    int *found)
 {
-    apr_size_t size;
+    struct passwd *res = NULL;
+    int rc = id >= 0 ? getpwuid_r((uid_t) id, entry, buf, size, &res)
+                     : getpwnam_r(name, entry, buf, size, &res);
 
-    for (size = PW_BUF_START; size <= PW_BUF_MAX; size *= 4) {
-        char *buf = apr_palloc(pool, size);
-        struct passwd *res = NULL;
-        long id = parse_id(name);
-        int rc = id >= 0 ? getpwuid_r((uid_t) id, pw, buf, size, &res)
-                         : getpwnam_r(name, pw, buf, size, &res);
-
-        if (rc == ERANGE)
-            continue;
-        if (rc != 0)
-            return rc;
-        return res ? 0 : ENOENT;
-    }
-    return ERANGE;
+    *found = res != NULL;
+    return rc;
 }
 
-static int lookup_group(const char *name, struct group *gr, apr_pool_t *pool)
+static int get_group(void *entry, const char *name, long id, char *buf, apr_size_t size,
+                     int *found)
 {
+    struct group *res = NULL;
+    int rc = id >= 0 ? getgrgid_r((gid_t) id, entry, buf, size, &res)
+                     : getgrnam_r(name, entry, buf, size, &res);
+
+    *found = res != NULL;
+    return rc;
+}
+
+/* The entry of @a name (or numeric id) into *entry by @a get, with its
+ * strings in @a pool, the buffer growing while it is too small; 0, or an
+ * errno (ENOENT: none). */
+static int lookup_entry(const char *name, void *entry, entry_get_fn get, apr_pool_t *pool)
+{
+    long id = parse_id(name);
     apr_size_t size;
 
     for (size = PW_BUF_START; size <= PW_BUF_MAX; size *= 4) {
-        char *buf = apr_palloc(pool, size);
-        struct group *res = NULL;
-        long id = parse_id(name);
-        int rc = id >= 0 ? getgrgid_r((gid_t) id, gr, buf, size, &res)
-                         : getgrnam_r(name, gr, buf, size, &res);
+        int found = 0;
+        int rc = get(entry, name, id, apr_palloc(pool, size), size, &found);
 
         if (rc == ERANGE)
             continue;
         if (rc != 0)
             return rc;
-        return res ? 0 : ENOENT;
+        return found ? 0 : ENOENT;
     }
     return ERANGE;
 }
@@ -139,7 +147,7 @@ static const char *core_user(pev_gen_t *gen, void *mconf, int argc, char *argv[]
 
     (void) mconf;
     (void) argc;
-    rc = lookup_user(argv[1], &pw, p);
+    rc = lookup_entry(argv[1], &pw, get_user, p);
     if ((err = lookup_failed(p, "user", argv[1], rc, id)) != NULL)
         return err;
     core->user = argv[1];
@@ -168,7 +176,7 @@ static const char *core_group(pev_gen_t *gen, void *mconf, int argc, char *argv[
 
     (void) mconf;
     (void) argc;
-    rc = lookup_group(argv[1], &gr, p);
+    rc = lookup_entry(argv[1], &gr, get_group, p);
     if ((err = lookup_failed(p, "group", argv[1], rc, id)) != NULL)
         return err;
     core->group = argv[1];
