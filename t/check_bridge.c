@@ -513,19 +513,27 @@ static void publish_posted(void *user_data, int cancelled)
         publish(soon_node, 7);
 }
 
+/* nodes_on_two_loops(), both connected, their subscriptions settled. */
+static void two_loops_settled(node_t **a, node_t **b, pev_loop_t **loop2)
+{
+    int k;
+
+    nodes_on_two_loops(a, b, loop2);
+    PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(*loop2, 500),
+                 connected(*a) && connected(*b));
+    for (k = 0; k < 20; k++) {
+        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
+        ck_assert_int_eq(pev_loop_run_once(*loop2, 1000), APR_SUCCESS);
+    }
+}
+
 START_TEST(test_export_written_in_its_iteration)
 {
     pev_loop_t *loop2;
     node_t *a, *b;
     int k;
 
-    nodes_on_two_loops(&a, &b, &loop2);
-    PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(loop2, 500),
-                 connected(a) && connected(b));
-    for (k = 0; k < 20; k++) {      /* the subscriptions settle */
-        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
-        ck_assert_int_eq(pev_loop_run_once(loop2, 1000), APR_SUCCESS);
-    }
+    two_loops_settled(&a, &b, &loop2);
     soon_node = a;
     for (k = 1; k <= 3; k++) {
         ck_assert_int_eq(pev_loop_post(loop, publish_posted, NULL), APR_SUCCESS);
@@ -566,13 +574,7 @@ START_TEST(test_flush_in_callback)
     node_t *a, *b;
     int k;
 
-    nodes_on_two_loops(&a, &b, &flush_loop2);
-    PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(flush_loop2, 500),
-                 connected(a) && connected(b));
-    for (k = 0; k < 20; k++) {      /* the subscriptions settle */
-        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
-        ck_assert_int_eq(pev_loop_run_once(flush_loop2, 1000), APR_SUCCESS);
-    }
+    two_loops_settled(&a, &b, &flush_loop2);
     ck_assert_int_eq(pev_bridge_flush(NULL), APR_EINVAL);
     ck_assert_int_eq(pev_bridge_flush(a->br), APR_SUCCESS);    /* nothing to send */
     soon_node = a;
