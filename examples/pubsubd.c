@@ -121,6 +121,8 @@ static const char default_config[] =
 #define EV_STATS_QUERY  "stats.query"       /* event_data: pubsub_stats_t */
 #define EV_REMOTE_PUB   "pubsub.remote-pub" /* Workers N: a PUB of another
                                              * worker (pev_worker_event_t) */
+#define EV_EXPORTS_OUT  "pubsub.exports-out" /* Cluster: send the PUBs'
+                                              * exports now (no event_data) */
 #define TOPIC_PREFIX    "topic."
 
 /* ======================================================================== */
@@ -558,6 +560,7 @@ typedef struct conn_state {
     apr_uint64_t dropped;       /* messages dropped and not yet reported */
     char *msg;                  /* room for one MSG line (first PUB) */
     int stalled;                /* reply[] waits for room in the output */
+    int published;              /* a PUB in the current batch of input */
     apr_size_t reply_len;
     char reply[REPLY_MAX];
 } conn_state_t;
@@ -823,6 +826,7 @@ static void cmd_pub(conn_state_t *cs, const char *topic, apr_size_t tlen,
     p.len = 7 + tlen + mlen;
     snprintf(event, sizeof event, TOPIC_PREFIX "%.*s", (int) tlen, topic);
     pev_event_generate(cs->bus, event, &p);         /* the subscribers */
+    cs->published = 1;                              /* exported (Cluster) */
     p.xdropped = publish_to_workers(m, p.len);      /* Workers N: the others */
     pev_event_generate(cs->bus, EV_PUBLISHED, &p);  /* the stats module */
     if (p.dropped || p.disconnected)
@@ -1034,7 +1038,16 @@ static void process_input(conn_state_t *cs)
 
 static void on_read(pev_stream_t *s, void *user_data)
 {
-    process_input(user_data);
+    conn_state_t *cs = user_data;
+
+    process_input(cs);
+    /* Cluster: the batch's PUBs go to Redis first, on their way to the
+     * other nodes' subscribers (the replies are not on that path: Redis
+     * woken first takes the idle core, not the publisher) */
+    if (cs->published) {
+        cs->published = 0;
+        pev_event_generate(cs->bus, EV_EXPORTS_OUT, NULL);
+    }
     /* the replies to this batch of commands go out now, before the
      * messages a PUB queued for the subscribers (sent at the end of the
      * iteration): a publisher waiting for its +OK gets it first, as from
@@ -1551,6 +1564,16 @@ static apr_status_t cluster_decode(const void **event_data, const pev_bridge_msg
     return APR_SUCCESS;
 }
 
+/* The exports of the PUBs a connection just read, to Redis before their
+ * replies (on_read()). */
+static void cluster_exports_out(const void *event_data, void *user_data)
+{
+    cluster_gen_t *cg = user_data;
+
+    (void) event_data;
+    (void) pev_bridge_flush(cg->br);
+}
+
 /* STATS: the cluster's fields. */
 static void cluster_stats(const void *event_data, void *user_data)
 {
@@ -1645,7 +1668,9 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
         || (rv = pev_bridge_import(cg->br, TOPIC_PREFIX, PEV_BRIDGE_PREFIX, cluster_decode,
                                    cg)) != APR_SUCCESS
         || (rv = pev_event_register(NULL, cg->bus, mod, EV_STATS_QUERY, cluster_stats, cg,
-                                    gp)) != APR_SUCCESS)
+                                    gp)) != APR_SUCCESS
+        || (rv = pev_event_register(NULL, cg->bus, mod, EV_EXPORTS_OUT, cluster_exports_out,
+                                    cg, gp)) != APR_SUCCESS)
         return pev_gen_fail(gen, rv, "cluster: cannot set up the bridge to %s", cc->url);
     apr_pool_pre_cleanup_register(gp, cg, cluster_gen_end);
     pev_daemon_log(d, PEV_LOG_INFO, "cluster: node %s, Redis %s, channels %s" TOPIC_PREFIX

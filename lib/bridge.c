@@ -84,6 +84,12 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *st
     return APR_ENOTIMPL;
 }
 
+apr_status_t pev_bridge_flush(pev_bridge_t *bridge)
+{
+    (void) bridge;
+    return APR_ENOTIMPL;
+}
+
 #else /* HAVE_HIREDIS */
 
 /*
@@ -220,6 +226,7 @@ struct pev_bridge {
 
     match_t *exports, *imports;
     conn_t conn[2];
+    int quiet;                  /* PUBLISH replies read with the echoes */
 
     /* outbound */
     apr_uint64_t epoch, seq;
@@ -248,6 +255,7 @@ static void conn_start(conn_t *c);
 static void origins_unref(pev_bridge_origins_t *o);
 static void conn_fail(conn_t *c, const char *fmt, ...) PEV_PRINTF(2, 3);
 static void on_conn_timer(pev_timer_t *t, void *user_data);
+static void set_quiet(pev_bridge_t *b, int may_start);
 
 /* ------------------------------------------------------------------------ */
 /* References and the log                                                    */
@@ -978,8 +986,63 @@ static void maybe_ready(conn_t *c)
     c->ever_ready = 1;
     c->failing = 0;
     c->logged[0] = 0;
+    set_quiet(b, 1);
     if (c->role == ROLE_PUB)
         flush(b);
+}
+
+/* Does every export come back on the subscribing connection (an import
+ * matches all it matches)? */
+static int echoed(const pev_bridge_t *b)
+{
+    const match_t *e, *i;
+
+    for (e = b->exports; e; e = e->next) {
+        for (i = b->imports; i; i = i->next)
+            if (i->prefix ? e->len >= i->len && memcmp(e->name, i->name, i->len) == 0
+                          : !e->prefix && e->len == i->len && memcmp(e->name, i->name, i->len) == 0)
+                break;
+        if (!i)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * PUBLISH replies without a wakeup of their own: Redis writes a PUBLISH's
+ * reply before the message to the subscribers, so on a machine short of
+ * cores the publishing node, woken for its reply, takes the core the
+ * receiving node needs. While both connections are ready and every export
+ * comes back as an echo on the subscribing connection (which Redis writes
+ * after the reply, and which wakes the node), the publishing connection is
+ * quiet (pevi_redis_quiet()): its replies are read after each message the
+ * subscribing connection brings, at the end of that iteration; if none
+ * comes, the command deadline reads them before it gives up. End of file
+ * and errors wake the loop as before. @a may_start: may turn quiet on
+ * (else only off).
+ */
+static void set_quiet(pev_bridge_t *b, int may_start)
+{
+    redisAsyncContext *ac = b->conn[ROLE_PUB].ac;
+    int on = b->conn[ROLE_PUB].state == ST_READY && b->conn[ROLE_SUB].state == ST_READY
+             && ac && echoed(b);
+
+    if (on == b->quiet || (on && !may_start))
+        return;
+    b->quiet = on;
+    if (ac)
+        pevi_redis_quiet(ac, on);
+}
+
+/* The subscribing connection has something to read (pevi_redis_on_readable()):
+ * in quiet mode, the replies Redis wrote before it wait on the publishing
+ * connection. */
+static void on_sub_readable(void *arg)
+{
+    pev_bridge_t *b = arg;
+
+    if (!b->dead && b->quiet && b->handed && b->conn[ROLE_PUB].ac)
+        pevi_redis_read_soon(b->conn[ROLE_PUB].ac);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata, const char *what)
@@ -1138,6 +1201,8 @@ static void connect_ac(conn_t *c, const char *ip)
     ac->data = c;
     c->ac = ac;
     b->refs++;                  /* until on_gone */
+    if (c->role == ROLE_SUB)
+        pevi_redis_on_readable(ac, on_sub_readable, b);
     c->state = ST_CONNECTING;
     c->ping_ok = 0;
     c->pending_subs = 0;
@@ -1263,6 +1328,7 @@ static void conn_fail(conn_t *c, const char *fmt, ...)
     b->rnd = b->rnd * 6364136223846793005ull + 1442695040888963407ull;
     delay += (apr_interval_time_t) ((double) delay * (((double) (b->rnd >> 11)
                                                        / 9007199254740992.0) - 0.5) / 2);
+    set_quiet(b, 0);
     timer_at(b, c->timer, now + delay);
     if (!was_ready) {
         c->backoff *= 2;
@@ -1290,6 +1356,12 @@ static void on_conn_timer(pev_timer_t *t, void *user_data)
         if (c->role == ROLE_PUB && b->handed) {
             apr_time_t due = q_at(b, 0)->t + b->command_timeout;
 
+            if (due <= pev_loop_now(b->loop) && b->quiet && c->ac) {
+                pevi_redis_read_now(c->ac);     /* replies not read yet? */
+                if (c->state != ST_READY || !b->handed)
+                    break;                      /* lost meanwhile, or all read */
+                due = q_at(b, 0)->t + b->command_timeout;
+            }
             if (due <= pev_loop_now(b->loop))
                 conn_fail(c, "PUBLISH: no reply within %" APR_TIME_T_FMT " ms",
                           (apr_time_t) (b->command_timeout / 1000));
@@ -1577,6 +1649,7 @@ apr_status_t pev_bridge_export(pev_bridge_t *b, const char *name, int flags,
         return st;
     m->encode = encode;
     m->user_data = user_data;
+    set_quiet(b, 0);            /* it may not come back */
     return APR_SUCCESS;
 }
 
@@ -1620,6 +1693,20 @@ apr_status_t pev_bridge_stats(const pev_bridge_t *b, pev_bridge_stats_t *stats)
     stats->connected = stats->pub_connected && stats->sub_connected;
     stats->queued = b->qcount;
     stats->queued_bytes = b->qbytes;
+    return APR_SUCCESS;
+}
+
+apr_status_t pev_bridge_flush(pev_bridge_t *b)
+{
+    conn_t *c;
+
+    if (!b)
+        return APR_EINVAL;
+    if (b->dead || !alive(b))
+        return PEV_EDESTROYED;
+    c = &b->conn[ROLE_PUB];
+    if (c->state == ST_READY && c->ac && b->handed)
+        pevi_redis_write_now(c->ac);    /* a failure: on_gone(), from inside */
     return APR_SUCCESS;
 }
 

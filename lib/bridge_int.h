@@ -52,6 +52,38 @@ apr_status_t pevi_redis_attach(redisAsyncContext *ac, pev_loop_t *loop, apr_pool
  * later addRead, delRead, ... are no-ops (the context is about to be
  * freed). No-op for a context without an adapter. */
 void pevi_redis_detach(redisAsyncContext *ac);
+
+/* Write what hiredis holds for @a ac now, instead of at the end of the
+ * iteration (the connected socket's usual path, see add_write()). No-op
+ * when nothing waits for that write: no output, a connect or a full socket
+ * polled for room, or a call from inside @a ac's own callback. A write
+ * error ends the context as at the end of the iteration would (hiredis
+ * frees it; the adapter's gone callback runs from inside this call). */
+void pevi_redis_write_now(redisAsyncContext *ac);
+
+/* Quiet: what @a ac receives does not wake the loop (a socket low-water
+ * mark far above a reply's size; end of file and errors still do), and
+ * waits to be read by pevi_redis_read_soon() or pevi_redis_read_now().
+ * For replies that nobody waits for and that always come with something
+ * else that does wake the loop (the bridge's PUBLISH replies, with the
+ * message's echo on the subscribing connection). Off again: what came
+ * meanwhile is read at the end of the iteration. */
+void pevi_redis_quiet(redisAsyncContext *ac, int on);
+
+/* Call @a fn before each read of @a ac (its socket reported readable, or a
+ * read asked for), outside hiredis: it may not free anything; it may call
+ * pevi_redis_read_soon() on another context. NULL: none. */
+void pevi_redis_on_readable(redisAsyncContext *ac, void (*fn)(void *arg), void *arg);
+
+/* Read what @a ac has received at the end of this iteration, as if it had
+ * been reported readable (nothing there: nothing happens). */
+void pevi_redis_read_soon(redisAsyncContext *ac);
+
+/* Read what @a ac has received now; no-op from inside @a ac's own
+ * callback or while hiredis does not read it (connecting). hiredis may
+ * free the context from inside (end of file, an error): the gone callback
+ * runs then. */
+void pevi_redis_read_now(redisAsyncContext *ac);
 #endif
 
 #endif /* POOLEV_BRIDGE_INT_H */

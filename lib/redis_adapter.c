@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "bridge_int.h"
 #include "watch_int.h"
@@ -46,6 +47,9 @@ typedef struct adapter {
     int writing;                /* inside redisAsyncHandleWrite() */
     int in_cb;                  /* inside the watcher's callback */
     int freed;                  /* hiredis cleaned up: free after the callback */
+    int quiet;                  /* pevi_redis_quiet() */
+    void (*readable)(void *);   /* pevi_redis_on_readable() */
+    void *readable_arg;
     pevi_redis_gone_fn *gone;
     void *arg;
     arena_t arena;              /* the replies */
@@ -292,6 +296,8 @@ static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
     /* reading may end the context (an error, a redisAsyncFree() from a
      * callback, the bridge's pool destroyed): then no write */
     if (events & PEV_WATCH_READ) {
+        if (a->readable)
+            a->readable(a->readable_arg);
         redisAsyncHandleRead(ac);
         if (!a->freed)
             reader_trim(ac);
@@ -338,6 +344,64 @@ apr_status_t pevi_redis_attach(redisAsyncContext *ac, pev_loop_t *loop, apr_pool
         ac->c.reader->privdata = a;
     }
     return APR_SUCCESS;
+}
+
+void pevi_redis_write_now(redisAsyncContext *ac)
+{
+    adapter_t *a = ac->ev.data;
+
+    /* inside its callback, hiredis's state is its own: the end of the
+     * iteration writes */
+    if (a && a->w && !a->in_cb)
+        (void) pevi_watch_soon_now(a->w);      /* on_ready(), which may free a */
+}
+
+/* The socket's low-water mark for reading (SO_RCVLOWAT): data below it
+ * does not make the socket readable to poll, end of file and errors
+ * still do; a read takes what is there. Linux caps it at half the
+ * receive buffer. */
+#define QUIET_LOWAT (64 * 1024)
+
+void pevi_redis_quiet(redisAsyncContext *ac, int on)
+{
+    adapter_t *a = ac->ev.data;
+    int lowat = on ? QUIET_LOWAT : 1;
+
+    on = on != 0;
+    if (!a || a->quiet == on || ac->c.fd < 0)
+        return;
+    if (setsockopt(ac->c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0)
+        return;                 /* not quiet, then: polled as before */
+    a->quiet = on;
+    /* what came below the mark was not reported, and will not be now */
+    if (!on && a->w)
+        pevi_watch_soon(a->w, PEV_WATCH_READ);
+}
+
+void pevi_redis_on_readable(redisAsyncContext *ac, void (*fn)(void *arg), void *arg)
+{
+    adapter_t *a = ac->ev.data;
+
+    if (a) {
+        a->readable = fn;
+        a->readable_arg = arg;
+    }
+}
+
+void pevi_redis_read_soon(redisAsyncContext *ac)
+{
+    adapter_t *a = ac->ev.data;
+
+    if (a && a->w)
+        pevi_watch_soon(a->w, PEV_WATCH_READ);
+}
+
+void pevi_redis_read_now(redisAsyncContext *ac)
+{
+    adapter_t *a = ac->ev.data;
+
+    if (a && a->w && !a->in_cb && (a->want & PEV_WATCH_READ))
+        on_ready(a->w, PEV_WATCH_READ, a);      /* may free a */
 }
 
 void pevi_redis_detach(redisAsyncContext *ac)

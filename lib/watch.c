@@ -36,7 +36,8 @@ struct pev_watch {
     pevi_io_t io;
     pevi_link_t owned;              /* on its pool's owner list while LIVE */
     pev_loop_t *loop;               /* NULL once the loop is gone */
-    pevi_task_t soon;               /* pevi_watch_write_soon() */
+    pevi_task_t soon;               /* pevi_watch_soon() */
+    apr_int16_t soon_events;        /* what it reports */
     pev_watch_fn *fn;
     void *user_data;
     unsigned removed : 1;
@@ -67,18 +68,37 @@ static void watch_ready(pevi_io_t *io, apr_int16_t events)
         w->fn(w, report, w->user_data);     /* may free w or the loop */
 }
 
-/* The end-of-iteration call pevi_watch_write_soon() posted. */
+/* The end-of-iteration call pevi_watch_soon() posted. */
 static void watch_soon(pevi_task_t *task)
 {
     pev_watch_t *w = PEVI_CONTAINER(task, pev_watch_t, soon);
+    apr_int16_t events = w->soon_events;
 
-    w->fn(w, PEV_WATCH_WRITE, w->user_data);    /* may free w or the loop */
+    w->soon_events = 0;
+    w->fn(w, events, w->user_data);     /* may free w or the loop */
+}
+
+void pevi_watch_soon(pev_watch_t *w, apr_int16_t events)
+{
+    events &= WATCH_EVENTS;
+    if (w && w->loop && !w->removed && events) {
+        w->soon_events |= events;
+        pevi_task_post(w->loop, &w->soon);
+    }
 }
 
 void pevi_watch_write_soon(pev_watch_t *w)
 {
-    if (w && w->loop && !w->removed)
-        pevi_task_post(w->loop, &w->soon);
+    pevi_watch_soon(w, PEV_WATCH_WRITE);
+}
+
+int pevi_watch_soon_now(pev_watch_t *w)
+{
+    if (!w || !pevi_link_linked(&w->soon.link))
+        return 0;
+    pevi_task_cancel(&w->soon);
+    watch_soon(&w->soon);           /* may free w or the loop */
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -21,4 +21,16 @@
  * loop's thread only. */
 void pevi_watch_write_soon(pev_watch_t *w);
 
+/* pevi_watch_write_soon() for any of PEV_WATCH_READ and PEV_WATCH_WRITE:
+ * the callback is given what the calls before it asked for (a read that
+ * finds nothing must cope, as with a write that would block). */
+void pevi_watch_soon(pev_watch_t *w, apr_int16_t events);
+
+/* If a pevi_watch_soon() call is waiting for the end of the iteration,
+ * make it now: the callback runs with what it was to be given from
+ * inside this call (it may free @a w, its pool or the loop), not again at
+ * the end of the iteration. Returns 1 when it ran, 0 when nothing was
+ * waiting. On the loop's thread only. */
+int pevi_watch_soon_now(pev_watch_t *w);
+
 #endif /* POOLEV_WATCH_INT_H */

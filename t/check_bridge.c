@@ -12,6 +12,7 @@
 #include "harness_redis.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -204,6 +205,14 @@ static pev_bridge_stats_t stats_of(const node_t *n)
     pev_bridge_stats_t s;
 
     ck_assert_int_eq(pev_bridge_stats(n->br, &s), APR_SUCCESS);
+    return s;
+}
+
+static pev_bridge_stats_t stats_of_br(const pev_bridge_t *br)
+{
+    pev_bridge_stats_t s;
+
+    ck_assert_int_eq(pev_bridge_stats(br, &s), APR_SUCCESS);
     return s;
 }
 
@@ -523,19 +532,27 @@ static void publish_posted(void *user_data, int cancelled)
         publish(soon_node, 7);
 }
 
+/* nodes_on_two_loops(), both connected, their subscriptions settled. */
+static void two_loops_settled(node_t **a, node_t **b, pev_loop_t **loop2)
+{
+    int k;
+
+    nodes_on_two_loops(a, b, loop2);
+    PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(*loop2, 500),
+                 connected(*a) && connected(*b));
+    for (k = 0; k < 20; k++) {
+        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
+        ck_assert_int_eq(pev_loop_run_once(*loop2, 1000), APR_SUCCESS);
+    }
+}
+
 START_TEST(test_export_written_in_its_iteration)
 {
     pev_loop_t *loop2;
     node_t *a, *b;
     int k;
 
-    nodes_on_two_loops(&a, &b, &loop2);
-    PT_RUN_UNTIL(pev_loop_run_once(loop, 500) | pev_loop_run_once(loop2, 500),
-                 connected(a) && connected(b));
-    for (k = 0; k < 20; k++) {      /* the subscriptions settle */
-        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
-        ck_assert_int_eq(pev_loop_run_once(loop2, 1000), APR_SUCCESS);
-    }
+    two_loops_settled(&a, &b, &loop2);
     soon_node = a;
     for (k = 1; k <= 3; k++) {
         ck_assert_int_eq(pev_loop_post(loop, publish_posted, NULL), APR_SUCCESS);
@@ -545,6 +562,143 @@ START_TEST(test_export_written_in_its_iteration)
         PT_PUMP_UNTIL(loop2, b->remote == (unsigned) k);
     }
     PT_PUMP_UNTIL(loop, stats_of(a).sent == 3);     /* Redis's replies */
+}
+END_TEST
+
+/* pev_bridge_flush() from inside a callback: the export is written then,
+ * not at the end of the iteration. While the posted call still runs, node
+ * B (on a loop of its own, pumped from inside the call) receives it; and
+ * the end of the iteration does not send it again. */
+static node_t *flush_b;
+static pev_loop_t *flush_loop2;
+static unsigned flush_seen;         /* B's count while the call ran */
+
+static void publish_flushed(void *user_data, int cancelled)
+{
+    unsigned want = flush_b->remote + 1;
+    apr_time_t end = apr_time_now() + 2 * APR_USEC_PER_SEC;
+
+    (void) user_data;
+    if (cancelled)
+        return;
+    publish(soon_node, 7);
+    ck_assert_int_eq(pev_bridge_flush(soon_node->br), APR_SUCCESS);
+    while (flush_b->remote < want && apr_time_now() < end)
+        ck_assert_int_eq(pev_loop_run_once(flush_loop2, 20 * 1000), APR_SUCCESS);
+    flush_seen = flush_b->remote;
+}
+
+START_TEST(test_flush_in_callback)
+{
+    node_t *a, *b;
+    int k;
+
+    two_loops_settled(&a, &b, &flush_loop2);
+    ck_assert_int_eq(pev_bridge_flush(NULL), APR_EINVAL);
+    ck_assert_int_eq(pev_bridge_flush(a->br), APR_SUCCESS);    /* nothing to send */
+    soon_node = a;
+    flush_b = b;
+    for (k = 1; k <= 3; k++) {
+        ck_assert_int_eq(pev_loop_post(loop, publish_flushed, NULL), APR_SUCCESS);
+        ck_assert_int_eq(pev_loop_run_once(loop, 0), APR_SUCCESS);
+        ck_assert_uint_eq(a->local, (unsigned) k);
+        ck_assert_uint_eq(flush_seen, (unsigned) k);       /* before the end */
+    }
+    PT_PUMP_UNTIL(loop, stats_of(a).sent == 3);
+    pump_ms(30);
+    for (k = 0; k < 5; k++)
+        ck_assert_int_eq(pev_loop_run_once(flush_loop2, 10 * 1000), APR_SUCCESS);
+    ck_assert_uint_eq(b->remote, 3);                        /* once each */
+    ck_assert_uint_eq(stats_of(b).repeated, 0);
+    ck_assert_uint_eq(stats_of(a).sent, 3);
+}
+END_TEST
+
+/* This process's sockets connected to Redis's @a port: how many, and how
+ * many of them are quiet (a read low-water mark above 1 byte). */
+static void redis_sockets(unsigned port, int *total, int *quiet)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    ck_assert_ptr_nonnull(d);
+    *total = *quiet = 0;
+    while ((e = readdir(d)) != NULL) {
+        struct sockaddr_in sa;
+        socklen_t len = sizeof sa;
+        int fd = atoi(e->d_name), lowat = 0;
+        socklen_t olen = sizeof lowat;
+
+        if (fd <= 2 || fd == dirfd(d)
+            || getpeername(fd, (struct sockaddr *) &sa, &len) != 0
+            || sa.sin_family != AF_INET || ntohs(sa.sin_port) != port)
+            continue;
+        ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &olen), 0);
+        (*total)++;
+        if (lowat > 1)
+            (*quiet)++;
+    }
+    closedir(d);
+}
+
+/* The PUBLISH replies of a node whose exports all come back to it (its
+ * imports match them) do not wake its loop: its publishing connection is
+ * quiet, and the replies are read with the echoes. A bridge that exports
+ * what it does not import is polled for them as before. Either way every
+ * reply is read: nothing is dropped, also when the subscribing connection
+ * is lost (the publishing one is polled again). */
+START_TEST(test_quiet_replies)
+{
+    pev_bridge_options_t o;
+    pev_bridge_t *x;
+    pev_bus_t *xbus;
+    node_t *a;
+    int total, quiet;
+    unsigned i;
+
+    redis = pt_redis_start(NULL);
+    fast_opts(&o, pt_redis_port(redis));
+    o.node_id = "a";
+    a = node_make(pt_pool, NULL, &o);
+    ck_assert_int_eq(pev_bus_create(&xbus, pt_pool), APR_SUCCESS);
+    fast_opts(&o, pt_redis_port(redis));
+    o.node_id = "x";
+    ck_assert_int_eq(pev_bridge_create(&x, loop, xbus, &o, pt_pool), APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_export(x, "topic.", PEV_BRIDGE_PREFIX, enc_pub, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pev_bridge_import(x, "other.", PEV_BRIDGE_PREFIX, dec_pub, NULL),
+                     APR_SUCCESS);
+    PT_PUMP_UNTIL(loop, connected(a) && stats_of_br(x).connected);
+    redis_sockets(pt_redis_port(redis), &total, &quiet);
+    ck_assert_int_eq(total, 4);
+    ck_assert_int_eq(quiet, 1);         /* a's publishing connection only */
+
+    for (i = 0; i < 100; i++) {
+        char buf[64];
+        pub_t p = { "t", buf, make_payload(buf, i) };
+
+        publish(a, i);
+        ck_assert_int_eq(pev_event_generate(xbus, "topic.t", &p), APR_SUCCESS);
+    }
+    PT_PUMP_UNTIL(loop, stats_of(a).sent == 100 && stats_of(a).own == 100
+                  && stats_of_br(x).sent == 100);
+    ck_assert_uint_eq(stats_of(a).queued, 0);
+
+    /* the subscribing connections go: a's replies come without echoes */
+    pt_redis_cmd(redis, "CLIENT", "KILL", "TYPE", "pubsub", NULL);
+    for (i = 100; i < 150; i++)
+        publish(a, i);
+    PT_PUMP_UNTIL(loop, stats_of(a).sent == 150);
+    ck_assert_uint_eq(stats_of(a).dropped, 0);
+    PT_PUMP_UNTIL(loop, connected(a) && stats_of_br(x).connected);
+    redis_sockets(pt_redis_port(redis), &total, &quiet);
+    ck_assert_int_eq(total, 4);
+    ck_assert_int_eq(quiet, 1);         /* quiet again once both are back */
+    for (i = 150; i < 200; i++)
+        publish(a, i);
+    PT_PUMP_UNTIL(loop, stats_of(a).sent == 200 && stats_of(a).queued == 0);
+    ck_assert_uint_eq(stats_of(a).dropped, 0);
+    ck_assert_uint_eq(stats_of_br(x).dropped, 0);
 }
 END_TEST
 
@@ -574,8 +728,8 @@ START_TEST(test_two_generations)
         publish(old, i);        /* old and young share the bus */
     /* each generation carried them once, on its own channels */
     PT_PUMP_UNTIL(loop, stats_of(peer).received == 100 && stats_of(peer2).received == 100);
-    ck_assert_uint_eq(stats_of(old).sent, 100);
-    ck_assert_uint_eq(stats_of(young).sent, 100);
+    /* their replies are read with their echoes (test_quiet_replies) */
+    PT_PUMP_UNTIL(loop, stats_of(old).sent == 100 && stats_of(young).sent == 100);
     /* the peer's imports were not exported again by the peer's other bridge */
     pump_ms(30);
     ck_assert_uint_eq(stats_of(peer).sent + stats_of(peer2).sent, 0);
@@ -2031,6 +2185,7 @@ START_TEST(test_notimpl)
     ck_assert_int_eq(pev_bridge_export(NULL, "x", 0, NULL, NULL), APR_ENOTIMPL);
     ck_assert_int_eq(pev_bridge_import(NULL, "x", 0, NULL, NULL), APR_ENOTIMPL);
     ck_assert_int_eq(pev_bridge_stats(NULL, &s), APR_ENOTIMPL);
+    ck_assert_int_eq(pev_bridge_flush(NULL), APR_ENOTIMPL);
     {
         pev_bridge_origins_t *org = (pev_bridge_origins_t *) &o;
 
@@ -2075,6 +2230,8 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, test_destroy_mid_large_reply);
     tcase_add_test(tc, test_two_loops);
     tcase_add_test(tc, test_export_written_in_its_iteration);
+    tcase_add_test(tc, test_flush_in_callback);
+    tcase_add_test(tc, test_quiet_replies);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pools");

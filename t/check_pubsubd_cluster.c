@@ -8,7 +8,8 @@
  * Each test starts its redis-server(s) on free loopback ports
  * (t/harness_redis.h) and its nodes with "Listen 127.0.0.1:0" and
  * "Cluster redis://127.0.0.1:PORT", learns each node's port from its log,
- * and stops everything. Before a test counts anything it waits until every
+ * and stops everything (one test, on the order of a PUB's writes, puts a
+ * fake Redis of its own in their place). Before a test counts anything it waits until every
  * node hears every other one (join(): probes on a topic of their own, until
  * each node's probe subscriber got a probe of each other node), and until
  * the counters stand still (settle()): the counts it checks are the
@@ -25,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1593,6 +1595,186 @@ START_TEST(stats_fields_with_and_without_cluster)
 END_TEST
 
 /* ======================================================================== */
+/* The order of a PUB's writes                                               */
+
+/* A connection to the fake Redis below: what it has read, not yet parsed. */
+typedef struct fake_conn {
+    int fd;
+    char buf[4096];
+    size_t len;
+    int published;              /* a PUBLISH came */
+    struct timespec at;         /* its kernel receive time */
+} fake_conn_t;
+
+/* The kernel's receive time of what recvmsg() read (SO_TIMESTAMPNS). */
+static ssize_t recv_stamped(int fd, char *buf, size_t len, struct timespec *at)
+{
+    char ctl[CMSG_SPACE(sizeof(struct timespec))];
+    struct iovec iov = { buf, len };
+    struct msghdr mh;
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof ctl;
+    n = recvmsg(fd, &mh, MSG_DONTWAIT);
+    for (cm = CMSG_FIRSTHDR(&mh); n > 0 && cm; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS)
+            memcpy(at, CMSG_DATA(cm), sizeof *at);
+    return n;
+}
+
+/* Answer what @a c sent, as Redis would: PING, PSUBSCRIBE, PUBLISH (the
+ * one a node sends: RESP arrays of bulk strings). */
+static void fake_serve(fake_conn_t *c)
+{
+    struct timespec at = { 0, 0 };
+    ssize_t n = recv_stamped(c->fd, c->buf + c->len, sizeof c->buf - c->len, &at);
+    char *p, *end, *arg[4];
+    size_t alen[4];
+    int argc, k;
+
+    if (n <= 0)
+        return;
+    c->len += (size_t) n;
+    for (;;) {
+        p = c->buf;
+        end = c->buf + c->len;
+        if (p >= end || *p != '*' || !memchr(p, '\n', (size_t) (end - p)))
+            return;
+        argc = atoi(p + 1);
+        ck_assert_int_le(argc, 4);
+        p = (char *) memchr(p, '\n', (size_t) (end - p)) + 1;
+        for (k = 0; k < argc; k++) {
+            char *nl = p < end ? memchr(p, '\n', (size_t) (end - p)) : NULL;
+
+            if (!nl)
+                return;             /* not all of it yet */
+            alen[k] = (size_t) atol(p + 1);
+            arg[k] = nl + 1;
+            if ((size_t) (end - arg[k]) < alen[k] + 2)
+                return;
+            p = arg[k] + alen[k] + 2;
+        }
+        if (alen[0] == 4 && memcmp(arg[0], "PING", 4) == 0) {
+            ck_assert_int_eq(write(c->fd, "+PONG\r\n", 7), 7);
+        } else if (alen[0] == 10 && memcmp(arg[0], "PSUBSCRIBE", 10) == 0 && argc == 2) {
+            char reply[256];
+            int r = snprintf(reply, sizeof reply, "*3\r\n$10\r\npsubscribe\r\n$%zu\r\n%.*s"
+                             "\r\n:1\r\n", alen[1], (int) alen[1], arg[1]);
+
+            ck_assert_int_eq(write(c->fd, reply, (size_t) r), r);
+        } else if (alen[0] == 7 && memcmp(arg[0], "PUBLISH", 7) == 0) {
+            if (!c->published)
+                c->at = at;
+            c->published = 1;
+            ck_assert_int_eq(write(c->fd, ":0\r\n", 4), 4);
+        } else {
+            ck_abort_msg("the fake Redis got %.*s", (int) alen[0], arg[0]);
+        }
+        memmove(c->buf, p, (size_t) (end - p));
+        c->len = (size_t) (end - p);
+    }
+}
+
+/* A PUB's export is written to Redis before the PUB's +OK to the
+ * publisher (the remote subscribers' path does not wait for the reply):
+ * node 0 on a fake Redis of the test's own, both of whose receive times
+ * the kernel stamps. */
+START_TEST(pub_export_written_before_its_reply)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd, on = 1, k, nfake = 0;
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof sa;
+    fake_conn_t fake[2];
+    char settings[128], buf[512];
+    struct timespec ok_at = { 0, 0 };
+    long deadline;
+    ssize_t n;
+    fake_conn_t *pub = NULL;
+
+    memset(fake, 0, sizeof fake);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *) &sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(lfd, 8), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *) &sa, &slen), 0);
+    snprintf(settings, sizeof settings, "Cluster redis://127.0.0.1:%u\n",
+             (unsigned) ntohs(sa.sin_port));
+    node_start(0, settings);
+
+    /* the node's two connections, served until both are up */
+    deadline = lc_now_ms() + START_MS;
+    while (node_log_count(0, "publishing connection to 127.0.0.1") < 1
+           || node_log_count(0, "subscribing connection to 127.0.0.1") < 1) {
+        struct pollfd pf[3];
+        int np = 0;
+
+        ck_assert_msg(lc_now_ms() < deadline, "the node did not connect to the fake Redis");
+        pf[np].fd = lfd;
+        pf[np++].events = POLLIN;
+        for (k = 0; k < nfake; k++) {
+            pf[np].fd = fake[k].fd;
+            pf[np++].events = POLLIN;
+        }
+        if (poll(pf, (nfds_t) np, 20) <= 0)
+            continue;
+        if ((pf[0].revents & POLLIN) && nfake < 2) {
+            fake[nfake].fd = accept(lfd, NULL, NULL);
+            ck_assert_int_ge(fake[nfake].fd, 0);
+            ck_assert_int_eq(setsockopt(fake[nfake].fd, SOL_SOCKET, SO_TIMESTAMPNS, &on,
+                                        sizeof on), 0);
+            nfake++;
+        }
+        for (k = 0; k < nfake; k++)
+            if (pf[1 + k].revents & POLLIN)
+                fake_serve(&fake[k]);
+    }
+    ck_assert_int_eq(nfake, 2);
+
+    /* a publisher: its greeting, then one PUB */
+    cfd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_port = htons((unsigned short) N[0].port);
+    ck_assert_int_eq(connect(cfd, (struct sockaddr *) &sa, sizeof sa), 0);
+    pt_wait_readable(cfd);
+    ck_assert_int_gt(read(cfd, buf, sizeof buf), 0);
+    ck_assert_int_eq(setsockopt(cfd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on), 0);
+    ck_assert_int_eq(write(cfd, "PUB t hello\r\n", 13), 13);
+    pt_wait_readable(cfd);
+    n = recv_stamped(cfd, buf, sizeof buf - 1, &ok_at);
+    ck_assert_int_gt(n, 0);
+    buf[n] = 0;
+    ck_assert_msg(strncmp(buf, "+OK delivered=0", 15) == 0, "PUB: '%s'", buf);
+    deadline = lc_now_ms() + PT_IO_MS;
+    while (!pub) {
+        ck_assert_msg(lc_now_ms() < deadline, "no PUBLISH reached the fake Redis");
+        for (k = 0; k < 2; k++) {
+            fake_serve(&fake[k]);
+            if (fake[k].published)
+                pub = &fake[k];
+        }
+        lc_sleep_ms(1);
+    }
+    ck_assert_msg(ok_at.tv_sec && pub->at.tv_sec, "no receive times");
+    ck_assert_msg(pub->at.tv_sec < ok_at.tv_sec
+                  || (pub->at.tv_sec == ok_at.tv_sec && pub->at.tv_nsec <= ok_at.tv_nsec),
+                  "the +OK was written %ld ns before the PUBLISH",
+                  (long) ((pub->at.tv_sec - ok_at.tv_sec) * 1000000000L
+                          + (pub->at.tv_nsec - ok_at.tv_nsec)));
+    close(cfd);
+    node_stop(0);
+    close(fake[0].fd);
+    close(fake[1].fd);
+    close(lfd);
+}
+END_TEST
+
+/* ======================================================================== */
 
 /* One case per test: CK_RUN_CASE=NAME runs one of them. */
 #define ADD(s, test) do {                                                    \
@@ -1623,6 +1805,7 @@ static Suite *cluster_suite(void)
     ADD(s, reloads_with_the_same_address_mid_flood);
     ADD(s, reload_without_cluster_and_failed_reload);
     ADD(s, three_nodes_on_three_redis_cluster_masters);
+    ADD(s, pub_export_written_before_its_reply);
     return s;
 }
 

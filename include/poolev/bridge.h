@@ -448,6 +448,24 @@ PEV_API const char *pev_bridge_node_id(const pev_bridge_t *bridge);
  */
 PEV_API apr_status_t pev_bridge_stats(const pev_bridge_t *bridge, pev_bridge_stats_t *stats);
 
+/**
+ * Send the messages exported so far in this iteration now, from inside
+ * the caller's callback, instead of at the end of the iteration (where the
+ * bridge writes them otherwise, every message of the iteration in one
+ * write). For a caller about to write something less urgent than the
+ * exports: pubsubd sends a PUB's export to Redis before the PUB's reply,
+ * so the remote subscribers' path does not wait for that reply.
+ * Nothing to send, the publishing connection not ready or its socket full
+ * (then the bridge waits for room, as always): nothing happens. A write
+ * that fails loses the connection as at the end of the iteration: the
+ * messages handed over are counted as lost by the receivers, the bridge
+ * reconnects.
+ * @return APR_SUCCESS; APR_EINVAL for NULL; PEV_EDESTROYED when the
+ *         loop is gone; APR_ENOTIMPL without hiredis.
+ * Callable from any callback of the loop, on the loop's thread.
+ */
+PEV_API apr_status_t pev_bridge_flush(pev_bridge_t *bridge);
+
 #ifdef __cplusplus
 }
 #endif
