@@ -209,11 +209,15 @@ static inline void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep,
             __builtin_prefetch((const void *) ((apr_uintptr_t) a[i + PEVI_HEAP_FILTER_AHEAD].node
                                                & ~(apr_uintptr_t) 1), 1);
 #endif
-        if (keep(node, user_data)) {
+        {
+            /* without a branch: which entries go is random, and most of
+             * them do in a sweep */
+            apr_size_t k = keep(node, user_data) != 0;
+
             a[n] = e;
-            node->index = (apr_uint32_t) n++;
-        } else {
-            node->index = PEVI_HEAP_NONE;
+            /* n, or all ones (PEVI_HEAP_NONE) for a dropped node */
+            node->index = (apr_uint32_t) n | ((apr_uint32_t) k - 1u);
+            n += k;
         }
     }
     pevi_heap_rebuild(h, n);

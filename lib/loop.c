@@ -342,11 +342,13 @@ static int sweep_keep(pevi_heap_node_t *n, void *user_data)
 {
     pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
 
+    unsigned int state = PEVI_TSTATE(t), dead = state == T_DEAD;
+
     (void) user_data;
-    if (PEVI_TSTATE(t) != T_DEAD)
-        return 1;
-    PEVI_TSTATE(t) = T_IDLE;
-    return 0;
+    /* stored either way, without a branch (pevi_heap_filter()): T_IDLE is
+     * 0, so a dead one's state becomes T_IDLE and any other's stays */
+    PEVI_TSTATE(t) = state & (dead - 1u);
+    return (int) !dead;
 }
 
 /* Cancel without touching the heap: the record alone says T_DEAD, and its

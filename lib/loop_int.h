@@ -33,6 +33,7 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
  * T_DUE: taken for the current iteration; node.index is its place in the
  * loop's due array. */
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
+_Static_assert(T_IDLE == 0, "a sweep makes a dead timer idle by masking its state");
 
 /* 64 bytes, and pev_timer_add() places its records on 64-byte boundaries:
  * arming, cancelling and firing touch one cache line of the record.
