@@ -47,8 +47,8 @@ typedef struct pevi_heap_node {
     apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
     apr_uint32_t index;         /* position in the heap; PEVI_HEAP_NONE if out */
     unsigned int spare : 2;     /* the caller's: the heap never touches them */
-    unsigned int spare_mid : 6;
-    unsigned int spare_hi : 24;
+    unsigned int spare_mid : 8;
+    unsigned int spare_hi : 22;
 } pevi_heap_node_t;
 
 /* One array slot: the node's mark inline, so comparisons stay in the array

@@ -399,11 +399,15 @@ static void timer_settle(void *container)
 }
 
 /* Records in the runs pev_timer_add() allocates: 1 for a pool's first timer,
- * doubling while timers keep coming for the same pool, up to this (two runs
- * of 62 fill one of APR's 8 KB blocks). A pool with a single timer gets
- * exactly one record; at most half of what a pool got for its timers is
- * unused when another pool takes the run over. */
-#define REC_RUN_MAX 62
+ * doubling while timers keep coming for the same pool, up to this (a run of
+ * 254 and its owner word fill one of APR's 16 KB blocks; the place in a run
+ * is 8 bits). A pool with a single timer gets exactly one record; at most
+ * half of what a pool got for its timers is unused when another pool takes
+ * the run over. Long runs make the slow path of pev_timer_add() rare (once
+ * per 254 adds) and keep the owner words pev_timer_release() reads few (one
+ * line per 254 records). */
+#define REC_RUN_MAX 254
+_Static_assert(REC_RUN_MAX <= 255, "a record's place in its run is 8 bits (PEVI_TSLOT)");
 
 /* Records start on cache lines (each is one line). */
 #define REC_ALIGN 64
