@@ -449,7 +449,7 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
     loop->rec_base = (char *) t;
     loop->rec_next = (char *) (t + 1);
     loop->rec_end = (char *) (t + run);
-    loop->rec_run = run < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
+    loop->rec_run = run * 2 < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
     *slot = 0;
     return t;
 }
