@@ -351,6 +351,15 @@ static int sweep_keep(pevi_heap_node_t *n, void *user_data)
     return (int) !dead;
 }
 
+/* The verdict of a sweep that finds only cancelled entries: every one goes,
+ * without reading its state. */
+static int sweep_drop(pevi_heap_node_t *n, void *user_data)
+{
+    (void) user_data;
+    PEVI_TSTATE(PEVI_CONTAINER(n, pev_timer_t, node)) = T_IDLE;
+    return 0;
+}
+
 /* Cancel without touching the heap: the record alone says T_DEAD, and its
  * entry stays until it surfaces, the timer is re-armed or released, or a
  * sweep drops it (the sweep reads every entry's record, ahead of its
@@ -366,12 +375,16 @@ static inline void timer_cancel_lazy(pev_timer_t *t)
     }
     PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
-    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL
-                      && (loop->dead == pevi_heap_size(&loop->heap)
-                          || (loop->dead >= DEAD_SWEEP_MIN
-                              && loop->dead > DEAD_SWEEP_RATIO * loop->armed)))) {
-        pevi_heap_filter(&loop->heap, sweep_keep, NULL);
-        loop->dead = 0;
+    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL)) {
+        if (loop->dead == pevi_heap_size(&loop->heap)) {
+            /* nothing armed is left in the heap */
+            pevi_heap_filter(&loop->heap, sweep_drop, NULL);
+            loop->dead = 0;
+        }
+        else if (loop->dead >= DEAD_SWEEP_MIN && loop->dead > DEAD_SWEEP_RATIO * loop->armed) {
+            pevi_heap_filter(&loop->heap, sweep_keep, NULL);
+            loop->dead = 0;
+        }
     }
 }
 
