@@ -28,10 +28,10 @@ void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 #define PEVI_UNLIKELY(x) (x)
 #endif
 
-/* The node of entry e, without the mark bit (pevi_heap_mark()). */
+/* The node of entry e. */
 static inline pevi_heap_node_t *node_of(const pevi_heap_entry_t *e)
 {
-    return (pevi_heap_node_t *) ((apr_uintptr_t) e->node & ~(apr_uintptr_t) 1);
+    return e->node;
 }
 
 /* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
@@ -61,7 +61,7 @@ static inline void move(pevi_heap_entry_t *a, apr_size_t to, apr_size_t from)
 {
     pevi_heap_node_t *node = node_of(&a[from]);
 
-    a[to] = a[from];            /* the mark bit moves along */
+    a[to] = a[from];
     node->index = (apr_uint32_t) to;
 }
 
@@ -242,14 +242,11 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
         pevi_heap_entry_t *a = h->a;
         apr_time_t m = a[last].mark;
         pevi_heap_node_t *node = node_of(&a[last]);
-        pevi_heap_node_t *tagged = a[last].node;
 
         if (i > 0 && key_before(m, node, &a[(i - 1) >> 2]))
             sift_up(a, i, m, node);
         else
             sift_down(a, last, i, m, node);
-        if (tagged != node)         /* keep its mark bit */
-            a[node->index].node = tagged;
     }
     if (h->cap > h->floor && h->size < h->cap / 4)
         shrink(h);              /* less than a quarter used */
@@ -382,7 +379,7 @@ void pevi_heap_prefetch_due(const pevi_heap_t *h, apr_time_t mark)
 
 /* Restore the heap order of the first n entries (Floyd's construction:
  * sift down each parent, the last first), then shrink the array to what the
- * shrinking rule ends at. The mark bits of the entries are kept. */
+ * shrinking rule ends at. */
 static void rebuild(pevi_heap_t *h, apr_size_t n)
 {
     pevi_heap_entry_t *a = h->a;
@@ -395,8 +392,6 @@ static void rebuild(pevi_heap_t *h, apr_size_t n)
             pevi_heap_node_t *node = node_of(&e);
 
             sift_down(a, n, i, e.mark, node);
-            if (e.node != node)
-                a[node->index].node = e.node;
         }
     /* one reallocation to the size the shrinking rule ends at */
     while (cap > h->floor && n < cap / 4)
@@ -409,42 +404,6 @@ static void rebuild(pevi_heap_t *h, apr_size_t n)
 
 void pevi_heap_rebuild(pevi_heap_t *h, apr_size_t n)
 {
-    rebuild(h, n);
-}
-
-void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n)
-{
-    h->a[n->index].node = (pevi_heap_node_t *) ((apr_uintptr_t) n | 1);
-}
-
-void pevi_heap_unmark(pevi_heap_t *h, pevi_heap_node_t *n)
-{
-    h->a[n->index].node = n;
-}
-
-int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n)
-{
-    return n->index < h->size && node_of(&h->a[n->index]) == n;
-}
-
-void pevi_heap_sweep(pevi_heap_t *h)
-{
-    pevi_heap_entry_t *a = h->a;
-    apr_size_t i, n = 0;
-
-    /* the marked entries are dropped without reading their nodes; a kept
-     * entry that moves tells its node */
-    for (i = 0; i < h->size; i++) {
-        pevi_heap_entry_t e = a[i];
-
-        if ((apr_uintptr_t) e.node & 1)
-            continue;
-        if (n != i) {
-            a[n] = e;
-            e.node->index = (apr_uint32_t) n;
-        }
-        n++;
-    }
     rebuild(h, n);
 }
 

@@ -47,8 +47,8 @@ typedef struct pevi_heap_node {
     apr_uint64_t seq;           /* tie-breaker: insertion sequence (read-only) */
     apr_uint32_t index;         /* position in the heap; PEVI_HEAP_NONE if out */
     unsigned int spare : 2;     /* the caller's: the heap never touches them */
-    unsigned int spare_mid : 6;
-    unsigned int spare_hi : 24;
+    unsigned int spare_mid : 8;
+    unsigned int spare_hi : 22;
 } pevi_heap_node_t;
 
 /* One array slot: the node's mark inline, so comparisons stay in the array
@@ -104,9 +104,8 @@ static inline void pevi_heap_push_in_room(pevi_heap_t *h, pevi_heap_node_t *n,
 
         if (!(mark < a[p].mark))
             break;
-        a[i] = a[p];            /* the parent's mark bit moves along */
-        ((pevi_heap_node_t *) ((apr_uintptr_t) a[i].node & ~(apr_uintptr_t) 1))->index =
-            (apr_uint32_t) i;
+        a[i] = a[p];
+        a[i].node->index = (apr_uint32_t) i;
         i = p;
     }
     a[i].mark = mark;
@@ -138,7 +137,7 @@ static inline apr_uint64_t pevi_heap_take_seq(pevi_heap_t *h)
     return h->next_seq++;
 }
 
-/* Give the top node (in @a h, its entry not marked) the key (@a mark, @a seq)
+/* Give the top node (in @a h) the key (@a mark, @a seq)
  * and sift it down to where that key belongs; O(log n),
  * never allocates. For a caller that moved a node's deadline later without
  * telling the heap: the entry kept the earlier mark, a lower bound, until it
@@ -201,37 +200,25 @@ static inline void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep,
 
     for (i = 0; i < size; i++) {
         pevi_heap_entry_t e = a[i];
-        pevi_heap_node_t *node =
-            (pevi_heap_node_t *) ((apr_uintptr_t) e.node & ~(apr_uintptr_t) 1);
+        pevi_heap_node_t *node = e.node;
 
 #if defined(__GNUC__)
         if (i + PEVI_HEAP_FILTER_AHEAD < size)
-            __builtin_prefetch((const void *) ((apr_uintptr_t) a[i + PEVI_HEAP_FILTER_AHEAD].node
-                                               & ~(apr_uintptr_t) 1), 1);
+            __builtin_prefetch(a[i + PEVI_HEAP_FILTER_AHEAD].node, 1);
 #endif
-        if (keep(node, user_data)) {
+        {
+            /* without a branch: which entries go is random, and most of
+             * them do in a sweep */
+            apr_size_t k = keep(node, user_data) != 0;
+
             a[n] = e;
-            node->index = (apr_uint32_t) n++;
-        } else {
-            node->index = PEVI_HEAP_NONE;
+            /* n, or all ones (PEVI_HEAP_NONE) for a dropped node */
+            node->index = (apr_uint32_t) n | ((apr_uint32_t) k - 1u);
+            n += k;
         }
     }
     pevi_heap_rebuild(h, n);
 }
-
-/* Marked entries: a lazy removal. pevi_heap_mark() flags @a n's entry (n in
- * the heap) in the array; pevi_heap_sweep() drops every flagged entry without
- * reading their nodes, whose index is then stale: for a marked node, ask
- * pevi_heap_marked_in() whether its entry is still in the heap (not
- * pevi_heap_contains()). Until then a marked entry is an entry like any
- * other: it sorts, pops and is removed or updated as before (update clears
- * the flag). The sweep is O(n) and never allocates (the array may shrink). */
-void pevi_heap_mark(pevi_heap_t *h, pevi_heap_node_t *n);
-/* Clear the flag of @a n's entry (still in the heap, pevi_heap_marked_in()):
- * an entry like any other again, where it is; O(1). */
-void pevi_heap_unmark(pevi_heap_t *h, pevi_heap_node_t *n);
-int pevi_heap_marked_in(const pevi_heap_t *h, const pevi_heap_node_t *n);
-void pevi_heap_sweep(pevi_heap_t *h);
 
 /* Number of nodes in the heap. */
 apr_size_t pevi_heap_size(const pevi_heap_t *h);

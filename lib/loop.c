@@ -342,10 +342,21 @@ static int sweep_keep(pevi_heap_node_t *n, void *user_data)
 {
     pev_timer_t *t = PEVI_CONTAINER(n, pev_timer_t, node);
 
+    unsigned int state = PEVI_TSTATE(t), dead = state == T_DEAD;
+
     (void) user_data;
-    if (PEVI_TSTATE(t) != T_DEAD)
-        return 1;
-    PEVI_TSTATE(t) = T_IDLE;
+    /* stored either way, without a branch (pevi_heap_filter()): T_IDLE is
+     * 0, so a dead one's state becomes T_IDLE and any other's stays */
+    PEVI_TSTATE(t) = state & (dead - 1u);
+    return (int) !dead;
+}
+
+/* The verdict of a sweep that finds only cancelled entries: every one goes,
+ * without reading its state. */
+static int sweep_drop(pevi_heap_node_t *n, void *user_data)
+{
+    (void) user_data;
+    PEVI_TSTATE(PEVI_CONTAINER(n, pev_timer_t, node)) = T_IDLE;
     return 0;
 }
 
@@ -364,12 +375,16 @@ static inline void timer_cancel_lazy(pev_timer_t *t)
     }
     PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
-    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL
-                      && (loop->dead == pevi_heap_size(&loop->heap)
-                          || (loop->dead >= DEAD_SWEEP_MIN
-                              && loop->dead > DEAD_SWEEP_RATIO * loop->armed)))) {
-        pevi_heap_filter(&loop->heap, sweep_keep, NULL);
-        loop->dead = 0;
+    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL)) {
+        if (loop->dead == pevi_heap_size(&loop->heap)) {
+            /* nothing armed is left in the heap */
+            pevi_heap_filter(&loop->heap, sweep_drop, NULL);
+            loop->dead = 0;
+        }
+        else if (loop->dead >= DEAD_SWEEP_MIN && loop->dead > DEAD_SWEEP_RATIO * loop->armed) {
+            pevi_heap_filter(&loop->heap, sweep_keep, NULL);
+            loop->dead = 0;
+        }
     }
 }
 
@@ -397,11 +412,15 @@ static void timer_settle(void *container)
 }
 
 /* Records in the runs pev_timer_add() allocates: 1 for a pool's first timer,
- * doubling while timers keep coming for the same pool, up to this (two runs
- * of 62 fill one of APR's 8 KB blocks). A pool with a single timer gets
- * exactly one record; at most half of what a pool got for its timers is
- * unused when another pool takes the run over. */
-#define REC_RUN_MAX 62
+ * doubling while timers keep coming for the same pool, up to this (a run of
+ * 254 and its owner word fill one of APR's 16 KB blocks; the place in a run
+ * is 8 bits). A pool with a single timer gets exactly one record; at most
+ * half of what a pool got for its timers is unused when another pool takes
+ * the run over. Long runs make the slow path of pev_timer_add() rare (once
+ * per 254 adds) and keep the owner words pev_timer_release() reads few (one
+ * line per 254 records). */
+#define REC_RUN_MAX 254
+_Static_assert(REC_RUN_MAX <= 255, "a record's place in its run is 8 bits (PEVI_TSLOT)");
 
 /* Records start on cache lines (each is one line). */
 #define REC_ALIGN 64
@@ -443,7 +462,7 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
     loop->rec_base = (char *) t;
     loop->rec_next = (char *) (t + 1);
     loop->rec_end = (char *) (t + run);
-    loop->rec_run = run < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
+    loop->rec_run = run * 2 < REC_RUN_MAX ? run * 2 : REC_RUN_MAX;
     *slot = 0;
     return t;
 }

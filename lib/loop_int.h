@@ -33,6 +33,7 @@ apr_pool_t *pevi_loop_pool(pev_loop_t *loop);
  * T_DUE: taken for the current iteration; node.index is its place in the
  * loop's due array. */
 enum pevi_timer_state { T_IDLE, T_HEAP, T_DUE, T_DEAD };
+_Static_assert(T_IDLE == 0, "a sweep makes a dead timer idle by masking its state");
 
 /* 64 bytes, and pev_timer_add() places its records on 64-byte boundaries:
  * arming, cancelling and firing touch one cache line of the record.
@@ -59,8 +60,8 @@ struct pev_timer {
 /* The state of timer @a t (an enum pevi_timer_state). */
 #define PEVI_TSTATE(t) ((t)->node.spare)
 
-/* A pev_timer_add() record's place in its run of records (loop.c): the run's
- * owner pointer is stored just before the run's first record. */
+/* A pev_timer_add() record's place in its run of records (loop.c), 8 bits:
+ * the run's owner pointer is stored just before the run's first record. */
 #define PEVI_TSLOT(t) ((t)->node.spare_mid)
 
 /* T_HEAP only: 0, or the re-armed seq minus node.seq (lazy re-arm, above);
@@ -68,7 +69,7 @@ struct pev_timer {
 #define PEVI_TLAG(t) ((t)->node.spare_hi)
 
 /* The largest lag recorded; a re-arm further apart moves the entry. */
-#define PEVI_TLAG_MAX ((1u << 24) - 1)
+#define PEVI_TLAG_MAX ((1u << 22) - 1)
 
 /* Set up an embedded timer, idle. Its owner keeps it from outliving the
  * loop: pevi_timer_orphan() when the loop goes first. */

@@ -97,10 +97,7 @@ static void check_heap(const pevi_heap_t *h)
     FAIL_IF(h->cap & (h->cap - 1), "cap %lu not a power of two",
             (unsigned long) h->cap);
     for (i = 0; i < h->size; i++) {
-        /* the entry with its node's mark bit cleared */
-        pevi_heap_entry_t ue = { h->a[i].mark, (pevi_heap_node_t *) ((apr_uintptr_t) h->a[i].node
-                                                                    & ~(apr_uintptr_t) 1) };
-        const pevi_heap_entry_t *e = &ue;
+        const pevi_heap_entry_t *e = &h->a[i];
 
         FAIL_IF(!e->node, "entry %lu has no node", (unsigned long) i);
         FAIL_IF(e->node->index != i, "entry %lu: node index %lu",
@@ -109,10 +106,7 @@ static void check_heap(const pevi_heap_t *h)
                 "entry %lu: mark %lld but node %lld", (unsigned long) i,
                 (long long) e->mark, (long long) e->node->mark);
         if (i > 0) {
-            pevi_heap_entry_t up = { h->a[(i - 1) / 4].mark,
-                                     (pevi_heap_node_t *) ((apr_uintptr_t) h->a[(i - 1) / 4].node
-                                                           & ~(apr_uintptr_t) 1) };
-            const pevi_heap_entry_t *p = &up;
+            const pevi_heap_entry_t *p = &h->a[(i - 1) / 4];
 
             FAIL_IF(!key_less(p->mark, p->node->seq, e->mark, e->node->seq),
                     "entry %lu (%lld,%llu) not after its parent (%lld,%llu)",
@@ -1035,101 +1029,6 @@ START_TEST(moving_blocks_keep_layout_and_order)
 }
 END_TEST
 
-/* Marked entries (the loop's lazy cancel): a marked entry sorts and pops
- * like any other; update clears its mark, remove takes it out; the sweep
- * drops exactly the marked entries without reading their nodes (those
- * nodes are freed before it: valgrind would see a read) and keeps the order
- * of the others; a swept node is no longer "marked in" the heap; seeded. */
-START_TEST(mark_and_sweep)
-{
-    enum { N = 4000 };
-    pevi_heap_t h;
-    pevi_heap_node_t *nodes[N];
-    int marked[N], freed[N];
-    pt_rng_t rng;
-    apr_size_t kept = 0;
-    apr_time_t last = APR_INT64_MIN;
-    apr_uint64_t last_seq = 0;
-    int i;
-
-    SEED = pt_seed("check_heap");
-    rng.s = SEED ^ UINT64_C(0x2545f4914f6cdd1d);
-    pevi_heap_init(&h);
-    for (i = 0; i < N; i++) {
-        nodes[i] = malloc(sizeof *nodes[i]);
-        ck_assert_ptr_nonnull(nodes[i]);
-        pevi_heap_node_init(nodes[i]);
-        FAIL_IF(pevi_heap_push(&h, nodes[i], (apr_time_t) pt_below(&rng, 300)) != APR_SUCCESS,
-                "push %d", i);
-        marked[i] = freed[i] = 0;
-    }
-    for (i = 0; i < N; i++)
-        if (pt_below(&rng, 3) != 0) {
-            pevi_heap_mark(&h, nodes[i]);
-            marked[i] = 1;
-            FAIL_IF(!pevi_heap_marked_in(&h, nodes[i]), "marked %d not in", i);
-        }
-    check_heap(&h);
-    /* updates and removals of marked and unmarked entries */
-    for (i = 0; i < N; i += 7) {
-        if (i % 2)
-            pevi_heap_update(&h, nodes[i], (apr_time_t) pt_below(&rng, 300));
-        else {
-            pevi_heap_remove(&h, nodes[i]);
-            freed[i] = 1;       /* out of the heap: free it now */
-            free(nodes[i]);
-        }
-        marked[i] = 0;
-    }
-    check_heap(&h);
-    /* the marked ones go away before the sweep */
-    for (i = 0; i < N; i++)
-        if (marked[i]) {
-            freed[i] = 1;
-            free(nodes[i]);
-        }
-        else if (!freed[i])
-            kept++;
-    pevi_heap_sweep(&h);
-    check_heap(&h);
-    FAIL_IF(pevi_heap_size(&h) != kept, "%lu kept, expected %lu",
-            (unsigned long) pevi_heap_size(&h), (unsigned long) kept);
-    for (i = 0; i < N; i++)
-        if (!freed[i])
-            FAIL_IF(!pevi_heap_marked_in(&h, nodes[i]) || !pevi_heap_contains(nodes[i]),
-                    "kept node %d lost", i);
-    while (pevi_heap_size(&h)) {
-        pevi_heap_node_t *x = pevi_heap_pop(&h);
-
-        FAIL_IF(x->mark < last || (x->mark == last && x->seq <= last_seq),
-                "popped (%lld,%llu) after (%lld,%llu)", (long long) x->mark,
-                (unsigned long long) x->seq, (long long) last, (unsigned long long) last_seq);
-        last = x->mark;
-        last_seq = x->seq;
-    }
-    for (i = 0; i < N; i++)
-        if (!freed[i])
-            free(nodes[i]);
-    /* all marked: the sweep empties the heap; a swept node is not "in" */
-    {
-        pevi_heap_node_t a, b;
-
-        pevi_heap_node_init(&a);
-        pevi_heap_node_init(&b);
-        ck_assert_int_eq(pevi_heap_push(&h, &a, 5), APR_SUCCESS);
-        ck_assert_int_eq(pevi_heap_push(&h, &b, 5), APR_SUCCESS);
-        pevi_heap_mark(&h, &a);
-        pevi_heap_mark(&h, &b);
-        pevi_heap_sweep(&h);
-        ck_assert_uint_eq(pevi_heap_size(&h), 0);
-        ck_assert(!pevi_heap_marked_in(&h, &a) && !pevi_heap_marked_in(&h, &b));
-        ck_assert_int_eq(pevi_heap_push(&h, &b, 5), APR_SUCCESS);
-        ck_assert(pevi_heap_marked_in(&h, &b) && !pevi_heap_marked_in(&h, &a));
-    }
-    pevi_heap_free(&h);
-}
-END_TEST
-
 START_TEST(filter_drops_and_reheapifies)
 {
     enum { N = 3000 };
@@ -1286,7 +1185,6 @@ static Suite *heap_suite(void)
     tcase_add_test(tc, filter_drops_and_reheapifies);
     tcase_add_test(tc, filter_survives_failing_shrink);
     tcase_add_test(tc, moving_blocks_keep_layout_and_order);
-    tcase_add_test(tc, mark_and_sweep);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(tr, setup, teardown);

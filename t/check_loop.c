@@ -245,8 +245,8 @@ START_TEST(timer_lazy_rearm_fifo)
 END_TEST
 
 /* A lazy re-arm records its sequence number as a distance of at most
- * PEVI_TLAG_MAX (2^24 - 1) from the entry's: one further apart moves the
- * entry at once. Here a's distance is 2^24 + 2; kept in 24 bits it would
+ * PEVI_TLAG_MAX (2^22 - 1) from the entry's: one further apart moves the
+ * entry at once. Here a's distance is 2^22 + 2; kept in 22 bits it would
  * read 2 and put a before c, which was armed after a's entry and before its
  * re-arm. */
 START_TEST(timer_lazy_rearm_far_apart)
@@ -255,7 +255,7 @@ START_TEST(timer_lazy_rearm_far_apart)
     pev_timer_t *b = at(8000, tact(pt_pool, 2), NULL);
     long i;
 
-    for (i = 0; i < (1L << 24); i++)    /* each re-arm takes a seq */
+    for (i = 0; i < (1L << 22); i++)    /* each re-arm takes a seq */
         if (pev_timer_rearm(b, 8000) != APR_SUCCESS)
             ck_abort_msg("re-arm %ld failed", i);
     at(3000, tact(pt_pool, 3), NULL);
@@ -1271,6 +1271,41 @@ START_TEST(timer_record_runs_follow_pool_lifetime)
 }
 END_TEST
 
+/* Runs of records are up to 254 long, and a released record finds its
+ * run's owner through its place in the run: a pool with 600 timers (runs of
+ * 1, 2, ... 128, 254, 254) gets every one of them back, newest released
+ * first, for its own adds only, and each fires once. */
+START_TEST(timer_release_reuses_in_long_runs)
+{
+    enum { N = 600 };
+    apr_pool_t *p = pt_subpool(pt_pool), *q = pt_subpool(pt_pool);
+    pev_timer_t **h = calloc(N, sizeof *h), *x;
+    int i;
+
+    ck_assert_ptr_nonnull(h);
+    for (i = 0; i < N; i++)
+        h[i] = at(pt_fake_now + 100, tact(pt_pool, i), p);
+    for (i = 0; i < N; i++)
+        ck_assert_int_eq(pev_timer_release(h[i]), APR_SUCCESS);
+    x = at(pt_fake_now + 100, tact(pt_pool, N), q);      /* another pool's */
+    for (i = 0; i < N; i++)
+        ck_assert_ptr_ne(x, h[i]);
+    for (i = 0; i < N; i++)
+        ck_assert_ptr_eq(at(pt_fake_now + 100, tact(pt_pool, N + 1 + i), p), h[N - 1 - i]);
+    x = at(pt_fake_now + 100, tact(pt_pool, 2 * N + 1), p);  /* none left */
+    for (i = 0; i < N; i++)
+        ck_assert_ptr_ne(x, h[i]);
+    pt_tick(LOOP, pt_fake_now + 100);
+    ck_assert_int_eq(LOG.n, N + 2);
+    for (i = N; i <= 2 * N + 1; i++)
+        ck_assert_int_eq(pt_log_count(&LOG, i), 1);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    apr_pool_destroy(p);
+    apr_pool_destroy(q);
+    free(h);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -1290,6 +1325,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, timer_lazy_rearm_far_apart);
     tcase_add_test(tc, timer_rearm_cancelled_later);
     tcase_add_test(tc, timer_release_reuses_within_its_pool);
+    tcase_add_test(tc, timer_release_reuses_in_long_runs);
     tcase_add_test(tc, timer_release_from_callbacks);
     tcase_add_test(tc, timer_release_then_pool_clear);
     tcase_add_test(tc, timer_rearm_states);
