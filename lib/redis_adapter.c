@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "bridge_int.h"
@@ -286,6 +287,16 @@ static void reader_trim(redisAsyncContext *ac)
     r->pos = r->len = 0;
 }
 
+/* Bytes received and not read yet on @a ac's socket (0 when unknown). */
+static int bytes_waiting(redisAsyncContext *ac)
+{
+    int n = 0;
+
+    if (ac->c.fd < 0 || ioctl(ac->c.fd, FIONREAD, &n) != 0)
+        return 0;
+    return n;
+}
+
 static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
 {
     adapter_t *a = user_data;
@@ -299,6 +310,10 @@ static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
         if (a->readable)
             a->readable(a->readable_arg);
         redisAsyncHandleRead(ac);
+        /* quiet, what is left below the mark would not be reported:
+         * hiredis reads 16 KiB at a time, so read on while bytes wait */
+        while (!a->freed && a->quiet && bytes_waiting(ac) > 0)
+            redisAsyncHandleRead(ac);
         if (!a->freed)
             reader_trim(ac);
     }
