@@ -862,6 +862,36 @@ START_TEST(test_quiet_replies_without_echoes)
 }
 END_TEST
 
+/* Quiet, no echo, and more messages within the command deadline than the
+ * queue holds: the replies that are there are read before the queue is
+ * found full, nothing is dropped. */
+START_TEST(test_quiet_queue_without_echoes)
+{
+    fake_redis_t f;
+    pev_bridge_options_t o;
+    node_t *a;
+    unsigned i, k, port = fake_start(&f);
+
+    fast_opts(&o, port);
+    o.queue_limit = 1000;
+    o.node_id = "a";
+    a = node_make(pt_pool, NULL, &o);
+    for (i = 0; i < 200 && !connected(a); i++)
+        fake_pump(&f, 10);
+    ck_assert(connected(a));
+    for (i = 0; i < 3000; i += 100) {
+        for (k = 0; k < 100; k++)
+            publish(a, i + k);
+        fake_pump(&f, 5);
+    }
+    fake_pump(&f, 50);
+    ck_assert_uint_eq(f.published, 3000);
+    ck_assert_uint_eq(stats_of(a).dropped, 0);
+    ck_assert_int_eq(f.nconn, 2);
+    fake_stop(&f);
+}
+END_TEST
+
 /* Two bridges on one loop and one bus, side by side (a daemon's old and new
  * generations), each on its own channels; the old one goes. */
 START_TEST(test_two_generations)
@@ -2413,6 +2443,7 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, test_stalled);
     tcase_add_test(tc, test_auth);
     tcase_add_test(tc, test_quiet_replies_without_echoes);
+    tcase_add_test(tc, test_quiet_queue_without_echoes);
     tcase_add_test(tc, test_invalid_input);
     tcase_add_test(tc, test_origins_bounded);
     tcase_add_test(tc, test_host_name);
