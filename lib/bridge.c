@@ -768,8 +768,13 @@ static void on_generate(void *user_data, const char *event, const void *event_da
         data = msg->data;
         len = msg->len;
     }
-    b->seq++;                   /* a message given up leaves its gap */
     envlen = ENV_FIXED + b->node_len + evlen + len;
+    /* quiet, and no echo came to read the replies: the queue holds
+     * messages Redis may have answered already */
+    if (b->quiet && b->handed && pub->ac
+        && (b->qcount >= b->qlimit || b->qbytes + envlen > b->qbytes_limit))
+        pevi_redis_read_now(pub->ac);   /* no callback of the caller's */
+    b->seq++;                   /* a message given up leaves its gap */
     if (len > PEV_BRIDGE_MAX_PAYLOAD || b->qcount >= b->qlimit
         || b->qbytes + envlen > b->qbytes_limit) {
         apr_pool_clear(b->enc_scratch);

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "bridge_int.h"
@@ -286,10 +287,25 @@ static void reader_trim(redisAsyncContext *ac)
     r->pos = r->len = 0;
 }
 
+/* Reads of a quiet context in one go at most (a bound, not a budget: the
+ * low-water mark keeps less than 64 KiB waiting, four reads). */
+#define QUIET_READS 64
+
+/* Bytes received and not read yet on @a ac's socket (0 when unknown). */
+static int bytes_waiting(redisAsyncContext *ac)
+{
+    int n = 0;
+
+    if (ac->c.fd < 0 || ioctl(ac->c.fd, FIONREAD, &n) != 0)
+        return 0;
+    return n;
+}
+
 static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
 {
     adapter_t *a = user_data;
     redisAsyncContext *ac = a->ac;
+    int n;
 
     (void) w;
     a->in_cb = 1;
@@ -299,6 +315,10 @@ static void on_ready(pev_watch_t *w, apr_int16_t events, void *user_data)
         if (a->readable)
             a->readable(a->readable_arg);
         redisAsyncHandleRead(ac);
+        /* quiet, what is left below the mark would not be reported:
+         * hiredis reads 16 KiB at a time, so read on while bytes wait */
+        for (n = 0; !a->freed && a->quiet && n < QUIET_READS && bytes_waiting(ac) > 0; n++)
+            redisAsyncHandleRead(ac);
         if (!a->freed)
             reader_trim(ac);
     }

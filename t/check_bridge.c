@@ -702,6 +702,201 @@ START_TEST(test_quiet_replies)
 }
 END_TEST
 
+/* A fake Redis for the bridge on the test's own thread (fake_pump()): it
+ * answers PING, SUBSCRIBE, PSUBSCRIBE and PUBLISH (":0"), and never sends a
+ * PUBLISH's message to the subscribers. */
+#define FAKE_BUF (1024 * 1024)
+typedef struct fake_redis {
+    int lfd, nconn;
+    int fd[4];
+    char *buf[4];
+    size_t len[4];
+    unsigned published;
+} fake_redis_t;
+
+static unsigned fake_start(fake_redis_t *f)
+{
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof sa;
+
+    memset(f, 0, sizeof *f);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(f->lfd, 0);
+    ck_assert_int_eq(bind(f->lfd, (struct sockaddr *) &sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(f->lfd, 8), 0);
+    ck_assert_int_eq(getsockname(f->lfd, (struct sockaddr *) &sa, &slen), 0);
+    return ntohs(sa.sin_port);
+}
+
+static void fake_reply(int fd, const char *r, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, r, n);
+
+        ck_assert_int_gt(w, 0);
+        r += w;
+        n -= (size_t) w;
+    }
+}
+
+/* The commands of connection @a k read so far. */
+static void fake_parse(fake_redis_t *f, int k)
+{
+    char *p, *end, *arg[4], out[256];
+    size_t alen[4];
+    int argc, i, r;
+
+    for (;;) {
+        p = f->buf[k];
+        end = p + f->len[k];
+        if (p >= end || !memchr(p, '\n', (size_t) (end - p)))
+            return;
+        ck_assert_int_eq(*p, '*');
+        argc = atoi(p + 1);
+        ck_assert_int_le(argc, 4);
+        p = (char *) memchr(p, '\n', (size_t) (end - p)) + 1;
+        for (i = 0; i < argc; i++) {
+            char *nl = p < end ? memchr(p, '\n', (size_t) (end - p)) : NULL;
+
+            if (!nl)
+                return;
+            alen[i] = (size_t) atol(p + 1);
+            arg[i] = nl + 1;
+            if ((size_t) (end - arg[i]) < alen[i] + 2)
+                return;
+            p = arg[i] + alen[i] + 2;
+        }
+        if (alen[0] == 4 && memcmp(arg[0], "PING", 4) == 0)
+            fake_reply(f->fd[k], "+PONG\r\n", 7);
+        else if ((alen[0] == 10 || alen[0] == 9) && argc == 2) {  /* (P)SUBSCRIBE */
+            r = snprintf(out, sizeof out, "*3\r\n$%zu\r\n%s\r\n$%zu\r\n%.*s\r\n:1\r\n",
+                         alen[0] ,alen[0] == 10 ? "psubscribe" : "subscribe", alen[1],
+                         (int) alen[1], arg[1]);
+            fake_reply(f->fd[k], out, (size_t) r);
+        }
+        else {
+            ck_assert_msg(alen[0] == 7 && memcmp(arg[0], "PUBLISH", 7) == 0,
+                          "the fake Redis got %.*s", (int) alen[0], arg[0]);
+            f->published++;
+            fake_reply(f->fd[k], ":0\r\n", 4);
+        }
+        memmove(f->buf[k], p, (size_t) (end - p));
+        f->len[k] = (size_t) (end - p);
+    }
+}
+
+/* Run the loop and the fake Redis for @a ms. */
+static void fake_pump(fake_redis_t *f, long ms)
+{
+    apr_time_t end = apr_time_now() + ms * 1000;
+    int k;
+
+    do {
+        int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK);
+
+        if (fd >= 0) {
+            ck_assert_int_lt(f->nconn, 4);
+            f->fd[f->nconn] = fd;
+            f->buf[f->nconn] = malloc(FAKE_BUF);
+            ck_assert_ptr_nonnull(f->buf[f->nconn]);
+            f->nconn++;
+        }
+        for (k = 0; k < f->nconn; k++) {
+            ssize_t n;
+
+            while (f->fd[k] >= 0
+                   && (n = read(f->fd[k], f->buf[k] + f->len[k], FAKE_BUF - f->len[k])) > 0) {
+                f->len[k] += (size_t) n;
+                fake_parse(f, k);
+            }
+        }
+        ck_assert_int_eq(pev_loop_run_once(loop, 1000), APR_SUCCESS);
+    } while (apr_time_now() < end);
+}
+
+static void fake_stop(fake_redis_t *f)
+{
+    int k;
+
+    for (k = 0; k < f->nconn; k++) {
+        close(f->fd[k]);
+        free(f->buf[k]);
+    }
+    close(f->lfd);
+}
+
+/* Quiet, and no echo comes (a Redis that does not send the subscribers
+ * their copy): the command deadline reads every reply there is, also more
+ * than one read of hiredis's takes, instead of giving the connection up
+ * for a reply that is there. */
+START_TEST(test_quiet_replies_without_echoes)
+{
+    fake_redis_t f;
+    pev_bridge_options_t o;
+    node_t *a;
+    int total, quiet;
+    unsigned i, port = fake_start(&f);
+
+    fast_opts(&o, port);
+    o.command_timeout = 2000 * 1000;         /* more than 6000 publish() take */
+    o.node_id = "a";
+    a = node_make(pt_pool, NULL, &o);
+    for (i = 0; i < 200 && !connected(a); i++)
+        fake_pump(&f, 10);
+    ck_assert(connected(a));
+    redis_sockets(port, &total, &quiet);
+    ck_assert_int_eq(total, 2);
+    ck_assert_int_eq(quiet, 1);
+    for (i = 0; i < 6000; i++)                  /* one write, 24000 bytes of replies */
+        publish(a, i);
+    for (i = 0; i < 1000 && f.published < 6000; i++)
+        fake_pump(&f, 10);
+    ck_assert_msg(f.published == 6000, "published %u, queued %zu, dropped %" APR_UINT64_T_FMT
+                  ", connected %d (%s), conns %d", f.published, stats_of(a).queued,
+                  stats_of(a).dropped, connected(a), stats_of(a).last_error, f.nconn);
+    fake_pump(&f, 2500);                        /* past the command deadline */
+    ck_assert_msg(stats_of(a).sent == 6000, "sent %" APR_UINT64_T_FMT " (%s)",
+                  stats_of(a).sent, stats_of(a).last_error);
+    ck_assert_int_eq(f.nconn, 2);               /* not reconnected */
+    ck_assert_uint_eq(stats_of(a).dropped, 0);
+    fake_stop(&f);
+}
+END_TEST
+
+/* Quiet, no echo, and more messages within the command deadline than the
+ * queue holds: the replies that are there are read before the queue is
+ * found full, nothing is dropped. */
+START_TEST(test_quiet_queue_without_echoes)
+{
+    fake_redis_t f;
+    pev_bridge_options_t o;
+    node_t *a;
+    unsigned i, k, port = fake_start(&f);
+
+    fast_opts(&o, port);
+    o.queue_limit = 1000;
+    o.node_id = "a";
+    a = node_make(pt_pool, NULL, &o);
+    for (i = 0; i < 200 && !connected(a); i++)
+        fake_pump(&f, 10);
+    ck_assert(connected(a));
+    for (i = 0; i < 3000; i += 100) {
+        for (k = 0; k < 100; k++)
+            publish(a, i + k);
+        fake_pump(&f, 5);
+    }
+    for (i = 0; i < 1000 && f.published < 3000; i++)
+        fake_pump(&f, 10);
+    ck_assert_uint_eq(f.published, 3000);
+    ck_assert_uint_eq(stats_of(a).dropped, 0);
+    ck_assert_int_eq(f.nconn, 2);
+    fake_stop(&f);
+}
+END_TEST
+
 /* Two bridges on one loop and one bus, side by side (a daemon's old and new
  * generations), each on its own channels; the old one goes. */
 START_TEST(test_two_generations)
@@ -2252,6 +2447,8 @@ static Suite *bridge_suite(void)
     tcase_add_test(tc, test_lost_connections);
     tcase_add_test(tc, test_stalled);
     tcase_add_test(tc, test_auth);
+    tcase_add_test(tc, test_quiet_replies_without_echoes);
+    tcase_add_test(tc, test_quiet_queue_without_echoes);
     tcase_add_test(tc, test_invalid_input);
     tcase_add_test(tc, test_origins_bounded);
     tcase_add_test(tc, test_host_name);
