@@ -745,35 +745,17 @@ static void fake_reply(int fd, const char *r, size_t n)
 /* The commands of connection @a k read so far. */
 static void fake_parse(fake_redis_t *f, int k)
 {
-    char *p, *end, *arg[4], out[256];
-    size_t alen[4];
-    int argc, i, r;
+    const char *arg[4];
+    char out[256];
+    size_t alen[4], used;
+    int argc, r;
 
-    for (;;) {
-        p = f->buf[k];
-        end = p + f->len[k];
-        if (p >= end || !memchr(p, '\n', (size_t) (end - p)))
-            return;
-        ck_assert_int_eq(*p, '*');
-        argc = atoi(p + 1);
-        ck_assert_int_le(argc, 4);
-        p = (char *) memchr(p, '\n', (size_t) (end - p)) + 1;
-        for (i = 0; i < argc; i++) {
-            char *nl = p < end ? memchr(p, '\n', (size_t) (end - p)) : NULL;
-
-            if (!nl)
-                return;
-            alen[i] = (size_t) atol(p + 1);
-            arg[i] = nl + 1;
-            if ((size_t) (end - arg[i]) < alen[i] + 2)
-                return;
-            p = arg[i] + alen[i] + 2;
-        }
+    while ((argc = pt_resp_command(f->buf[k], f->len[k], arg, alen, 4, &used)) > 0) {
         if (alen[0] == 4 && memcmp(arg[0], "PING", 4) == 0)
             fake_reply(f->fd[k], "+PONG\r\n", 7);
         else if ((alen[0] == 10 || alen[0] == 9) && argc == 2) {  /* (P)SUBSCRIBE */
             r = snprintf(out, sizeof out, "*3\r\n$%zu\r\n%s\r\n$%zu\r\n%.*s\r\n:1\r\n",
-                         alen[0] ,alen[0] == 10 ? "psubscribe" : "subscribe", alen[1],
+                         alen[0], alen[0] == 10 ? "psubscribe" : "subscribe", alen[1],
                          (int) alen[1], arg[1]);
             fake_reply(f->fd[k], out, (size_t) r);
         }
@@ -783,8 +765,8 @@ static void fake_parse(fake_redis_t *f, int k)
             f->published++;
             fake_reply(f->fd[k], ":0\r\n", 4);
         }
-        memmove(f->buf[k], p, (size_t) (end - p));
-        f->len[k] = (size_t) (end - p);
+        memmove(f->buf[k], f->buf[k] + used, f->len[k] - used);
+        f->len[k] -= used;
     }
 }
 

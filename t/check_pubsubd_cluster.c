@@ -1633,32 +1633,14 @@ static void fake_serve(fake_conn_t *c)
 {
     struct timespec at = { 0, 0 };
     ssize_t n = recv_stamped(c->fd, c->buf + c->len, sizeof c->buf - c->len, &at);
-    char *p, *end, *arg[4];
-    size_t alen[4];
-    int argc, k;
+    const char *arg[4];
+    size_t alen[4], used;
+    int argc;
 
     if (n <= 0)
         return;
     c->len += (size_t) n;
-    for (;;) {
-        p = c->buf;
-        end = c->buf + c->len;
-        if (p >= end || *p != '*' || !memchr(p, '\n', (size_t) (end - p)))
-            return;
-        argc = atoi(p + 1);
-        ck_assert_int_le(argc, 4);
-        p = (char *) memchr(p, '\n', (size_t) (end - p)) + 1;
-        for (k = 0; k < argc; k++) {
-            char *nl = p < end ? memchr(p, '\n', (size_t) (end - p)) : NULL;
-
-            if (!nl)
-                return;             /* not all of it yet */
-            alen[k] = (size_t) atol(p + 1);
-            arg[k] = nl + 1;
-            if ((size_t) (end - arg[k]) < alen[k] + 2)
-                return;
-            p = arg[k] + alen[k] + 2;
-        }
+    while ((argc = pt_resp_command(c->buf, c->len, arg, alen, 4, &used)) > 0) {
         if (alen[0] == 4 && memcmp(arg[0], "PING", 4) == 0) {
             ck_assert_int_eq(write(c->fd, "+PONG\r\n", 7), 7);
         } else if (alen[0] == 10 && memcmp(arg[0], "PSUBSCRIBE", 10) == 0 && argc == 2) {
@@ -1675,8 +1657,8 @@ static void fake_serve(fake_conn_t *c)
         } else {
             ck_abort_msg("the fake Redis got %.*s", (int) alen[0], arg[0]);
         }
-        memmove(c->buf, p, (size_t) (end - p));
-        c->len = (size_t) (end - p);
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
     }
 }
 

@@ -520,3 +520,30 @@ void pt_redis_free(pt_redis_t *r)
             servers[i] = NULL;
     free(r);
 }
+
+int pt_resp_command(const char *buf, size_t len, const char **arg, size_t *alen, int max,
+                    size_t *used)
+{
+    const char *p = buf, *end = buf + len, *nl;
+    int argc, i;
+
+    if (len == 0 || !(nl = memchr(p, '\n', len)))
+        return 0;
+    ck_assert_msg(*p == '*', "a RESP command starts with '*', not %c", *p);
+    argc = atoi(p + 1);
+    ck_assert_int_ge(argc, 1);
+    ck_assert_int_le(argc, max);
+    p = nl + 1;
+    for (i = 0; i < argc; i++) {
+        nl = p < end ? memchr(p, '\n', (size_t) (end - p)) : NULL;
+        if (!nl)
+            return 0;                   /* not all of it yet */
+        alen[i] = (size_t) atol(p + 1);
+        arg[i] = nl + 1;
+        if ((size_t) (end - arg[i]) < alen[i] + 2)
+            return 0;
+        p = arg[i] + alen[i] + 2;
+    }
+    *used = (size_t) (p - buf);
+    return argc;
+}

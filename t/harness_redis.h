@@ -75,4 +75,14 @@ const char *pt_redis_cmdv(pt_redis_t *r, int argc, const char *const *argv,
 /* pt_redis_cmdv() with NUL-terminated arguments, the list ending in NULL. */
 const char *pt_redis_cmd(pt_redis_t *r, const char *arg, ...);
 
+/*
+ * For a fake Redis: the first command in @a buf (@a len bytes), a RESP
+ * array of bulk strings as hiredis sends them. Returns its argument count
+ * with @a arg / @a alen pointing into @a buf and *@a used the bytes it
+ * takes, or 0 when the command is not all there yet. Asserts that it is an
+ * array of at most @a max arguments.
+ */
+int pt_resp_command(const char *buf, size_t len, const char **arg, size_t *alen, int max,
+                    size_t *used);
+
 #endif /* POOLEV_HARNESS_REDIS_H */
