@@ -1616,6 +1616,7 @@ static ssize_t recv_stamped(int fd, char *buf, size_t len, struct timespec *at)
     ssize_t n;
 
     memset(&mh, 0, sizeof mh);
+    memset(ctl, 0, sizeof ctl);     /* valgrind does not see the kernel fill it */
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     mh.msg_control = ctl;
