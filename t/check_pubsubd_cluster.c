@@ -197,16 +197,19 @@ static void node_write_conf(int i, const char *settings)
     pt_write_file(N[i].conf, conf);
 }
 
-/* "Cluster redis://127.0.0.1:PORT\n" for @a r. */
-static const char *cluster_of(pt_redis_t *r)
+/* "Cluster redis://127.0.0.1:PORT\n" for @a r, then @a more. */
+static const char *cluster_with(pt_redis_t *r, const char *more)
 {
-    static char line[4][64];
+    static char line[4][128];
     static int k;
 
     k = (k + 1) % 4;
-    snprintf(line[k], sizeof line[k], "Cluster redis://127.0.0.1:%u\n", pt_redis_port(r));
+    snprintf(line[k], sizeof line[k], "Cluster redis://127.0.0.1:%u\n%s", pt_redis_port(r),
+             more);
     return line[k];
 }
+
+#define cluster_of(r) cluster_with((r), "")
 
 /* Start node @a i with @a settings (after the test's common lines). */
 static void node_start(int i, const char *settings)
@@ -1762,25 +1765,24 @@ END_TEST
 /* ======================================================================== */
 /* Workers N: the bridge is worker 0's                                       */
 
-/* Node i with Workers 2 in the cluster of @a r. */
-static const char *workers2_of(pt_redis_t *r)
-{
-    static char line[2][96];
-    static int k;
+/* A node with Workers 2 in the cluster of @a r. */
+#define workers2_of(r) cluster_with((r), "Workers 2\n")
 
-    k = (k + 1) % 2;
-    snprintf(line[k], sizeof line[k], "%sWorkers 2\n", cluster_of(r));
-    return line[k];
-}
-
-/* A client of each worker of node @a i: c[0] and c[1]. The daemon hands
- * its connections round robin, the first to worker 0: after join()'s two
- * per node, c[0] is worker 0's (the bridge's) and c[1] worker 1's, and the
- * tests' later connections alternate the same way. */
-static void node_clients2(int i, lc_client_t **c)
+/* Nodes 0 and 1 with Workers 2 in the cluster of @a r, hearing each
+ * other; a client of each worker of each in @a st (node 0's st[0] and
+ * st[1], node 1's st[2] and st[3]), their counters settled. The daemon
+ * hands its connections round robin, the first to worker 0: after
+ * join()'s two per node, st[2i] is worker 0's (the bridge's) and
+ * st[2i + 1] worker 1's, and the tests' later connections alternate the
+ * same way. */
+static void workers2_pair_settled(pt_redis_t *r, lc_client_t **st)
 {
-    c[0] = node_client(i);
-    c[1] = node_client(i);
+    int i;
+
+    pair_start(workers2_of(r), workers2_of(r));
+    for (i = 0; i < 4; i++)
+        st[i] = node_client(i / 2);
+    settle(st, 4);
 }
 
 /* The cluster fields of the two clients of one node agree (the bridge's
@@ -1815,10 +1817,7 @@ START_TEST(workers2_nodes_every_message_once_in_order)
     subr_t s[8];
     int i, k;
 
-    pair_start(workers2_of(r), workers2_of(r));
-    node_clients2(0, st);
-    node_clients2(1, st + 2);
-    settle(st, 4);
+    workers2_pair_settled(r, st);
     for (k = 0; k < 2; k++) {
         counts_agree(st + 2 * k, k);
         a0[k] = counts_of(st[2 * k + 1]);       /* the other worker's view */
@@ -1880,10 +1879,7 @@ START_TEST(workers2_reloads_mid_flood)
     char want[64];
     int i, k;
 
-    pair_start(workers2_of(r), workers2_of(r));
-    node_clients2(0, st);
-    node_clients2(1, st + 2);
-    settle(st, 4);
+    workers2_pair_settled(r, st);
     b0 = counts_of(st[2]);
     sub_init(&s[0], 0, "t", 1);                 /* local: exact */
     sub_init(&s[1], 0, "t", 1);
