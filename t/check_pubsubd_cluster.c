@@ -989,41 +989,81 @@ START_TEST(redis_stalled_queue_bounded_local_delivery_goes_on)
 }
 END_TEST
 
-/* SIGTERM while the cluster carries a flood: the node says BYE to its
- * clients and exits 0; the other node goes on. */
+/*
+ * SIGTERM while node 0's publishers flood (@a pubs of them, on its
+ * workers in turn, the nodes started with @a settings): node 0 stops in
+ * order, its one bridge logging its close; node 1 still serves: a PUB of
+ * its own reaches its @a subs subscribers (one per worker) after whatever
+ * came from node 0, each publisher's in order, and its reply counts the
+ * @a delivered of its own worker.
+ */
+static void sigterm_mid_traffic(const char *settings, int pubs, int subs, int delivered)
+{
+    lc_client_t *pub0[2], *sub1[2], *pub1;
+    char buf[WINDOW * 64], want[32];
+    size_t off[2] = { 0, 0 };
+    long next[2 * 2];
+    int i, k, id;
+
+    node_start(0, settings);
+    node_start(1, settings);
+    join(BOTH, 2);
+    for (i = 0; i < subs; i++) {
+        sub1[i] = node_client(1);
+        PT_ASK(sub1[i], "SUB t", "+OK subscribed to t");
+    }
+    for (i = 0; i < pubs; i++)
+        pub0[i] = node_client(0);
+    pub1 = node_client(1);
+    for (k = 0; k < 20; k++)
+        for (i = 0; i < pubs; i++) {
+            for (off[i] = 0, id = 0; id < WINDOW; id++)
+                off[i] += (size_t) snprintf(buf + off[i], sizeof buf - off[i],
+                                            "PUB t m %d %d\r\n", 2 * i, k * WINDOW + id);
+            pt_client_write(pub0[i], buf, off[i]);
+        }
+    node_stop(0);                           /* asserts exit status 0 */
+    for (i = 0; i < pubs; i++)
+        ck_assert_int_eq(lc_wait_eof(pub0[i], PT_IO_MS), 1);
+    /* one bridge for the node, whatever its workers */
+    ck_assert_int_eq(node_log_count(0, "cluster: generation 1's bridge to"), 1);
+    pt_client_send(pub1, "PUB t m 1 0");
+    snprintf(want, sizeof want, "+OK delivered=%d", delivered);
+    PT_EXPECT(pub1, want);
+    for (i = 0; i < subs; i++) {
+        next[0] = next[2] = 0;
+        for (;;) {
+            const char *line = pt_client_line(sub1[i], PT_IO_MS);
+            long seq;
+
+            ck_assert_ptr_nonnull(line);
+            if (strcmp(line, "MSG t m 1 0") == 0)
+                break;
+            ck_assert_msg(sscanf(line, "MSG t m %d %ld", &id, &seq) == 2
+                          && (id == 0 || id == 2) && seq >= next[id],
+                          "node 1's subscriber %d got '%s'", i, line);
+            next[id] = seq + 1;
+        }
+    }
+    node_stop(1);
+}
+
 START_TEST(sigterm_during_cluster_traffic)
 {
     pt_redis_t *r = pt_redis_start(NULL);
-    lc_client_t *pub0, *sub1, *pub1;
-    char buf[WINDOW * 64];
-    size_t off = 0;
-    int k;
 
-    pair_start(cluster_of(r), cluster_of(r));
-    sub1 = node_client(1);
-    PT_ASK(sub1, "SUB t", "+OK subscribed to t");
-    pub0 = node_client(0);
-    pub1 = node_client(1);
-    for (k = 0; k < WINDOW; k++)
-        off += (size_t) snprintf(buf + off, sizeof buf - off, "PUB t m 0 %d\r\n", k);
-    for (k = 0; k < 20; k++)
-        pt_client_write(pub0, buf, off);
-    node_stop(0);                           /* asserts exit status 0 */
-    ck_assert_int_eq(lc_wait_eof(pub0, PT_IO_MS), 1);
-    ck_assert_int_ge(node_log_count(0, "cluster: generation 1's bridge to"), 1);
-    /* node 1 still serves: its own PUBs reach its subscriber after whatever
-     * came from node 0 */
-    pt_client_send(pub1, "PUB t m 1 0");
-    PT_EXPECT(pub1, "+OK delivered=1");
-    for (;;) {
-        const char *line = pt_client_line(sub1, PT_IO_MS);
+    sigterm_mid_traffic(cluster_of(r), 1, 1, 1);
+    pt_redis_free(r);
+}
+END_TEST
 
-        ck_assert_ptr_nonnull(line);
-        if (strcmp(line, "MSG t m 1 0") == 0)
-            break;
-        ck_assert_msg(strncmp(line, "MSG t m 0 ", 10) == 0, "got '%s'", line);
-    }
-    node_stop(1);
+/* The same with Workers 2: a publisher on each of node 0's workers, a
+ * subscriber on each of node 1's (its PUB's worker has one). */
+START_TEST(workers2_sigterm_during_cluster_traffic)
+{
+    pt_redis_t *r = pt_redis_start(NULL);
+
+    sigterm_mid_traffic(cluster_with(r, "Workers 2\n"), 2, 2, 1);
     pt_redis_free(r);
 }
 END_TEST
@@ -1966,6 +2006,7 @@ static Suite *cluster_suite(void)
     ADD(s, pub_export_written_before_its_reply);
     ADD(s, workers2_nodes_every_message_once_in_order);
     ADD(s, workers2_reloads_mid_flood);
+    ADD(s, workers2_sigterm_during_cluster_traffic);
     return s;
 }
 
