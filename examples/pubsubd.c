@@ -14,8 +14,9 @@
  *           MaxConnectionsPerHost (core.conn-refused);
  *   cluster with "Cluster redis://HOST:PORT", the node's PUBs go to the
  *           other nodes through Redis and theirs come to its subscribers
- *           (a bridge, poolev/bridge.h, bound to the generation; see the
- *           module's section and doc/cluster.md). Without it, nothing.
+ *           (a bridge, poolev/bridge.h, bound to the generation, worker
+ *           0's under Workers N; see the module's section and
+ *           doc/cluster.md). Without it, nothing.
  *
  * What poolev does for it:
  *   - a subscription is a bus listener on "topic.NAME" bound to the
@@ -1443,10 +1444,7 @@ static const char *cluster_check(pev_gen_t *gen, void *mconf)
                "ClusterQueueLimit need a Cluster line (redis://HOST:PORT, or off)";
     if (cc->user && !cc->password)
         return "ClusterUser needs ClusterPassword";
-    /* one bridge per generation, on one bus: a worker's own subscribers
-     * would be the only ones to hear the other nodes */
-    if (cc->url && pev_gen_workers(gen) > 1)
-        return "Cluster works with Workers 1 only (a node runs on one thread)";
+    (void) gen;
     return NULL;
 }
 
@@ -1474,11 +1472,39 @@ static const char *cluster_check(pev_gen_t *gen, void *mconf)
  *        module (pubsub.published, with its origin) once its dispatch is
  *        over. The bridge never exports again what it imported, and drops
  *        the node's own messages coming back from Redis.
+ *
+ * Workers N: the bridge is worker 0's (one per generation, made by the
+ * init on worker 0 and destroyed with worker 0's generation pool, on its
+ * thread). It exports what worker 0's bus carries: the PUBs of worker 0,
+ * and those of the other workers, which reach worker 0 as EV_REMOTE_PUB
+ * copies (remote_pub()), in the order each worker sent them: each
+ * message once, a publisher's in order. A message it imports is delivered
+ * to worker 0's subscribers and sent to the other workers as an
+ * EV_REMOTE_PUB copy (cluster_decode()), delivered there as another
+ * worker's PUB: no bridge is on their buses, so nothing goes back to
+ * Redis. The other workers' STATS show the bridge's counters as worker 0
+ * last stored them in the node's state (every CLUSTER_SNAPSHOT_MS, and at
+ * each STATS on worker 0).
  */
+#define CLUSTER_SNAPSHOT_MS     10
+
+/* The node's state, for the daemon's life: the import state every
+ * generation's bridge takes over (the origins table: worker 0's thread's,
+ * or the only thread's), and the bridge's counters for the STATS of the
+ * other workers (atomics: written on worker 0, read on any worker). */
+struct cluster_proc {
+    pev_bridge_origins_t *origins;
+    atomic_uint live;           /* the snapshot's generation; 0: none yet */
+    atomic_int connected;
+    atomic_uint_least64_t queued, sent, received, lost, dropped, invalid, reconnects,
+                          failures;
+};
+typedef struct cluster_proc cluster_proc_t;
 typedef struct cluster_gen {
     pev_daemon_t *d;
     pev_bus_t *bus;
-    pev_bridge_t *br;
+    pev_bridge_t *br;           /* NULL on the workers other than worker 0 */
+    cluster_proc_t *proc;       /* the node's state (cluster_process_init()) */
     const cluster_conf_t *conf;
     const pubsub_conf_t *pc;    /* MaxLine of this generation, for remote lines */
     unsigned number;            /* the generation's */
@@ -1559,6 +1585,9 @@ static apr_status_t cluster_decode(const void **event_data, const pev_bridge_msg
     p->line = m;
     p->len = 7 + tlen + mlen;
     p->origin = apr_pstrdup(scratch, msg->origin);
+    /* Workers N: the other workers' subscribers get it as a PUB of this
+     * worker (never exported: they have no bridge) */
+    p->xdropped = publish_to_workers(p->line, p->len);
     apr_pool_cleanup_register(scratch, p, cluster_counted, apr_pool_cleanup_null);
     *event_data = p;
     return APR_SUCCESS;
@@ -1574,15 +1603,64 @@ static void cluster_exports_out(const void *event_data, void *user_data)
     (void) pev_bridge_flush(cg->br);
 }
 
-/* STATS: the cluster's fields. */
+/* Store the bridge's counters for the other workers' STATS. */
+static void cluster_snapshot(cluster_gen_t *cg, const pev_bridge_stats_t *bs)
+{
+    cluster_proc_t *cp = cg->proc;
+
+    atomic_store_explicit(&cp->connected, bs->connected, memory_order_relaxed);
+    atomic_store_explicit(&cp->queued, bs->queued, memory_order_relaxed);
+    atomic_store_explicit(&cp->sent, bs->sent, memory_order_relaxed);
+    atomic_store_explicit(&cp->received, bs->received, memory_order_relaxed);
+    atomic_store_explicit(&cp->lost, bs->lost, memory_order_relaxed);
+    atomic_store_explicit(&cp->dropped, bs->dropped, memory_order_relaxed);
+    atomic_store_explicit(&cp->invalid, bs->invalid + bs->repeated, memory_order_relaxed);
+    atomic_store_explicit(&cp->reconnects, bs->reconnects, memory_order_relaxed);
+    atomic_store_explicit(&cp->failures, bs->failures, memory_order_relaxed);
+    atomic_store_explicit(&cp->live, cg->number, memory_order_release);
+}
+
+/* Workers N, on worker 0: the snapshot, every CLUSTER_SNAPSHOT_MS. */
+static void cluster_snapshot_due(pev_timer_t *timer, void *user_data)
+{
+    cluster_gen_t *cg = user_data;
+    pev_bridge_stats_t bs;
+
+    if (pev_bridge_stats(cg->br, &bs) == APR_SUCCESS)
+        cluster_snapshot(cg, &bs);
+    pev_timer_rearm_in(timer, apr_time_from_msec(CLUSTER_SNAPSHOT_MS));
+}
+
+/* STATS: the cluster's fields (the bridge's own on its worker, its
+ * snapshot on the others). */
 static void cluster_stats(const void *event_data, void *user_data)
 {
     pubsub_stats_t *q = (pubsub_stats_t *) event_data;
     cluster_gen_t *cg = user_data;
+    cluster_proc_t *cp = cg->proc;
     pev_bridge_stats_t bs;
+    apr_uint64_t invalid;
 
-    if (pev_bridge_stats(cg->br, &bs) != APR_SUCCESS)
-        return;
+    if (cg->br) {
+        if (pev_bridge_stats(cg->br, &bs) != APR_SUCCESS)
+            return;
+        invalid = bs.invalid + bs.repeated;
+        if (pev_worker_self())
+            cluster_snapshot(cg, &bs);
+    } else {
+        if (atomic_load_explicit(&cp->live, memory_order_acquire) == 0)
+            return;                     /* worker 0 made no bridge yet */
+        memset(&bs, 0, sizeof bs);
+        bs.connected = atomic_load_explicit(&cp->connected, memory_order_relaxed);
+        bs.queued = (apr_size_t) COUNT_GET(cp->queued);
+        bs.sent = COUNT_GET(cp->sent);
+        bs.received = COUNT_GET(cp->received);
+        bs.lost = COUNT_GET(cp->lost);
+        bs.dropped = COUNT_GET(cp->dropped);
+        invalid = COUNT_GET(cp->invalid);
+        bs.reconnects = COUNT_GET(cp->reconnects);
+        bs.failures = COUNT_GET(cp->failures);
+    }
     snprintf(q->cluster, sizeof q->cluster,
              " cluster_connected=%d cluster_queued=%" APR_SIZE_T_FMT
              " cluster_sent=%" APR_UINT64_T_FMT " cluster_received=%" APR_UINT64_T_FMT
@@ -1590,7 +1668,7 @@ static void cluster_stats(const void *event_data, void *user_data)
              " cluster_invalid=%" APR_UINT64_T_FMT " cluster_reconnects=%" APR_UINT64_T_FMT
              " cluster_failures=%" APR_UINT64_T_FMT,
              bs.connected, bs.queued, bs.sent, bs.received, bs.lost, bs.dropped,
-             bs.invalid + bs.repeated, bs.reconnects, bs.failures);
+             invalid, bs.reconnects, bs.failures);
 }
 
 /* The generation ends (a reload or the stop), and its bridge with it: what
@@ -1602,6 +1680,8 @@ static apr_status_t cluster_gen_end(void *data)
     cluster_gen_t *cg = data;
     pev_bridge_stats_t bs;
 
+    /* the other workers' STATS show its last counters until the next
+     * bridge's first (no gap without cluster fields) */
     if (pev_bridge_stats(cg->br, &bs) == APR_SUCCESS)
         pev_daemon_log(cg->d, bs.queued ? PEV_LOG_WARN : PEV_LOG_INFO,
                        "cluster: generation %u's bridge to %s closes: %" APR_UINT64_T_FMT
@@ -1612,21 +1692,22 @@ static apr_status_t cluster_gen_end(void *data)
     return APR_SUCCESS;
 }
 
-/* The node's import state, for the daemon's life: each generation's bridge
- * takes over from the last one's (the last sequence number delivered of
- * every other node), so a reload delivers nothing twice and counts what it
- * missed as lost. */
+/* The node's state, for the daemon's life: each generation's bridge takes
+ * over the import state from the last one's (the last sequence number
+ * delivered of every other node), so a reload delivers nothing twice and
+ * counts what it missed as lost. */
 static apr_status_t cluster_process_init(pev_gen_t *first, pev_module_t *mod,
                                          apr_pool_t *pool, void **state)
 {
-    pev_bridge_origins_t *origins = NULL;
+    cluster_proc_t *cp = apr_pcalloc(pool, sizeof *cp);
     apr_status_t rv;
 
     (void) mod;
+    atomic_init(&cp->live, 0);
     if (pev_bridge_available()
-        && (rv = pev_bridge_origins_create(&origins, 0, pool)) != APR_SUCCESS)
+        && (rv = pev_bridge_origins_create(&cp->origins, 0, pool)) != APR_SUCCESS)
         return pev_gen_fail(first, rv, "cluster: cannot make its origins table");
-    *state = origins;
+    *state = cp;
     return APR_SUCCESS;
 }
 
@@ -1635,7 +1716,9 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     const cluster_conf_t *cc = mconf;
     pev_daemon_t *d = pev_gen_daemon(gen);
     apr_pool_t *gp = pev_gen_pool(gen);
+    pev_worker_t *w = pev_worker_self();
     pev_bridge_options_t opts;
+    pev_bridge_stats_t bs;
     cluster_gen_t *cg;
     apr_status_t rv;
 
@@ -1644,9 +1727,17 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     cg = apr_pcalloc(gp, sizeof *cg);
     cg->d = d;
     cg->bus = pev_daemon_bus(d);
+    cg->proc = pev_daemon_module_state(d, &cluster_module);
     cg->conf = cc;
     cg->pc = pev_gen_module_conf(gen, &pubsub_module);
     cg->number = pev_gen_number(gen);
+    /* Workers N: the bridge is worker 0's; the others show its counters */
+    if (w && pev_worker_index(w) != 0) {
+        if ((rv = pev_event_register(NULL, cg->bus, mod, EV_STATS_QUERY, cluster_stats, cg,
+                                     gp)) != APR_SUCCESS)
+            return pev_gen_fail(gen, rv, "cluster: cannot register its listeners");
+        return APR_SUCCESS;
+    }
     pev_bridge_options_init(&opts);
     opts.host = cc->host;
     opts.port = cc->port;
@@ -1658,7 +1749,7 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
     opts.queue_bytes = cc->queue_bytes;
     opts.log = cluster_log;
     opts.log_data = cg;
-    opts.origins = pev_daemon_module_state(d, &cluster_module);
+    opts.origins = cg->proc->origins;
     /* the bridge connects from the loop: an absent Redis is no failure, the
      * node serves its own clients and joins when Redis answers */
     if ((rv = pev_bridge_create(&cg->br, pev_daemon_loop(d), cg->bus, &opts, gp))
@@ -1670,9 +1761,14 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
         || (rv = pev_event_register(NULL, cg->bus, mod, EV_STATS_QUERY, cluster_stats, cg,
                                     gp)) != APR_SUCCESS
         || (rv = pev_event_register(NULL, cg->bus, mod, EV_EXPORTS_OUT, cluster_exports_out,
-                                    cg, gp)) != APR_SUCCESS)
+                                    cg, gp)) != APR_SUCCESS
+        || (w && (rv = pev_timer_add_in(NULL, pev_daemon_loop(d),
+                                        apr_time_from_msec(CLUSTER_SNAPSHOT_MS),
+                                        cluster_snapshot_due, cg, gp)) != APR_SUCCESS))
         return pev_gen_fail(gen, rv, "cluster: cannot set up the bridge to %s", cc->url);
     apr_pool_pre_cleanup_register(gp, cg, cluster_gen_end);
+    if (w && pev_bridge_stats(cg->br, &bs) == APR_SUCCESS)
+        cluster_snapshot(cg, &bs);      /* the other workers' STATS: now */
     pev_daemon_log(d, PEV_LOG_INFO, "cluster: node %s, Redis %s, channels %s" TOPIC_PREFIX
                    "*%s", pev_bridge_node_id(cg->br), cc->url, cc->channel,
                    cc->password ? " (with a password)" : "");

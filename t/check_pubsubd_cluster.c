@@ -197,16 +197,19 @@ static void node_write_conf(int i, const char *settings)
     pt_write_file(N[i].conf, conf);
 }
 
-/* "Cluster redis://127.0.0.1:PORT\n" for @a r. */
-static const char *cluster_of(pt_redis_t *r)
+/* "Cluster redis://127.0.0.1:PORT\n" for @a r, then @a more. */
+static const char *cluster_with(pt_redis_t *r, const char *more)
 {
-    static char line[4][64];
+    static char line[4][128];
     static int k;
 
     k = (k + 1) % 4;
-    snprintf(line[k], sizeof line[k], "Cluster redis://127.0.0.1:%u\n", pt_redis_port(r));
+    snprintf(line[k], sizeof line[k], "Cluster redis://127.0.0.1:%u\n%s", pt_redis_port(r),
+             more);
     return line[k];
 }
+
+#define cluster_of(r) cluster_with((r), "")
 
 /* Start node @a i with @a settings (after the test's common lines). */
 static void node_start(int i, const char *settings)
@@ -341,7 +344,8 @@ static void join(const int *nodes, int n)
                       " within %d ms", JOIN_MS);
         for (i = 0; i < n; i++) {
             pt_client_send(pub[i], "PUB join %d %ld", i, k);
-            PT_EXPECT_PREFIX(pub[i], "+OK delivered=1");
+            /* under Workers N: 0 when the subscriber is on another worker */
+            PT_EXPECT_PREFIX(pub[i], "+OK delivered=");
         }
         k++;
         for (j = 0; j < n; j++)
@@ -359,12 +363,13 @@ static void join(const int *nodes, int n)
     }
 }
 
-/* Wait until the counters of every node in @a c (n) stand still: nothing
+/* Wait until the counters seen by the clients in @a c (n, at most
+ * 2 * NODES: under Workers N a client of each worker) stand still: nothing
  * queued, and two STATS 20 ms apart equal. */
 static void settle(lc_client_t **c, int n)
 {
     long deadline = lc_now_ms() + JOIN_MS;
-    counts_t a[NODES], b;
+    counts_t a[2 * NODES], b;
     int i, still;
 
     for (i = 0; i < n; i++)
@@ -984,41 +989,81 @@ START_TEST(redis_stalled_queue_bounded_local_delivery_goes_on)
 }
 END_TEST
 
-/* SIGTERM while the cluster carries a flood: the node says BYE to its
- * clients and exits 0; the other node goes on. */
+/*
+ * SIGTERM while node 0's publishers flood (@a pubs of them, on its
+ * workers in turn, the nodes started with @a settings): node 0 stops in
+ * order, its one bridge logging its close; node 1 still serves: a PUB of
+ * its own reaches its @a subs subscribers (one per worker) after whatever
+ * came from node 0, each publisher's in order, and its reply counts the
+ * @a delivered of its own worker.
+ */
+static void sigterm_mid_traffic(const char *settings, int pubs, int subs, int delivered)
+{
+    lc_client_t *pub0[2], *sub1[2], *pub1;
+    char buf[WINDOW * 64], want[32];
+    size_t off[2] = { 0, 0 };
+    long next[2 * 2];
+    int i, k, id;
+
+    node_start(0, settings);
+    node_start(1, settings);
+    join(BOTH, 2);
+    for (i = 0; i < subs; i++) {
+        sub1[i] = node_client(1);
+        PT_ASK(sub1[i], "SUB t", "+OK subscribed to t");
+    }
+    for (i = 0; i < pubs; i++)
+        pub0[i] = node_client(0);
+    pub1 = node_client(1);
+    for (k = 0; k < 20; k++)
+        for (i = 0; i < pubs; i++) {
+            for (off[i] = 0, id = 0; id < WINDOW; id++)
+                off[i] += (size_t) snprintf(buf + off[i], sizeof buf - off[i],
+                                            "PUB t m %d %d\r\n", 2 * i, k * WINDOW + id);
+            pt_client_write(pub0[i], buf, off[i]);
+        }
+    node_stop(0);                           /* asserts exit status 0 */
+    for (i = 0; i < pubs; i++)
+        ck_assert_int_eq(lc_wait_eof(pub0[i], PT_IO_MS), 1);
+    /* one bridge for the node, whatever its workers */
+    ck_assert_int_eq(node_log_count(0, "cluster: generation 1's bridge to"), 1);
+    pt_client_send(pub1, "PUB t m 1 0");
+    snprintf(want, sizeof want, "+OK delivered=%d", delivered);
+    PT_EXPECT(pub1, want);
+    for (i = 0; i < subs; i++) {
+        next[0] = next[2] = 0;
+        for (;;) {
+            const char *line = pt_client_line(sub1[i], PT_IO_MS);
+            long seq;
+
+            ck_assert_ptr_nonnull(line);
+            if (strcmp(line, "MSG t m 1 0") == 0)
+                break;
+            ck_assert_msg(sscanf(line, "MSG t m %d %ld", &id, &seq) == 2
+                          && (id == 0 || id == 2) && seq >= next[id],
+                          "node 1's subscriber %d got '%s'", i, line);
+            next[id] = seq + 1;
+        }
+    }
+    node_stop(1);
+}
+
 START_TEST(sigterm_during_cluster_traffic)
 {
     pt_redis_t *r = pt_redis_start(NULL);
-    lc_client_t *pub0, *sub1, *pub1;
-    char buf[WINDOW * 64];
-    size_t off = 0;
-    int k;
 
-    pair_start(cluster_of(r), cluster_of(r));
-    sub1 = node_client(1);
-    PT_ASK(sub1, "SUB t", "+OK subscribed to t");
-    pub0 = node_client(0);
-    pub1 = node_client(1);
-    for (k = 0; k < WINDOW; k++)
-        off += (size_t) snprintf(buf + off, sizeof buf - off, "PUB t m 0 %d\r\n", k);
-    for (k = 0; k < 20; k++)
-        pt_client_write(pub0, buf, off);
-    node_stop(0);                           /* asserts exit status 0 */
-    ck_assert_int_eq(lc_wait_eof(pub0, PT_IO_MS), 1);
-    ck_assert_int_ge(node_log_count(0, "cluster: generation 1's bridge to"), 1);
-    /* node 1 still serves: its own PUBs reach its subscriber after whatever
-     * came from node 0 */
-    pt_client_send(pub1, "PUB t m 1 0");
-    PT_EXPECT(pub1, "+OK delivered=1");
-    for (;;) {
-        const char *line = pt_client_line(sub1, PT_IO_MS);
+    sigterm_mid_traffic(cluster_of(r), 1, 1, 1);
+    pt_redis_free(r);
+}
+END_TEST
 
-        ck_assert_ptr_nonnull(line);
-        if (strcmp(line, "MSG t m 1 0") == 0)
-            break;
-        ck_assert_msg(strncmp(line, "MSG t m 0 ", 10) == 0, "got '%s'", line);
-    }
-    node_stop(1);
+/* The same with Workers 2: a publisher on each of node 0's workers, a
+ * subscriber on each of node 1's (its PUB's worker has one). */
+START_TEST(workers2_sigterm_during_cluster_traffic)
+{
+    pt_redis_t *r = pt_redis_start(NULL);
+
+    sigterm_mid_traffic(cluster_with(r, "Workers 2\n"), 2, 2, 1);
     pt_redis_free(r);
 }
 END_TEST
@@ -1519,14 +1564,14 @@ START_TEST(cluster_directives_checked)
         { "Cluster redis://h\nClusterQueueLimit 10 1k\n", "BYTES out of range" },
         { "Cluster redis://h\nClusterUser u\n", "ClusterUser needs ClusterPassword" },
         { "ClusterPassword secret\n", "need a Cluster line" },
-        { "Cluster redis://h\nWorkers 2\n", "Cluster works with Workers 1 only" },
-        { "Workers 4\nCluster redis://h\n", "Cluster works with Workers 1 only" },
     };
     static const char *const good[] = {
         "Cluster off\n",
         "Cluster off\nClusterPassword x\n",
         "Cluster off\nWorkers 2\n",
         "Cluster redis://127.0.0.1\nWorkers 1\n",
+        "Cluster redis://h\nWorkers 2\n",
+        "Workers 4\nCluster redis://h\n",
         "Cluster redis://127.0.0.1\n",
         "Cluster redis://localhost:6380/\n",
         ("Cluster redis://[::1]:6380\nClusterChannel app:\nClusterNode n-1\n"
@@ -1756,6 +1801,177 @@ START_TEST(pub_export_written_before_its_reply)
 }
 END_TEST
 
+
+/* ======================================================================== */
+/* Workers N: the bridge is worker 0's                                       */
+
+/* A node with Workers 2 in the cluster of @a r. */
+#define workers2_of(r) cluster_with((r), "Workers 2\n")
+
+/* Nodes 0 and 1 with Workers 2 in the cluster of @a r, hearing each
+ * other; a client of each worker of each in @a st (node 0's st[0] and
+ * st[1], node 1's st[2] and st[3]), their counters settled. The daemon
+ * hands its connections round robin, the first to worker 0: after
+ * join()'s two per node, st[2i] is worker 0's (the bridge's) and
+ * st[2i + 1] worker 1's, and the tests' later connections alternate the
+ * same way. */
+static void workers2_pair_settled(pt_redis_t *r, lc_client_t **st)
+{
+    int i;
+
+    pair_start(workers2_of(r), workers2_of(r));
+    for (i = 0; i < 4; i++)
+        st[i] = node_client(i / 2);
+    settle(st, 4);
+}
+
+/* The cluster fields of the two clients of one node agree (the bridge's
+ * worker, and the other worker's view of it). */
+static void counts_agree(lc_client_t **c, int node)
+{
+    counts_t a = counts_of(c[0]), b = counts_of(c[1]);
+
+    ck_assert_msg(a.connected == b.connected && a.sent == b.sent && a.received == b.received
+                  && a.lost == b.lost && a.dropped == b.dropped && a.invalid == b.invalid
+                  && a.reconnects == b.reconnects,
+                  "node %d: the workers' STATS disagree: sent %ld/%ld, received %ld/%ld",
+                  node, a.sent, b.sent, a.received, b.received);
+}
+
+/*
+ * Two nodes with Workers 2, four subscribers and two publishers on each
+ * (two subscribers and one publisher per worker): every subscriber gets
+ * every publisher's messages once, in order; delivered= counts the
+ * publisher's own worker's subscribers (2); each node exports its
+ * workers' PUBs once (cluster_sent) and imports the other node's once
+ * (cluster_received), and a STATS on either worker shows the same.
+ */
+START_TEST(workers2_nodes_every_message_once_in_order)
+{
+    pt_redis_t *r = pt_redis_start(NULL);
+    const long n = msgs() / 2;
+    lc_client_t *st[4], *w1[2];
+    counts_t a0[2], a1[2];
+    long m[2], d[2];
+    pubr_t p[4];
+    subr_t s[8];
+    int i, k;
+
+    workers2_pair_settled(r, st);
+    for (k = 0; k < 2; k++) {
+        counts_agree(st + 2 * k, k);
+        a0[k] = counts_of(st[2 * k + 1]);       /* the other worker's view */
+        ck_assert_int_eq(a0[k].connected, 1);
+        m[k] = stat_of(st[2 * k], "messages");
+        d[k] = stat_of(st[2 * k], "deliveries");
+    }
+    for (i = 0; i < 8; i++)
+        sub_init(&s[i], i / 4, "t", 1);
+    for (i = 0; i < 4; i++)
+        pub_init(&p[i], i / 2, i, "t", 2);
+    flood(p, 4, s, 8, n, NULL, NULL);
+    for (i = 0; i < 8; i++) {
+        sub_wait(&s[i], 4 * n);
+        for (k = 0; k < 4; k++)
+            ck_assert_int_eq(s[i].next[k], n);
+    }
+    /* worker 1's view alone first: the bridge's counters reach it without
+     * a STATS on worker 0 */
+    w1[0] = st[1];
+    w1[1] = st[3];
+    settle(w1, 2);
+    for (k = 0; k < 2; k++) {
+        a1[k] = counts_of(st[2 * k + 1]);
+        ck_assert_int_eq(a1[k].sent - a0[k].sent, 2 * n);
+        ck_assert_int_eq(a1[k].received - a0[k].received, 2 * n);
+        ck_assert_int_eq(a1[k].lost + a1[k].dropped + a1[k].invalid, 0);
+        /* messages= counts the node's PUBs once; deliveries= all of its
+         * workers' deliveries, of local and remote messages */
+        ck_assert_int_eq(stat_of(st[2 * k], "messages") - m[k], 2 * n);
+        ck_assert_int_eq(stat_of(st[2 * k + 1], "deliveries") - d[k], 16 * n);
+        ck_assert_int_eq(stat_of(st[2 * k], "xdropped"), 0);
+        counts_agree(st + 2 * k, k);
+    }
+    for (i = 0; i < 8; i++) {
+        sub_take(&s[i], i == 0 ? 50 : 0);
+        ck_assert_int_eq(s[i].got, 4 * n);
+    }
+    pair_stop(r);
+}
+END_TEST
+
+/*
+ * Node 1 (Workers 2) reloads mid-flood with the same address while both
+ * of node 0's workers publish (Workers 2): the subscribers on both of
+ * node 1's workers get the messages in order without a duplicate, each
+ * missing exactly what its generations' bridges counted as lost; node 0's
+ * subscribers get all; both stop in order.
+ */
+START_TEST(workers2_reloads_mid_flood)
+{
+    const int RELOADS = 4;
+    pt_redis_t *r = pt_redis_start(NULL);
+    long n = msgs() / 2, per = n / (RELOADS + 1), lost, deadline;
+    lc_client_t *st[4];
+    counts_t b0, b1;
+    pubr_t p[2];
+    subr_t s[4];
+    char want[64];
+    int i, k;
+
+    workers2_pair_settled(r, st);
+    b0 = counts_of(st[2]);
+    sub_init(&s[0], 0, "t", 1);                 /* local: exact */
+    sub_init(&s[1], 0, "t", 1);
+    sub_init(&s[2], 1, "t", 0);                 /* remote: gaps allowed */
+    sub_init(&s[3], 1, "t", 0);
+    pub_init(&p[0], 0, 0, "t", 1);
+    pub_init(&p[1], 0, 1, "t", 1);
+    for (k = 0; k < RELOADS; k++) {
+        deadline = lc_now_ms() + START_MS;
+        flood(p, 2, s, 4, p[0].next + per, NULL, NULL);
+        node_write_conf(1, workers2_of(r));
+        ck_assert_int_eq(kill(N[1].pid, SIGHUP), 0);
+        snprintf(want, sizeof want, "generation %u ready", ++N[1].gen);
+        while (node_log_count(1, want) == 0) {
+            ck_assert_msg(lc_now_ms() < deadline, "node 1: no '%s'", want);
+            flood(p, 2, s, 4, p[0].next + 5, NULL, NULL);
+        }
+    }
+    /* until both of node 1's subscribers hear a message of each publisher
+     * sent after the last reload */
+    n = p[0].next;
+    deadline = lc_now_ms() + JOIN_MS;
+    while (s[2].next[0] <= n || s[2].next[1] <= n || s[3].next[0] <= n
+           || s[3].next[1] <= n) {
+        ck_assert_msg(lc_now_ms() < deadline, "node 1 heard nothing after its reloads");
+        flood(p, 2, s, 4, p[0].next + 1, NULL, NULL);
+        sub_take(&s[2], 10);
+        sub_take(&s[3], 0);
+    }
+    n = p[0].next;
+    for (i = 0; i < 2; i++)
+        sub_wait(&s[i], 2 * n);
+    settle(st, 4);
+    for (i = 2; i < 4; i++)
+        sub_take(&s[i], 50);
+    b1 = counts_of(st[3]);
+    lost = closed_lost(1) + b1.lost - b0.lost;
+    ck_assert_int_eq(stat_of(st[3], "generation"), RELOADS + 1);
+    for (i = 2; i < 4; i++) {
+        ck_assert_msg(lost == 2 * n - s[i].got, "node 1's subscriber %d missed %ld of %ld,"
+                      " its generations counted %ld lost", i, 2 * n - s[i].got, 2 * n, lost);
+        ck_assert_int_eq(s[i].gaps, lost);
+    }
+    ck_assert_int_eq(b1.invalid, 0);
+    ck_assert_int_eq(stat_of(st[2], "xdropped") + stat_of(st[0], "xdropped"), 0);
+    fprintf(stderr, "check_pubsubd_cluster: %d reloads of node 1 (Workers 2) mid-flood: its"
+            " subscribers got %ld and %ld of %ld, lost %ld (counted)\n", RELOADS, s[2].got,
+            s[3].got, 2 * n, lost);
+    pair_stop(r);
+}
+END_TEST
+
 /* ======================================================================== */
 
 /* One case per test: CK_RUN_CASE=NAME runs one of them. */
@@ -1788,6 +2004,9 @@ static Suite *cluster_suite(void)
     ADD(s, reload_without_cluster_and_failed_reload);
     ADD(s, three_nodes_on_three_redis_cluster_masters);
     ADD(s, pub_export_written_before_its_reply);
+    ADD(s, workers2_nodes_every_message_once_in_order);
+    ADD(s, workers2_reloads_mid_flood);
+    ADD(s, workers2_sigterm_during_cluster_traffic);
     return s;
 }
 
