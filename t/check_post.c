@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -427,20 +428,26 @@ START_TEST(spin_arguments)
 }
 END_TEST
 
-static atomic_int SPIN_GO;
+static atomic_int SPIN_GO, SPIN_READY;
 
 static void *post_when_told(void *arg)
 {
+    struct timespec ms = { 0, 1000000 };
+
+    atomic_store(&SPIN_READY, 1);
     while (!atomic_load(&SPIN_GO))
         ;
+    /* the loop is inside its 10 ms spin by then, also when a slow
+     * scheduler (valgrind runs one thread at a time) started it late */
+    nanosleep(&ms, NULL);
     return (void *) (intptr_t) pev_loop_post(LOOP, on_post, arg);
 }
 
 /* A post to a spinning loop writes no wakeup byte: the spin sees the call
- * and runs it in that iteration. The poster starts once the loop is inside
- * its wait (a watcher on a pipe nobody writes keeps nothing ready; the
- * poster spins on a flag set just before the wait begins, and the spin is
- * 10 ms long, so the post lands inside it). */
+ * and runs it in that iteration. The poster thread is running before the
+ * iteration begins and posts 1 ms after it is told to, just before the
+ * iteration; the spin is 10 ms long (set again on every try: a miss
+ * shortens it), so the post lands inside it. */
 START_TEST(spin_post_needs_no_wakeup_write)
 {
     pcall_t *a = pcall(1);
@@ -450,12 +457,15 @@ START_TEST(spin_post_needs_no_wakeup_write)
     apr_uint64_t it;
     int i;
 
-    ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
     for (i = 0; i < 20 && a->ran == 0; i++) {
+        ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
         s0 = loop_stats();
         it = s0.iterations;
         atomic_store(&SPIN_GO, 0);
+        atomic_store(&SPIN_READY, 0);
         ck_assert_int_eq(pthread_create(&th, NULL, post_when_told, a), 0);
+        while (!atomic_load(&SPIN_READY))
+            sched_yield();
         atomic_store(&SPIN_GO, 1);
         ck_assert_int_eq(pev_loop_run_once(LOOP, 2 * APR_USEC_PER_SEC), APR_SUCCESS);
         pthread_join(th, &st);
