@@ -428,19 +428,49 @@ START_TEST(spin_arguments)
 }
 END_TEST
 
-static atomic_int SPIN_GO, SPIN_READY;
+/* A thread that posts one call to LOOP shortly after spin_poster_go(). */
+typedef struct spin_poster {
+    pthread_t th;
+    atomic_int ready, go;
+    pev_post_fn *fn;
+    void *arg;
+} spin_poster_t;
 
-static void *post_when_told(void *arg)
+static void *spin_poster_run(void *arg)
 {
+    spin_poster_t *sp = arg;
     struct timespec ms = { 0, 1000000 };
 
-    atomic_store(&SPIN_READY, 1);
-    while (!atomic_load(&SPIN_GO))
+    atomic_store(&sp->ready, 1);
+    while (!atomic_load(&sp->go))
         ;
     /* the loop is inside its 10 ms spin by then, also when a slow
      * scheduler (valgrind runs one thread at a time) started it late */
     nanosleep(&ms, NULL);
-    return (void *) (intptr_t) pev_loop_post(LOOP, on_post, arg);
+    return (void *) (intptr_t) pev_loop_post(LOOP, sp->fn, sp->arg);
+}
+
+/* Start the poster and return once it runs: a thread that has not started
+ * yet when the spin begins could miss the spin on a loaded machine. */
+static void spin_poster_start(spin_poster_t *sp, pev_post_fn *fn, void *arg)
+{
+    atomic_store(&sp->ready, 0);
+    atomic_store(&sp->go, 0);
+    sp->fn = fn;
+    sp->arg = arg;
+    ck_assert_int_eq(pthread_create(&sp->th, NULL, spin_poster_run, sp), 0);
+    while (!atomic_load(&sp->ready))
+        sched_yield();
+    atomic_store(&sp->go, 1);
+}
+
+/* Join the poster; its pev_loop_post() succeeded. */
+static void spin_poster_join(spin_poster_t *sp)
+{
+    void *st;
+
+    pthread_join(sp->th, &st);
+    ck_assert_int_eq((intptr_t) st, APR_SUCCESS);
 }
 
 /* A post to a spinning loop writes no wakeup byte: the spin sees the call
@@ -451,8 +481,7 @@ static void *post_when_told(void *arg)
 START_TEST(spin_post_needs_no_wakeup_write)
 {
     pcall_t *a = pcall(1);
-    pthread_t th;
-    void *st;
+    spin_poster_t sp;
     pev_loop_stats_t s0, s1;
     apr_uint64_t it;
     int i;
@@ -461,15 +490,9 @@ START_TEST(spin_post_needs_no_wakeup_write)
         ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
         s0 = loop_stats();
         it = s0.iterations;
-        atomic_store(&SPIN_GO, 0);
-        atomic_store(&SPIN_READY, 0);
-        ck_assert_int_eq(pthread_create(&th, NULL, post_when_told, a), 0);
-        while (!atomic_load(&SPIN_READY))
-            sched_yield();
-        atomic_store(&SPIN_GO, 1);
+        spin_poster_start(&sp, on_post, a);
         ck_assert_int_eq(pev_loop_run_once(LOOP, 2 * APR_USEC_PER_SEC), APR_SUCCESS);
-        pthread_join(th, &st);
-        ck_assert_int_eq((intptr_t) st, APR_SUCCESS);
+        spin_poster_join(&sp);
         if (a->ran == 0)        /* posted after the iteration: next one */
             ck_assert_int_eq(pev_loop_run_once(LOOP, 2 * APR_USEC_PER_SEC), APR_SUCCESS);
         s1 = loop_stats();
@@ -729,18 +752,9 @@ static void on_spin_destroy(void *ud, int cancelled)
     apr_pool_destroy(LPOOL);
 }
 
-static void *post_destroy_when_told(void *arg)
-{
-    (void) arg;
-    while (!atomic_load(&SPIN_GO))
-        ;
-    return (void *) (intptr_t) pev_loop_post(LOOP, on_spin_destroy, NULL);
-}
-
 START_TEST(spin_call_destroys_loop)
 {
-    pthread_t th;
-    void *st;
+    spin_poster_t sp;
     int i;
 
     for (i = 0; i < 20; i++) {
@@ -750,12 +764,9 @@ START_TEST(spin_call_destroys_loop)
         }
         ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
         SPIN_DESTROY_VIA_SPIN = 0;
-        atomic_store(&SPIN_GO, 0);
-        ck_assert_int_eq(pthread_create(&th, NULL, post_destroy_when_told, NULL), 0);
-        atomic_store(&SPIN_GO, 1);
+        spin_poster_start(&sp, on_spin_destroy, NULL);
         ck_assert_int_eq(pev_loop_run_once(LOOP, 2 * APR_USEC_PER_SEC), PEV_EDESTROYED);
-        pthread_join(th, &st);
-        ck_assert_int_eq((intptr_t) st, APR_SUCCESS);
+        spin_poster_join(&sp);
         if (SPIN_DESTROY_VIA_SPIN)
             break;
     }
