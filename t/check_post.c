@@ -513,7 +513,10 @@ START_TEST(spin_post_needs_no_wakeup_write)
 END_TEST
 
 /* A spin ends at the first timer's mark: with a 10 ms spin and a timer due
- * in 2 ms, the timer fires, never early, and not after the whole spin. */
+ * in 1 ms, the timer fires, never early, and not after the whole spin (it
+ * would be 9 ms late). A try that is late anyway (the thread not run for a
+ * while: seen under valgrind, which runs one thread at a time) is made
+ * again; the test fails when five tries all are. */
 static apr_time_t FIRED_AT;
 
 static void on_spin_timer(pev_timer_t *t, void *ud)
@@ -526,19 +529,28 @@ static void on_spin_timer(pev_timer_t *t, void *ud)
 START_TEST(spin_ends_at_a_timer)
 {
     pev_timer_t *t;
-    apr_time_t mark;
+    apr_time_t mark, late = 0;
+    int i;
 
-    ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
-    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);     /* the clock */
-    mark = pev_loop_now(LOOP) + 2000;
-    ck_assert_int_eq(pev_timer_add(&t, LOOP, mark, on_spin_timer, NULL, pt_pool),
-                     APR_SUCCESS);
-    FIRED_AT = 0;
-    PT_RUN_UNTIL(pev_loop_run_once(LOOP, -1), FIRED_AT != 0);
-    ck_assert_int_ge(FIRED_AT, mark);
-    ck_assert_int_ge(pev_loop_now(LOOP), mark);
-    /* not after the whole 10 ms spin (7 ms of slack for a busy machine) */
-    ck_assert_int_lt(FIRED_AT - mark, 7000);
+    for (i = 0; i < 5; i++) {
+        /* set again every try: a late one shortened it */
+        ck_assert_int_eq(pev_loop_set_spin(LOOP, 10000), APR_SUCCESS);
+        ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);     /* the clock */
+        mark = pev_loop_now(LOOP) + 1000;
+        ck_assert_int_eq(pev_timer_add(&t, LOOP, mark, on_spin_timer, NULL, pt_pool),
+                         APR_SUCCESS);
+        FIRED_AT = 0;
+        PT_RUN_UNTIL(pev_loop_run_once(LOOP, -1), FIRED_AT != 0);
+        ck_assert_int_ge(FIRED_AT, mark);
+        ck_assert_int_ge(pev_loop_now(LOOP), mark);
+        (void) pev_timer_release(t);
+        late = FIRED_AT - mark;
+        /* not after the whole spin (6 ms of slack for a busy machine) */
+        if (late < 7000)
+            break;
+    }
+    ck_assert_msg(i < 5, "five timers fired after the whole spin (last %" APR_TIME_T_FMT
+                  " us late)", late);
 }
 END_TEST
 
