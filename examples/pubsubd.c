@@ -1483,10 +1483,14 @@ static const char *cluster_check(pev_gen_t *gen, void *mconf)
  * EV_REMOTE_PUB copy (cluster_decode()), delivered there as another
  * worker's PUB: no bridge is on their buses, so nothing goes back to
  * Redis. The other workers' STATS show the bridge's counters as worker 0
- * last stored them in the node's state (every CLUSTER_SNAPSHOT_MS, and at
- * each STATS on worker 0).
+ * last stored them in the node's state: every CLUSTER_SNAPSHOT_MS while
+ * they change, and at each STATS on worker 0. While they stand still the
+ * interval doubles up to CLUSTER_SNAPSHOT_IDLE_MS (an idle node is not
+ * woken 100 times a second); the next export, import or bridge log line
+ * (a connection made or lost) brings it back to CLUSTER_SNAPSHOT_MS.
  */
 #define CLUSTER_SNAPSHOT_MS     10
+#define CLUSTER_SNAPSHOT_IDLE_MS 1000
 
 /* The node's state, for the daemon's life: the import state every
  * generation's bridge takes over (the origins table: worker 0's thread's,
@@ -1508,7 +1512,22 @@ typedef struct cluster_gen {
     const cluster_conf_t *conf;
     const pubsub_conf_t *pc;    /* MaxLine of this generation, for remote lines */
     unsigned number;            /* the generation's */
+    /* Workers N, worker 0: the snapshot's timer, its interval (ms) and the
+     * counters it last stored */
+    pev_timer_t *snap_timer;
+    unsigned snap_ms;
+    pev_bridge_stats_t snap_last;
 } cluster_gen_t;
+
+/* Workers N, worker 0: the bridge is busy, the snapshot is due within
+ * CLUSTER_SNAPSHOT_MS again (after the idle backoff). */
+static inline void cluster_snapshot_wake(cluster_gen_t *cg)
+{
+    if (cg->snap_ms > CLUSTER_SNAPSHOT_MS) {
+        cg->snap_ms = CLUSTER_SNAPSHOT_MS;
+        (void) pev_timer_rearm_in(cg->snap_timer, apr_time_from_msec(CLUSTER_SNAPSHOT_MS));
+    }
+}
 
 /* The bridge's log lines, in the daemon's log. */
 static void cluster_log(int priority, const char *text, void *user_data)
@@ -1518,6 +1537,7 @@ static void cluster_log(int priority, const char *text, void *user_data)
                             : priority == PEV_BRIDGE_LOG_WARNING ? PEV_LOG_WARN
                             : PEV_LOG_INFO;
 
+    cluster_snapshot_wake(cg);
     pev_daemon_log(cg->d, level, "cluster: %s", text);
 }
 
@@ -1532,7 +1552,7 @@ static apr_status_t cluster_encode(const void **data, apr_size_t *len, const cha
 
     (void) event;
     (void) scratch;
-    (void) user_data;
+    cluster_snapshot_wake(user_data);
     *data = p->line + 5 + tlen;
     *len = p->len - 7 - tlen;
     return APR_SUCCESS;
@@ -1563,6 +1583,7 @@ static apr_status_t cluster_decode(const void **event_data, const pev_bridge_msg
     publication_t *p;
     char *m;
 
+    cluster_snapshot_wake(cg);
     if (strncmp(msg->event, TOPIC_PREFIX, sizeof TOPIC_PREFIX - 1) != 0)
         return APR_EINVAL;              /* the import's prefix: never */
     topic = msg->event + sizeof TOPIC_PREFIX - 1;
@@ -1620,15 +1641,33 @@ static void cluster_snapshot(cluster_gen_t *cg, const pev_bridge_stats_t *bs)
     atomic_store_explicit(&cp->live, cg->number, memory_order_release);
 }
 
-/* Workers N, on worker 0: the snapshot, every CLUSTER_SNAPSHOT_MS. */
+/* Whether the counters the snapshot stores differ. */
+static int cluster_stats_differ(const pev_bridge_stats_t *a, const pev_bridge_stats_t *b)
+{
+    return a->connected != b->connected || a->queued != b->queued || a->sent != b->sent
+           || a->received != b->received || a->lost != b->lost || a->dropped != b->dropped
+           || a->invalid != b->invalid || a->repeated != b->repeated
+           || a->reconnects != b->reconnects || a->failures != b->failures;
+}
+
+/* Workers N, on worker 0: the snapshot, every CLUSTER_SNAPSHOT_MS while
+ * the counters change, backing off to CLUSTER_SNAPSHOT_IDLE_MS while they
+ * do not. */
 static void cluster_snapshot_due(pev_timer_t *timer, void *user_data)
 {
     cluster_gen_t *cg = user_data;
     pev_bridge_stats_t bs;
 
-    if (pev_bridge_stats(cg->br, &bs) == APR_SUCCESS)
+    if (pev_bridge_stats(cg->br, &bs) == APR_SUCCESS) {
+        if (cluster_stats_differ(&bs, &cg->snap_last))
+            cg->snap_ms = CLUSTER_SNAPSHOT_MS;
+        else if (cg->snap_ms < CLUSTER_SNAPSHOT_IDLE_MS)
+            cg->snap_ms = cg->snap_ms * 2 < CLUSTER_SNAPSHOT_IDLE_MS ? cg->snap_ms * 2
+                          : CLUSTER_SNAPSHOT_IDLE_MS;
+        cg->snap_last = bs;
         cluster_snapshot(cg, &bs);
-    pev_timer_rearm_in(timer, apr_time_from_msec(CLUSTER_SNAPSHOT_MS));
+    }
+    pev_timer_rearm_in(timer, apr_time_from_msec(cg->snap_ms));
 }
 
 /* STATS: the cluster's fields (the bridge's own on its worker, its
@@ -1762,13 +1801,16 @@ static apr_status_t cluster_init(pev_gen_t *gen, pev_module_t *mod, void *mconf)
                                     gp)) != APR_SUCCESS
         || (rv = pev_event_register(NULL, cg->bus, mod, EV_EXPORTS_OUT, cluster_exports_out,
                                     cg, gp)) != APR_SUCCESS
-        || (w && (rv = pev_timer_add_in(NULL, pev_daemon_loop(d),
+        || (w && (rv = pev_timer_add_in(&cg->snap_timer, pev_daemon_loop(d),
                                         apr_time_from_msec(CLUSTER_SNAPSHOT_MS),
                                         cluster_snapshot_due, cg, gp)) != APR_SUCCESS))
         return pev_gen_fail(gen, rv, "cluster: cannot set up the bridge to %s", cc->url);
     apr_pool_pre_cleanup_register(gp, cg, cluster_gen_end);
-    if (w && pev_bridge_stats(cg->br, &bs) == APR_SUCCESS)
+    cg->snap_ms = CLUSTER_SNAPSHOT_MS;
+    if (w && pev_bridge_stats(cg->br, &bs) == APR_SUCCESS) {
+        cg->snap_last = bs;
         cluster_snapshot(cg, &bs);      /* the other workers' STATS: now */
+    }
     pev_daemon_log(d, PEV_LOG_INFO, "cluster: node %s, Redis %s, channels %s" TOPIC_PREFIX
                    "*%s", pev_bridge_node_id(cg->br), cc->url, cc->channel,
                    cc->password ? " (with a password)" : "");

@@ -1900,6 +1900,74 @@ START_TEST(workers2_nodes_every_message_once_in_order)
 }
 END_TEST
 
+/* The context switches of every thread of process @a pid so far (each
+ * wakeup from a wait is one). */
+static long wakeups_of(pid_t pid)
+{
+    char path[320], line[128];
+    long total = 0, v;
+    struct dirent *de;
+    DIR *d;
+
+    snprintf(path, sizeof path, "/proc/%ld/task", (long) pid);
+    d = opendir(path);
+    ck_assert_msg(d != NULL, "%s: %s", path, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        FILE *f;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/task/%s/status", (long) pid, de->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;                   /* the thread ended */
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1
+                || sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+                total += v;
+        fclose(f);
+    }
+    closedir(d);
+    return total;
+}
+
+/*
+ * An idle Workers 2 node is not woken a hundred times a second to store
+ * the bridge's counters for worker 1: after its counters stood still for
+ * two seconds, its threads wake fewer than 30 times in the next second
+ * (every 10 ms would be 100); and the next message brings the 10 ms
+ * back: worker 1's STATS shows it sent without a STATS on worker 0.
+ */
+START_TEST(workers2_idle_node_backs_off)
+{
+    pt_redis_t *r = pt_redis_start(NULL);
+    lc_client_t *st[4], *w1[1];
+    counts_t a, b;
+    long before, woken;
+    pubr_t p;
+    subr_t s;
+
+    workers2_pair_settled(r, st);
+    lc_sleep_ms(2000);
+    a = counts_of(st[1]);
+    before = wakeups_of(N[0].pid);
+    lc_sleep_ms(1000);
+    woken = wakeups_of(N[0].pid) - before;
+    fprintf(stderr, "idle Workers 2 node: %ld wakeups in 1 s\n", woken);
+    ck_assert_msg(woken < 30, "an idle node woke %ld times in a second", woken);
+    /* a message: worker 1 sees it exported */
+    sub_init(&s, 1, "t", 1);
+    pub_init(&p, 0, 0, "t", 0);
+    flood(&p, 1, &s, 1, 1, NULL, NULL);
+    sub_wait(&s, 1);
+    w1[0] = st[1];
+    settle(w1, 1);
+    b = counts_of(st[1]);
+    ck_assert_int_eq(b.sent - a.sent, 1);
+    sub_take(&s, 0);
+    pair_stop(r);
+}
+END_TEST
+
 /*
  * Node 1 (Workers 2) reloads mid-flood with the same address while both
  * of node 0's workers publish (Workers 2): the subscribers on both of
@@ -2006,6 +2074,7 @@ static Suite *cluster_suite(void)
     ADD(s, pub_export_written_before_its_reply);
     ADD(s, workers2_nodes_every_message_once_in_order);
     ADD(s, workers2_reloads_mid_flood);
+    ADD(s, workers2_idle_node_backs_off);
     ADD(s, workers2_sigterm_during_cluster_traffic);
     return s;
 }
