@@ -28,38 +28,32 @@ void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 #define PEVI_UNLIKELY(x) (x)
 #endif
 
-/* The node of entry e. */
-static inline pevi_heap_node_t *node_of(const pevi_heap_entry_t *e)
-{
-    return e->node;
-}
-
 /* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
  * The nodes are read only when the marks are equal. */
 static inline int key_before(apr_time_t m, const pevi_heap_node_t *node,
                              const pevi_heap_entry_t *y)
 {
-    return m < y->mark || (m == y->mark && node->seq < node_of(y)->seq);
+    return m < y->mark || (m == y->mark && node->seq < y->node->seq);
 }
 
 /* Whether entry x sorts before key (m, node's seq). */
 static inline int entry_before(const pevi_heap_entry_t *x, apr_time_t m,
                                const pevi_heap_node_t *node)
 {
-    return x->mark < m || (x->mark == m && node_of(x)->seq < node->seq);
+    return x->mark < m || (x->mark == m && x->node->seq < node->seq);
 }
 
 /* Whether entry x sorts before entry y. */
 static inline int entry_less(const pevi_heap_entry_t *x,
                              const pevi_heap_entry_t *y)
 {
-    return x->mark < y->mark || (x->mark == y->mark && node_of(x)->seq < node_of(y)->seq);
+    return x->mark < y->mark || (x->mark == y->mark && x->node->seq < y->node->seq);
 }
 
 /* Move the entry at slot from to slot to, and tell its node. */
 static inline void move(pevi_heap_entry_t *a, apr_size_t to, apr_size_t from)
 {
-    pevi_heap_node_t *node = node_of(&a[from]);
+    pevi_heap_node_t *node = a[from].node;
 
     a[to] = a[from];
     node->index = (apr_uint32_t) to;
@@ -241,7 +235,7 @@ static void remove_at(pevi_heap_t *h, apr_size_t i)
     if (i != last) {
         pevi_heap_entry_t *a = h->a;
         apr_time_t m = a[last].mark;
-        pevi_heap_node_t *node = node_of(&a[last]);
+        pevi_heap_node_t *node = a[last].node;
 
         if (i > 0 && key_before(m, node, &a[(i - 1) >> 2]))
             sift_up(a, i, m, node);
@@ -317,7 +311,7 @@ void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark)
 
 void pevi_heap_retime_top(pevi_heap_t *h, apr_time_t mark, apr_uint64_t seq)
 {
-    pevi_heap_node_t *n = node_of(&h->a[0]);
+    pevi_heap_node_t *n = h->a[0].node;
 
     n->mark = mark;
     n->seq = seq;
@@ -327,7 +321,7 @@ void pevi_heap_retime_top(pevi_heap_t *h, apr_time_t mark, apr_uint64_t seq)
 
 pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
 {
-    return h->size ? node_of(&h->a[0]) : NULL;
+    return h->size ? h->a[0].node : NULL;
 }
 
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
@@ -336,7 +330,7 @@ pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
 
     if (!h->size)
         return NULL;
-    n = node_of(&h->a[0]);
+    n = h->a[0].node;
     n->index = PEVI_HEAP_NONE;
     remove_at(h, 0);
     return n;
@@ -357,7 +351,7 @@ void pevi_heap_prefetch_due(const pevi_heap_t *h, apr_time_t mark)
     while (head < tail) {
         apr_size_t i = q[head++], c = 4 * i + 1, j;
 
-        __builtin_prefetch(node_of(&a[i]), 1);
+        __builtin_prefetch(a[i].node, 1);
         if (c + 4 <= n && tail + 4 <= PEVI_HEAP_PREFETCH_MAX) {
             /* all four children: queued without branches (whether a
              * child is due is random) */
@@ -389,7 +383,7 @@ static void rebuild(pevi_heap_t *h, apr_size_t n)
     if (n > 1)
         for (i = (n - 2) / 4 + 1; i-- > 0;) {
             pevi_heap_entry_t e = a[i];
-            pevi_heap_node_t *node = node_of(&e);
+            pevi_heap_node_t *node = e.node;
 
             sift_down(a, n, i, e.mark, node);
         }
