@@ -30,7 +30,9 @@
  * --smoke: one short round of one shape and 200 idle connections, for CI
  * (it checks that everything runs and every delivery arrives; it judges no
  * speed). BENCH_RUNS sets the rounds (default 5), BENCH_SECONDS the length
- * of a measurement (default 2).
+ * of a measurement (default 2), BENCH_SHAPES the shapes to run (by default
+ * the four: "10,32 100,32 10,1 100,1"; any S,W pairs, S up to 1,000 and W
+ * up to 1,024, separated by spaces).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -318,7 +320,8 @@ static void raise_nofile(int want)
 
 int main(int argc, char **argv)
 {
-    static const int shapes[][2] = { { 10, 32 }, { 100, 32 }, { 10, 1 }, { 100, 1 } };
+    int shapes[16][2] = { { 10, 32 }, { 100, 32 }, { 10, 1 }, { 100, 1 } };
+    const char *shape_env = getenv("BENCH_SHAPES");
     const char *pubsubd = "examples/pubsubd", *redis = "/usr/bin/redis-server";
     int smoke = 0, argi = 1, rounds, nshapes, idle_n, have_redis, s, i, workers = 0;
     double seconds;
@@ -342,7 +345,25 @@ int main(int argc, char **argv)
         redis = argv[argi++];
     rounds = smoke ? 1 : bench_runs_from_env("BENCH_RUNS", 5);
     seconds = smoke ? 0.3 : bench_env_double("BENCH_SECONDS", 2, 0.1, 60);
-    nshapes = smoke ? 1 : (int) (sizeof shapes / sizeof shapes[0]);
+    nshapes = smoke ? 1 : 4;
+    if (!smoke && shape_env && *shape_env) {
+        const char *p = shape_env;
+        int sub, win, used;
+
+        nshapes = 0;
+        while (sscanf(p, " %d,%d%n", &sub, &win, &used) == 2) {
+            if (nshapes == (int) (sizeof shapes / sizeof shapes[0]) || sub < 1 || sub > 1000
+                || win < 1 || win > 1024)
+                FAIL("BENCH_SHAPES: up to 16 pairs S,W (S 1 to 1000, W 1 to 1024): %s",
+                     shape_env);
+            shapes[nshapes][0] = sub;
+            shapes[nshapes][1] = win;
+            nshapes++;
+            p += used;
+        }
+        if (!nshapes || strspn(p, " ") != strlen(p))
+            FAIL("BENCH_SHAPES: pairs S,W separated by spaces, not \"%s\"", shape_env);
+    }
     idle_n = smoke ? 200 : 5000;
     have_redis = access(redis, X_OK) == 0;
     if (workers) {
