@@ -24,9 +24,21 @@ void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 
 #if defined(__GNUC__)
 #define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PEVI_INLINE inline __attribute__((always_inline))
 #else
 #define PEVI_UNLIKELY(x) (x)
+#define PEVI_INLINE inline
 #endif
+
+/* x when pick is 1, y when it is 0, without a branch: a mask rather than
+ * ?:, which the compiler may turn into a jump (the winner of a sift's
+ * tournament is random, and a jump on it mispredicts one time in three). */
+static inline apr_size_t select_index(apr_size_t pick, apr_size_t x, apr_size_t y)
+{
+    apr_size_t mask = (apr_size_t) 0 - pick;
+
+    return (x & mask) | (y & ~mask);
+}
 
 /* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
  * The nodes are read only when the marks are equal. */
@@ -34,13 +46,6 @@ static inline int key_before(apr_time_t m, const pevi_heap_node_t *node,
                              const pevi_heap_entry_t *y)
 {
     return m < y->mark || (m == y->mark && node->seq < y->node->seq);
-}
-
-/* Whether entry x sorts before key (m, node's seq). */
-static inline int entry_before(const pevi_heap_entry_t *x, apr_time_t m,
-                               const pevi_heap_node_t *node)
-{
-    return x->mark < m || (x->mark == m && x->node->seq < node->seq);
 }
 
 /* Whether entry x sorts before entry y. */
@@ -117,36 +122,40 @@ static inline void prefetch_16(const pevi_heap_entry_t *first)
 }
 
 /* Place (m, node), which belongs at or below the hole i of a heap of n
- * entries, moving smaller children up. */
-static inline void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
-                                 apr_time_t m, pevi_heap_node_t *node, int newest)
+ * entries, moving smaller children up. Always inlined, so that @a newest is
+ * a constant in each caller. */
+static PEVI_INLINE void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_size_t i,
+                                      apr_time_t m, pevi_heap_node_t *node, int newest)
 {
     for (;;) {
         apr_size_t c = 4 * i + 1, k;
+        apr_time_t mk;
 
         if (c + 3 < n) {
-            apr_size_t l, r;
-
             /* in a large heap the next level is a cache miss: start
              * fetching it while this one is compared */
             if (4 * c + 16 < n)
                 prefetch_16(&a[4 * c + 1]);
             /* all four children: a small tournament on the marks alone,
-             * written for conditional moves (the outcomes are random);
-             * equal marks go to the exact comparison, which reads seqs */
+             * without a branch on its outcomes (they are random); equal
+             * marks anywhere in it (one test, the flags or-ed) go to the
+             * exact comparison, which reads seqs */
             {
                 apr_time_t m0 = a[c].mark, m1 = a[c + 1].mark,
                            m2 = a[c + 2].mark, m3 = a[c + 3].mark, ml, mr;
+                apr_size_t pl = m1 < m0, pr = m3 < m2, pk;
 
-                l = m1 < m0 ? c + 1 : c;
-                ml = m1 < m0 ? m1 : m0;
-                r = m3 < m2 ? c + 3 : c + 2;
-                mr = m3 < m2 ? m3 : m2;
-                k = mr < ml ? r : l;
-                if (PEVI_UNLIKELY(m0 == m1 || m2 == m3 || ml == mr)) {
-                    l = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
-                    r = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
+                ml = pl ? m1 : m0;
+                mr = pr ? m3 : m2;
+                pk = mr < ml;
+                mk = pk ? mr : ml;
+                k = select_index(pk, c + 2 + pr, c + pl);
+                if (PEVI_UNLIKELY((m0 == m1) | (m2 == m3) | (ml == mr))) {
+                    apr_size_t l = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
+                    apr_size_t r = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
+
                     k = entry_less(&a[r], &a[l]) ? r : l;
+                    mk = a[k].mark;
                 }
             }
         }
@@ -157,12 +166,14 @@ static inline void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_size_t 
             for (j = c + 1; j < n; j++)
                 if (entry_less(&a[j], &a[k]))
                     k = j;
+            mk = a[k].mark;
         }
         else
             break;
-        /* a node holding the largest seq sorts after every equal mark:
-         * then the marks decide alone */
-        if (newest ? a[k].mark > m : !entry_before(&a[k], m, node))
+        /* stop unless the winner sorts before (m, node); a node holding
+         * the largest seq sorts after every equal mark: then the marks
+         * decide alone (the winner's node is read only on equal marks) */
+        if (newest ? mk > m : !(mk < m || (mk == m && a[k].node->seq < node->seq)))
             break;
         move(a, i, k);
         i = k;
