@@ -330,11 +330,6 @@ void pevi_heap_retime_top(pevi_heap_t *h, apr_time_t mark, apr_uint64_t seq)
     sift_down(h->a, h->size, 0, mark, n);
 }
 
-pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
-{
-    return h->size ? h->a[0].node : NULL;
-}
-
 pevi_heap_node_t *pevi_heap_pop(pevi_heap_t *h)
 {
     pevi_heap_node_t *n;
@@ -412,7 +407,3 @@ void pevi_heap_rebuild(pevi_heap_t *h, apr_size_t n)
     rebuild(h, n);
 }
 
-apr_size_t pevi_heap_size(const pevi_heap_t *h)
-{
-    return h->size;
-}

@@ -152,8 +152,12 @@ void pevi_heap_remove(pevi_heap_t *h, pevi_heap_node_t *n);
  * again (it sorts after existing equal marks); O(log n), never allocates. */
 void pevi_heap_update(pevi_heap_t *h, pevi_heap_node_t *n, apr_time_t mark);
 
-/* The minimum node by (mark, seq), or NULL if the heap is empty; O(1). */
-pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h);
+/* The minimum node by (mark, seq), or NULL if the heap is empty; O(1).
+ * Inline: the loop asks for it at every pop. */
+static inline pevi_heap_node_t *pevi_heap_top(const pevi_heap_t *h)
+{
+    return h->size ? h->a[0].node : NULL;
+}
 
 /* The minimum node's mark, read from the array (the heap must not be
  * empty); O(1). */
@@ -220,8 +224,11 @@ static inline void pevi_heap_filter(pevi_heap_t *h, pevi_heap_keep_fn *keep,
     pevi_heap_rebuild(h, n);
 }
 
-/* Number of nodes in the heap. */
-apr_size_t pevi_heap_size(const pevi_heap_t *h);
+/* Number of nodes in the heap. Inline: a cancel and every pop ask. */
+static inline apr_size_t pevi_heap_size(const pevi_heap_t *h)
+{
+    return h->size;
+}
 
 /* Whether @a n is in a heap. */
 static inline int pevi_heap_contains(const pevi_heap_node_t *n)

@@ -365,9 +365,24 @@ static int sweep_drop(pevi_heap_node_t *n, void *user_data)
  * sweep drops it (the sweep reads every entry's record, ahead of its
  * place, and makes the dropped ones idle). A cancel reads and writes the
  * record's line only. */
+/* The sweeps, out of line (a cancel calls one in the rare case only, and
+ * its common case saves no registers); each with its verdict inlined. */
+static PEVI_NOINLINE void sweep_all(pev_loop_t *loop)
+{
+    pevi_heap_filter(&loop->heap, sweep_drop, NULL);
+    loop->dead = 0;
+}
+
+static PEVI_NOINLINE void sweep_dead(pev_loop_t *loop)
+{
+    pevi_heap_filter(&loop->heap, sweep_keep, NULL);
+    loop->dead = 0;
+}
+
 static inline void timer_cancel_lazy(pev_timer_t *t)
 {
     pev_loop_t *loop = t->loop;
+    apr_size_t dead;
 
     if (PEVI_TSTATE(t) != T_HEAP) {
         pevi_timer_disarm(t);
@@ -375,16 +390,12 @@ static inline void timer_cancel_lazy(pev_timer_t *t)
     }
     PEVI_TSTATE(t) = T_DEAD;
     loop->armed--;
-    if (PEVI_UNLIKELY(++loop->dead >= DEAD_SWEEP_ALL)) {
-        if (loop->dead == pevi_heap_size(&loop->heap)) {
-            /* nothing armed is left in the heap */
-            pevi_heap_filter(&loop->heap, sweep_drop, NULL);
-            loop->dead = 0;
-        }
-        else if (loop->dead >= DEAD_SWEEP_MIN && loop->dead > DEAD_SWEEP_RATIO * loop->armed) {
-            pevi_heap_filter(&loop->heap, sweep_keep, NULL);
-            loop->dead = 0;
-        }
+    dead = ++loop->dead;
+    if (PEVI_UNLIKELY(dead >= DEAD_SWEEP_ALL)) {
+        if (dead == pevi_heap_size(&loop->heap))
+            sweep_all(loop);                /* nothing armed is left in the heap */
+        else if (dead >= DEAD_SWEEP_MIN && dead > DEAD_SWEEP_RATIO * loop->armed)
+            sweep_dead(loop);
     }
 }
 
