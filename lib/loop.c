@@ -267,26 +267,17 @@ void pevi_timer_disarm(pev_timer_t *t)
     PEVI_TSTATE(t) = T_IDLE;
 }
 
-apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
+/* pevi_timer_arm() but for the lazy re-arm of an armed timer, which
+ * timer_arm() does inline. */
+static PEVI_NOINLINE apr_status_t timer_arm_slow(pev_timer_t *t, apr_time_t mark)
 {
     pev_loop_t *loop = t->loop;
     apr_status_t st;
 
     switch (PEVI_TSTATE(t)) {
     case T_HEAP:
-        /* later (or the same): lazily, without touching the heap; the
-         * entry's mark stays a lower bound (see loop_int.h) */
-        if (mark >= t->node.mark) {
-            apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
-
-            if (lag <= PEVI_TLAG_MAX) {
-                (void) pevi_heap_take_seq(&loop->heap);
-                t->node.mark = mark;
-                PEVI_TLAG(t) = (unsigned int) lag;
-                return APR_SUCCESS;
-            }
-        }
-        /* earlier, or too far apart: move the entry */
+        /* earlier, or too far apart (timer_arm() took the lazy case):
+         * move the entry */
         pevi_heap_update(&loop->heap, &t->node, mark);
         PEVI_TLAG(t) = 0;
         return APR_SUCCESS;
@@ -334,6 +325,31 @@ apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
     PEVI_TLAG(t) = 0;
     loop->armed++;
     return APR_SUCCESS;
+}
+
+/* Arm @a t for @a mark. The common case, an armed timer re-armed for a later
+ * mark (the idle timeout), inline and without a call: lazily, without
+ * touching the heap; the entry's mark stays a lower bound (see
+ * loop_int.h). The rest in timer_arm_slow(). */
+static inline apr_status_t timer_arm(pev_timer_t *t, apr_time_t mark)
+{
+    if (PEVI_TSTATE(t) == T_HEAP && mark >= t->node.mark) {
+        pev_loop_t *loop = t->loop;
+        apr_uint64_t lag = loop->heap.next_seq - t->node.seq;
+
+        if (PEVI_UNLIKELY(lag > PEVI_TLAG_MAX))
+            return timer_arm_slow(t, mark);
+        (void) pevi_heap_take_seq(&loop->heap);
+        t->node.mark = mark;
+        PEVI_TLAG(t) = (unsigned int) lag;
+        return APR_SUCCESS;
+    }
+    return timer_arm_slow(t, mark);
+}
+
+apr_status_t pevi_timer_arm(pev_timer_t *t, apr_time_t mark)
+{
+    return timer_arm(t, mark);
 }
 
 /* A sweep's verdict on one entry: a cancelled timer's entry goes (the timer
@@ -632,7 +648,7 @@ apr_status_t pev_timer_rearm(pev_timer_t *t, apr_time_t mark)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    return pevi_timer_arm(t, mark);
+    return timer_arm(t, mark);
 }
 
 apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
@@ -641,7 +657,7 @@ apr_status_t pev_timer_rearm_in(pev_timer_t *t, apr_interval_time_t delay)
         return APR_EINVAL;
     if (!t->loop)
         return PEV_EDESTROYED;
-    return pevi_timer_arm(t, time_add(t->loop->now, delay));
+    return timer_arm(t, time_add(t->loop->now, delay));
 }
 
 apr_status_t pev_timer_cancel(pev_timer_t *t)
