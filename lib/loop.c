@@ -376,11 +376,6 @@ static int sweep_drop(pevi_heap_node_t *n, void *user_data)
     return 0;
 }
 
-/* Cancel without touching the heap: the record alone says T_DEAD, and its
- * entry stays until it surfaces, the timer is re-armed or released, or a
- * sweep drops it (the sweep reads every entry's record, ahead of its
- * place, and makes the dropped ones idle). A cancel reads and writes the
- * record's line only. */
 /* The sweeps, out of line (a cancel calls one in the rare case only, and
  * its common case saves no registers); each with its verdict inlined. */
 static PEVI_NOINLINE void sweep_all(pev_loop_t *loop)
@@ -395,6 +390,11 @@ static PEVI_NOINLINE void sweep_dead(pev_loop_t *loop)
     loop->dead = 0;
 }
 
+/* Cancel without touching the heap: the record alone says T_DEAD, and its
+ * entry stays until it surfaces, the timer is re-armed or released, or a
+ * sweep drops it (the sweep reads every entry's record, ahead of its
+ * place, and makes the dropped ones idle). A cancel reads and writes the
+ * record's line only. */
 static inline void timer_cancel_lazy(pev_timer_t *t)
 {
     pev_loop_t *loop = t->loop;
