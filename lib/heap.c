@@ -25,7 +25,9 @@ void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 #if defined(__GNUC__)
 #define PEVI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PEVI_INLINE inline __attribute__((always_inline))
+#define PEVI_NOINLINE __attribute__((noinline))
 #else
+#define PEVI_NOINLINE
 #define PEVI_UNLIKELY(x) (x)
 #define PEVI_INLINE inline
 #endif
@@ -121,6 +123,23 @@ static inline void prefetch_16(const pevi_heap_entry_t *first)
 #endif
 }
 
+/* Of the four entries from c on, the one whose mark is @a mk (the least of
+ * theirs) with the least seq: the tournament of sift_down_any() when marks
+ * in it are equal. Out of line, so that the loop keeps no addresses alive
+ * for it. */
+static PEVI_NOINLINE apr_size_t first_of_tied(const pevi_heap_entry_t *a, apr_size_t c,
+                                              apr_time_t mk)
+{
+    apr_size_t k = c, j;
+
+    while (a[k].mark != mk)
+        k++;
+    for (j = k + 1; j < c + 4; j++)
+        if (a[j].mark == mk && a[j].node->seq < a[k].node->seq)
+            k = j;
+    return k;
+}
+
 /* Place (m, node), which belongs at or below the hole i of a heap of n
  * entries, moving smaller children up. Always inlined, so that @a newest is
  * a constant in each caller. */
@@ -132,32 +151,30 @@ static PEVI_INLINE void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_si
         apr_time_t mk;
 
         if (c + 3 < n) {
+            const pevi_heap_entry_t *ch = a + c;
+            apr_time_t m0 = ch[0].mark, m1 = ch[1].mark, m2 = ch[2].mark, m3 = ch[3].mark;
+            apr_time_t ml, mr;
+            apr_size_t pl = m1 < m0, pr = m3 < m2, pk;
+
             /* in a large heap the next level is a cache miss: start
              * fetching it while this one is compared */
             if (4 * c + 16 < n)
                 prefetch_16(&a[4 * c + 1]);
             /* all four children: a small tournament on the marks alone,
-             * without a branch on its outcomes (they are random); equal
-             * marks anywhere in it (one test, the flags or-ed) go to the
-             * exact comparison, which reads seqs */
-            {
-                apr_time_t m0 = a[c].mark, m1 = a[c + 1].mark,
-                           m2 = a[c + 2].mark, m3 = a[c + 3].mark, ml, mr;
-                apr_size_t pl = m1 < m0, pr = m3 < m2, pk;
-
-                ml = pl ? m1 : m0;
-                mr = pr ? m3 : m2;
-                pk = mr < ml;
-                mk = pk ? mr : ml;
-                k = select_index(pk, c + 2 + pr, c + pl);
-                if (PEVI_UNLIKELY((m0 == m1) | (m2 == m3) | (ml == mr))) {
-                    apr_size_t l = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
-                    apr_size_t r = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
-
-                    k = entry_less(&a[r], &a[l]) ? r : l;
-                    mk = a[k].mark;
-                }
-            }
+             * without a branch on its outcomes (they are random), the
+             * winner's place among the four chosen with a mask */
+            ml = pl ? m1 : m0;
+            mr = pr ? m3 : m2;
+            pk = mr < ml;
+            mk = pk ? mr : ml;
+            k = c + select_index(pk, 2 + pr, pl);
+            /* a winner after (m, node) ends the sift whichever child it is;
+             * else equal marks anywhere in the tournament (one test, the
+             * flags or-ed) go to the seqs, which only then are read */
+            if (mk > m)
+                break;
+            if (PEVI_UNLIKELY((m0 == m1) | (m2 == m3) | (ml == mr)))
+                k = first_of_tied(a, c, mk);
         }
         else if (c < n) {
             apr_size_t j;
@@ -167,13 +184,15 @@ static PEVI_INLINE void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_si
                 if (entry_less(&a[j], &a[k]))
                     k = j;
             mk = a[k].mark;
+            if (mk > m)
+                break;
         }
         else
             break;
-        /* stop unless the winner sorts before (m, node); a node holding
-         * the largest seq sorts after every equal mark: then the marks
-         * decide alone (the winner's node is read only on equal marks) */
-        if (newest ? mk > m : !(mk < m || (mk == m && a[k].node->seq < node->seq)))
+        /* the winner's mark is m's: it goes first unless its seq is larger
+         * (a node holding the largest seq sorts after every equal mark:
+         * then the winner always goes first, and no node is read) */
+        if (!newest && mk == m && !(a[k].node->seq < node->seq))
             break;
         move(a, i, k);
         i = k;
