@@ -33,6 +33,13 @@
  * of a measurement (default 2), BENCH_SHAPES the shapes to run (by default
  * the four: "10,32 100,32 10,1 100,1"; any S,W pairs, S up to 1,000 and W
  * up to 1,024, separated by spaces).
+ *
+ * BENCH_PROFILE=1 adds a line per shape with where each server's time goes
+ * (medians over the rounds): its user and system CPU time per delivery, its
+ * main thread's sleeps per publish (voluntary context switches: each is an
+ * epoll_wait that found nothing ready, and a wakeup later), and the load
+ * client's sleeps per publish (each one a wakeup the server's sends pay
+ * for).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -207,7 +214,58 @@ typedef struct result {
     double p99_us;
     double cpu_ns;              /* server CPU per delivery */
     double client_share;        /* the load client's CPU time / wall time */
+    double user_ns, sys_ns;     /* the server's user and system CPU per delivery */
+    double srv_sleeps;          /* the server's sleeps per publish */
+    double cli_sleeps;          /* the load client's sleeps per publish */
 } result_t;
+
+/* Where a process's time goes, so far: user and system CPU (seconds, at the
+ * clock tick's resolution) and its main thread's voluntary context
+ * switches. */
+typedef struct proc_use {
+    double user, sys, sleeps;
+} proc_use_t;
+
+static proc_use_t server_use(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    proc_use_t u = { 0, 0, 0 };
+    FILE *f;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    SYSCHECK(fd >= 0, "open /proc/PID/stat");
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st)
+                   != 2)
+        FAIL("cannot parse %s", path);
+    u.user = (double) ut / (double) sysconf(_SC_CLK_TCK);
+    u.sys = (double) st / (double) sysconf(_SC_CLK_TCK);
+    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+    f = fopen(path, "r");
+    SYSCHECK(f != NULL, "fopen /proc/PID/status");
+    while (fgets(buf, sizeof buf, f))
+        if (sscanf(buf, "voluntary_ctxt_switches: %lf", &u.sleeps) == 1)
+            break;
+    fclose(f);
+    return u;
+}
+
+/* The load client's (this thread's) voluntary context switches so far. */
+static double client_sleeps(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (double) ru.ru_nvcsw;
+}
 
 /* This process's CPU time so far, in seconds. */
 static double client_cpu(void)
@@ -251,14 +309,22 @@ static result_t measure(const server_t *sv, int nsubs, int window, uint64_t ns)
     (void) pump(r, never, ns / 4);
     memset(r->hist, 0, sizeof r->hist);
     {
-        uint64_t d0 = r->deliveries;
-        double u0 = client_cpu();
+        uint64_t d0 = r->deliveries, p0 = r->replies;
+        double u0 = client_cpu(), s0 = client_sleeps(), dd, dp;
+        proc_use_t pu0 = server_use(sv->pid), pu1;
 
         c0 = proc_cpu(sv->pid);
         t0 = bench_now_ns();
         (void) pump(r, never, ns);
         t1 = bench_now_ns();
         c1 = proc_cpu(sv->pid);
+        pu1 = server_use(sv->pid);
+        dd = (double) (r->deliveries - d0);
+        dp = (double) (r->replies - p0);
+        res.user_ns = (pu1.user - pu0.user) * 1e9 / dd;
+        res.sys_ns = (pu1.sys - pu0.sys) * 1e9 / dd;
+        res.srv_sleeps = (pu1.sleeps - pu0.sleeps) / dp;
+        res.cli_sleeps = (client_sleeps() - s0) / dp;
         res.client_share = (client_cpu() - u0) * 1e9 / (double) (t1 - t0);
         res.per_sec = (double) (r->deliveries - d0) * 1e9 / (double) (t1 - t0);
         res.cpu_ns = (c1 - c0) * 1e9 / (double) (r->deliveries - d0);
@@ -322,8 +388,10 @@ int main(int argc, char **argv)
 {
     int shapes[16][2] = { { 10, 32 }, { 100, 32 }, { 10, 1 }, { 100, 1 } };
     const char *shape_env = getenv("BENCH_SHAPES");
+    const char *profile_env = getenv("BENCH_PROFILE");
     const char *pubsubd = "examples/pubsubd", *redis = "/usr/bin/redis-server";
     int smoke = 0, argi = 1, rounds, nshapes, idle_n, have_redis, s, i, workers = 0;
+    int profile = profile_env && strcmp(profile_env, "0") != 0 && *profile_env;
     double seconds;
     server_t sv[2] = { { "pubsubd", P_PUBSUBD, 0, 0, "", 0 },
                        { "redis", P_REDIS, 0, 0, "", 0 } };
@@ -399,7 +467,8 @@ int main(int argc, char **argv)
     for (s = 0; s < nshapes; s++) {
         double rate[2][BENCH_MAX_RUNS], p99[2][BENCH_MAX_RUNS], cpu[2][BENCH_MAX_RUNS];
         double share[2][BENCH_MAX_RUNS], mr[2], mp[2], mc[2], ms[2] = { 0, 0 };
-        int k;
+        double prof[2][4][BENCH_MAX_RUNS], mprof[2][4] = { { 0 } };
+        int k, j;
 
         for (i = 0; i < rounds; i++)
             for (k = 0; k < 2; k++) {
@@ -414,12 +483,18 @@ int main(int argc, char **argv)
                 p99[which][i] = res.p99_us;
                 cpu[which][i] = res.cpu_ns;
                 share[which][i] = res.client_share;
+                prof[which][0][i] = res.user_ns;
+                prof[which][1][i] = res.sys_ns;
+                prof[which][2][i] = res.srv_sleeps;
+                prof[which][3][i] = res.cli_sleeps;
             }
         for (k = 0; k < (have_redis ? 2 : 1); k++) {
             mr[k] = bench_median_of(rate[k], rounds);
             mp[k] = bench_median_of(p99[k], rounds);
             mc[k] = bench_median_of(cpu[k], rounds);
             ms[k] = bench_median_of(share[k], rounds);
+            for (j = 0; j < 4; j++)
+                mprof[k][j] = bench_median_of(prof[k][j], rounds);
         }
         for (k = 0; k < (have_redis ? 2 : 1); k++) {
             char size[32];
@@ -443,6 +518,11 @@ int main(int argc, char **argv)
         else
             printf("%4d, %-4d      | %9.0f | %7.0f | %7.0f\n", shapes[s][0], shapes[s][1],
                    mr[0], mp[0], mc[0]);
+        if (profile)
+            for (k = 0; k < (have_redis ? 2 : 1); k++)
+                printf("  %-10s  user %5.0f ns, system %5.0f ns per delivery; sleeps per"
+                       " publish: server %.2f, client %.2f\n", sv[k].name, mprof[k][0],
+                       mprof[k][1], mprof[k][2], mprof[k][3]);
     }
     if (workers)
         printf("(Workers %d vs Workers 1, in that order; CPU is the server's per delivery,"
