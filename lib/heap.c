@@ -32,16 +32,6 @@ void *(*pevi_heap_realloc)(void *ptr, size_t size) = realloc;
 #define PEVI_INLINE inline
 #endif
 
-/* x when pick is 1, y when it is 0, without a branch: a mask rather than
- * ?:, which the compiler may turn into a jump (the winner of a sift's
- * tournament is random, and a jump on it mispredicts one time in three). */
-static inline apr_size_t select_index(apr_size_t pick, apr_size_t x, apr_size_t y)
-{
-    apr_size_t mask = (apr_size_t) 0 - pick;
-
-    return (x & mask) | (y & ~mask);
-}
-
 /* Whether key (m, node's seq) sorts before entry y: by mark, then by seq.
  * The nodes are read only when the marks are equal. */
 static inline int key_before(apr_time_t m, const pevi_heap_node_t *node,
@@ -124,9 +114,9 @@ static inline void prefetch_16(const pevi_heap_entry_t *first)
 }
 
 /* Of the four entries from c on, the one whose mark is @a mk (the least of
- * theirs) with the least seq: the tournament of sift_down_any() when marks
- * in it are equal. Out of line, so that the loop keeps no addresses alive
- * for it. */
+ * theirs, held by two or more) with the least seq: sift_down_any()'s choice
+ * when its winning mark is tied. Out of line, so that the loop keeps no
+ * addresses alive for it. */
 static PEVI_NOINLINE apr_size_t first_of_tied(const pevi_heap_entry_t *a, apr_size_t c,
                                               apr_time_t mk)
 {
@@ -153,28 +143,31 @@ static PEVI_INLINE void sift_down_any(pevi_heap_entry_t *a, apr_size_t n, apr_si
         if (c + 3 < n) {
             const pevi_heap_entry_t *ch = a + c;
             apr_time_t m0 = ch[0].mark, m1 = ch[1].mark, m2 = ch[2].mark, m3 = ch[3].mark;
-            apr_time_t ml, mr;
-            apr_size_t pl = m1 < m0, pr = m3 < m2, pk;
+            apr_time_t ml = m1 < m0 ? m1 : m0, mr = m3 < m2 ? m3 : m2;
+            apr_size_t e0, e1, e2, e3;
 
             /* in a large heap the next level is a cache miss: start
              * fetching it while this one is compared */
             if (4 * c + 16 < n)
                 prefetch_16(&a[4 * c + 1]);
-            /* all four children: a small tournament on the marks alone,
-             * without a branch on its outcomes (they are random), the
-             * winner's place among the four chosen with a mask */
-            ml = pl ? m1 : m0;
-            mr = pr ? m3 : m2;
-            pk = mr < ml;
-            mk = pk ? mr : ml;
-            k = c + select_index(pk, 2 + pr, pl);
-            /* a winner after (m, node) ends the sift whichever child it is;
-             * else equal marks anywhere in the tournament (one test, the
-             * flags or-ed) go to the seqs, which only then are read */
+            /* the least of the four marks, without a branch on the
+             * outcomes (they are random); a winner after (m, node) ends the
+             * sift whichever child holds it */
+            mk = mr < ml ? mr : ml;
             if (mk > m)
                 break;
-            if (PEVI_UNLIKELY((m0 == m1) | (m2 == m3) | (ml == mr)))
+            /* which child holds it: one flag per child, the place among
+             * the four their weighted sum when exactly one is set; a mark
+             * held twice or more goes to the seqs, which only then are
+             * read */
+            e0 = m0 == mk;
+            e1 = m1 == mk;
+            e2 = m2 == mk;
+            e3 = m3 == mk;
+            if (PEVI_UNLIKELY(e0 + e1 + e2 + e3 != 1))
                 k = first_of_tied(a, c, mk);
+            else
+                k = c + e1 + 2 * e2 + 3 * e3;
         }
         else if (c < n) {
             apr_size_t j;
