@@ -228,30 +228,17 @@ typedef struct proc_use {
 
 static proc_use_t server_use(pid_t pid)
 {
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, st = 0;
+    char path[64], line[256];
     proc_use_t u = { 0, 0, 0 };
     FILE *f;
-    ssize_t n;
-    int fd;
 
     snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    SYSCHECK(fd >= 0, "open /proc/PID/stat");
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    p = strrchr(buf, ')');
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st)
-                   != 2)
-        FAIL("cannot parse %s", path);
-    u.user = (double) ut / (double) sysconf(_SC_CLK_TCK);
-    u.sys = (double) st / (double) sysconf(_SC_CLK_TCK);
+    SYSCHECK(bench_stat_times(path, &u.user, &u.sys) == 0, "open /proc/PID/stat");
     snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
     f = fopen(path, "r");
     SYSCHECK(f != NULL, "fopen /proc/PID/status");
-    while (fgets(buf, sizeof buf, f))
-        if (sscanf(buf, "voluntary_ctxt_switches: %lf", &u.sleeps) == 1)
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %lf", &u.sleeps) == 1)
             break;
     fclose(f);
     return u;

@@ -18,6 +18,7 @@
  *  - bench_spin(), bench_spin_calibrate(): a fixed amount of CPU work
  *  - bench_self_cpu(), bench_proc_cpu(), bench_stat_cpu(): CPU time of this
  *                        process, of another, of one of its threads
+ *  - bench_stat_times():   the same, user and system apart
  *  - bench_thread_cpu_ns(): the calling thread's CPU time
  *  - bench_loadavg():      the 1-minute load average
  *  - bench_connect_loopback(): a TCP connection to 127.0.0.1
@@ -418,10 +419,11 @@ static inline double bench_self_cpu(void)
            + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* The CPU time (utime + stime) in a /proc stat file @a path, in seconds, at
- * the clock tick's resolution (usually 10 ms); -1 if the file cannot be
- * opened (the task is gone). Aborts if it cannot be parsed. */
-static inline double bench_stat_cpu(const char *path)
+/* The user and system CPU time (utime, stime) in a /proc stat file @a path,
+ * in seconds, at the clock tick's resolution (usually 10 ms), into @a user
+ * and @a sys; -1 if the file cannot be opened (the task is gone), else 0.
+ * Aborts if it cannot be parsed. */
+static inline int bench_stat_times(const char *path, double *user, double *sys)
 {
     char buf[1024], *p;
     unsigned long ut = 0, st = 0;
@@ -439,7 +441,21 @@ static inline double bench_stat_cpu(const char *path)
         fprintf(stderr, "cannot parse %s\n", path);
         abort();
     }
-    return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+    *user = (double) ut / (double) sysconf(_SC_CLK_TCK);
+    *sys = (double) st / (double) sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
+/* The CPU time (utime + stime) in a /proc stat file @a path, in seconds, at
+ * the clock tick's resolution (usually 10 ms); -1 if the file cannot be
+ * opened (the task is gone). Aborts if it cannot be parsed. */
+static inline double bench_stat_cpu(const char *path)
+{
+    double user, sys;
+
+    if (bench_stat_times(path, &user, &sys) < 0)
+        return -1;
+    return user + sys;
 }
 
 /* Process @a pid's CPU time so far (/proc/PID/stat: every thread), in
