@@ -103,21 +103,29 @@ static void server_stop(server_t *sv)
     proc_stop(&sv->pid, sv->dir);
 }
 
-/* The server's resident set, in bytes (VmRSS). */
-static double server_rss(const server_t *sv)
+/* The number after @a field (e.g. "VmRSS:") in /proc/@a pid/status, 0 if
+ * the field is absent. */
+static double status_field(pid_t pid, const char *field)
 {
     char path[64], line[256];
-    double kib = 0;
+    size_t len = strlen(field);
+    double v = 0;
     FILE *f;
 
-    snprintf(path, sizeof path, "/proc/%d/status", (int) sv->pid);
+    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
     f = fopen(path, "r");
     SYSCHECK(f != NULL, "fopen /proc/PID/status");
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lf kB", &kib) == 1)
+        if (strncmp(line, field, len) == 0 && sscanf(line + len, "%lf", &v) == 1)
             break;
     fclose(f);
-    return kib * 1024;
+    return v;
+}
+
+/* The server's resident set, in bytes (VmRSS, in kB there). */
+static double server_rss(const server_t *sv)
+{
+    return status_field(sv->pid, "VmRSS:") * 1024;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -228,19 +236,12 @@ typedef struct proc_use {
 
 static proc_use_t server_use(pid_t pid)
 {
-    char path[64], line[256];
+    char path[64];
     proc_use_t u = { 0, 0, 0 };
-    FILE *f;
 
     snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
     SYSCHECK(bench_stat_times(path, &u.user, &u.sys) == 0, "open /proc/PID/stat");
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-    f = fopen(path, "r");
-    SYSCHECK(f != NULL, "fopen /proc/PID/status");
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "voluntary_ctxt_switches: %lf", &u.sleeps) == 1)
-            break;
-    fclose(f);
+    u.sleeps = status_field(pid, "voluntary_ctxt_switches:");
     return u;
 }
 
