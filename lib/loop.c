@@ -15,7 +15,10 @@
  *      consumed, the calls posted so far run as one batch, in order) and run
  *      the handlers of signals delivered since the last iteration (signal.c);
  *   5. run the due array;
- *   6. run the end-of-iteration tasks (output flushes, closes).
+ *   6. run the end-of-iteration tasks (output flushes, closes); with a
+ *      flush slice set (pev_loop_set_flush_slice), once the tasks have run
+ *      that long, the last TASK_CARRY_MAX of them (or fewer) wait for the
+ *      next iteration, in front of the tasks posted since.
  * The due set is fixed in step 3, before any callback of the iteration runs:
  * a timer armed by a callback for a mark already passed waits in the heap for
  * the next iteration, after a poll. Re-arming for a past mark never spins
@@ -80,6 +83,13 @@
 #define MAX_SPIN (10 * 1000)
 #define SPIN_POLL_NS 2000
 
+/* The longest flush slice (us), and the most end-of-iteration tasks a slice
+ * that has run out carries to the next iteration: a carried flush keeps
+ * its stream's output buffer, and the bound keeps that memory near what an
+ * iteration without a slice holds. */
+#define MAX_FLUSH_SLICE 100000
+#define TASK_CARRY_MAX 64
+
 /* pev_loop_wakeup() runs in signal handlers: what it touches must be
  * lock-free atomics. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
@@ -118,6 +128,8 @@ struct pev_loop {
     apr_int64_t spin_max, spin_cur; /* ns; 0: no spin */
     apr_int64_t last_look;          /* spin_clock() of the last poll */
     apr_uint64_t spins_caught, spins_missed;
+    apr_interval_time_t flush_slice;    /* us, on the loop's clock; 0: none */
+    apr_uint64_t tasks_carried;
 
     pev_clock_fn *clock;
     void *clock_user_data;
@@ -775,11 +787,46 @@ void pevi_task_cancel(pevi_task_t *task)
         pevi_link_remove(&task->link);
 }
 
+static apr_size_t list_length(const pevi_link_t *head)
+{
+    const pevi_link_t *l;
+    apr_size_t n = 0;
+
+    for (l = head->next; l != head; l = l->next)
+        n++;
+    return n;
+}
+
+/* Put what is left of @a batch in front of the loop's tasks: it runs first
+ * in the next iteration, before the tasks posted since. */
+static void tasks_carry(pev_loop_t *loop, pevi_link_t *batch)
+{
+    pevi_link_t *first = batch->next, *last = batch->prev, *head = &loop->tasks;
+
+    if (first == batch)
+        return;
+    loop->tasks_carried += list_length(batch);
+    last->next = head->next;
+    head->next->prev = last;
+    head->next = first;
+    first->prev = head;
+    pevi_list_init(batch);
+}
+
 /* Run the tasks posted so far; tasks they post wait for the next iteration.
- * Returns non-zero when the loop was destroyed by one of them. */
+ * With a flush slice, once it has run out, the tasks beyond the last
+ * TASK_CARRY_MAX run and those wait too, in order (the batch only shrinks
+ * meanwhile: a task posted again while in it stays where it is). At least
+ * one task runs per iteration, so every carried task runs within
+ * TASK_CARRY_MAX iterations. Returns non-zero when the loop was destroyed
+ * by one of them. */
 static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
 {
     pevi_link_t batch, *l;
+    apr_time_t end = 0;
+    apr_size_t before_carry = 0;    /* once the slice has run out: tasks to
+                                     * run before the rest is carried */
+    int timed, over = 0;
 
     if (pevi_list_empty(&loop->tasks))
         return 0;
@@ -790,12 +837,32 @@ static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
     batch.next->prev = &batch;
     batch.prev->next = &batch;
     pevi_list_init(&loop->tasks);
+    timed = loop->flush_slice > 0;
+    if (timed)
+        end = time_add(read_clock(loop), loop->flush_slice);
     while ((l = pevi_list_shift(&batch)) != NULL) {
         pevi_task_t *task = PEVI_CONTAINER(l, pevi_task_t, link);
 
         task->run(task);        /* may free the task, others, or the loop */
         if (pevi_sentry_gone(frame))
             return 1;
+        if (!timed)
+            continue;
+        if (!over) {
+            apr_size_t left;
+
+            if (read_clock(loop) < end)
+                continue;
+            over = 1;
+            left = list_length(&batch);
+            before_carry = left > TASK_CARRY_MAX ? left - TASK_CARRY_MAX : 0;
+        }
+        else
+            before_carry--;
+        if (before_carry == 0) {
+            tasks_carry(loop, &batch);
+            break;
+        }
     }
     return 0;
 }
@@ -1238,6 +1305,22 @@ static int run_due(pev_loop_t *loop, const pevi_sentry_t *frame)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The flush slice                                                           */
+
+apr_status_t pev_loop_set_flush_slice(pev_loop_t *loop, apr_interval_time_t usec)
+{
+    if (!loop || usec < 0 || usec > MAX_FLUSH_SLICE)
+        return APR_EINVAL;
+    loop->flush_slice = usec;
+    return APR_SUCCESS;
+}
+
+apr_interval_time_t pev_loop_flush_slice(const pev_loop_t *loop)
+{
+    return loop ? loop->flush_slice : 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Spinning before sleeping                                                  */
 
 apr_status_t pev_loop_set_spin(pev_loop_t *loop, apr_interval_time_t max)
@@ -1531,5 +1614,6 @@ apr_status_t pev_loop_stats(const pev_loop_t *loop, pev_loop_stats_t *stats)
     stats->wakeup_writes = atomic_load(&loop->wakeup_writes);
     stats->spins_caught = loop->spins_caught;
     stats->spins_missed = loop->spins_missed;
+    stats->tasks_carried = loop->tasks_carried;
     return APR_SUCCESS;
 }

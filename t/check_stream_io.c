@@ -1209,6 +1209,225 @@ START_TEST(file_stream_getline_wait)
 END_TEST
 
 /* ======================================================================== */
+/* The flush slice (pev_loop_set_flush_slice)                                */
+
+/* Streams whose flushes the slice tests count: each has "line I\n" written
+ * (from outside the loop: its flush waits for the loop's next iteration). */
+#define SLICE_STREAMS 100
+#define SLICE_CARRY 64          /* what the header promises at most */
+
+static sctx_t *slice_c[SLICE_STREAMS];
+
+static void slice_streams(int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        slice_c[i] = sock_stream(i, NULL, 0);
+        ck_assert_int_eq(pev_stream_printf(slice_c[i]->s, "line %d\n", i), APR_SUCCESS);
+    }
+}
+
+/* Stream @a i's line was sent: read it at the peer. */
+static void slice_expect_sent(int i, const char *text)
+{
+    pt_peer_expect(NULL, slice_c[i]->fd, text);
+}
+
+static void slice_expect_line(int i)
+{
+    char want[32];
+
+    snprintf(want, sizeof want, "line %d\n", i);
+    slice_expect_sent(i, want);
+}
+
+/* Nothing was sent on stream @a i: no write reached its peer. */
+static void slice_expect_waiting(int i)
+{
+    ck_assert_msg(pt_peer_idle(slice_c[i]->fd), "stream %d was flushed", i);
+    ck_assert_uint_gt(pev_stream_output_pending(slice_c[i]->s), 0);
+}
+
+static apr_uint64_t slice_carried(void)
+{
+    pev_loop_stats_t st;
+
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    return st.tasks_carried;
+}
+
+START_TEST(flush_slice_argument_range)
+{
+    ck_assert_int_eq(pev_loop_set_flush_slice(NULL, 10), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, -1), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 100001), APR_EINVAL);
+    ck_assert_int_eq(pev_loop_flush_slice(LOOP), 0);          /* the default */
+    ck_assert_int_eq(pev_loop_flush_slice(NULL), 0);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 100000), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_flush_slice(LOOP), 100000);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 0), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_flush_slice(LOOP), 0);
+}
+END_TEST
+
+/* No slice (the default): one iteration sends every stream's output, however
+ * long its flushes take (the clock moves 1 ms at each look). */
+START_TEST(flush_slice_off_sends_every_stream_in_one_iteration)
+{
+    int i;
+
+    slice_streams(SLICE_STREAMS);
+    pt_fake_step = 1000;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    pt_fake_step = 0;
+    for (i = 0; i < SLICE_STREAMS; i++)
+        slice_expect_line(i);
+    ck_assert_uint_eq(slice_carried(), 0);
+}
+END_TEST
+
+/* Flushes that fit in the slice all run in the iteration that wrote them. */
+START_TEST(flush_slice_not_run_out_carries_nothing)
+{
+    int i;
+
+    slice_streams(50);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 100000), APR_SUCCESS);
+    pt_fake_step = 1000;                /* 50 flushes: half the slice */
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    pt_fake_step = 0;
+    for (i = 0; i < 50; i++)
+        slice_expect_line(i);
+    ck_assert_uint_eq(slice_carried(), 0);
+}
+END_TEST
+
+/* A close callback's action: write to the stream of c->p1. */
+static void write_to_p1(sctx_t *c)
+{
+    sctx_t *t = c->p1;
+
+    ck_assert_int_eq(pev_stream_write(t->s, "posted since\n", 13), APR_SUCCESS);
+}
+
+/* A slice that runs out (the clock moves 1 ms at each look, the slice is
+ * 1 us: it has run out after the first flush) sends on until 64 flushes are
+ * left, and those wait. They run first in the next iterations, in their
+ * order, before a flush posted since (by the first stream's close
+ * callback, in the iteration that carried them); each such iteration runs
+ * at least one, and none waits in its poll. */
+START_TEST(flush_slice_carries_the_last_64_in_order)
+{
+    const int sent = SLICE_STREAMS - SLICE_CARRY;
+    sctx_t *later;
+    int i;
+
+    slice_streams(SLICE_STREAMS);
+    later = sock_stream(SLICE_STREAMS, NULL, 0);
+    slice_c[0]->p1 = later;
+    slice_c[0]->close_action = write_to_p1;
+    ck_assert_int_eq(pev_stream_close(slice_c[0]->s), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 1), APR_SUCCESS);
+    pt_fake_step = 1000;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    ck_assert_int_eq(slice_c[0]->closes, 1);
+    for (i = 0; i < sent; i++)
+        slice_expect_line(i);
+    for (i = sent; i < SLICE_STREAMS; i++)
+        slice_expect_waiting(i);
+    ck_assert_msg(pt_peer_idle(later->fd), "the flush posted since went first");
+    ck_assert_uint_eq(slice_carried(), SLICE_CARRY);
+
+    for (i = sent; i < SLICE_STREAMS; i++) {
+        int j;
+
+        /* -1: an iteration with a flush waiting must not wait in its poll
+         * (the suite's timeout fails it if it did) */
+        ck_assert_int_eq(pev_loop_run_once(LOOP, -1), APR_SUCCESS);
+        slice_expect_line(i);
+        for (j = i + 1; j < SLICE_STREAMS; j++)
+            slice_expect_waiting(j);
+        ck_assert_msg(pt_peer_idle(later->fd), "the flush posted since overtook %d", i);
+    }
+    ck_assert_int_eq(pev_loop_run_once(LOOP, -1), APR_SUCCESS);
+    pt_fake_step = 0;
+    pt_peer_expect(NULL, later->fd, "posted since\n");
+    ck_assert_uint_eq(pev_stream_output_pending(later->s), 0);
+}
+END_TEST
+
+/* Streams closed, or whose pools are destroyed, while their flushes wait:
+ * a closed one still sends what was written, then closes (its close
+ * callback runs once); a destroyed one is gone without a trace (ASan and
+ * valgrind see every access); the others are sent in order. */
+START_TEST(flush_slice_streams_closed_or_destroyed_while_waiting)
+{
+    const int first = SLICE_STREAMS - SLICE_CARRY;
+    int i;
+
+    slice_streams(SLICE_STREAMS);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 1), APR_SUCCESS);
+    pt_fake_step = 1000;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    for (i = 0; i < first; i++)
+        slice_expect_line(i);
+    for (i = first; i < SLICE_STREAMS; i += 3)
+        destroy_own_pool(slice_c[i]);
+    for (i = first + 1; i < SLICE_STREAMS; i += 3)
+        ck_assert_int_eq(pev_stream_close(slice_c[i]->s), APR_SUCCESS);
+    pt_pump(LOOP, SLICE_CARRY + 1);
+    pt_fake_step = 0;
+    for (i = first; i < SLICE_STREAMS; i++) {
+        sctx_t *c = slice_c[i];
+
+        if (c->destroyed) {
+            pt_peer_expect_eof(NULL, c->fd);
+            continue;
+        }
+        slice_expect_line(i);
+        if ((i - first) % 3 == 1) {
+            pt_peer_expect_eof(NULL, c->fd);
+            ck_assert_int_eq(c->closes, 1);
+        }
+        else {
+            ck_assert_int_eq(c->closes, 0);
+            ck_assert_uint_eq(pev_stream_output_pending(c->s), 0);
+        }
+    }
+}
+END_TEST
+
+/* The loop's pool destroyed while flushes wait: the streams go with it and
+ * nothing is left behind (ASan, valgrind). */
+START_TEST(flush_slice_loop_destroyed_while_flushes_wait)
+{
+    apr_pool_t *lp = pt_subpool(pt_pool);
+    pev_loop_t *saved = LOOP;
+    pev_loop_stats_t st;
+    int i;
+
+    LOOP = pt_fake_loop(lp);
+    for (i = 0; i < SLICE_STREAMS; i++) {
+        slice_c[i] = sock_stream(i, pt_subpool(lp), 0);
+        ck_assert_int_eq(pev_stream_printf(slice_c[i]->s, "line %d\n", i), APR_SUCCESS);
+    }
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 1), APR_SUCCESS);
+    pt_fake_step = 1000;
+    ck_assert_int_eq(pev_loop_run_once(LOOP, 0), APR_SUCCESS);
+    pt_fake_step = 0;
+    ck_assert_int_eq(pev_loop_stats(LOOP, &st), APR_SUCCESS);
+    ck_assert_uint_eq(st.tasks_carried, SLICE_CARRY);
+    apr_pool_destroy(lp);
+    pt_scribble();
+    LOOP = saved;
+    for (i = SLICE_STREAMS - SLICE_CARRY; i < SLICE_STREAMS; i++)
+        pt_peer_expect_eof(NULL, slice_c[i]->fd);
+    ck_assert_int_eq(slice_c[SLICE_STREAMS - 1]->closes, 0);
+}
+END_TEST
+
+/* ======================================================================== */
 
 static Suite *stream_io_suite(void)
 {
@@ -1254,6 +1473,12 @@ static Suite *stream_io_suite(void)
     tcase_add_test(ti, file_stream_write_only_writes_everything);
     tcase_add_test(ti, file_stream_read_write);
     tcase_add_test(ti, file_stream_getline_wait);
+    tcase_add_test(ti, flush_slice_argument_range);
+    tcase_add_test(ti, flush_slice_off_sends_every_stream_in_one_iteration);
+    tcase_add_test(ti, flush_slice_not_run_out_carries_nothing);
+    tcase_add_test(ti, flush_slice_carries_the_last_64_in_order);
+    tcase_add_test(ti, flush_slice_streams_closed_or_destroyed_while_waiting);
+    tcase_add_test(ti, flush_slice_loop_destroyed_while_flushes_wait);
     suite_add_tcase(s, ti);
     return s;
 }

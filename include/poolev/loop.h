@@ -153,6 +153,51 @@ PEV_API apr_status_t pev_loop_wakeup(pev_loop_t *loop);
 PEV_API apr_status_t pev_loop_set_spin(pev_loop_t *loop, apr_interval_time_t max);
 
 /**
+ * Bound the time the loop spends on end-of-iteration tasks (step 6 of
+ * pev_loop_run_once(): the output streams buffered during the iteration,
+ * closes and their close callbacks, drain callbacks, TLS handshake steps,
+ * the reads of file streams, watchers' soon calls) to @a usec
+ * microseconds per iteration, so that a loop with many streams to flush
+ * goes back to its input sooner.
+ *
+ * @note Once the tasks of an iteration have run @a usec (on the loop's
+ *       clock, pev_loop_set_clock()), the loop runs on until at most 64 of
+ *       them are left, and those wait for the next iteration: they run
+ *       first there, before the tasks posted since, in the order they had.
+ *       That iteration polls without waiting and handles its input first,
+ *       so what its callbacks write to a waiting stream goes in the same
+ *       send. Below @a usec nothing changes: an idle or lightly loaded loop
+ *       flushes everything in the iteration that wrote it.
+ * @note Nothing is lost or reordered: a stream's output leaves in the order
+ *       it was written, and a stream closed, or whose pool is destroyed,
+ *       while its flush waits is handled as in any other iteration. At
+ *       least one task runs per iteration, so a waiting task runs within
+ *       64 iterations, each of which polls without waiting.
+ * @note Memory stays bounded: at most 64 streams keep their output buffers
+ *       across an iteration because of the slice, and the output limit of
+ *       each stream (pev_stream_set_output_limit()) holds as before.
+ * @note pev_loop_run() does not return for want of registrations while a
+ *       task waits; pev_loop_run_once() may return with tasks waiting (the
+ *       next call does not wait). pev_loop_stats() counts the tasks carried
+ *       over (tasks_carried).
+ * @note The price: under load a flush may leave one iteration later (a
+ *       poll without waiting plus that iteration's input, typically a few
+ *       microseconds). With a slice of 10-50 us a daemon serving many
+ *       connections at once sends fewer, larger writes (doc/performance.md,
+ *       "pubsubd against Redis"). Default: 0, no slice.
+ *
+ * Call it on the loop's thread, or before the loop runs; any time, also
+ * from a callback (the next iteration uses it).
+ * @param usec microseconds, 0 to 100,000; 0 turns the slice off.
+ * @return APR_SUCCESS; APR_EINVAL for NULL or @a usec out of range.
+ */
+PEV_API apr_status_t pev_loop_set_flush_slice(pev_loop_t *loop, apr_interval_time_t usec);
+
+/** The flush slice set with pev_loop_set_flush_slice(), microseconds (0: none,
+ *  or a NULL @a loop). On the loop's thread. */
+PEV_API apr_interval_time_t pev_loop_flush_slice(const pev_loop_t *loop);
+
+/**
  * A call posted with pev_loop_post(). Runs on the loop's thread with
  * @a cancelled 0, or with @a cancelled 1 when the loop went before the call
  * could run (its pool was cleared or destroyed): then it must not use the
@@ -321,6 +366,9 @@ typedef struct pev_loop_stats {
                                  *   post or readiness before they ended */
     apr_uint64_t spins_missed;  /**< spins that ended with nothing: the loop
                                  *   slept after them */
+    apr_uint64_t tasks_carried; /**< end-of-iteration tasks a flush slice
+                                 *   (pev_loop_set_flush_slice()) made wait
+                                 *   for the next iteration */
 } pev_loop_stats_t;
 
 /** Fill @a stats. @return APR_SUCCESS; APR_EINVAL for NULL. */
