@@ -154,6 +154,9 @@ static void rec_read(pev_stream_t *s, void *user_data)
             pev_stream_printf(s, "%llu\n",
                               (unsigned long long) (st.spins_caught + st.spins_missed));
         }
+        else if (strcmp(line, "slice") == 0)
+            pev_stream_printf(s, "%ld\n",
+                              (long) pev_loop_flush_slice(pev_daemon_loop(pev_conn_daemon(r->c))));
         else if (strcmp(line, "arm") == 0) {
             /* a listener in a pool of this worker, and one that stays */
             pev_bus_t *bus = pev_daemon_bus(pev_conn_daemon(r->c));
@@ -431,6 +434,10 @@ START_TEST(test_directive)
         { "LoopSpin 10001\n", "microseconds" },
         { "LoopSpin fast\n", "off" },
         { "LoopSpin 5\nLoopSpin off\n", "given twice" },
+        { "FlushSlice 0\n", "FlushSlice" },
+        { "FlushSlice 100001\n", "microseconds" },
+        { "FlushSlice soon\n", "off" },
+        { "FlushSlice 5\nFlushSlice off\n", "given twice" },
         { "WorkerQueueLimit many\n", "WorkerQueueLimit" },
         { "WorkerQueueLimit -1\n", "WorkerQueueLimit" },
         { "WorkerQueueLimit 1\nWorkerQueueLimit 2\n", "given twice" },
@@ -679,6 +686,54 @@ static void loop_spin(int n)
     ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
 }
+
+static long slice(pev_daemon_t *d, lc_client_t *c)
+{
+    long v = -1;
+
+    ck_assert_int_eq(sscanf(ask(d, c, "slice"), "%ld", &v), 1);
+    return v;
+}
+
+/* FlushSlice: every worker's loop (the daemon's under Workers 1) has the
+ * slice, 20 us when the directive is not given; a reload changes it on each
+ * as it takes the new generation; "off" turns it off. */
+static void flush_slice(int n)
+{
+    static const char *const conf[] = { NULL, "FlushSlice 150\n", "FlushSlice off\n" };
+    static const long want[] = { 20, 150, 0 };
+    pev_daemon_t *d = start(n, NULL);
+    apr_port_t port = pev_daemon_port(d, 0);
+    lc_client_t *c[MAXW];
+    int i, k;
+    unsigned g;
+
+    for (k = 0; k < 3; k++) {
+        if (k > 0) {
+            pt_write_file(conf_path, apr_psprintf(pt_pool, "Listen 127.0.0.1:0\nWorkers %d\n%s",
+                                                  n, conf[k]));
+            ck_assert_int_eq(pev_daemon_restart(d), APR_SUCCESS);
+            PT_DAEMON_UNTIL(d, pev_gen_number(pev_daemon_gen(d)) == (unsigned) k + 1);
+        }
+        for (i = 0; i < n; i++) {
+            c[i] = pt_client(port, 0);
+            ck_assert_int_eq(who(d, c[i], &g), n > 1 ? i : -1);
+            ck_assert_uint_eq(g, (unsigned) k + 1);
+            ck_assert_int_eq(slice(d, c[i]), want[k]);
+            pt_client_free(c[i]);
+        }
+    }
+    if (n > 1)      /* the main thread only accepts: no slice */
+        ck_assert_int_eq(pev_loop_flush_slice(pev_daemon_loop(d)), 0);
+    ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
+    ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
+}
+
+START_TEST(test_flush_slice_1) { flush_slice(1); }
+END_TEST
+
+START_TEST(test_flush_slice_2) { flush_slice(2); }
+END_TEST
 
 START_TEST(test_loop_spin_1) { loop_spin(1); }
 END_TEST
@@ -1067,6 +1122,8 @@ static Suite *dworkers_suite(void)
     tcase_add_test(tc, test_reload_on_workers_2);
     tcase_add_test(tc, test_loop_spin_1);
     tcase_add_test(tc, test_loop_spin_2);
+    tcase_add_test(tc, test_flush_slice_1);
+    tcase_add_test(tc, test_flush_slice_2);
     tcase_add_test(tc, test_reload_on_workers_4);
     tcase_add_test(tc, test_failed_reload_changes_nothing);
     tcase_add_test(tc, test_failed_worker_init_on_reload_stops);

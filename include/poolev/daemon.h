@@ -368,6 +368,12 @@ typedef struct pev_daemon_options {
  *                            which only accepts, never spins). For
  *                            machines with a core per worker to spare;
  *                            applied as each loop takes the generation.
+ *   FlushSlice MICROSECONDS|off  pev_loop_set_flush_slice() on the same
+ *                            loops (1 to 100000; default 20; off: none):
+ *                            a loaded loop that has sent output for that
+ *                            long in an iteration leaves at most 64 sends
+ *                            for the next one, after its input; applied as
+ *                            each loop takes the generation.
  *   A restart keeps a listening socket whose address the next configuration
  *   lists again, compared as resolved addresses (family, address, port),
  *   not as spelled: "Listen 7450" and "Listen 0.0.0.0:7450" are the same

@@ -536,7 +536,7 @@ static apr_status_t start_first(pev_daemon_t *d)
     d->gen_count = gen->number;
     d->gen = gen;
     d->state = D_RUNNING;
-    pevi_gen_apply_spin(pevi_gen_workers(gen) > 1 ? NULL : gen, d->loop);
+    pevi_gen_apply_loop(pevi_gen_workers(gen) > 1 ? NULL : gen, d->loop);
     (void) pevi_daemon_proc(d);     /* the workers' limits need it made */
     st = d->process_inited ? APR_SUCCESS : run_process_inits(d, gen);
     /* Workers N > 1: the modules' init runs on each worker, not here */
@@ -665,7 +665,7 @@ static void do_restart(pev_daemon_t *d)
         pev_event_generate(d->bus, PEV_EVENT_PREPARSE, gen);
         st = pevi_conf_parse(d, gen, name, text, len);
         d->gen = gen;               /* a failure below: the stop ends it */
-        pevi_gen_apply_spin(pevi_gen_workers(gen) > 1 ? NULL : gen, d->loop);
+        pevi_gen_apply_loop(pevi_gen_workers(gen) > 1 ? NULL : gen, d->loop);
         /* no gen_check(): step 1 checked this text, and a check failing
          * now could only stop the daemon */
         if (st == APR_SUCCESS) {

@@ -154,6 +154,8 @@ struct pev_gen {
     int workers;                    /* Workers: 1.. (0: not given, 1) */
     int spin;                       /* LoopSpin, microseconds (0: off) */
     int spin_given;
+    int flush_slice;                /* FlushSlice, microseconds (0: off) */
+    int flush_slice_given;
     int queue_limit_set;            /* WorkerQueueLimit given */
     apr_size_t queue_limit;         /* WorkerQueueLimit (0: no limit) */
     pev_tls_ctx_t *tls;             /* the server context; NULL without
@@ -430,10 +432,14 @@ void pevi_limits_release(pev_daemon_t *d, struct pevi_host *host, int worker);
 /* dworkers.c: Workers N (the core directive, the worker threads)           */
 
 extern const pev_directive_t pevi_workers_directives[];
-/* LoopSpin of @a gen (0 when not given or @a gen is NULL) on @a loop
- * (pev_loop_set_spin()), on the loop's thread. Under Workers N the main
- * thread only accepts: its loop gets NULL. */
-void pevi_gen_apply_spin(const pev_gen_t *gen, pev_loop_t *loop);
+/* FlushSlice when not given, microseconds. */
+#define PEVI_FLUSH_SLICE_DEFAULT 20
+
+/* LoopSpin (0 when not given) and FlushSlice (PEVI_FLUSH_SLICE_DEFAULT when
+ * not given) of @a gen on @a loop (pev_loop_set_spin(),
+ * pev_loop_set_flush_slice()), on the loop's thread; both 0 when @a gen is
+ * NULL. Under Workers N the main thread only accepts: its loop gets NULL. */
+void pevi_gen_apply_loop(const pev_gen_t *gen, pev_loop_t *loop);
 
 /* The calling thread's context: its worker's when it is one of d's
  * workers, else d->main. */

@@ -115,9 +115,29 @@ static const char *core_loop_spin(pev_gen_t *gen, void *mconf, int argc, char *a
     return NULL;
 }
 
-void pevi_gen_apply_spin(const pev_gen_t *gen, pev_loop_t *loop)
+static const char *core_flush_slice(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
+    long v;
+    const char *err;
+
+    (void) mconf;
+    (void) argc;
+    if (gen->flush_slice_given++)
+        return "given twice";
+    if (strcasecmp(argv[1], "off") == 0)
+        v = 0;
+    else if ((err = pev_parse_long(argv[1], 1, 100000, &v)) != NULL)
+        return apr_psprintf(gen->conf_pool, "%s microseconds (or off)", err);
+    gen->flush_slice = (int) v;
+    return NULL;
+}
+
+void pevi_gen_apply_loop(const pev_gen_t *gen, pev_loop_t *loop)
 {
     (void) pev_loop_set_spin(loop, gen ? gen->spin : 0);
+    (void) pev_loop_set_flush_slice(loop, !gen ? 0
+                                    : gen->flush_slice_given ? gen->flush_slice
+                                    : PEVI_FLUSH_SLICE_DEFAULT);
 }
 
 static const char *core_worker_queue_limit(pev_gen_t *gen, void *mconf, int argc,
@@ -140,6 +160,7 @@ static const char *core_worker_queue_limit(pev_gen_t *gen, void *mconf, int argc
 const pev_directive_t pevi_workers_directives[] = {
     { "Workers", 1, 1, core_workers, "COUNT|auto" },
     { "LoopSpin", 1, 1, core_loop_spin, "MICROSECONDS|off" },
+    { "FlushSlice", 1, 1, core_flush_slice, "MICROSECONDS|off" },
     { "WorkerQueueLimit", 1, 1, core_worker_queue_limit, "COUNT" },
     { NULL, 0, 0, NULL, NULL }
 };
@@ -398,7 +419,7 @@ static apr_status_t worker_inits(pevi_wctx_t *w, pev_gen_t *gen, char *err, size
     int m;
 
     w->gen = gen;                   /* pev_gen_pool() is w->gen_pool from now on */
-    pevi_gen_apply_spin(gen, w->loop);
+    pevi_gen_apply_loop(gen, w->loop);
     st = apr_pool_create(&w->gen_pool, w->pool);
     if (st != APR_SUCCESS) {
         w->gen_pool = NULL;
