@@ -34,6 +34,10 @@
  * the four: "10,32 100,32 10,1 100,1"; any S,W pairs, S up to 1,000 and W
  * up to 1,024, separated by spaces).
  *
+ * BENCH_PUBSUBD_CONF adds directives to every pubsubd's configuration,
+ * separated by ';' ("FlushSlice off" measures without the flush slice); the
+ * header line says what was added.
+ *
  * BENCH_PROFILE=1 adds a line per shape with where each server's time goes
  * (medians over the rounds): its user and system CPU time per delivery, its
  * main thread's sleeps per publish (voluntary context switches: each is an
@@ -72,6 +76,9 @@ typedef struct server {
 /* ------------------------------------------------------------------------ */
 /* Servers                                                                   */
 
+/* BENCH_PUBSUBD_CONF, or NULL */
+static const char *pubsubd_extra;
+
 static void server_start(server_t *sv, const char *path)
 {
     char log[128], conf[128];
@@ -91,6 +98,13 @@ static void server_start(server_t *sv, const char *path)
                    "OutputLimit 64m\nMaxLine 4k\n");
         if (sv->workers > 0)
             fprintf(f, "Workers %d\n", sv->workers);
+        if (pubsubd_extra) {
+            const char *p;
+
+            for (p = pubsubd_extra; *p; p++)
+                fputc(*p == ';' ? '\n' : *p, f);
+            fputc('\n', f);
+        }
         fclose(f);
         sv->pid = spawn(argv, log);
         sv->port = pubsubd_port(log, sv->pid);
@@ -433,6 +447,9 @@ int main(int argc, char **argv)
         have_redis = 1;
         redis = pubsubd;
     }
+    pubsubd_extra = getenv("BENCH_PUBSUBD_CONF");
+    if (pubsubd_extra && !*pubsubd_extra)
+        pubsubd_extra = NULL;
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(idle_n + 1000);
 
@@ -442,6 +459,8 @@ int main(int argc, char **argv)
     else
         printf("poolev %s pub/sub benchmark: pubsubd against %s\n", POOLEV_VERSION_STRING,
                have_redis ? "Redis" : "nothing (redis-server not installed)");
+    if (pubsubd_extra)
+        printf("pubsubd's configuration adds: %s\n", pubsubd_extra);
     bench_tsv_begin("pubsub", rounds);
     bench_print_machine();
     printf("one load client; %d-byte messages; %d round(s) of %.1f s per shape, servers"
