@@ -814,8 +814,8 @@ static void tasks_carry(pev_loop_t *loop, pevi_link_t *batch)
 }
 
 /* Run the tasks posted so far; tasks they post wait for the next iteration.
- * With a flush slice, once it has run out, the tasks beyond the last
- * TASK_CARRY_MAX run and those wait too, in order (the batch only shrinks
+ * With a flush slice, once it has run out (and no stop is asked for), the
+ * tasks beyond the last TASK_CARRY_MAX run and those wait too, in order (the batch only shrinks
  * meanwhile: a task posted again while in it stays where it is). At least
  * one task runs per iteration, so every carried task runs within
  * TASK_CARRY_MAX iterations. Returns non-zero when the loop was destroyed
@@ -851,7 +851,10 @@ static int run_tasks(pev_loop_t *loop, const pevi_sentry_t *frame)
         if (!over) {
             apr_size_t left;
 
-            if (read_clock(loop) < end)
+            /* a stop asked for: pev_loop_run() returns after this
+             * iteration, with every task run, as without a slice */
+            if (read_clock(loop) < end || atomic_load_explicit(&loop->stop,
+                                                               memory_order_relaxed))
                 continue;
             over = 1;
             left = list_length(&batch);

@@ -434,7 +434,7 @@ START_TEST(test_directive)
         { "LoopSpin 10001\n", "microseconds" },
         { "LoopSpin fast\n", "off" },
         { "LoopSpin 5\nLoopSpin off\n", "given twice" },
-        { "FlushSlice 0\n", "FlushSlice" },
+        { "FlushSlice -1\n", "FlushSlice" },
         { "FlushSlice 100001\n", "microseconds" },
         { "FlushSlice soon\n", "off" },
         { "FlushSlice 5\nFlushSlice off\n", "given twice" },
@@ -697,18 +697,19 @@ static long slice(pev_daemon_t *d, lc_client_t *c)
 
 /* FlushSlice: every worker's loop (the daemon's under Workers 1) has the
  * slice, 20 us when the directive is not given; a reload changes it on each
- * as it takes the new generation; "off" turns it off. */
+ * as it takes the new generation; "off" and 0 turn it off. */
 static void flush_slice(int n)
 {
-    static const char *const conf[] = { NULL, "FlushSlice 150\n", "FlushSlice off\n" };
-    static const long want[] = { 20, 150, 0 };
+    static const char *const conf[] = { NULL, "FlushSlice 150\n", "FlushSlice off\n",
+                                        "FlushSlice 7\n", "FlushSlice 0\n" };
+    static const long want[] = { 20, 150, 0, 7, 0 };
     pev_daemon_t *d = start(n, NULL);
     apr_port_t port = pev_daemon_port(d, 0);
     lc_client_t *c[MAXW];
     int i, k;
     unsigned g;
 
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 5; k++) {
         if (k > 0) {
             pt_write_file(conf_path, apr_psprintf(pt_pool, "Listen 127.0.0.1:0\nWorkers %d\n%s",
                                                   n, conf[k]));
@@ -722,9 +723,10 @@ static void flush_slice(int n)
             ck_assert_int_eq(slice(d, c[i]), want[k]);
             pt_client_free(c[i]);
         }
+        /* the main thread's loop: the daemon's under Workers 1; under
+         * Workers N it only accepts, and has no slice */
+        ck_assert_int_eq(pev_loop_flush_slice(pev_daemon_loop(d)), n > 1 ? 0 : want[k]);
     }
-    if (n > 1)      /* the main thread only accepts: no slice */
-        ck_assert_int_eq(pev_loop_flush_slice(pev_daemon_loop(d)), 0);
     ck_assert_int_eq(pev_daemon_stop(d), APR_SUCCESS);
     ck_assert_int_eq(pev_daemon_run(d), APR_SUCCESS);
 }

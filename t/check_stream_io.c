@@ -1398,8 +1398,9 @@ START_TEST(flush_slice_streams_closed_or_destroyed_while_waiting)
 }
 END_TEST
 
-/* The loop's pool destroyed while flushes wait: the streams go with it and
- * nothing is left behind (ASan, valgrind). */
+/* The loop's pool destroyed while flushes wait: the streams in its
+ * subpools go with it, those whose pools outlive it are orphaned, and
+ * nothing is left behind (ASan, valgrind); the orphans' pools go later. */
 START_TEST(flush_slice_loop_destroyed_while_flushes_wait)
 {
     apr_pool_t *lp = pt_subpool(pt_pool);
@@ -1409,7 +1410,8 @@ START_TEST(flush_slice_loop_destroyed_while_flushes_wait)
 
     LOOP = pt_fake_loop(lp);
     for (i = 0; i < SLICE_STREAMS; i++) {
-        slice_c[i] = sock_stream(i, pt_subpool(lp), 0);
+        /* odd ones: pools that outlive the loop */
+        slice_c[i] = sock_stream(i, pt_subpool(i % 2 ? pt_pool : lp), 0);
         ck_assert_int_eq(pev_stream_printf(slice_c[i]->s, "line %d\n", i), APR_SUCCESS);
     }
     ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 1), APR_SUCCESS);
@@ -1421,9 +1423,40 @@ START_TEST(flush_slice_loop_destroyed_while_flushes_wait)
     apr_pool_destroy(lp);
     pt_scribble();
     LOOP = saved;
+    for (i = 1; i < SLICE_STREAMS; i += 2) {
+        ck_assert(!pev_stream_is_open(slice_c[i]->s));
+        destroy_own_pool(slice_c[i]);
+    }
     for (i = SLICE_STREAMS - SLICE_CARRY; i < SLICE_STREAMS; i++)
         pt_peer_expect_eof(NULL, slice_c[i]->fd);
-    ck_assert_int_eq(slice_c[SLICE_STREAMS - 1]->closes, 0);
+    ck_assert_int_eq(slice_c[SLICE_STREAMS - 2]->closes, 0);
+}
+END_TEST
+
+static void stop_loop(pev_timer_t *t, void *user_data)
+{
+    (void) t;
+    ck_assert_int_eq(pev_loop_stop(user_data), APR_SUCCESS);
+}
+
+/* An iteration during which a stop was asked for carries nothing: the run
+ * returns with every flush done, as without a slice. */
+START_TEST(flush_slice_stop_runs_every_task)
+{
+    int i;
+
+    slice_streams(SLICE_STREAMS);
+    ck_assert_int_eq(pev_loop_set_flush_slice(LOOP, 1), APR_SUCCESS);
+    ck_assert_int_eq(pev_loop_defer(NULL, LOOP, stop_loop, LOOP, pt_pool), APR_SUCCESS);
+    pt_fake_step = 1000;
+    ck_assert_int_eq(pev_loop_run(LOOP), APR_SUCCESS);
+    pt_fake_step = 0;
+    for (i = 0; i < SLICE_STREAMS; i++)
+        ck_assert_msg(pev_stream_output_pending(slice_c[i]->s) == 0,
+                      "stream %d unsent when the run returned", i);
+    for (i = 0; i < SLICE_STREAMS; i++)
+        slice_expect_line(i);
+    ck_assert_uint_eq(slice_carried(), 0);
 }
 END_TEST
 
@@ -1479,6 +1512,7 @@ static Suite *stream_io_suite(void)
     tcase_add_test(ti, flush_slice_carries_the_last_64_in_order);
     tcase_add_test(ti, flush_slice_streams_closed_or_destroyed_while_waiting);
     tcase_add_test(ti, flush_slice_loop_destroyed_while_flushes_wait);
+    tcase_add_test(ti, flush_slice_stop_runs_every_task);
     suite_add_tcase(s, ti);
     return s;
 }

@@ -369,7 +369,7 @@ typedef struct pev_daemon_options {
  *                            machines with a core per worker to spare;
  *                            applied as each loop takes the generation.
  *   FlushSlice MICROSECONDS|off  pev_loop_set_flush_slice() on the same
- *                            loops (1 to 100000; default 20; off: none):
+ *                            loops (0 to 100000; default 20; 0 or off: none):
  *                            a loaded loop that has sent output for that
  *                            long in an iteration leaves at most 64 sends
  *                            for the next one, after its input; applied as

@@ -86,7 +86,8 @@ PEV_API apr_status_t pev_loop_run(pev_loop_t *loop);
  * (streams, wakeups and the calls posted with pev_loop_post()) and signals,
  * then fire the timers taken, in (mark, arming order) order, and last send
  * the output streams buffered during the iteration and finish their
- * closes. The timers to fire are fixed before any
+ * closes (with a flush slice, up to 64 of these may wait for the next
+ * iteration: pev_loop_set_flush_slice()). The timers to fire are fixed before any
  * callback runs: a timer armed during the iteration for a mark that has
  * already passed fires in the next iteration, after the next poll. When
  * output or a close is waiting from outside the loop, the poll does not
@@ -177,9 +178,11 @@ PEV_API apr_status_t pev_loop_set_spin(pev_loop_t *loop, apr_interval_time_t max
  *       across an iteration because of the slice, and the output limit of
  *       each stream (pev_stream_set_output_limit()) holds as before.
  * @note pev_loop_run() does not return for want of registrations while a
- *       task waits; pev_loop_run_once() may return with tasks waiting (the
- *       next call does not wait). pev_loop_stats() counts the tasks carried
- *       over (tasks_carried).
+ *       task waits, and an iteration during which pev_loop_stop() was
+ *       asked for runs every task, as without a slice, so pev_loop_run()
+ *       returns with nothing waiting. pev_loop_run_once() may return with
+ *       tasks waiting (the next call does not wait). pev_loop_stats()
+ *       counts the carries (tasks_carried).
  * @note The price: under load a flush may leave one iteration later (a
  *       poll without waiting plus that iteration's input, typically a few
  *       microseconds). With a slice of 10-50 us a daemon serving many
@@ -368,7 +371,9 @@ typedef struct pev_loop_stats {
                                  *   slept after them */
     apr_uint64_t tasks_carried; /**< end-of-iteration tasks a flush slice
                                  *   (pev_loop_set_flush_slice()) made wait
-                                 *   for the next iteration */
+                                 *   for the next iteration, each time it
+                                 *   did: a task that waits k iterations
+                                 *   counts k times */
 } pev_loop_stats_t;
 
 /** Fill @a stats. @return APR_SUCCESS; APR_EINVAL for NULL. */

@@ -126,7 +126,7 @@ static const char *core_flush_slice(pev_gen_t *gen, void *mconf, int argc, char 
         return "given twice";
     if (strcasecmp(argv[1], "off") == 0)
         v = 0;
-    else if ((err = pev_parse_long(argv[1], 1, 100000, &v)) != NULL)
+    else if ((err = pev_parse_long(argv[1], 0, 100000, &v)) != NULL)
         return apr_psprintf(gen->conf_pool, "%s microseconds (or off)", err);
     gen->flush_slice = (int) v;
     return NULL;
