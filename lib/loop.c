@@ -815,8 +815,9 @@ static void tasks_carry(pev_loop_t *loop, pevi_link_t *batch)
 
 /* Run the tasks posted so far; tasks they post wait for the next iteration.
  * With a flush slice, once it has run out (and no stop is asked for), the
- * tasks beyond the last TASK_CARRY_MAX run and those wait too, in order (the batch only shrinks
- * meanwhile: a task posted again while in it stays where it is). At least
+ * tasks beyond the last TASK_CARRY_MAX run and those wait too, in order
+ * (the batch only shrinks meanwhile: a task posted again while in it stays
+ * where it is). At least
  * one task runs per iteration, so every carried task runs within
  * TASK_CARRY_MAX iterations. Returns non-zero when the loop was destroyed
  * by one of them. */

@@ -98,38 +98,36 @@ static const char *core_workers(pev_gen_t *gen, void *mconf, int argc, char *arg
     return NULL;
 }
 
-static const char *core_loop_spin(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+/* A directive's argument MICROSECONDS|off (0 to @a max; off: 0) into *out,
+ * once (*given counts). NULL, or the message. */
+static const char *usec_or_off(pev_gen_t *gen, const char *arg, long max, int *given,
+                               int *out)
 {
     long v;
     const char *err;
 
+    if ((*given)++)
+        return "given twice";
+    if (strcasecmp(arg, "off") == 0)
+        v = 0;
+    else if ((err = pev_parse_long(arg, 0, max, &v)) != NULL)
+        return apr_psprintf(gen->conf_pool, "%s microseconds (or off)", err);
+    *out = (int) v;
+    return NULL;
+}
+
+static const char *core_loop_spin(pev_gen_t *gen, void *mconf, int argc, char *argv[])
+{
     (void) mconf;
     (void) argc;
-    if (gen->spin_given++)
-        return "given twice";
-    if (strcasecmp(argv[1], "off") == 0)
-        v = 0;
-    else if ((err = pev_parse_long(argv[1], 0, 10000, &v)) != NULL)
-        return apr_psprintf(gen->conf_pool, "%s microseconds (or off)", err);
-    gen->spin = (int) v;
-    return NULL;
+    return usec_or_off(gen, argv[1], 10000, &gen->spin_given, &gen->spin);
 }
 
 static const char *core_flush_slice(pev_gen_t *gen, void *mconf, int argc, char *argv[])
 {
-    long v;
-    const char *err;
-
     (void) mconf;
     (void) argc;
-    if (gen->flush_slice_given++)
-        return "given twice";
-    if (strcasecmp(argv[1], "off") == 0)
-        v = 0;
-    else if ((err = pev_parse_long(argv[1], 0, 100000, &v)) != NULL)
-        return apr_psprintf(gen->conf_pool, "%s microseconds (or off)", err);
-    gen->flush_slice = (int) v;
-    return NULL;
+    return usec_or_off(gen, argv[1], 100000, &gen->flush_slice_given, &gen->flush_slice);
 }
 
 void pevi_gen_apply_loop(const pev_gen_t *gen, pev_loop_t *loop)
