@@ -87,8 +87,8 @@ PEV_API apr_status_t pev_loop_run(pev_loop_t *loop);
  * then fire the timers taken, in (mark, arming order) order, and last send
  * the output streams buffered during the iteration and finish their
  * closes (with a flush slice, up to 64 of these may wait for the next
- * iteration: pev_loop_set_flush_slice()). The timers to fire are fixed before any
- * callback runs: a timer armed during the iteration for a mark that has
+ * iteration: pev_loop_set_flush_slice()). The timers to fire are fixed
+ * before any callback runs: a timer armed during the iteration for a mark that has
  * already passed fires in the next iteration, after the next poll. When
  * output or a close is waiting from outside the loop, the poll does not
  * wait.
@@ -187,7 +187,8 @@ PEV_API apr_status_t pev_loop_set_spin(pev_loop_t *loop, apr_interval_time_t max
  *       poll without waiting plus that iteration's input, typically a few
  *       microseconds). With a slice of 10-50 us a daemon serving many
  *       connections at once sends fewer, larger writes (doc/performance.md,
- *       "pubsubd against Redis"). Default: 0, no slice.
+ *       "Pub/sub: pubsubd against Redis", "The flush slice"). Default: 0,
+ *       no slice.
  *
  * Call it on the loop's thread, or before the loop runs; any time, also
  * from a callback (the next iteration uses it).
