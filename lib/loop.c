@@ -233,7 +233,6 @@ static inline void prefetch_w(const void *p)
 void pevi_timer_init(pev_timer_t *t, pev_loop_t *loop, pev_timer_fn *fn, void *user_data)
 {
     pevi_heap_node_init(&t->node);
-    pevi_link_init(&t->owned);
     t->loop = loop;
     t->fn = fn;
     t->user_data = user_data;
@@ -427,11 +426,74 @@ static inline void timer_cancel_lazy(pev_timer_t *t)
     }
 }
 
-/* The timer's lifetime pool is going. */
+/* Records in the runs pev_timer_add() allocates: 1 for a pool's first timer,
+ * doubling while timers keep coming for the same pool, up to this (a run of
+ * 253, its head and the alignment fit one of APR's 16 KB blocks; the place
+ * in a run is 8 bits). A pool with a single timer gets exactly one record;
+ * at most half of what a pool got for its timers is unused when another
+ * pool takes the run over. Long runs make the slow path of pev_timer_add()
+ * rare (once per 253 adds) and the owners' lists short: a pool's owner
+ * lists its runs, not its records, so an add links nothing. */
+#define REC_RUN_MAX 253
+_Static_assert(REC_RUN_MAX <= 255, "a record's place in its run is 8 bits (PEVI_TSLOT)");
+
+/* Records start on cache lines (each is one line). */
+#define REC_ALIGN 64
+_Static_assert(sizeof(pev_timer_t) == REC_ALIGN, "a timer record is one cache line");
+
+/* The head of a run of records, just before its first record: the records
+ * handed out from a run belong to the run's lifetime pool, and its owner
+ * releases them all, newest first, when the pool goes (timer_release). */
+typedef struct rec_run {
+    pevi_owner_t *owner;            /* the lifetime pool's owner */
+    pevi_link_t owned;              /* on the owner's list, newest first */
+    apr_uint32_t used;              /* records handed out, once the run is
+                                     * not the loop's current one (while it
+                                     * is: loop->rec_next says) */
+} rec_run_t;
+
+/* The run of record @a t (one of pev_timer_add()'s). */
+static inline rec_run_t *run_of(pev_timer_t *t)
+{
+    return (rec_run_t *) (void *) (t - PEVI_TSLOT(t)) - 1;
+}
+
+static inline pev_timer_t *run_first(rec_run_t *r)
+{
+    return (pev_timer_t *) (void *) (r + 1);
+}
+
+/* Records handed out from run @a r. */
+static apr_size_t run_used(const pev_loop_t *loop, rec_run_t *r)
+{
+    if ((char *) run_first(r) == loop->rec_base)
+        return (apr_size_t) (loop->rec_next - loop->rec_base) / sizeof(pev_timer_t);
+    return r->used;
+}
+
+/* The loop's current run stops being current: its count of records handed
+ * out goes into its head. */
+static void run_close(pev_loop_t *loop)
+{
+    if (loop->rec_base) {
+        rec_run_t *r = (rec_run_t *) (void *) loop->rec_base - 1;
+
+        r->used = (apr_uint32_t) ((apr_size_t) (loop->rec_next - loop->rec_base)
+                                  / sizeof(pev_timer_t));
+    }
+    loop->rec_pool = NULL;
+    loop->rec_base = loop->rec_next = loop->rec_end = NULL;
+}
+
+/* The timers' lifetime pool is going: every record of one of its runs. */
 static void timer_release(void *container, pevi_link_t *item)
 {
-    (void) container;
-    pevi_timer_disarm(PEVI_CONTAINER(item, pev_timer_t, owned));
+    rec_run_t *r = PEVI_CONTAINER(item, rec_run_t, owned);
+    pev_timer_t *first = run_first(r);
+    apr_size_t i = run_used(container, r);
+
+    while (i-- > 0)
+        pevi_timer_disarm(first + i);
 }
 
 void pevi_timer_orphan(pev_timer_t *t)
@@ -441,46 +503,25 @@ void pevi_timer_orphan(pev_timer_t *t)
 }
 
 /* A lifetime pool's owner released its timers (the pool is being cleared
- * or destroyed): forget the run of records, which may be that pool's. */
+ * or destroyed): forget the current run of records, which may be that
+ * pool's (its memory is there still: the owner runs among the pool's
+ * cleanups). */
 static void timer_settle(void *container)
 {
-    pev_loop_t *loop = container;
-
-    loop->rec_pool = NULL;
-    loop->rec_next = loop->rec_end = NULL;
-}
-
-/* Records in the runs pev_timer_add() allocates: 1 for a pool's first timer,
- * doubling while timers keep coming for the same pool, up to this (a run of
- * 254 and its owner word fill one of APR's 16 KB blocks; the place in a run
- * is 8 bits). A pool with a single timer gets exactly one record; at most
- * half of what a pool got for its timers is unused when another pool takes
- * the run over. Long runs make the slow path of pev_timer_add() rare (once
- * per 254 adds) and keep the owner words pev_timer_release() reads few (one
- * line per 254 records). */
-#define REC_RUN_MAX 254
-_Static_assert(REC_RUN_MAX <= 255, "a record's place in its run is 8 bits (PEVI_TSLOT)");
-
-/* Records start on cache lines (each is one line). */
-#define REC_ALIGN 64
-_Static_assert(sizeof(pev_timer_t) == REC_ALIGN, "a timer record is one cache line");
-
-/* The run's owner: the word before its first record (record_alloc()). */
-static inline pevi_owner_t **run_owner(pev_timer_t *t)
-{
-    return (pevi_owner_t **) (void *) ((char *) (t - PEVI_TSLOT(t))) - 1;
+    run_close(container);
 }
 
 /* A record for a timer of @a lifetime: from the current run when the run is
  * that pool's, else from a new run (in records of the lifetime pool, as
- * ever: they live exactly as long as the pool). A run is one word for its
- * owner (set by pev_timer_add()), then its records, each with its place in
- * the run (PEVI_TSLOT). */
+ * ever: they live exactly as long as the pool). A run is its head
+ * (rec_run_t, filled by pev_timer_add()), then its records, each with its
+ * place in the run (PEVI_TSLOT), the first on a cache line. */
 static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
                                  unsigned int *slot)
 {
     pev_timer_t *t;
     apr_size_t run;
+    char *p;
 
     /* the record's place in the run is returned, for pev_timer_add() to
      * store with the rest of the record */
@@ -491,11 +532,12 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
         return t;
     }
     run = loop->rec_pool == lifetime ? loop->rec_run : 1;
-    t = apr_palloc(lifetime, run * sizeof *t + REC_ALIGN);
-    if (!t)
+    /* APR aligns to 8 bytes: room for the head, then the next line */
+    p = apr_palloc(lifetime, run * sizeof *t + sizeof(rec_run_t) + REC_ALIGN - 8);
+    if (!p)
         return NULL;
-    /* APR aligns to 8 bytes: room for the owner word, then the next line */
-    t = (pev_timer_t *) (void *) (((apr_uintptr_t) t + sizeof(void *) + REC_ALIGN - 1)
+    run_close(loop);
+    t = (pev_timer_t *) (void *) (((apr_uintptr_t) p + sizeof(rec_run_t) + REC_ALIGN - 1)
                                   & ~(apr_uintptr_t) (REC_ALIGN - 1));
     loop->rec_pool = lifetime;
     loop->rec_base = (char *) t;
@@ -506,11 +548,16 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
     return t;
 }
 
-/* The loop is going while the timer's pool lives on. */
+/* The loop is going while the timers' pool lives on: every record of one
+ * of its runs. */
 static void timer_orphan(void *container, pevi_link_t *item)
 {
-    (void) container;
-    pevi_timer_orphan(PEVI_CONTAINER(item, pev_timer_t, owned));
+    rec_run_t *r = PEVI_CONTAINER(item, rec_run_t, owned);
+    pev_timer_t *first = run_first(r);
+    apr_size_t i = run_used(container, r);
+
+    while (i-- > 0)
+        pevi_timer_orphan(first + i);
 }
 
 /* pev_timer_add() with a record released for the pool of owner @a ow
@@ -566,30 +613,38 @@ static PEVI_NOINLINE apr_status_t timer_add_slow(pev_timer_t **out, pev_loop_t *
     t->fn = fn;
     t->user_data = user_data;
     t->loop = loop;
-    if (ow) {
-        /* newest first, as pevi_owner_add() links */
-        pevi_list_prepend(&ow->head, &t->owned);
-    }
-    else {
-        st = pevi_owner_add_slow(&loop->owners, lifetime, &t->owned);
-        if (st != APR_SUCCESS) {
-            /* no owner for the pool: nothing would tell the loop when the
-             * pool's memory goes, so the run must not be kept */
-            timer_settle(loop);
-            return st;
-        }
-        ow = loop->owners.last;
-    }
-    PEVI_TSTATE(t) = T_HEAP;
+    PEVI_TSTATE(t) = T_IDLE;
     PEVI_TSLOT(t) = slot;
     PEVI_TLAG(t) = 0;
-    if (slot == 0)              /* a new run: the owner of all its records */
-        *run_owner(t) = ow;
+    if (slot == 0) {
+        /* a new run, on its pool's owner's list, newest first (a run
+         * continued is the pool's already: the pool's owner made it) */
+        rec_run_t *r = run_of(t);
+
+        if (ow)
+            pevi_list_prepend(&ow->head, &r->owned);
+        else {
+            st = pevi_owner_add_slow(&loop->owners, lifetime, &r->owned);
+            if (st != APR_SUCCESS) {
+                /* no owner for the pool: nothing would tell the loop when
+                 * the pool's memory goes, so the run must not be kept */
+                run_close(loop);
+                return st;
+            }
+            ow = loop->owners.last;
+        }
+        r->owner = ow;
+        r->used = 0;                /* while current, rec_next counts */
+    }
     st = pevi_heap_push(&loop->heap, &t->node, mark);
     if (st != APR_SUCCESS) {
-        pevi_link_remove(&t->owned);
+        /* the record is the pool's: released, for its next add */
+        t->fn = NULL;
+        t->user_data = ow->spare;
+        ow->spare = t;
         return st;
     }
+    PEVI_TSTATE(t) = T_HEAP;
     loop->armed++;
     if (out)
         *out = t;
@@ -612,7 +667,8 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     /* the common case, without a call: the pool is the one of the last add
      * and of the current run, which has a record left (never its first:
      * that one comes with a new run, below), none was released for the
-     * pool, and the heap has room */
+     * pool, and the heap has room. The record is the run's, which is on
+     * the pool's owner's list: nothing to link. */
     if (PEVI_UNLIKELY(!ow || ow->pool != lifetime || ow->spare || loop->rec_pool != lifetime
                       || loop->rec_next == loop->rec_end
                       || loop->heap.size == loop->heap.cap))
@@ -626,7 +682,6 @@ apr_status_t pev_timer_add(pev_timer_t **out, pev_loop_t *loop, apr_time_t mark,
     t->fn = fn;
     t->user_data = user_data;
     t->loop = loop;
-    pevi_list_prepend(&ow->head, &t->owned);    /* as pevi_owner_add() does */
     PEVI_TSTATE(t) = T_HEAP;
     PEVI_TSLOT(t) = (unsigned int) (t - (pev_timer_t *) (void *) loop->rec_base);
     PEVI_TLAG(t) = 0;
@@ -694,9 +749,9 @@ apr_status_t pev_timer_release(pev_timer_t *t)
         return PEV_EDESTROYED;
     if (PEVI_TSTATE(t) == T_HEAP || PEVI_TSTATE(t) == T_DUE)
         timer_cancel_lazy(t);
-    /* on its owner's list still (the pool's teardown disarms it as any
-     * other), and first on the owner's free list, through user_data */
-    ow = *run_owner(t);
+    /* in its run still (the pool's teardown disarms it as any other), and
+     * first on the owner's free list, through user_data */
+    ow = run_of(t)->owner;
     t->fn = NULL;
     t->user_data = ow->spare;
     ow->spare = t;
@@ -1086,8 +1141,14 @@ apr_size_t pevi_loop_pool_timers(const pev_loop_t *loop, apr_pool_t *pool)
         return 0;
     ow = apr_hash_get(loop->owners.by_pool, &pool, sizeof pool);
     if (ow)                     /* released records are no timers */
-        for (item = ow->head.next; item != &ow->head; item = item->next)
-            n += PEVI_CONTAINER(item, pev_timer_t, owned)->fn != NULL;
+        for (item = ow->head.next; item != &ow->head; item = item->next) {
+            rec_run_t *r = PEVI_CONTAINER(item, rec_run_t, owned);
+            pev_timer_t *first = run_first(r);
+            apr_size_t i, used = run_used(loop, r);
+
+            for (i = 0; i < used; i++)
+                n += first[i].fn != NULL;
+        }
     return n;
 }
 

@@ -53,8 +53,9 @@ struct pev_timer {
     pev_timer_fn *fn;
     void *user_data;
     pev_loop_t *loop;               /* NULL once the loop is gone */
-    pevi_link_t owned;              /* on its lifetime pool's owner list
-                                     * (unused for embedded timers) */
+    void *reserved[2];              /* unused: a record is one cache line
+                                     * (a pev_timer_add() record's pool
+                                     * owns its run of records, loop.c) */
 };
 
 /* The state of timer @a t (an enum pevi_timer_state). */

@@ -1271,9 +1271,57 @@ START_TEST(timer_record_runs_follow_pool_lifetime)
 }
 END_TEST
 
-/* Runs of records are up to 254 long, and a released record finds its
+/* A pool's owner holds its runs of records, each with the records handed
+ * out from it: the pool's teardown releases every one, whether its run is
+ * the loop's current one, one another pool took over, or the current one
+ * when another pool's teardown made the loop forget it; the loop's
+ * destruction makes every record of every run inert. */
+START_TEST(timer_pool_teardown_releases_every_run)
+{
+    apr_pool_t *a = pt_subpool(pt_pool), *b = pt_subpool(pt_pool), *lp;
+    pev_timer_t *h[8];
+    pev_loop_t *loop;
+    int i, n = 0;
+
+    for (i = 0; i < 4; i++)             /* runs of 1 and 2, then 1 of 4 */
+        at(pt_fake_now + 10, tact(pt_pool, 100 + i), a);
+    at(pt_fake_now + 10, tact(pt_pool, 200), b);        /* b takes over */
+    for (i = 0; i < 2; i++)             /* a again: a run of 1, 1 of 2 */
+        at(pt_fake_now + 10, tact(pt_pool, 110 + i), a);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 7);
+    apr_pool_destroy(b);                /* the loop forgets a's run */
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 6);
+    apr_pool_clear(a);
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
+    pt_tick(LOOP, pt_fake_now + 10);
+    ck_assert_int_eq(LOG.n, 0);
+
+    /* the same runs in a loop destroyed before the pool */
+    lp = pt_subpool(pt_pool);
+    ck_assert_int_eq(pev_loop_create(&loop, lp), APR_SUCCESS);
+    for (i = 0; i < 4; i++)
+        ck_assert_int_eq(pev_timer_add(&h[n++], loop, 10, on_timer, tact(pt_pool, i), a),
+                         APR_SUCCESS);
+    b = pt_subpool(pt_pool);
+    ck_assert_int_eq(pev_timer_add(&h[n++], loop, 10, on_timer, tact(pt_pool, 4), b),
+                     APR_SUCCESS);
+    for (i = 0; i < 2; i++)
+        ck_assert_int_eq(pev_timer_add(&h[n++], loop, 10, on_timer, tact(pt_pool, 5 + i), a),
+                         APR_SUCCESS);
+    apr_pool_destroy(lp);
+    for (i = 0; i < n; i++) {
+        ck_assert(!pev_timer_armed(h[i]));
+        ck_assert_int_eq(pev_timer_cancel(h[i]), PEV_EDESTROYED);
+        ck_assert_int_eq(pev_timer_release(h[i]), PEV_EDESTROYED);
+    }
+    apr_pool_destroy(a);
+    apr_pool_destroy(b);
+}
+END_TEST
+
+/* Runs of records are up to 253 long, and a released record finds its
  * run's owner through its place in the run: a pool with 600 timers (runs of
- * 1, 2, ... 128, 254, 254) gets every one of them back, newest released
+ * 1, 2, ... 128, 253, 210) gets every one of them back, newest released
  * first, for its own adds only, and each fires once. */
 START_TEST(timer_release_reuses_in_long_runs)
 {
@@ -1326,6 +1374,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, timer_rearm_cancelled_later);
     tcase_add_test(tc, timer_release_reuses_within_its_pool);
     tcase_add_test(tc, timer_release_reuses_in_long_runs);
+    tcase_add_test(tc, timer_pool_teardown_releases_every_run);
     tcase_add_test(tc, timer_release_from_callbacks);
     tcase_add_test(tc, timer_release_then_pool_clear);
     tcase_add_test(tc, timer_rearm_states);
