@@ -48,10 +48,15 @@
  *           and one more at the end.
  *
  * Small n repeats add+cancel (fire) until a run has timed at least AC_OPS
- * (FIRE_OPS) operations. Each figure is the median of R runs
- * (POOLEV_BENCH_RUNS, default 7) after one warm-up run; the sides alternate
- * within each run, the order rotated from run to run, so a disturbance of
- * the machine hits every side alike. POOLEV_BENCH_SIZES (a comma-separated
+ * (FIRE_OPS) operations. A run gives the sides turns (side_ops_t): one
+ * add+cancel round, one fire round or MIX_TURN operations of the mix per
+ * side, the order rotated from turn to turn. At 1,000 timers a side's turn
+ * on the add lasts about 10 us, so the three sides' figures for a row are
+ * taken within the same milliseconds, and a change of the machine's speed
+ * (on 2 shared cores it changes by half within a second) hits them alike.
+ * Each figure is the median of R runs (POOLEV_BENCH_RUNS, default 7) after
+ * one warm-up run; each ratio is the median of the R runs' own ratios, each
+ * taken between figures of one run. POOLEV_BENCH_SIZES (a comma-separated
  * list of timer counts) limits the sizes measured, POOLEV_BENCH_SIDES (a
  * comma-separated list of poolev, libev, libevent) the sides, and
  * POOLEV_BENCH_CLOCK=cpu times with the thread's CPU time instead of
@@ -69,6 +74,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,11 +137,16 @@ static void workload_init(workload_t *w, apr_pool_t *pool, uint32_t n, const cha
 /* poolev                                                                    */
 
 typedef struct pev_side {
+    const workload_t *w;
+    apr_pool_t *lpool;          /* the loop's pool, the side's memory */
     pev_loop_t *loop;
-    apr_pool_t *life;           /* lifetime pool of every timer */
+    apr_pool_t *life;           /* lifetime pool of every timer (a subpool) */
     uint64_t fired;
     pev_timer_t **h;            /* the n handles */
 } pev_side_t;
+
+/* The pool the poolev side's pools hang from (set by main()). */
+static apr_pool_t *pev_root;
 
 /* Timer callback: count one firing. */
 static void pev_count(pev_timer_t *timer, void *user_data)
@@ -160,85 +171,114 @@ static apr_size_t pev_armed(const pev_loop_t *loop)
     return s.timers_armed;
 }
 
-/* One poolev run of the four measurements; figures into @a r. */
-static void pev_run(apr_pool_t *root, const workload_t *w, result_t *r)
+static void *pev_open(const workload_t *w)
 {
-    apr_pool_t *lpool = new_pool(root);
-    pev_side_t s = { 0 };
-    uint64_t t0, t1, add_ns = 0, cancel_ns = 0, fire_ns = 0, mix_ns;
+    apr_pool_t *lpool = new_pool(pev_root);
+    pev_side_t *s = apr_pcalloc(lpool, sizeof *s);
+
+    expect(s != NULL, "poolev: side allocated");
+    s->w = w;
+    s->lpool = lpool;
+    s->life = new_pool(lpool);
+    s->h = apr_palloc(lpool, w->n * sizeof *s->h);
+    expect(s->h != NULL, "handle array allocated");
+    CHECK(pev_loop_create(&s->loop, lpool));
+    return s;
+}
+
+/* One round: n adds, then the n cancels in random order; the lifetime pool
+ * is cleared after them (untimed). */
+static void pev_add_cancel(void *side, uint64_t *add_ns, uint64_t *cancel_ns)
+{
+    pev_side_t *s = side;
+    const workload_t *w = s->w;
+    apr_time_t now;
+    uint64_t t0, t1;
     uint32_t i;
-    unsigned rep;
 
-    s.life = new_pool(lpool);
-    s.h = apr_palloc(lpool, w->n * sizeof *s.h);
-    expect(s.h != NULL, "handle array allocated");
-    CHECK(pev_loop_create(&s.loop, lpool));
-
-    /* add, then cancel in random order */
-    for (rep = 0; rep < w->reps_ac; rep++) {
-        apr_time_t now;
-
-        CHECK(pev_loop_run_once(s.loop, 0));    /* the loop's time: now */
-        now = pev_loop_now(s.loop);
-        bench_barrier();
-        t0 = bt_now_ns();
-        for (i = 0; i < w->n; i++)
-            CHECK(pev_timer_add(&s.h[i], s.loop, now + w->offset[i], pev_count, &s,
-                                s.life));
-        t1 = bt_now_ns();
-        bench_barrier();
-        add_ns += t1 - t0;
-        expect(pev_armed(s.loop) == w->n, "poolev: n timers armed");
-
-        bench_barrier();
-        t0 = bt_now_ns();
-        for (i = 0; i < w->n; i++)
-            CHECK(pev_timer_cancel(s.h[w->order[i]]));
-        t1 = bt_now_ns();
-        bench_barrier();
-        cancel_ns += t1 - t0;
-        expect(pev_armed(s.loop) == 0, "poolev: every timer cancelled");
-        apr_pool_clear(s.life);
-    }
-
-    /* fire: arm within the window, sleep past it, time the iterations */
-    for (rep = 0; rep < w->reps_fire; rep++) {
-        apr_time_t now;
-        int calls = 0;
-
-        CHECK(pev_loop_run_once(s.loop, 0));
-        now = pev_loop_now(s.loop);
-        for (i = 0; i < w->n; i++)
-            CHECK(pev_timer_add(&s.h[i], s.loop, now + fire_offset(w, i), pev_count, &s,
-                                s.life));
-        s.fired = 0;
-        bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
-        for (;;) {
-            bench_barrier();
-            t0 = bt_now_ns();
-            CHECK(pev_loop_run_once(s.loop, 0));
-            t1 = bt_now_ns();
-            bench_barrier();
-            fire_ns += t1 - t0;
-            if (s.fired == w->n)
-                break;
-            expect(++calls < 1000, "poolev: all timers fired within a second");
-            bench_sleep_ns(1000000);
-        }
-        expect(pev_armed(s.loop) == 0, "poolev: nothing armed after firing");
-        apr_pool_clear(s.life);
-    }
-
-    /* mix, with n idle timers armed */
-    CHECK(pev_loop_run_once(s.loop, 0));
-    for (i = 0; i < w->n; i++)
-        CHECK(pev_timer_add(&s.h[i], s.loop, pev_loop_now(s.loop) + w->offset[i],
-                            pev_idle, &s, s.life));
-    s.fired = 0;
+    CHECK(pev_loop_run_once(s->loop, 0));       /* the loop's time: now */
+    now = pev_loop_now(s->loop);
     bench_barrier();
     t0 = bt_now_ns();
-    for (i = 0; i < MIX_OPS; i++) {
-        pev_timer_t **h = &s.h[w->mix_k[i]];
+    for (i = 0; i < w->n; i++)
+        CHECK(pev_timer_add(&s->h[i], s->loop, now + w->offset[i], pev_count, s,
+                            s->life));
+    t1 = bt_now_ns();
+    bench_barrier();
+    *add_ns += t1 - t0;
+    expect(pev_armed(s->loop) == w->n, "poolev: n timers armed");
+
+    bench_barrier();
+    t0 = bt_now_ns();
+    for (i = 0; i < w->n; i++)
+        CHECK(pev_timer_cancel(s->h[w->order[i]]));
+    t1 = bt_now_ns();
+    bench_barrier();
+    *cancel_ns += t1 - t0;
+    expect(pev_armed(s->loop) == 0, "poolev: every timer cancelled");
+    apr_pool_clear(s->life);
+}
+
+/* One round: arm within the window, sleep past it, time the iterations. */
+static uint64_t pev_fire(void *side)
+{
+    pev_side_t *s = side;
+    const workload_t *w = s->w;
+    apr_time_t now;
+    uint64_t t0, t1, ns = 0;
+    uint32_t i;
+    int calls = 0;
+
+    CHECK(pev_loop_run_once(s->loop, 0));
+    now = pev_loop_now(s->loop);
+    for (i = 0; i < w->n; i++)
+        CHECK(pev_timer_add(&s->h[i], s->loop, now + fire_offset(w, i), pev_count, s,
+                            s->life));
+    s->fired = 0;
+    bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
+    for (;;) {
+        bench_barrier();
+        t0 = bt_now_ns();
+        CHECK(pev_loop_run_once(s->loop, 0));
+        t1 = bt_now_ns();
+        bench_barrier();
+        ns += t1 - t0;
+        if (s->fired == w->n)
+            break;
+        expect(++calls < 1000, "poolev: all timers fired within a second");
+        bench_sleep_ns(1000000);
+    }
+    expect(pev_armed(s->loop) == 0, "poolev: nothing armed after firing");
+    apr_pool_clear(s->life);
+    return ns;
+}
+
+/* The mix's n idle timers. */
+static void pev_mix_begin(void *side)
+{
+    pev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint32_t i;
+
+    CHECK(pev_loop_run_once(s->loop, 0));
+    for (i = 0; i < w->n; i++)
+        CHECK(pev_timer_add(&s->h[i], s->loop, pev_loop_now(s->loop) + w->offset[i],
+                            pev_idle, s, s->life));
+    s->fired = 0;
+}
+
+/* The mix's operations [from, to). */
+static uint64_t pev_mix(void *side, uint32_t from, uint32_t to)
+{
+    pev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint64_t t0, t1;
+    uint32_t i;
+
+    bench_barrier();
+    t0 = bt_now_ns();
+    for (i = from; i < to; i++) {
+        pev_timer_t **h = &s->h[w->mix_k[i]];
 
         switch (w->mix_kind[i]) {
         case MIX_REARM:
@@ -248,29 +288,34 @@ static void pev_run(apr_pool_t *root, const workload_t *w, result_t *r)
                                  * timers and the add takes it */
             CHECK(pev_timer_cancel(*h));
             CHECK(pev_timer_release(*h));
-            CHECK(pev_timer_add_in(h, s.loop, IDLE_US, pev_idle, &s, s.life));
+            CHECK(pev_timer_add_in(h, s->loop, IDLE_US, pev_idle, s, s->life));
             break;
         default:
             CHECK(pev_timer_rearm_in(*h, 0));
             break;
         }
         if ((i + 1) % MIX_BATCH == 0)
-            CHECK(pev_loop_run_once(s.loop, 0));
+            CHECK(pev_loop_run_once(s->loop, 0));
     }
-    CHECK(pev_loop_run_once(s.loop, 0));
+    if (to == MIX_OPS)
+        CHECK(pev_loop_run_once(s->loop, 0));
     t1 = bt_now_ns();
     bench_barrier();
-    mix_ns = t1 - t0;
-    expect(pev_armed(s.loop) == w->n && s.fired >= MIX_OPS / 20,
-           "poolev: the mix keeps n armed and fires the due ones");
-
-    r->add = (double) add_ns / ((double) w->reps_ac * w->n);
-    r->cancel = (double) cancel_ns / ((double) w->reps_ac * w->n);
-    r->fire = (double) fire_ns / ((double) w->reps_fire * w->n);
-    r->mix = (double) mix_ns / MIX_OPS;
-    apr_pool_destroy(lpool);    /* the lifetime pool (a subpool) goes first */
+    return t1 - t0;
 }
 
+static void pev_close(void *side)
+{
+    pev_side_t *s = side;
+
+    expect(pev_armed(s->loop) == s->w->n && s->fired >= MIX_OPS / 20,
+           "poolev: the mix keeps n armed and fires the due ones");
+    apr_pool_destroy(s->lpool); /* the lifetime pool (a subpool) goes first */
+}
+
+static const side_ops_t pev_side = {
+    pev_open, pev_add_cancel, pev_fire, pev_mix_begin, pev_mix, pev_close
+};
 
 /* ------------------------------------------------------------------------ */
 /* libevent                                                                  */
@@ -448,87 +493,118 @@ static void lev_describe(void)
     event_base_free(base);
 }
 
-/* One libevent run of the four measurements; figures into @a r. */
-static void lev_run(const workload_t *w, result_t *r)
+static void *lev_open(const workload_t *w)
 {
-    lev_side_t s = { 0 };
-    uint64_t t0, t1, add_ns = 0, cancel_ns = 0, fire_ns = 0, mix_ns;
+    lev_side_t *s = calloc(1, sizeof *s);
+
+    expect(s != NULL, "libevent: side allocated");
+    s->base = lev_new_base();
+    s->w = w;
+    s->base_events = lev_added(s);
+    s->ev = malloc(w->n * sizeof *s->ev);
+    expect(s->ev != NULL, "libevent: handle array allocated");
+    return s;
+}
+
+/* One round: n adds (in the loop), then the n cancels in random order; the
+ * events are freed after them (untimed). */
+static void lev_add_cancel(void *side, uint64_t *add_ns, uint64_t *cancel_ns)
+{
+    lev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint64_t t0, t1;
     uint32_t i;
-    unsigned rep;
 
-    s.base = lev_new_base();
-    s.w = w;
-    s.base_events = lev_added(&s);
-    s.ev = malloc(w->n * sizeof *s.ev);
-    expect(s.ev != NULL, "libevent: handle array allocated");
+    lev_in_loop(s, job_add);
+    *add_ns += s->timed_ns;
+    expect(lev_added(s) == s->base_events + (int) w->n, "libevent: n timers added");
 
-    /* add (in the loop), then cancel in random order */
-    for (rep = 0; rep < w->reps_ac; rep++) {
-        lev_in_loop(&s, job_add);
-        add_ns += s.timed_ns;
-        expect(lev_added(&s) == s.base_events + (int) w->n, "libevent: n timers added");
-
-        bench_barrier();
-        t0 = bt_now_ns();
-        for (i = 0; i < w->n; i++)
-            LCHECK(event_del(s.ev[w->order[i]]) == 0, "event_del");
-        t1 = bt_now_ns();
-        bench_barrier();
-        cancel_ns += t1 - t0;
-        expect(lev_added(&s) == s.base_events, "libevent: every timer cancelled");
-        lev_free_all(s.ev, w->n);
-    }
-
-    /* fire: arm within the window, sleep past it, time the dispatch */
-    for (rep = 0; rep < w->reps_fire; rep++) {
-        int calls = 0;
-
-        lev_in_loop(&s, job_arm_fire);
-        s.fired = 0;
-        bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
-        for (;;) {
-            bench_barrier();
-            t0 = bt_now_ns();
-            LCHECK(event_base_loop(s.base, EVLOOP_NONBLOCK) >= 0,
-                   "event_base_loop(EVLOOP_NONBLOCK)");
-            t1 = bt_now_ns();
-            bench_barrier();
-            fire_ns += t1 - t0;
-            if (s.fired == w->n)
-                break;
-            expect(++calls < 1000, "libevent: all timers fired within a second");
-            bench_sleep_ns(1000000);
-        }
-        expect(lev_added(&s) == s.base_events, "libevent: nothing pending after firing");
-        lev_free_all(s.ev, w->n);
-    }
-
-    /* mix: one batch per iteration, in a callback (cached time) */
-    lev_in_loop(&s, job_arm_idle);
-    s.fired = 0;
-    s.mix_pos = 0;
     bench_barrier();
     t0 = bt_now_ns();
-    while (s.mix_pos < MIX_OPS) {
-        lev_in_loop(&s, job_mix_batch);
+    for (i = 0; i < w->n; i++)
+        LCHECK(event_del(s->ev[w->order[i]]) == 0, "event_del");
+    t1 = bt_now_ns();
+    bench_barrier();
+    *cancel_ns += t1 - t0;
+    expect(lev_added(s) == s->base_events, "libevent: every timer cancelled");
+    lev_free_all(s->ev, w->n);
+}
+
+/* One round: arm within the window, sleep past it, time the dispatch. */
+static uint64_t lev_fire(void *side)
+{
+    lev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint64_t t0, t1, ns = 0;
+    int calls = 0;
+
+    lev_in_loop(s, job_arm_fire);
+    s->fired = 0;
+    bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
+    for (;;) {
+        bench_barrier();
+        t0 = bt_now_ns();
+        LCHECK(event_base_loop(s->base, EVLOOP_NONBLOCK) >= 0,
+               "event_base_loop(EVLOOP_NONBLOCK)");
+        t1 = bt_now_ns();
+        bench_barrier();
+        ns += t1 - t0;
+        if (s->fired == w->n)
+            break;
+        expect(++calls < 1000, "libevent: all timers fired within a second");
+        bench_sleep_ns(1000000);
+    }
+    expect(lev_added(s) == s->base_events, "libevent: nothing pending after firing");
+    lev_free_all(s->ev, w->n);
+    return ns;
+}
+
+/* The mix's n idle timers. */
+static void lev_mix_begin(void *side)
+{
+    lev_side_t *s = side;
+
+    lev_in_loop(s, job_arm_idle);
+    s->fired = 0;
+    s->mix_pos = 0;
+}
+
+/* The mix's operations [from, to): one batch per iteration, in a callback
+ * (cached time). */
+static uint64_t lev_mix(void *side, uint32_t from, uint32_t to)
+{
+    lev_side_t *s = side;
+    uint64_t t0, t1;
+
+    expect(s->mix_pos == from, "libevent: the mix goes on where it stopped");
+    bench_barrier();
+    t0 = bt_now_ns();
+    while (s->mix_pos < to) {
+        lev_in_loop(s, job_mix_batch);
         /* fire the due ones here: in the next batch's iteration the job,
          * activated first, would run before them (and could cancel them) */
-        LCHECK(event_base_loop(s.base, EVLOOP_NONBLOCK) >= 0, "event_base_loop");
+        LCHECK(event_base_loop(s->base, EVLOOP_NONBLOCK) >= 0, "event_base_loop");
     }
     t1 = bt_now_ns();
     bench_barrier();
-    mix_ns = t1 - t0;
-    expect(lev_added(&s) == s.base_events + (int) w->n && s.fired >= MIX_OPS / 20,
-           "libevent: the mix keeps n pending and fires the due ones");
-    lev_free_all(s.ev, w->n);
-
-    r->add = (double) add_ns / ((double) w->reps_ac * w->n);
-    r->cancel = (double) cancel_ns / ((double) w->reps_ac * w->n);
-    r->fire = (double) fire_ns / ((double) w->reps_fire * w->n);
-    r->mix = (double) mix_ns / MIX_OPS;
-    free(s.ev);
-    event_base_free(s.base);
+    return t1 - t0;
 }
+
+static void lev_close(void *side)
+{
+    lev_side_t *s = side;
+
+    expect(lev_added(s) == s->base_events + (int) s->w->n && s->fired >= MIX_OPS / 20,
+           "libevent: the mix keeps n pending and fires the due ones");
+    lev_free_all(s->ev, s->w->n);
+    free(s->ev);
+    event_base_free(s->base);
+    free(s);
+}
+
+static const side_ops_t lev_side = {
+    lev_open, lev_add_cancel, lev_fire, lev_mix_begin, lev_mix, lev_close
+};
 
 #endif /* HAVE_LIBEVENT */
 
@@ -569,115 +645,151 @@ static int side_present(int side)
     }
 }
 
-/* One run of side @a side. */
-static void run_side(int side, apr_pool_t *root, const workload_t *w, result_t *r)
+/* The steps of side @a side, or NULL when it is not measured. */
+static const side_ops_t *side_ops(int side)
 {
-    (void) root;
+    if (!side_present(side))
+        return NULL;
     switch (side) {
     case SIDE_POOLEV:
-        pev_run(root, w, r);
-        break;
+        return &pev_side;
 #ifdef HAVE_LIBEV
     case SIDE_LIBEV:
-        bench_ev_run(w, r);
-        break;
+        return &bench_ev_side;
 #endif
 #ifdef HAVE_LIBEVENT
     case SIDE_LIBEVENT:
-        lev_run(w, r);
-        break;
+        return &lev_side;
 #endif
     default:
-        break;
+        return NULL;
     }
 }
 
-/* Per-field medians of @a runs results into @a m. */
-static void median_result(const result_t *v, int runs, result_t *m)
+/* Run @a run of workload @a w: every side measured, turn by turn (see
+ * side_ops_t), the order of the first turn rotated by the run's number;
+ * each side's figures into @a r[side]. */
+static void run_sides(const workload_t *w, unsigned run, result_t *r)
 {
-    double add[BENCH_MAX_RUNS], cancel[BENCH_MAX_RUNS], fire[BENCH_MAX_RUNS],
-        mix[BENCH_MAX_RUNS];
+    const side_ops_t *ops[SIDES];
+    void *st[SIDES];
+    uint64_t add[SIDES] = { 0 }, cancel[SIDES] = { 0 }, fire[SIDES] = { 0 },
+        mix[SIDES] = { 0 };
+    unsigned turn = run, rep;
+    uint32_t from;
+    int side, j;
+
+    for (side = 0; side < SIDES; side++) {
+        ops[side] = side_ops(side);
+        st[side] = ops[side] ? ops[side]->open(w) : NULL;
+    }
+    /* one turn of every side, the order rotated from turn to turn */
+#define TURN(step)                                                  do {                                                                for (j = 0; j < SIDES; j++) {                                       side = (int) ((turn + (unsigned) j) % SIDES);                   if (ops[side])                                                      step;                                                   }                                                               turn++;                                                     } while (0)
+    for (rep = 0; rep < w->reps_ac; rep++)
+        TURN(ops[side]->add_cancel(st[side], &add[side], &cancel[side]));
+    for (rep = 0; rep < w->reps_fire; rep++)
+        TURN(fire[side] += ops[side]->fire(st[side]));
+    TURN(ops[side]->mix_begin(st[side]));
+    for (from = 0; from < MIX_OPS; from += MIX_TURN)
+        TURN(mix[side] += ops[side]->mix(st[side], from, from + MIX_TURN));
+#undef TURN
+    for (side = 0; side < SIDES; side++) {
+        if (!ops[side])
+            continue;
+        ops[side]->close(st[side]);
+        r[side].add = (double) add[side] / ((double) w->reps_ac * w->n);
+        r[side].cancel = (double) cancel[side] / ((double) w->reps_ac * w->n);
+        r[side].fire = (double) fire[side] / ((double) w->reps_fire * w->n);
+        r[side].mix = (double) mix[side] / MIX_OPS;
+    }
+}
+
+/* The field at byte offset @a off of a result. */
+static double field_of(const result_t *r, size_t off)
+{
+    double x;
+
+    memcpy(&x, (const char *) r + off, sizeof x);
+    return x;
+}
+
+/* The median over @a runs runs of the field at @a off of side @a side. */
+static double median_field(result_t v[][SIDES], int runs, int side, size_t off)
+{
+    double x[BENCH_MAX_RUNS];
     int i;
 
-    for (i = 0; i < runs; i++) {
-        add[i] = v[i].add;
-        cancel[i] = v[i].cancel;
-        fire[i] = v[i].fire;
-        mix[i] = v[i].mix;
-    }
-    m->add = bench_median_of(add, runs);
-    m->cancel = bench_median_of(cancel, runs);
-    m->fire = bench_median_of(fire, runs);
-    m->mix = bench_median_of(mix, runs);
+    for (i = 0; i < runs; i++)
+        x[i] = field_of(&v[i][side], off);
+    return bench_median_of(x, runs);
 }
 
-/* One table block: measurement @a what of every side present, then the
- * ratios poolev / libev (target <= 1.0) and poolev / libevent (<= 0.5). */
-static void print_rows(bench_table_t *t, const workload_t *w, const char *what,
-                       const double *v)
+/* The median over @a runs runs of each run's ratio poolev / @a peer of the
+ * field at @a off: the sides of a ratio measured in the same run, turn by
+ * turn, so a change in the machine's speed between runs cancels out. */
+static double median_ratio(result_t v[][SIDES], int runs, int peer, size_t off)
 {
+    double x[BENCH_MAX_RUNS];
+    int i;
+
+    for (i = 0; i < runs; i++)
+        x[i] = field_of(&v[i][SIDE_POOLEV], off) / field_of(&v[i][peer], off);
+    return bench_median_of(x, runs);
+}
+
+/* One table block: measurement @a what (at byte offset @a off of a result)
+ * of every side present, then the ratios poolev / libev (target <= 1.0) and
+ * poolev / libevent (<= 0.5). */
+static void print_rows(bench_table_t *t, const workload_t *w, const char *what,
+                       size_t off, result_t v[][SIDES], int runs)
+{
+    static const double goal[SIDES] = { 0, 1.0, 0.5 };
     char name[BENCH_NAME_WIDTH + 1];
     int side;
 
     for (side = 0; side < SIDES; side++) {
+        double m;
+
         if (!side_present(side))
             continue;
+        m = median_field(v, runs, side, off);
         if (side == SIDE_POOLEV)
             snprintf(name, sizeof name, "%s, %s timers: poolev", what, w->label);
         else
             snprintf(name, sizeof name, "  %s: %s", what, side_name[side]);
-        bench_table_row(t, name, v[side], "ns", BENCH_INFO, 0);
-        bench_tsv_row_n(what, w->n, side_name[side], "time", v[side], "ns/op");
+        bench_table_row(t, name, m, "ns", BENCH_INFO, 0);
+        bench_tsv_row_n(what, w->n, side_name[side], "time", m, "ns/op");
     }
-    if (side_present(SIDE_LIBEV)) {
-        snprintf(name, sizeof name, "  %s: ratio poolev / libev", what);
-        bench_table_row(t, name, v[SIDE_POOLEV] / v[SIDE_LIBEV], "x", BENCH_AT_MOST, 1.0);
-    }
-    if (side_present(SIDE_LIBEVENT)) {
-        snprintf(name, sizeof name, "  %s: ratio poolev / libevent", what);
-        bench_table_row(t, name, v[SIDE_POOLEV] / v[SIDE_LIBEVENT], "x",
-                        BENCH_AT_MOST, 0.5);
+    for (side = SIDE_LIBEV; side < SIDES; side++) {
+        double q;
+
+        if (!side_present(side))
+            continue;
+        q = median_ratio(v, runs, side, off);
+        snprintf(name, sizeof name, "  %s: ratio poolev / %s", what, side_name[side]);
+        bench_table_row(t, name, q, "x", BENCH_AT_MOST, goal[side]);
+        bench_tsv_row_n(what, w->n, side_name[side], "ratio", q, "x");
     }
 }
 
-/* Measure workload @a w (@a runs runs after a warm-up, the sides alternating
- * in an order rotated every run) and print its rows. */
-static void bench_size(apr_pool_t *root, const workload_t *w, int runs, bench_table_t *t)
+/* Measure workload @a w (@a runs runs after a warm-up) and print its rows. */
+static void bench_size(const workload_t *w, int runs, bench_table_t *t)
 {
-    static result_t v[SIDES][BENCH_MAX_RUNS];
-    result_t m[SIDES];
-    double row[SIDES];
+    static result_t v[BENCH_MAX_RUNS][SIDES];
     char title[80];
-    int r, j, side;
+    int r;
 
-    for (side = 0; side < SIDES; side++)
-        if (side_present(side))
-            run_side(side, root, w, &v[side][0]);       /* warm-up */
+    run_sides(w, 0, v[0]);      /* warm-up */
     for (r = 0; r < runs; r++)
-        for (j = 0; j < SIDES; j++) {
-            side = (r + j) % SIDES;
-            if (side_present(side))
-                run_side(side, root, w, &v[side][r]);
-        }
+        run_sides(w, (unsigned) r, v[r]);
 
     snprintf(title, sizeof title, "%s timers, marks uniform over %u s", w->label,
              SPAN_US / 1000000u);
     bench_table_section(title);
-    memset(m, 0, sizeof m);
-    for (side = 0; side < SIDES; side++)
-        if (side_present(side))
-            median_result(v[side], runs, &m[side]);
-#define ROW(field)                                      \
-    do {                                                \
-        for (side = 0; side < SIDES; side++)            \
-            row[side] = m[side].field;                  \
-        print_rows(t, w, #field, row);                  \
-    } while (0)
-    ROW(add);
-    ROW(cancel);
-    ROW(fire);
-    ROW(mix);
-#undef ROW
+    print_rows(t, w, "add", offsetof(result_t, add), v, runs);
+    print_rows(t, w, "cancel", offsetof(result_t, cancel), v, runs);
+    print_rows(t, w, "fire", offsetof(result_t, fire), v, runs);
+    print_rows(t, w, "mix", offsetof(result_t, mix), v, runs);
 }
 
 /* Whether @a n is among the sizes POOLEV_BENCH_SIZES lists (all if unset). */
@@ -720,6 +832,7 @@ int main(void)
     CHECK(apr_initialize());
     atexit(apr_terminate);
     CHECK(apr_pool_create(&root, NULL));
+    pev_root = root;
     runs = bench_runs_from_env("POOLEV_BENCH_RUNS", DEFAULT_RUNS);
     {
         const char *c = getenv("POOLEV_BENCH_CLOCK");
@@ -748,8 +861,9 @@ int main(void)
     printf("libevent: comparison skipped (built without libevent >= 2.1)\n");
 #endif
     printf("figures are medians of %d runs (POOLEV_BENCH_RUNS), after a warm-up run,\n"
-           "the sides alternating in a rotated order; ns per operation; real\n"
-           "monotonic clock on every side; timed with %s\n\n", runs,
+           "the sides taking turns round by round in a rotated order; ratios are\n"
+           "medians of each run's ratio; ns per operation; real monotonic clock\n"
+           "on every side; timed with %s\n\n", runs,
            bt_cpu_clock ? "the thread's CPU time (POOLEV_BENCH_CLOCK=cpu)"
                         : "CLOCK_MONOTONIC (POOLEV_BENCH_CLOCK=cpu: the thread's CPU time)");
 
@@ -765,7 +879,7 @@ int main(void)
 #ifdef HAVE_LIBEV
         bench_ev_watchers(w.n);
 #endif
-        bench_size(root, &w, runs, &t);
+        bench_size(&w, runs, &t);
 #ifdef HAVE_LIBEV
         bench_ev_watchers(0);
 #endif

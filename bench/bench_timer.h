@@ -45,10 +45,41 @@ typedef struct workload {
     unsigned reps_fire;         /* fire rounds per run */
 } workload_t;
 
+_Static_assert(MIX_OPS % MIX_BATCH == 0, "the mix ends with a whole batch");
+
+/* Mix operations a side runs in one turn (of MIX_OPS). */
+#define MIX_TURN (20u * MIX_BATCH)
+_Static_assert(MIX_OPS % MIX_TURN == 0 && MIX_TURN % MIX_BATCH == 0,
+               "the mix's turns are whole batches");
+
 /* One run's figures for one side, ns per operation. */
 typedef struct result {
     double add, cancel, fire, mix;
 } result_t;
+
+/* One side of the benchmark, in steps. A run opens every side, then gives
+ * them turns: each add+cancel round, each fire round and each MIX_TURN
+ * operations of the mix is one turn per side, the sides' order rotated
+ * from turn to turn; then it closes every side. The sides' turns on one
+ * round lie microseconds to milliseconds apart, so a change in the
+ * machine's speed (2 shared cores) hits every side alike. */
+typedef struct side_ops {
+    /* a loop for workload @a w, nothing armed */
+    void *(*open)(const workload_t *w);
+    /* one round: the n adds, then the n cancels in w->order; the ns of
+     * each added to the sums */
+    void (*add_cancel)(void *s, uint64_t *add_ns, uint64_t *cancel_ns);
+    /* one round: arm the n within the window (untimed), sleep past it;
+     * the ns of the iterations that fire them */
+    uint64_t (*fire)(void *s);
+    /* arm the mix's n idle timers (untimed) */
+    void (*mix_begin)(void *s);
+    /* the mix's operations [from, to), an iteration after every MIX_BATCH
+     * and, when @a to is MIX_OPS, one more: their ns */
+    uint64_t (*mix)(void *s, uint32_t from, uint32_t to);
+    /* check what the mix left, and free the side */
+    void (*close)(void *s);
+} side_ops_t;
 
 /* The firing offset of timer @a i: its offset scaled into the window. */
 static inline uint32_t fire_offset(const workload_t *w, uint32_t i)
@@ -77,6 +108,6 @@ void bench_ev_describe(void);
 const char *bench_ev_version(void);
 /* Allocate (or, with 0, free) the n watchers the libev side uses. */
 void bench_ev_watchers(uint32_t n);
-void bench_ev_run(const workload_t *w, result_t *r);
+extern const side_ops_t bench_ev_side;
 
 #endif

@@ -80,109 +80,155 @@ static uint32_t ev_active_count(uint32_t n)
     return c;
 }
 
-/* One libev run of the four measurements; figures into @a r. */
-void bench_ev_run(const workload_t *w, result_t *r)
+typedef struct ev_side {
+    const workload_t *w;
+    struct ev_loop *loop;
+} ev_side_t;
+
+static void *ev_open(const workload_t *w)
 {
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    uint64_t t0, t1, add_ns = 0, cancel_ns = 0, fire_ns = 0, mix_ns;
+    ev_side_t *s = malloc(sizeof *s);
+
+    expect(s != NULL, "libev: side allocated");
+    s->w = w;
+    s->loop = ev_loop_new(EVFLAG_AUTO);
+    expect(s->loop != NULL, "libev: ev_loop_new");
+    return s;
+}
+
+/* One round: n adds, then the n cancels in random order. */
+static void ev_add_cancel(void *side, uint64_t *add_ns, uint64_t *cancel_ns)
+{
+    ev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint64_t t0, t1;
     uint32_t i;
-    unsigned rep;
 
-    expect(loop != NULL, "libev: ev_loop_new");
-    for (rep = 0; rep < w->reps_ac; rep++) {
-        ev_run(loop, EVRUN_NOWAIT);     /* the loop's time: now */
-        bench_barrier();
-        t0 = bt_now_ns();
-        for (i = 0; i < w->n; i++) {
-            ev_timer_init(&ev_w[i], ev_count, w->offset[i] / 1e6, 0.);
-            ev_timer_start(loop, &ev_w[i]);
-        }
-        t1 = bt_now_ns();
-        bench_barrier();
-        add_ns += t1 - t0;
-        expect(ev_active_count(w->n) == w->n, "libev: n timers armed");
-
-        bench_barrier();
-        t0 = bt_now_ns();
-        for (i = 0; i < w->n; i++)
-            ev_timer_stop(loop, &ev_w[w->order[i]]);
-        t1 = bt_now_ns();
-        bench_barrier();
-        cancel_ns += t1 - t0;
-        expect(ev_active_count(w->n) == 0, "libev: every timer cancelled");
-    }
-
-    for (rep = 0; rep < w->reps_fire; rep++) {
-        int calls = 0;
-
-        ev_run(loop, EVRUN_NOWAIT);
-        for (i = 0; i < w->n; i++) {
-            ev_timer_init(&ev_w[i], ev_count, fire_offset(w, i) / 1e6, 0.);
-            ev_timer_start(loop, &ev_w[i]);
-        }
-        ev_fired = 0;
-        bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
-        for (;;) {
-            bench_barrier();
-            t0 = bt_now_ns();
-            ev_run(loop, EVRUN_NOWAIT);
-            t1 = bt_now_ns();
-            bench_barrier();
-            fire_ns += t1 - t0;
-            if (ev_fired == w->n)
-                break;
-            expect(++calls < 1000, "libev: all timers fired within a second");
-            bench_sleep_ns(1000000);
-        }
-        expect(ev_active_count(w->n) == 0, "libev: nothing armed after firing");
-    }
-
-    ev_run(loop, EVRUN_NOWAIT);
-    for (i = 0; i < w->n; i++) {
-        ev_timer_init(&ev_w[i], ev_idle_cb, w->offset[i] / 1e6, 0.);
-        ev_timer_start(loop, &ev_w[i]);
-    }
-    ev_fired = 0;
+    ev_run(s->loop, EVRUN_NOWAIT);      /* the loop's time: now */
     bench_barrier();
     t0 = bt_now_ns();
-    for (i = 0; i < MIX_OPS; i++) {
+    for (i = 0; i < w->n; i++) {
+        ev_timer_init(&ev_w[i], ev_count, w->offset[i] / 1e6, 0.);
+        ev_timer_start(s->loop, &ev_w[i]);
+    }
+    t1 = bt_now_ns();
+    bench_barrier();
+    *add_ns += t1 - t0;
+    expect(ev_active_count(w->n) == w->n, "libev: n timers armed");
+
+    bench_barrier();
+    t0 = bt_now_ns();
+    for (i = 0; i < w->n; i++)
+        ev_timer_stop(s->loop, &ev_w[w->order[i]]);
+    t1 = bt_now_ns();
+    bench_barrier();
+    *cancel_ns += t1 - t0;
+    expect(ev_active_count(w->n) == 0, "libev: every timer cancelled");
+}
+
+/* One round: arm within the window, sleep past it, time the iterations. */
+static uint64_t ev_fire(void *side)
+{
+    ev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint64_t t0, t1, ns = 0;
+    uint32_t i;
+    int calls = 0;
+
+    ev_run(s->loop, EVRUN_NOWAIT);
+    for (i = 0; i < w->n; i++) {
+        ev_timer_init(&ev_w[i], ev_count, fire_offset(w, i) / 1e6, 0.);
+        ev_timer_start(s->loop, &ev_w[i]);
+    }
+    ev_fired = 0;
+    bench_sleep_ns((uint64_t) w->fire_window_us * 1000 + FIRE_SLACK_NS);
+    for (;;) {
+        bench_barrier();
+        t0 = bt_now_ns();
+        ev_run(s->loop, EVRUN_NOWAIT);
+        t1 = bt_now_ns();
+        bench_barrier();
+        ns += t1 - t0;
+        if (ev_fired == w->n)
+            break;
+        expect(++calls < 1000, "libev: all timers fired within a second");
+        bench_sleep_ns(1000000);
+    }
+    expect(ev_active_count(w->n) == 0, "libev: nothing armed after firing");
+    return ns;
+}
+
+/* The mix's n idle timers. */
+static void ev_mix_begin(void *side)
+{
+    ev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint32_t i;
+
+    ev_run(s->loop, EVRUN_NOWAIT);
+    for (i = 0; i < w->n; i++) {
+        ev_timer_init(&ev_w[i], ev_idle_cb, w->offset[i] / 1e6, 0.);
+        ev_timer_start(s->loop, &ev_w[i]);
+    }
+    ev_fired = 0;
+}
+
+/* The mix's operations [from, to). */
+static uint64_t ev_mix(void *side, uint32_t from, uint32_t to)
+{
+    ev_side_t *s = side;
+    const workload_t *w = s->w;
+    uint64_t t0, t1;
+    uint32_t i;
+
+    bench_barrier();
+    t0 = bt_now_ns();
+    for (i = from; i < to; i++) {
         ev_timer *x = &ev_w[w->mix_k[i]];
 
         switch (w->mix_kind[i]) {
         case MIX_REARM:         /* libev's idle-timeout idiom */
             x->repeat = IDLE_US / 1e6;
-            ev_timer_again(loop, x);
+            ev_timer_again(s->loop, x);
             x->repeat = 0.;
             break;
         case MIX_READD:
-            ev_timer_stop(loop, x);
+            ev_timer_stop(s->loop, x);
             ev_timer_set(x, IDLE_US / 1e6, 0.);
-            ev_timer_start(loop, x);
+            ev_timer_start(s->loop, x);
             break;
         default:
-            ev_timer_stop(loop, x);
+            ev_timer_stop(s->loop, x);
             ev_timer_set(x, 0., 0.);
-            ev_timer_start(loop, x);
+            ev_timer_start(s->loop, x);
             break;
         }
         if ((i + 1) % MIX_BATCH == 0)
-            ev_run(loop, EVRUN_NOWAIT);
+            ev_run(s->loop, EVRUN_NOWAIT);
     }
-    ev_run(loop, EVRUN_NOWAIT);
+    if (to == MIX_OPS)
+        ev_run(s->loop, EVRUN_NOWAIT);
     t1 = bt_now_ns();
     bench_barrier();
-    mix_ns = t1 - t0;
-    expect(ev_active_count(w->n) == w->n && ev_fired >= MIX_OPS / 20,
-           "libev: the mix keeps n armed and fires the due ones");
-    for (i = 0; i < w->n; i++)
-        ev_timer_stop(loop, &ev_w[i]);
-
-    r->add = (double) add_ns / ((double) w->reps_ac * w->n);
-    r->cancel = (double) cancel_ns / ((double) w->reps_ac * w->n);
-    r->fire = (double) fire_ns / ((double) w->reps_fire * w->n);
-    r->mix = (double) mix_ns / MIX_OPS;
-    ev_loop_destroy(loop);
+    return t1 - t0;
 }
+
+static void ev_close(void *side)
+{
+    ev_side_t *s = side;
+    uint32_t i;
+
+    expect(ev_active_count(s->w->n) == s->w->n && ev_fired >= MIX_OPS / 20,
+           "libev: the mix keeps n armed and fires the due ones");
+    for (i = 0; i < s->w->n; i++)
+        ev_timer_stop(s->loop, &ev_w[i]);
+    ev_loop_destroy(s->loop);
+    free(s);
+}
+
+const side_ops_t bench_ev_side = {
+    ev_open, ev_add_cancel, ev_fire, ev_mix_begin, ev_mix, ev_close
+};
 
 /* libev's version, "major.minor", in a static buffer (for the TSV rows). */
 const char *bench_ev_version(void)
