@@ -50,10 +50,12 @@
  * Small n repeats add+cancel (fire) until a run has timed at least AC_OPS
  * (FIRE_OPS) operations. A run gives the sides turns (side_ops_t): one
  * add+cancel round, one fire round or MIX_TURN operations of the mix per
- * side, the order rotated from turn to turn. At 1,000 timers a side's turn
- * on the add lasts about 10 us, so the three sides' figures for a row are
- * taken within the same milliseconds, and a change of the machine's speed
- * (on 2 shared cores it changes by half within a second) hits them alike.
+ * side, in six orders in turn (turn_order[]: each side comes after each
+ * other side equally often, never after itself). At 1,000 timers a side's
+ * turn on the add lasts about 10 us, so the three sides' figures for a row
+ * are taken within the same milliseconds, and a change of the machine's
+ * speed (on 2 shared cores it changes by half within a second) hits them
+ * alike.
  * Each figure is the median of R runs (POOLEV_BENCH_RUNS, default 7) after
  * one warm-up run; each ratio is the median of the R runs' own ratios, each
  * taken between figures of one run. POOLEV_BENCH_SIZES (a comma-separated
@@ -666,8 +668,18 @@ static const side_ops_t *side_ops(int side)
     }
 }
 
+/* The sides' orders, turn after turn: all six, in a cycle where each side
+ * follows each other side three times and never itself, so that over the
+ * cycle every side finds the cache as each other side left it equally
+ * often (at 100,000 timers the sides' records and arrays fill much of the
+ * shared last-level cache, and a side that always came after the same one
+ * would be measured on its leftovers). */
+static const unsigned char turn_order[6][SIDES] = {
+    { 0, 1, 2 }, { 0, 2, 1 }, { 2, 1, 0 }, { 1, 0, 2 }, { 1, 2, 0 }, { 2, 0, 1 }
+};
+
 /* Run @a run of workload @a w: every side measured, turn by turn (see
- * side_ops_t), the order of the first turn rotated by the run's number;
+ * side_ops_t), each phase's turns walking turn_order[] from run to run;
  * each side's figures into @a r[side]. */
 static void run_sides(const workload_t *w, unsigned run, result_t *r)
 {
@@ -675,7 +687,8 @@ static void run_sides(const workload_t *w, unsigned run, result_t *r)
     void *st[SIDES];
     uint64_t add[SIDES] = { 0 }, cancel[SIDES] = { 0 }, fire[SIDES] = { 0 },
         mix[SIDES] = { 0 };
-    unsigned turn = run, rep;
+    const unsigned mix_turns = MIX_OPS / MIX_TURN;
+    unsigned rep;
     uint32_t from;
     int side, j;
 
@@ -683,15 +696,25 @@ static void run_sides(const workload_t *w, unsigned run, result_t *r)
         ops[side] = side_ops(side);
         st[side] = ops[side] ? ops[side]->open(w) : NULL;
     }
-    /* one turn of every side, the order rotated from turn to turn */
-#define TURN(step)                                                  do {                                                                for (j = 0; j < SIDES; j++) {                                       side = (int) ((turn + (unsigned) j) % SIDES);                   if (ops[side])                                                      step;                                                   }                                                               turn++;                                                     } while (0)
+    /* one turn of every side, in the order for the phase's turn @a k */
+#define TURN(k, step)                                           \
+    do {                                                        \
+        const unsigned char *order_ = turn_order[(k) % 6];      \
+        for (j = 0; j < SIDES; j++) {                           \
+            side = order_[j];                                   \
+            if (ops[side])                                      \
+                step;                                           \
+        }                                                       \
+    } while (0)
     for (rep = 0; rep < w->reps_ac; rep++)
-        TURN(ops[side]->add_cancel(st[side], &add[side], &cancel[side]));
+        TURN(run * w->reps_ac + rep,
+             ops[side]->add_cancel(st[side], &add[side], &cancel[side]));
     for (rep = 0; rep < w->reps_fire; rep++)
-        TURN(fire[side] += ops[side]->fire(st[side]));
-    TURN(ops[side]->mix_begin(st[side]));
-    for (from = 0; from < MIX_OPS; from += MIX_TURN)
-        TURN(mix[side] += ops[side]->mix(st[side], from, from + MIX_TURN));
+        TURN(run * w->reps_fire + rep, fire[side] += ops[side]->fire(st[side]));
+    TURN(0, ops[side]->mix_begin(st[side]));
+    for (rep = 0, from = 0; from < MIX_OPS; rep++, from += MIX_TURN)
+        TURN(run * mix_turns + rep,
+             mix[side] += ops[side]->mix(st[side], from, from + MIX_TURN));
 #undef TURN
     for (side = 0; side < SIDES; side++) {
         if (!ops[side])
@@ -861,7 +884,7 @@ int main(void)
     printf("libevent: comparison skipped (built without libevent >= 2.1)\n");
 #endif
     printf("figures are medians of %d runs (POOLEV_BENCH_RUNS), after a warm-up run,\n"
-           "the sides taking turns round by round in a rotated order; ratios are\n"
+           "the sides taking turns round by round in six orders; ratios are\n"
            "medians of each run's ratio; ns per operation; real monotonic clock\n"
            "on every side; timed with %s\n\n", runs,
            bt_cpu_clock ? "the thread's CPU time (POOLEV_BENCH_CLOCK=cpu)"

@@ -59,10 +59,11 @@ typedef struct result {
 
 /* One side of the benchmark, in steps. A run opens every side, then gives
  * them turns: each add+cancel round, each fire round and each MIX_TURN
- * operations of the mix is one turn per side, the sides' order rotated
- * from turn to turn; then it closes every side. The sides' turns on one
- * round lie microseconds to milliseconds apart, so a change in the
- * machine's speed (2 shared cores) hits every side alike. */
+ * operations of the mix is one turn per side, the sides' order changing
+ * from turn to turn (bench_timer.c, turn_order[]); then it closes every
+ * side. The sides' turns on one round lie microseconds to milliseconds
+ * apart, so a change in the machine's speed (2 shared cores) hits every
+ * side alike. */
 typedef struct side_ops {
     /* a loop for workload @a w, nothing armed */
     void *(*open)(const workload_t *w);

@@ -392,8 +392,9 @@ def block_timers(res, rel, plot):
     method = ("medians of %s after a warm-up run, all in one process on the real "
               "monotonic clock; within a run the three sides take turns round by "
               "round (one add and cancel round, one fire round, a tenth of the "
-              "mix), the order rotated from turn to turn; each ratio is the median "
-              "of the runs' own ratios; ns per operation, timed with %s. "
+              "mix), in six orders in turn, so that each side comes after each "
+              "other side as often; each ratio is the median of the runs' own "
+              "ratios; ns per operation, timed with %s. "
               "`bench/bench_timer` prints what each row times." %
               (runs_label(rounds, "run"), clock))
     peers = [p for p in ("libev", "libevent") if res.get_any(b, p)]
