@@ -561,7 +561,7 @@ static void timer_orphan(void *container, pevi_link_t *item)
 }
 
 /* pev_timer_add() with a record released for the pool of owner @a ow
- * (pev_timer_release()), on the owner's list still. */
+ * (pev_timer_release()), in its run still. */
 static apr_status_t timer_add_spare(pev_timer_t **out, pevi_owner_t *ow, apr_time_t mark,
                                     pev_timer_fn *fn, void *user_data)
 {
@@ -1133,8 +1133,8 @@ int pevi_loop_running(const pev_loop_t *loop)
 
 apr_size_t pevi_loop_pool_timers(const pev_loop_t *loop, apr_pool_t *pool)
 {
-    const pevi_owner_t *ow;
-    const pevi_link_t *item;
+    pevi_owner_t *ow;
+    pevi_link_t *item;
     apr_size_t n = 0;
 
     if (!loop || !pool)

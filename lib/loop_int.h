@@ -62,7 +62,8 @@ struct pev_timer {
 #define PEVI_TSTATE(t) ((t)->node.spare)
 
 /* A pev_timer_add() record's place in its run of records (loop.c), 8 bits:
- * the run's owner pointer is stored just before the run's first record. */
+ * the run's head (its owner, its link on the owner's list) is just before
+ * the run's first record. */
 #define PEVI_TSLOT(t) ((t)->node.spare_mid)
 
 /* T_HEAP only: 0, or the re-armed seq minus node.seq (lazy re-arm, above);

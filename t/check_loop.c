@@ -1291,6 +1291,8 @@ START_TEST(timer_pool_teardown_releases_every_run)
     ck_assert_uint_eq(pt_loop_timers(LOOP), 7);
     apr_pool_destroy(b);                /* the loop forgets a's run */
     ck_assert_uint_eq(pt_loop_timers(LOOP), 6);
+    at(pt_fake_now + 10, tact(pt_pool, 120), a);        /* a's, current */
+    ck_assert_uint_eq(pt_loop_timers(LOOP), 7);
     apr_pool_clear(a);
     ck_assert_uint_eq(pt_loop_timers(LOOP), 0);
     pt_tick(LOOP, pt_fake_now + 10);
@@ -1321,8 +1323,8 @@ END_TEST
 
 /* Runs of records are up to 253 long, and a released record finds its
  * run's owner through its place in the run: a pool with 600 timers (runs of
- * 1, 2, ... 128, 253, 210) gets every one of them back, newest released
- * first, for its own adds only, and each fires once. */
+ * 1, 2, ... 128, 253, and 92 of a last run of 253) gets every one of them
+ * back, newest released first, for its own adds only, and each fires once. */
 START_TEST(timer_release_reuses_in_long_runs)
 {
     enum { N = 600 };
