@@ -485,15 +485,23 @@ static void run_close(pev_loop_t *loop)
     loop->rec_base = loop->rec_next = loop->rec_end = NULL;
 }
 
-/* The timers' lifetime pool is going: every record of one of its runs. */
-static void timer_release(void *container, pevi_link_t *item)
+/* @a fn on every record handed out from the run on @a item (an owner's
+ * list of @a loop), newest first. */
+static inline void run_each(const pev_loop_t *loop, pevi_link_t *item,
+                            void (*fn)(pev_timer_t *))
 {
     rec_run_t *r = PEVI_CONTAINER(item, rec_run_t, owned);
     pev_timer_t *first = run_first(r);
-    apr_size_t i = run_used(container, r);
+    apr_size_t i = run_used(loop, r);
 
     while (i-- > 0)
-        pevi_timer_disarm(first + i);
+        fn(first + i);
+}
+
+/* The timers' lifetime pool is going: every record of one of its runs. */
+static void timer_release(void *container, pevi_link_t *item)
+{
+    run_each(container, item, pevi_timer_disarm);
 }
 
 void pevi_timer_orphan(pev_timer_t *t)
@@ -552,12 +560,7 @@ static pev_timer_t *record_alloc(pev_loop_t *loop, apr_pool_t *lifetime,
  * of its runs. */
 static void timer_orphan(void *container, pevi_link_t *item)
 {
-    rec_run_t *r = PEVI_CONTAINER(item, rec_run_t, owned);
-    pev_timer_t *first = run_first(r);
-    apr_size_t i = run_used(container, r);
-
-    while (i-- > 0)
-        pevi_timer_orphan(first + i);
+    run_each(container, item, pevi_timer_orphan);
 }
 
 /* pev_timer_add() with a record released for the pool of owner @a ow
