@@ -9,6 +9,7 @@
 #define POOLEV_BENCH_TIMER_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -101,6 +102,37 @@ static inline uint64_t bt_now_ns(void)
     if (clock_gettime(bt_cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts) != 0)
         abort();
     return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* The timed part of a fire round, once the side has armed its n timers and
+ * slept past their window: @a iterate (one non-blocking iteration of the
+ * side's loop, @a s its argument) until @a *fired reaches @a n, a sleep of a
+ * millisecond between iterations (untimed); the ns of the iterations.
+ * @a side names the side in the message of a round that never completes.
+ * (benchutil.h first: expect(), bench_barrier(), bench_sleep_ns().) */
+static inline uint64_t bt_fire_iterations(void (*iterate)(void *), void *s,
+                                          const uint64_t *fired, uint32_t n,
+                                          const char *side)
+{
+    uint64_t t0, t1, ns = 0;
+    int calls = 0;
+
+    for (;;) {
+        bench_barrier();
+        t0 = bt_now_ns();
+        iterate(s);
+        t1 = bt_now_ns();
+        bench_barrier();
+        ns += t1 - t0;
+        if (*fired == n)
+            return ns;
+        if (++calls >= 1000) {
+            fprintf(stderr, "bench_timer: %s: not every timer fired within a second\n",
+                    side);
+            exit(1);
+        }
+        bench_sleep_ns(1000000);
+    }
 }
 
 /* libev (bench_timer_ev.c, when HAVE_LIBEV) */
